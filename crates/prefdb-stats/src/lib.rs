@@ -1,0 +1,7 @@
+//! prefdb-stats: the mathematics behind prefdb's SQL functions.
+//!
+//! Pure Rust with no Arrow or DataFusion: inputs are slices and dense integer ids, outputs
+//! are plain structs. Each model lives in its own module so that a reader checking a formula
+//! opens one file.
+
+pub mod pairwise;

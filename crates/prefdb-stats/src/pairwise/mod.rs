@@ -1,0 +1,33 @@
+//! Pairwise-comparison models: the shared input type, and one module per model.
+//!
+//! Every model here takes the same input: a list of [`PairOutcomes`], one per unordered pair
+//! of dense item ids, holding the weighted number of times each side won and the weighted
+//! number of ties. This is exactly the mergeable partial state the SQL aggregates keep, so a
+//! fit never sees individual rows.
+
+pub mod bradley_terry;
+pub mod ranking;
+pub mod win_rate;
+
+pub use bradley_terry::{fit_bradley_terry, BtError, BtFit, BtOptions, TieHandling};
+pub use ranking::{competition_ranks, order_by_score_desc};
+pub use win_rate::{average_win_rate, item_totals, pair_win_rate, ItemTotals};
+
+/// Weighted outcomes of every comparison between items `a` and `b` (dense ids).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PairOutcomes {
+    pub a: u32,
+    pub b: u32,
+    /// Weighted wins of `a` over `b`.
+    pub a_wins: f64,
+    /// Weighted wins of `b` over `a`.
+    pub b_wins: f64,
+    /// Weighted ties between `a` and `b`.
+    pub ties: f64,
+}
+
+impl PairOutcomes {
+    pub fn total(&self) -> f64 {
+        self.a_wins + self.b_wins + self.ties
+    }
+}
