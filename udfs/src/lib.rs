@@ -1,1 +1,39 @@
+//! prefdb-udfs: prefdb's SQL functions for Apache DataFusion.
+//!
+//! Each file holds one function family and only translates between Arrow and the kernels in
+//! `prefdb-stats`. Any DataFusion application can add every function with [`register_all`]:
+//!
+//! ```no_run
+//! # async fn demo() -> datafusion::common::Result<()> {
+//! let ctx = datafusion::prelude::SessionContext::new();
+//! prefdb_udfs::register_all(&ctx);
+//! ctx.sql("SELECT bt_rank(winner, loser) FROM (VALUES ('a', 'b')) AS v(winner, loser)")
+//!     .await?
+//!     .show()
+//!     .await?;
+//! # Ok(())
+//! # }
+//! ```
 
+pub mod items;
+pub mod options;
+pub mod pairwise;
+
+use datafusion::logical_expr::AggregateUDF;
+use datafusion::prelude::SessionContext;
+
+/// Every aggregate function prefdb adds.
+pub fn aggregate_functions() -> Vec<AggregateUDF> {
+    vec![
+        pairwise::bt_rank_udaf(),
+        pairwise::win_matrix_udaf(),
+        pairwise::avg_win_rate_udaf(),
+    ]
+}
+
+/// Register every prefdb function with `ctx`.
+pub fn register_all(ctx: &SessionContext) {
+    for f in aggregate_functions() {
+        ctx.register_udaf(f);
+    }
+}

@@ -1,1 +1,25 @@
+//! prefdb: a DataFusion [`SessionContext`] with every preference-analytics function
+//! registered, plus table registration from paths, directories and globs.
+//!
+//! This crate is where the Postgres endpoint and the object stores plug in: both build on
+//! [`new_context`] and [`register_table`].
 
+pub mod arena;
+pub mod errors;
+pub mod tables;
+
+pub use errors::user_message;
+pub use tables::{register_table, TableFormat, TableSpec};
+
+use datafusion::execution::config::SessionConfig;
+use datafusion::prelude::SessionContext;
+
+/// A session with every prefdb function registered and `information_schema` enabled.
+pub fn new_context() -> SessionContext {
+    let config = SessionConfig::new()
+        .with_information_schema(true)
+        .with_default_catalog_and_schema("prefdb", "public");
+    let ctx = SessionContext::new_with_config(config);
+    prefdb_udfs::register_all(&ctx);
+    ctx
+}

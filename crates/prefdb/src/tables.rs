@@ -1,0 +1,159 @@
+//! Registering tables from `name=location` specs: a file, a directory of files or a glob,
+//! in Parquet, CSV, JSON (newline-delimited) or Arrow IPC.
+
+use datafusion::common::{plan_err, DataFusionError, Result};
+use datafusion::prelude::{CsvReadOptions, JsonReadOptions, ParquetReadOptions, SessionContext};
+use std::path::Path;
+
+/// File formats prefdb reads, told apart by file extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableFormat {
+    Parquet,
+    Csv,
+    Json,
+    Arrow,
+}
+
+impl TableFormat {
+    pub fn from_extension(ext: &str) -> Option<Self> {
+        match ext.to_ascii_lowercase().as_str() {
+            "parquet" | "pq" => Some(TableFormat::Parquet),
+            "csv" => Some(TableFormat::Csv),
+            "json" | "ndjson" | "jsonl" => Some(TableFormat::Json),
+            "arrow" | "ipc" | "feather" => Some(TableFormat::Arrow),
+            _ => None,
+        }
+    }
+}
+
+/// A `--table name=location` argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableSpec {
+    pub name: String,
+    pub location: String,
+}
+
+impl std::str::FromStr for TableSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        let Some((name, location)) = s.split_once('=') else {
+            return Err(format!(
+                "table '{s}' must be name=path (for example votes=data/votes.parquet)"
+            ));
+        };
+        let name = name.trim();
+        let valid_name = !name.is_empty()
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !name.starts_with(|c: char| c.is_ascii_digit());
+        if !valid_name {
+            return Err(format!(
+                "table name '{name}' must be letters, digits and underscores, not starting with a digit"
+            ));
+        }
+        if location.trim().is_empty() {
+            return Err(format!("table '{name}' has an empty path"));
+        }
+        Ok(TableSpec {
+            name: name.to_string(),
+            location: location.trim().to_string(),
+        })
+    }
+}
+
+fn is_glob(location: &str) -> bool {
+    location.contains(['*', '?', '['])
+}
+
+/// The format and the file extension that selects files, for a file, directory or glob.
+fn detect_format(location: &str) -> Result<(TableFormat, String)> {
+    let path = Path::new(location);
+    let from_path = |p: &Path| {
+        p.extension()
+            .and_then(|e| e.to_str())
+            .and_then(|e| TableFormat::from_extension(e).map(|f| (f, format!(".{e}"))))
+    };
+    if path.is_dir() {
+        let mut entries: Vec<_> = std::fs::read_dir(path)
+            .map_err(|e| DataFusionError::Plan(format!("cannot read directory '{location}': {e}")))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
+        entries.sort();
+        return match entries.iter().find_map(|p| from_path(p)) {
+            Some(found) => Ok(found),
+            None => plan_err!(
+                "directory '{location}' holds no .parquet, .csv, .json or .arrow files"
+            ),
+        };
+    }
+    if !is_glob(location) && !location.contains("://") && !path.exists() {
+        return plan_err!("no such file or directory: '{location}'");
+    }
+    match from_path(path) {
+        Some(found) => Ok(found),
+        None => plan_err!(
+            "cannot tell the format of '{location}': use a .parquet, .csv, .json/.ndjson or .arrow extension"
+        ),
+    }
+}
+
+/// Register `location` (a file, a directory of files, or a glob) as table `name`.
+pub async fn register_table(ctx: &SessionContext, name: &str, location: &str) -> Result<()> {
+    let (format, extension) = detect_format(location)?;
+    let ext = extension.as_str();
+    match format {
+        TableFormat::Parquet => {
+            ctx.register_parquet(name, location, ParquetReadOptions::default().file_extension(ext))
+                .await
+        }
+        TableFormat::Csv => {
+            ctx.register_csv(name, location, CsvReadOptions::new().file_extension(ext))
+                .await
+        }
+        TableFormat::Json => {
+            ctx.register_json(name, location, JsonReadOptions::default().file_extension(ext))
+                .await
+        }
+        TableFormat::Arrow => {
+            ctx.register_arrow(
+                name,
+                location,
+                datafusion::execution::options::ArrowReadOptions {
+                    file_extension: ext,
+                    ..Default::default()
+                },
+            )
+            .await
+        }
+    }
+    .map_err(|e| match e {
+        DataFusionError::Plan(_) => e,
+        other => DataFusionError::Plan(format!("cannot open table '{name}' at '{location}': {other}")),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_spec_parsing() {
+        let spec: TableSpec = "votes=data/v.parquet".parse().unwrap();
+        assert_eq!(spec.name, "votes");
+        assert_eq!(spec.location, "data/v.parquet");
+        assert!("votes".parse::<TableSpec>().unwrap_err().contains("name=path"));
+        assert!("1x=a.csv".parse::<TableSpec>().is_err());
+        assert!("v=".parse::<TableSpec>().is_err());
+    }
+
+    #[test]
+    fn format_detection_errors() {
+        let err = detect_format("/definitely/not/here.parquet").unwrap_err();
+        assert!(err.to_string().contains("no such file or directory"));
+        assert_eq!(
+            TableFormat::from_extension("PARQUET"),
+            Some(TableFormat::Parquet)
+        );
+    }
+}

@@ -1,0 +1,208 @@
+//! Item keys: the SQL values that name items (model names, ids), mapped to the dense `u32`
+//! ids the kernels work with.
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, Int64Array, LargeStringArray, StringArray, StringBuilder,
+    StringViewArray,
+};
+use datafusion::arrow::datatypes::{DataType, Int64Type};
+use datafusion::common::{internal_err, plan_err, HashMap, Result};
+use std::sync::Arc;
+
+/// Whether a function's items are text or integers; decides the `item` output type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ItemKind {
+    Text,
+    Integer,
+}
+
+impl ItemKind {
+    /// The kind for an argument type, or a plan error naming the function and argument.
+    pub fn of(function: &str, arg: &str, data_type: &DataType) -> Result<Self> {
+        match data_type {
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null => {
+                Ok(ItemKind::Text)
+            }
+            DataType::Dictionary(_, value) => ItemKind::of(function, arg, value),
+            t if t.is_integer() => Ok(ItemKind::Integer),
+            other => plan_err!("{function}: {arg} must be a string or integer column, got {other}"),
+        }
+    }
+
+    /// The type an item argument is coerced to before it reaches the accumulator.
+    pub fn coerced_type(self, original: &DataType) -> DataType {
+        match (self, original) {
+            (ItemKind::Text, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) => {
+                original.clone()
+            }
+            (ItemKind::Text, _) => DataType::Utf8,
+            (ItemKind::Integer, _) => DataType::Int64,
+        }
+    }
+
+    pub fn output_type(self) -> DataType {
+        match self {
+            ItemKind::Text => DataType::Utf8,
+            ItemKind::Integer => DataType::Int64,
+        }
+    }
+}
+
+/// A borrowed item value from one row.
+#[derive(Debug, Clone, Copy)]
+pub enum ItemRef<'a> {
+    Text(&'a str),
+    Integer(i64),
+}
+
+/// Row access to an item column of any supported (coerced) type.
+pub enum ItemColumn<'a> {
+    Utf8(&'a StringArray),
+    LargeUtf8(&'a LargeStringArray),
+    Utf8View(&'a StringViewArray),
+    Int64(&'a Int64Array),
+    AllNull,
+}
+
+impl<'a> ItemColumn<'a> {
+    pub fn new(array: &'a ArrayRef) -> Result<Self> {
+        Ok(match array.data_type() {
+            DataType::Utf8 => ItemColumn::Utf8(array.as_string::<i32>()),
+            DataType::LargeUtf8 => ItemColumn::LargeUtf8(array.as_string::<i64>()),
+            DataType::Utf8View => ItemColumn::Utf8View(array.as_string_view()),
+            DataType::Int64 => ItemColumn::Int64(array.as_primitive::<Int64Type>()),
+            DataType::Null => ItemColumn::AllNull,
+            other => return internal_err!("unexpected item column type {other}"),
+        })
+    }
+
+    #[inline]
+    pub fn get(&self, row: usize) -> Option<ItemRef<'a>> {
+        match self {
+            ItemColumn::Utf8(a) => a.is_valid(row).then(|| ItemRef::Text(a.value(row))),
+            ItemColumn::LargeUtf8(a) => a.is_valid(row).then(|| ItemRef::Text(a.value(row))),
+            ItemColumn::Utf8View(a) => a.is_valid(row).then(|| ItemRef::Text(a.value(row))),
+            ItemColumn::Int64(a) => a.is_valid(row).then(|| ItemRef::Integer(a.value(row))),
+            ItemColumn::AllNull => None,
+        }
+    }
+
+    /// Whether two rows hold equal item values (both non-null).
+    #[inline]
+    pub fn same(x: ItemRef, y: ItemRef) -> bool {
+        match (x, y) {
+            (ItemRef::Text(a), ItemRef::Text(b)) => a == b,
+            (ItemRef::Integer(a), ItemRef::Integer(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+/// Interns item values into dense ids in order of first appearance.
+#[derive(Debug)]
+pub enum ItemInterner {
+    Text {
+        ids: HashMap<Box<str>, u32>,
+        names: Vec<Box<str>>,
+    },
+    Integer {
+        ids: HashMap<i64, u32>,
+        values: Vec<i64>,
+    },
+}
+
+impl ItemInterner {
+    pub fn new(kind: ItemKind) -> Self {
+        match kind {
+            ItemKind::Text => ItemInterner::Text {
+                ids: HashMap::default(),
+                names: Vec::new(),
+            },
+            ItemKind::Integer => ItemInterner::Integer {
+                ids: HashMap::default(),
+                values: Vec::new(),
+            },
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            ItemInterner::Text { names, .. } => names.len(),
+            ItemInterner::Integer { values, .. } => values.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The id of `item`, assigning the next id on first sight.
+    #[inline]
+    pub fn intern(&mut self, item: ItemRef) -> Result<u32> {
+        match (self, item) {
+            (ItemInterner::Text { ids, names }, ItemRef::Text(s)) => {
+                if let Some(&id) = ids.get(s) {
+                    return Ok(id);
+                }
+                let id = names.len() as u32;
+                names.push(s.into());
+                ids.insert(s.into(), id);
+                Ok(id)
+            }
+            (ItemInterner::Integer { ids, values }, ItemRef::Integer(v)) => {
+                Ok(*ids.entry(v).or_insert_with(|| {
+                    values.push(v);
+                    (values.len() - 1) as u32
+                }))
+            }
+            _ => internal_err!("item kinds of state and input differ"),
+        }
+    }
+
+    /// The item values for `ids`, in that order.
+    pub fn take(&self, ids: impl Iterator<Item = usize>) -> ArrayRef {
+        match self {
+            ItemInterner::Text { names, .. } => {
+                let mut b = StringBuilder::new();
+                for i in ids {
+                    b.append_value(&names[i]);
+                }
+                Arc::new(b.finish())
+            }
+            ItemInterner::Integer { values, .. } => {
+                Arc::new(Int64Array::from_iter_values(ids.map(|i| values[i])))
+            }
+        }
+    }
+
+    /// All item values as an Arrow array, in id order.
+    pub fn to_array(&self) -> ArrayRef {
+        self.take(0..self.len())
+    }
+
+    /// A readable name for an item, for error messages.
+    pub fn display(&self, id: usize) -> String {
+        match self {
+            ItemInterner::Text { names, .. } => format!("'{}'", names[id]),
+            ItemInterner::Integer { values, .. } => values[id].to_string(),
+        }
+    }
+
+    /// Compare two items by value (text lexicographically, integers numerically).
+    pub fn cmp(&self, a: usize, b: usize) -> std::cmp::Ordering {
+        match self {
+            ItemInterner::Text { names, .. } => names[a].cmp(&names[b]),
+            ItemInterner::Integer { values, .. } => values[a].cmp(&values[b]),
+        }
+    }
+
+    /// Approximate heap size in bytes.
+    pub fn heap_size(&self) -> usize {
+        match self {
+            ItemInterner::Text { names, .. } => {
+                names.iter().map(|n| 2 * n.len() + 40).sum::<usize>()
+            }
+            ItemInterner::Integer { values, .. } => values.len() * 24,
+        }
+    }
+}

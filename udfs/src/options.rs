@@ -1,0 +1,170 @@
+//! The trailing options literal shared by prefdb functions: `'key=value, key=value'`.
+//!
+//! Every error names the function and the key, and lists what was expected, so that a user
+//! can fix the query from the message alone.
+
+use datafusion::common::{plan_err, Result, ScalarValue};
+use datafusion::logical_expr::Expr;
+use datafusion::physical_expr::expressions::Literal;
+use datafusion::physical_expr::PhysicalExpr;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Parsed `key=value` pairs, in key order, with the function name for error messages.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FunctionOptions {
+    function: &'static str,
+    values: BTreeMap<String, String>,
+}
+
+impl FunctionOptions {
+    /// Parse `text`, rejecting keys not in `allowed`, repeated keys and malformed entries.
+    pub fn parse(function: &'static str, text: &str, allowed: &[&str]) -> Result<Self> {
+        let mut values = BTreeMap::new();
+        for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let Some((key, value)) = entry.split_once('=') else {
+                return plan_err!(
+                    "{function}: option '{entry}' is not of the form key=value (expected keys: {})",
+                    expected(allowed)
+                );
+            };
+            let key = key.trim().to_ascii_lowercase();
+            let value = value.trim().to_string();
+            if !allowed.contains(&key.as_str()) {
+                return plan_err!(
+                    "{function}: unknown option '{key}' (expected one of: {})",
+                    expected(allowed)
+                );
+            }
+            if value.is_empty() {
+                return plan_err!("{function}: option '{key}' has no value");
+            }
+            if values.insert(key.clone(), value).is_some() {
+                return plan_err!("{function}: option '{key}' is given more than once");
+            }
+        }
+        Ok(Self { function, values })
+    }
+
+    pub fn empty(function: &'static str) -> Self {
+        Self {
+            function,
+            values: BTreeMap::new(),
+        }
+    }
+
+    pub fn f64_or(&self, key: &str, default: f64, valid: impl Fn(f64) -> bool, what: &str) -> Result<f64> {
+        let Some(raw) = self.values.get(key) else {
+            return Ok(default);
+        };
+        match raw.parse::<f64>() {
+            Ok(v) if valid(v) => Ok(v),
+            _ => plan_err!(
+                "{}: option '{key}' must be {what}, got '{raw}'",
+                self.function
+            ),
+        }
+    }
+
+    pub fn usize_or(&self, key: &str, default: usize, min: usize) -> Result<usize> {
+        let Some(raw) = self.values.get(key) else {
+            return Ok(default);
+        };
+        match raw.parse::<usize>() {
+            Ok(v) if v >= min => Ok(v),
+            _ => plan_err!(
+                "{}: option '{key}' must be an integer >= {min}, got '{raw}'",
+                self.function
+            ),
+        }
+    }
+
+    /// One of `choices` (case-insensitive), or `default` when absent.
+    pub fn choice_or<T: Copy>(&self, key: &str, default: T, choices: &[(&str, T)]) -> Result<T> {
+        let Some(raw) = self.values.get(key) else {
+            return Ok(default);
+        };
+        let lowered = raw.to_ascii_lowercase();
+        match choices.iter().find(|(name, _)| *name == lowered) {
+            Some((_, v)) => Ok(*v),
+            None => {
+                let names: Vec<&str> = choices.iter().map(|(n, _)| *n).collect();
+                plan_err!(
+                    "{}: option '{key}' must be one of {}, got '{raw}'",
+                    self.function,
+                    names.join(", ")
+                )
+            }
+        }
+    }
+}
+
+fn expected(allowed: &[&str]) -> String {
+    if allowed.is_empty() {
+        "none; this function takes no options".to_string()
+    } else {
+        allowed.join(", ")
+    }
+}
+
+/// The string value of a logical string literal, if `expr` is one.
+pub fn logical_string_literal(expr: &Expr) -> Option<Option<String>> {
+    match expr {
+        Expr::Literal(value, _) => string_scalar(value),
+        Expr::Cast(cast) => logical_string_literal(&cast.expr),
+        Expr::TryCast(cast) => logical_string_literal(&cast.expr),
+        _ => None,
+    }
+}
+
+/// The string value of a physical string literal, if `expr` is one.
+pub fn physical_string_literal(expr: &Arc<dyn PhysicalExpr>) -> Option<Option<String>> {
+    expr.as_any()
+        .downcast_ref::<Literal>()
+        .and_then(|lit| string_scalar(lit.value()))
+}
+
+/// `Some(Some(text))` for a non-null string scalar, `Some(None)` for a NULL string.
+fn string_scalar(value: &ScalarValue) -> Option<Option<String>> {
+    match value {
+        ScalarValue::Utf8(v) | ScalarValue::LargeUtf8(v) | ScalarValue::Utf8View(v) => {
+            Some(v.clone())
+        }
+        ScalarValue::Dictionary(_, inner) => string_scalar(inner),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEYS: &[&str] = &["scale", "ties"];
+
+    #[test]
+    fn parses_and_defaults() {
+        let o = FunctionOptions::parse("f", " scale = 200 ,TIES=Ignore ", KEYS).unwrap();
+        assert_eq!(o.f64_or("scale", 400.0, |v| v > 0.0, "> 0").unwrap(), 200.0);
+        assert_eq!(
+            o.choice_or("ties", 0, &[("half", 0), ("ignore", 1)]).unwrap(),
+            1
+        );
+        let empty = FunctionOptions::parse("f", "", KEYS).unwrap();
+        assert_eq!(empty.f64_or("scale", 400.0, |_| true, "").unwrap(), 400.0);
+    }
+
+    #[test]
+    fn errors_name_function_and_key() {
+        let err = FunctionOptions::parse("bt_rank", "scael=1", KEYS).unwrap_err();
+        assert!(err
+            .to_string()
+            .contains("bt_rank: unknown option 'scael' (expected one of: scale, ties)"));
+        let err = FunctionOptions::parse("bt_rank", "scale=1,scale=2", KEYS).unwrap_err();
+        assert!(err.to_string().contains("given more than once"));
+        let o = FunctionOptions::parse("bt_rank", "scale=abc", KEYS).unwrap();
+        let err = o.f64_or("scale", 1.0, |v| v > 0.0, "a number > 0").unwrap_err();
+        assert!(err
+            .to_string()
+            .contains("bt_rank: option 'scale' must be a number > 0, got 'abc'"));
+    }
+}

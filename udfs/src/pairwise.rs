@@ -1,0 +1,732 @@
+//! Pairwise ranking: `bt_rank`, `win_matrix` and `avg_win_rate`.
+//!
+//! All three share one argument layout and one accumulator. The partial state is
+//! [`PairCounts`]: per unordered pair of items, the weighted wins of each side and the
+//! weighted ties. Partial states merge by addition; every statistic is computed once, in
+//! `evaluate`, on the merged state. Nothing is ever computed per row but the counts.
+
+use crate::items::{ItemColumn, ItemInterner, ItemKind, ItemRef};
+use crate::options::{logical_string_literal, physical_string_literal, FunctionOptions};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, Float64Array, Int64Array, ListArray, StructArray, UInt32Array,
+};
+use datafusion::arrow::datatypes::{
+    DataType, Field, FieldRef, Fields, Float64Type, UInt32Type,
+};
+use datafusion::common::utils::SingleRowListArrayBuilder;
+use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
+use datafusion::logical_expr::expr::AggregateFunction;
+use datafusion::logical_expr::function::{AccumulatorArgs, AggregateFunctionSimplification, StateFieldsArgs};
+use datafusion::logical_expr::utils::format_state_name;
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDF, AggregateUDFImpl, DocSection, Documentation, Expr, Signature,
+    Volatility,
+};
+use prefdb_stats::pairwise::bradley_terry::{to_elo_scale, MleObstacle};
+use prefdb_stats::pairwise::{
+    average_win_rate, competition_ranks, fit_bradley_terry, item_totals, order_by_score_desc,
+    pair_win_rate, BtError, BtOptions, PairCounts, PairOutcomes, TieHandling,
+};
+use std::sync::{Arc, OnceLock};
+
+const DOC_SECTION: DocSection = DocSection {
+    include: true,
+    label: "Pairwise ranking",
+    description: Some("Leaderboards from pairwise comparisons (A/B votes, arena battles)."),
+};
+
+/// Which function of the family an instance implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PairwiseFunction {
+    BtRank,
+    WinMatrix,
+    AvgWinRate,
+}
+
+impl PairwiseFunction {
+    pub fn name(self) -> &'static str {
+        match self {
+            PairwiseFunction::BtRank => "bt_rank",
+            PairwiseFunction::WinMatrix => "win_matrix",
+            PairwiseFunction::AvgWinRate => "avg_win_rate",
+        }
+    }
+
+    fn option_keys(self) -> &'static [&'static str] {
+        match self {
+            PairwiseFunction::BtRank => &["scale", "base", "ties", "prior", "max_iter", "tol"],
+            PairwiseFunction::WinMatrix | PairwiseFunction::AvgWinRate => &[],
+        }
+    }
+
+    fn usage(self) -> String {
+        let name = self.name();
+        format!(
+            "{name}(winner, loser), {name}(item_a, item_b, outcome) or \
+             {name}(item_a, item_b, outcome, weight), each with an optional trailing options \
+             string literal"
+        )
+    }
+}
+
+/// Settings of `bt_rank`, parsed from its options literal.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BtConfig {
+    pub fit: BtOptions,
+    pub scale: f64,
+    pub base: f64,
+}
+
+impl BtConfig {
+    pub fn from_options(o: &FunctionOptions) -> Result<Self> {
+        let defaults = BtOptions::default();
+        let fit = BtOptions {
+            ties: o.choice_or(
+                "ties",
+                TieHandling::Half,
+                &[("half", TieHandling::Half), ("ignore", TieHandling::Ignore)],
+            )?,
+            prior: o.f64_or("prior", defaults.prior, |v| v.is_finite() && v >= 0.0, "a number >= 0")?,
+            max_iter: o.usize_or("max_iter", defaults.max_iter, 1)?,
+            tol: o.f64_or("tol", defaults.tol, |v| v.is_finite() && v > 0.0, "a number > 0")?,
+        };
+        Ok(Self {
+            fit,
+            scale: o.f64_or("scale", 400.0, |v| v.is_finite() && v > 0.0, "a number > 0")?,
+            base: o.f64_or("base", 1000.0, f64::is_finite, "a finite number")?,
+        })
+    }
+}
+
+/// Positions of the optional arguments, once the trailing options literal is told apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ArgLayout {
+    outcome: Option<usize>,
+    weight: Option<usize>,
+    options: Option<usize>,
+}
+
+impl ArgLayout {
+    /// `last_is_string_literal`: whether the last argument is a string literal, which makes
+    /// it the options (never an outcome or weight column).
+    fn resolve(function: PairwiseFunction, n_args: usize, last_is_string_literal: bool) -> Result<Self> {
+        let options = (n_args >= 3 && last_is_string_literal).then_some(n_args - 1);
+        let core = n_args - usize::from(options.is_some());
+        let (outcome, weight) = match core {
+            2 => (None, None),
+            3 => (Some(2), None),
+            4 => (Some(2), Some(3)),
+            _ if n_args == 5 => {
+                return plan_err!(
+                    "{}: the fifth argument must be the options string literal, e.g. 'ties=ignore'",
+                    function.name()
+                )
+            }
+            _ => {
+                return plan_err!(
+                    "{} takes 2 to 5 arguments, got {n_args}: {}",
+                    function.name(),
+                    function.usage()
+                )
+            }
+        };
+        Ok(Self {
+            outcome,
+            weight,
+            options,
+        })
+    }
+}
+
+/// Parse and validate a function's options text; the result is only used by `bt_rank`.
+fn parse_config(function: PairwiseFunction, text: Option<&str>) -> Result<BtConfig> {
+    let options = match text {
+        Some(t) => FunctionOptions::parse(function.name(), t, function.option_keys())?,
+        None => FunctionOptions::empty(function.name()),
+    };
+    BtConfig::from_options(&options)
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct PairwiseUdaf {
+    function: PairwiseFunction,
+    signature: Signature,
+}
+
+impl PairwiseUdaf {
+    pub fn new(function: PairwiseFunction) -> Self {
+        Self {
+            function,
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+}
+
+pub fn bt_rank_udaf() -> AggregateUDF {
+    AggregateUDF::from(PairwiseUdaf::new(PairwiseFunction::BtRank))
+}
+
+pub fn win_matrix_udaf() -> AggregateUDF {
+    AggregateUDF::from(PairwiseUdaf::new(PairwiseFunction::WinMatrix))
+}
+
+pub fn avg_win_rate_udaf() -> AggregateUDF {
+    AggregateUDF::from(PairwiseUdaf::new(PairwiseFunction::AvgWinRate))
+}
+
+fn list_of(fields: Vec<Field>) -> DataType {
+    DataType::new_list(DataType::Struct(Fields::from(fields)), true)
+}
+
+fn f64_field(name: &str) -> Field {
+    Field::new(name, DataType::Float64, true)
+}
+
+/// The fields of one leaderboard entry of `bt_rank`.
+pub fn leaderboard_fields(item: DataType) -> Vec<Field> {
+    vec![
+        Field::new("rank", DataType::Int64, true),
+        Field::new("item", item, true),
+        f64_field("rating"),
+        f64_field("ci_lower"),
+        f64_field("ci_upper"),
+        Field::new("rank_lower", DataType::Int64, true),
+        Field::new("rank_upper", DataType::Int64, true),
+        f64_field("wins"),
+        f64_field("losses"),
+        f64_field("ties"),
+        f64_field("battles"),
+    ]
+}
+
+fn win_matrix_fields(item: DataType) -> Vec<Field> {
+    vec![
+        Field::new("item_a", item.clone(), true),
+        Field::new("item_b", item, true),
+        f64_field("wins"),
+        f64_field("losses"),
+        f64_field("ties"),
+        f64_field("win_rate"),
+    ]
+}
+
+fn avg_win_rate_fields(item: DataType) -> Vec<Field> {
+    vec![Field::new("item", item, true), f64_field("score")]
+}
+
+impl AggregateUDFImpl for PairwiseUdaf {
+    fn name(&self) -> &str {
+        self.function.name()
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        let name = self.function.name();
+        if !(2..=5).contains(&arg_types.len()) {
+            return plan_err!(
+                "{name} takes 2 to 5 arguments, got {}: {}",
+                arg_types.len(),
+                self.function.usage()
+            );
+        }
+        let kind_a = ItemKind::of(name, "the first item argument", &arg_types[0])?;
+        let kind_b = ItemKind::of(name, "the second item argument", &arg_types[1])?;
+        if kind_a != kind_b {
+            return plan_err!(
+                "{name}: both item arguments must be strings or both integers, got {} and {}",
+                arg_types[0],
+                arg_types[1]
+            );
+        }
+        let mut coerced = vec![
+            kind_a.coerced_type(&arg_types[0]),
+            kind_b.coerced_type(&arg_types[1]),
+        ];
+        for (i, t) in arg_types.iter().enumerate().skip(2) {
+            let is_text = matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View);
+            coerced.push(match (i, t) {
+                (_, t) if is_text => t.clone(),
+                (_, DataType::Dictionary(_, v)) if v.is_string() => v.as_ref().clone(),
+                (2 | 3, DataType::Null) => DataType::Float64,
+                (2 | 3, t) if t.is_numeric() => DataType::Float64,
+                (2, t) => {
+                    return plan_err!(
+                        "{name}: outcome must be text ('a', 'b', 'tie', ...) or a number in [0, 1], got {t}"
+                    )
+                }
+                (3, t) => return plan_err!("{name}: weight must be numeric, got {t}"),
+                (_, t) => {
+                    return plan_err!(
+                        "{name}: the fifth argument must be the options string literal, got {t}"
+                    )
+                }
+            });
+        }
+        Ok(coerced)
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        let item = ItemKind::of(self.function.name(), "the first item argument", &arg_types[0])?
+            .output_type();
+        Ok(match self.function {
+            PairwiseFunction::BtRank => list_of(leaderboard_fields(item)),
+            PairwiseFunction::WinMatrix => list_of(win_matrix_fields(item)),
+            PairwiseFunction::AvgWinRate => list_of(avg_win_rate_fields(item)),
+        })
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        let item = ItemKind::of(self.function.name(), "the first item argument", args.input_fields[0].data_type())?
+            .output_type();
+        let list = |suffix: &str, t: DataType| {
+            Arc::new(Field::new(
+                format_state_name(args.name, suffix),
+                DataType::new_list(t, true),
+                true,
+            ))
+        };
+        Ok(vec![
+            list("items", item),
+            list("pair_a", DataType::UInt32),
+            list("pair_b", DataType::UInt32),
+            list("a_wins", DataType::Float64),
+            list("b_wins", DataType::Float64),
+            list("ties", DataType::Float64),
+        ])
+    }
+
+    fn accumulator(&self, acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        let function = self.function;
+        let last = acc_args.exprs.last().and_then(physical_string_literal);
+        let layout = ArgLayout::resolve(function, acc_args.exprs.len(), last.is_some())?;
+        let config = parse_config(function, last.flatten().as_deref())?;
+        if let Some(w) = layout.weight {
+            let t = acc_args.expr_fields[w].data_type();
+            if *t != DataType::Float64 {
+                return plan_err!("{}: weight must be numeric, got {t}", function.name());
+            }
+        }
+        let kind = ItemKind::of(function.name(), "the first item argument", acc_args.expr_fields[0].data_type())?;
+        Ok(Box::new(PairwiseAccumulator {
+            function,
+            layout,
+            config,
+            items: ItemInterner::new(kind),
+            counts: PairCounts::new(),
+            return_type: acc_args.return_field.data_type().clone(),
+        }))
+    }
+
+    /// Validates the options literal during logical optimisation, so that a bad key or value
+    /// is a planning-time error; the expression itself is returned unchanged.
+    fn simplify(&self) -> Option<AggregateFunctionSimplification> {
+        let function = self.function;
+        Some(Box::new(move |aggregate: AggregateFunction, _info| {
+            let args = &aggregate.params.args;
+            let last = args.last().and_then(logical_string_literal);
+            ArgLayout::resolve(function, args.len(), last.is_some())?;
+            parse_config(function, last.flatten().as_deref())?;
+            Ok(Expr::AggregateFunction(aggregate))
+        }))
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        Some(documentation(self.function))
+    }
+}
+
+#[derive(Debug)]
+struct PairwiseAccumulator {
+    function: PairwiseFunction,
+    layout: ArgLayout,
+    config: BtConfig,
+    items: ItemInterner,
+    counts: PairCounts,
+    return_type: DataType,
+}
+
+/// How one row's outcome splits into (a-wins, b-wins, ties) before weighting.
+enum OutcomeColumn<'a> {
+    /// The two-argument form: the first item always won.
+    FirstWins,
+    Text(ItemColumn<'a>),
+    Score(&'a Float64Array),
+}
+
+impl OutcomeColumn<'_> {
+    fn shares(&self, function: PairwiseFunction, row: usize) -> Result<Option<(f64, f64, f64)>> {
+        match self {
+            OutcomeColumn::FirstWins => Ok(Some((1.0, 0.0, 0.0))),
+            OutcomeColumn::Text(col) => match col.get(row) {
+                None => Ok(None),
+                Some(ItemRef::Text(s)) => text_outcome(function, s).map(Some),
+                Some(ItemRef::Integer(_)) => unreachable!("text outcome column holds text"),
+            },
+            OutcomeColumn::Score(col) => {
+                if col.is_null(row) {
+                    return Ok(None);
+                }
+                let x = col.value(row);
+                if !(0.0..=1.0).contains(&x) {
+                    return exec_err!(
+                        "{}: a numeric outcome must be in [0, 1] (1 = item_a wins, 0 = item_b wins, 0.5 = tie), got {x}",
+                        function.name()
+                    );
+                }
+                Ok(Some(if x == 0.5 { (0.0, 0.0, 1.0) } else { (x, 1.0 - x, 0.0) }))
+            }
+        }
+    }
+}
+
+const TEXT_OUTCOMES: &str =
+    "'a', 'b', 'tie', 'model_a', 'model_b', 'tie (bothbad)', 'left', 'right'";
+
+fn text_outcome(function: PairwiseFunction, s: &str) -> Result<(f64, f64, f64)> {
+    let is = |names: &[&str]| names.iter().any(|n| s.eq_ignore_ascii_case(n));
+    if is(&["a", "model_a", "left"]) {
+        Ok((1.0, 0.0, 0.0))
+    } else if is(&["b", "model_b", "right"]) {
+        Ok((0.0, 1.0, 0.0))
+    } else if is(&["tie", "tie (bothbad)"]) {
+        Ok((0.0, 0.0, 1.0))
+    } else {
+        exec_err!(
+            "{}: unknown outcome '{s}' (expected one of {TEXT_OUTCOMES}, matched case-insensitively, or a number in [0, 1])",
+            function.name()
+        )
+    }
+}
+
+impl PairwiseAccumulator {
+    fn outcome_column<'a>(&self, values: &'a [ArrayRef]) -> Result<OutcomeColumn<'a>> {
+        let Some(i) = self.layout.outcome else {
+            return Ok(OutcomeColumn::FirstWins);
+        };
+        let col = &values[i];
+        Ok(match col.data_type() {
+            DataType::Float64 => OutcomeColumn::Score(col.as_primitive::<Float64Type>()),
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+                OutcomeColumn::Text(ItemColumn::new(col)?)
+            }
+            t => {
+                return exec_err!(
+                    "{}: outcome must be text or a number in [0, 1], got {t}",
+                    self.function.name()
+                )
+            }
+        })
+    }
+
+    fn list_scalar(&self, fields: Vec<Field>, columns: Vec<ArrayRef>) -> Result<ScalarValue> {
+        let entries = StructArray::try_new(Fields::from(fields), columns, None)?;
+        Ok(SingleRowListArrayBuilder::new(Arc::new(entries)).build_list_scalar())
+    }
+
+    fn item_type(&self) -> DataType {
+        match &self.items {
+            ItemInterner::Text { .. } => DataType::Utf8,
+            ItemInterner::Integer { .. } => DataType::Int64,
+        }
+    }
+
+    fn evaluate_bt_rank(&self) -> Result<ScalarValue> {
+        let n = self.items.len();
+        let pairs = self.counts.pairs();
+        let fit = fit_bradley_terry(n, pairs, &self.config.fit)
+            .map_err(|e| self.fit_error(e))?;
+        let totals = item_totals(n, pairs);
+        let order = order_by_score_desc(&fit.strengths);
+        let sorted: Vec<f64> = order.iter().map(|&i| fit.strengths[i]).collect();
+        let rank_tolerance = (10.0 * self.config.fit.tol).max(1e-8);
+        let ranks = competition_ranks(&sorted, rank_tolerance);
+        let ratings = sorted
+            .iter()
+            .map(|&s| to_elo_scale(s, self.config.scale, self.config.base));
+        let total = |f: fn(&prefdb_stats::pairwise::ItemTotals) -> f64| -> ArrayRef {
+            Arc::new(Float64Array::from_iter_values(order.iter().map(|&i| f(&totals[i]))))
+        };
+        let nulls_f64: ArrayRef = Arc::new(Float64Array::new_null(n));
+        let nulls_i64: ArrayRef = Arc::new(Int64Array::new_null(n));
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from(ranks)),
+            self.items.take(order.iter().copied()),
+            Arc::new(Float64Array::from_iter_values(ratings)),
+            nulls_f64.clone(),
+            nulls_f64,
+            nulls_i64.clone(),
+            nulls_i64,
+            total(|t| t.wins),
+            total(|t| t.losses),
+            total(|t| t.ties),
+            total(|t| t.battles()),
+        ];
+        self.list_scalar(leaderboard_fields(self.item_type()), columns)
+    }
+
+    fn fit_error(&self, e: BtError) -> datafusion::common::DataFusionError {
+        let name = self.function.name();
+        let message = match e {
+            BtError::MleDoesNotExist { item, obstacle } => {
+                let item = self.items.display(item as usize);
+                let why = match obstacle {
+                    MleObstacle::NeverLost => format!("item {item} never lost"),
+                    MleObstacle::NeverWon => format!("item {item} never won"),
+                    MleObstacle::NotStronglyConnected => format!(
+                        "the comparisons do not connect item {item} with the others in both directions"
+                    ),
+                };
+                format!(
+                    "{name}: with prior=0 the maximum-likelihood ratings do not exist because {why}; \
+                     use a prior > 0 (the default is {})",
+                    prefdb_stats::pairwise::bradley_terry::DEFAULT_PRIOR
+                )
+            }
+            other => format!("{name}: {other}"),
+        };
+        datafusion::common::DataFusionError::Execution(message)
+    }
+
+    /// Both orientations of every compared pair, sorted by (item_a, item_b) value.
+    fn evaluate_win_matrix(&self) -> Result<ScalarValue> {
+        let mut rows: Vec<PairOutcomes> = Vec::with_capacity(2 * self.counts.len());
+        for p in self.counts.pairs() {
+            rows.push(*p);
+            rows.push(PairOutcomes {
+                a: p.b,
+                b: p.a,
+                a_wins: p.b_wins,
+                b_wins: p.a_wins,
+                ties: p.ties,
+            });
+        }
+        rows.sort_by(|x, y| {
+            self.items
+                .cmp(x.a as usize, y.a as usize)
+                .then(self.items.cmp(x.b as usize, y.b as usize))
+        });
+        let f = |g: fn(&PairOutcomes) -> f64| -> ArrayRef {
+            Arc::new(Float64Array::from_iter_values(rows.iter().map(g)))
+        };
+        let columns: Vec<ArrayRef> = vec![
+            self.items.take(rows.iter().map(|r| r.a as usize)),
+            self.items.take(rows.iter().map(|r| r.b as usize)),
+            f(|r| r.a_wins),
+            f(|r| r.b_wins),
+            f(|r| r.ties),
+            Arc::new(rows.iter().map(pair_win_rate).collect::<Float64Array>()),
+        ];
+        self.list_scalar(win_matrix_fields(self.item_type()), columns)
+    }
+
+    fn evaluate_avg_win_rate(&self) -> Result<ScalarValue> {
+        let scores = average_win_rate(self.items.len(), self.counts.pairs());
+        let mut order = order_by_score_desc(&scores);
+        // Equal scores are ordered by item value, not by first appearance.
+        order.sort_by(|&i, &j| scores[j].total_cmp(&scores[i]).then(self.items.cmp(i, j)));
+        let columns: Vec<ArrayRef> = vec![
+            self.items.take(order.iter().copied()),
+            Arc::new(Float64Array::from_iter_values(order.iter().map(|&i| scores[i]))),
+        ];
+        self.list_scalar(avg_win_rate_fields(self.item_type()), columns)
+    }
+}
+
+impl Accumulator for PairwiseAccumulator {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let name = self.function.name();
+        let col_a = ItemColumn::new(&values[0])?;
+        let col_b = ItemColumn::new(&values[1])?;
+        let outcome = self.outcome_column(values)?;
+        let weight = self.layout.weight.map(|i| values[i].as_primitive::<Float64Type>());
+        for row in 0..values[0].len() {
+            let (Some(a), Some(b)) = (col_a.get(row), col_b.get(row)) else {
+                continue;
+            };
+            let w = match weight {
+                None => 1.0,
+                Some(w) if w.is_null(row) => continue,
+                Some(w) => w.value(row),
+            };
+            if !(w.is_finite() && w >= 0.0) {
+                return exec_err!("{name}: weight must be a finite number >= 0, got {w}");
+            }
+            let Some((a_share, b_share, tie_share)) = outcome.shares(self.function, row)? else {
+                continue;
+            };
+            if w == 0.0 || ItemColumn::same(a, b) {
+                continue;
+            }
+            let ia = self.items.intern(a)?;
+            let ib = self.items.intern(b)?;
+            self.counts.add(ia, ib, w * a_share, w * b_share, w * tie_share);
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        if self.items.is_empty() {
+            return ScalarValue::try_from(&self.return_type);
+        }
+        match self.function {
+            PairwiseFunction::BtRank => self.evaluate_bt_rank(),
+            PairwiseFunction::WinMatrix => self.evaluate_win_matrix(),
+            PairwiseFunction::AvgWinRate => self.evaluate_avg_win_rate(),
+        }
+    }
+
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self) + self.items.heap_size() + self.counts.heap_size()
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        let pairs = self.counts.pairs();
+        let wrap = |a: ArrayRef| SingleRowListArrayBuilder::new(a).build_list_scalar();
+        Ok(vec![
+            wrap(self.items.to_array()),
+            wrap(Arc::new(UInt32Array::from_iter_values(pairs.iter().map(|p| p.a)))),
+            wrap(Arc::new(UInt32Array::from_iter_values(pairs.iter().map(|p| p.b)))),
+            wrap(Arc::new(Float64Array::from_iter_values(pairs.iter().map(|p| p.a_wins)))),
+            wrap(Arc::new(Float64Array::from_iter_values(pairs.iter().map(|p| p.b_wins)))),
+            wrap(Arc::new(Float64Array::from_iter_values(pairs.iter().map(|p| p.ties)))),
+        ])
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let lists: Vec<&ListArray> = states.iter().map(|s| s.as_list::<i32>()).collect();
+        for row in 0..lists[0].len() {
+            if lists[0].is_null(row) {
+                continue;
+            }
+            let items = lists[0].value(row);
+            let column = ItemColumn::new(&items)?;
+            let id_map = (0..items.len())
+                .map(|i| match column.get(i) {
+                    Some(item) => self.items.intern(item),
+                    None => exec_err!("internal error: NULL item in a partial state"),
+                })
+                .collect::<Result<Vec<u32>>>()?;
+            let a = lists[1].value(row);
+            let b = lists[2].value(row);
+            let a_wins = lists[3].value(row);
+            let b_wins = lists[4].value(row);
+            let ties = lists[5].value(row);
+            let (a, b) = (a.as_primitive::<UInt32Type>(), b.as_primitive::<UInt32Type>());
+            let (a_wins, b_wins, ties) = (
+                a_wins.as_primitive::<Float64Type>(),
+                b_wins.as_primitive::<Float64Type>(),
+                ties.as_primitive::<Float64Type>(),
+            );
+            for k in 0..a.len() {
+                self.counts.add(
+                    id_map[a.value(k) as usize],
+                    id_map[b.value(k) as usize],
+                    a_wins.value(k),
+                    b_wins.value(k),
+                    ties.value(k),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+fn documentation(function: PairwiseFunction) -> &'static Documentation {
+    static BT: OnceLock<Documentation> = OnceLock::new();
+    static WM: OnceLock<Documentation> = OnceLock::new();
+    static AWR: OnceLock<Documentation> = OnceLock::new();
+    match function {
+        PairwiseFunction::BtRank => BT.get_or_init(bt_rank_doc),
+        PairwiseFunction::WinMatrix => WM.get_or_init(win_matrix_doc),
+        PairwiseFunction::AvgWinRate => AWR.get_or_init(avg_win_rate_doc),
+    }
+}
+
+const ARG_ITEMS: &str = "Item columns (any string or integer type; both the same kind). \
+In the two-argument form each row is a win of item_a (the winner) over item_b (the loser).";
+const ARG_OUTCOME: &str = "Text 'a' | 'b' | 'tie' (also 'model_a', 'model_b', 'tie (bothbad)', \
+'left', 'right'; case-insensitive), or a number in [0, 1]: the score of item_a, 1 = a wins, \
+0 = b wins, exactly 0.5 = tie, other fractions = soft preferences split between the two sides.";
+const ARG_WEIGHT: &str = "Non-negative row weight (survey weights, or counts of pre-aggregated votes).";
+const NULLS: &str = "A row with a NULL item, outcome or weight is skipped, as are rows that \
+compare an item with itself and rows of weight 0; skipped rows do not make an item appear. \
+With no rows left the result is NULL.";
+
+fn bt_rank_doc() -> Documentation {
+    Documentation::builder(
+        DOC_SECTION,
+        format!(
+            "Bradley–Terry leaderboard. Fits P(i beats j) = 1 / (1 + exp(-(s_i - s_j))) by \
+             maximum likelihood with a Gaussian prior s_i ~ N(0, 1/prior) (Bradley & Terry 1952; \
+             Newton's method with a line search), and reports rating = base + scale * s / ln(10), \
+             the Elo-like scale of Chatbot Arena. The prior fixes the mean of s at 0; with \
+             prior=0 the mean is fixed explicitly and the pure MLE is returned, or an error when \
+             it does not exist (an item that never lost or never won, or a comparison graph that \
+             is not strongly connected). The default prior=0.01 (sd 10 on s, about 1737 rating \
+             points) moves well-measured items by far less than their sampling error and keeps \
+             undefeated, winless and disconnected items finite: each disconnected group of items \
+             is centred on base and is not comparable with the others. Returns a list of structs \
+             ordered by rating descending, with competition ranks (1224) for equal ratings. \
+             ci_lower, ci_upper, rank_lower and rank_upper are NULL (filled by the bootstrap \
+             option of a later release). wins, losses, ties and battles are weighted counts. {NULLS}"
+        ),
+        "bt_rank(item_a, item_b [, outcome [, weight]] [, 'scale=400, base=1000, ties=half, prior=0.01, max_iter=100, tol=1e-10'])",
+    )
+    .with_argument("item_a, item_b", ARG_ITEMS)
+    .with_argument("outcome", ARG_OUTCOME)
+    .with_argument("weight", ARG_WEIGHT)
+    .with_argument(
+        "options",
+        "String literal, last: scale (> 0, default 400), base (default 1000), ties (half: a tie \
+         is half a win for each side, the default; ignore: ties are left out of the fit but still \
+         counted), prior (>= 0, default 0.01), max_iter (default 100 Newton steps), tol \
+         (default 1e-10, largest change of s in a step). Unknown keys and bad values are \
+         planning-time errors.",
+    )
+    .with_sql_example(
+        "SELECT r.rank, r.item, round(r.rating, 1) AS rating\n\
+         FROM (SELECT unnest(bt_rank(model_a, model_b, winner)) AS r FROM votes);",
+    )
+    .with_related_udf("win_matrix")
+    .with_related_udf("avg_win_rate")
+    .build()
+}
+
+fn win_matrix_doc() -> Documentation {
+    Documentation::builder(
+        DOC_SECTION,
+        format!(
+            "Head-to-head counts: one struct per ordered pair of items that met, both \
+             orientations, sorted by item_a then item_b. wins, losses and ties are weighted \
+             counts from item_a's side; win_rate = (wins + ties / 2) / (wins + losses + ties). {NULLS}"
+        ),
+        "win_matrix(item_a, item_b [, outcome [, weight]])",
+    )
+    .with_argument("item_a, item_b", ARG_ITEMS)
+    .with_argument("outcome", ARG_OUTCOME)
+    .with_argument("weight", ARG_WEIGHT)
+    .with_sql_example("SELECT unnest(win_matrix(model_a, model_b, winner)) AS m FROM votes;")
+    .with_related_udf("bt_rank")
+    .build()
+}
+
+fn avg_win_rate_doc() -> Documentation {
+    Documentation::builder(
+        DOC_SECTION,
+        format!(
+            "Each item's mean win rate over the distinct opponents it met, ties counted as half \
+             a win (evalica's average_win_rate). A list of (item, score) ordered by score \
+             descending, then by item. {NULLS}"
+        ),
+        "avg_win_rate(item_a, item_b [, outcome [, weight]])",
+    )
+    .with_argument("item_a, item_b", ARG_ITEMS)
+    .with_argument("outcome", ARG_OUTCOME)
+    .with_argument("weight", ARG_WEIGHT)
+    .with_sql_example("SELECT unnest(avg_win_rate(model_a, model_b, winner)) AS s FROM votes;")
+    .with_related_udf("bt_rank")
+    .build()
+}
