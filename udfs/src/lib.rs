@@ -15,12 +15,14 @@
 //! # }
 //! ```
 
+pub mod flat;
 pub mod items;
 pub mod options;
 pub mod pairwise;
 
 use datafusion::logical_expr::AggregateUDF;
 use datafusion::prelude::SessionContext;
+use std::sync::Arc;
 
 /// Every aggregate function prefdb adds.
 pub fn aggregate_functions() -> Vec<AggregateUDF> {
@@ -31,9 +33,11 @@ pub fn aggregate_functions() -> Vec<AggregateUDF> {
     ]
 }
 
-/// Register every prefdb function with `ctx`.
+/// Register every prefdb function with `ctx`: the aggregates and the `leaderboard` table
+/// function.
 pub fn register_all(ctx: &SessionContext) {
     for f in aggregate_functions() {
         ctx.register_udaf(f);
     }
+    ctx.register_udtf(flat::NAME, Arc::new(flat::LeaderboardFunction));
 }

@@ -119,8 +119,7 @@ pub fn logical_string_literal(expr: &Expr) -> Option<Option<String>> {
 
 /// The string value of a physical string literal, if `expr` is one.
 pub fn physical_string_literal(expr: &Arc<dyn PhysicalExpr>) -> Option<Option<String>> {
-    expr.as_any()
-        .downcast_ref::<Literal>()
+    expr.downcast_ref::<Literal>()
         .and_then(|lit| string_scalar(lit.value()))
 }
 

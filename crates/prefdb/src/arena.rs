@@ -1,7 +1,8 @@
 //! Synthetic Chatbot-Arena-like vote tables, for the demo, the tests and the benchmarks.
 //!
 //! Each model has a true log-strength `s ~ N(0, 0.9²)` (a spread of roughly ±150 rating
-//! points, as on public arenas) plus a per-category offset `N(0, 0.35²)`. A battle picks two
+//! points, as on public arenas) plus a per-category offset `N(0, 0.25²)`; its overall truth is the mean of its
+//! per-category strengths. A battle picks two
 //! distinct models uniformly and a category, and samples its outcome so that the expected
 //! half-credit score of `model_a` is exactly the Bradley–Terry probability
 //! `p = σ(s_a − s_b)`: a tie happens with probability `τ = min(tie_rate, 2p, 2(1 − p))`, a
@@ -61,6 +62,7 @@ impl Default for ArenaSpec {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ArenaTruth {
     pub names: Vec<String>,
+    /// Overall log-strengths: the mean over categories of `category_strengths`.
     pub strengths: Vec<f64>,
     /// `category_strengths[c][m]`: overall strength plus the model's offset in category c.
     pub category_strengths: Vec<Vec<f64>>,
@@ -121,11 +123,19 @@ impl ArenaGenerator {
         }
         let mut rng = StdRng::seed_from_u64(spec.seed);
         let overall = Normal::new(0.0, 0.9).expect("valid normal");
-        let offset = Normal::new(0.0, 0.35).expect("valid normal");
+        let offset = Normal::new(0.0, 0.25).expect("valid normal");
         let strengths: Vec<f64> = (0..spec.models).map(|_| overall.sample(&mut rng)).collect();
         let category_strengths = CATEGORIES
             .iter()
             .map(|_| strengths.iter().map(|s| s + offset.sample(&mut rng)).collect())
+            .collect();
+        let category_strengths: Vec<Vec<f64>> = category_strengths;
+        // Battles are drawn per category, so the overall truth is each model's mean strength
+        // over the (equally likely) categories.
+        let strengths = (0..spec.models)
+            .map(|m| {
+                category_strengths.iter().map(|c| c[m]).sum::<f64>() / CATEGORIES.len() as f64
+            })
             .collect();
         let truth = ArenaTruth {
             names: (0..spec.models).map(model_name).collect(),

@@ -1,0 +1,109 @@
+//! `leaderboard(query)`: the flat-rows form of any prefdb result that is a list of structs.
+//!
+//! `bt_rank`, `win_matrix` and `avg_win_rate` return one list of structs per group, which is
+//! right for SQL but awkward for a BI tool or `psql`. DataFusion's own `unnest` of a struct
+//! names its columns `__unnest_placeholder(...).rank`, so this table function does the two
+//! unnests itself and names each column after its struct field:
+//!
+//! ```sql
+//! SELECT * FROM leaderboard('SELECT category, bt_rank(model_a, model_b, winner) FROM votes GROUP BY category')
+//! ```
+//!
+//! returns `category, rank, item, rating, ...` as ordinary typed columns, one row per item
+//! and group. The query's other columns (group keys) are kept as they are.
+
+use crate::options::logical_string_literal;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::catalog::view::ViewTable;
+use datafusion::common::{plan_err, Column, Result, UnnestOptions};
+use datafusion::execution::SessionState;
+use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
+use std::sync::Arc;
+
+pub const NAME: &str = "leaderboard";
+
+const USAGE: &str = "leaderboard takes one argument, a query string, e.g. \
+leaderboard('SELECT bt_rank(model_a, model_b, winner) FROM votes')";
+
+#[derive(Debug, Default)]
+pub struct LeaderboardFunction;
+
+impl TableFunctionImpl for LeaderboardFunction {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        let [query] = args.exprs() else {
+            return plan_err!("{USAGE}");
+        };
+        let Some(Some(sql)) = logical_string_literal(query) else {
+            return plan_err!("{USAGE}");
+        };
+        let Some(state) = args.session().as_any().downcast_ref::<SessionState>() else {
+            return plan_err!("leaderboard needs a DataFusion SessionState to plan its query");
+        };
+        // Planning resolves table names through the catalog. Registered tables answer at once
+        // (their schemas were read when they were registered), so this does not wait on I/O.
+        let plan = futures::executor::block_on(state.create_logical_plan(&sql))?;
+        let flat = flatten(plan)?;
+        Ok(Arc::new(ViewTable::new(flat, Some(sql))))
+    }
+}
+
+/// Unnest the single list-of-structs column of `plan` into one column per struct field.
+pub fn flatten(plan: LogicalPlan) -> Result<LogicalPlan> {
+    let schema = Arc::clone(plan.schema());
+    let nested: Vec<usize> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| matches!(f.data_type(), DataType::List(item) if matches!(item.data_type(), DataType::Struct(_))))
+        .map(|(i, _)| i)
+        .collect();
+    let [index] = nested[..] else {
+        return plan_err!(
+            "leaderboard: the query must return exactly one list-of-structs column such as bt_rank(...), win_matrix(...) or avg_win_rate(...); it returns {}",
+            nested.len()
+        );
+    };
+    let (qualifier, field) = schema.qualified_field(index);
+    let DataType::List(item) = field.data_type() else {
+        unreachable!("selected as a list above")
+    };
+    let DataType::Struct(struct_fields) = item.data_type() else {
+        unreachable!("selected as a list of structs above")
+    };
+    let nested_name = field.name().clone();
+    let kept: Vec<(Option<datafusion::common::TableReference>, String)> = schema
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != index)
+        .map(|(_, (q, f))| (q.cloned(), f.name().clone()))
+        .collect();
+    if let Some(clash) = struct_fields
+        .iter()
+        .find(|sf| kept.iter().any(|(_, name)| name == sf.name()))
+    {
+        return plan_err!(
+            "leaderboard: the query's column '{}' has the same name as a result field; alias it (for example AS {}_group)",
+            clash.name(),
+            clash.name()
+        );
+    }
+    let nested_column = Column::new(qualifier.cloned(), nested_name.clone());
+    let skip_nulls = UnnestOptions::new().with_preserve_nulls(false);
+    let unnested = LogicalPlanBuilder::from(plan)
+        .unnest_column_with_options(nested_column.clone(), skip_nulls.clone())?
+        .unnest_column_with_options(nested_column, skip_nulls)?;
+    // Columns are built explicitly: `col("lb.rank")` would parse the dot as a qualifier.
+    let mut projection: Vec<Expr> = Vec::new();
+    for (i, (q, name)) in schema.iter().map(|(q, f)| (q, f.name())).enumerate() {
+        if i == index {
+            projection.extend(struct_fields.iter().map(|sf| {
+                Expr::Column(Column::new_unqualified(format!("{nested_name}.{}", sf.name())))
+                    .alias(sf.name())
+            }));
+        } else {
+            projection.push(Expr::Column(Column::new(q.cloned(), name.clone())));
+        }
+    }
+    unnested.project(projection)?.build()
+}
