@@ -319,8 +319,9 @@ impl Objective<'_> {
 
     /// `out = H v` for the negative Hessian described in [`Objective::gradient`].
     fn hessian_times(&self, curv: &[f64], v: &[f64], out: &mut [f64]) {
+        let shift = self.system_shift();
         for (o, x) in out.iter_mut().zip(v) {
-            *o = self.prior * x;
+            *o = shift * x;
         }
         for (e, c) in self.edges.iter().zip(curv) {
             let t = c * (v[e.a] - v[e.b]);
@@ -329,8 +330,20 @@ impl Objective<'_> {
         }
     }
 
+    /// The diagonal shift of the Newton system: the prior, or with `prior = 0` a tiny ridge.
+    /// Without a prior the Hessian is singular along the constant vector (only differences
+    /// are identified); the ridge keeps conjugate gradients well defined, and the component
+    /// it affects is removed when the step is centred.
+    fn system_shift(&self) -> f64 {
+        if self.prior > 0.0 {
+            self.prior
+        } else {
+            1e-10
+        }
+    }
+
     fn hessian_diagonal(&self, curv: &[f64]) -> Vec<f64> {
-        let mut diag = vec![self.prior; self.n];
+        let mut diag = vec![self.system_shift(); self.n];
         for (e, c) in self.edges.iter().zip(curv) {
             diag[e.a] += c;
             diag[e.b] += c;
@@ -409,34 +422,41 @@ fn newton(n: usize, edges: &[Edge], opts: &BtOptions) -> Result<BtFit, BtError> 
             center(&mut d);
         }
         let d_max = d.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        if d_max <= opts.tol {
-            for (si, di) in s.iter_mut().zip(&d) {
-                *si += di;
-            }
-            return Ok(finish(s, iteration));
-        }
+        // slope = gᵀH⁻¹g, the squared Newton decrement: twice the predicted gain of the step.
         let slope = dot(&grad, &d);
+        if !(slope.is_finite() && d_max.is_finite()) {
+            return Err(BtError::NotConverged {
+                iterations: iteration,
+                last_step,
+            });
+        }
+        // Once the predicted gain is below what f can resolve in floating point, Newton is in
+        // its quadratic phase: take full steps without a line search until they are below tol.
+        let resolvable = slope > 1e-13 * f.abs().max(1.0);
         let mut t = 1.0;
-        loop {
+        if resolvable {
+            loop {
+                for i in 0..n {
+                    trial[i] = s[i] + t * d[i];
+                }
+                let f_trial = obj.value(&trial);
+                if f_trial >= f + 1e-4 * t * slope {
+                    f = f_trial;
+                    break;
+                }
+                t *= 0.5;
+                if t < 1e-12 {
+                    return Err(BtError::NotConverged {
+                        iterations: iteration,
+                        last_step,
+                    });
+                }
+            }
+        } else {
             for i in 0..n {
-                trial[i] = s[i] + t * d[i];
+                trial[i] = s[i] + d[i];
             }
-            let f_trial = obj.value(&trial);
-            let armijo = f_trial >= f + 1e-4 * t * slope;
-            // Near the optimum f changes below rounding error; a small step that does not
-            // make f measurably worse is accepted so Newton can finish its quadratic phase.
-            let rounding = t * d_max < 1e-4 && f_trial >= f - 1e-12 * f.abs().max(1.0);
-            if armijo || rounding {
-                f = f_trial;
-                break;
-            }
-            t *= 0.5;
-            if t < 1e-14 {
-                return Err(BtError::NotConverged {
-                    iterations: iteration,
-                    last_step: t * d_max,
-                });
-            }
+            f = obj.value(&trial);
         }
         std::mem::swap(&mut s, &mut trial);
         last_step = t * d_max;

@@ -1,0 +1,207 @@
+//! bt_rank and avg_win_rate against independent implementations, and rating recovery.
+//!
+//! The reference values come from `tests/oracle/bt_llmfao.py` (evalica and choix) and are
+//! committed in `tests/fixtures/bt_llmfao.tsv`, so this test needs no Python.
+
+use datafusion::arrow::array::{AsArray, RecordBatch};
+use datafusion::arrow::datatypes::Float64Type;
+use datafusion::datasource::MemTable;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use prefdb::arena::{ArenaGenerator, ArenaSpec};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+const LLMFAO: &str = "../shared/data/llmfao.csv";
+
+fn repo_root() {
+    std::env::set_current_dir(env!("CARGO_MANIFEST_DIR")).unwrap();
+}
+
+/// Column `name` of the fixture, by model.
+fn fixture(name: &str) -> HashMap<String, f64> {
+    let text = std::fs::read_to_string("tests/fixtures/bt_llmfao.tsv").unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    let col = header.iter().position(|h| *h == name).unwrap();
+    lines
+        .map(|l| {
+            let cells: Vec<&str> = l.split('\t').collect();
+            (cells[0].to_string(), cells[col].parse().unwrap())
+        })
+        .collect()
+}
+
+async fn llmfao() -> SessionContext {
+    let ctx = prefdb::new_context();
+    prefdb::register_table(&ctx, "llmfao", LLMFAO)
+        .await
+        .expect("../shared/data/llmfao.csv must be present beside the repository");
+    ctx
+}
+
+/// (item, value) rows of a two-column query, in result order.
+async fn pairs(ctx: &SessionContext, sql: &str) -> Vec<(String, f64)> {
+    let batches: Vec<RecordBatch> = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+    let mut out = Vec::new();
+    for b in batches {
+        let items = datafusion::arrow::compute::cast(b.column(0), &datafusion::arrow::datatypes::DataType::Utf8).unwrap();
+        let items = items.as_string::<i32>();
+        let values = b.column(1).as_primitive::<Float64Type>();
+        for i in 0..b.num_rows() {
+            out.push((items.value(i).to_string(), values.value(i)));
+        }
+    }
+    out
+}
+
+/// Natural-log strengths from bt_rank: with scale=ln(10) and base=0, rating = s.
+async fn strengths(ctx: &SessionContext, options: &str) -> Vec<(String, f64)> {
+    let sql = format!(
+        "SELECT item, rating FROM leaderboard('SELECT bt_rank(\"left\", \"right\", winner, ''scale={}, base=0, {options}'') FROM llmfao') ORDER BY rank, item",
+        std::f64::consts::LN_10
+    );
+    pairs(ctx, &sql).await
+}
+
+fn assert_matches(ours: &[(String, f64)], reference: &HashMap<String, f64>, tol: f64) {
+    assert_eq!(ours.len(), reference.len(), "number of items");
+    for (item, value) in ours {
+        let expected = reference[item];
+        assert!(
+            (value - expected).abs() <= tol,
+            "{item}: prefdb {value} vs reference {expected} (|diff| {:.2e} > {tol:.0e})",
+            (value - expected).abs()
+        );
+    }
+    // Same ordering: our rows come sorted by rating; the reference must be non-increasing
+    // along that order (up to the tolerance for near-equal items).
+    for w in ours.windows(2) {
+        assert!(
+            reference[&w[0].0] >= reference[&w[1].0] - tol,
+            "order differs at {} / {}",
+            w[0].0,
+            w[1].0
+        );
+    }
+}
+
+#[tokio::test]
+async fn bt_rank_mle_matches_evalica_and_choix_on_llmfao() {
+    repo_root();
+    let ctx = llmfao().await;
+    let ours = strengths(&ctx, "prior=0").await;
+    assert_eq!(ours.len(), 59);
+    assert_matches(&ours, &fixture("mle"), 1e-6);
+    assert_matches(&ours, &fixture("mle_choix"), 1e-6);
+}
+
+#[tokio::test]
+async fn bt_rank_default_prior_matches_choix_map_on_llmfao() {
+    repo_root();
+    let ctx = llmfao().await;
+    // The default prior is 0.01; say it explicitly too, to pin the default.
+    assert_matches(&strengths(&ctx, "tol=1e-12").await, &fixture("prior_0_01"), 1e-6);
+    assert_matches(&strengths(&ctx, "prior=0.01").await, &fixture("prior_0_01"), 1e-6);
+}
+
+#[tokio::test]
+async fn bt_rank_ties_ignore_matches_evalica_on_llmfao() {
+    repo_root();
+    let ctx = llmfao().await;
+    assert_matches(&strengths(&ctx, "prior=0, ties=ignore").await, &fixture("ties_ignore"), 1e-6);
+}
+
+#[tokio::test]
+async fn avg_win_rate_matches_evalica_on_llmfao() {
+    repo_root();
+    let ctx = llmfao().await;
+    let ours = pairs(
+        &ctx,
+        "SELECT item, score FROM leaderboard('SELECT avg_win_rate(\"left\", \"right\", winner) FROM llmfao')",
+    )
+    .await;
+    assert_matches(&ours, &fixture("avg_win_rate"), 1e-9);
+}
+
+/// The merged state is the same whatever the partitioning: one partition with large batches
+/// against many partitions with small batches.
+#[tokio::test]
+async fn bt_rank_is_independent_of_partitioning() {
+    repo_root();
+    let mut results = Vec::new();
+    for (partitions, batch) in [(1, 8192), (7, 97)] {
+        let config = SessionConfig::new()
+            .with_target_partitions(partitions)
+            .with_batch_size(batch)
+            .with_repartition_aggregations(true);
+        let ctx = SessionContext::new_with_config(config);
+        prefdb_udfs::register_all(&ctx);
+        prefdb::register_table(&ctx, "llmfao", LLMFAO).await.unwrap();
+        // Repartition the rows round-robin so partial states really are merged.
+        let sql = "SELECT item, rating FROM leaderboard('SELECT bt_rank(\"left\", \"right\", winner) FROM (SELECT * FROM llmfao ORDER BY random())') ORDER BY item";
+        results.push(pairs(&ctx, sql).await);
+    }
+    assert_eq!(results[0].len(), 59);
+    for (a, b) in results[0].iter().zip(&results[1]) {
+        assert_eq!(a.0, b.0);
+        assert!((a.1 - b.1).abs() < 1e-9, "{}: {} vs {}", a.0, a.1, b.1);
+    }
+}
+
+fn ranks(values: &[f64]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|&i, &j| values[i].total_cmp(&values[j]));
+    let mut r = vec![0.0; values.len()];
+    for (rank, &i) in order.iter().enumerate() {
+        r[i] = rank as f64;
+    }
+    r
+}
+
+fn pearson(x: &[f64], y: &[f64]) -> f64 {
+    let n = x.len() as f64;
+    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
+    let cov: f64 = x.iter().zip(y).map(|(a, b)| (a - mx) * (b - my)).sum();
+    let vx: f64 = x.iter().map(|a| (a - mx).powi(2)).sum();
+    let vy: f64 = y.iter().map(|b| (b - my).powi(2)).sum();
+    cov / (vx * vy).sqrt()
+}
+
+/// 1M synthetic votes among 50 models: the fitted ratings recover the true strengths.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bt_rank_recovers_true_strengths_from_1m_votes() {
+    let spec = ArenaSpec {
+        votes: 1_000_000,
+        models: 50,
+        seed: 2024,
+        tie_rate: 0.2,
+    };
+    let mut generator = ArenaGenerator::new(spec).unwrap();
+    let mut batches = Vec::new();
+    while let Some(b) = generator.next_batch() {
+        batches.push(b);
+    }
+    let truth = generator.truth().clone();
+    let ctx = prefdb::new_context();
+    let table = MemTable::try_new(batches[0].schema(), vec![batches]).unwrap();
+    ctx.register_table("votes", Arc::new(table)).unwrap();
+    let fitted = pairs(
+        &ctx,
+        "SELECT item, rating FROM leaderboard('SELECT bt_rank(model_a, model_b, winner) FROM votes')",
+    )
+    .await;
+    assert_eq!(fitted.len(), 50);
+    let by_name: HashMap<_, _> = fitted.into_iter().collect();
+    let ours: Vec<f64> = truth.names.iter().map(|n| by_name[n]).collect();
+    let spearman = pearson(&ranks(&ours), &ranks(&truth.strengths));
+    assert!(spearman >= 0.99, "Spearman correlation {spearman}");
+    // Under the generator's tie design, half-credit BT is consistent: ratings land close to
+    // the truth, not just in the right order.
+    let worst = truth
+        .names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (by_name[n] - prefdb::arena::ArenaTruth::rating(&truth.strengths, i)).abs())
+        .fold(0.0, f64::max);
+    assert!(worst < 15.0, "largest rating error {worst:.1} points");
+}
