@@ -1,0 +1,83 @@
+//! Invariants of the pairwise kernels, stated as properties.
+
+use prefdb_stats::pairwise::{fit_bradley_terry, BtOptions, PairCounts, PairOutcomes};
+use proptest::prelude::*;
+
+/// Rows (a, b, a_wins, b_wins, ties) among `n` items.
+fn rows(n: u32) -> impl Strategy<Value = Vec<(u32, u32, f64, f64, f64)>> {
+    prop::collection::vec(
+        (0..n, 0..n, 0.0..5.0f64, 0.0..5.0f64, 0.0..2.0f64),
+        1..60,
+    )
+}
+
+fn tally(rows: &[(u32, u32, f64, f64, f64)]) -> PairCounts {
+    let mut c = PairCounts::new();
+    for &(a, b, x, y, t) in rows {
+        c.add(a, b, x, y, t);
+    }
+    c
+}
+
+fn sorted(pairs: &[PairOutcomes]) -> Vec<PairOutcomes> {
+    let mut v = pairs.to_vec();
+    v.sort_by_key(|p| (p.a, p.b));
+    v
+}
+
+proptest! {
+    /// Splitting the rows anywhere and merging the two partial states gives the same counts.
+    #[test]
+    fn merge_is_split_invariant(rows in rows(6), split in 0usize..60) {
+        let split = split.min(rows.len());
+        let whole = tally(&rows);
+        let mut left = tally(&rows[..split]);
+        let right = tally(&rows[split..]);
+        let identity: Vec<u32> = (0..6).collect();
+        left.merge(right.pairs(), &identity);
+        let (a, b) = (sorted(whole.pairs()), sorted(left.pairs()));
+        prop_assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(&b) {
+            prop_assert_eq!((x.a, x.b), (y.a, y.b));
+            prop_assert!((x.a_wins - y.a_wins).abs() < 1e-9);
+            prop_assert!((x.b_wins - y.b_wins).abs() < 1e-9);
+            prop_assert!((x.ties - y.ties).abs() < 1e-9);
+        }
+    }
+
+    /// Renaming items permutes the strengths and changes nothing else.
+    #[test]
+    fn fit_is_relabelling_invariant(rows in rows(5), shift in 1u32..5) {
+        let n = 5usize;
+        let relabel = |i: u32| (i + shift) % n as u32;
+        let renamed: Vec<_> = rows.iter().map(|&(a, b, x, y, t)| (relabel(a), relabel(b), x, y, t)).collect();
+        let opts = BtOptions::default();
+        let fit = fit_bradley_terry(n, tally(&rows).pairs(), &opts).unwrap();
+        let fit2 = fit_bradley_terry(n, tally(&renamed).pairs(), &opts).unwrap();
+        for i in 0..n as u32 {
+            let d = fit.strengths[i as usize] - fit2.strengths[relabel(i) as usize];
+            prop_assert!(d.abs() < 1e-8, "item {}: {}", i, d);
+        }
+    }
+
+    /// Swapping the sides of every comparison negates the strengths.
+    #[test]
+    fn fit_is_antisymmetric(rows in rows(5)) {
+        let swapped: Vec<_> = rows.iter().map(|&(a, b, x, y, t)| (b, a, x, y, t)).collect();
+        let opts = BtOptions::default();
+        let fit = fit_bradley_terry(5, tally(&rows).pairs(), &opts).unwrap();
+        let mirror = fit_bradley_terry(5, tally(&swapped).pairs(), &opts).unwrap();
+        for (s, m) in fit.strengths.iter().zip(&mirror.strengths) {
+            prop_assert!((s + m).abs() < 1e-8);
+        }
+    }
+
+    /// With the default prior every fit exists, is finite and has mean zero, whatever the
+    /// data: undefeated items, winless items and disconnected groups included.
+    #[test]
+    fn fit_is_finite_and_centred(rows in rows(7)) {
+        let fit = fit_bradley_terry(7, tally(&rows).pairs(), &BtOptions::default()).unwrap();
+        prop_assert!(fit.strengths.iter().all(|s| s.is_finite()));
+        prop_assert!(fit.strengths.iter().sum::<f64>().abs() < 1e-9);
+    }
+}
