@@ -5,6 +5,7 @@ mod output;
 mod shell;
 
 use clap::{Args, Parser, Subcommand};
+
 use datafusion::common::DataFusionError;
 use prefdb::arena::{self, ArenaSpec};
 use prefdb::TableSpec;
@@ -90,7 +91,21 @@ enum GenCommand {
 
 fn main() -> ExitCode {
     install_panic_hook();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => e.exit(), // --help and --version
+        Err(e) => {
+            // Clap adds a usage block; the user gets its first line and a pointer to --help.
+            let text = e.to_string();
+            let first: Vec<&str> = text
+                .lines()
+                .take_while(|l| !l.trim().is_empty())
+                .map(str::trim)
+                .collect();
+            eprintln!("{} (see prefdb --help)", first.join(" "));
+            return ExitCode::from(2);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
