@@ -117,6 +117,13 @@ fn slt_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+pub const EXAMPLE_ARENA: prefdb::arena::ArenaSpec = prefdb::arena::ArenaSpec {
+    votes: 100_000,
+    models: 8,
+    seed: 42,
+    tie_rate: 0.2,
+};
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqllogictests() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -125,6 +132,12 @@ async fn sqllogictests() {
     slt_files(&root.join("sql"), &mut files);
     assert!(!files.is_empty(), "no .slt files under sql/");
     let filter = std::env::var("SLT_FILTER").unwrap_or_default();
+    // The README's examples run on the arena its commands generate:
+    // prefdb gen arena --votes 100000 --models 8 --seed 42 --out votes.parquet
+    let data = tempfile::tempdir().unwrap();
+    let arena_path = data.path().join("votes.parquet");
+    prefdb::arena::write_parquet(EXAMPLE_ARENA, &arena_path, |_| {}).unwrap();
+    let arena_path = arena_path.to_string_lossy().into_owned();
     let mut failures = Vec::new();
     for file in files.iter().filter(|f| f.to_string_lossy().contains(&filter)) {
         let mut runner = sqllogictest::Runner::new(|| async {
@@ -132,6 +145,8 @@ async fn sqllogictests() {
                 ctx: prefdb::new_context(),
             })
         });
+        // Files that say `control substitution on` read the arena as $ARENA.
+        runner.set_var("ARENA".to_string(), arena_path.clone());
         if std::env::var_os("SLT_COMPLETE").is_some() {
             // Rewrites expected results in place; review the diff before committing.
             runner

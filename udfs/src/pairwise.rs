@@ -433,12 +433,41 @@ impl PairwiseAccumulator {
         }
     }
 
+    /// The pairs with items renumbered in value order and sorted by (a, b). Row order and
+    /// partitioning decide the ids the accumulator hands out; fitting on this canonical form
+    /// makes the result bitwise identical however the rows arrived. Returns the original id
+    /// of each canonical id, and the renumbered pairs.
+    fn canonical_pairs(&self) -> (Vec<usize>, Vec<PairOutcomes>) {
+        let n = self.items.len();
+        let mut original: Vec<usize> = (0..n).collect();
+        original.sort_by(|&x, &y| self.items.cmp(x, y));
+        let mut canonical = vec![0u32; n];
+        for (new, &old) in original.iter().enumerate() {
+            canonical[old] = new as u32;
+        }
+        let mut pairs: Vec<PairOutcomes> = self
+            .counts
+            .pairs()
+            .iter()
+            .map(|p| {
+                let (a, b) = (canonical[p.a as usize], canonical[p.b as usize]);
+                if a < b {
+                    PairOutcomes { a, b, ..*p }
+                } else {
+                    PairOutcomes { a: b, b: a, a_wins: p.b_wins, b_wins: p.a_wins, ties: p.ties }
+                }
+            })
+            .collect();
+        pairs.sort_by_key(|p| (p.a, p.b));
+        (original, pairs)
+    }
+
     fn evaluate_bt_rank(&self) -> Result<ScalarValue> {
         let n = self.items.len();
-        let pairs = self.counts.pairs();
-        let fit = fit_bradley_terry(n, pairs, &self.config.fit)
-            .map_err(|e| self.fit_error(e))?;
-        let totals = item_totals(n, pairs);
+        let (original, pairs) = self.canonical_pairs();
+        let fit = fit_bradley_terry(n, &pairs, &self.config.fit)
+            .map_err(|e| self.fit_error(e, &original))?;
+        let totals = item_totals(n, &pairs);
         let order = order_by_score_desc(&fit.strengths);
         let sorted: Vec<f64> = order.iter().map(|&i| fit.strengths[i]).collect();
         let rank_tolerance = (10.0 * self.config.fit.tol).max(1e-8);
@@ -453,7 +482,7 @@ impl PairwiseAccumulator {
         let nulls_i64: ArrayRef = Arc::new(Int64Array::new_null(n));
         let columns: Vec<ArrayRef> = vec![
             Arc::new(Int64Array::from(ranks)),
-            self.items.take(order.iter().copied()),
+            self.items.take(order.iter().map(|&i| original[i])),
             Arc::new(Float64Array::from_iter_values(ratings)),
             nulls_f64.clone(),
             nulls_f64,
@@ -467,11 +496,11 @@ impl PairwiseAccumulator {
         self.list_scalar(leaderboard_fields(self.item_type()), columns)
     }
 
-    fn fit_error(&self, e: BtError) -> datafusion::common::DataFusionError {
+    fn fit_error(&self, e: BtError, original: &[usize]) -> datafusion::common::DataFusionError {
         let name = self.function.name();
         let message = match e {
             BtError::MleDoesNotExist { item, obstacle } => {
-                let item = self.items.display(item as usize);
+                let item = self.items.display(original[item as usize]);
                 let why = match obstacle {
                     MleObstacle::NeverLost => format!("item {item} never lost"),
                     MleObstacle::NeverWon => format!("item {item} never won"),
@@ -523,12 +552,13 @@ impl PairwiseAccumulator {
     }
 
     fn evaluate_avg_win_rate(&self) -> Result<ScalarValue> {
-        let scores = average_win_rate(self.items.len(), self.counts.pairs());
-        let mut order = order_by_score_desc(&scores);
-        // Equal scores are ordered by item value, not by first appearance.
-        order.sort_by(|&i, &j| scores[j].total_cmp(&scores[i]).then(self.items.cmp(i, j)));
+        let (original, pairs) = self.canonical_pairs();
+        // Canonical ids follow item value order, so the stable sort breaks equal scores by
+        // item value.
+        let scores = average_win_rate(self.items.len(), &pairs);
+        let order = order_by_score_desc(&scores);
         let columns: Vec<ArrayRef> = vec![
-            self.items.take(order.iter().copied()),
+            self.items.take(order.iter().map(|&i| original[i])),
             Arc::new(Float64Array::from_iter_values(order.iter().map(|&i| scores[i]))),
         ];
         self.list_scalar(avg_win_rate_fields(self.item_type()), columns)

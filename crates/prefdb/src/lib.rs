@@ -14,12 +14,15 @@ pub use tables::{register_table, TableFormat, TableSpec};
 use datafusion::execution::config::SessionConfig;
 use datafusion::prelude::SessionContext;
 
-/// A session with every prefdb function registered and `information_schema` enabled.
+/// A session with every prefdb function registered, `information_schema` enabled, and
+/// files queryable by path (`FROM 'votes.parquet'`).
 pub fn new_context() -> SessionContext {
     let config = SessionConfig::new()
         .with_information_schema(true)
         .with_default_catalog_and_schema("prefdb", "public");
-    let ctx = SessionContext::new_with_config(config);
+    // Embedded use may name files directly: SELECT ... FROM 'votes.parquet'. The Postgres
+    // endpoint must not inherit this for remote clients (it would expose server files).
+    let ctx = SessionContext::new_with_config(config).enable_url_table();
     prefdb_udfs::register_all(&ctx);
     ctx
 }
