@@ -30,7 +30,10 @@ fn data_file(votes: u64) -> PathBuf {
         let partial = path.with_extension("partial");
         arena::write_parquet(spec, &partial, |_| {}).unwrap();
         std::fs::rename(&partial, &path).unwrap();
-        eprintln!("generated {votes} votes in {:.1} s", started.elapsed().as_secs_f64());
+        eprintln!(
+            "generated {votes} votes in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
     }
     path
 }
@@ -83,7 +86,10 @@ fn main() {
         let rss_after_group_by = peak_rss_mib();
         let bt = median_seconds(&ctx, "SELECT bt_rank(model_a, model_b, winner) FROM votes").await;
         let rss_after_bt = peak_rss_mib();
-        println!("votes: {votes}, models: 100, threads: {}", ctx.state().config().target_partitions());
+        println!(
+            "votes: {votes}, models: 100, threads: {}",
+            ctx.state().config().target_partitions()
+        );
         println!("GROUP BY count: median {:.3} s over {RUNS} runs", group_by);
         println!("bt_rank:        median {:.3} s over {RUNS} runs", bt);
         println!("ratio bt_rank / GROUP BY: {:.2}", bt / group_by);

@@ -44,7 +44,11 @@ async fn pairs(ctx: &SessionContext, sql: &str) -> Vec<(String, f64)> {
     let batches: Vec<RecordBatch> = ctx.sql(sql).await.unwrap().collect().await.unwrap();
     let mut out = Vec::new();
     for b in batches {
-        let items = datafusion::arrow::compute::cast(b.column(0), &datafusion::arrow::datatypes::DataType::Utf8).unwrap();
+        let items = datafusion::arrow::compute::cast(
+            b.column(0),
+            &datafusion::arrow::datatypes::DataType::Utf8,
+        )
+        .unwrap();
         let items = items.as_string::<i32>();
         let values = b.column(1).as_primitive::<Float64Type>();
         for i in 0..b.num_rows() {
@@ -100,15 +104,27 @@ async fn bt_rank_default_prior_matches_choix_map_on_llmfao() {
     repo_root();
     let ctx = llmfao().await;
     // The default prior is 0.01; say it explicitly too, to pin the default.
-    assert_matches(&strengths(&ctx, "tol=1e-12").await, &fixture("prior_0_01"), 1e-6);
-    assert_matches(&strengths(&ctx, "prior=0.01").await, &fixture("prior_0_01"), 1e-6);
+    assert_matches(
+        &strengths(&ctx, "tol=1e-12").await,
+        &fixture("prior_0_01"),
+        1e-6,
+    );
+    assert_matches(
+        &strengths(&ctx, "prior=0.01").await,
+        &fixture("prior_0_01"),
+        1e-6,
+    );
 }
 
 #[tokio::test]
 async fn bt_rank_ties_ignore_matches_evalica_on_llmfao() {
     repo_root();
     let ctx = llmfao().await;
-    assert_matches(&strengths(&ctx, "prior=0, ties=ignore").await, &fixture("ties_ignore"), 1e-6);
+    assert_matches(
+        &strengths(&ctx, "prior=0, ties=ignore").await,
+        &fixture("ties_ignore"),
+        1e-6,
+    );
 }
 
 #[tokio::test]
@@ -136,7 +152,9 @@ async fn bt_rank_is_independent_of_partitioning() {
             .with_repartition_aggregations(true);
         let ctx = SessionContext::new_with_config(config);
         prefdb_udfs::register_all(&ctx);
-        prefdb::register_table(&ctx, "llmfao", LLMFAO).await.unwrap();
+        prefdb::register_table(&ctx, "llmfao", LLMFAO)
+            .await
+            .unwrap();
         // Repartition the rows round-robin so partial states really are merged.
         let sql = "SELECT item, rating FROM leaderboard('SELECT bt_rank(\"left\", \"right\", winner) FROM (SELECT * FROM llmfao ORDER BY random())') ORDER BY item";
         results.push(pairs(&ctx, sql).await);

@@ -83,7 +83,11 @@ impl sqllogictest::AsyncDB for Prefdb {
         if schema.fields().is_empty() {
             return Ok(DBOutput::StatementComplete(0));
         }
-        let types = schema.fields().iter().map(|f| column_type(f.data_type())).collect();
+        let types = schema
+            .fields()
+            .iter()
+            .map(|f| column_type(f.data_type()))
+            .collect();
         let mut rows = Vec::new();
         for b in &batches {
             cells(b, &mut rows)?;
@@ -139,7 +143,10 @@ async fn sqllogictests() {
     prefdb::arena::write_parquet(EXAMPLE_ARENA, &arena_path, |_| {}).unwrap();
     let arena_path = arena_path.to_string_lossy().into_owned();
     let mut failures = Vec::new();
-    for file in files.iter().filter(|f| f.to_string_lossy().contains(&filter)) {
+    for file in files
+        .iter()
+        .filter(|f| f.to_string_lossy().contains(&filter))
+    {
         let mut runner = sqllogictest::Runner::new(|| async {
             Ok::<_, UserError>(Prefdb {
                 ctx: prefdb::new_context(),

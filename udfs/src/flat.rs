@@ -14,14 +14,23 @@
 
 use crate::options::logical_string_literal;
 use datafusion::arrow::datatypes::DataType;
-use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::catalog::view::ViewTable;
+use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::{plan_err, Column, Result, UnnestOptions};
 use datafusion::execution::SessionState;
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
 use std::sync::Arc;
 
 pub const NAME: &str = "leaderboard";
+
+/// The reference text for `leaderboard`, shown in the README.
+pub const DESCRIPTION: &str = "Runs `query` (a string literal; double any quotes inside it) \
+and returns the entries of its single list-of-structs column, such as `bt_rank(...)`, \
+`win_matrix(...)` or `avg_win_rate(...)`, as ordinary typed columns named after the struct \
+fields, one row per entry. The query's other columns, such as GROUP BY keys, come first and \
+are repeated on each row. A NULL or empty list yields no rows. It is an error if the query \
+has no such column or more than one, or if another column has the name of a struct field \
+(alias it).";
 
 const USAGE: &str = "leaderboard takes one argument, a query string, e.g. \
 leaderboard('SELECT bt_rank(model_a, model_b, winner) FROM votes')";
@@ -98,8 +107,11 @@ pub fn flatten(plan: LogicalPlan) -> Result<LogicalPlan> {
     for (i, (q, name)) in schema.iter().map(|(q, f)| (q, f.name())).enumerate() {
         if i == index {
             projection.extend(struct_fields.iter().map(|sf| {
-                Expr::Column(Column::new_unqualified(format!("{nested_name}.{}", sf.name())))
-                    .alias(sf.name())
+                Expr::Column(Column::new_unqualified(format!(
+                    "{nested_name}.{}",
+                    sf.name()
+                )))
+                .alias(sf.name())
             }));
         } else {
             projection.push(Expr::Column(Column::new(q.cloned(), name.clone())));

@@ -19,6 +19,7 @@ pub mod flat;
 pub mod items;
 pub mod options;
 pub mod pairwise;
+pub mod reference;
 
 use datafusion::logical_expr::AggregateUDF;
 use datafusion::prelude::SessionContext;

@@ -53,7 +53,13 @@ impl FunctionOptions {
         }
     }
 
-    pub fn f64_or(&self, key: &str, default: f64, valid: impl Fn(f64) -> bool, what: &str) -> Result<f64> {
+    pub fn f64_or(
+        &self,
+        key: &str,
+        default: f64,
+        valid: impl Fn(f64) -> bool,
+        what: &str,
+    ) -> Result<f64> {
         let Some(raw) = self.values.get(key) else {
             return Ok(default);
         };
@@ -145,7 +151,8 @@ mod tests {
         let o = FunctionOptions::parse("f", " scale = 200 ,TIES=Ignore ", KEYS).unwrap();
         assert_eq!(o.f64_or("scale", 400.0, |v| v > 0.0, "> 0").unwrap(), 200.0);
         assert_eq!(
-            o.choice_or("ties", 0, &[("half", 0), ("ignore", 1)]).unwrap(),
+            o.choice_or("ties", 0, &[("half", 0), ("ignore", 1)])
+                .unwrap(),
             1
         );
         let empty = FunctionOptions::parse("f", "", KEYS).unwrap();
@@ -161,7 +168,9 @@ mod tests {
         let err = FunctionOptions::parse("bt_rank", "scale=1,scale=2", KEYS).unwrap_err();
         assert!(err.to_string().contains("given more than once"));
         let o = FunctionOptions::parse("bt_rank", "scale=abc", KEYS).unwrap();
-        let err = o.f64_or("scale", 1.0, |v| v > 0.0, "a number > 0").unwrap_err();
+        let err = o
+            .f64_or("scale", 1.0, |v| v > 0.0, "a number > 0")
+            .unwrap_err();
         assert!(err
             .to_string()
             .contains("bt_rank: option 'scale' must be a number > 0, got 'abc'"));

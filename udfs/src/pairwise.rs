@@ -10,13 +10,13 @@ use crate::options::{logical_string_literal, physical_string_literal, FunctionOp
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Float64Array, Int64Array, ListArray, StructArray, UInt32Array,
 };
-use datafusion::arrow::datatypes::{
-    DataType, Field, FieldRef, Fields, Float64Type, UInt32Type,
-};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type, UInt32Type};
 use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
 use datafusion::logical_expr::expr::AggregateFunction;
-use datafusion::logical_expr::function::{AccumulatorArgs, AggregateFunctionSimplification, StateFieldsArgs};
+use datafusion::logical_expr::function::{
+    AccumulatorArgs, AggregateFunctionSimplification, StateFieldsArgs,
+};
 use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, DocSection, Documentation, Expr, Signature,
@@ -86,9 +86,19 @@ impl BtConfig {
                 TieHandling::Half,
                 &[("half", TieHandling::Half), ("ignore", TieHandling::Ignore)],
             )?,
-            prior: o.f64_or("prior", defaults.prior, |v| v.is_finite() && v >= 0.0, "a number >= 0")?,
+            prior: o.f64_or(
+                "prior",
+                defaults.prior,
+                |v| v.is_finite() && v >= 0.0,
+                "a number >= 0",
+            )?,
             max_iter: o.usize_or("max_iter", defaults.max_iter, 1)?,
-            tol: o.f64_or("tol", defaults.tol, |v| v.is_finite() && v > 0.0, "a number > 0")?,
+            tol: o.f64_or(
+                "tol",
+                defaults.tol,
+                |v| v.is_finite() && v > 0.0,
+                "a number > 0",
+            )?,
         };
         Ok(Self {
             fit,
@@ -109,7 +119,11 @@ struct ArgLayout {
 impl ArgLayout {
     /// `last_is_string_literal`: whether the last argument is a string literal, which makes
     /// it the options (never an outcome or weight column).
-    fn resolve(function: PairwiseFunction, n_args: usize, last_is_string_literal: bool) -> Result<Self> {
+    fn resolve(
+        function: PairwiseFunction,
+        n_args: usize,
+        last_is_string_literal: bool,
+    ) -> Result<Self> {
         let options = (n_args >= 3 && last_is_string_literal).then_some(n_args - 1);
         let core = n_args - usize::from(options.is_some());
         let (outcome, weight) = match core {
@@ -269,8 +283,12 @@ impl AggregateUDFImpl for PairwiseUdaf {
     }
 
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        let item = ItemKind::of(self.function.name(), "the first item argument", &arg_types[0])?
-            .output_type();
+        let item = ItemKind::of(
+            self.function.name(),
+            "the first item argument",
+            &arg_types[0],
+        )?
+        .output_type();
         Ok(match self.function {
             PairwiseFunction::BtRank => list_of(leaderboard_fields(item)),
             PairwiseFunction::WinMatrix => list_of(win_matrix_fields(item)),
@@ -279,8 +297,12 @@ impl AggregateUDFImpl for PairwiseUdaf {
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        let item = ItemKind::of(self.function.name(), "the first item argument", args.input_fields[0].data_type())?
-            .output_type();
+        let item = ItemKind::of(
+            self.function.name(),
+            "the first item argument",
+            args.input_fields[0].data_type(),
+        )?
+        .output_type();
         let list = |suffix: &str, t: DataType| {
             Arc::new(Field::new(
                 format_state_name(args.name, suffix),
@@ -309,7 +331,11 @@ impl AggregateUDFImpl for PairwiseUdaf {
                 return plan_err!("{}: weight must be numeric, got {t}", function.name());
             }
         }
-        let kind = ItemKind::of(function.name(), "the first item argument", acc_args.expr_fields[0].data_type())?;
+        let kind = ItemKind::of(
+            function.name(),
+            "the first item argument",
+            acc_args.expr_fields[0].data_type(),
+        )?;
         Ok(Box::new(PairwiseAccumulator {
             function,
             layout,
@@ -376,7 +402,11 @@ impl OutcomeColumn<'_> {
                         function.name()
                     );
                 }
-                Ok(Some(if x == 0.5 { (0.0, 0.0, 1.0) } else { (x, 1.0 - x, 0.0) }))
+                Ok(Some(if x == 0.5 {
+                    (0.0, 0.0, 1.0)
+                } else {
+                    (x, 1.0 - x, 0.0)
+                }))
             }
         }
     }
@@ -454,7 +484,13 @@ impl PairwiseAccumulator {
                 if a < b {
                     PairOutcomes { a, b, ..*p }
                 } else {
-                    PairOutcomes { a: b, b: a, a_wins: p.b_wins, b_wins: p.a_wins, ties: p.ties }
+                    PairOutcomes {
+                        a: b,
+                        b: a,
+                        a_wins: p.b_wins,
+                        b_wins: p.a_wins,
+                        ties: p.ties,
+                    }
                 }
             })
             .collect();
@@ -476,7 +512,9 @@ impl PairwiseAccumulator {
             .iter()
             .map(|&s| to_elo_scale(s, self.config.scale, self.config.base));
         let total = |f: fn(&prefdb_stats::pairwise::ItemTotals) -> f64| -> ArrayRef {
-            Arc::new(Float64Array::from_iter_values(order.iter().map(|&i| f(&totals[i]))))
+            Arc::new(Float64Array::from_iter_values(
+                order.iter().map(|&i| f(&totals[i])),
+            ))
         };
         let nulls_f64: ArrayRef = Arc::new(Float64Array::new_null(n));
         let nulls_i64: ArrayRef = Arc::new(Int64Array::new_null(n));
@@ -559,7 +597,9 @@ impl PairwiseAccumulator {
         let order = order_by_score_desc(&scores);
         let columns: Vec<ArrayRef> = vec![
             self.items.take(order.iter().map(|&i| original[i])),
-            Arc::new(Float64Array::from_iter_values(order.iter().map(|&i| scores[i]))),
+            Arc::new(Float64Array::from_iter_values(
+                order.iter().map(|&i| scores[i]),
+            )),
         ];
         self.list_scalar(avg_win_rate_fields(self.item_type()), columns)
     }
@@ -571,7 +611,10 @@ impl Accumulator for PairwiseAccumulator {
         let col_a = ItemColumn::new(&values[0])?;
         let col_b = ItemColumn::new(&values[1])?;
         let outcome = self.outcome_column(values)?;
-        let weight = self.layout.weight.map(|i| values[i].as_primitive::<Float64Type>());
+        let weight = self
+            .layout
+            .weight
+            .map(|i| values[i].as_primitive::<Float64Type>());
         for row in 0..values[0].len() {
             let (Some(a), Some(b)) = (col_a.get(row), col_b.get(row)) else {
                 continue;
@@ -592,7 +635,8 @@ impl Accumulator for PairwiseAccumulator {
             }
             let ia = self.items.intern(a)?;
             let ib = self.items.intern(b)?;
-            self.counts.add(ia, ib, w * a_share, w * b_share, w * tie_share);
+            self.counts
+                .add(ia, ib, w * a_share, w * b_share, w * tie_share);
         }
         Ok(())
     }
@@ -617,11 +661,21 @@ impl Accumulator for PairwiseAccumulator {
         let wrap = |a: ArrayRef| SingleRowListArrayBuilder::new(a).build_list_scalar();
         Ok(vec![
             wrap(self.items.to_array()),
-            wrap(Arc::new(UInt32Array::from_iter_values(pairs.iter().map(|p| p.a)))),
-            wrap(Arc::new(UInt32Array::from_iter_values(pairs.iter().map(|p| p.b)))),
-            wrap(Arc::new(Float64Array::from_iter_values(pairs.iter().map(|p| p.a_wins)))),
-            wrap(Arc::new(Float64Array::from_iter_values(pairs.iter().map(|p| p.b_wins)))),
-            wrap(Arc::new(Float64Array::from_iter_values(pairs.iter().map(|p| p.ties)))),
+            wrap(Arc::new(UInt32Array::from_iter_values(
+                pairs.iter().map(|p| p.a),
+            ))),
+            wrap(Arc::new(UInt32Array::from_iter_values(
+                pairs.iter().map(|p| p.b),
+            ))),
+            wrap(Arc::new(Float64Array::from_iter_values(
+                pairs.iter().map(|p| p.a_wins),
+            ))),
+            wrap(Arc::new(Float64Array::from_iter_values(
+                pairs.iter().map(|p| p.b_wins),
+            ))),
+            wrap(Arc::new(Float64Array::from_iter_values(
+                pairs.iter().map(|p| p.ties),
+            ))),
         ])
     }
 
@@ -644,7 +698,10 @@ impl Accumulator for PairwiseAccumulator {
             let a_wins = lists[3].value(row);
             let b_wins = lists[4].value(row);
             let ties = lists[5].value(row);
-            let (a, b) = (a.as_primitive::<UInt32Type>(), b.as_primitive::<UInt32Type>());
+            let (a, b) = (
+                a.as_primitive::<UInt32Type>(),
+                b.as_primitive::<UInt32Type>(),
+            );
             let (a_wins, b_wins, ties) = (
                 a_wins.as_primitive::<Float64Type>(),
                 b_wins.as_primitive::<Float64Type>(),
@@ -680,7 +737,8 @@ In the two-argument form each row is a win of item_a (the winner) over item_b (t
 const ARG_OUTCOME: &str = "Text 'a' | 'b' | 'tie' (also 'model_a', 'model_b', 'tie (bothbad)', \
 'left', 'right'; case-insensitive), or a number in [0, 1]: the score of item_a, 1 = a wins, \
 0 = b wins, exactly 0.5 = tie, other fractions = soft preferences split between the two sides.";
-const ARG_WEIGHT: &str = "Non-negative row weight (survey weights, or counts of pre-aggregated votes).";
+const ARG_WEIGHT: &str =
+    "Non-negative row weight (survey weights, or counts of pre-aggregated votes).";
 const NULLS: &str = "A row with a NULL item, outcome or weight is skipped, as are rows that \
 compare an item with itself and rows of weight 0; skipped rows do not make an item appear. \
 With no rows left the result is NULL.";

@@ -79,7 +79,10 @@ fn truth_tables(ctx: &SessionContext, truth: &ArenaTruth) -> Result<()> {
     )?;
     ctx.register_table(
         "truth_by_category",
-        Arc::new(MemTable::try_new(by_category.schema(), vec![vec![by_category]])?),
+        Arc::new(MemTable::try_new(
+            by_category.schema(),
+            vec![vec![by_category]],
+        )?),
     )?;
     Ok(())
 }
@@ -88,14 +91,21 @@ async fn show(ctx: &SessionContext, title: &str, sql: &str) -> Result<()> {
     println!("\n== {title}\n{sql};\n");
     let started = Instant::now();
     let batches = ctx.sql(sql).await?.collect().await?;
-    println!("{}", arrow::util::pretty::pretty_format_batches(&batches)?);
+    println!(
+        "{}",
+        arrow::util::pretty::pretty_format_batches_with_options(
+            &batches,
+            &prefdb::display_options()
+        )?
+    );
     println!("({:.0} ms)", started.elapsed().as_secs_f64() * 1000.0);
     Ok(())
 }
 
 pub async fn run(spec: ArenaSpec) -> Result<()> {
-    let dir = tempfile::tempdir()
-        .map_err(|e| DataFusionError::Execution(format!("cannot create a temporary directory: {e}")))?;
+    let dir = tempfile::tempdir().map_err(|e| {
+        DataFusionError::Execution(format!("cannot create a temporary directory: {e}"))
+    })?;
     let path = dir.path().join("votes.parquet");
     println!(
         "prefdb demo: {} synthetic arena votes among {} models (seed {}), written to {}",
@@ -109,7 +119,10 @@ pub async fn run(spec: ArenaSpec) -> Result<()> {
     );
     let started = Instant::now();
     let truth = arena::write_parquet(spec, &path, |_| {})?;
-    println!("generated in {:.0} ms", started.elapsed().as_secs_f64() * 1000.0);
+    println!(
+        "generated in {:.0} ms",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
 
     let ctx = prefdb::new_context();
     let location = path.to_string_lossy();
@@ -118,7 +131,12 @@ pub async fn run(spec: ArenaSpec) -> Result<()> {
 
     show(&ctx, "Overall leaderboard (bt_rank, flat rows)", OVERALL).await?;
     show(&ctx, "Top 3 per category (GROUP BY category)", PER_CATEGORY).await?;
-    show(&ctx, "How close each category's leaderboard is to the truth", AGREEMENT).await?;
+    show(
+        &ctx,
+        "How close each category's leaderboard is to the truth",
+        AGREEMENT,
+    )
+    .await?;
     show(&ctx, "Head to head (win_matrix)", WIN_MATRIX).await?;
     println!(
         "\nTry your own: prefdb sql \"SELECT * FROM leaderboard('SELECT bt_rank(model_a, model_b, winner) FROM votes')\" --table votes=votes.parquet"

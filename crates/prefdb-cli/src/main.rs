@@ -106,7 +106,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
     };
@@ -152,7 +155,10 @@ async fn run(cli: Cli) -> Result<(), String> {
             let result = arena::write_parquet(spec, &out, |done| bar.set_position(done));
             bar.finish_and_clear();
             result.map_err(message)?;
-            eprintln!("wrote {votes} votes among {models} models to {}", out.display());
+            eprintln!(
+                "wrote {votes} votes among {models} models to {}",
+                out.display()
+            );
             Ok(())
         }
         Command::Demo {

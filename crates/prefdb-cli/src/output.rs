@@ -28,7 +28,8 @@ pub fn write(batches: &[RecordBatch], format: Format, path: Option<&Path>) -> Re
             Err("--format parquet needs --output FILE (Parquet is a binary format)".into())
         }
         (Format::Parquet, Some(p)) => {
-            let file = File::create(p).map_err(|e| format!("cannot create '{}': {e}", p.display()))?;
+            let file =
+                File::create(p).map_err(|e| format!("cannot create '{}': {e}", p.display()))?;
             let schema = match batches.first() {
                 Some(b) => b.schema(),
                 None => return Err("the query returned no schema to write".into()),
@@ -59,12 +60,17 @@ pub fn write(batches: &[RecordBatch], format: Format, path: Option<&Path>) -> Re
 fn write_text(batches: &[RecordBatch], format: Format, out: &mut dyn Write) -> Result<(), String> {
     match format {
         Format::Table => {
-            let table = arrow::util::pretty::pretty_format_batches(batches)
-                .map_err(|e| e.to_string())?;
+            let table = arrow::util::pretty::pretty_format_batches_with_options(
+                batches,
+                &prefdb::display_options(),
+            )
+            .map_err(|e| e.to_string())?;
             writeln!(out, "{table}").map_err(|e| e.to_string())
         }
         Format::Csv => {
-            let mut w = arrow::csv::WriterBuilder::new().with_header(true).build(out);
+            let mut w = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(out);
             for b in batches {
                 w.write(b).map_err(|e| {
                     format!("{e}; CSV holds flat columns only: unnest nested results or use --format json")

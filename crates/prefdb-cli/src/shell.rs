@@ -17,7 +17,8 @@ fn history_path() -> Option<PathBuf> {
 }
 
 pub async fn run(ctx: SessionContext) -> Result<(), String> {
-    let mut editor = DefaultEditor::new().map_err(|e| format!("cannot start the line editor: {e}"))?;
+    let mut editor =
+        DefaultEditor::new().map_err(|e| format!("cannot start the line editor: {e}"))?;
     let history = history_path();
     if let Some(h) = &history {
         let _ = editor.load_history(h);
@@ -25,7 +26,11 @@ pub async fn run(ctx: SessionContext) -> Result<(), String> {
     println!("prefdb shell. \\? for help, \\q to quit.");
     let mut statement = String::new();
     loop {
-        let prompt = if statement.is_empty() { "prefdb> " } else { "   ...> " };
+        let prompt = if statement.is_empty() {
+            "prefdb> "
+        } else {
+            "   ...> "
+        };
         let line = match editor.readline(prompt) {
             Ok(line) => line,
             Err(ReadlineError::Interrupted) => {

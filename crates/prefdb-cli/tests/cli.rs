@@ -58,7 +58,10 @@ fn sql_prints_a_table_and_reads_parquet() {
     let votes = gen(dir.path(), "votes.parquet", 1);
     let out = stdout(
         prefdb()
-            .args(["sql", "SELECT count(*) AS n, count(DISTINCT model_a) AS models FROM votes"])
+            .args([
+                "sql",
+                "SELECT count(*) AS n, count(DISTINCT model_a) AS models FROM votes",
+            ])
             .arg("--table")
             .arg(format!("votes={votes}")),
     );
@@ -81,17 +84,31 @@ fn sql_writes_csv_json_and_parquet() {
 
     let json = stdout(prefdb().args(["sql", query, "--format", "json", "--table", &table]));
     assert_eq!(json.lines().count(), 6);
-    assert!(json.lines().next().unwrap().starts_with("{\"rank\":1,\"item\":\"model-"), "{json}");
+    assert!(
+        json.lines()
+            .next()
+            .unwrap()
+            .starts_with("{\"rank\":1,\"item\":\"model-"),
+        "{json}"
+    );
 
     let out = dir.path().join("lb.parquet");
     prefdb()
-        .args(["sql", query, "--format", "parquet", "--table", &table, "--output"])
+        .args([
+            "sql", query, "--format", "parquet", "--table", &table, "--output",
+        ])
         .arg(&out)
         .assert()
         .success();
     let count = stdout(
         prefdb()
-            .args(["sql", "SELECT count(*) AS n FROM lb", "--format", "csv", "--table"])
+            .args([
+                "sql",
+                "SELECT count(*) AS n FROM lb",
+                "--format",
+                "csv",
+                "--table",
+            ])
             .arg(format!("lb={}", out.display())),
     );
     assert_eq!(count, "n\n6\n");
@@ -117,8 +134,12 @@ fn errors_are_one_line_with_context_and_nonzero_exit() {
     let e = one_line_error(prefdb().args(["sql", "SELEC 1"]));
     assert!(e.contains("SQL syntax error"), "{e}");
 
-    let e = one_line_error(prefdb().args(["sql", "SELECT 1", "--table", "v=/nowhere/votes.parquet"]));
-    assert!(e.contains("no such file or directory: '/nowhere/votes.parquet'"), "{e}");
+    let e =
+        one_line_error(prefdb().args(["sql", "SELECT 1", "--table", "v=/nowhere/votes.parquet"]));
+    assert!(
+        e.contains("no such file or directory: '/nowhere/votes.parquet'"),
+        "{e}"
+    );
 
     let e = one_line_error(prefdb().args([
         "sql",
@@ -137,7 +158,10 @@ fn errors_are_one_line_with_context_and_nonzero_exit() {
         "--table",
         &table,
     ]));
-    assert!(e.contains("both item arguments must be strings or both integers"), "{e}");
+    assert!(
+        e.contains("both item arguments must be strings or both integers"),
+        "{e}"
+    );
 
     let e = one_line_error(prefdb().args(["sql", "SELECT * FROM missing_table"]));
     assert!(e.contains("missing_table"), "{e}");

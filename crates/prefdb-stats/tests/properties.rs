@@ -5,10 +5,7 @@ use proptest::prelude::*;
 
 /// Rows (a, b, a_wins, b_wins, ties) among `n` items.
 fn rows(n: u32) -> impl Strategy<Value = Vec<(u32, u32, f64, f64, f64)>> {
-    prop::collection::vec(
-        (0..n, 0..n, 0.0..5.0f64, 0.0..5.0f64, 0.0..2.0f64),
-        1..60,
-    )
+    prop::collection::vec((0..n, 0..n, 0.0..5.0f64, 0.0..5.0f64, 0.0..2.0f64), 1..60)
 }
 
 fn tally(rows: &[(u32, u32, f64, f64, f64)]) -> PairCounts {

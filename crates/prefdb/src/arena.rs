@@ -127,15 +127,18 @@ impl ArenaGenerator {
         let strengths: Vec<f64> = (0..spec.models).map(|_| overall.sample(&mut rng)).collect();
         let category_strengths = CATEGORIES
             .iter()
-            .map(|_| strengths.iter().map(|s| s + offset.sample(&mut rng)).collect())
+            .map(|_| {
+                strengths
+                    .iter()
+                    .map(|s| s + offset.sample(&mut rng))
+                    .collect()
+            })
             .collect();
         let category_strengths: Vec<Vec<f64>> = category_strengths;
         // Battles are drawn per category, so the overall truth is each model's mean strength
         // over the (equally likely) categories.
         let strengths = (0..spec.models)
-            .map(|m| {
-                category_strengths.iter().map(|c| c[m]).sum::<f64>() / CATEGORIES.len() as f64
-            })
+            .map(|m| category_strengths.iter().map(|c| c[m]).sum::<f64>() / CATEGORIES.len() as f64)
             .collect();
         let truth = ArenaTruth {
             names: (0..spec.models).map(model_name).collect(),

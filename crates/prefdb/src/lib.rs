@@ -26,3 +26,9 @@ pub fn new_context() -> SessionContext {
     prefdb_udfs::register_all(&ctx);
     ctx
 }
+
+/// How prefdb prints values in tables: NULL as `NULL`, so that it differs from an empty
+/// string and reads the same in the CLI, the README and the sqllogictest files.
+pub fn display_options() -> arrow::util::display::FormatOptions<'static> {
+    arrow::util::display::FormatOptions::default().with_null("NULL")
+}

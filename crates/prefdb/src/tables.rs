@@ -82,9 +82,9 @@ fn detect_format(location: &str) -> Result<(TableFormat, String)> {
         entries.sort();
         return match entries.iter().find_map(|p| from_path(p)) {
             Some(found) => Ok(found),
-            None => plan_err!(
-                "directory '{location}' holds no .parquet, .csv, .json or .arrow files"
-            ),
+            None => {
+                plan_err!("directory '{location}' holds no .parquet, .csv, .json or .arrow files")
+            }
         };
     }
     if !is_glob(location) && !location.contains("://") && !path.exists() {
@@ -104,16 +104,24 @@ pub async fn register_table(ctx: &SessionContext, name: &str, location: &str) ->
     let ext = extension.as_str();
     match format {
         TableFormat::Parquet => {
-            ctx.register_parquet(name, location, ParquetReadOptions::default().file_extension(ext))
-                .await
+            ctx.register_parquet(
+                name,
+                location,
+                ParquetReadOptions::default().file_extension(ext),
+            )
+            .await
         }
         TableFormat::Csv => {
             ctx.register_csv(name, location, CsvReadOptions::new().file_extension(ext))
                 .await
         }
         TableFormat::Json => {
-            ctx.register_json(name, location, JsonReadOptions::default().file_extension(ext))
-                .await
+            ctx.register_json(
+                name,
+                location,
+                JsonReadOptions::default().file_extension(ext),
+            )
+            .await
         }
         TableFormat::Arrow => {
             ctx.register_arrow(
@@ -129,7 +137,9 @@ pub async fn register_table(ctx: &SessionContext, name: &str, location: &str) ->
     }
     .map_err(|e| match e {
         DataFusionError::Plan(_) => e,
-        other => DataFusionError::Plan(format!("cannot open table '{name}' at '{location}': {other}")),
+        other => DataFusionError::Plan(format!(
+            "cannot open table '{name}' at '{location}': {other}"
+        )),
     })
 }
 
@@ -142,7 +152,10 @@ mod tests {
         let spec: TableSpec = "votes=data/v.parquet".parse().unwrap();
         assert_eq!(spec.name, "votes");
         assert_eq!(spec.location, "data/v.parquet");
-        assert!("votes".parse::<TableSpec>().unwrap_err().contains("name=path"));
+        assert!("votes"
+            .parse::<TableSpec>()
+            .unwrap_err()
+            .contains("name=path"));
         assert!("1x=a.csv".parse::<TableSpec>().is_err());
         assert!("v=".parse::<TableSpec>().is_err());
     }

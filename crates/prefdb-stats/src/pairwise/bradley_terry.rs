@@ -554,8 +554,8 @@ mod tests {
 
     #[test]
     fn default_prior_keeps_degenerate_data_finite() {
-        let undefeated = fit_bradley_terry(2, &[pair(0, 1, 5.0, 0.0, 0.0)], &BtOptions::default())
-            .unwrap();
+        let undefeated =
+            fit_bradley_terry(2, &[pair(0, 1, 5.0, 0.0, 0.0)], &BtOptions::default()).unwrap();
         assert!(undefeated.strengths.iter().all(|s| s.is_finite()));
         assert!(undefeated.strengths[0] > undefeated.strengths[1]);
         let disconnected = [pair(0, 1, 3.0, 1.0, 0.0), pair(2, 3, 1.0, 3.0, 0.0)];

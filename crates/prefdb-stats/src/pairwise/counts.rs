@@ -118,7 +118,13 @@ mod tests {
         c.add(2, 2, 9.0, 9.0, 9.0);
         assert_eq!(
             c.pairs(),
-            &[PairOutcomes { a: 1, b: 3, a_wins: 2.0, b_wins: 2.0, ties: 0.5 }]
+            &[PairOutcomes {
+                a: 1,
+                b: 3,
+                a_wins: 2.0,
+                b_wins: 2.0,
+                ties: 0.5
+            }]
         );
     }
 
@@ -131,7 +137,13 @@ mod tests {
         left.merge(right.pairs(), &[1, 0]);
         assert_eq!(
             left.pairs(),
-            &[PairOutcomes { a: 0, b: 1, a_wins: 4.0, b_wins: 0.0, ties: 1.0 }]
+            &[PairOutcomes {
+                a: 0,
+                b: 1,
+                a_wins: 4.0,
+                b_wins: 0.0,
+                ties: 1.0
+            }]
         );
     }
 }

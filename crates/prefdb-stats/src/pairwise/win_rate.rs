@@ -64,11 +64,30 @@ mod tests {
     #[test]
     fn totals_and_average_win_rate() {
         let pairs = [
-            PairOutcomes { a: 0, b: 1, a_wins: 2.0, b_wins: 1.0, ties: 1.0 },
-            PairOutcomes { a: 0, b: 2, a_wins: 0.0, b_wins: 1.0, ties: 0.0 },
+            PairOutcomes {
+                a: 0,
+                b: 1,
+                a_wins: 2.0,
+                b_wins: 1.0,
+                ties: 1.0,
+            },
+            PairOutcomes {
+                a: 0,
+                b: 2,
+                a_wins: 0.0,
+                b_wins: 1.0,
+                ties: 0.0,
+            },
         ];
         let t = item_totals(3, &pairs);
-        assert_eq!(t[0], ItemTotals { wins: 2.0, losses: 2.0, ties: 1.0 });
+        assert_eq!(
+            t[0],
+            ItemTotals {
+                wins: 2.0,
+                losses: 2.0,
+                ties: 1.0
+            }
+        );
         assert_eq!(t[1].battles(), 4.0);
         let awr = average_win_rate(3, &pairs);
         assert!((awr[0] - (2.5 / 4.0 + 0.0) / 2.0).abs() < 1e-15);
