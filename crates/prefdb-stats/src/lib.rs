@@ -4,4 +4,5 @@
 //! are plain structs. Each model lives in its own module so that a reader checking a formula
 //! opens one file.
 
+pub mod agreement;
 pub mod pairwise;

@@ -78,3 +78,60 @@ proptest! {
         prop_assert!(fit.strengths.iter().sum::<f64>().abs() < 1e-9);
     }
 }
+
+mod agreement {
+    use prefdb_stats::agreement::{krippendorff_alpha, Level};
+    use proptest::prelude::*;
+
+    /// Units as per-category counts over 4 categories.
+    fn units() -> impl Strategy<Value = Vec<Vec<(usize, f64)>>> {
+        prop::collection::vec(prop::collection::vec(0u8..3, 4), 2..40).prop_map(|units| {
+            units
+                .into_iter()
+                .map(|counts| {
+                    counts
+                        .into_iter()
+                        .enumerate()
+                        .filter(|(_, n)| *n > 0)
+                        .map(|(c, n)| (c, f64::from(n)))
+                        .collect()
+                })
+                .collect()
+        })
+    }
+
+    proptest! {
+        /// Nominal alpha does not depend on which names the categories have.
+        #[test]
+        fn nominal_alpha_is_relabelling_invariant(units in units(), shift in 1usize..4) {
+            let values = [1.0, 2.0, 3.0, 4.0];
+            let relabelled: Vec<Vec<(usize, f64)>> = units
+                .iter()
+                .map(|u| u.iter().map(|&(c, n)| ((c + shift) % 4, n)).collect())
+                .collect();
+            let a = krippendorff_alpha(&values, &units, Level::Nominal);
+            let b = krippendorff_alpha(&values, &relabelled, Level::Nominal);
+            match (a, b) {
+                (Some(a), Some(b)) => prop_assert!((a - b).abs() < 1e-12),
+                (a, b) => prop_assert_eq!(a, b),
+            }
+        }
+
+        /// The order of units does not matter, and a split into two halves whose counts are
+        /// added gives the same alpha (counts are the mergeable state).
+        #[test]
+        fn alpha_ignores_unit_order(units in units()) {
+            let values = [1.0, 2.0, 3.0, 4.0];
+            let mut reversed = units.clone();
+            reversed.reverse();
+            for level in [Level::Nominal, Level::Ordinal, Level::Interval, Level::Ratio] {
+                let a = krippendorff_alpha(&values, &units, level);
+                let b = krippendorff_alpha(&values, &reversed, level);
+                match (a, b) {
+                    (Some(a), Some(b)) => prop_assert!((a - b).abs() < 1e-12),
+                    (a, b) => prop_assert_eq!(a, b),
+                }
+            }
+        }
+    }
+}

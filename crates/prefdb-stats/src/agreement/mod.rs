@@ -1,0 +1,8 @@
+//! Inter-rater agreement kernels.
+//!
+//! Inputs are per-unit counts of each category, which is what the SQL aggregates can keep as
+//! a mergeable state: ratings of one unit may arrive in different partitions, and counts add.
+
+pub mod krippendorff;
+
+pub use krippendorff::{krippendorff_alpha, Level};
