@@ -223,3 +223,38 @@ async fn bt_rank_recovers_true_strengths_from_1m_votes() {
         .fold(0.0, f64::max);
     assert!(worst < 15.0, "largest rating error {worst:.1} points");
 }
+
+/// krippendorff_alpha in SQL against the krippendorff package, on the fixtures written by
+/// tests/oracle/krippendorff_alpha.py (datasets of 2 to 10 raters, up to 12,000 units).
+#[tokio::test]
+async fn krippendorff_alpha_matches_the_krippendorff_package() {
+    repo_root();
+    let ctx = prefdb::new_context();
+    prefdb::register_table(&ctx, "ratings", "tests/fixtures/alpha_data.csv")
+        .await
+        .unwrap();
+    let reference = std::fs::read_to_string("tests/fixtures/alpha_ref.tsv").unwrap();
+    let mut checked = 0;
+    for level in ["nominal", "ordinal", "interval", "ratio"] {
+        let sql = format!(
+            "SELECT CAST(dataset AS VARCHAR), krippendorff_alpha(unit, rater, value, 'level={level}') FROM ratings GROUP BY dataset"
+        );
+        let ours: HashMap<String, f64> = pairs(&ctx, &sql).await.into_iter().collect();
+        for line in reference
+            .lines()
+            .skip(1)
+            .filter(|l| l.split('\t').nth(1) == Some(level))
+        {
+            let cells: Vec<&str> = line.split('\t').collect();
+            let expected: f64 = cells[2].parse().unwrap();
+            let got = ours[cells[0]];
+            assert!(
+                (got - expected).abs() < 1e-9,
+                "dataset {} {level}: {got} vs {expected}",
+                cells[0]
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 24);
+}

@@ -15,6 +15,7 @@
 //! # }
 //! ```
 
+pub mod agreement;
 pub mod flat;
 pub mod items;
 pub mod options;
@@ -31,6 +32,7 @@ pub fn aggregate_functions() -> Vec<AggregateUDF> {
         pairwise::bt_rank_udaf(),
         pairwise::win_matrix_udaf(),
         pairwise::avg_win_rate_udaf(),
+        agreement::krippendorff_alpha_udaf(),
     ]
 }
 
