@@ -258,3 +258,78 @@ async fn krippendorff_alpha_matches_the_krippendorff_package() {
     }
     assert_eq!(checked, 24);
 }
+
+/// The kappa family in SQL against scikit-learn, statsmodels and irrCAC, on the fixtures
+/// written by tests/oracle/agreement.py.
+#[tokio::test]
+async fn agreement_functions_match_sklearn_statsmodels_and_irrcac() {
+    repo_root();
+    let ctx = prefdb::new_context();
+    prefdb::register_table(&ctx, "ratings", "tests/fixtures/agreement_data.csv")
+        .await
+        .unwrap();
+    ctx.sql(
+        "CREATE VIEW wide AS SELECT dataset, unit,
+           max(CASE WHEN rater = 0 THEN value END) AS first,
+           max(CASE WHEN rater = 1 THEN value END) AS second
+         FROM ratings GROUP BY dataset, unit",
+    )
+    .await
+    .unwrap();
+    let queries = [
+        (
+            "percent_agreement",
+            "percent_agreement(unit, rater, value)",
+            "ratings",
+        ),
+        ("gwet_ac1", "gwet_ac1(unit, rater, value)", "ratings"),
+        (
+            "gwet_ac2_linear",
+            "gwet_ac2(unit, rater, value, 'weights=linear')",
+            "ratings",
+        ),
+        (
+            "gwet_ac2_quadratic",
+            "gwet_ac2(unit, rater, value, 'weights=quadratic')",
+            "ratings",
+        ),
+        (
+            "fleiss_kappa",
+            "fleiss_kappa(unit, value)",
+            "ratings WHERE dataset IN (0, 1)",
+        ),
+        ("cohen_none", "cohen_kappa(first, second)", "wide"),
+        (
+            "cohen_linear",
+            "cohen_kappa(first, second, 'weights=linear')",
+            "wide",
+        ),
+        (
+            "cohen_quadratic",
+            "cohen_kappa(first, second, 'weights=quadratic')",
+            "wide",
+        ),
+        ("scott_pi", "scott_pi(first, second)", "wide"),
+    ];
+    let reference = std::fs::read_to_string("tests/fixtures/agreement_ref.tsv").unwrap();
+    let mut checked = 0;
+    for (statistic, call, from) in queries {
+        let sql = format!("SELECT CAST(dataset AS VARCHAR), {call} FROM {from} GROUP BY dataset");
+        let ours: HashMap<String, f64> = pairs(&ctx, &sql).await.into_iter().collect();
+        for line in reference.lines().skip(1) {
+            let cells: Vec<&str> = line.split('\t').collect();
+            if cells[1] != statistic {
+                continue;
+            }
+            let expected: f64 = cells[2].parse().unwrap();
+            let got = ours[cells[0]];
+            assert!(
+                (got - expected).abs() < 1e-9,
+                "dataset {} {statistic}: {got} vs {expected}",
+                cells[0]
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 50);
+}

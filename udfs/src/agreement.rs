@@ -1,8 +1,13 @@
-//! Inter-rater agreement: `krippendorff_alpha`.
+//! Inter-rater agreement: `percent_agreement`, `fleiss_kappa`, `krippendorff_alpha`,
+//! `gwet_ac1`, `gwet_ac2` (long form: one row per rating) and `cohen_kappa`, `scott_pi`
+//! (wide form: one row per item, one column per rater).
 //!
-//! Long-form input `(item, rater, value)`. The partial state is the set of ratings as
-//! (item, rater, value) ids with their dictionaries; states merge by union, and a rater who
-//! gives one item two different values is an error rather than a silent double count.
+//! Long-form state: the ratings as (item, rater, value) ids with their dictionaries, or for
+//! `fleiss_kappa`, which has no rater column, (item, value) counts. States merge by union
+//! (or by adding counts); a rater who gives one item two different values is an error rather
+//! than a silent double count. Wide-form state: the confusion counts per (value 1, value 2).
+//! Every statistic is computed once, in `evaluate`, by the kernels in
+//! `prefdb_stats::agreement`.
 
 use crate::items::{ItemColumn, ItemInterner, ItemKind};
 use crate::options::{logical_string_literal, physical_string_literal, FunctionOptions};
@@ -20,11 +25,11 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, DocSection, Documentation, Expr, Signature,
     Volatility,
 };
-use prefdb_stats::agreement::{krippendorff_alpha, Level};
+use prefdb_stats::agreement::{
+    agreement_weights, cohen_kappa, fleiss_kappa, gwet_ac, krippendorff_alpha, percent_agreement,
+    scott_pi, FleissError, Level, Weighting,
+};
 use std::sync::{Arc, OnceLock};
-
-const NAME: &str = "krippendorff_alpha";
-const OPTION_KEYS: &[&str] = &["level"];
 
 const DOC_SECTION: DocSection = DocSection {
     include: true,
@@ -32,29 +37,134 @@ const DOC_SECTION: DocSection = DocSection {
     description: Some("Agreement among raters of the same items."),
 };
 
-fn parse_level(text: Option<&str>) -> Result<Level> {
-    let options = match text {
-        Some(t) => FunctionOptions::parse(NAME, t, OPTION_KEYS)?,
-        None => FunctionOptions::empty(NAME),
-    };
-    options.choice_or(
-        "level",
-        Level::Nominal,
-        &[
-            ("nominal", Level::Nominal),
-            ("ordinal", Level::Ordinal),
-            ("interval", Level::Interval),
-            ("ratio", Level::Ratio),
-        ],
-    )
+/// Which statistic an instance computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AgreementFunction {
+    PercentAgreement,
+    FleissKappa,
+    KrippendorffAlpha,
+    GwetAc1,
+    GwetAc2,
+    CohenKappa,
+    ScottPi,
 }
 
-fn level_name(level: Level) -> &'static str {
-    match level {
-        Level::Nominal => "nominal",
-        Level::Ordinal => "ordinal",
-        Level::Interval => "interval",
-        Level::Ratio => "ratio",
+/// Settings parsed from the options literal.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct AgreementConfig {
+    level: Level,
+    weighting: Weighting,
+}
+
+impl AgreementFunction {
+    pub fn name(self) -> &'static str {
+        match self {
+            AgreementFunction::PercentAgreement => "percent_agreement",
+            AgreementFunction::FleissKappa => "fleiss_kappa",
+            AgreementFunction::KrippendorffAlpha => "krippendorff_alpha",
+            AgreementFunction::GwetAc1 => "gwet_ac1",
+            AgreementFunction::GwetAc2 => "gwet_ac2",
+            AgreementFunction::CohenKappa => "cohen_kappa",
+            AgreementFunction::ScottPi => "scott_pi",
+        }
+    }
+
+    /// Names of the data arguments, before the optional options literal.
+    fn data_args(self) -> &'static [&'static str] {
+        match self {
+            AgreementFunction::FleissKappa => &["item", "label"],
+            AgreementFunction::CohenKappa | AgreementFunction::ScottPi => &["label_1", "label_2"],
+            AgreementFunction::KrippendorffAlpha => &["item", "rater", "value"],
+            _ => &["item", "rater", "label"],
+        }
+    }
+
+    fn option_keys(self) -> &'static [&'static str] {
+        match self {
+            AgreementFunction::KrippendorffAlpha => &["level"],
+            AgreementFunction::GwetAc2 | AgreementFunction::CohenKappa => &["weights"],
+            _ => &[],
+        }
+    }
+
+    fn is_wide(self) -> bool {
+        matches!(
+            self,
+            AgreementFunction::CohenKappa | AgreementFunction::ScottPi
+        )
+    }
+
+    fn has_rater(self) -> bool {
+        !self.is_wide() && self != AgreementFunction::FleissKappa
+    }
+
+    /// Index of the label (value) argument in the long form.
+    fn label_arg(self) -> usize {
+        self.data_args().len() - 1
+    }
+
+    fn usage(self) -> String {
+        let args = self.data_args().join(", ");
+        match self.option_keys() {
+            [] => format!("{}({args})", self.name()),
+            keys => format!("{}({args} [, '{}=...'])", self.name(), keys[0]),
+        }
+    }
+
+    fn parse_config(self, text: Option<&str>) -> Result<AgreementConfig> {
+        let options = match text {
+            Some(t) => FunctionOptions::parse(self.name(), t, self.option_keys())?,
+            None => FunctionOptions::empty(self.name()),
+        };
+        let level = options.choice_or(
+            "level",
+            Level::Nominal,
+            &[
+                ("nominal", Level::Nominal),
+                ("ordinal", Level::Ordinal),
+                ("interval", Level::Interval),
+                ("ratio", Level::Ratio),
+            ],
+        )?;
+        let weighting = match self {
+            AgreementFunction::GwetAc2 => options.choice_or(
+                "weights",
+                Weighting::Quadratic,
+                &[
+                    ("linear", Weighting::Linear),
+                    ("quadratic", Weighting::Quadratic),
+                ],
+            )?,
+            _ => options.choice_or(
+                "weights",
+                Weighting::Identity,
+                &[
+                    ("none", Weighting::Identity),
+                    ("linear", Weighting::Linear),
+                    ("quadratic", Weighting::Quadratic),
+                ],
+            )?,
+        };
+        Ok(AgreementConfig { level, weighting })
+    }
+
+    /// Interval and ratio differences need numbers; text labels support the nominal and
+    /// ordinal levels (lexicographic order) and rank-based weights.
+    fn check_value_type(self, config: AgreementConfig, value_type: &DataType) -> Result<()> {
+        if self == AgreementFunction::KrippendorffAlpha
+            && is_text(value_type)
+            && matches!(config.level, Level::Interval | Level::Ratio)
+        {
+            let level = if config.level == Level::Interval {
+                "interval"
+            } else {
+                "ratio"
+            };
+            return plan_err!(
+                "krippendorff_alpha: level={level} needs numeric values, got {value_type}; use level=nominal or level=ordinal for text labels"
+            );
+        }
+        Ok(())
     }
 }
 
@@ -62,38 +172,53 @@ fn is_text(t: &DataType) -> bool {
     matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
 }
 
-/// Interval and ratio differences need numbers; text values support nominal and ordinal
-/// (in lexicographic order).
-fn check_level_type(level: Level, value_type: &DataType) -> Result<()> {
-    if is_text(value_type) && matches!(level, Level::Interval | Level::Ratio) {
-        return plan_err!(
-            "{NAME}: level={} needs numeric values, got {value_type}; use level=nominal or level=ordinal for text labels",
-            level_name(level)
-        );
-    }
-    Ok(())
+fn value_coercion(function: AgreementFunction, arg: &str, t: &DataType) -> Result<DataType> {
+    Ok(match t {
+        t if is_text(t) => t.clone(),
+        DataType::Dictionary(_, v) if is_text(v) => v.as_ref().clone(),
+        DataType::Null => DataType::Float64,
+        t if t.is_numeric() => DataType::Float64,
+        t => {
+            return plan_err!(
+                "{}: {arg} must be a number or text label, got {t}",
+                function.name()
+            )
+        }
+    })
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
-pub struct KrippendorffAlpha {
+pub struct AgreementUdaf {
+    function: AgreementFunction,
     signature: Signature,
 }
 
-impl Default for KrippendorffAlpha {
-    fn default() -> Self {
-        Self {
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
-    }
+pub fn agreement_udaf(function: AgreementFunction) -> AggregateUDF {
+    AggregateUDF::from(AgreementUdaf {
+        function,
+        signature: Signature::user_defined(Volatility::Immutable),
+    })
 }
 
-pub fn krippendorff_alpha_udaf() -> AggregateUDF {
-    AggregateUDF::from(KrippendorffAlpha::default())
+/// All agreement functions.
+pub fn agreement_udafs() -> Vec<AggregateUDF> {
+    [
+        AgreementFunction::PercentAgreement,
+        AgreementFunction::CohenKappa,
+        AgreementFunction::ScottPi,
+        AgreementFunction::FleissKappa,
+        AgreementFunction::KrippendorffAlpha,
+        AgreementFunction::GwetAc1,
+        AgreementFunction::GwetAc2,
+    ]
+    .into_iter()
+    .map(agreement_udaf)
+    .collect()
 }
 
-impl AggregateUDFImpl for KrippendorffAlpha {
+impl AggregateUDFImpl for AgreementUdaf {
     fn name(&self) -> &str {
-        NAME
+        self.function.name()
     }
 
     fn signature(&self) -> &Signature {
@@ -101,27 +226,54 @@ impl AggregateUDFImpl for KrippendorffAlpha {
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        if !(3..=4).contains(&arg_types.len()) {
+        let f = self.function;
+        let data = f.data_args();
+        let max = data.len() + usize::from(!f.option_keys().is_empty());
+        if !(data.len()..=max).contains(&arg_types.len()) {
             return plan_err!(
-                "{NAME} takes 3 or 4 arguments, got {}: {NAME}(item, rater, value [, 'level=nominal|ordinal|interval|ratio'])",
-                arg_types.len()
+                "{} takes {} argument{}, got {}: {}",
+                f.name(),
+                if max == data.len() {
+                    data.len().to_string()
+                } else {
+                    format!("{} or {max}", data.len())
+                },
+                if max == 1 { "" } else { "s" },
+                arg_types.len(),
+                f.usage()
             );
         }
-        let item = ItemKind::of(NAME, "item", &arg_types[0])?.coerced_type(&arg_types[0]);
-        let rater = ItemKind::of(NAME, "rater", &arg_types[1])?.coerced_type(&arg_types[1]);
-        let value = match &arg_types[2] {
-            t if is_text(t) => t.clone(),
-            DataType::Dictionary(_, v) if is_text(v) => v.as_ref().clone(),
-            DataType::Null => DataType::Float64,
-            t if t.is_numeric() => DataType::Float64,
-            t => return plan_err!("{NAME}: value must be a number or text label, got {t}"),
-        };
-        let mut coerced = vec![item, rater, value];
-        if let Some(t) = arg_types.get(3) {
-            if !is_text(t) {
-                return plan_err!("{NAME}: the fourth argument must be the options string literal, e.g. 'level=interval'");
+        let mut coerced = Vec::with_capacity(arg_types.len());
+        for (i, t) in arg_types.iter().enumerate() {
+            coerced.push(match data.get(i) {
+                Some(name) if f.is_wide() || i == f.label_arg() => value_coercion(f, name, t)?,
+                Some(name) => ItemKind::of(f.name(), name, t)?.coerced_type(t),
+                None if is_text(t) => t.clone(),
+                None => {
+                    return plan_err!(
+                        "{}: the last argument must be the options string literal, e.g. '{}=...'",
+                        f.name(),
+                        f.option_keys()[0]
+                    )
+                }
+            });
+        }
+        // An untyped NULL label takes the other label's type.
+        if f.is_wide() {
+            if arg_types[0] == DataType::Null {
+                coerced[0] = coerced[1].clone();
             }
-            coerced.push(t.clone());
+            if arg_types[1] == DataType::Null {
+                coerced[1] = coerced[0].clone();
+            }
+        }
+        if f.is_wide() && is_text(&coerced[0]) != is_text(&coerced[1]) {
+            return plan_err!(
+                "{}: label_1 and label_2 must both be numbers or both text, got {} and {}",
+                f.name(),
+                arg_types[0],
+                arg_types[1]
+            );
         }
         Ok(coerced)
     }
@@ -131,14 +283,7 @@ impl AggregateUDFImpl for KrippendorffAlpha {
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        let kind = |i: usize, what: &str| -> Result<DataType> {
-            Ok(ItemKind::of(NAME, what, args.input_fields[i].data_type())?.output_type())
-        };
-        let value = if is_text(args.input_fields[2].data_type()) {
-            DataType::Utf8
-        } else {
-            DataType::Float64
-        };
+        let f = self.function;
         let list = |suffix: &str, t: DataType| {
             Arc::new(Field::new(
                 format_state_name(args.name, suffix),
@@ -146,60 +291,108 @@ impl AggregateUDFImpl for KrippendorffAlpha {
                 true,
             ))
         };
+        let value = if is_text(args.input_fields[f.label_arg()].data_type()) {
+            DataType::Utf8
+        } else {
+            DataType::Float64
+        };
+        if f.is_wide() {
+            return Ok(vec![
+                list("values", value),
+                list("value_1", DataType::UInt32),
+                list("value_2", DataType::UInt32),
+                list("count", DataType::Float64),
+            ]);
+        }
+        let kind = |i: usize| -> Result<DataType> {
+            Ok(ItemKind::of(f.name(), "item", args.input_fields[i].data_type())?.output_type())
+        };
+        let rater = if f.has_rater() {
+            kind(1)?
+        } else {
+            DataType::Utf8
+        };
         Ok(vec![
-            list("items", kind(0, "item")?),
-            list("raters", kind(1, "rater")?),
+            list("items", kind(0)?),
+            list("raters", rater),
             list("values", value),
             list("item_ids", DataType::UInt32),
             list("rater_ids", DataType::UInt32),
             list("value_ids", DataType::UInt32),
+            list("counts", DataType::Float64),
         ])
     }
 
     fn accumulator(&self, acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        if acc_args.exprs.len() == 4 && physical_string_literal(&acc_args.exprs[3]).is_none() {
-            return plan_err!("{NAME}: the fourth argument must be the options string literal, e.g. 'level=interval'");
+        let f = self.function;
+        let n_data = f.data_args().len();
+        let options = match acc_args.exprs.get(n_data) {
+            None => None,
+            Some(e) => match physical_string_literal(e) {
+                Some(text) => text,
+                None => {
+                    return plan_err!(
+                        "{}: the last argument must be the options string literal",
+                        f.name()
+                    )
+                }
+            },
+        };
+        let config = f.parse_config(options.as_deref())?;
+        let value_type = acc_args.expr_fields[f.label_arg()].data_type();
+        f.check_value_type(config, value_type)?;
+        let values = ValueDictionary::new(is_text(value_type));
+        if f.is_wide() {
+            return Ok(Box::new(PairAccumulator {
+                function: f,
+                config,
+                values,
+                confusion: HashMap::default(),
+            }));
         }
-        let options = acc_args
-            .exprs
-            .get(3)
-            .and_then(physical_string_literal)
-            .flatten();
-        let level = parse_level(options.as_deref())?;
-        let value_type = acc_args.expr_fields[2].data_type();
-        check_level_type(level, value_type)?;
-        let kind = |i: usize| ItemKind::of(NAME, "item", acc_args.expr_fields[i].data_type());
-        Ok(Box::new(AlphaAccumulator {
-            level,
+        let kind = |i: usize| ItemKind::of(f.name(), "item", acc_args.expr_fields[i].data_type());
+        Ok(Box::new(RatingsAccumulator {
+            function: f,
+            config,
             items: ItemInterner::new(kind(0)?),
-            raters: ItemInterner::new(kind(1)?),
-            values: ValueDictionary::new(is_text(value_type)),
-            ratings: HashMap::default(),
+            raters: ItemInterner::new(if f.has_rater() {
+                kind(1)?
+            } else {
+                ItemKind::Text
+            }),
+            values,
+            by_rater: HashMap::default(),
+            counts: HashMap::default(),
         }))
     }
 
-    /// Validates the options and the level against the value type at planning time.
+    /// Validates the options, and the value type against the level, at planning time.
     fn simplify(&self) -> Option<AggregateFunctionSimplification> {
-        Some(Box::new(|aggregate: AggregateFunction, info| {
+        let f = self.function;
+        Some(Box::new(move |aggregate: AggregateFunction, info| {
             let args = &aggregate.params.args;
-            let options = match args.get(3) {
+            let options = match args.get(f.data_args().len()) {
                 None => None,
                 Some(e) => match logical_string_literal(e) {
                     Some(text) => text,
-                    None => return plan_err!("{NAME}: the fourth argument must be the options string literal, e.g. 'level=interval'"),
+                    None => {
+                        return plan_err!(
+                            "{}: the last argument must be the options string literal",
+                            f.name()
+                        )
+                    }
                 },
             };
-            let level = parse_level(options.as_deref())?;
-            if let Some(value) = args.get(2) {
-                check_level_type(level, &info.get_data_type(value)?)?;
+            let config = f.parse_config(options.as_deref())?;
+            if let Some(value) = args.get(f.label_arg()) {
+                f.check_value_type(config, &info.get_data_type(value)?)?;
             }
             Ok(Expr::AggregateFunction(aggregate))
         }))
     }
 
     fn documentation(&self) -> Option<&Documentation> {
-        static DOC: OnceLock<Documentation> = OnceLock::new();
-        Some(DOC.get_or_init(documentation))
+        Some(documentation(self.function))
     }
 }
 
@@ -232,6 +425,20 @@ impl ValueDictionary {
             values.push(v);
             (values.len() - 1) as u32
         })
+    }
+
+    /// Ids for every value of a state's value list.
+    fn intern_all(&mut self, array: &ArrayRef) -> Result<Vec<u32>> {
+        match (self, array.data_type()) {
+            (ValueDictionary::Number { ids, values }, DataType::Float64) => Ok(array
+                .as_primitive::<Float64Type>()
+                .values()
+                .iter()
+                .map(|&v| ValueDictionary::intern_number(ids, values, v))
+                .collect()),
+            (ValueDictionary::Text(dict), _) => intern_all(dict, array),
+            _ => exec_err!("internal error: value state type mismatch"),
+        }
     }
 
     fn len(&self) -> usize {
@@ -273,162 +480,6 @@ impl ValueDictionary {
     }
 }
 
-/// Row access to a value column.
-enum ValueColumn<'a> {
-    Text(ItemColumn<'a>),
-    Number(&'a Float64Array),
-}
-
-#[derive(Debug)]
-struct AlphaAccumulator {
-    level: Level,
-    items: ItemInterner,
-    raters: ItemInterner,
-    values: ValueDictionary,
-    /// (item id, rater id) -> value id
-    ratings: HashMap<(u32, u32), u32>,
-}
-
-impl AlphaAccumulator {
-    fn record(&mut self, item: u32, rater: u32, value: u32) -> Result<()> {
-        match self.ratings.entry((item, rater)) {
-            Entry::Vacant(v) => {
-                v.insert(value);
-            }
-            Entry::Occupied(o) if *o.get() == value => {}
-            Entry::Occupied(_) => {
-                return exec_err!(
-                    "{NAME}: rater {} gave item {} two different values; each rater rates an item at most once",
-                    self.raters.display(rater as usize),
-                    self.items.display(item as usize)
-                )
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Accumulator for AlphaAccumulator {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let items = ItemColumn::new(&values[0])?;
-        let raters = ItemColumn::new(&values[1])?;
-        let column = match values[2].data_type() {
-            DataType::Float64 => ValueColumn::Number(values[2].as_primitive::<Float64Type>()),
-            _ => ValueColumn::Text(ItemColumn::new(&values[2])?),
-        };
-        for row in 0..values[0].len() {
-            let (Some(item), Some(rater)) = (items.get(row), raters.get(row)) else {
-                continue;
-            };
-            let value = match (&column, &mut self.values) {
-                (ValueColumn::Number(a), ValueDictionary::Number { ids, values }) => {
-                    if a.is_null(row) {
-                        continue;
-                    }
-                    let v = a.value(row);
-                    if !v.is_finite() {
-                        return exec_err!("{NAME}: value must be a finite number, got {v}");
-                    }
-                    ValueDictionary::intern_number(ids, values, v)
-                }
-                (ValueColumn::Text(a), ValueDictionary::Text(dict)) => match a.get(row) {
-                    None => continue,
-                    Some(label) => dict.intern(label)?,
-                },
-                _ => return exec_err!("internal error: value column and state disagree"),
-            };
-            let item = self.items.intern(item)?;
-            let rater = self.raters.intern(rater)?;
-            self.record(item, rater, value)?;
-        }
-        Ok(())
-    }
-
-    fn evaluate(&mut self) -> Result<ScalarValue> {
-        let (category, numbers) = self.values.sorted();
-        let mut units: Vec<Vec<(usize, f64)>> = vec![Vec::new(); self.items.len()];
-        for (&(item, _), &value) in &self.ratings {
-            let unit = &mut units[item as usize];
-            let c = category[value as usize];
-            match unit.iter_mut().find(|(k, _)| *k == c) {
-                Some((_, n)) => *n += 1.0,
-                None => unit.push((c, 1.0)),
-            }
-        }
-        // Summation order must not depend on hash order: sort each unit's categories.
-        units.iter_mut().for_each(|u| u.sort_by_key(|&(c, _)| c));
-        Ok(ScalarValue::Float64(krippendorff_alpha(
-            &numbers, &units, self.level,
-        )))
-    }
-
-    fn size(&self) -> usize {
-        std::mem::size_of_val(self)
-            + self.items.heap_size()
-            + self.raters.heap_size()
-            + self.values.len() * 24
-            + self.ratings.capacity() * 16
-    }
-
-    fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        let wrap = |a: ArrayRef| SingleRowListArrayBuilder::new(a).build_list_scalar();
-        let column = |f: fn(&((u32, u32), u32)) -> u32| -> ArrayRef {
-            let entries: Vec<((u32, u32), u32)> =
-                self.ratings.iter().map(|(k, v)| (*k, *v)).collect();
-            Arc::new(UInt32Array::from_iter_values(entries.iter().map(f)))
-        };
-        Ok(vec![
-            wrap(self.items.to_array()),
-            wrap(self.raters.to_array()),
-            wrap(self.values.to_array()),
-            wrap(column(|e| e.0 .0)),
-            wrap(column(|e| e.0 .1)),
-            wrap(column(|e| e.1)),
-        ])
-    }
-
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let lists: Vec<&ListArray> = states.iter().map(|s| s.as_list::<i32>()).collect();
-        for row in 0..lists[0].len() {
-            if lists[0].is_null(row) {
-                continue;
-            }
-            let (items, raters, values) = (
-                lists[0].value(row),
-                lists[1].value(row),
-                lists[2].value(row),
-            );
-            let item_map = intern_all(&mut self.items, &items)?;
-            let rater_map = intern_all(&mut self.raters, &raters)?;
-            let value_map: Vec<u32> = match (&mut self.values, values.data_type()) {
-                (ValueDictionary::Number { ids, values: dict }, DataType::Float64) => values
-                    .as_primitive::<Float64Type>()
-                    .values()
-                    .iter()
-                    .map(|&v| ValueDictionary::intern_number(ids, dict, v))
-                    .collect(),
-                (ValueDictionary::Text(dict), _) => intern_all(dict, &values)?,
-                _ => return exec_err!("internal error: value state type mismatch"),
-            };
-            let ids = |i: usize| lists[i].value(row);
-            let (item_ids, rater_ids, value_ids) = (ids(3), ids(4), ids(5));
-            let (item_ids, rater_ids, value_ids) = (
-                item_ids.as_primitive::<UInt32Type>(),
-                rater_ids.as_primitive::<UInt32Type>(),
-                value_ids.as_primitive::<UInt32Type>(),
-            );
-            for k in 0..item_ids.len() {
-                self.record(
-                    item_map[item_ids.value(k) as usize],
-                    rater_map[rater_ids.value(k) as usize],
-                    value_map[value_ids.value(k) as usize],
-                )?;
-            }
-        }
-        Ok(())
-    }
-}
-
 fn intern_all(interner: &mut ItemInterner, array: &ArrayRef) -> Result<Vec<u32>> {
     let column = ItemColumn::new(array)?;
     (0..array.len())
@@ -439,28 +490,457 @@ fn intern_all(interner: &mut ItemInterner, array: &ArrayRef) -> Result<Vec<u32>>
         .collect()
 }
 
-fn documentation() -> Documentation {
-    Documentation::builder(
-        DOC_SECTION,
-        "Krippendorff's alpha over long-form ratings, computed from the coincidence matrix: \
-         alpha = 1 - (n - 1) * sum(o_ck * d2_ck) / sum(n_c * n_k * d2_ck) (Krippendorff 2011, \
-         Computing Krippendorff's Alpha-Reliability; reference: the krippendorff Python \
-         package, to 1e-9). Missing ratings are allowed; items with fewer than two ratings are \
-         not pairable and are ignored. d2 is 0/1 for nominal, (c - k)^2 for interval, \
-         ((c - k)/(c + k))^2 for ratio, and for ordinal the squared count of values between c \
-         and k less half of each end. Text labels support nominal and ordinal (in \
-         lexicographic order); interval and ratio need numbers. A row with a NULL item, rater \
-         or value is skipped; a rater who gives one item two different values is an error. \
-         The result is NULL when nothing is pairable or when every pairable value is the same \
-         (expected disagreement 0), as the krippendorff package leaves it undefined.",
-        "krippendorff_alpha(item, rater, value [, 'level=nominal|ordinal|interval|ratio'])",
-    )
-    .with_argument("item", "The rated unit (string or integer).")
-    .with_argument("rater", "Who rated it (string or integer).")
-    .with_argument("value", "The rating: a number, or a text label.")
-    .with_argument("options", "String literal: level (nominal, the default; ordinal; interval; ratio).")
-    .with_sql_example(
-        "SELECT category, krippendorff_alpha(item_id, worker, label, 'level=ordinal') FROM ratings GROUP BY category;",
-    )
-    .build()
+/// Row access to a value column.
+enum ValueColumn<'a> {
+    Text(ItemColumn<'a>),
+    Number(&'a Float64Array),
+}
+
+impl<'a> ValueColumn<'a> {
+    fn new(array: &'a ArrayRef) -> Result<Self> {
+        Ok(match array.data_type() {
+            DataType::Float64 => ValueColumn::Number(array.as_primitive::<Float64Type>()),
+            _ => ValueColumn::Text(ItemColumn::new(array)?),
+        })
+    }
+
+    /// The value id of `row`, `None` for NULL.
+    fn intern(
+        &self,
+        row: usize,
+        dict: &mut ValueDictionary,
+        function: &str,
+    ) -> Result<Option<u32>> {
+        match (self, dict) {
+            (ValueColumn::Number(a), ValueDictionary::Number { ids, values }) => {
+                if a.is_null(row) {
+                    return Ok(None);
+                }
+                let v = a.value(row);
+                if !v.is_finite() {
+                    return exec_err!("{function}: a rating must be a finite number, got {v}");
+                }
+                Ok(Some(ValueDictionary::intern_number(ids, values, v)))
+            }
+            (ValueColumn::Text(a), ValueDictionary::Text(dict)) => match a.get(row) {
+                None => Ok(None),
+                Some(label) => dict.intern(label).map(Some),
+            },
+            _ => exec_err!("internal error: value column and state disagree"),
+        }
+    }
+}
+
+/// Long-form ratings.
+#[derive(Debug)]
+struct RatingsAccumulator {
+    function: AgreementFunction,
+    config: AgreementConfig,
+    items: ItemInterner,
+    raters: ItemInterner,
+    values: ValueDictionary,
+    /// (item, rater) -> value, for the functions with a rater column.
+    by_rater: HashMap<(u32, u32), u32>,
+    /// (item, value) -> count, for `fleiss_kappa`.
+    counts: HashMap<(u32, u32), f64>,
+}
+
+impl RatingsAccumulator {
+    fn record(&mut self, item: u32, rater: u32, value: u32) -> Result<()> {
+        match self.by_rater.entry((item, rater)) {
+            Entry::Vacant(v) => {
+                v.insert(value);
+            }
+            Entry::Occupied(o) if *o.get() == value => {}
+            Entry::Occupied(_) => {
+                return exec_err!(
+                    "{}: rater {} gave item {} two different values; each rater rates an item at most once",
+                    self.function.name(),
+                    self.raters.display(rater as usize),
+                    self.items.display(item as usize)
+                )
+            }
+        }
+        Ok(())
+    }
+
+    /// Per-item sparse (category, count) lists, items and categories in value order, so the
+    /// result does not depend on the order rows and partial states arrived in.
+    fn units(&self) -> (Vec<f64>, Vec<Vec<(usize, f64)>>) {
+        let (category, numbers) = self.values.sorted();
+        let mut item_order: Vec<usize> = (0..self.items.len()).collect();
+        item_order.sort_by(|&a, &b| self.items.cmp(a, b));
+        let mut position = vec![0; self.items.len()];
+        for (p, &i) in item_order.iter().enumerate() {
+            position[i] = p;
+        }
+        let mut units: Vec<Vec<(usize, f64)>> = vec![Vec::new(); self.items.len()];
+        let mut add = |item: u32, value: u32, n: f64| {
+            let unit = &mut units[position[item as usize]];
+            let c = category[value as usize];
+            match unit.iter_mut().find(|(k, _)| *k == c) {
+                Some((_, count)) => *count += n,
+                None => unit.push((c, n)),
+            }
+        };
+        for (&(item, _), &value) in &self.by_rater {
+            add(item, value, 1.0);
+        }
+        for (&(item, value), &n) in &self.counts {
+            add(item, value, n);
+        }
+        units.iter_mut().for_each(|u| u.sort_by_key(|&(c, _)| c));
+        (numbers, units)
+    }
+}
+
+fn dense(units: &[Vec<(usize, f64)>], q: usize) -> Vec<Vec<f64>> {
+    units
+        .iter()
+        .map(|u| {
+            let mut row = vec![0.0; q];
+            for &(c, n) in u {
+                row[c] += n;
+            }
+            row
+        })
+        .collect()
+}
+
+impl Accumulator for RatingsAccumulator {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let f = self.function;
+        let items = ItemColumn::new(&values[0])?;
+        let raters = if f.has_rater() {
+            Some(ItemColumn::new(&values[1])?)
+        } else {
+            None
+        };
+        let labels = ValueColumn::new(&values[f.label_arg()])?;
+        for row in 0..values[0].len() {
+            let Some(item) = items.get(row) else { continue };
+            let rater = match &raters {
+                Some(col) => match col.get(row) {
+                    Some(r) => Some(r),
+                    None => continue,
+                },
+                None => None,
+            };
+            let Some(value) = labels.intern(row, &mut self.values, f.name())? else {
+                continue;
+            };
+            let item = self.items.intern(item)?;
+            match rater {
+                Some(r) => {
+                    let rater = self.raters.intern(r)?;
+                    self.record(item, rater, value)?;
+                }
+                None => *self.counts.entry((item, value)).or_insert(0.0) += 1.0,
+            }
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        let (numbers, units) = self.units();
+        let q = numbers.len();
+        let value = match self.function {
+            AgreementFunction::KrippendorffAlpha => {
+                krippendorff_alpha(&numbers, &units, self.config.level)
+            }
+            AgreementFunction::PercentAgreement => percent_agreement(&dense(&units, q)),
+            AgreementFunction::FleissKappa => match fleiss_kappa(&dense(&units, q)) {
+                Ok(v) => v,
+                Err(FleissError::Unbalanced(a, b)) => {
+                    return exec_err!(
+                        "fleiss_kappa: items have different numbers of ratings ({a} and {b}); Fleiss' kappa needs the same number for every item; use krippendorff_alpha or gwet_ac1, which allow missing ratings"
+                    )
+                }
+            },
+            AgreementFunction::GwetAc1 => {
+                gwet_ac(&dense(&units, q), &agreement_weights(&numbers, Weighting::Identity))
+            }
+            AgreementFunction::GwetAc2 => gwet_ac(
+                &dense(&units, q),
+                &agreement_weights(&numbers, self.config.weighting),
+            ),
+            AgreementFunction::CohenKappa | AgreementFunction::ScottPi => {
+                return exec_err!("internal error: wide-form function in the long-form accumulator")
+            }
+        };
+        Ok(ScalarValue::Float64(value))
+    }
+
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self)
+            + self.items.heap_size()
+            + self.raters.heap_size()
+            + self.values.len() * 24
+            + (self.by_rater.capacity() + self.counts.capacity()) * 20
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        let wrap = |a: ArrayRef| SingleRowListArrayBuilder::new(a).build_list_scalar();
+        // (item, rater, value, count); rater is 0 for the counted form.
+        let rows: Vec<(u32, u32, u32, f64)> = self
+            .by_rater
+            .iter()
+            .map(|(&(i, r), &v)| (i, r, v, 1.0))
+            .chain(self.counts.iter().map(|(&(i, v), &n)| (i, 0, v, n)))
+            .collect();
+        let ids = |f: fn(&(u32, u32, u32, f64)) -> u32| -> ArrayRef {
+            Arc::new(UInt32Array::from_iter_values(rows.iter().map(f)))
+        };
+        Ok(vec![
+            wrap(self.items.to_array()),
+            wrap(self.raters.to_array()),
+            wrap(self.values.to_array()),
+            wrap(ids(|r| r.0)),
+            wrap(ids(|r| r.1)),
+            wrap(ids(|r| r.2)),
+            wrap(Arc::new(Float64Array::from_iter_values(
+                rows.iter().map(|r| r.3),
+            ))),
+        ])
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let lists: Vec<&ListArray> = states.iter().map(|s| s.as_list::<i32>()).collect();
+        for row in 0..lists[0].len() {
+            if lists[0].is_null(row) {
+                continue;
+            }
+            let item_map = intern_all(&mut self.items, &lists[0].value(row))?;
+            let rater_map = intern_all(&mut self.raters, &lists[1].value(row))?;
+            let value_map = self.values.intern_all(&lists[2].value(row))?;
+            let (items, raters, values, counts) = (
+                lists[3].value(row),
+                lists[4].value(row),
+                lists[5].value(row),
+                lists[6].value(row),
+            );
+            let (items, raters, values, counts) = (
+                items.as_primitive::<UInt32Type>(),
+                raters.as_primitive::<UInt32Type>(),
+                values.as_primitive::<UInt32Type>(),
+                counts.as_primitive::<Float64Type>(),
+            );
+            for k in 0..items.len() {
+                let item = item_map[items.value(k) as usize];
+                let value = value_map[values.value(k) as usize];
+                if self.function.has_rater() {
+                    self.record(item, rater_map[raters.value(k) as usize], value)?;
+                } else {
+                    *self.counts.entry((item, value)).or_insert(0.0) += counts.value(k);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Wide-form pairs of labels: the confusion counts of two raters.
+#[derive(Debug)]
+struct PairAccumulator {
+    function: AgreementFunction,
+    config: AgreementConfig,
+    values: ValueDictionary,
+    confusion: HashMap<(u32, u32), f64>,
+}
+
+impl Accumulator for PairAccumulator {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let first = ValueColumn::new(&values[0])?;
+        let second = ValueColumn::new(&values[1])?;
+        let name = self.function.name();
+        for row in 0..values[0].len() {
+            let a = first.intern(row, &mut self.values, name)?;
+            let b = second.intern(row, &mut self.values, name)?;
+            if let (Some(a), Some(b)) = (a, b) {
+                *self.confusion.entry((a, b)).or_insert(0.0) += 1.0;
+            }
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        // Categories: the values that occur in a complete pair, in value order.
+        let (category, _) = self.values.sorted();
+        let mut used: Vec<usize> = self
+            .confusion
+            .keys()
+            .flat_map(|&(a, b)| [category[a as usize], category[b as usize]])
+            .collect();
+        used.sort_unstable();
+        used.dedup();
+        let q = used.len();
+        let mut matrix = vec![vec![0.0; q]; q];
+        let mut entries: Vec<(usize, usize, f64)> = self
+            .confusion
+            .iter()
+            .map(|(&(a, b), &n)| {
+                let i = used.binary_search(&category[a as usize]).unwrap_or(0);
+                let j = used.binary_search(&category[b as usize]).unwrap_or(0);
+                (i, j, n)
+            })
+            .collect();
+        entries.sort_by_key(|&(i, j, _)| (i, j));
+        for (i, j, n) in entries {
+            matrix[i][j] += n;
+        }
+        let value = match self.function {
+            AgreementFunction::CohenKappa => cohen_kappa(&matrix, self.config.weighting),
+            _ => scott_pi(&matrix),
+        };
+        Ok(ScalarValue::Float64(value))
+    }
+
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self) + self.values.len() * 24 + self.confusion.capacity() * 20
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        let wrap = |a: ArrayRef| SingleRowListArrayBuilder::new(a).build_list_scalar();
+        let cells: Vec<((u32, u32), f64)> = self.confusion.iter().map(|(k, v)| (*k, *v)).collect();
+        Ok(vec![
+            wrap(self.values.to_array()),
+            wrap(Arc::new(UInt32Array::from_iter_values(
+                cells.iter().map(|c| c.0 .0),
+            ))),
+            wrap(Arc::new(UInt32Array::from_iter_values(
+                cells.iter().map(|c| c.0 .1),
+            ))),
+            wrap(Arc::new(Float64Array::from_iter_values(
+                cells.iter().map(|c| c.1),
+            ))),
+        ])
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let lists: Vec<&ListArray> = states.iter().map(|s| s.as_list::<i32>()).collect();
+        for row in 0..lists[0].len() {
+            if lists[0].is_null(row) {
+                continue;
+            }
+            let value_map = self.values.intern_all(&lists[0].value(row))?;
+            let (a, b, n) = (
+                lists[1].value(row),
+                lists[2].value(row),
+                lists[3].value(row),
+            );
+            let (a, b, n) = (
+                a.as_primitive::<UInt32Type>(),
+                b.as_primitive::<UInt32Type>(),
+                n.as_primitive::<Float64Type>(),
+            );
+            for k in 0..a.len() {
+                let key = (
+                    value_map[a.value(k) as usize],
+                    value_map[b.value(k) as usize],
+                );
+                *self.confusion.entry(key).or_insert(0.0) += n.value(k);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn documentation(function: AgreementFunction) -> &'static Documentation {
+    static DOCS: [OnceLock<Documentation>; 7] = [const { OnceLock::new() }; 7];
+    let slot = function as usize;
+    DOCS[slot].get_or_init(|| build_documentation(function))
+}
+
+const NULLS_LONG: &str = "A row with a NULL item, rater or label is skipped (a missing \
+rating, not a category). Labels may be numbers or text; categories are ordered by value \
+(text lexicographically).";
+
+fn build_documentation(function: AgreementFunction) -> Documentation {
+    let (description, example) = match function {
+        AgreementFunction::PercentAgreement => (
+            format!("Share of agreeing rater pairs: over items with at least two ratings, the \
+             mean of sum_k r_ik (r_ik - 1) / (r_i (r_i - 1)), where r_ik raters put item i in \
+             category k (irrCAC's percent agreement pa; not chance-corrected). NULL when no \
+             item has two ratings. {NULLS_LONG}"),
+            "SELECT percent_agreement(prompt_id, worker, verdict) FROM judgments;",
+        ),
+        AgreementFunction::FleissKappa => (
+            format!("Fleiss' kappa (Fleiss 1971; reference: statsmodels fleiss_kappa) over \
+             long-form (item, label) rows: P_i = (sum_k n_ik^2 - m) / (m (m - 1)), p_k = share \
+             of all ratings in k, kappa = (mean P_i - sum p_k^2) / (1 - sum p_k^2). Every item \
+             must have the same number m of ratings; otherwise it is an error that points to \
+             krippendorff_alpha and gwet_ac1, which allow missing ratings. NULL when all \
+             ratings are one category (chance agreement 1) or there is no input. A row with a \
+             NULL item or label is skipped."),
+            "SELECT fleiss_kappa(item_id, label) FROM annotations;",
+        ),
+        AgreementFunction::KrippendorffAlpha => (
+            format!("Krippendorff's alpha from the coincidence matrix: alpha = 1 - (n - 1) * \
+             sum(o_ck * d2_ck) / sum(n_c * n_k * d2_ck) (Krippendorff 2011, Computing \
+             Krippendorff's Alpha-Reliability; reference: the krippendorff Python package). \
+             Missing ratings are allowed; items with fewer than two ratings are not pairable and \
+             are ignored. d2 is 0/1 for nominal, (c - k)^2 for interval, ((c - k)/(c + k))^2 for \
+             ratio, and for ordinal the squared count of values between c and k less half of \
+             each end. Text labels support nominal and ordinal; interval and ratio need numbers \
+             (a planning-time error otherwise). NULL when nothing is pairable or every pairable \
+             value is the same (expected disagreement 0, where the reference packages give \
+             NaN). A rater who gives one item two different values is an error. {NULLS_LONG}"),
+            "SELECT category, krippendorff_alpha(item_id, worker, label, 'level=ordinal') FROM ratings GROUP BY category;",
+        ),
+        AgreementFunction::GwetAc1 | AgreementFunction::GwetAc2 => (
+            format!("Gwet's AC1 (identity weights) and AC2 (weighted) for any number of raters \
+             with missing ratings (Gwet 2008; reference: irrCAC CAC.gwet). pa = weighted \
+             percent agreement over items with at least two ratings; pi_k = mean over items of \
+             r_ik / r_i; pe = sum(w) / (q (q - 1)) * sum_k pi_k (1 - pi_k); AC = (pa - pe) / \
+             (1 - pe). gwet_ac2 weights (default quadratic) use category values, or ranks for \
+             text labels, as irrCAC: linear 1 - |x_k - x_l| / (x_max - x_min), quadratic \
+             1 - (x_k - x_l)^2 / (x_max - x_min)^2. NULL with fewer than two categories (where \
+             irrCAC substitutes pe = 1 - 1e-15) or no item with two ratings. {NULLS_LONG}"),
+            if function == AgreementFunction::GwetAc1 {
+                "SELECT gwet_ac1(item_id, worker, label) FROM ratings;"
+            } else {
+                "SELECT gwet_ac2(item_id, worker, stars, 'weights=linear') FROM ratings;"
+            },
+        ),
+        AgreementFunction::CohenKappa => (
+            "Cohen's kappa for two raters in wide form (one row per item): kappa = 1 - \
+             sum(w * observed) / sum(w * expected), expected = outer(row totals, column totals) \
+             / n, with disagreement weights w = [i != j] (none, the default), |i - j| (linear) \
+             or (i - j)^2 (quadratic) over category positions in value order (Cohen 1960, 1968; \
+             reference: scikit-learn cohen_kappa_score). Rows where either label is NULL are \
+             skipped. NULL when only one category occurs (expected disagreement 0; \
+             scikit-learn gives NaN) or there is no complete row."
+                .to_string(),
+            "SELECT cohen_kappa(judge_verdict, human_verdict, 'weights=quadratic') FROM paired;",
+        ),
+        AgreementFunction::ScottPi => (
+            "Scott's pi for two raters in wide form: (P_o - P_e) / (1 - P_e), where P_e = sum \
+             p_k^2 over the pooled proportions of both raters (Scott 1955; reference: irrCAC \
+             Fleiss' kappa on two raters, which is Scott's pi). Rows where either label is NULL \
+             are skipped. NULL when only one category occurs or there is no complete row."
+                .to_string(),
+            "SELECT scott_pi(rater_a, rater_b) FROM paired;",
+        ),
+    };
+    let mut builder = Documentation::builder(DOC_SECTION, description, function.usage());
+    for name in function.data_args() {
+        let text = match *name {
+            "item" => "The rated unit (string or integer).",
+            "rater" => "Who rated it (string or integer).",
+            "label" | "value" => "The rating: a number or a text label.",
+            _ => "One rater's label for the row's item: a number or text, the same kind for both.",
+        };
+        builder = builder.with_argument(*name, text);
+    }
+    if let Some(key) = function.option_keys().first() {
+        let text = match *key {
+            "level" => "String literal: level = nominal (default) | ordinal | interval | ratio.",
+            _ if function == AgreementFunction::GwetAc2 => {
+                "String literal: weights = quadratic (default) | linear."
+            }
+            _ => "String literal: weights = none (default) | linear | quadratic.",
+        };
+        builder = builder.with_argument("options", text);
+    }
+    builder.with_sql_example(example).build()
 }

@@ -28,12 +28,14 @@ use std::sync::Arc;
 
 /// Every aggregate function prefdb adds.
 pub fn aggregate_functions() -> Vec<AggregateUDF> {
-    vec![
+    [
         pairwise::bt_rank_udaf(),
         pairwise::win_matrix_udaf(),
         pairwise::avg_win_rate_udaf(),
-        agreement::krippendorff_alpha_udaf(),
     ]
+    .into_iter()
+    .chain(agreement::agreement_udafs())
+    .collect()
 }
 
 /// Register every prefdb function with `ctx`: the aggregates and the `leaderboard` table

@@ -17,5 +17,46 @@ pub fn user_message(e: &DataFusionError) -> String {
         DataFusionError::IoError(e) => format!("I/O error: {e}"),
         other => other.to_string(),
     };
+    let text = unwrap_coercion_failure(&text);
     text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// DataFusion reports an error raised while coercing a function's argument types inside a
+/// longer message ("Function 'f' user-defined coercion failed with: Error during planning:
+/// <ours>. No function matches ... Candidate functions: ..."); keep only our part.
+fn unwrap_coercion_failure(text: &str) -> String {
+    const MARKER: &str = "user-defined coercion failed with: ";
+    let Some(at) = text.find(MARKER) else {
+        return text.to_string();
+    };
+    let inner = &text[at + MARKER.len()..];
+    let inner = inner
+        .strip_prefix("Error during planning: ")
+        .unwrap_or(inner);
+    inner
+        .split(" No function matches the given name")
+        .next()
+        .unwrap_or(inner)
+        .trim_end()
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coercion_failures_show_only_the_function_message() {
+        let e = DataFusionError::Execution(
+            "Function 'bt_rank' user-defined coercion failed with: Error during planning: bt_rank: \
+             both item arguments must be strings or both integers, got Utf8 and Int64. No function \
+             matches the given name and argument types 'bt_rank(Utf8, Int64)'. You might need to \
+             add explicit type casts. Candidate functions: bt_rank(UserDefined)"
+                .into(),
+        );
+        assert_eq!(
+            user_message(&e),
+            "bt_rank: both item arguments must be strings or both integers, got Utf8 and Int64."
+        );
+    }
 }
