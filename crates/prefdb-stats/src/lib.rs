@@ -6,3 +6,4 @@
 
 pub mod agreement;
 pub mod pairwise;
+pub mod special;

@@ -3,9 +3,11 @@
 //! Inputs are per-unit counts of each category, which is what the SQL aggregates can keep as
 //! a mergeable state: ratings of one unit may arrive in different partitions, and counts add.
 
+pub mod icc;
 pub mod kappa;
 pub mod krippendorff;
 
+pub use icc::{icc, IccForm, IccResult};
 pub use kappa::{
     agreement_weights, cohen_kappa, fleiss_kappa, gwet_ac, percent_agreement, scott_pi,
     FleissError, Weighting,

@@ -1,0 +1,146 @@
+//! Intraclass correlation (Shrout & Fleiss 1979; McGraw & Wong 1996) from a complete
+//! targets × raters table, with F tests and confidence intervals as pingouin's
+//! `intraclass_corr` reports them.
+
+use crate::special::{f_quantile, f_sf};
+
+/// The six Shrout–Fleiss forms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IccForm {
+    /// One-way random, single rater: ICC(1,1).
+    Icc1,
+    /// Two-way random, absolute agreement, single rater: ICC(A,1).
+    Icc2,
+    /// Two-way mixed, consistency, single rater: ICC(C,1).
+    Icc3,
+    Icc1k,
+    Icc2k,
+    Icc3k,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IccResult {
+    pub icc: f64,
+    pub f: f64,
+    pub df1: f64,
+    pub df2: f64,
+    pub p_value: f64,
+    pub ci_lower: f64,
+    pub ci_upper: f64,
+}
+
+/// ICC of `scores[target][rater]` (every cell present) with a two-sided `confidence`
+/// interval. `None` with fewer than two targets or raters.
+pub fn icc(scores: &[Vec<f64>], form: IccForm, confidence: f64) -> Option<IccResult> {
+    let n = scores.len();
+    let k = scores.first().map_or(0, Vec::len);
+    if n < 2 || k < 2 {
+        return None;
+    }
+    let (nf, kf) = (n as f64, k as f64);
+    let grand = scores.iter().flatten().sum::<f64>() / (nf * kf);
+    let target_means: Vec<f64> = scores.iter().map(|r| r.iter().sum::<f64>() / kf).collect();
+    let rater_means: Vec<f64> = (0..k)
+        .map(|j| scores.iter().map(|r| r[j]).sum::<f64>() / nf)
+        .collect();
+    let ss_total: f64 = scores.iter().flatten().map(|x| (x - grand).powi(2)).sum();
+    let ss_targets = kf
+        * target_means
+            .iter()
+            .map(|m| (m - grand).powi(2))
+            .sum::<f64>();
+    let ss_raters = nf * rater_means.iter().map(|m| (m - grand).powi(2)).sum::<f64>();
+    let ss_error = ss_total - ss_targets - ss_raters;
+    let df_targets = nf - 1.0;
+    let df_raters = kf - 1.0;
+    let df_error = df_targets * df_raters;
+    let df_within = nf * (kf - 1.0);
+    let msb = ss_targets / df_targets;
+    let msj = ss_raters / df_raters;
+    let mse = ss_error / df_error;
+    let msw = (ss_raters + ss_error) / df_within;
+
+    let alpha = 1.0 - confidence;
+    let upper = |d1: f64, d2: f64| f_quantile(1.0 - alpha / 2.0, d1, d2);
+    let one_way = || {
+        let f = msb / msw;
+        (
+            f,
+            df_within,
+            f / upper(df_targets, df_within),
+            f * upper(df_within, df_targets),
+        )
+    };
+    let two_way = || {
+        let f = msb / mse;
+        (
+            f,
+            df_error,
+            f / upper(df_targets, df_error),
+            f * upper(df_error, df_targets),
+        )
+    };
+    let result = |icc, f: f64, df2, lo, hi| IccResult {
+        icc,
+        f,
+        df1: df_targets,
+        df2,
+        p_value: f_sf(f, df_targets, df2),
+        ci_lower: lo,
+        ci_upper: hi,
+    };
+    Some(match form {
+        IccForm::Icc1 | IccForm::Icc1k => {
+            let (f, df2, fl, fu) = one_way();
+            if form == IccForm::Icc1 {
+                let icc = (msb - msw) / (msb + (kf - 1.0) * msw);
+                result(
+                    icc,
+                    f,
+                    df2,
+                    (fl - 1.0) / (fl + kf - 1.0),
+                    (fu - 1.0) / (fu + kf - 1.0),
+                )
+            } else {
+                result((msb - msw) / msb, f, df2, 1.0 - 1.0 / fl, 1.0 - 1.0 / fu)
+            }
+        }
+        IccForm::Icc3 | IccForm::Icc3k => {
+            let (f, df2, fl, fu) = two_way();
+            if form == IccForm::Icc3 {
+                let icc = (msb - mse) / (msb + (kf - 1.0) * mse);
+                result(
+                    icc,
+                    f,
+                    df2,
+                    (fl - 1.0) / (fl + kf - 1.0),
+                    (fu - 1.0) / (fu + kf - 1.0),
+                )
+            } else {
+                result((msb - mse) / msb, f, df2, 1.0 - 1.0 / fl, 1.0 - 1.0 / fu)
+            }
+        }
+        IccForm::Icc2 | IccForm::Icc2k => {
+            let (f, df2, _, _) = two_way();
+            let icc2 = (msb - mse) / (msb + (kf - 1.0) * mse + kf * (msj - mse) / nf);
+            // Satterthwaite degrees of freedom for the absolute-agreement interval.
+            let fj = msj / mse;
+            let a = nf * (1.0 + (kf - 1.0) * icc2) - kf * icc2;
+            let vn = df_error * (kf * icc2 * fj + a).powi(2);
+            let vd = df_targets * kf * kf * icc2 * icc2 * fj * fj + a * a;
+            let v = vn / vd;
+            let f2u = upper(df_targets, v);
+            let f2l = upper(v, df_targets);
+            let denominator = kf * msj + (kf * nf - kf - nf) * mse;
+            let lo = nf * (msb - f2u * mse) / (f2u * denominator + nf * msb);
+            let hi = nf * (f2l * msb - mse) / (denominator + nf * f2l * msb);
+            if form == IccForm::Icc2 {
+                result(icc2, f, df2, lo, hi)
+            } else {
+                let icc2k = (msb - mse) / (msb + (msj - mse) / nf);
+                let scale = |x: f64| x * kf / (1.0 + x * (kf - 1.0));
+                result(icc2k, f, df2, scale(lo), scale(hi))
+            }
+        }
+    })
+}
