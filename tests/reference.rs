@@ -333,3 +333,36 @@ async fn agreement_functions_match_sklearn_statsmodels_and_irrcac() {
     }
     assert_eq!(checked, 50);
 }
+
+/// icc in SQL against pingouin's intraclass_corr (tests/oracle/icc.py): every field of the
+/// struct, for all six forms.
+#[tokio::test]
+async fn icc_matches_pingouin() {
+    repo_root();
+    let ctx = prefdb::new_context();
+    prefdb::register_table(&ctx, "scores", "tests/fixtures/icc_data.csv")
+        .await
+        .unwrap();
+    let reference = std::fs::read_to_string("tests/fixtures/icc_ref.tsv").unwrap();
+    let fields = ["icc", "f", "df1", "df2", "p_value", "ci_lower", "ci_upper"];
+    let mut checked = 0;
+    for line in reference.lines().skip(1) {
+        let cells: Vec<&str> = line.split('\t').collect();
+        for (i, field) in fields.iter().enumerate() {
+            let sql = format!(
+                "SELECT 'x', icc(target, rater, score, 'form={}')['{field}'] FROM scores WHERE dataset = {}",
+                cells[1], cells[0]
+            );
+            let got = pairs(&ctx, &sql).await[0].1;
+            let expected: f64 = cells[2 + i].parse().unwrap();
+            assert!(
+                (got - expected).abs() <= 1e-9 * expected.abs().max(1.0),
+                "dataset {} {} {field}: {got} vs {expected}",
+                cells[0],
+                cells[1]
+            );
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 30);
+}

@@ -11,8 +11,10 @@
 
 use crate::items::{ItemColumn, ItemInterner, ItemKind};
 use crate::options::{logical_string_literal, physical_string_literal, FunctionOptions};
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, ListArray, UInt32Array};
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type, UInt32Type};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, Float64Array, ListArray, StructArray, UInt32Array,
+};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type, UInt32Type};
 use datafusion::common::hash_map::Entry;
 use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{exec_err, plan_err, HashMap, Result, ScalarValue};
@@ -26,8 +28,8 @@ use datafusion::logical_expr::{
     Volatility,
 };
 use prefdb_stats::agreement::{
-    agreement_weights, cohen_kappa, fleiss_kappa, gwet_ac, krippendorff_alpha, percent_agreement,
-    scott_pi, FleissError, Level, Weighting,
+    agreement_weights, cohen_kappa, fleiss_kappa, gwet_ac, icc, krippendorff_alpha,
+    percent_agreement, scott_pi, FleissError, IccForm, Level, Weighting,
 };
 use std::sync::{Arc, OnceLock};
 
@@ -47,6 +49,7 @@ pub enum AgreementFunction {
     GwetAc2,
     CohenKappa,
     ScottPi,
+    Icc,
 }
 
 /// Settings parsed from the options literal.
@@ -54,6 +57,16 @@ pub enum AgreementFunction {
 struct AgreementConfig {
     level: Level,
     weighting: Weighting,
+    form: IccForm,
+    confidence: f64,
+}
+
+/// The fields of `icc`'s result, as pingouin reports them.
+pub fn icc_fields() -> Fields {
+    ["icc", "f", "df1", "df2", "p_value", "ci_lower", "ci_upper"]
+        .into_iter()
+        .map(|name| Field::new(name, DataType::Float64, true))
+        .collect()
 }
 
 impl AgreementFunction {
@@ -66,6 +79,7 @@ impl AgreementFunction {
             AgreementFunction::GwetAc2 => "gwet_ac2",
             AgreementFunction::CohenKappa => "cohen_kappa",
             AgreementFunction::ScottPi => "scott_pi",
+            AgreementFunction::Icc => "icc",
         }
     }
 
@@ -75,6 +89,7 @@ impl AgreementFunction {
             AgreementFunction::FleissKappa => &["item", "label"],
             AgreementFunction::CohenKappa | AgreementFunction::ScottPi => &["label_1", "label_2"],
             AgreementFunction::KrippendorffAlpha => &["item", "rater", "value"],
+            AgreementFunction::Icc => &["item", "rater", "score"],
             _ => &["item", "rater", "label"],
         }
     }
@@ -83,6 +98,7 @@ impl AgreementFunction {
         match self {
             AgreementFunction::KrippendorffAlpha => &["level"],
             AgreementFunction::GwetAc2 | AgreementFunction::CohenKappa => &["weights"],
+            AgreementFunction::Icc => &["form", "confidence"],
             _ => &[],
         }
     }
@@ -145,12 +161,38 @@ impl AgreementFunction {
                 ],
             )?,
         };
-        Ok(AgreementConfig { level, weighting })
+        let form = options.choice_or(
+            "form",
+            IccForm::Icc2,
+            &[
+                ("icc1", IccForm::Icc1),
+                ("icc2", IccForm::Icc2),
+                ("icc3", IccForm::Icc3),
+                ("icc1k", IccForm::Icc1k),
+                ("icc2k", IccForm::Icc2k),
+                ("icc3k", IccForm::Icc3k),
+            ],
+        )?;
+        let confidence = options.f64_or(
+            "confidence",
+            0.95,
+            |c| c > 0.0 && c < 1.0,
+            "a number between 0 and 1",
+        )?;
+        Ok(AgreementConfig {
+            level,
+            weighting,
+            form,
+            confidence,
+        })
     }
 
     /// Interval and ratio differences need numbers; text labels support the nominal and
     /// ordinal levels (lexicographic order) and rank-based weights.
     fn check_value_type(self, config: AgreementConfig, value_type: &DataType) -> Result<()> {
+        if self == AgreementFunction::Icc && is_text(value_type) {
+            return plan_err!("icc: score must be numeric, got {value_type}");
+        }
         if self == AgreementFunction::KrippendorffAlpha
             && is_text(value_type)
             && matches!(config.level, Level::Interval | Level::Ratio)
@@ -210,6 +252,7 @@ pub fn agreement_udafs() -> Vec<AggregateUDF> {
         AgreementFunction::KrippendorffAlpha,
         AgreementFunction::GwetAc1,
         AgreementFunction::GwetAc2,
+        AgreementFunction::Icc,
     ]
     .into_iter()
     .map(agreement_udaf)
@@ -279,7 +322,10 @@ impl AggregateUDFImpl for AgreementUdaf {
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Float64)
+        Ok(match self.function {
+            AgreementFunction::Icc => DataType::Struct(icc_fields()),
+            _ => DataType::Float64,
+        })
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
@@ -594,6 +640,51 @@ impl RatingsAccumulator {
     }
 }
 
+impl RatingsAccumulator {
+    /// The complete targets × raters table (both in value order), or an error naming the
+    /// gap, then the ICC as a struct.
+    fn evaluate_icc(&self) -> Result<ScalarValue> {
+        let (n, k) = (self.items.len(), self.raters.len());
+        if self.by_rater.len() != n * k {
+            return exec_err!(
+                "icc: the design is not complete: {n} items × {k} raters need {} ratings, got {}; icc needs every rater to rate every item (use krippendorff_alpha(item, rater, score, 'level=interval') for incomplete designs)",
+                n * k,
+                self.by_rater.len()
+            );
+        }
+        let order = |interner: &ItemInterner| {
+            let mut ids: Vec<usize> = (0..interner.len()).collect();
+            ids.sort_by(|&a, &b| interner.cmp(a, b));
+            let mut position = vec![0; ids.len()];
+            for (p, &id) in ids.iter().enumerate() {
+                position[id] = p;
+            }
+            position
+        };
+        let (item_pos, rater_pos) = (order(&self.items), order(&self.raters));
+        let ValueDictionary::Number { values, .. } = &self.values else {
+            return exec_err!("icc: score must be numeric");
+        };
+        let mut table = vec![vec![0.0; k]; n];
+        for (&(item, rater), &value) in &self.by_rater {
+            table[item_pos[item as usize]][rater_pos[rater as usize]] = values[value as usize];
+        }
+        let fields = icc_fields();
+        let Some(r) = icc(&table, self.config.form, self.config.confidence) else {
+            return Ok(ScalarValue::Struct(Arc::new(StructArray::new_null(
+                fields, 1,
+            ))));
+        };
+        let columns: Vec<ArrayRef> = [r.icc, r.f, r.df1, r.df2, r.p_value, r.ci_lower, r.ci_upper]
+            .into_iter()
+            .map(|v| Arc::new(Float64Array::from(vec![v])) as ArrayRef)
+            .collect();
+        Ok(ScalarValue::Struct(Arc::new(StructArray::try_new(
+            fields, columns, None,
+        )?)))
+    }
+}
+
 fn dense(units: &[Vec<(usize, f64)>], q: usize) -> Vec<Vec<f64>> {
     units
         .iter()
@@ -664,6 +755,7 @@ impl Accumulator for RatingsAccumulator {
                 &dense(&units, q),
                 &agreement_weights(&numbers, self.config.weighting),
             ),
+            AgreementFunction::Icc => return self.evaluate_icc(),
             AgreementFunction::CohenKappa | AgreementFunction::ScottPi => {
                 return exec_err!("internal error: wide-form function in the long-form accumulator")
             }
@@ -846,7 +938,7 @@ impl Accumulator for PairAccumulator {
 }
 
 fn documentation(function: AgreementFunction) -> &'static Documentation {
-    static DOCS: [OnceLock<Documentation>; 7] = [const { OnceLock::new() }; 7];
+    static DOCS: [OnceLock<Documentation>; 8] = [const { OnceLock::new() }; 8];
     let slot = function as usize;
     DOCS[slot].get_or_init(|| build_documentation(function))
 }
@@ -913,6 +1005,22 @@ fn build_documentation(function: AgreementFunction) -> Documentation {
                 .to_string(),
             "SELECT cohen_kappa(judge_verdict, human_verdict, 'weights=quadratic') FROM paired;",
         ),
+        AgreementFunction::Icc => (
+            "Intraclass correlation of numeric scores from a complete item x rater design, as \
+             pingouin's intraclass_corr reports it (Shrout & Fleiss 1979; McGraw & Wong 1996). \
+             Two-way ANOVA mean squares MSB (items), MSJ (raters), MSE (error), MSW (within \
+             items); ICC1 = (MSB - MSW) / (MSB + (k - 1) MSW), ICC2 = (MSB - MSE) / (MSB + \
+             (k - 1) MSE + k (MSJ - MSE) / n), ICC3 = (MSB - MSE) / (MSB + (k - 1) MSE), and the \
+             k-rater averages ICC1k, ICC2k, ICC3k. Returns a struct (icc, f, df1, df2, p_value, \
+             ci_lower, ci_upper): the F test of no item effect and the interval at the chosen \
+             confidence (ICC2 uses Satterthwaite's degrees of freedom). Every rater must rate \
+             every item exactly once: an incomplete design is an error that points to \
+             krippendorff_alpha with level=interval. A row with a NULL item, rater or score is \
+             skipped (so it can make the design incomplete). The struct is NULL with fewer than \
+             two items or two raters."
+                .to_string(),
+            "SELECT (icc(wine, judge, score, 'form=ICC3'))['icc'] FROM tastings;",
+        ),
         AgreementFunction::ScottPi => (
             "Scott's pi for two raters in wide form: (P_o - P_e) / (1 - P_e), where P_e = sum \
              p_k^2 over the pooled proportions of both raters (Scott 1955; reference: irrCAC \
@@ -928,6 +1036,7 @@ fn build_documentation(function: AgreementFunction) -> Documentation {
             "item" => "The rated unit (string or integer).",
             "rater" => "Who rated it (string or integer).",
             "label" | "value" => "The rating: a number or a text label.",
+            "score" => "The numeric rating.",
             _ => "One rater's label for the row's item: a number or text, the same kind for both.",
         };
         builder = builder.with_argument(*name, text);
@@ -935,6 +1044,7 @@ fn build_documentation(function: AgreementFunction) -> Documentation {
     if let Some(key) = function.option_keys().first() {
         let text = match *key {
             "level" => "String literal: level = nominal (default) | ordinal | interval | ratio.",
+            "form" => "String literal: form = ICC1 | ICC2 (default: two-way random, absolute agreement) | ICC3 | ICC1k | ICC2k | ICC3k; confidence = 0.95 (default).",
             _ if function == AgreementFunction::GwetAc2 => {
                 "String literal: weights = quadratic (default) | linear."
             }
