@@ -366,3 +366,36 @@ async fn icc_matches_pingouin() {
     }
     assert_eq!(checked, 30);
 }
+
+/// Agreement results, bootstrap intervals included, are identical whatever the partitioning
+/// and row order: one partition against seven with small batches and shuffled rows.
+#[tokio::test]
+async fn agreement_is_independent_of_partitioning() {
+    repo_root();
+    let mut results = Vec::new();
+    for (partitions, batch) in [(1, 8192), (7, 97)] {
+        let config = SessionConfig::new()
+            .with_target_partitions(partitions)
+            .with_batch_size(batch)
+            .with_repartition_aggregations(true);
+        let ctx = SessionContext::new_with_config(config);
+        prefdb_udfs::register_all(&ctx);
+        prefdb::register_table(&ctx, "ratings", "tests/fixtures/agreement_data.csv")
+            .await
+            .unwrap();
+        let sql = "SELECT CAST(dataset AS VARCHAR) AS d,
+                     krippendorff_alpha_ci(unit, rater, value, 'level=ordinal, bootstrap=200') AS alpha,
+                     gwet_ac2(unit, rater, value) AS ac2,
+                     percent_agreement(unit, rater, value) AS pa
+                   FROM (SELECT * FROM ratings ORDER BY random())
+                   GROUP BY dataset ORDER BY dataset";
+        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        results.push(
+            datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+                .unwrap()
+                .to_string(),
+        );
+    }
+    assert!(results[0].contains("ci_lower: 0."), "{}", results[0]);
+    assert_eq!(results[0], results[1]);
+}

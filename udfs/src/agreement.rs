@@ -28,8 +28,9 @@ use datafusion::logical_expr::{
     Volatility,
 };
 use prefdb_stats::agreement::{
-    agreement_weights, cohen_kappa, fleiss_kappa, gwet_ac, icc, krippendorff_alpha,
-    percent_agreement, scott_pi, FleissError, IccForm, Level, Weighting,
+    agreement_weights, alpha_interval, cohen_interval, cohen_kappa, fleiss_kappa, gwet_ac, icc,
+    krippendorff_alpha, percent_agreement, scott_pi, BootstrapSpec, FleissError, IccForm, Interval,
+    Level, Weighting,
 };
 use std::sync::{Arc, OnceLock};
 
@@ -50,6 +51,8 @@ pub enum AgreementFunction {
     CohenKappa,
     ScottPi,
     Icc,
+    KrippendorffAlphaCi,
+    CohenKappaCi,
 }
 
 /// Settings parsed from the options literal.
@@ -59,6 +62,15 @@ struct AgreementConfig {
     weighting: Weighting,
     form: IccForm,
     confidence: f64,
+    bootstrap: BootstrapSpec,
+}
+
+/// The fields of the `_ci` functions' result.
+pub fn interval_fields() -> Fields {
+    ["value", "ci_lower", "ci_upper"]
+        .into_iter()
+        .map(|name| Field::new(name, DataType::Float64, true))
+        .collect()
 }
 
 /// The fields of `icc`'s result, as pingouin reports them.
@@ -80,12 +92,23 @@ impl AgreementFunction {
             AgreementFunction::CohenKappa => "cohen_kappa",
             AgreementFunction::ScottPi => "scott_pi",
             AgreementFunction::Icc => "icc",
+            AgreementFunction::KrippendorffAlphaCi => "krippendorff_alpha_ci",
+            AgreementFunction::CohenKappaCi => "cohen_kappa_ci",
+        }
+    }
+
+    /// The point statistic a `_ci` function brackets; itself otherwise.
+    fn base(self) -> AgreementFunction {
+        match self {
+            AgreementFunction::KrippendorffAlphaCi => AgreementFunction::KrippendorffAlpha,
+            AgreementFunction::CohenKappaCi => AgreementFunction::CohenKappa,
+            other => other,
         }
     }
 
     /// Names of the data arguments, before the optional options literal.
     fn data_args(self) -> &'static [&'static str] {
-        match self {
+        match self.base() {
             AgreementFunction::FleissKappa => &["item", "label"],
             AgreementFunction::CohenKappa | AgreementFunction::ScottPi => &["label_1", "label_2"],
             AgreementFunction::KrippendorffAlpha => &["item", "rater", "value"],
@@ -99,13 +122,15 @@ impl AgreementFunction {
             AgreementFunction::KrippendorffAlpha => &["level"],
             AgreementFunction::GwetAc2 | AgreementFunction::CohenKappa => &["weights"],
             AgreementFunction::Icc => &["form", "confidence"],
+            AgreementFunction::KrippendorffAlphaCi => &["level", "bootstrap", "seed", "confidence"],
+            AgreementFunction::CohenKappaCi => &["weights", "bootstrap", "seed", "confidence"],
             _ => &[],
         }
     }
 
     fn is_wide(self) -> bool {
         matches!(
-            self,
+            self.base(),
             AgreementFunction::CohenKappa | AgreementFunction::ScottPi
         )
     }
@@ -128,6 +153,24 @@ impl AgreementFunction {
     }
 
     fn parse_config(self, text: Option<&str>) -> Result<AgreementConfig> {
+        let asks_for_bootstrap = text.is_some_and(|t| {
+            t.split(',').any(|e| {
+                e.split('=')
+                    .next()
+                    .is_some_and(|k| k.trim().eq_ignore_ascii_case("bootstrap"))
+            })
+        });
+        if asks_for_bootstrap
+            && matches!(
+                self,
+                AgreementFunction::KrippendorffAlpha | AgreementFunction::CohenKappa
+            )
+        {
+            let name = self.name();
+            return plan_err!(
+                "{name}: bootstrap intervals come from {name}_ci(...), which returns (value, ci_lower, ci_upper); {name} itself always returns one number"
+            );
+        }
         let options = match text {
             Some(t) => FunctionOptions::parse(self.name(), t, self.option_keys())?,
             None => FunctionOptions::empty(self.name()),
@@ -179,11 +222,17 @@ impl AgreementFunction {
             |c| c > 0.0 && c < 1.0,
             "a number between 0 and 1",
         )?;
+        let bootstrap = BootstrapSpec {
+            replicates: options.usize_or("bootstrap", 1000, 1)?,
+            seed: options.u64_or("seed", 42)?,
+            confidence,
+        };
         Ok(AgreementConfig {
             level,
             weighting,
             form,
             confidence,
+            bootstrap,
         })
     }
 
@@ -193,7 +242,7 @@ impl AgreementFunction {
         if self == AgreementFunction::Icc && is_text(value_type) {
             return plan_err!("icc: score must be numeric, got {value_type}");
         }
-        if self == AgreementFunction::KrippendorffAlpha
+        if self.base() == AgreementFunction::KrippendorffAlpha
             && is_text(value_type)
             && matches!(config.level, Level::Interval | Level::Ratio)
         {
@@ -253,6 +302,8 @@ pub fn agreement_udafs() -> Vec<AggregateUDF> {
         AgreementFunction::GwetAc1,
         AgreementFunction::GwetAc2,
         AgreementFunction::Icc,
+        AgreementFunction::KrippendorffAlphaCi,
+        AgreementFunction::CohenKappaCi,
     ]
     .into_iter()
     .map(agreement_udaf)
@@ -324,6 +375,9 @@ impl AggregateUDFImpl for AgreementUdaf {
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
         Ok(match self.function {
             AgreementFunction::Icc => DataType::Struct(icc_fields()),
+            AgreementFunction::KrippendorffAlphaCi | AgreementFunction::CohenKappaCi => {
+                DataType::Struct(interval_fields())
+            }
             _ => DataType::Float64,
         })
     }
@@ -685,6 +739,19 @@ impl RatingsAccumulator {
     }
 }
 
+/// `(value, ci_lower, ci_upper)`; NULL fields where undefined.
+fn interval_scalar(value: Option<f64>, ci: Option<Interval>) -> Result<ScalarValue> {
+    let columns: Vec<ArrayRef> = [value, ci.map(|c| c.lower), ci.map(|c| c.upper)]
+        .into_iter()
+        .map(|v| Arc::new(Float64Array::from(vec![v])) as ArrayRef)
+        .collect();
+    Ok(ScalarValue::Struct(Arc::new(StructArray::try_new(
+        interval_fields(),
+        columns,
+        None,
+    )?)))
+}
+
 fn dense(units: &[Vec<(usize, f64)>], q: usize) -> Vec<Vec<f64>> {
     units
         .iter()
@@ -756,7 +823,16 @@ impl Accumulator for RatingsAccumulator {
                 &agreement_weights(&numbers, self.config.weighting),
             ),
             AgreementFunction::Icc => return self.evaluate_icc(),
-            AgreementFunction::CohenKappa | AgreementFunction::ScottPi => {
+            AgreementFunction::KrippendorffAlphaCi => {
+                let value = krippendorff_alpha(&numbers, &units, self.config.level);
+                let ci = value.and_then(|_| {
+                    alpha_interval(&numbers, &units, self.config.level, &self.config.bootstrap)
+                });
+                return interval_scalar(value, ci);
+            }
+            AgreementFunction::CohenKappa
+            | AgreementFunction::ScottPi
+            | AgreementFunction::CohenKappaCi => {
                 return exec_err!("internal error: wide-form function in the long-form accumulator")
             }
         };
@@ -882,6 +958,13 @@ impl Accumulator for PairAccumulator {
         }
         let value = match self.function {
             AgreementFunction::CohenKappa => cohen_kappa(&matrix, self.config.weighting),
+            AgreementFunction::CohenKappaCi => {
+                let value = cohen_kappa(&matrix, self.config.weighting);
+                let ci = value.and_then(|_| {
+                    cohen_interval(&matrix, self.config.weighting, &self.config.bootstrap)
+                });
+                return interval_scalar(value, ci);
+            }
             _ => scott_pi(&matrix),
         };
         Ok(ScalarValue::Float64(value))
@@ -938,7 +1021,7 @@ impl Accumulator for PairAccumulator {
 }
 
 fn documentation(function: AgreementFunction) -> &'static Documentation {
-    static DOCS: [OnceLock<Documentation>; 8] = [const { OnceLock::new() }; 8];
+    static DOCS: [OnceLock<Documentation>; 10] = [const { OnceLock::new() }; 10];
     let slot = function as usize;
     DOCS[slot].get_or_init(|| build_documentation(function))
 }
@@ -1021,6 +1104,23 @@ fn build_documentation(function: AgreementFunction) -> Documentation {
                 .to_string(),
             "SELECT (icc(wine, judge, score, 'form=ICC3'))['icc'] FROM tastings;",
         ),
+        AgreementFunction::KrippendorffAlphaCi | AgreementFunction::CohenKappaCi => (
+            format!("{} with a percentile bootstrap interval: a struct (value, ci_lower, \
+             ci_upper). The options of {} plus bootstrap (replicates, default 1000), seed \
+             (default 42) and confidence (default 0.95). Alpha uses the unit-resampling \
+             bootstrap: each replicate draws the pairable items with replacement and recomputes \
+             alpha from their summed coincidences. Kappa resamples items (rows), a multinomial \
+             draw of the confusion matrix. Replicates where the coefficient is undefined are \
+             left out. Items and categories are put in value order before resampling, so a seed \
+             gives the same interval whatever the partitioning. A separate function because a \
+             SQL result type cannot change with an option value.",
+             function.base().name(), function.base().name()),
+            if function == AgreementFunction::KrippendorffAlphaCi {
+                "SELECT krippendorff_alpha_ci(item_id, worker, label, 'level=ordinal, bootstrap=1000, seed=7') FROM ratings;"
+            } else {
+                "SELECT cohen_kappa_ci(judge, human, 'bootstrap=2000') FROM paired;"
+            },
+        ),
         AgreementFunction::ScottPi => (
             "Scott's pi for two raters in wide form: (P_o - P_e) / (1 - P_e), where P_e = sum \
              p_k^2 over the pooled proportions of both raters (Scott 1955; reference: irrCAC \
@@ -1045,6 +1145,8 @@ fn build_documentation(function: AgreementFunction) -> Documentation {
         let text = match *key {
             "level" => "String literal: level = nominal (default) | ordinal | interval | ratio.",
             "form" => "String literal: form = ICC1 | ICC2 (default: two-way random, absolute agreement) | ICC3 | ICC1k | ICC2k | ICC3k; confidence = 0.95 (default).",
+            _ if function == AgreementFunction::KrippendorffAlphaCi => "String literal: level (as krippendorff_alpha), bootstrap = 1000, seed = 42, confidence = 0.95.",
+            _ if function == AgreementFunction::CohenKappaCi => "String literal: weights (as cohen_kappa), bootstrap = 1000, seed = 42, confidence = 0.95.",
             _ if function == AgreementFunction::GwetAc2 => {
                 "String literal: weights = quadratic (default) | linear."
             }

@@ -85,6 +85,19 @@ impl FunctionOptions {
         }
     }
 
+    pub fn u64_or(&self, key: &str, default: u64) -> Result<u64> {
+        let Some(raw) = self.values.get(key) else {
+            return Ok(default);
+        };
+        match raw.parse::<u64>() {
+            Ok(v) => Ok(v),
+            _ => plan_err!(
+                "{}: option '{key}' must be a non-negative integer, got '{raw}'",
+                self.function
+            ),
+        }
+    }
+
     /// One of `choices` (case-insensitive), or `default` when absent.
     pub fn choice_or<T: Copy>(&self, key: &str, default: T, choices: &[(&str, T)]) -> Result<T> {
         let Some(raw) = self.values.get(key) else {

@@ -6,4 +6,5 @@
 
 pub mod agreement;
 pub mod pairwise;
+pub mod rng;
 pub mod special;

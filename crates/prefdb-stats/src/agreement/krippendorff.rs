@@ -38,18 +38,36 @@ pub fn krippendorff_alpha(
     let k = values.len();
     let mut coincidence = vec![0.0; k * k];
     for unit in units {
-        let m: f64 = unit.iter().map(|&(_, n)| n).sum();
-        if m < 2.0 {
-            continue;
+        for (c, d, amount) in unit_coincidences(unit) {
+            coincidence[c * k + d] += amount;
         }
-        for &(c, n_c) in unit {
-            for &(d, n_d) in unit {
-                // Ordered pairs of distinct ratings: n_c·n_d, minus the self-pairs when c = d.
-                let pairs = if c == d { n_c * (n_c - 1.0) } else { n_c * n_d };
-                coincidence[c * k + d] += pairs / (m - 1.0);
+    }
+    alpha_from_coincidences(values, &coincidence, level)
+}
+
+/// One unit's contributions `(c, d, o_cd)` to the coincidence matrix; empty when the unit
+/// has fewer than two values.
+pub fn unit_coincidences(unit: &[(usize, f64)]) -> Vec<(usize, usize, f64)> {
+    let m: f64 = unit.iter().map(|&(_, n)| n).sum();
+    if m < 2.0 {
+        return Vec::new();
+    }
+    let mut out = Vec::with_capacity(unit.len() * unit.len());
+    for &(c, n_c) in unit {
+        for &(d, n_d) in unit {
+            // Ordered pairs of distinct ratings: n_c·n_d, minus the self-pairs when c = d.
+            let pairs = if c == d { n_c * (n_c - 1.0) } else { n_c * n_d };
+            if pairs > 0.0 {
+                out.push((c, d, pairs / (m - 1.0)));
             }
         }
     }
+    out
+}
+
+/// Alpha from a dense `k × k` coincidence matrix (row-major).
+pub fn alpha_from_coincidences(values: &[f64], coincidence: &[f64], level: Level) -> Option<f64> {
+    let k = values.len();
     let marginals: Vec<f64> = (0..k)
         .map(|c| coincidence[c * k..(c + 1) * k].iter().sum())
         .collect();
