@@ -15,7 +15,6 @@ use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Float64Array, ListArray, StructArray, UInt32Array,
 };
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type, UInt32Type};
-use datafusion::common::hash_map::Entry;
 use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{exec_err, plan_err, HashMap, Result, ScalarValue};
 use datafusion::logical_expr::expr::AggregateFunction;
@@ -461,8 +460,7 @@ impl AggregateUDFImpl for AgreementUdaf {
                 ItemKind::Text
             }),
             values,
-            by_rater: HashMap::default(),
-            counts: HashMap::default(),
+            by_item: Vec::new(),
         }))
     }
 
@@ -521,6 +519,12 @@ impl ValueDictionary {
     fn intern_number(ids: &mut HashMap<u64, u32>, values: &mut Vec<f64>, v: f64) -> u32 {
         // -0.0 and 0.0 are one value.
         let v = if v == 0.0 { 0.0 } else { v };
+        // Rating scales are short: a linear scan beats hashing.
+        if values.len() <= 12 {
+            if let Some(id) = values.iter().position(|&x| x == v) {
+                return id as u32;
+            }
+        }
         *ids.entry(v.to_bits()).or_insert_with(|| {
             values.push(v);
             (values.len() - 1) as u32
@@ -639,20 +643,28 @@ struct RatingsAccumulator {
     items: ItemInterner,
     raters: ItemInterner,
     values: ValueDictionary,
-    /// (item, rater) -> value, for the functions with a rater column.
-    by_rater: HashMap<(u32, u32), u32>,
-    /// (item, value) -> count, for `fleiss_kappa`.
-    counts: HashMap<(u32, u32), f64>,
+    /// Per item id, its ratings as (rater, value, count): one entry per rater with count 1
+    /// for the functions with a rater column; for `fleiss_kappa` (no rater) one entry per
+    /// value with rater 0 and the number of ratings. Items have few ratings, so a linear scan
+    /// finds a repeated rater faster than a hash of (item, rater) would.
+    by_item: Vec<Vec<(u32, u32, f64)>>,
 }
 
 impl RatingsAccumulator {
+    fn slot(&mut self, item: u32) -> &mut Vec<(u32, u32, f64)> {
+        let item = item as usize;
+        if item >= self.by_item.len() {
+            self.by_item.resize_with(item + 1, Vec::new);
+        }
+        &mut self.by_item[item]
+    }
+
     fn record(&mut self, item: u32, rater: u32, value: u32) -> Result<()> {
-        match self.by_rater.entry((item, rater)) {
-            Entry::Vacant(v) => {
-                v.insert(value);
-            }
-            Entry::Occupied(o) if *o.get() == value => {}
-            Entry::Occupied(_) => {
+        let slot = self.slot(item);
+        match slot.iter().find(|r| r.0 == rater) {
+            None => slot.push((rater, value, 1.0)),
+            Some(r) if r.1 == value => {}
+            Some(_) => {
                 return exec_err!(
                     "{}: rater {} gave item {} two different values; each rater rates an item at most once",
                     self.function.name(),
@@ -662,6 +674,22 @@ impl RatingsAccumulator {
             }
         }
         Ok(())
+    }
+
+    fn add_count(&mut self, item: u32, value: u32, n: f64) {
+        let slot = self.slot(item);
+        match slot.iter_mut().find(|r| r.1 == value) {
+            Some(r) => r.2 += n,
+            None => slot.push((0, value, n)),
+        }
+    }
+
+    fn ratings(&self) -> impl Iterator<Item = (u32, u32, u32, f64)> + '_ {
+        self.by_item.iter().enumerate().flat_map(|(item, entries)| {
+            entries
+                .iter()
+                .map(move |&(rater, value, n)| (item as u32, rater, value, n))
+        })
     }
 
     /// Per-item sparse (category, count) lists, items and categories in value order, so the
@@ -683,10 +711,7 @@ impl RatingsAccumulator {
                 None => unit.push((c, n)),
             }
         };
-        for (&(item, _), &value) in &self.by_rater {
-            add(item, value, 1.0);
-        }
-        for (&(item, value), &n) in &self.counts {
+        for (item, _, value, n) in self.ratings() {
             add(item, value, n);
         }
         units.iter_mut().for_each(|u| u.sort_by_key(|&(c, _)| c));
@@ -699,11 +724,12 @@ impl RatingsAccumulator {
     /// gap, then the ICC as a struct.
     fn evaluate_icc(&self) -> Result<ScalarValue> {
         let (n, k) = (self.items.len(), self.raters.len());
-        if self.by_rater.len() != n * k {
+        let rated: usize = self.by_item.iter().map(Vec::len).sum();
+        if rated != n * k {
             return exec_err!(
                 "icc: the design is not complete: {n} items × {k} raters need {} ratings, got {}; icc needs every rater to rate every item (use krippendorff_alpha(item, rater, score, 'level=interval') for incomplete designs)",
                 n * k,
-                self.by_rater.len()
+                rated
             );
         }
         let order = |interner: &ItemInterner| {
@@ -720,7 +746,7 @@ impl RatingsAccumulator {
             return exec_err!("icc: score must be numeric");
         };
         let mut table = vec![vec![0.0; k]; n];
-        for (&(item, rater), &value) in &self.by_rater {
+        for (item, rater, value, _) in self.ratings() {
             table[item_pos[item as usize]][rater_pos[rater as usize]] = values[value as usize];
         }
         let fields = icc_fields();
@@ -775,8 +801,10 @@ impl Accumulator for RatingsAccumulator {
             None
         };
         let labels = ValueColumn::new(&values[f.label_arg()])?;
+        // Long-form tables usually keep an item's ratings together: remember the last item.
+        let mut last_item = None;
         for row in 0..values[0].len() {
-            let Some(item) = items.get(row) else { continue };
+            let Some(item_ref) = items.get(row) else { continue };
             let rater = match &raters {
                 Some(col) => match col.get(row) {
                     Some(r) => Some(r),
@@ -787,13 +815,20 @@ impl Accumulator for RatingsAccumulator {
             let Some(value) = labels.intern(row, &mut self.values, f.name())? else {
                 continue;
             };
-            let item = self.items.intern(item)?;
+            let item = match last_item {
+                Some((previous, id)) if ItemColumn::same(previous, item_ref) => id,
+                _ => {
+                    let id = self.items.intern(item_ref)?;
+                    last_item = Some((item_ref, id));
+                    id
+                }
+            };
             match rater {
                 Some(r) => {
                     let rater = self.raters.intern(r)?;
                     self.record(item, rater, value)?;
                 }
-                None => *self.counts.entry((item, value)).or_insert(0.0) += 1.0,
+                None => self.add_count(item, value, 1.0),
             }
         }
         Ok(())
@@ -844,18 +879,13 @@ impl Accumulator for RatingsAccumulator {
             + self.items.heap_size()
             + self.raters.heap_size()
             + self.values.len() * 24
-            + (self.by_rater.capacity() + self.counts.capacity()) * 20
+            + self.by_item.iter().map(|v| v.capacity() * 16 + 24).sum::<usize>()
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
         let wrap = |a: ArrayRef| SingleRowListArrayBuilder::new(a).build_list_scalar();
         // (item, rater, value, count); rater is 0 for the counted form.
-        let rows: Vec<(u32, u32, u32, f64)> = self
-            .by_rater
-            .iter()
-            .map(|(&(i, r), &v)| (i, r, v, 1.0))
-            .chain(self.counts.iter().map(|(&(i, v), &n)| (i, 0, v, n)))
-            .collect();
+        let rows: Vec<(u32, u32, u32, f64)> = self.ratings().collect();
         let ids = |f: fn(&(u32, u32, u32, f64)) -> u32| -> ArrayRef {
             Arc::new(UInt32Array::from_iter_values(rows.iter().map(f)))
         };
@@ -899,7 +929,7 @@ impl Accumulator for RatingsAccumulator {
                 if self.function.has_rater() {
                     self.record(item, rater_map[raters.value(k) as usize], value)?;
                 } else {
-                    *self.counts.entry((item, value)).or_insert(0.0) += counts.value(k);
+                    self.add_count(item, value, counts.value(k));
                 }
             }
         }

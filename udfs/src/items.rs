@@ -98,6 +98,9 @@ impl<'a> ItemColumn<'a> {
     }
 }
 
+/// Dictionaries up to this size are searched linearly.
+const SMALL: usize = 12;
+
 /// Interns item values into dense ids in order of first appearance.
 #[derive(Debug)]
 pub enum ItemInterner {
@@ -137,11 +140,18 @@ impl ItemInterner {
     }
 
     /// The id of `item`, assigning the next id on first sight.
+    ///
+    /// Small dictionaries (raters, labels) are searched linearly, which beats hashing up to a
+    /// dozen or so entries; larger ones use the hash map, which is always kept complete.
     #[inline]
     pub fn intern(&mut self, item: ItemRef) -> Result<u32> {
         match (self, item) {
             (ItemInterner::Text { ids, names }, ItemRef::Text(s)) => {
-                if let Some(&id) = ids.get(s) {
+                if names.len() <= SMALL {
+                    if let Some(id) = names.iter().position(|n| **n == *s) {
+                        return Ok(id as u32);
+                    }
+                } else if let Some(&id) = ids.get(s) {
                     return Ok(id);
                 }
                 let id = names.len() as u32;
@@ -150,6 +160,11 @@ impl ItemInterner {
                 Ok(id)
             }
             (ItemInterner::Integer { ids, values }, ItemRef::Integer(v)) => {
+                if values.len() <= SMALL {
+                    if let Some(id) = values.iter().position(|&x| x == v) {
+                        return Ok(id as u32);
+                    }
+                }
                 Ok(*ids.entry(v).or_insert_with(|| {
                     values.push(v);
                     (values.len() - 1) as u32
