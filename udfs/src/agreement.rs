@@ -460,7 +460,7 @@ impl AggregateUDFImpl for AgreementUdaf {
                 ItemKind::Text
             }),
             values,
-            by_item: Vec::new(),
+            ratings: Vec::new(),
         }))
     }
 
@@ -643,79 +643,110 @@ struct RatingsAccumulator {
     items: ItemInterner,
     raters: ItemInterner,
     values: ValueDictionary,
-    /// Per item id, its ratings as (rater, value, count): one entry per rater with count 1
-    /// for the functions with a rater column; for `fleiss_kappa` (no rater) one entry per
-    /// value with rater 0 and the number of ratings. Items have few ratings, so a linear scan
-    /// finds a repeated rater faster than a hash of (item, rater) would.
-    by_item: Vec<Vec<(u32, u32, f64)>>,
+    /// Every rating as (item, rater, value, count), appended as it comes: count 1 for the
+    /// functions with a rater column; for `fleiss_kappa` (no rater) rater 0 and a count.
+    /// Grouping by item, and the check that no rater rated an item twice, happen once in
+    /// `evaluate` by a counting sort on item ids, so the per-row work is three dictionary
+    /// lookups and a push.
+    ratings: Vec<(u32, u32, u32, f64)>,
 }
 
 impl RatingsAccumulator {
-    fn slot(&mut self, item: u32) -> &mut Vec<(u32, u32, f64)> {
-        let item = item as usize;
-        if item >= self.by_item.len() {
-            self.by_item.resize_with(item + 1, Vec::new);
-        }
-        &mut self.by_item[item]
-    }
-
-    fn record(&mut self, item: u32, rater: u32, value: u32) -> Result<()> {
-        let slot = self.slot(item);
-        match slot.iter().find(|r| r.0 == rater) {
-            None => slot.push((rater, value, 1.0)),
-            Some(r) if r.1 == value => {}
-            Some(_) => {
-                return exec_err!(
-                    "{}: rater {} gave item {} two different values; each rater rates an item at most once",
-                    self.function.name(),
-                    self.raters.display(rater as usize),
-                    self.items.display(item as usize)
-                )
-            }
-        }
-        Ok(())
+    fn record(&mut self, item: u32, rater: u32, value: u32) {
+        self.ratings.push((item, rater, value, 1.0));
     }
 
     fn add_count(&mut self, item: u32, value: u32, n: f64) {
-        let slot = self.slot(item);
-        match slot.iter_mut().find(|r| r.1 == value) {
-            Some(r) => r.2 += n,
-            None => slot.push((0, value, n)),
-        }
+        self.ratings.push((item, 0, value, n));
     }
 
-    fn ratings(&self) -> impl Iterator<Item = (u32, u32, u32, f64)> + '_ {
-        self.by_item.iter().enumerate().flat_map(|(item, entries)| {
-            entries
-                .iter()
-                .map(move |&(rater, value, n)| (item as u32, rater, value, n))
-        })
+    /// Position of each item id in value order.
+    fn canonical_positions(interner: &ItemInterner) -> Vec<usize> {
+        let mut ids: Vec<usize> = (0..interner.len()).collect();
+        ids.sort_by(|&a, &b| interner.cmp(a, b));
+        let mut position = vec![0; ids.len()];
+        for (p, &id) in ids.iter().enumerate() {
+            position[id] = p;
+        }
+        position
+    }
+
+    /// The ratings grouped by item in value order (a counting sort), one entry per rater, or
+    /// for `fleiss_kappa` per value with summed counts. Returns the group offsets and the
+    /// entries as (item position, rater, value, count). A rater who gave an item two
+    /// different values is an error; the same value twice counts once.
+    fn grouped(&self) -> Result<(Vec<usize>, Vec<(usize, u32, u32, f64)>)> {
+        let position = Self::canonical_positions(&self.items);
+        let n = position.len();
+        let mut offsets = vec![0usize; n + 1];
+        for r in &self.ratings {
+            offsets[position[r.0 as usize] + 1] += 1;
+        }
+        for i in 0..n {
+            offsets[i + 1] += offsets[i];
+        }
+        let mut cursor = offsets.clone();
+        let mut sorted = vec![(0usize, 0u32, 0u32, 0.0f64); self.ratings.len()];
+        for r in &self.ratings {
+            let p = position[r.0 as usize];
+            sorted[cursor[p]] = (p, r.1, r.2, r.3);
+            cursor[p] += 1;
+        }
+        let by_rater = self.function.has_rater();
+        let mut out_offsets = Vec::with_capacity(n + 1);
+        let mut out: Vec<(usize, u32, u32, f64)> = Vec::with_capacity(sorted.len());
+        out_offsets.push(0);
+        for p in 0..n {
+            let group = &mut sorted[offsets[p]..offsets[p + 1]];
+            if by_rater {
+                group.sort_unstable_by_key(|r| (r.1, r.2));
+            } else {
+                group.sort_unstable_by_key(|r| r.2);
+            }
+            let start = out.len();
+            for &r in group.iter() {
+                match out[start..].last_mut() {
+                    Some(last) if by_rater && last.1 == r.1 => {
+                        if last.2 != r.2 {
+                            let item = (0..n).find(|&id| position[id] == p).unwrap_or(0);
+                            return exec_err!(
+                                "{}: rater {} gave item {} two different values; each rater rates an item at most once",
+                                self.function.name(),
+                                self.raters.display(r.1 as usize),
+                                self.items.display(item)
+                            );
+                        }
+                    }
+                    Some(last) if !by_rater && last.2 == r.2 => last.3 += r.3,
+                    _ => out.push(r),
+                }
+            }
+            out_offsets.push(out.len());
+        }
+        Ok((out_offsets, out))
     }
 
     /// Per-item sparse (category, count) lists, items and categories in value order, so the
     /// result does not depend on the order rows and partial states arrived in.
-    fn units(&self) -> (Vec<f64>, Vec<Vec<(usize, f64)>>) {
+    fn units(&self) -> Result<(Vec<f64>, Vec<Vec<(usize, f64)>>)> {
         let (category, numbers) = self.values.sorted();
-        let mut item_order: Vec<usize> = (0..self.items.len()).collect();
-        item_order.sort_by(|&a, &b| self.items.cmp(a, b));
-        let mut position = vec![0; self.items.len()];
-        for (p, &i) in item_order.iter().enumerate() {
-            position[i] = p;
-        }
-        let mut units: Vec<Vec<(usize, f64)>> = vec![Vec::new(); self.items.len()];
-        let mut add = |item: u32, value: u32, n: f64| {
-            let unit = &mut units[position[item as usize]];
-            let c = category[value as usize];
-            match unit.iter_mut().find(|(k, _)| *k == c) {
-                Some((_, count)) => *count += n,
-                None => unit.push((c, n)),
-            }
-        };
-        for (item, _, value, n) in self.ratings() {
-            add(item, value, n);
-        }
-        units.iter_mut().for_each(|u| u.sort_by_key(|&(c, _)| c));
-        (numbers, units)
+        let (offsets, entries) = self.grouped()?;
+        let units = offsets
+            .windows(2)
+            .map(|w| {
+                let mut unit: Vec<(usize, f64)> = Vec::with_capacity(w[1] - w[0]);
+                for &(_, _, value, n) in &entries[w[0]..w[1]] {
+                    let c = category[value as usize];
+                    match unit.iter_mut().find(|(k, _)| *k == c) {
+                        Some((_, count)) => *count += n,
+                        None => unit.push((c, n)),
+                    }
+                }
+                unit.sort_unstable_by_key(|&(c, _)| c);
+                unit
+            })
+            .collect();
+        Ok((numbers, units))
     }
 }
 
@@ -724,30 +755,21 @@ impl RatingsAccumulator {
     /// gap, then the ICC as a struct.
     fn evaluate_icc(&self) -> Result<ScalarValue> {
         let (n, k) = (self.items.len(), self.raters.len());
-        let rated: usize = self.by_item.iter().map(Vec::len).sum();
-        if rated != n * k {
+        let (_, entries) = self.grouped()?;
+        if entries.len() != n * k {
             return exec_err!(
                 "icc: the design is not complete: {n} items × {k} raters need {} ratings, got {}; icc needs every rater to rate every item (use krippendorff_alpha(item, rater, score, 'level=interval') for incomplete designs)",
                 n * k,
-                rated
+                entries.len()
             );
         }
-        let order = |interner: &ItemInterner| {
-            let mut ids: Vec<usize> = (0..interner.len()).collect();
-            ids.sort_by(|&a, &b| interner.cmp(a, b));
-            let mut position = vec![0; ids.len()];
-            for (p, &id) in ids.iter().enumerate() {
-                position[id] = p;
-            }
-            position
-        };
-        let (item_pos, rater_pos) = (order(&self.items), order(&self.raters));
+        let rater_pos = Self::canonical_positions(&self.raters);
         let ValueDictionary::Number { values, .. } = &self.values else {
             return exec_err!("icc: score must be numeric");
         };
         let mut table = vec![vec![0.0; k]; n];
-        for (item, rater, value, _) in self.ratings() {
-            table[item_pos[item as usize]][rater_pos[rater as usize]] = values[value as usize];
+        for &(item, rater, value, _) in &entries {
+            table[item][rater_pos[rater as usize]] = values[value as usize];
         }
         let fields = icc_fields();
         let Some(r) = icc(&table, self.config.form, self.config.confidence) else {
@@ -804,7 +826,9 @@ impl Accumulator for RatingsAccumulator {
         // Long-form tables usually keep an item's ratings together: remember the last item.
         let mut last_item = None;
         for row in 0..values[0].len() {
-            let Some(item_ref) = items.get(row) else { continue };
+            let Some(item_ref) = items.get(row) else {
+                continue;
+            };
             let rater = match &raters {
                 Some(col) => match col.get(row) {
                     Some(r) => Some(r),
@@ -826,7 +850,7 @@ impl Accumulator for RatingsAccumulator {
             match rater {
                 Some(r) => {
                     let rater = self.raters.intern(r)?;
-                    self.record(item, rater, value)?;
+                    self.record(item, rater, value);
                 }
                 None => self.add_count(item, value, 1.0),
             }
@@ -835,7 +859,7 @@ impl Accumulator for RatingsAccumulator {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        let (numbers, units) = self.units();
+        let (numbers, units) = self.units()?;
         let q = numbers.len();
         let value = match self.function {
             AgreementFunction::KrippendorffAlpha => {
@@ -879,13 +903,13 @@ impl Accumulator for RatingsAccumulator {
             + self.items.heap_size()
             + self.raters.heap_size()
             + self.values.len() * 24
-            + self.by_item.iter().map(|v| v.capacity() * 16 + 24).sum::<usize>()
+            + self.ratings.capacity() * std::mem::size_of::<(u32, u32, u32, f64)>()
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
         let wrap = |a: ArrayRef| SingleRowListArrayBuilder::new(a).build_list_scalar();
         // (item, rater, value, count); rater is 0 for the counted form.
-        let rows: Vec<(u32, u32, u32, f64)> = self.ratings().collect();
+        let rows = &self.ratings;
         let ids = |f: fn(&(u32, u32, u32, f64)) -> u32| -> ArrayRef {
             Arc::new(UInt32Array::from_iter_values(rows.iter().map(f)))
         };
@@ -927,7 +951,7 @@ impl Accumulator for RatingsAccumulator {
                 let item = item_map[items.value(k) as usize];
                 let value = value_map[values.value(k) as usize];
                 if self.function.has_rater() {
-                    self.record(item, rater_map[raters.value(k) as usize], value)?;
+                    self.record(item, rater_map[raters.value(k) as usize], value);
                 } else {
                     self.add_count(item, value, counts.value(k));
                 }

@@ -38,11 +38,23 @@ pub fn krippendorff_alpha(
     let k = values.len();
     let mut coincidence = vec![0.0; k * k];
     for unit in units {
-        for (c, d, amount) in unit_coincidences(unit) {
-            coincidence[c * k + d] += amount;
-        }
+        add_unit_coincidences(unit, &mut coincidence, k);
     }
     alpha_from_coincidences(values, &coincidence, level)
+}
+
+/// Add one unit's coincidences to a dense `k × k` matrix, without allocating.
+fn add_unit_coincidences(unit: &[(usize, f64)], coincidence: &mut [f64], k: usize) {
+    let m: f64 = unit.iter().map(|&(_, n)| n).sum();
+    if m < 2.0 {
+        return;
+    }
+    for &(c, n_c) in unit {
+        for &(d, n_d) in unit {
+            let pairs = if c == d { n_c * (n_c - 1.0) } else { n_c * n_d };
+            coincidence[c * k + d] += pairs / (m - 1.0);
+        }
+    }
 }
 
 /// One unit's contributions `(c, d, o_cd)` to the coincidence matrix; empty when the unit
