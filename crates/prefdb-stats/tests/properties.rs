@@ -135,3 +135,73 @@ mod agreement {
         }
     }
 }
+
+mod kappa_family {
+    use prefdb_stats::agreement::{
+        agreement_weights, cohen_kappa, fleiss_kappa, gwet_ac, percent_agreement, Weighting,
+    };
+    use proptest::prelude::*;
+
+    /// Complete long-form data: `units × raters` labels in 0..4.
+    fn table() -> impl Strategy<Value = Vec<Vec<usize>>> {
+        (2usize..6).prop_flat_map(|raters| {
+            prop::collection::vec(prop::collection::vec(0usize..4, raters), 2..40)
+        })
+    }
+
+    fn counts(table: &[Vec<usize>]) -> Vec<Vec<f64>> {
+        table
+            .iter()
+            .map(|labels| {
+                let mut c = vec![0.0; 4];
+                labels.iter().for_each(|&l| c[l] += 1.0);
+                c
+            })
+            .collect()
+    }
+
+    fn same(a: Option<f64>, b: Option<f64>) -> bool {
+        match (a, b) {
+            (Some(a), Some(b)) => (a - b).abs() < 1e-12,
+            (a, b) => a == b,
+        }
+    }
+
+    proptest! {
+        /// Permuting raters (within each unit) and items changes nothing.
+        #[test]
+        fn invariant_under_permuting_raters_and_items(table in table(), rotate in 0usize..5) {
+            let mut permuted: Vec<Vec<usize>> = table
+                .iter()
+                .map(|labels| {
+                    let mut l = labels.clone();
+                    let r = rotate % l.len();
+                    l.rotate_left(r);
+                    l
+                })
+                .collect();
+            permuted.reverse();
+            let (a, b) = (counts(&table), counts(&permuted));
+            let w = agreement_weights(&[0.0, 1.0, 2.0, 3.0], Weighting::Quadratic);
+            prop_assert!(same(percent_agreement(&a), percent_agreement(&b)));
+            prop_assert!(same(fleiss_kappa(&a).unwrap(), fleiss_kappa(&b).unwrap()));
+            prop_assert!(same(gwet_ac(&a, &w), gwet_ac(&b, &w)));
+        }
+
+        /// When every rater gives each item the same label, and at least two labels occur,
+        /// every coefficient is 1.
+        #[test]
+        fn perfect_agreement_is_one(labels in prop::collection::vec(0usize..4, 2..30), raters in 2usize..5) {
+            prop_assume!(labels.iter().any(|&l| l != labels[0]));
+            let table: Vec<Vec<usize>> = labels.iter().map(|&l| vec![l; raters]).collect();
+            let c = counts(&table);
+            let w = agreement_weights(&[0.0, 1.0, 2.0, 3.0], Weighting::Identity);
+            prop_assert!(same(percent_agreement(&c), Some(1.0)));
+            prop_assert!(same(fleiss_kappa(&c).unwrap(), Some(1.0)));
+            prop_assert!(same(gwet_ac(&c, &w), Some(1.0)));
+            let mut confusion = vec![vec![0.0; 4]; 4];
+            labels.iter().for_each(|&l| confusion[l][l] += 1.0);
+            prop_assert!(same(cohen_kappa(&confusion, Weighting::Quadratic), Some(1.0)));
+        }
+    }
+}
