@@ -461,6 +461,7 @@ impl AggregateUDFImpl for AgreementUdaf {
             }),
             values,
             ratings: Vec::new(),
+            counts: Vec::new(),
         }))
     }
 
@@ -643,21 +644,31 @@ struct RatingsAccumulator {
     items: ItemInterner,
     raters: ItemInterner,
     values: ValueDictionary,
-    /// Every rating as (item, rater, value, count), appended as it comes: count 1 for the
-    /// functions with a rater column; for `fleiss_kappa` (no rater) rater 0 and a count.
-    /// Grouping by item, and the check that no rater rated an item twice, happen once in
-    /// `evaluate` by a counting sort on item ids, so the per-row work is three dictionary
-    /// lookups and a push.
-    ratings: Vec<(u32, u32, u32, f64)>,
+    /// Every rating as (item, rater, value) ids, appended as it comes; rater is 0 for
+    /// `fleiss_kappa`, which has no rater column. Grouping by item, and the check that no
+    /// rater rated an item twice, happen once in `evaluate` by a counting sort on item ids,
+    /// so the per-row work is three dictionary lookups and a push.
+    ratings: Vec<(u32, u32, u32)>,
+    /// For `fleiss_kappa` only: the count of each entry of `ratings` (merged states carry
+    /// counts). Empty means every count is 1.
+    counts: Vec<f64>,
 }
 
 impl RatingsAccumulator {
     fn record(&mut self, item: u32, rater: u32, value: u32) {
-        self.ratings.push((item, rater, value, 1.0));
+        self.ratings.push((item, rater, value));
     }
 
     fn add_count(&mut self, item: u32, value: u32, n: f64) {
-        self.ratings.push((item, 0, value, n));
+        if self.counts.len() < self.ratings.len() {
+            self.counts.resize(self.ratings.len(), 1.0);
+        }
+        self.ratings.push((item, 0, value));
+        self.counts.push(n);
+    }
+
+    fn count(&self, i: usize) -> f64 {
+        self.counts.get(i).copied().unwrap_or(1.0)
     }
 
     /// Position of each item id in value order.
@@ -673,9 +684,10 @@ impl RatingsAccumulator {
 
     /// The ratings grouped by item in value order (a counting sort), one entry per rater, or
     /// for `fleiss_kappa` per value with summed counts. Returns the group offsets and the
-    /// entries as (item position, rater, value, count). A rater who gave an item two
-    /// different values is an error; the same value twice counts once.
-    fn grouped(&self) -> Result<(Vec<usize>, Vec<(usize, u32, u32, f64)>)> {
+    /// entries as (rater, value, count). A rater who gave an item two different values is
+    /// an error; the same value twice counts once.
+    #[allow(clippy::type_complexity)]
+    fn grouped(&self) -> Result<(Vec<usize>, Vec<(u32, u32, f64)>)> {
         let position = Self::canonical_positions(&self.items);
         let n = position.len();
         let mut offsets = vec![0usize; n + 1];
@@ -686,38 +698,38 @@ impl RatingsAccumulator {
             offsets[i + 1] += offsets[i];
         }
         let mut cursor = offsets.clone();
-        let mut sorted = vec![(0usize, 0u32, 0u32, 0.0f64); self.ratings.len()];
-        for r in &self.ratings {
+        let mut sorted = vec![(0u32, 0u32, 0.0f64); self.ratings.len()];
+        for (i, r) in self.ratings.iter().enumerate() {
             let p = position[r.0 as usize];
-            sorted[cursor[p]] = (p, r.1, r.2, r.3);
+            sorted[cursor[p]] = (r.1, r.2, self.count(i));
             cursor[p] += 1;
         }
         let by_rater = self.function.has_rater();
         let mut out_offsets = Vec::with_capacity(n + 1);
-        let mut out: Vec<(usize, u32, u32, f64)> = Vec::with_capacity(sorted.len());
+        let mut out: Vec<(u32, u32, f64)> = Vec::with_capacity(sorted.len());
         out_offsets.push(0);
         for p in 0..n {
             let group = &mut sorted[offsets[p]..offsets[p + 1]];
             if by_rater {
-                group.sort_unstable_by_key(|r| (r.1, r.2));
+                group.sort_unstable_by_key(|r| (r.0, r.1));
             } else {
-                group.sort_unstable_by_key(|r| r.2);
+                group.sort_unstable_by_key(|r| r.1);
             }
             let start = out.len();
             for &r in group.iter() {
                 match out[start..].last_mut() {
-                    Some(last) if by_rater && last.1 == r.1 => {
-                        if last.2 != r.2 {
+                    Some(last) if by_rater && last.0 == r.0 => {
+                        if last.1 != r.1 {
                             let item = (0..n).find(|&id| position[id] == p).unwrap_or(0);
                             return exec_err!(
                                 "{}: rater {} gave item {} two different values; each rater rates an item at most once",
                                 self.function.name(),
-                                self.raters.display(r.1 as usize),
+                                self.raters.display(r.0 as usize),
                                 self.items.display(item)
                             );
                         }
                     }
-                    Some(last) if !by_rater && last.2 == r.2 => last.3 += r.3,
+                    Some(last) if !by_rater && last.1 == r.1 => last.2 += r.2,
                     _ => out.push(r),
                 }
             }
@@ -735,7 +747,7 @@ impl RatingsAccumulator {
             .windows(2)
             .map(|w| {
                 let mut unit: Vec<(usize, f64)> = Vec::with_capacity(w[1] - w[0]);
-                for &(_, _, value, n) in &entries[w[0]..w[1]] {
+                for &(_, value, n) in &entries[w[0]..w[1]] {
                     let c = category[value as usize];
                     match unit.iter_mut().find(|(k, _)| *k == c) {
                         Some((_, count)) => *count += n,
@@ -755,7 +767,7 @@ impl RatingsAccumulator {
     /// gap, then the ICC as a struct.
     fn evaluate_icc(&self) -> Result<ScalarValue> {
         let (n, k) = (self.items.len(), self.raters.len());
-        let (_, entries) = self.grouped()?;
+        let (offsets, entries) = self.grouped()?;
         if entries.len() != n * k {
             return exec_err!(
                 "icc: the design is not complete: {n} items × {k} raters need {} ratings, got {}; icc needs every rater to rate every item (use krippendorff_alpha(item, rater, score, 'level=interval') for incomplete designs)",
@@ -768,8 +780,10 @@ impl RatingsAccumulator {
             return exec_err!("icc: score must be numeric");
         };
         let mut table = vec![vec![0.0; k]; n];
-        for &(item, rater, value, _) in &entries {
-            table[item][rater_pos[rater as usize]] = values[value as usize];
+        for (item, w) in offsets.windows(2).enumerate() {
+            for &(rater, value, _) in &entries[w[0]..w[1]] {
+                table[item][rater_pos[rater as usize]] = values[value as usize];
+            }
         }
         let fields = icc_fields();
         let Some(r) = icc(&table, self.config.form, self.config.confidence) else {
@@ -823,6 +837,7 @@ impl Accumulator for RatingsAccumulator {
             None
         };
         let labels = ValueColumn::new(&values[f.label_arg()])?;
+        self.ratings.reserve(values[0].len());
         // Long-form tables usually keep an item's ratings together: remember the last item.
         let mut last_item = None;
         for row in 0..values[0].len() {
@@ -903,14 +918,15 @@ impl Accumulator for RatingsAccumulator {
             + self.items.heap_size()
             + self.raters.heap_size()
             + self.values.len() * 24
-            + self.ratings.capacity() * std::mem::size_of::<(u32, u32, u32, f64)>()
+            + self.ratings.capacity() * std::mem::size_of::<(u32, u32, u32)>()
+            + self.counts.capacity() * 8
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
         let wrap = |a: ArrayRef| SingleRowListArrayBuilder::new(a).build_list_scalar();
         // (item, rater, value, count); rater is 0 for the counted form.
         let rows = &self.ratings;
-        let ids = |f: fn(&(u32, u32, u32, f64)) -> u32| -> ArrayRef {
+        let ids = |f: fn(&(u32, u32, u32)) -> u32| -> ArrayRef {
             Arc::new(UInt32Array::from_iter_values(rows.iter().map(f)))
         };
         Ok(vec![
@@ -921,7 +937,7 @@ impl Accumulator for RatingsAccumulator {
             wrap(ids(|r| r.1)),
             wrap(ids(|r| r.2)),
             wrap(Arc::new(Float64Array::from_iter_values(
-                rows.iter().map(|r| r.3),
+                (0..rows.len()).map(|i| self.count(i)),
             ))),
         ])
     }
@@ -947,6 +963,7 @@ impl Accumulator for RatingsAccumulator {
                 values.as_primitive::<UInt32Type>(),
                 counts.as_primitive::<Float64Type>(),
             );
+            self.ratings.reserve(items.len());
             for k in 0..items.len() {
                 let item = item_map[items.value(k) as usize];
                 let value = value_map[values.value(k) as usize];
