@@ -5,6 +5,7 @@
 //! opens one file.
 
 pub mod agreement;
+pub mod calibration;
 pub mod pairwise;
 pub mod rng;
 pub mod special;

@@ -1,0 +1,18 @@
+//! Scorer quality: calibration of probabilities (Brier, log loss, ECE and reliability bins),
+//! discrimination (AUROC), rank correlation (Spearman, Kendall's τ-b), reward-model pairwise
+//! accuracy, pass@k and binomial proportion intervals.
+//!
+//! Inputs are plain slices; the SQL layer keeps whatever it needs as mergeable state (sums for
+//! Brier and log loss, the values themselves for the rank-based statistics).
+
+pub mod bins;
+pub mod correlation;
+pub mod scores;
+
+pub use bins::{
+    expected_calibration_error, reliability_bins, BinStrategy, CalibrationNorm, ReliabilityBin,
+};
+pub use correlation::{kendall_tau_b, spearman, Correlation};
+pub use scores::{
+    auroc, brier_score, log_loss, pairwise_accuracy, pass_at_k, proportion_ci, ProportionMethod,
+};
