@@ -399,3 +399,73 @@ async fn agreement_is_independent_of_partitioning() {
     assert!(results[0].contains("ci_lower: 0."), "{}", results[0]);
     assert_eq!(results[0], results[1]);
 }
+
+/// Calibration and scorer functions in SQL against scikit-learn and SciPy, on the fixtures
+/// written by tests/oracle/calibration.py.
+#[tokio::test]
+async fn scorer_functions_match_sklearn_and_scipy() {
+    repo_root();
+    let ctx = prefdb::new_context();
+    prefdb::register_table(&ctx, "calib", "tests/fixtures/calibration_data.csv")
+        .await
+        .unwrap();
+    let reference = std::fs::read_to_string("tests/fixtures/calibration_ref.tsv").unwrap();
+    let scalar = |statistic: &str| -> Option<String> {
+        let parts: Vec<&str> = statistic.split('_').collect();
+        Some(match parts.as_slice() {
+            ["brier"] => "brier_score(prob, label)".into(),
+            ["log", "loss"] => "log_loss(prob, label)".into(),
+            ["auroc"] => "auroc(prob, label)".into(),
+            ["ece", strategy, norm] => {
+                format!("ece(prob, label, 'bins=10, strategy={strategy}, norm={norm}')")
+            }
+            ["spearman"] => "spearman(x, y)".into(),
+            ["spearman", "p"] => "spearman_test(x, y)['p_value']".into(),
+            ["kendall"] => "kendall_tau(x, y)".into(),
+            ["kendall", "p"] => "kendall_tau_test(x, y)['p_value']".into(),
+            ["pairwise", "accuracy"] => "pairwise_accuracy(x, y)".into(),
+            _ => return None,
+        })
+    };
+    let mut checked = 0;
+    for line in reference.lines().skip(1) {
+        let cells: Vec<&str> = line.split('\t').collect();
+        let Some(call) = scalar(cells[1]) else {
+            continue;
+        };
+        let sql = format!("SELECT 'x', {call} FROM calib WHERE dataset = {}", cells[0]);
+        let got = pairs(&ctx, &sql).await[0].1;
+        let expected: f64 = cells[2].parse().unwrap();
+        let tol = if cells[1].ends_with("_p") {
+            1e-9 * expected.abs()
+        } else {
+            1e-9
+        };
+        assert!(
+            (got - expected).abs() <= tol,
+            "dataset {} {}: {got} vs {expected}",
+            cells[0],
+            cells[1]
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 3 * 14);
+    // reliability_bins against calibration_curve, through the flat form.
+    for strategy in ["uniform", "quantile"] {
+        for dataset in 0..3 {
+            let sql = format!(
+                "SELECT CAST(bin AS VARCHAR), mean_prob FROM leaderboard('SELECT reliability_bins(prob, label, ''bins=10, strategy={strategy}'') FROM calib WHERE dataset = {dataset}')"
+            );
+            let bins = pairs(&ctx, &sql).await;
+            for (j, (_, mean_prob)) in bins.iter().enumerate() {
+                let key = format!("{dataset}\tcurve_{strategy}_{j}_pred\t");
+                let line = reference.lines().find(|l| l.starts_with(&key)).unwrap();
+                let expected: f64 = line.rsplit('\t').next().unwrap().parse().unwrap();
+                assert!(
+                    (mean_prob - expected).abs() < 1e-9,
+                    "{key}: {mean_prob} vs {expected}"
+                );
+            }
+        }
+    }
+}

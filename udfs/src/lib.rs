@@ -16,6 +16,7 @@
 //! ```
 
 pub mod agreement;
+pub mod calibration;
 pub mod flat;
 pub mod items;
 pub mod options;
@@ -35,6 +36,7 @@ pub fn aggregate_functions() -> Vec<AggregateUDF> {
     ]
     .into_iter()
     .chain(agreement::agreement_udafs())
+    .chain(calibration::scorer_udafs())
     .collect()
 }
 

@@ -1,0 +1,538 @@
+//! Calibration and scorer quality: `brier_score`, `log_loss`, `ece`, `reliability_bins`,
+//! `auroc`, `spearman`, `spearman_test`, `kendall_tau`, `kendall_tau_test`,
+//! `pairwise_accuracy`.
+//!
+//! Every function takes two numeric columns and keeps the non-NULL pairs as its partial state
+//! (two Float64 lists). States merge by concatenation; the kernels in
+//! `prefdb_stats::calibration` run once in `evaluate`, on pairs sorted into a canonical
+//! order, so results do not depend on partitioning. Probabilities outside [0, 1], NaN and
+//! labels other than true/false/0/1 are errors that name the function and show the value.
+
+use crate::options::{logical_string_literal, physical_string_literal, FunctionOptions};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, Float64Array, Int64Array, ListArray, StructArray,
+};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type};
+use datafusion::common::utils::SingleRowListArrayBuilder;
+use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
+use datafusion::logical_expr::expr::AggregateFunction;
+use datafusion::logical_expr::function::{
+    AccumulatorArgs, AggregateFunctionSimplification, StateFieldsArgs,
+};
+use datafusion::logical_expr::utils::format_state_name;
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDF, AggregateUDFImpl, DocSection, Documentation, Expr, Signature,
+    Volatility,
+};
+use prefdb_stats::calibration::{
+    auroc, brier_score, expected_calibration_error, kendall_tau_b, log_loss, pairwise_accuracy,
+    reliability_bins, spearman, BinStrategy, CalibrationNorm, Correlation,
+};
+use std::sync::{Arc, OnceLock};
+
+const DOC_SECTION: DocSection = DocSection {
+    include: true,
+    label: "Calibration and scorer quality",
+    description: Some("How good a probability, score or ranking is."),
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ScorerFunction {
+    BrierScore,
+    LogLoss,
+    Ece,
+    ReliabilityBins,
+    Auroc,
+    Spearman,
+    SpearmanTest,
+    KendallTau,
+    KendallTauTest,
+    PairwiseAccuracy,
+}
+
+const ALL: [ScorerFunction; 10] = [
+    ScorerFunction::BrierScore,
+    ScorerFunction::LogLoss,
+    ScorerFunction::Ece,
+    ScorerFunction::ReliabilityBins,
+    ScorerFunction::Auroc,
+    ScorerFunction::Spearman,
+    ScorerFunction::SpearmanTest,
+    ScorerFunction::KendallTau,
+    ScorerFunction::KendallTauTest,
+    ScorerFunction::PairwiseAccuracy,
+];
+
+/// What the second argument holds, which decides its validation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Second {
+    Label,
+    Number,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct ScorerConfig {
+    eps: f64,
+    bins: usize,
+    strategy: BinStrategy,
+    norm: CalibrationNorm,
+}
+
+impl ScorerFunction {
+    pub fn name(self) -> &'static str {
+        match self {
+            ScorerFunction::BrierScore => "brier_score",
+            ScorerFunction::LogLoss => "log_loss",
+            ScorerFunction::Ece => "ece",
+            ScorerFunction::ReliabilityBins => "reliability_bins",
+            ScorerFunction::Auroc => "auroc",
+            ScorerFunction::Spearman => "spearman",
+            ScorerFunction::SpearmanTest => "spearman_test",
+            ScorerFunction::KendallTau => "kendall_tau",
+            ScorerFunction::KendallTauTest => "kendall_tau_test",
+            ScorerFunction::PairwiseAccuracy => "pairwise_accuracy",
+        }
+    }
+
+    fn args(self) -> [&'static str; 2] {
+        match self {
+            ScorerFunction::BrierScore
+            | ScorerFunction::LogLoss
+            | ScorerFunction::Ece
+            | ScorerFunction::ReliabilityBins => ["prob", "label"],
+            ScorerFunction::Auroc => ["score", "label"],
+            ScorerFunction::PairwiseAccuracy => ["score_chosen", "score_rejected"],
+            _ => ["x", "y"],
+        }
+    }
+
+    fn second(self) -> Second {
+        if self.args()[1] == "label" {
+            Second::Label
+        } else {
+            Second::Number
+        }
+    }
+
+    /// Whether the first argument is a probability that must lie in [0, 1].
+    fn first_is_probability(self) -> bool {
+        self.args()[0] == "prob"
+    }
+
+    fn option_keys(self) -> &'static [&'static str] {
+        match self {
+            ScorerFunction::LogLoss => &["eps"],
+            ScorerFunction::Ece | ScorerFunction::ReliabilityBins => &["bins", "strategy", "norm"],
+            _ => &[],
+        }
+    }
+
+    fn parse_config(self, text: Option<&str>) -> Result<ScorerConfig> {
+        let o = match text {
+            Some(t) => FunctionOptions::parse(self.name(), t, self.option_keys())?,
+            None => FunctionOptions::empty(self.name()),
+        };
+        Ok(ScorerConfig {
+            eps: o.f64_or("eps", 1e-15, |e| e > 0.0 && e < 0.5, "a number in (0, 0.5)")?,
+            bins: o.usize_or("bins", 15, 1)?,
+            strategy: o.choice_or(
+                "strategy",
+                BinStrategy::Uniform,
+                &[
+                    ("uniform", BinStrategy::Uniform),
+                    ("quantile", BinStrategy::Quantile),
+                ],
+            )?,
+            norm: o.choice_or(
+                "norm",
+                CalibrationNorm::L1,
+                &[
+                    ("l1", CalibrationNorm::L1),
+                    ("l2", CalibrationNorm::L2),
+                    ("max", CalibrationNorm::Max),
+                ],
+            )?,
+        })
+    }
+}
+
+fn test_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("statistic", DataType::Float64, true),
+        Field::new("p_value", DataType::Float64, true),
+    ])
+}
+
+fn bin_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("bin", DataType::Int64, true),
+        Field::new("lower", DataType::Float64, true),
+        Field::new("upper", DataType::Float64, true),
+        Field::new("count", DataType::Int64, true),
+        Field::new("mean_prob", DataType::Float64, true),
+        Field::new("frac_positive", DataType::Float64, true),
+        Field::new("gap", DataType::Float64, true),
+    ])
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct ScorerUdaf {
+    function: ScorerFunction,
+    signature: Signature,
+}
+
+pub fn scorer_udafs() -> Vec<AggregateUDF> {
+    ALL.into_iter()
+        .map(|function| {
+            AggregateUDF::from(ScorerUdaf {
+                function,
+                signature: Signature::user_defined(Volatility::Immutable),
+            })
+        })
+        .collect()
+}
+
+impl AggregateUDFImpl for ScorerUdaf {
+    fn name(&self) -> &str {
+        self.function.name()
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        let f = self.function;
+        let [a, b] = f.args();
+        let max = 2 + usize::from(!f.option_keys().is_empty());
+        if !(2..=max).contains(&arg_types.len()) {
+            let options = if max == 3 { " [, options]" } else { "" };
+            return plan_err!(
+                "{} takes {} arguments, got {}: {}({a}, {b}{options})",
+                f.name(),
+                if max == 3 { "2 or 3" } else { "2" },
+                arg_types.len(),
+                f.name()
+            );
+        }
+        let mut coerced = Vec::with_capacity(arg_types.len());
+        for (i, t) in arg_types.iter().enumerate() {
+            let name = f.args().get(i).copied().unwrap_or("options");
+            coerced.push(match (i, t) {
+                (2, t)
+                    if matches!(t, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8) =>
+                {
+                    t.clone()
+                }
+                (2, _) => {
+                    return plan_err!(
+                        "{}: the last argument must be the options string literal",
+                        f.name()
+                    )
+                }
+                (1, DataType::Boolean) if f.second() == Second::Label => DataType::Boolean,
+                (_, DataType::Null) => DataType::Float64,
+                (_, t) if t.is_numeric() => DataType::Float64,
+                (_, t) => {
+                    let want = if i == 1 && f.second() == Second::Label {
+                        "boolean or 0/1"
+                    } else {
+                        "numeric"
+                    };
+                    return plan_err!("{}: {name} must be {want}, got {t}", f.name());
+                }
+            });
+        }
+        Ok(coerced)
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(match self.function {
+            ScorerFunction::ReliabilityBins => {
+                DataType::new_list(DataType::Struct(bin_fields()), true)
+            }
+            ScorerFunction::SpearmanTest | ScorerFunction::KendallTauTest => {
+                DataType::Struct(test_fields())
+            }
+            _ => DataType::Float64,
+        })
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        let list = |suffix: &str| {
+            Arc::new(Field::new(
+                format_state_name(args.name, suffix),
+                DataType::new_list(DataType::Float64, true),
+                true,
+            ))
+        };
+        Ok(vec![list("first"), list("second")])
+    }
+
+    fn accumulator(&self, acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        let options = match acc_args.exprs.get(2) {
+            None => None,
+            Some(e) => match physical_string_literal(e) {
+                Some(text) => text,
+                None => {
+                    return plan_err!(
+                        "{}: the last argument must be the options string literal",
+                        self.function.name()
+                    )
+                }
+            },
+        };
+        Ok(Box::new(ScorerAccumulator {
+            function: self.function,
+            config: self.function.parse_config(options.as_deref())?,
+            first: Vec::new(),
+            second: Vec::new(),
+        }))
+    }
+
+    fn simplify(&self) -> Option<AggregateFunctionSimplification> {
+        let f = self.function;
+        Some(Box::new(move |aggregate: AggregateFunction, _info| {
+            if let Some(e) = aggregate.params.args.get(2) {
+                match logical_string_literal(e) {
+                    Some(text) => {
+                        f.parse_config(text.as_deref())?;
+                    }
+                    None => {
+                        return plan_err!(
+                            "{}: the last argument must be the options string literal",
+                            f.name()
+                        )
+                    }
+                }
+            }
+            Ok(Expr::AggregateFunction(aggregate))
+        }))
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        static DOCS: [OnceLock<Documentation>; 10] = [const { OnceLock::new() }; 10];
+        Some(DOCS[self.function as usize].get_or_init(|| documentation(self.function)))
+    }
+}
+
+#[derive(Debug)]
+struct ScorerAccumulator {
+    function: ScorerFunction,
+    config: ScorerConfig,
+    first: Vec<f64>,
+    second: Vec<f64>,
+}
+
+impl ScorerAccumulator {
+    fn check(&self, a: f64, b: f64) -> Result<()> {
+        let f = self.function;
+        let [first, second] = f.args();
+        if a.is_nan() || b.is_nan() {
+            return exec_err!(
+                "{}: NaN is not a valid {}",
+                f.name(),
+                if a.is_nan() { first } else { second }
+            );
+        }
+        if f.first_is_probability() && !(0.0..=1.0).contains(&a) {
+            return exec_err!("{}: prob must be in [0, 1], got {a}", f.name());
+        }
+        if f.second() == Second::Label && b != 0.0 && b != 1.0 {
+            return exec_err!("{}: label must be true/false or 0/1, got {b}", f.name());
+        }
+        if !a.is_finite() || !b.is_finite() {
+            return exec_err!("{}: values must be finite, got {a} and {b}", f.name());
+        }
+        Ok(())
+    }
+
+    /// The pairs in a canonical order (by first, then second value), so that the result is
+    /// the same however the rows were partitioned.
+    fn canonical(&self) -> (Vec<f64>, Vec<f64>) {
+        let mut order: Vec<usize> = (0..self.first.len()).collect();
+        order.sort_by(|&i, &j| {
+            self.first[i]
+                .total_cmp(&self.first[j])
+                .then(self.second[i].total_cmp(&self.second[j]))
+        });
+        (
+            order.iter().map(|&i| self.first[i]).collect(),
+            order.iter().map(|&i| self.second[i]).collect(),
+        )
+    }
+
+    fn test_scalar(result: Option<Correlation>) -> Result<ScalarValue> {
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(Float64Array::from(vec![result.map(|r| r.statistic)])),
+            Arc::new(Float64Array::from(vec![result.map(|r| r.p_value)])),
+        ];
+        Ok(ScalarValue::Struct(Arc::new(StructArray::try_new(
+            test_fields(),
+            columns,
+            None,
+        )?)))
+    }
+}
+
+impl Accumulator for ScorerAccumulator {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let a = cast(&values[0], &DataType::Float64)?;
+        let b = cast(&values[1], &DataType::Float64)?;
+        let (a, b) = (
+            a.as_primitive::<Float64Type>(),
+            b.as_primitive::<Float64Type>(),
+        );
+        self.first.reserve(a.len());
+        self.second.reserve(a.len());
+        for row in 0..a.len() {
+            if a.is_null(row) || b.is_null(row) {
+                continue;
+            }
+            let (x, y) = (a.value(row), b.value(row));
+            self.check(x, y)?;
+            self.first.push(x);
+            self.second.push(y);
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        let (a, b) = self.canonical();
+        let labels: Vec<bool> = b.iter().map(|&y| y == 1.0).collect();
+        let c = self.config;
+        let value = match self.function {
+            ScorerFunction::BrierScore => brier_score(&a, &labels),
+            ScorerFunction::LogLoss => log_loss(&a, &labels, c.eps),
+            ScorerFunction::Ece => {
+                expected_calibration_error(&a, &labels, c.bins, c.strategy, c.norm)
+            }
+            ScorerFunction::Auroc => {
+                if a.is_empty() {
+                    None
+                } else {
+                    let positives = labels.iter().filter(|&&y| y).count();
+                    if positives == 0 || positives == labels.len() {
+                        let class = if positives == 0 {
+                            "negative"
+                        } else {
+                            "positive"
+                        };
+                        return exec_err!(
+                            "auroc: needs both positive and negative labels, got only {class} ones ({} rows)",
+                            labels.len()
+                        );
+                    }
+                    auroc(&a, &labels)
+                }
+            }
+            ScorerFunction::PairwiseAccuracy => pairwise_accuracy(&a, &b),
+            ScorerFunction::Spearman => spearman(&a, &b).map(|r| r.statistic),
+            ScorerFunction::KendallTau => kendall_tau_b(&a, &b).map(|r| r.statistic),
+            ScorerFunction::SpearmanTest => return Self::test_scalar(spearman(&a, &b)),
+            ScorerFunction::KendallTauTest => return Self::test_scalar(kendall_tau_b(&a, &b)),
+            ScorerFunction::ReliabilityBins => {
+                if a.is_empty() {
+                    let t = DataType::new_list(DataType::Struct(bin_fields()), true);
+                    return ScalarValue::try_from(&t);
+                }
+                let bins = reliability_bins(&a, &labels, c.bins, c.strategy);
+                let f = |g: fn(&prefdb_stats::calibration::ReliabilityBin) -> f64| -> ArrayRef {
+                    Arc::new(Float64Array::from_iter_values(bins.iter().map(g)))
+                };
+                let columns: Vec<ArrayRef> = vec![
+                    Arc::new(Int64Array::from_iter_values(
+                        bins.iter().map(|b| b.bin as i64),
+                    )),
+                    f(|b| b.lower),
+                    f(|b| b.upper),
+                    Arc::new(Int64Array::from_iter_values(
+                        bins.iter().map(|b| b.count as i64),
+                    )),
+                    f(|b| b.mean_prob),
+                    f(|b| b.frac_positive),
+                    f(|b| b.gap),
+                ];
+                let entries = StructArray::try_new(bin_fields(), columns, None)?;
+                return Ok(SingleRowListArrayBuilder::new(Arc::new(entries)).build_list_scalar());
+            }
+        };
+        Ok(ScalarValue::Float64(value))
+    }
+
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self) + (self.first.capacity() + self.second.capacity()) * 8
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        let wrap = |v: &[f64]| {
+            SingleRowListArrayBuilder::new(Arc::new(Float64Array::from(v.to_vec())))
+                .build_list_scalar()
+        };
+        Ok(vec![wrap(&self.first), wrap(&self.second)])
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let (a, b): (&ListArray, &ListArray) = (states[0].as_list(), states[1].as_list());
+        for row in 0..a.len() {
+            if a.is_null(row) {
+                continue;
+            }
+            let (x, y) = (a.value(row), b.value(row));
+            self.first
+                .extend(x.as_primitive::<Float64Type>().values().iter());
+            self.second
+                .extend(y.as_primitive::<Float64Type>().values().iter());
+        }
+        Ok(())
+    }
+}
+
+fn documentation(f: ScorerFunction) -> Documentation {
+    const NULLS: &str = "A row where either argument is NULL is skipped. Labels are true/false \
+or 0/1; probabilities must lie in [0, 1]; NaN or any other value is an error that names the \
+function and shows the value. The result is NULL for no rows.";
+    let (description, example) = match f {
+        ScorerFunction::BrierScore => ("Mean of (prob - label)^2 (Brier 1950; reference: scikit-learn brier_score_loss).", "SELECT brier_score(confidence, is_correct) FROM judge_outputs;"),
+        ScorerFunction::LogLoss => ("Mean of -(label ln p + (1 - label) ln(1 - p)) with p clipped to [eps, 1 - eps] (option eps, default 1e-15), so a confident mistake costs -ln(eps) instead of infinity (reference: scikit-learn log_loss).", "SELECT log_loss(prob, label, 'eps=1e-7') FROM predictions;"),
+        ScorerFunction::Ece => ("Expected calibration error over bins: sum over bins of (n_b / N) |mean_prob_b - frac_positive_b| (norm=l1, the default), the square root of the weighted mean squared gap (norm=l2), or the largest gap (norm=max, the maximum calibration error). Options: bins (default 15), strategy = uniform (equal widths) | quantile (equal counts, adaptive ECE). Bins are (lower, upper], the first also holding its lower edge, so prob = 0 falls in the first bin and prob = 1 in the last (scikit-learn's calibration_curve rule). For the top-label ECE of a multiclass model pass (confidence of the predicted class, prediction is correct).", "SELECT ece(max_prob, predicted = gold, 'bins=10, strategy=quantile') FROM eval;"),
+        ScorerFunction::ReliabilityBins => ("The reliability diagram: one struct per non-empty bin (bin, lower, upper, count, mean_prob, frac_positive, gap = mean_prob - frac_positive), with the bins and options of ece. mean_prob and frac_positive match scikit-learn calibration_curve. Flat rows: SELECT * FROM leaderboard('SELECT reliability_bins(p, y) FROM t').", "SELECT * FROM leaderboard('SELECT reliability_bins(prob, label, ''bins=10'') FROM predictions');"),
+        ScorerFunction::Auroc => ("Area under the ROC curve, as the Mann-Whitney U statistic with midranks so that tied scores count half (reference: scikit-learn roc_auc_score). An error unless both classes occur.", "SELECT auroc(reward, is_preferred) FROM scored;"),
+        ScorerFunction::Spearman => ("Spearman's rank correlation: Pearson's r of the midranks (reference: SciPy spearmanr). NULL for fewer than 3 pairs or a constant column. Pearson's r itself is DataFusion's corr(x, y).", "SELECT spearman(a.rating, b.rating) FROM judge AS a JOIN human AS b USING (item);"),
+        ScorerFunction::SpearmanTest => ("Spearman's rho with its two-sided p-value from t = rho sqrt((n - 2) / (1 - rho^2)) on n - 2 degrees of freedom, as the struct (statistic, p_value) (reference: SciPy spearmanr).", "SELECT spearman_test(x, y)['p_value'] FROM t;"),
+        ScorerFunction::KendallTau => ("Kendall's tau-b, tie-corrected, in O(n log n) by Knight's algorithm (reference: SciPy kendalltau). NULL for fewer than 2 pairs or a constant column.", "SELECT kendall_tau(judge_rank, human_rank) FROM ranks;"),
+        ScorerFunction::KendallTauTest => ("Kendall's tau-b with its two-sided p-value from the tie-corrected normal approximation, as the struct (statistic, p_value) (reference: SciPy kendalltau, method='asymptotic').", "SELECT kendall_tau_test(x, y) FROM t;"),
+        ScorerFunction::PairwiseAccuracy => ("Share of pairs where the chosen response scores higher than the rejected one, ties counting half: RewardBench-style accuracy, or the ranking accuracy of log-likelihoods.", "SELECT pairwise_accuracy(reward_chosen, reward_rejected) FROM preference_pairs;"),
+    };
+    let [a, b] = f.args();
+    let mut builder = Documentation::builder(
+        DOC_SECTION,
+        format!("{description} {NULLS}"),
+        format!(
+            "{}({a}, {b}{})",
+            f.name(),
+            if f.option_keys().is_empty() {
+                String::new()
+            } else {
+                format!(" [, '{}=...']", f.option_keys()[0])
+            }
+        ),
+    )
+    .with_argument(a, "A number (a probability in [0, 1] for prob).")
+    .with_argument(
+        b,
+        if f.second() == Second::Label {
+            "Boolean or 0/1 outcome."
+        } else {
+            "A number."
+        },
+    );
+    if !f.option_keys().is_empty() {
+        builder = builder.with_argument(
+            "options",
+            format!("String literal with keys: {}.", f.option_keys().join(", ")),
+        );
+    }
+    builder.with_sql_example(example).build()
+}
