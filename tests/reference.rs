@@ -469,3 +469,34 @@ async fn scorer_functions_match_sklearn_and_scipy() {
         }
     }
 }
+
+/// pass_at_k and proportion_ci in SQL against the reference values (NumPy product form,
+/// statsmodels proportion_confint).
+#[tokio::test]
+async fn scalar_functions_match_reference() {
+    repo_root();
+    let ctx = prefdb::new_context();
+    let reference = std::fs::read_to_string("tests/fixtures/calibration_ref.tsv").unwrap();
+    let mut checked = 0;
+    for line in reference.lines().filter(|l| l.starts_with("-1\t")) {
+        let cells: Vec<&str> = line.split('\t').collect();
+        let parts: Vec<&str> = cells[1].split('_').collect();
+        let call = match parts.as_slice() {
+            ["pass", "at", "k", n, c, k] => format!("pass_at_k({n}, {c}, {k})"),
+            ["proportion", "wilson", s, n, bound] => format!("proportion_ci({s}, {n})['{bound}']"),
+            ["proportion", "clopper", "pearson", s, n, bound] => {
+                format!("proportion_ci({s}, {n}, 'method=clopper_pearson')['{bound}']")
+            }
+            other => panic!("unknown statistic {other:?}"),
+        };
+        let got = pairs(&ctx, &format!("SELECT 'x', {call}")).await[0].1;
+        let expected: f64 = cells[2].parse().unwrap();
+        assert!(
+            (got - expected).abs() < 1e-9,
+            "{}: {got} vs {expected}",
+            cells[1]
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 5 + 16);
+}

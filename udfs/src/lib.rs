@@ -22,6 +22,7 @@ pub mod items;
 pub mod options;
 pub mod pairwise;
 pub mod reference;
+pub mod scalar;
 
 use datafusion::logical_expr::AggregateUDF;
 use datafusion::prelude::SessionContext;
@@ -45,6 +46,9 @@ pub fn aggregate_functions() -> Vec<AggregateUDF> {
 pub fn register_all(ctx: &SessionContext) {
     for f in aggregate_functions() {
         ctx.register_udaf(f);
+    }
+    for f in scalar::scalar_udfs() {
+        ctx.register_udf(f);
     }
     ctx.register_udtf(flat::NAME, Arc::new(flat::LeaderboardFunction));
 }

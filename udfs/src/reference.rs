@@ -49,6 +49,22 @@ pub fn reference_markdown() -> String {
             let _ = writeln!(out, "```sql\n{example}\n```\n");
         }
     }
+    for f in crate::scalar::scalar_udfs() {
+        let Some(doc) = f.documentation() else {
+            continue;
+        };
+        let _ = writeln!(
+            out,
+            "### `{}` (scalar, {})\n",
+            f.name(),
+            doc.doc_section.label
+        );
+        let _ = writeln!(out, "```sql\n{}\n```\n", doc.syntax_example);
+        let _ = writeln!(out, "{}\n", doc.description);
+        if let Some(example) = &doc.sql_example {
+            let _ = writeln!(out, "```sql\n{example}\n```\n");
+        }
+    }
     let _ = writeln!(out, "### `leaderboard` (table function)\n");
     let _ = writeln!(out, "```sql\nSELECT * FROM leaderboard('<query>')\n```\n");
     let _ = writeln!(out, "{}\n", crate::flat::DESCRIPTION);
