@@ -2,10 +2,12 @@
 //! `auroc`, `spearman`, `spearman_test`, `kendall_tau`, `kendall_tau_test`,
 //! `pairwise_accuracy`.
 //!
-//! Every function takes two numeric columns and keeps the non-NULL pairs as its partial state
-//! (two Float64 lists). States merge by concatenation; the kernels in
-//! `prefdb_stats::calibration` run once in `evaluate`, on pairs sorted into a canonical
-//! order, so results do not depend on partitioning. Probabilities outside [0, 1], NaN and
+//! Brier score, log loss, pairwise accuracy and uniform-bin ECE / reliability bins keep
+//! running sums (per bin for the bins) as their partial state, which merge by addition. The
+//! rank statistics (AUROC, Spearman, Kendall) and quantile bins need every value, so they
+//! keep the non-NULL pairs (two Float64 lists) and merge by concatenation. Either way the
+//! kernels in `prefdb_stats::calibration` run once in `evaluate`, and results agree across
+//! partitionings within floating-point rounding. Probabilities outside [0, 1], NaN and
 //! labels other than true/false/0/1 are errors that name the function and show the value.
 
 use crate::options::{logical_string_literal, physical_string_literal, FunctionOptions};
@@ -26,8 +28,9 @@ use datafusion::logical_expr::{
     Volatility,
 };
 use prefdb_stats::calibration::{
-    auroc, brier_score, expected_calibration_error, kendall_tau_b, log_loss, pairwise_accuracy,
-    reliability_bins, spearman, BinStrategy, CalibrationNorm, Correlation,
+    auroc, brier_score, calibration_error, expected_calibration_error, kendall_tau_b, log_loss,
+    pairwise_accuracy, reliability_bins, spearman, uniform_bin, BinStrategy, BinSums,
+    CalibrationNorm, Correlation, ReliabilityBin,
 };
 use std::sync::{Arc, OnceLock};
 
@@ -267,7 +270,7 @@ impl AggregateUDFImpl for ScorerUdaf {
                 true,
             ))
         };
-        Ok(vec![list("first"), list("second")])
+        Ok(vec![list("first"), list("second"), list("sums")])
     }
 
     fn accumulator(&self, acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
@@ -283,11 +286,17 @@ impl AggregateUDFImpl for ScorerUdaf {
                 }
             },
         };
+        let config = self.function.parse_config(options.as_deref())?;
+        let sums = match streaming_layout(self.function, &config) {
+            Some(len) => vec![0.0; len],
+            None => Vec::new(),
+        };
         Ok(Box::new(ScorerAccumulator {
             function: self.function,
-            config: self.function.parse_config(options.as_deref())?,
+            config,
             first: Vec::new(),
             second: Vec::new(),
+            sums,
         }))
     }
 
@@ -317,12 +326,32 @@ impl AggregateUDFImpl for ScorerUdaf {
     }
 }
 
+/// Functions whose state is a few running sums rather than the values: the length of that
+/// state, or `None` when the function needs every value (ranks, quantile bins).
+fn streaming_layout(f: ScorerFunction, c: &ScorerConfig) -> Option<usize> {
+    match f {
+        ScorerFunction::BrierScore | ScorerFunction::LogLoss | ScorerFunction::PairwiseAccuracy => {
+            Some(2)
+        }
+        ScorerFunction::Ece | ScorerFunction::ReliabilityBins
+            if c.strategy == BinStrategy::Uniform =>
+        {
+            Some(3 * c.bins)
+        }
+        _ => None,
+    }
+}
+
 #[derive(Debug)]
 struct ScorerAccumulator {
     function: ScorerFunction,
     config: ScorerConfig,
+    /// The values, for the functions that need them all.
     first: Vec<f64>,
     second: Vec<f64>,
+    /// Running sums for the streaming functions: (count, total) or, for uniform bins, the
+    /// per-bin counts, probability sums and positives. Empty otherwise.
+    sums: Vec<f64>,
 }
 
 impl ScorerAccumulator {
@@ -348,19 +377,88 @@ impl ScorerAccumulator {
         Ok(())
     }
 
-    /// The pairs in a canonical order (by first, then second value), so that the result is
-    /// the same however the rows were partitioned.
-    fn canonical(&self) -> (Vec<f64>, Vec<f64>) {
-        let mut order: Vec<usize> = (0..self.first.len()).collect();
-        order.sort_by(|&i, &j| {
-            self.first[i]
-                .total_cmp(&self.first[j])
-                .then(self.second[i].total_cmp(&self.second[j]))
-        });
-        (
-            order.iter().map(|&i| self.first[i]).collect(),
-            order.iter().map(|&i| self.second[i]).collect(),
-        )
+    fn add(&mut self, x: f64, y: f64) {
+        if self.sums.is_empty() {
+            self.first.push(x);
+            self.second.push(y);
+            return;
+        }
+        let label = y == 1.0;
+        match self.function {
+            ScorerFunction::BrierScore => {
+                self.sums[0] += 1.0;
+                self.sums[1] += (x - y) * (x - y);
+            }
+            ScorerFunction::LogLoss => {
+                let p = x.clamp(self.config.eps, 1.0 - self.config.eps);
+                self.sums[0] += 1.0;
+                self.sums[1] -= if label { p.ln() } else { (1.0 - p).ln() };
+            }
+            ScorerFunction::PairwiseAccuracy => {
+                self.sums[0] += 1.0;
+                self.sums[1] += match x.partial_cmp(&y) {
+                    Some(std::cmp::Ordering::Greater) => 1.0,
+                    Some(std::cmp::Ordering::Equal) => 0.5,
+                    _ => 0.0,
+                };
+            }
+            _ => {
+                let bins = self.config.bins;
+                let b = uniform_bin(x, bins);
+                self.sums[b] += 1.0;
+                self.sums[bins + b] += x;
+                self.sums[2 * bins + b] += f64::from(u8::from(label));
+            }
+        }
+    }
+
+    fn bin_sums(&self) -> BinSums {
+        let bins = self.config.bins;
+        BinSums {
+            count: self.sums[..bins].to_vec(),
+            prob_sum: self.sums[bins..2 * bins].to_vec(),
+            positives: self.sums[2 * bins..].to_vec(),
+        }
+    }
+
+    fn bins_scalar(bins: &[ReliabilityBin]) -> Result<ScalarValue> {
+        if bins.is_empty() {
+            let t = DataType::new_list(DataType::Struct(bin_fields()), true);
+            return ScalarValue::try_from(&t);
+        }
+        let f = |g: fn(&ReliabilityBin) -> f64| -> ArrayRef {
+            Arc::new(Float64Array::from_iter_values(bins.iter().map(g)))
+        };
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from_iter_values(
+                bins.iter().map(|b| b.bin as i64),
+            )),
+            f(|b| b.lower),
+            f(|b| b.upper),
+            Arc::new(Int64Array::from_iter_values(
+                bins.iter().map(|b| b.count as i64),
+            )),
+            f(|b| b.mean_prob),
+            f(|b| b.frac_positive),
+            f(|b| b.gap),
+        ];
+        let entries = StructArray::try_new(bin_fields(), columns, None)?;
+        Ok(SingleRowListArrayBuilder::new(Arc::new(entries)).build_list_scalar())
+    }
+
+    fn evaluate_streaming(&self) -> Result<ScalarValue> {
+        let ratio = |s: &[f64]| (s[0] > 0.0).then(|| s[1] / s[0]);
+        Ok(match self.function {
+            ScorerFunction::BrierScore
+            | ScorerFunction::LogLoss
+            | ScorerFunction::PairwiseAccuracy => ScalarValue::Float64(ratio(&self.sums)),
+            ScorerFunction::Ece => {
+                let sums = self.bin_sums();
+                let table = sums.uniform_table();
+                ScalarValue::Float64(calibration_error(&table, sums.total(), self.config.norm))
+            }
+            _ => return Self::bins_scalar(&self.bin_sums().uniform_table()),
+        })
     }
 
     fn test_scalar(result: Option<Correlation>) -> Result<ScalarValue> {
@@ -392,14 +490,16 @@ impl Accumulator for ScorerAccumulator {
             }
             let (x, y) = (a.value(row), b.value(row));
             self.check(x, y)?;
-            self.first.push(x);
-            self.second.push(y);
+            self.add(x, y);
         }
         Ok(())
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        let (a, b) = self.canonical();
+        if !self.sums.is_empty() {
+            return self.evaluate_streaming();
+        }
+        let (a, b) = (&self.first, &self.second);
         let labels: Vec<bool> = b.iter().map(|&y| y == 1.0).collect();
         let c = self.config;
         let value = match self.function {
@@ -424,45 +524,24 @@ impl Accumulator for ScorerAccumulator {
                             labels.len()
                         );
                     }
-                    auroc(&a, &labels)
+                    auroc(a, &labels)
                 }
             }
-            ScorerFunction::PairwiseAccuracy => pairwise_accuracy(&a, &b),
-            ScorerFunction::Spearman => spearman(&a, &b).map(|r| r.statistic),
-            ScorerFunction::KendallTau => kendall_tau_b(&a, &b).map(|r| r.statistic),
-            ScorerFunction::SpearmanTest => return Self::test_scalar(spearman(&a, &b)),
-            ScorerFunction::KendallTauTest => return Self::test_scalar(kendall_tau_b(&a, &b)),
+            ScorerFunction::PairwiseAccuracy => pairwise_accuracy(a, b),
+            ScorerFunction::Spearman => spearman(a, b).map(|r| r.statistic),
+            ScorerFunction::KendallTau => kendall_tau_b(a, b).map(|r| r.statistic),
+            ScorerFunction::SpearmanTest => return Self::test_scalar(spearman(a, b)),
+            ScorerFunction::KendallTauTest => return Self::test_scalar(kendall_tau_b(a, b)),
             ScorerFunction::ReliabilityBins => {
-                if a.is_empty() {
-                    let t = DataType::new_list(DataType::Struct(bin_fields()), true);
-                    return ScalarValue::try_from(&t);
-                }
-                let bins = reliability_bins(&a, &labels, c.bins, c.strategy);
-                let f = |g: fn(&prefdb_stats::calibration::ReliabilityBin) -> f64| -> ArrayRef {
-                    Arc::new(Float64Array::from_iter_values(bins.iter().map(g)))
-                };
-                let columns: Vec<ArrayRef> = vec![
-                    Arc::new(Int64Array::from_iter_values(
-                        bins.iter().map(|b| b.bin as i64),
-                    )),
-                    f(|b| b.lower),
-                    f(|b| b.upper),
-                    Arc::new(Int64Array::from_iter_values(
-                        bins.iter().map(|b| b.count as i64),
-                    )),
-                    f(|b| b.mean_prob),
-                    f(|b| b.frac_positive),
-                    f(|b| b.gap),
-                ];
-                let entries = StructArray::try_new(bin_fields(), columns, None)?;
-                return Ok(SingleRowListArrayBuilder::new(Arc::new(entries)).build_list_scalar());
+                return Self::bins_scalar(&reliability_bins(a, &labels, c.bins, c.strategy))
             }
         };
         Ok(ScalarValue::Float64(value))
     }
 
     fn size(&self) -> usize {
-        std::mem::size_of_val(self) + (self.first.capacity() + self.second.capacity()) * 8
+        std::mem::size_of_val(self)
+            + (self.first.capacity() + self.second.capacity() + self.sums.capacity()) * 8
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
@@ -470,11 +549,19 @@ impl Accumulator for ScorerAccumulator {
             SingleRowListArrayBuilder::new(Arc::new(Float64Array::from(v.to_vec())))
                 .build_list_scalar()
         };
-        Ok(vec![wrap(&self.first), wrap(&self.second)])
+        Ok(vec![
+            wrap(&self.first),
+            wrap(&self.second),
+            wrap(&self.sums),
+        ])
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let (a, b): (&ListArray, &ListArray) = (states[0].as_list(), states[1].as_list());
+        let (a, b, sums): (&ListArray, &ListArray, &ListArray) = (
+            states[0].as_list(),
+            states[1].as_list(),
+            states[2].as_list(),
+        );
         for row in 0..a.len() {
             if a.is_null(row) {
                 continue;
@@ -484,6 +571,14 @@ impl Accumulator for ScorerAccumulator {
                 .extend(x.as_primitive::<Float64Type>().values().iter());
             self.second
                 .extend(y.as_primitive::<Float64Type>().values().iter());
+            let partial = sums.value(row);
+            for (mine, theirs) in self
+                .sums
+                .iter_mut()
+                .zip(partial.as_primitive::<Float64Type>().values().iter())
+            {
+                *mine += theirs;
+            }
         }
         Ok(())
     }

@@ -67,12 +67,12 @@ pub fn kendall_tau_b(x: &[f64], y: &[f64]) -> Option<Correlation> {
     if n < 2 {
         return None;
     }
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&a, &b| x[a].total_cmp(&x[b]).then(y[a].total_cmp(&y[b])));
+    let mut pairs: Vec<(f64, f64)> = x.iter().copied().zip(y.iter().copied()).collect();
+    pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
     let (mut x_ties, mut joint_ties) = (TieSums::default(), 0.0);
     let (mut i, mut j) = (0, 0);
     while i < n {
-        while j < n && x[order[j]] == x[order[i]] {
+        while j < n && pairs[j].0 == pairs[i].0 {
             j += 1;
         }
         add_run(&mut x_ties, (j - i) as f64);
@@ -80,7 +80,7 @@ pub fn kendall_tau_b(x: &[f64], y: &[f64]) -> Option<Correlation> {
         let mut k = i;
         while k < j {
             let mut m = k;
-            while m < j && y[order[m]] == y[order[k]] {
+            while m < j && pairs[m].1 == pairs[k].1 {
                 m += 1;
             }
             let t = (m - k) as f64;
@@ -89,7 +89,7 @@ pub fn kendall_tau_b(x: &[f64], y: &[f64]) -> Option<Correlation> {
         }
         i = j;
     }
-    let mut ys: Vec<f64> = order.iter().map(|&k| y[k]).collect();
+    let mut ys: Vec<f64> = pairs.iter().map(|p| p.1).collect();
     let swaps = merge_sort_swaps(&mut ys);
     let mut y_ties = TieSums::default();
     let mut i = 0;

@@ -10,7 +10,8 @@ pub mod correlation;
 pub mod scores;
 
 pub use bins::{
-    expected_calibration_error, reliability_bins, BinStrategy, CalibrationNorm, ReliabilityBin,
+    calibration_error, expected_calibration_error, reliability_bins, uniform_bin, BinStrategy,
+    BinSums, CalibrationNorm, ReliabilityBin,
 };
 pub use correlation::{kendall_tau_b, spearman, Correlation};
 pub use scores::{
