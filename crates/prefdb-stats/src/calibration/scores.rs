@@ -39,8 +39,10 @@ pub fn log_loss(probs: &[f64], labels: &[bool], eps: f64) -> Option<f64> {
 
 /// Midranks (1-based, ties get the mean of their positions) of `values`.
 pub fn midranks(values: &[f64]) -> Vec<f64> {
-    let mut order: Vec<usize> = (0..values.len()).collect();
-    order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
+    // Sorting (value, index) pairs directly is much faster than an indirect sort.
+    let mut sorted: Vec<(f64, usize)> = values.iter().copied().zip(0..).collect();
+    sorted.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let order: Vec<usize> = sorted.into_iter().map(|(_, i)| i).collect();
     let mut ranks = vec![0.0; values.len()];
     let mut i = 0;
     while i < order.len() {
@@ -65,13 +67,21 @@ pub fn auroc(scores: &[f64], labels: &[bool]) -> Option<f64> {
     if positives == 0.0 || negatives == 0.0 {
         return None;
     }
-    let ranks = midranks(scores);
-    let rank_sum: f64 = ranks
-        .iter()
-        .zip(labels)
-        .filter(|(_, &y)| y)
-        .map(|(r, _)| r)
-        .sum();
+    // Sort (score, label) pairs directly, then give each run of equal scores its midrank.
+    let mut pairs: Vec<(f64, bool)> = scores.iter().copied().zip(labels.iter().copied()).collect();
+    pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    let mut rank_sum = 0.0;
+    let mut i = 0;
+    while i < pairs.len() {
+        let mut j = i;
+        while j + 1 < pairs.len() && pairs[j + 1].0 == pairs[i].0 {
+            j += 1;
+        }
+        let midrank = (i + j) as f64 / 2.0 + 1.0;
+        let run_positives = pairs[i..=j].iter().filter(|p| p.1).count() as f64;
+        rank_sum += midrank * run_positives;
+        i = j + 1;
+    }
     Some((rank_sum - positives * (positives + 1.0) / 2.0) / (positives * negatives))
 }
 
