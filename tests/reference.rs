@@ -500,3 +500,28 @@ async fn scalar_functions_match_reference() {
     }
     assert_eq!(checked, 5 + 16);
 }
+
+/// ece against torchmetrics' binary_calibration_error (tests/oracle/ece_torchmetrics.py),
+/// on continuous probabilities where the two bin-edge conventions cannot differ.
+#[tokio::test]
+async fn ece_matches_torchmetrics() {
+    repo_root();
+    let ctx = prefdb::new_context();
+    prefdb::register_table(&ctx, "calib", "tests/fixtures/calibration_data.csv")
+        .await
+        .unwrap();
+    let reference = std::fs::read_to_string("tests/fixtures/ece_torchmetrics.tsv").unwrap();
+    let mut checked = 0;
+    for line in reference.lines().skip(1) {
+        let cells: Vec<&str> = line.split('\t').collect();
+        let sql = format!(
+            "SELECT 'x', ece(prob, label, 'bins={}, norm={}') FROM calib WHERE dataset = 1",
+            cells[0], cells[1]
+        );
+        let got = pairs(&ctx, &sql).await[0].1;
+        let expected: f64 = cells[2].parse().unwrap();
+        assert!((got - expected).abs() < 1e-9, "{line}: {got}");
+        checked += 1;
+    }
+    assert_eq!(checked, 6);
+}
