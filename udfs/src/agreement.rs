@@ -740,6 +740,7 @@ impl RatingsAccumulator {
 
     /// Per-item sparse (category, count) lists, items and categories in value order, so the
     /// result does not depend on the order rows and partial states arrived in.
+    #[allow(clippy::type_complexity)]
     fn units(&self) -> Result<(Vec<f64>, Vec<Vec<(usize, f64)>>)> {
         let (category, numbers) = self.values.sorted();
         let (offsets, entries) = self.grouped()?;
@@ -1111,13 +1112,14 @@ fn build_documentation(function: AgreementFunction) -> Documentation {
             "SELECT percent_agreement(prompt_id, worker, verdict) FROM judgments;",
         ),
         AgreementFunction::FleissKappa => (
-            format!("Fleiss' kappa (Fleiss 1971; reference: statsmodels fleiss_kappa) over \
+            "Fleiss' kappa (Fleiss 1971; reference: statsmodels fleiss_kappa) over \
              long-form (item, label) rows: P_i = (sum_k n_ik^2 - m) / (m (m - 1)), p_k = share \
              of all ratings in k, kappa = (mean P_i - sum p_k^2) / (1 - sum p_k^2). Every item \
              must have the same number m of ratings; otherwise it is an error that points to \
              krippendorff_alpha and gwet_ac1, which allow missing ratings. NULL when all \
              ratings are one category (chance agreement 1) or there is no input. A row with a \
-             NULL item or label is skipped."),
+             NULL item or label is skipped."
+                .to_string(),
             "SELECT fleiss_kappa(item_id, label) FROM annotations;",
         ),
         AgreementFunction::KrippendorffAlpha => (

@@ -503,10 +503,10 @@ impl Accumulator for ScorerAccumulator {
         let labels: Vec<bool> = b.iter().map(|&y| y == 1.0).collect();
         let c = self.config;
         let value = match self.function {
-            ScorerFunction::BrierScore => brier_score(&a, &labels),
-            ScorerFunction::LogLoss => log_loss(&a, &labels, c.eps),
+            ScorerFunction::BrierScore => brier_score(a, &labels),
+            ScorerFunction::LogLoss => log_loss(a, &labels, c.eps),
             ScorerFunction::Ece => {
-                expected_calibration_error(&a, &labels, c.bins, c.strategy, c.norm)
+                expected_calibration_error(a, &labels, c.bins, c.strategy, c.norm)
             }
             ScorerFunction::Auroc => {
                 if a.is_empty() {
