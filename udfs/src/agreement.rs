@@ -10,7 +10,7 @@
 //! `prefdb_stats::agreement`.
 
 use crate::items::{ItemColumn, ItemInterner, ItemKind};
-use crate::options::{logical_string_literal, physical_string_literal, FunctionOptions};
+use crate::options::{logical_options, physical_options, FunctionOptions};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Float64Array, ListArray, StructArray, UInt32Array,
 };
@@ -424,19 +424,7 @@ impl AggregateUDFImpl for AgreementUdaf {
 
     fn accumulator(&self, acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
         let f = self.function;
-        let n_data = f.data_args().len();
-        let options = match acc_args.exprs.get(n_data) {
-            None => None,
-            Some(e) => match physical_string_literal(e) {
-                Some(text) => text,
-                None => {
-                    return plan_err!(
-                        "{}: the last argument must be the options string literal",
-                        f.name()
-                    )
-                }
-            },
-        };
+        let options = physical_options(f.name(), acc_args.exprs, f.data_args().len())?;
         let config = f.parse_config(options.as_deref())?;
         let value_type = acc_args.expr_fields[f.label_arg()].data_type();
         f.check_value_type(config, value_type)?;
@@ -470,18 +458,7 @@ impl AggregateUDFImpl for AgreementUdaf {
         let f = self.function;
         Some(Box::new(move |aggregate: AggregateFunction, info| {
             let args = &aggregate.params.args;
-            let options = match args.get(f.data_args().len()) {
-                None => None,
-                Some(e) => match logical_string_literal(e) {
-                    Some(text) => text,
-                    None => {
-                        return plan_err!(
-                            "{}: the last argument must be the options string literal",
-                            f.name()
-                        )
-                    }
-                },
-            };
+            let options = logical_options(f.name(), args, f.data_args().len())?;
             let config = f.parse_config(options.as_deref())?;
             if let Some(value) = args.get(f.label_arg()) {
                 f.check_value_type(config, &info.get_data_type(value)?)?;

@@ -10,7 +10,7 @@
 //! partitionings within floating-point rounding. Probabilities outside [0, 1], NaN and
 //! labels other than true/false/0/1 are errors that name the function and show the value.
 
-use crate::options::{logical_string_literal, physical_string_literal, FunctionOptions};
+use crate::options::{logical_options, physical_options, FunctionOptions};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Float64Array, Int64Array, ListArray, StructArray,
 };
@@ -274,18 +274,7 @@ impl AggregateUDFImpl for ScorerUdaf {
     }
 
     fn accumulator(&self, acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        let options = match acc_args.exprs.get(2) {
-            None => None,
-            Some(e) => match physical_string_literal(e) {
-                Some(text) => text,
-                None => {
-                    return plan_err!(
-                        "{}: the last argument must be the options string literal",
-                        self.function.name()
-                    )
-                }
-            },
-        };
+        let options = physical_options(self.function.name(), acc_args.exprs, 2)?;
         let config = self.function.parse_config(options.as_deref())?;
         let sums = match streaming_layout(self.function, &config) {
             Some(len) => vec![0.0; len],
@@ -303,19 +292,8 @@ impl AggregateUDFImpl for ScorerUdaf {
     fn simplify(&self) -> Option<AggregateFunctionSimplification> {
         let f = self.function;
         Some(Box::new(move |aggregate: AggregateFunction, _info| {
-            if let Some(e) = aggregate.params.args.get(2) {
-                match logical_string_literal(e) {
-                    Some(text) => {
-                        f.parse_config(text.as_deref())?;
-                    }
-                    None => {
-                        return plan_err!(
-                            "{}: the last argument must be the options string literal",
-                            f.name()
-                        )
-                    }
-                }
-            }
+            let options = logical_options(f.name(), &aggregate.params.args, 2)?;
+            f.parse_config(options.as_deref())?;
             Ok(Expr::AggregateFunction(aggregate))
         }))
     }

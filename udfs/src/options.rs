@@ -126,6 +126,33 @@ fn expected(allowed: &[&str]) -> String {
     }
 }
 
+/// The text of the optional options argument at `index` of a logical call: `None` when the
+/// call is shorter, an error when that argument is not a string literal.
+pub fn logical_options(function: &str, args: &[Expr], index: usize) -> Result<Option<String>> {
+    match args.get(index) {
+        None => Ok(None),
+        Some(e) => match logical_string_literal(e) {
+            Some(text) => Ok(text),
+            None => plan_err!("{function}: the last argument must be the options string literal"),
+        },
+    }
+}
+
+/// As [`logical_options`], for the physical expressions an accumulator receives.
+pub fn physical_options(
+    function: &str,
+    exprs: &[Arc<dyn PhysicalExpr>],
+    index: usize,
+) -> Result<Option<String>> {
+    match exprs.get(index) {
+        None => Ok(None),
+        Some(e) => match physical_string_literal(e) {
+            Some(text) => Ok(text),
+            None => plan_err!("{function}: the last argument must be the options string literal"),
+        },
+    }
+}
+
 /// The string value of a logical string literal, if `expr` is one.
 pub fn logical_string_literal(expr: &Expr) -> Option<Option<String>> {
     match expr {
