@@ -139,19 +139,29 @@ async fn avg_win_rate_matches_evalica_on_llmfao() {
     assert_matches(&ours, &fixture("avg_win_rate"), 1e-9);
 }
 
+/// One partition with large batches against seven with small ones.
+const PARTITIONINGS: [(usize, usize); 2] = [(1, 8192), (7, 97)];
+
+/// A session with every prefdb function, `partitions` target partitions, small or large
+/// batches, and aggregations repartitioned so that partial states really are merged.
+fn partitioned_session(partitions: usize, batch: usize) -> SessionContext {
+    let config = SessionConfig::new()
+        .with_target_partitions(partitions)
+        .with_batch_size(batch)
+        .with_repartition_aggregations(true);
+    let ctx = SessionContext::new_with_config(config);
+    prefdb_udfs::register_all(&ctx);
+    ctx
+}
+
 /// The merged state is the same whatever the partitioning: one partition with large batches
 /// against many partitions with small batches.
 #[tokio::test]
 async fn bt_rank_is_independent_of_partitioning() {
     repo_root();
     let mut results = Vec::new();
-    for (partitions, batch) in [(1, 8192), (7, 97)] {
-        let config = SessionConfig::new()
-            .with_target_partitions(partitions)
-            .with_batch_size(batch)
-            .with_repartition_aggregations(true);
-        let ctx = SessionContext::new_with_config(config);
-        prefdb_udfs::register_all(&ctx);
+    for (partitions, batch) in PARTITIONINGS {
+        let ctx = partitioned_session(partitions, batch);
         prefdb::register_table(&ctx, "llmfao", LLMFAO)
             .await
             .unwrap();
@@ -373,13 +383,8 @@ async fn icc_matches_pingouin() {
 async fn agreement_is_independent_of_partitioning() {
     repo_root();
     let mut results = Vec::new();
-    for (partitions, batch) in [(1, 8192), (7, 97)] {
-        let config = SessionConfig::new()
-            .with_target_partitions(partitions)
-            .with_batch_size(batch)
-            .with_repartition_aggregations(true);
-        let ctx = SessionContext::new_with_config(config);
-        prefdb_udfs::register_all(&ctx);
+    for (partitions, batch) in PARTITIONINGS {
+        let ctx = partitioned_session(partitions, batch);
         prefdb::register_table(&ctx, "ratings", "tests/fixtures/agreement_data.csv")
             .await
             .unwrap();
