@@ -7,22 +7,21 @@
 //!
 //! The second line times the `krippendorff` Python package on the same file.
 
-use datafusion::arrow::array::{ArrayRef, Int64Array, RecordBatch};
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::array::{ArrayRef, AsArray, Int64Array, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Schema};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+
+mod common;
 
 const ITEMS: i64 = 100_000;
 const RATERS: i64 = 10;
 const RUNS: usize = 5;
 
 fn data_file() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench-data");
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("ratings-1m.parquet");
+    let path = common::data_dir().join("ratings-1m.parquet");
     if path.exists() {
         return path;
     }
@@ -59,14 +58,11 @@ fn data_file() -> PathBuf {
 }
 
 fn main() {
-    if !std::env::args().any(|a| a == "--bench") {
+    if !common::is_bench_run() {
         return;
     }
     let path = data_file();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = common::runtime();
     runtime.block_on(async {
         let ctx = prefdb::new_context();
         prefdb::register_table(&ctx, "ratings", &path.to_string_lossy())
@@ -81,28 +77,9 @@ fn main() {
             let sql = format!(
                 "SELECT krippendorff_alpha(item, rater, value, 'level={level}') FROM ratings"
             );
-            let mut times = Vec::new();
-            let mut value = String::new();
-            for _ in 0..RUNS {
-                let started = Instant::now();
-                let batches = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
-                times.push(started.elapsed().as_secs_f64());
-                value = datafusion::arrow::util::pretty::pretty_format_columns(
-                    "alpha",
-                    &[batches[0].column(0).clone()],
-                )
-                .unwrap()
-                .to_string()
-                .lines()
-                .nth(3)
-                .unwrap_or_default()
-                .to_string();
-            }
-            times.sort_by(f64::total_cmp);
-            println!(
-                "krippendorff_alpha {level:8}: median {:.3} s over {RUNS} runs {value}",
-                times[RUNS / 2]
-            );
+            let (median, batches) = common::median_run(&ctx, &sql, RUNS).await;
+            let alpha = batches[0].column(0).as_primitive::<Float64Type>().value(0);
+            println!("krippendorff_alpha {level:8}: median {median:.3} s over {RUNS} runs, alpha {alpha:.12}");
         }
     });
 }

@@ -8,17 +8,16 @@
 //!
 //! The arena is written once to the target directory and reused.
 
-use datafusion::prelude::SessionContext;
 use prefdb::arena::{self, ArenaSpec};
 use std::path::PathBuf;
 use std::time::Instant;
 
+mod common;
+
 const RUNS: usize = 5;
 
 fn data_file(votes: u64) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench-data");
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("arena-{votes}.parquet"));
+    let path = common::data_dir().join(format!("arena-{votes}.parquet"));
     if !path.exists() {
         let started = Instant::now();
         let spec = ArenaSpec {
@@ -38,18 +37,6 @@ fn data_file(votes: u64) -> PathBuf {
     path
 }
 
-async fn median_seconds(ctx: &SessionContext, sql: &str) -> f64 {
-    let mut times = Vec::new();
-    for _ in 0..RUNS {
-        let started = Instant::now();
-        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
-        assert!(!batches.is_empty());
-        times.push(started.elapsed().as_secs_f64());
-    }
-    times.sort_by(f64::total_cmp);
-    times[RUNS / 2]
-}
-
 /// Peak resident memory of this process so far (Linux `VmHWM`), in MiB.
 fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -59,9 +46,7 @@ fn peak_rss_mib() -> Option<f64> {
 }
 
 fn main() {
-    // `cargo test --benches` runs bench targets with --test/--bench flags; only a real
-    // `cargo bench` run (which passes --bench) does the work.
-    if !std::env::args().any(|a| a == "--bench") {
+    if !common::is_bench_run() {
         return;
     }
     let votes: u64 = std::env::var("PREFDB_BENCH_VOTES")
@@ -69,22 +54,25 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000_000);
     let path = data_file(votes);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = common::runtime();
     runtime.block_on(async {
         let ctx = prefdb::new_context();
         prefdb::register_table(&ctx, "votes", &path.to_string_lossy())
             .await
             .unwrap();
-        let group_by = median_seconds(
+        let (group_by, _) = common::median_run(
             &ctx,
             "SELECT model_a, model_b, winner, count(*) FROM votes GROUP BY 1, 2, 3",
+            RUNS,
         )
         .await;
         let rss_after_group_by = peak_rss_mib();
-        let bt = median_seconds(&ctx, "SELECT bt_rank(model_a, model_b, winner) FROM votes").await;
+        let (bt, _) = common::median_run(
+            &ctx,
+            "SELECT bt_rank(model_a, model_b, winner) FROM votes",
+            RUNS,
+        )
+        .await;
         let rss_after_bt = peak_rss_mib();
         println!(
             "votes: {votes}, models: 100, threads: {}",

@@ -7,21 +7,20 @@
 //!
 //! The second line times scikit-learn, SciPy and a NumPy ECE on the same file.
 
-use datafusion::arrow::array::{ArrayRef, BooleanArray, Float64Array, RecordBatch};
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::array::{ArrayRef, AsArray, BooleanArray, Float64Array, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Schema};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+
+mod common;
 
 const ROWS: usize = 10_000_000;
 const BATCH: usize = 1 << 20;
 
 fn data_file() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench-data");
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("scores-10m.parquet");
+    let path = common::data_dir().join("scores-10m.parquet");
     if path.exists() {
         return path;
     }
@@ -60,14 +59,11 @@ fn data_file() -> PathBuf {
 }
 
 fn main() {
-    if !std::env::args().any(|a| a == "--bench") {
+    if !common::is_bench_run() {
         return;
     }
     let path = data_file();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = common::runtime();
     runtime.block_on(async {
         let ctx = prefdb::new_context();
         prefdb::register_table(&ctx, "scores", &path.to_string_lossy())
@@ -82,24 +78,9 @@ fn main() {
             ("auroc", "SELECT auroc(prob, label) FROM scores"),
             ("kendall_tau", "SELECT kendall_tau(x, y) FROM scores"),
         ] {
-            let mut times = Vec::new();
-            let mut value = 0.0;
-            for _ in 0..3 {
-                let started = Instant::now();
-                let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
-                times.push(started.elapsed().as_secs_f64());
-                value = batches[0]
-                    .column(0)
-                    .as_any()
-                    .downcast_ref::<Float64Array>()
-                    .unwrap()
-                    .value(0);
-            }
-            times.sort_by(f64::total_cmp);
-            println!(
-                "{name:22}: median {:.3} s over 3 runs, value {value:.12}",
-                times[1]
-            );
+            let (median, batches) = common::median_run(&ctx, sql, 3).await;
+            let value = batches[0].column(0).as_primitive::<Float64Type>().value(0);
+            println!("{name:22}: median {median:.3} s over 3 runs, value {value:.12}");
         }
     });
 }

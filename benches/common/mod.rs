@@ -1,0 +1,40 @@
+//! What the end-to-end benchmarks share: where generated data lives, the runtime, and a
+//! median timing of a SQL statement.
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::prelude::SessionContext;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// `cargo test --benches` also runs bench targets; only a real `cargo bench` run, which
+/// passes `--bench`, does the work.
+pub fn is_bench_run() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}
+
+/// The directory for generated benchmark data, inside the target directory.
+pub fn data_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench-data");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Run `sql` `runs` times; the median wall time in seconds and the last result.
+pub async fn median_run(ctx: &SessionContext, sql: &str, runs: usize) -> (f64, Vec<RecordBatch>) {
+    let mut times = Vec::with_capacity(runs);
+    let mut last = Vec::new();
+    for _ in 0..runs {
+        let started = Instant::now();
+        last = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        times.push(started.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    (times[runs / 2], last)
+}
