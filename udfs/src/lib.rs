@@ -41,6 +41,17 @@ pub fn aggregate_functions() -> Vec<AggregateUDF> {
     .collect()
 }
 
+/// The names of every prefdb function: aggregates, scalars and the `leaderboard` table
+/// function.
+pub fn function_names() -> Vec<String> {
+    aggregate_functions()
+        .iter()
+        .map(|f| f.name().to_string())
+        .chain(scalar::scalar_udfs().iter().map(|f| f.name().to_string()))
+        .chain(std::iter::once(flat::NAME.to_string()))
+        .collect()
+}
+
 /// Register every prefdb function with `ctx`: the aggregates and the `leaderboard` table
 /// function.
 pub fn register_all(ctx: &SessionContext) {

@@ -84,11 +84,17 @@ fn meta_command(cmd: &str) -> Option<String> {
              WHERE table_name = '{}' ORDER BY ordinal_position",
             name.replace('\'', "''")
         )),
-        (Some("\\df"), _) => Some(
-            "SELECT DISTINCT routine_name, function_type FROM information_schema.routines \
-             WHERE routine_name IN ('bt_rank', 'win_matrix', 'avg_win_rate') ORDER BY 1"
-                .into(),
-        ),
+        (Some("\\df"), _) => {
+            let names: Vec<String> = prefdb::function_names()
+                .iter()
+                .map(|n| format!("'{n}'"))
+                .collect();
+            Some(format!(
+                "SELECT DISTINCT routine_name, function_type FROM information_schema.routines \
+                 WHERE routine_name IN ({}) ORDER BY 1",
+                names.join(", ")
+            ))
+        }
         _ => None,
     }
 }

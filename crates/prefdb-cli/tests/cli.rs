@@ -192,8 +192,11 @@ fn shell_runs_multi_line_statements_from_stdin() {
     let out = stdout(
         prefdb()
             .arg("shell")
-            .write_stdin("SELECT 40 +\n 2 AS answer;\nSELECT nope;\n\\q\n"),
+            .write_stdin("SELECT 40 +\n 2 AS answer;\nSELECT nope;\n\\df\n\\q\n"),
     );
     assert!(out.contains("| answer |"), "{out}");
+    for function in ["bt_rank", "krippendorff_alpha", "kendall_tau", "pass_at_k"] {
+        assert!(out.contains(function), "\\df lacks {function}: {out}");
+    }
     assert!(out.contains("| 42     |"), "{out}");
 }

@@ -9,6 +9,7 @@ pub mod errors;
 pub mod tables;
 
 pub use errors::user_message;
+pub use prefdb_udfs::function_names;
 pub use tables::{register_table, TableFormat, TableSpec};
 
 use datafusion::execution::config::SessionConfig;
