@@ -7,11 +7,13 @@
 
 pub mod bradley_terry;
 pub mod counts;
+pub mod fisher;
 pub mod ranking;
 pub mod win_rate;
 
 pub use bradley_terry::{fit_bradley_terry, BtError, BtFit, BtOptions, TieHandling};
 pub use counts::PairCounts;
+pub use fisher::fisher_covariance;
 pub use ranking::{competition_ranks, order_by_score_desc};
 pub use win_rate::{average_win_rate, item_totals, pair_win_rate, ItemTotals};
 

@@ -1,0 +1,115 @@
+//! Analytic standard errors of Bradley–Terry log-strengths from the observed Fisher
+//! information.
+//!
+//! At the fit, the negative Hessian of the penalised log-likelihood is
+//! `H = λI + Σ_pairs n_ab p_ab (1 − p_ab) (e_a − e_b)(e_a − e_b)ᵀ`. With λ > 0 the covariance
+//! of `s` is `H⁻¹`. With λ = 0, `H` is singular along the constant vector (only differences
+//! are identified) and the covariance under the mean-zero constraint is the pseudo-inverse
+//! `(H + J/n)⁻¹ − J/n`, `J` the all-ones matrix (the graph is connected whenever the MLE
+//! exists). Variances of differences `s_i − s_j`, which are what a leaderboard compares, do
+//! not depend on the constraint.
+
+use super::bradley_terry::{BtOptions, TieHandling};
+use super::PairOutcomes;
+
+/// Covariance of the fitted log-strengths (dense, `n × n`), or `None` when it is singular.
+pub fn fisher_covariance(
+    n: usize,
+    pairs: &[PairOutcomes],
+    strengths: &[f64],
+    opts: &BtOptions,
+) -> Option<Vec<Vec<f64>>> {
+    let tie_share = match opts.ties {
+        TieHandling::Half => 1.0,
+        TieHandling::Ignore => 0.0,
+    };
+    let mut h = vec![vec![0.0; n]; n];
+    for (i, row) in h.iter_mut().enumerate() {
+        row[i] = opts.prior;
+    }
+    for p in pairs.iter().filter(|p| p.a != p.b) {
+        let (a, b) = (p.a as usize, p.b as usize);
+        let total = p.a_wins + p.b_wins + tie_share * p.ties;
+        let prob = 1.0 / (1.0 + (strengths[b] - strengths[a]).exp());
+        let c = total * prob * (1.0 - prob);
+        h[a][a] += c;
+        h[b][b] += c;
+        h[a][b] -= c;
+        h[b][a] -= c;
+    }
+    let centre = opts.prior == 0.0;
+    if centre {
+        let shift = 1.0 / n as f64;
+        h.iter_mut().flatten().for_each(|x| *x += shift);
+    }
+    let mut inverse = invert_spd(h)?;
+    if centre {
+        let shift = 1.0 / n as f64;
+        inverse.iter_mut().flatten().for_each(|x| *x -= shift);
+    }
+    Some(inverse)
+}
+
+/// Inverse of a symmetric positive-definite matrix by Cholesky factorisation.
+fn invert_spd(a: Vec<Vec<f64>>) -> Option<Vec<Vec<f64>>> {
+    let n = a.len();
+    let mut l = vec![vec![0.0; n]; n];
+    for i in 0..n {
+        for j in 0..=i {
+            let sum: f64 = (0..j).map(|k| l[i][k] * l[j][k]).sum();
+            if i == j {
+                let d = a[i][i] - sum;
+                if d <= 0.0 || !d.is_finite() {
+                    return None;
+                }
+                l[i][i] = d.sqrt();
+            } else {
+                l[i][j] = (a[i][j] - sum) / l[j][j];
+            }
+        }
+    }
+    // Solve L Lᵀ X = I column by column.
+    let mut inverse = vec![vec![0.0; n]; n];
+    for col in 0..n {
+        let mut y = vec![0.0; n];
+        for i in 0..n {
+            let rhs = if i == col { 1.0 } else { 0.0 };
+            let sum: f64 = (0..i).map(|k| l[i][k] * y[k]).sum();
+            y[i] = (rhs - sum) / l[i][i];
+        }
+        for i in (0..n).rev() {
+            let sum: f64 = ((i + 1)..n).map(|k| l[k][i] * inverse[k][col]).sum();
+            inverse[i][col] = (y[i] - sum) / l[i][i];
+        }
+    }
+    Some(inverse)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pairwise::fit_bradley_terry;
+
+    #[test]
+    fn two_items_match_the_binomial_variance() {
+        // 3 wins to 1: the MLE of d = s_a - s_b is ln 3 with variance 1 / (n p (1 - p)).
+        let pairs = [PairOutcomes {
+            a: 0,
+            b: 1,
+            a_wins: 3.0,
+            b_wins: 1.0,
+            ties: 0.0,
+        }];
+        let opts = BtOptions {
+            prior: 0.0,
+            ..Default::default()
+        };
+        let fit = fit_bradley_terry(2, &pairs, &opts).unwrap();
+        let cov = fisher_covariance(2, &pairs, &fit.strengths, &opts).unwrap();
+        let var_diff = cov[0][0] + cov[1][1] - 2.0 * cov[0][1];
+        assert!(
+            (var_diff - 1.0 / (4.0 * 0.75 * 0.25)).abs() < 1e-9,
+            "{var_diff}"
+        );
+    }
+}
