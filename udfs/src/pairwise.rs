@@ -22,10 +22,11 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, DocSection, Documentation, Expr, Signature,
     Volatility,
 };
+use prefdb_stats::calibration::scores::normal_quantile;
 use prefdb_stats::pairwise::bradley_terry::{to_elo_scale, MleObstacle};
 use prefdb_stats::pairwise::{
-    average_win_rate, competition_ranks, fit_bradley_terry, item_totals, order_by_score_desc,
-    pair_win_rate, BtError, BtOptions, PairCounts, PairOutcomes, TieHandling,
+    average_win_rate, competition_ranks, fisher_covariance, fit_bradley_terry, item_totals,
+    order_by_score_desc, pair_win_rate, BtError, BtOptions, PairCounts, PairOutcomes, TieHandling,
 };
 use std::sync::{Arc, OnceLock};
 
@@ -54,7 +55,16 @@ impl PairwiseFunction {
 
     fn option_keys(self) -> &'static [&'static str] {
         match self {
-            PairwiseFunction::BtRank => &["scale", "base", "ties", "prior", "max_iter", "tol"],
+            PairwiseFunction::BtRank => &[
+                "scale",
+                "base",
+                "ties",
+                "prior",
+                "max_iter",
+                "tol",
+                "se",
+                "confidence",
+            ],
             PairwiseFunction::WinMatrix | PairwiseFunction::AvgWinRate => &[],
         }
     }
@@ -75,7 +85,13 @@ pub struct BtConfig {
     pub fit: BtOptions,
     pub scale: f64,
     pub base: f64,
+    /// `se=fisher`: fill the intervals from the observed Fisher information.
+    pub fisher: bool,
+    pub confidence: f64,
 }
+
+/// Items up to which `se=fisher` inverts the dense information matrix.
+const FISHER_MAX_ITEMS: usize = 5000;
 
 impl BtConfig {
     pub fn from_options(o: &FunctionOptions) -> Result<Self> {
@@ -104,6 +120,13 @@ impl BtConfig {
             fit,
             scale: o.f64_or("scale", 400.0, |v| v.is_finite() && v > 0.0, "a number > 0")?,
             base: o.f64_or("base", 1000.0, f64::is_finite, "a finite number")?,
+            fisher: o.choice_or("se", false, &[("none", false), ("fisher", true)])?,
+            confidence: o.f64_or(
+                "confidence",
+                0.95,
+                |c| c > 0.0 && c < 1.0,
+                "a number between 0 and 1",
+            )?,
         })
     }
 }
@@ -516,22 +539,86 @@ impl PairwiseAccumulator {
                 order.iter().map(|&i| f(&totals[i])),
             ))
         };
-        let nulls_f64: ArrayRef = Arc::new(Float64Array::new_null(n));
-        let nulls_i64: ArrayRef = Arc::new(Int64Array::new_null(n));
+        let ratings: Vec<f64> = ratings.collect();
+        let [ci_lower, ci_upper, rank_lower, rank_upper] = if self.config.fisher {
+            self.fisher_intervals(&pairs, &fit.strengths, &order, &ratings)?
+        } else {
+            [
+                Arc::new(Float64Array::new_null(n)) as ArrayRef,
+                Arc::new(Float64Array::new_null(n)),
+                Arc::new(Int64Array::new_null(n)),
+                Arc::new(Int64Array::new_null(n)),
+            ]
+        };
         let columns: Vec<ArrayRef> = vec![
             Arc::new(Int64Array::from(ranks)),
             self.items.take(order.iter().map(|&i| original[i])),
-            Arc::new(Float64Array::from_iter_values(ratings)),
-            nulls_f64.clone(),
-            nulls_f64,
-            nulls_i64.clone(),
-            nulls_i64,
+            Arc::new(Float64Array::from(ratings)),
+            ci_lower,
+            ci_upper,
+            rank_lower,
+            rank_upper,
             total(|t| t.wins),
             total(|t| t.losses),
             total(|t| t.ties),
             total(|t| t.battles()),
         ];
         self.list_scalar(leaderboard_fields(self.item_type()), columns)
+    }
+
+    /// Intervals `rating ± z · se · scale / ln 10` from the observed Fisher information, and
+    /// the rank range they imply: the best rank is 1 + the number of items whose lower bound
+    /// is above this item's upper bound; the worst is the number of items whose upper bound
+    /// reaches this item's lower bound (itself included). Arrays follow `order`.
+    fn fisher_intervals(
+        &self,
+        pairs: &[PairOutcomes],
+        strengths: &[f64],
+        order: &[usize],
+        ratings: &[f64],
+    ) -> Result<[ArrayRef; 4]> {
+        let n = strengths.len();
+        if n > FISHER_MAX_ITEMS {
+            return exec_err!(
+                "bt_rank: se=fisher inverts an items × items matrix and supports up to {FISHER_MAX_ITEMS} items, got {n}"
+            );
+        }
+        let cov = fisher_covariance(n, pairs, strengths, &self.config.fit);
+        let z = normal_quantile(1.0 - (1.0 - self.config.confidence) / 2.0);
+        let unit = self.config.scale / std::f64::consts::LN_10;
+        let half: Vec<Option<f64>> = order
+            .iter()
+            .map(|&i| cov.as_ref().map(|c| z * c[i][i].max(0.0).sqrt() * unit))
+            .collect();
+        let lower: Vec<Option<f64>> = ratings
+            .iter()
+            .zip(&half)
+            .map(|(r, h)| h.map(|h| r - h))
+            .collect();
+        let upper: Vec<Option<f64>> = ratings
+            .iter()
+            .zip(&half)
+            .map(|(r, h)| h.map(|h| r + h))
+            .collect();
+        let ranks = |best: bool| -> Vec<Option<i64>> {
+            (0..n)
+                .map(|i| {
+                    let (lo, hi) = (lower[i]?, upper[i]?);
+                    Some(if best {
+                        1 + lower.iter().filter(|l| l.is_some_and(|l| l > hi)).count() as i64
+                    } else {
+                        upper.iter().filter(|u| u.is_some_and(|u| u >= lo)).count() as i64
+                    })
+                })
+                .collect()
+        };
+        let (best, worst) = (ranks(true), ranks(false));
+        Ok([
+            Arc::new(Float64Array::from(lower)),
+            Arc::new(Float64Array::from(upper)),
+            Arc::new(Int64Array::from(best)),
+            Arc::new(Int64Array::from(worst)),
+        ])
     }
 
     fn fit_error(&self, e: BtError, original: &[usize]) -> datafusion::common::DataFusionError {
@@ -758,10 +845,15 @@ fn bt_rank_doc() -> Documentation {
              undefeated, winless and disconnected items finite: each disconnected group of items \
              is centred on base and is not comparable with the others. Returns a list of structs \
              ordered by rating descending, with competition ranks (1224) for equal ratings. \
-             ci_lower, ci_upper, rank_lower and rank_upper are NULL (filled by the bootstrap \
-             option of a later release). wins, losses, ties and battles are weighted counts. {NULLS}"
+             With se=fisher, ci_lower and ci_upper are rating ± z * se * scale / ln(10), se \
+             from the observed Fisher information (the inverse negative Hessian at the fit, \
+             under the mean-zero constraint when prior=0; checked against a statsmodels \
+             binomial GLM), and rank_lower / rank_upper are the best and worst ranks those \
+             intervals allow (1 + the items whose lower bound is above this upper bound; the \
+             items whose upper bound reaches this lower bound). Without it these four fields \
+             are NULL. wins, losses, ties and battles are weighted counts. {NULLS}"
         ),
-        "bt_rank(item_a, item_b [, outcome [, weight]] [, 'scale=400, base=1000, ties=half, prior=0.01, max_iter=100, tol=1e-10'])",
+        "bt_rank(item_a, item_b [, outcome [, weight]] [, 'scale=400, base=1000, ties=half, prior=0.01, max_iter=100, tol=1e-10, se=none, confidence=0.95'])",
     )
     .with_argument("item_a, item_b", ARG_ITEMS)
     .with_argument("outcome", ARG_OUTCOME)
@@ -771,8 +863,9 @@ fn bt_rank_doc() -> Documentation {
         "String literal, last: scale (> 0, default 400), base (default 1000), ties (half: a tie \
          is half a win for each side, the default; ignore: ties are left out of the fit but still \
          counted), prior (>= 0, default 0.01), max_iter (default 100 Newton steps), tol \
-         (default 1e-10, largest change of s in a step). Unknown keys and bad values are \
-         planning-time errors.",
+         (default 1e-10, largest change of s in a step), se (none, the default, or fisher: \
+         analytic intervals, up to 5000 items), confidence (default 0.95). Unknown keys and bad \
+         values are planning-time errors.",
     )
     .with_sql_example(
         "SELECT r.rank, r.item, round(r.rating, 1) AS rating\n\
