@@ -152,26 +152,21 @@ impl AgreementFunction {
     }
 
     fn parse_config(self, text: Option<&str>) -> Result<AgreementConfig> {
-        let asks_for_bootstrap = text.is_some_and(|t| {
-            t.split(',').any(|e| {
-                e.split('=')
-                    .next()
-                    .is_some_and(|k| k.trim().eq_ignore_ascii_case("bootstrap"))
-            })
-        });
-        if asks_for_bootstrap
-            && matches!(
-                self,
-                AgreementFunction::KrippendorffAlpha | AgreementFunction::CohenKappa
-            )
-        {
-            let name = self.name();
-            return plan_err!(
-                "{name}: bootstrap intervals come from {name}_ci(...), which returns (value, ci_lower, ci_upper); {name} itself always returns one number"
-            );
-        }
+        let hint = format!(
+            "bootstrap intervals come from {}_ci(...), which returns (value, ci_lower, ci_upper); {} itself always returns one number",
+            self.name(),
+            self.name()
+        );
+        let hints: &[(&str, &str)] = match self {
+            AgreementFunction::KrippendorffAlpha | AgreementFunction::CohenKappa => {
+                &[("bootstrap", &hint)]
+            }
+            _ => &[],
+        };
         let options = match text {
-            Some(t) => FunctionOptions::parse(self.name(), t, self.option_keys())?,
+            Some(t) => {
+                FunctionOptions::parse_with_hints(self.name(), t, self.option_keys(), hints)?
+            }
             None => FunctionOptions::empty(self.name()),
         };
         let level = options.choice_or(

@@ -34,7 +34,7 @@ use prefdb_stats::calibration::{
 };
 use std::sync::{Arc, OnceLock};
 
-const DOC_SECTION: DocSection = DocSection {
+pub(crate) const DOC_SECTION: DocSection = DocSection {
     include: true,
     label: "Calibration and scorer quality",
     description: Some("How good a probability, score or ranking is."),

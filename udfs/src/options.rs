@@ -20,6 +20,17 @@ pub struct FunctionOptions {
 impl FunctionOptions {
     /// Parse `text`, rejecting keys not in `allowed`, repeated keys and malformed entries.
     pub fn parse(function: &'static str, text: &str, allowed: &[&str]) -> Result<Self> {
+        Self::parse_with_hints(function, text, allowed, &[])
+    }
+
+    /// As [`FunctionOptions::parse`], but a key listed in `hints` is rejected with its own
+    /// message, for options that belong to a sibling function.
+    pub fn parse_with_hints(
+        function: &'static str,
+        text: &str,
+        allowed: &[&str],
+        hints: &[(&str, &str)],
+    ) -> Result<Self> {
         let mut values = BTreeMap::new();
         for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
             let Some((key, value)) = entry.split_once('=') else {
@@ -30,6 +41,9 @@ impl FunctionOptions {
             };
             let key = key.trim().to_ascii_lowercase();
             let value = value.trim().to_string();
+            if let Some((_, hint)) = hints.iter().find(|(k, _)| *k == key) {
+                return plan_err!("{function}: {hint}");
+            }
             if !allowed.contains(&key.as_str()) {
                 return plan_err!(
                     "{function}: unknown option '{key}' (expected one of: {})",

@@ -131,12 +131,12 @@ impl BtConfig {
     }
 }
 
-/// Positions of the optional arguments, once the trailing options literal is told apart.
+/// Positions of the optional outcome and weight arguments, once a trailing options literal
+/// is told apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct ArgLayout {
     outcome: Option<usize>,
     weight: Option<usize>,
-    options: Option<usize>,
 }
 
 impl ArgLayout {
@@ -147,8 +147,8 @@ impl ArgLayout {
         n_args: usize,
         last_is_string_literal: bool,
     ) -> Result<Self> {
-        let options = (n_args >= 3 && last_is_string_literal).then_some(n_args - 1);
-        let core = n_args - usize::from(options.is_some());
+        let has_options = n_args >= 3 && last_is_string_literal;
+        let core = n_args - usize::from(has_options);
         let (outcome, weight) = match core {
             2 => (None, None),
             3 => (Some(2), None),
@@ -167,11 +167,7 @@ impl ArgLayout {
                 )
             }
         };
-        Ok(Self {
-            outcome,
-            weight,
-            options,
-        })
+        Ok(Self { outcome, weight })
     }
 }
 

@@ -6,17 +6,14 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type, Int64Type};
 use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
 use datafusion::logical_expr::{
-    ColumnarValue, DocSection, Documentation, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF,
-    ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, Documentation, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl,
+    Signature, Volatility,
 };
 use prefdb_stats::calibration::{pass_at_k, proportion_ci, ProportionMethod};
 use std::sync::{Arc, OnceLock};
 
-const DOC_SECTION: DocSection = DocSection {
-    include: true,
-    label: "Calibration and scorer quality",
-    description: Some("How good a probability, score or ranking is."),
-};
+/// The scalar functions belong with the calibration and scorer-quality aggregates.
+use crate::calibration::DOC_SECTION;
 
 pub fn scalar_udfs() -> Vec<ScalarUDF> {
     vec![

@@ -58,28 +58,27 @@ fn beta_continued_fraction(x: f64, a: f64, b: f64) -> f64 {
     let mut h = d;
     for m in 1..10_000 {
         let m = f64::from(m);
-        // Even step.
-        let num = m * (b - m) * x / ((a + 2.0 * m - 1.0) * (a + 2.0 * m));
-        d = 1.0 + num * d;
-        d = if d.abs() < TINY { TINY } else { d };
-        c = 1.0 + num / c;
-        c = if c.abs() < TINY { TINY } else { c };
-        d = 1.0 / d;
-        h *= d * c;
-        // Odd step.
-        let num = -(a + m) * (a + b + m) * x / ((a + 2.0 * m) * (a + 2.0 * m + 1.0));
-        d = 1.0 + num * d;
-        d = if d.abs() < TINY { TINY } else { d };
-        c = 1.0 + num / c;
-        c = if c.abs() < TINY { TINY } else { c };
-        d = 1.0 / d;
-        let step = d * c;
+        // Even step, then odd step.
+        let even = m * (b - m) * x / ((a + 2.0 * m - 1.0) * (a + 2.0 * m));
+        h *= lentz_step(even, 1.0, &mut c, &mut d);
+        let odd = -(a + m) * (a + b + m) * x / ((a + 2.0 * m) * (a + 2.0 * m + 1.0));
+        let step = lentz_step(odd, 1.0, &mut c, &mut d);
         h *= step;
         if (step - 1.0).abs() < 1e-16 {
             break;
         }
     }
     h
+}
+
+/// One step of the modified Lentz method for a continued fraction with partial numerator
+/// `a` and denominator `b`: updates `c` and `d` and returns the factor for the running value.
+fn lentz_step(a: f64, b: f64, c: &mut f64, d: &mut f64) -> f64 {
+    const TINY: f64 = 1e-300;
+    let guard = |x: f64| if x.abs() < TINY { TINY } else { x };
+    *d = 1.0 / guard(b + a * *d);
+    *c = guard(b + a / *c);
+    *d * *c
 }
 
 /// P(F ≤ x) for Fisher's F distribution with `d1`, `d2` degrees of freedom.
@@ -150,12 +149,7 @@ pub fn regularized_gamma_q(a: f64, x: f64) -> f64 {
         for i in 1..10_000 {
             let an = -f64::from(i) * (f64::from(i) - a);
             b += 2.0;
-            d = an * d + b;
-            d = if d.abs() < TINY { TINY } else { d };
-            c = b + an / c;
-            c = if c.abs() < TINY { TINY } else { c };
-            d = 1.0 / d;
-            let step = d * c;
+            let step = lentz_step(an, b, &mut c, &mut d);
             h *= step;
             if (step - 1.0).abs() < 1e-16 {
                 break;

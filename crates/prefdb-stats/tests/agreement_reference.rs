@@ -6,10 +6,8 @@ use prefdb_stats::agreement::{
 };
 use std::collections::BTreeMap;
 
-fn fixture(name: &str) -> String {
-    let path = format!("{}/../../tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
+mod common;
+use common::fixture;
 
 /// dataset -> unit -> rater -> value
 type Ratings = BTreeMap<u32, BTreeMap<u32, BTreeMap<u32, f64>>>;

@@ -8,10 +8,8 @@ use prefdb_stats::calibration::{
 };
 use std::collections::BTreeMap;
 
-fn fixture(name: &str) -> String {
-    let path = format!("{}/../../tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
+mod common;
+use common::fixture;
 
 struct Data {
     p: Vec<f64>,

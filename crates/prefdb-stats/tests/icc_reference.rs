@@ -4,10 +4,8 @@
 use prefdb_stats::agreement::{icc, IccForm};
 use std::collections::BTreeMap;
 
-fn fixture(name: &str) -> String {
-    let path = format!("{}/../../tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
+mod common;
+use common::fixture;
 
 fn designs() -> BTreeMap<u32, Vec<Vec<f64>>> {
     let mut out: BTreeMap<u32, Vec<Vec<f64>>> = BTreeMap::new();

@@ -5,10 +5,8 @@
 use prefdb_stats::agreement::{krippendorff_alpha, Level};
 use std::collections::BTreeMap;
 
-fn fixture(name: &str) -> String {
-    let path = format!("{}/../../tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
+mod common;
+use common::fixture;
 
 /// dataset -> unit -> values
 fn datasets() -> BTreeMap<u32, BTreeMap<u32, Vec<f64>>> {

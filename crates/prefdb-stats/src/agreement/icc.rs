@@ -62,23 +62,24 @@ pub fn icc(scores: &[Vec<f64>], form: IccForm, confidence: f64) -> Option<IccRes
 
     let alpha = 1.0 - confidence;
     let upper = |d1: f64, d2: f64| f_quantile(1.0 - alpha / 2.0, d1, d2);
-    let one_way = || {
-        let f = msb / msw;
-        (
-            f,
-            df_within,
-            f / upper(df_targets, df_within),
-            f * upper(df_within, df_targets),
-        )
-    };
-    let two_way = || {
-        let f = msb / mse;
-        (
-            f,
-            df_error,
-            f / upper(df_targets, df_error),
-            f * upper(df_error, df_targets),
-        )
+    // ICC1 (one-way) and ICC3 (two-way, consistency) share their form and differ only in
+    // the error mean square and its degrees of freedom: MSW on n(k-1), or MSE on (n-1)(k-1).
+    let consistency = |ms: f64, df2: f64, average: bool| {
+        let f = msb / ms;
+        let fl = f / upper(df_targets, df2);
+        let fu = f * upper(df2, df_targets);
+        if average {
+            ((msb - ms) / msb, f, df2, 1.0 - 1.0 / fl, 1.0 - 1.0 / fu)
+        } else {
+            let single = |x: f64| (x - 1.0) / (x + kf - 1.0);
+            (
+                (msb - ms) / (msb + (kf - 1.0) * ms),
+                f,
+                df2,
+                single(fl),
+                single(fu),
+            )
+        }
     };
     let result = |icc, f: f64, df2, lo, hi| IccResult {
         icc,
@@ -91,37 +92,15 @@ pub fn icc(scores: &[Vec<f64>], form: IccForm, confidence: f64) -> Option<IccRes
     };
     Some(match form {
         IccForm::Icc1 | IccForm::Icc1k => {
-            let (f, df2, fl, fu) = one_way();
-            if form == IccForm::Icc1 {
-                let icc = (msb - msw) / (msb + (kf - 1.0) * msw);
-                result(
-                    icc,
-                    f,
-                    df2,
-                    (fl - 1.0) / (fl + kf - 1.0),
-                    (fu - 1.0) / (fu + kf - 1.0),
-                )
-            } else {
-                result((msb - msw) / msb, f, df2, 1.0 - 1.0 / fl, 1.0 - 1.0 / fu)
-            }
+            let (icc, f, df2, lo, hi) = consistency(msw, df_within, form == IccForm::Icc1k);
+            result(icc, f, df2, lo, hi)
         }
         IccForm::Icc3 | IccForm::Icc3k => {
-            let (f, df2, fl, fu) = two_way();
-            if form == IccForm::Icc3 {
-                let icc = (msb - mse) / (msb + (kf - 1.0) * mse);
-                result(
-                    icc,
-                    f,
-                    df2,
-                    (fl - 1.0) / (fl + kf - 1.0),
-                    (fu - 1.0) / (fu + kf - 1.0),
-                )
-            } else {
-                result((msb - mse) / msb, f, df2, 1.0 - 1.0 / fl, 1.0 - 1.0 / fu)
-            }
+            let (icc, f, df2, lo, hi) = consistency(mse, df_error, form == IccForm::Icc3k);
+            result(icc, f, df2, lo, hi)
         }
         IccForm::Icc2 | IccForm::Icc2k => {
-            let (f, df2, _, _) = two_way();
+            let (f, df2) = (msb / mse, df_error);
             let icc2 = (msb - mse) / (msb + (kf - 1.0) * mse + kf * (msj - mse) / nf);
             // Satterthwaite degrees of freedom for the absolute-agreement interval.
             let fj = msj / mse;
