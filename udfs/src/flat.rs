@@ -16,7 +16,8 @@ use crate::options::logical_string_literal;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::catalog::view::ViewTable;
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
-use datafusion::common::{plan_err, Column, Result, UnnestOptions};
+use datafusion::common::{plan_err, Column, DataFusionError, Result, UnnestOptions};
+use datafusion::execution::context::SQLOptions;
 use datafusion::execution::SessionState;
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
 use std::sync::Arc;
@@ -52,6 +53,19 @@ impl TableFunctionImpl for LeaderboardFunction {
         // Planning resolves table names through the catalog. Registered tables answer at once
         // (their schemas were read when they were registered), so this does not wait on I/O.
         let plan = futures::executor::block_on(state.create_logical_plan(&sql))?;
+        // Only a query: never DDL, DML or a SET smuggled in through the string (this also
+        // keeps a read-only server read-only).
+        SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false)
+            .verify_plan(&plan)
+            .map_err(|e| match e {
+                DataFusionError::Plan(m) => {
+                    DataFusionError::Plan(format!("leaderboard takes a query: {m}"))
+                }
+                other => other,
+            })?;
         let flat = flatten(plan)?;
         Ok(Arc::new(ViewTable::new(flat, Some(sql))))
     }

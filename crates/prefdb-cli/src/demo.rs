@@ -2,13 +2,9 @@
 //! README's leaderboard queries on it and prints each leaderboard beside the true ratings the
 //! votes were drawn from.
 
-use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Field, Schema};
 use datafusion::common::{DataFusionError, Result};
-use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
-use prefdb::arena::{self, ArenaSpec, ArenaTruth, CATEGORIES};
-use std::sync::Arc;
+use prefdb::arena::{self, ArenaSpec};
 use std::time::Instant;
 
 pub const OVERALL: &str = "\
@@ -38,54 +34,6 @@ SELECT item_a, item_b, wins, losses, ties, round(win_rate, 3) AS win_rate
 FROM leaderboard('SELECT win_matrix(model_a, model_b, winner) FROM votes')
 WHERE item_a IN ('model-000', 'model-001', 'model-002')
   AND item_b IN ('model-000', 'model-001', 'model-002')";
-
-fn truth_tables(ctx: &SessionContext, truth: &ArenaTruth) -> Result<()> {
-    let n = truth.names.len();
-    let overall = RecordBatch::try_new(
-        Arc::new(Schema::new(vec![
-            Field::new("model", DataType::Utf8, false),
-            Field::new("true_rating", DataType::Float64, false),
-        ])),
-        vec![
-            Arc::new(StringArray::from(truth.names.clone())) as ArrayRef,
-            Arc::new(Float64Array::from_iter_values(
-                (0..n).map(|i| ArenaTruth::rating(&truth.strengths, i)),
-            )),
-        ],
-    )?;
-    ctx.register_table(
-        "truth",
-        Arc::new(MemTable::try_new(overall.schema(), vec![vec![overall]])?),
-    )?;
-    let (mut cats, mut models, mut ratings) = (Vec::new(), Vec::new(), Vec::new());
-    for (c, strengths) in truth.category_strengths.iter().enumerate() {
-        for i in 0..n {
-            cats.push(CATEGORIES[c]);
-            models.push(truth.names[i].clone());
-            ratings.push(ArenaTruth::rating(strengths, i));
-        }
-    }
-    let by_category = RecordBatch::try_new(
-        Arc::new(Schema::new(vec![
-            Field::new("category", DataType::Utf8, false),
-            Field::new("model", DataType::Utf8, false),
-            Field::new("true_rating", DataType::Float64, false),
-        ])),
-        vec![
-            Arc::new(StringArray::from(cats)) as ArrayRef,
-            Arc::new(StringArray::from(models)),
-            Arc::new(Float64Array::from(ratings)),
-        ],
-    )?;
-    ctx.register_table(
-        "truth_by_category",
-        Arc::new(MemTable::try_new(
-            by_category.schema(),
-            vec![vec![by_category]],
-        )?),
-    )?;
-    Ok(())
-}
 
 async fn show(ctx: &SessionContext, title: &str, sql: &str) -> Result<()> {
     println!("\n== {title}\n{sql};\n");
@@ -127,7 +75,7 @@ pub async fn run(spec: ArenaSpec) -> Result<()> {
     let ctx = prefdb::new_context();
     let location = path.to_string_lossy();
     prefdb::register_table(&ctx, "votes", &location).await?;
-    truth_tables(&ctx, &truth)?;
+    arena::register_truth_tables(&ctx, &truth)?;
 
     show(&ctx, "Overall leaderboard (bt_rank, flat rows)", OVERALL).await?;
     show(&ctx, "Top 3 per category (GROUP BY category)", PER_CATEGORY).await?;

@@ -27,8 +27,13 @@ struct Cli {
 struct TableArgs {
     /// Register a table: name=path, where path is a file, a directory or a glob
     /// (.parquet, .csv, .json/.ndjson, .arrow). Repeatable.
+    /// The path may also be a URL: s3://, gs://, az:// or abfs://, http(s)://.
     #[arg(long = "table", short = 't', value_name = "NAME=PATH")]
     tables: Vec<TableSpec>,
+    /// A prefdb.toml with [tables], [stores] (object-store settings) and, for serve,
+    /// [server] and [[users]].
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -50,6 +55,34 @@ enum Command {
     Shell {
         #[command(flatten)]
         tables: TableArgs,
+    },
+    /// Serve the session over the Postgres wire protocol (psql, BI tools, psycopg).
+    /// With no tables it serves the demo arena.
+    Serve {
+        #[command(flatten)]
+        tables: TableArgs,
+        /// Address to listen on [default: 127.0.0.1:5432]. A non-loopback address needs
+        /// [[users]] in the config file.
+        #[arg(long, value_name = "HOST:PORT")]
+        listen: Option<String>,
+        /// Let clients run DDL and DML (CREATE EXTERNAL TABLE, COPY, INSERT, SET datafusion.*).
+        #[arg(long)]
+        allow_ddl: bool,
+        /// TLS certificate chain (PEM).
+        #[arg(long, value_name = "FILE", requires = "tls_key")]
+        tls_cert: Option<String>,
+        /// TLS private key (PEM, PKCS#8 or RSA).
+        #[arg(long, value_name = "FILE", requires = "tls_cert")]
+        tls_key: Option<String>,
+        /// Most simultaneous connections [default: 64].
+        #[arg(long)]
+        max_connections: Option<usize>,
+        /// Seconds a statement may run; 0 for no limit [default: 300].
+        #[arg(long, value_name = "SECS")]
+        query_timeout: Option<u64>,
+        /// Memory for all running queries together, as in 4GiB [default: no limit].
+        #[arg(long, value_name = "SIZE")]
+        memory_limit: Option<String>,
     },
     /// Generate synthetic data.
     Gen {
@@ -135,6 +168,84 @@ async fn run(cli: Cli) -> Result<(), String> {
             let ctx = session(&tables).await?;
             shell::run(ctx).await
         }
+        Command::Serve {
+            tables,
+            listen,
+            allow_ddl,
+            tls_cert,
+            tls_key,
+            max_connections,
+            query_timeout,
+            memory_limit,
+        } => {
+            let config = load_config(&tables)?;
+            let mut options = prefdb::server::ServeOptions::from_config(&config);
+            if let Some(listen) = listen {
+                options.listen = listen;
+            }
+            options.allow_ddl |= allow_ddl;
+            if tls_cert.is_some() {
+                options.tls_cert = tls_cert;
+                options.tls_key = tls_key;
+            }
+            if let Some(n) = max_connections {
+                options.max_connections = n;
+            }
+            if let Some(secs) = query_timeout {
+                options.query_timeout = (secs > 0).then(|| std::time::Duration::from_secs(secs));
+            }
+            let memory_limit = memory_limit.or_else(|| config.server.memory_limit.clone());
+            let memory_limit = memory_limit
+                .map(|m| prefdb::config::parse_size(&m))
+                .transpose()
+                .map_err(message)?;
+            let ctx = prefdb::new_context_with(&prefdb::ContextOptions {
+                url_tables: false,
+                memory_limit,
+                stores: prefdb::stores::settings_from_config(&config.stores),
+            })
+            .map_err(message)?;
+            let served = register_tables(&ctx, &config, &tables).await?;
+            if served.is_empty() {
+                arena::register_demo_tables(&ctx, ArenaSpec::default()).map_err(message)?;
+            }
+            let server = prefdb::server::Server::bind(ctx, &options)
+                .await
+                .map_err(message)?;
+            let what = if served.is_empty() {
+                "the demo arena (tables votes, truth, truth_by_category)".to_string()
+            } else {
+                format!("tables {}", served.join(", "))
+            };
+            let mode = if options.allow_ddl {
+                "DDL allowed"
+            } else {
+                "read-only"
+            };
+            let auth = if options.users.is_empty() {
+                "no authentication"
+            } else {
+                "SCRAM-SHA-256 passwords"
+            };
+            let tls = if options.tls_cert.is_some() {
+                ", TLS"
+            } else {
+                ""
+            };
+            let addr = server.local_addr();
+            eprintln!("prefdb serve: {what} on {addr} ({mode}, {auth}{tls})");
+            eprintln!(
+                "connect with: psql -h {} -p {} -U prefdb",
+                addr.ip(),
+                addr.port()
+            );
+            server
+                .run(prefdb::server::shutdown_signal())
+                .await
+                .map_err(|e| format!("server stopped: {e}"))?;
+            eprintln!("prefdb serve: shut down");
+            Ok(())
+        }
         Command::Gen {
             what:
                 GenCommand::Arena {
@@ -176,13 +287,47 @@ async fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
-async fn session(tables: &TableArgs) -> Result<datafusion::prelude::SessionContext, String> {
-    let ctx = prefdb::new_context();
-    for t in &tables.tables {
-        prefdb::register_table(&ctx, &t.name, &t.location)
+fn load_config(tables: &TableArgs) -> Result<prefdb::Config, String> {
+    match &tables.config {
+        Some(path) => prefdb::Config::load(path).map_err(message),
+        None => Ok(prefdb::Config::default()),
+    }
+}
+
+/// Register the config file's tables, then the command line's (which win on a clash).
+/// Returns the names registered.
+async fn register_tables(
+    ctx: &datafusion::prelude::SessionContext,
+    config: &prefdb::Config,
+    tables: &TableArgs,
+) -> Result<Vec<String>, String> {
+    let mut names = Vec::new();
+    let from_config = config.tables.iter().map(|(n, l)| (n.as_str(), l.as_str()));
+    let from_flags = tables
+        .tables
+        .iter()
+        .map(|t| (t.name.as_str(), t.location.as_str()));
+    for (name, location) in from_config.chain(from_flags) {
+        let _ = ctx.deregister_table(name);
+        prefdb::register_table(ctx, name, location)
             .await
             .map_err(message)?;
+        if !names.iter().any(|n| n == name) {
+            names.push(name.to_string());
+        }
     }
+    Ok(names)
+}
+
+async fn session(tables: &TableArgs) -> Result<datafusion::prelude::SessionContext, String> {
+    let config = load_config(tables)?;
+    let ctx = prefdb::new_context_with(&prefdb::ContextOptions {
+        url_tables: true,
+        memory_limit: None,
+        stores: prefdb::stores::settings_from_config(&config.stores),
+    })
+    .map_err(message)?;
+    register_tables(&ctx, &config, tables).await?;
     Ok(ctx)
 }
 

@@ -13,9 +13,14 @@
 //! Rows are generated and written in fixed-size batches, so memory does not grow with the
 //! number of votes, and the output depends only on the seed.
 
-use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringBuilder, TimestampMicrosecondArray};
+use arrow::array::{
+    ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, StringBuilder,
+    TimestampMicrosecondArray,
+};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::common::{DataFusionError, Result};
+use datafusion::datasource::MemTable;
+use datafusion::prelude::SessionContext;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
@@ -242,6 +247,72 @@ pub fn write_parquet(
     }
     writer.close()?;
     Ok(generator.truth().clone())
+}
+
+/// Register `truth` (overall true ratings per model) and `truth_by_category`.
+pub fn register_truth_tables(ctx: &SessionContext, truth: &ArenaTruth) -> Result<()> {
+    let n = truth.names.len();
+    let overall = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![
+            Field::new("model", DataType::Utf8, false),
+            Field::new("true_rating", DataType::Float64, false),
+        ])),
+        vec![
+            Arc::new(StringArray::from(truth.names.clone())) as ArrayRef,
+            Arc::new(Float64Array::from_iter_values(
+                (0..n).map(|i| ArenaTruth::rating(&truth.strengths, i)),
+            )),
+        ],
+    )?;
+    ctx.register_table(
+        "truth",
+        Arc::new(MemTable::try_new(overall.schema(), vec![vec![overall]])?),
+    )?;
+    let (mut cats, mut models, mut ratings) = (Vec::new(), Vec::new(), Vec::new());
+    for (c, strengths) in truth.category_strengths.iter().enumerate() {
+        for i in 0..n {
+            cats.push(CATEGORIES[c]);
+            models.push(truth.names[i].clone());
+            ratings.push(ArenaTruth::rating(strengths, i));
+        }
+    }
+    let by_category = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![
+            Field::new("category", DataType::Utf8, false),
+            Field::new("model", DataType::Utf8, false),
+            Field::new("true_rating", DataType::Float64, false),
+        ])),
+        vec![
+            Arc::new(StringArray::from(cats)) as ArrayRef,
+            Arc::new(StringArray::from(models)),
+            Arc::new(Float64Array::from(ratings)),
+        ],
+    )?;
+    ctx.register_table(
+        "truth_by_category",
+        Arc::new(MemTable::try_new(
+            by_category.schema(),
+            vec![vec![by_category]],
+        )?),
+    )?;
+    Ok(())
+}
+
+/// Generate the demo arena in memory and register it as `votes`, with its truth tables:
+/// what `prefdb serve` serves when it is given no tables.
+pub fn register_demo_tables(ctx: &SessionContext, spec: ArenaSpec) -> Result<ArenaTruth> {
+    let mut generator = ArenaGenerator::new(spec)?;
+    let mut batches = Vec::new();
+    while let Some(batch) = generator.next_batch() {
+        batches.push(batch);
+    }
+    let truth = generator.truth().clone();
+    ctx.register_table(
+        "votes",
+        Arc::new(MemTable::try_new(schema(), vec![batches])?),
+    )?;
+    register_truth_tables(ctx, &truth)?;
+    Ok(truth)
 }
 
 #[cfg(test)]

@@ -1,31 +1,74 @@
 //! prefdb: a DataFusion [`SessionContext`] with every preference-analytics function
 //! registered, plus table registration from paths, directories and globs.
 //!
-//! This crate is where the Postgres endpoint and the object stores plug in: both build on
-//! [`new_context`] and [`register_table`].
+//! It also holds the object stores ([`stores`]), the config file ([`config`]) and the
+//! Postgres wire-protocol endpoint ([`server`]).
 
 pub mod arena;
+pub mod config;
 pub mod errors;
+pub mod server;
+pub mod stores;
 pub mod tables;
 
+pub use config::Config;
 pub use errors::user_message;
 pub use prefdb_udfs::function_names;
 pub use tables::{register_table, TableFormat, TableSpec};
 
+use datafusion::common::Result;
 use datafusion::execution::config::SessionConfig;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::SessionContext;
+use std::sync::Arc;
+
+/// How a session is set up.
+#[derive(Debug, Clone, Default)]
+pub struct ContextOptions {
+    /// Allow `FROM 'votes.parquet'`: files and URLs named directly in a query. Right for
+    /// the embedded CLI, wrong for a server (it would expose the server's files).
+    pub url_tables: bool,
+    /// Cap on the memory the engine holds for all queries together, in bytes.
+    pub memory_limit: Option<usize>,
+    /// Object-store settings, from the config file's `[stores]`.
+    pub stores: stores::StoreSettings,
+}
+
+impl ContextOptions {
+    /// The embedded defaults: URL tables on, no memory cap.
+    pub fn embedded() -> Self {
+        ContextOptions {
+            url_tables: true,
+            ..Default::default()
+        }
+    }
+}
 
 /// A session with every prefdb function registered, `information_schema` enabled, and
 /// files queryable by path (`FROM 'votes.parquet'`).
 pub fn new_context() -> SessionContext {
+    new_context_with(&ContextOptions::embedded()).expect("the embedded defaults are valid")
+}
+
+/// A session set up as `options` says: prefdb functions, `information_schema`, object
+/// stores on demand, an optional memory cap.
+pub fn new_context_with(options: &ContextOptions) -> Result<SessionContext> {
     let config = SessionConfig::new()
         .with_information_schema(true)
         .with_default_catalog_and_schema("prefdb", "public");
-    // Embedded use may name files directly: SELECT ... FROM 'votes.parquet'. The Postgres
-    // endpoint must not inherit this for remote clients (it would expose server files).
-    let ctx = SessionContext::new_with_config(config).enable_url_table();
+    let mut runtime = RuntimeEnvBuilder::new()
+        .with_object_store_registry(Arc::new(stores::PrefdbStores::new(options.stores.clone())?));
+    if let Some(limit) = options.memory_limit {
+        runtime = runtime.with_memory_limit(limit, 1.0);
+    }
+    let ctx = SessionContext::new_with_config_rt(config, runtime.build_arc()?);
+    let ctx = if options.url_tables {
+        ctx.enable_url_table()
+    } else {
+        ctx
+    };
     prefdb_udfs::register_all(&ctx);
-    ctx
+    Ok(ctx)
 }
 
 /// How prefdb prints values in tables: NULL as `NULL`, so that it differs from an empty

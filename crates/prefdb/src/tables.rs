@@ -2,7 +2,9 @@
 //! in Parquet, CSV, JSON (newline-delimited) or Arrow IPC.
 
 use datafusion::common::{plan_err, DataFusionError, Result};
+use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::prelude::{CsvReadOptions, JsonReadOptions, ParquetReadOptions, SessionContext};
+use futures::TryStreamExt;
 use std::path::Path;
 
 /// File formats prefdb reads, told apart by file extension.
@@ -98,9 +100,48 @@ fn detect_format(location: &str) -> Result<(TableFormat, String)> {
     }
 }
 
-/// Register `location` (a file, a directory of files, or a glob) as table `name`.
+/// The format of a URL location: from its extension, or, for a prefix ("directory") URL,
+/// from the first data file listed under it.
+async fn detect_remote_format(
+    ctx: &SessionContext,
+    location: &str,
+) -> Result<(TableFormat, String)> {
+    let from_name = |name: &str| {
+        let ext = name.rsplit_once('.').map(|(_, e)| e)?;
+        TableFormat::from_extension(ext).map(|f| (f, format!(".{ext}")))
+    };
+    let url = ListingTableUrl::parse(location)?;
+    if let Some(found) = url.as_str().rsplit('/').next().and_then(from_name) {
+        return Ok(found);
+    }
+    if is_glob(location) {
+        return plan_err!(
+            "cannot tell the format of '{location}': end the pattern with .parquet, .csv, .json or .arrow"
+        );
+    }
+    let store = ctx.runtime_env().object_store(url.object_store())?;
+    let mut listing = store.list(Some(url.prefix()));
+    let mut seen = 0usize;
+    while let Some(meta) = listing.try_next().await? {
+        if let Some(found) = meta.location.filename().and_then(from_name) {
+            return Ok(found);
+        }
+        seen += 1;
+        if seen >= 1000 {
+            break;
+        }
+    }
+    plan_err!("'{location}' holds no .parquet, .csv, .json or .arrow files")
+}
+
+/// Register `location` (a file, a directory of files, a glob, or an object-store or HTTP
+/// URL of any of these) as table `name`.
 pub async fn register_table(ctx: &SessionContext, name: &str, location: &str) -> Result<()> {
-    let (format, extension) = detect_format(location)?;
+    let (format, extension) = if location.contains("://") && !location.starts_with("file://") {
+        detect_remote_format(ctx, location).await?
+    } else {
+        detect_format(location)?
+    };
     let ext = extension.as_str();
     match format {
         TableFormat::Parquet => {
@@ -136,7 +177,7 @@ pub async fn register_table(ctx: &SessionContext, name: &str, location: &str) ->
         }
     }
     .map_err(|e| match e {
-        DataFusionError::Plan(_) => e,
+        DataFusionError::Plan(_) | DataFusionError::Configuration(_) => e,
         other => DataFusionError::Plan(format!(
             "cannot open table '{name}' at '{location}': {other}"
         )),

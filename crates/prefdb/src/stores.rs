@@ -1,0 +1,258 @@
+//! Object stores on demand: `s3://`, `gs://`, `az://`/`abfs://` and `http(s)://` URLs
+//! resolve to an `object_store` client the first time a table or query names them.
+//!
+//! Each client is built from the standard environment variables (`AWS_*`, `GOOGLE_*`,
+//! `AZURE_*`, through the builders' `from_env`) and then the `[stores]` section of the
+//! config file: first the scheme's table (`[stores.s3]`), then the store's own
+//! (`[stores."s3://bucket"]`). Clients are cached per scheme and host. Because this is the
+//! session's `ObjectStoreRegistry`, `CREATE EXTERNAL TABLE ... LOCATION 's3://...'` works
+//! too, wherever DDL is allowed.
+
+use dashmap_free::Cache;
+use datafusion::common::{DataFusionError, Result};
+use datafusion::execution::object_store::{DefaultObjectStoreRegistry, ObjectStoreRegistry};
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
+use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
+use object_store::http::HttpBuilder;
+use object_store::{ClientConfigKey, ObjectStore};
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::sync::Arc;
+use url::Url;
+
+/// Settings per scheme or store URL, as strings.
+pub type StoreSettings = BTreeMap<String, BTreeMap<String, String>>;
+
+/// Turn the config file's `[stores]` tables into strings (TOML booleans and numbers
+/// become their text, which is what the `object_store` builders parse).
+pub fn settings_from_config(
+    stores: &BTreeMap<String, BTreeMap<String, toml::Value>>,
+) -> StoreSettings {
+    stores
+        .iter()
+        .map(|(store, keys)| {
+            let keys = keys
+                .iter()
+                .map(|(k, v)| {
+                    let text = match v {
+                        toml::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    (k.clone(), text)
+                })
+                .collect();
+            (store.clone(), keys)
+        })
+        .collect()
+}
+
+/// Which builder serves a URL scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    S3,
+    Gcs,
+    Azure,
+    Http,
+}
+
+fn kind_of(scheme: &str) -> Option<(Kind, &'static str)> {
+    Some(match scheme {
+        "s3" | "s3a" => (Kind::S3, "s3"),
+        "gs" | "gcs" => (Kind::Gcs, "gs"),
+        "az" | "azure" | "abfs" | "abfss" | "adl" => (Kind::Azure, "az"),
+        "http" | "https" => (Kind::Http, "http"),
+        _ => return None,
+    })
+}
+
+/// The session's object-store registry: local files as DataFusion has them, plus cloud and
+/// HTTP stores built on first use.
+#[derive(Debug)]
+pub struct PrefdbStores {
+    local: DefaultObjectStoreRegistry,
+    settings: StoreSettings,
+    built: Cache,
+}
+
+impl PrefdbStores {
+    pub fn new(settings: StoreSettings) -> Result<Self> {
+        for name in settings.keys() {
+            let scheme = name.split("://").next().unwrap_or(name);
+            if kind_of(scheme).is_none() {
+                return Err(DataFusionError::Configuration(format!(
+                    "[stores.\"{name}\"]: unknown store; use s3, gs, az or http, or a URL such as \"s3://bucket\""
+                )));
+            }
+        }
+        Ok(PrefdbStores {
+            local: DefaultObjectStoreRegistry::new(),
+            settings,
+            built: Cache::default(),
+        })
+    }
+
+    /// The settings that apply to a store: the scheme's, then the store URL's.
+    fn settings_for(&self, family: &str, store_key: &str) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for key in [family, store_key] {
+            if let Some(keys) = self.settings.get(key) {
+                out.extend(keys.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+        }
+        out
+    }
+
+    fn build(
+        &self,
+        url: &Url,
+        kind: Kind,
+        family: &str,
+        key: &str,
+    ) -> Result<Arc<dyn ObjectStore>> {
+        let settings = self.settings_for(family, key);
+        let bad_key = |k: &str| {
+            DataFusionError::Configuration(format!(
+                "[stores.{family}]: '{k}' is not an option of the {family} object store"
+            ))
+        };
+        let store_err = |e: object_store::Error| {
+            DataFusionError::Configuration(format!("cannot set up object store for {key}: {e}"))
+        };
+        let store: Arc<dyn ObjectStore> = match kind {
+            Kind::S3 => {
+                let mut b = AmazonS3Builder::from_env().with_url(url.as_str());
+                for (k, v) in &settings {
+                    b = b.with_config(AmazonS3ConfigKey::from_str(k).map_err(|_| bad_key(k))?, v);
+                }
+                Arc::new(b.build().map_err(store_err)?)
+            }
+            Kind::Gcs => {
+                let mut b = GoogleCloudStorageBuilder::from_env().with_url(url.as_str());
+                for (k, v) in &settings {
+                    b = b.with_config(GoogleConfigKey::from_str(k).map_err(|_| bad_key(k))?, v);
+                }
+                Arc::new(b.build().map_err(store_err)?)
+            }
+            Kind::Azure => {
+                let mut b = MicrosoftAzureBuilder::from_env().with_url(url.as_str());
+                for (k, v) in &settings {
+                    b = b.with_config(AzureConfigKey::from_str(k).map_err(|_| bad_key(k))?, v);
+                }
+                Arc::new(b.build().map_err(store_err)?)
+            }
+            Kind::Http => {
+                let mut b = HttpBuilder::new().with_url(key);
+                for (k, v) in &settings {
+                    b = b.with_config(ClientConfigKey::from_str(k).map_err(|_| bad_key(k))?, v);
+                }
+                Arc::new(b.build().map_err(store_err)?)
+            }
+        };
+        Ok(store)
+    }
+}
+
+/// `scheme://host[:port]`, the unit a client is built and cached for.
+fn store_key(url: &Url) -> String {
+    let host = url.host_str().unwrap_or("");
+    match url.port() {
+        Some(port) => format!("{}://{host}:{port}", url.scheme()),
+        None => format!("{}://{host}", url.scheme()),
+    }
+}
+
+impl ObjectStoreRegistry for PrefdbStores {
+    fn register_store(
+        &self,
+        url: &Url,
+        store: Arc<dyn ObjectStore>,
+    ) -> Option<Arc<dyn ObjectStore>> {
+        match kind_of(url.scheme()) {
+            Some(_) => self.built.insert(store_key(url), store),
+            None => self.local.register_store(url, store),
+        }
+    }
+
+    fn get_store(&self, url: &Url) -> Result<Arc<dyn ObjectStore>> {
+        let Some((kind, family)) = kind_of(url.scheme()) else {
+            return self.local.get_store(url);
+        };
+        let key = store_key(url);
+        if let Some(store) = self.built.get(&key) {
+            return Ok(store);
+        }
+        let store = self.build(url, kind, family, &key)?;
+        Ok(self.built.get_or_insert(key, store))
+    }
+}
+
+/// A small mutex-protected map; registry look-ups happen once per table scan, not per row.
+mod dashmap_free {
+    use object_store::ObjectStore;
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Debug, Default)]
+    pub struct Cache(Mutex<HashMap<String, Arc<dyn ObjectStore>>>);
+
+    impl Cache {
+        pub fn get(&self, key: &str) -> Option<Arc<dyn ObjectStore>> {
+            self.0.lock().unwrap().get(key).cloned()
+        }
+        pub fn insert(
+            &self,
+            key: String,
+            store: Arc<dyn ObjectStore>,
+        ) -> Option<Arc<dyn ObjectStore>> {
+            self.0.lock().unwrap().insert(key, store)
+        }
+        pub fn get_or_insert(
+            &self,
+            key: String,
+            store: Arc<dyn ObjectStore>,
+        ) -> Arc<dyn ObjectStore> {
+            self.0.lock().unwrap().entry(key).or_insert(store).clone()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_keys_and_kinds() {
+        let u = Url::parse("s3://bucket/votes/*.parquet").unwrap();
+        assert_eq!(store_key(&u), "s3://bucket");
+        let u = Url::parse("http://127.0.0.1:8080/data/v.parquet").unwrap();
+        assert_eq!(store_key(&u), "http://127.0.0.1:8080");
+        assert_eq!(kind_of("abfss").unwrap().0, Kind::Azure);
+        assert!(kind_of("ftp").is_none());
+    }
+
+    #[test]
+    fn bad_settings_are_clear_errors() {
+        let mut s = StoreSettings::new();
+        s.insert("ftp".into(), BTreeMap::new());
+        assert!(PrefdbStores::new(s)
+            .unwrap_err()
+            .to_string()
+            .contains("unknown store"));
+
+        let mut s = StoreSettings::new();
+        s.insert(
+            "s3".into(),
+            [("colour".to_string(), "blue".to_string())].into(),
+        );
+        let stores = PrefdbStores::new(s).unwrap();
+        let err = stores
+            .get_store(&Url::parse("s3://b/x.parquet").unwrap())
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("'colour' is not an option of the s3 object store"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,33 @@
+"""Run the README's flat leaderboard through psycopg and through pandas + SQLAlchemy.
+
+Usage: psycopg_client.py PORT. Prints one JSON object: {"psycopg": rows, "pandas": rows,
+"param": n}. tests/server.rs compares the rows with the embedded result.
+"""
+import json
+import sys
+
+import pandas as pd
+import psycopg
+import sqlalchemy
+
+FLAT = (
+    "SELECT rank, item, rating, wins, losses, ties, battles "
+    "FROM leaderboard('SELECT bt_rank(model_a, model_b, winner) FROM votes') ORDER BY rank, item"
+)
+
+port = int(sys.argv[1])
+out = {}
+with psycopg.connect(f"host=127.0.0.1 port={port} user=prefdb dbname=prefdb", connect_timeout=10) as conn:
+    with conn.cursor() as cur:
+        cur.execute(FLAT)
+        out["psycopg"] = [[str(v) for v in row] for row in cur.fetchall()]
+        # psycopg sends the extended protocol with a bound parameter.
+        cur.execute("SELECT count(*) FROM votes WHERE category = %s", ("coding",))
+        out["param"] = cur.fetchone()[0]
+
+engine = sqlalchemy.create_engine(f"postgresql+psycopg://prefdb@127.0.0.1:{port}/prefdb")
+with engine.connect() as conn:
+    frame = pd.read_sql(sqlalchemy.text(FLAT), conn)
+out["pandas_columns"] = list(frame.columns)
+out["pandas"] = [[str(v) for v in row] for row in frame.itertuples(index=False)]
+print(json.dumps(out))

@@ -1,0 +1,704 @@
+//! `prefdb serve` end to end: a real server on loopback and real clients — tokio-postgres
+//! here, the `psql` binary and Python's psycopg in `clients`. Every connection goes to
+//! 127.0.0.1, every loop is bounded.
+
+use datafusion::arrow::util::display::array_value_to_string;
+use datafusion::prelude::SessionContext;
+use prefdb::arena::{self, ArenaSpec};
+use prefdb::server::{ServeOptions, Server};
+use prefdb::ContextOptions;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
+
+const SPEC: ArenaSpec = ArenaSpec {
+    votes: 20_000,
+    models: 8,
+    seed: 7,
+    tie_rate: 0.2,
+};
+
+const FLAT: &str = "SELECT rank, item, rating, wins, losses, ties, battles \
+     FROM leaderboard('SELECT bt_rank(model_a, model_b, winner) FROM votes') ORDER BY rank, item";
+
+pub struct Running {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Running {
+    pub async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        let finished = tokio::time::timeout(Duration::from_secs(20), self.task.take().unwrap())
+            .await
+            .expect("server stops within its grace period");
+        finished.unwrap().unwrap();
+    }
+
+    pub fn url(&self, user: &str) -> String {
+        format!(
+            "host=127.0.0.1 port={} user={user} dbname=prefdb connect_timeout=10",
+            self.addr.port()
+        )
+    }
+}
+
+pub fn demo_context(memory_limit: Option<usize>) -> SessionContext {
+    let ctx = prefdb::new_context_with(&ContextOptions {
+        url_tables: false,
+        memory_limit,
+        ..Default::default()
+    })
+    .unwrap();
+    arena::register_demo_tables(&ctx, SPEC).unwrap();
+    ctx
+}
+
+pub async fn start(ctx: SessionContext, options: ServeOptions) -> Running {
+    let server = Server::bind(ctx, &options).await.expect("server binds");
+    let addr = server.local_addr();
+    let (tx, rx) = oneshot::channel();
+    let task = tokio::spawn(server.run(async move {
+        let _ = rx.await;
+    }));
+    Running {
+        addr,
+        stop: Some(tx),
+        task: Some(task),
+    }
+}
+
+fn loopback() -> ServeOptions {
+    ServeOptions {
+        listen: "127.0.0.1:0".into(),
+        shutdown_grace: Duration::from_secs(2),
+        ..Default::default()
+    }
+}
+
+async fn connect(url: &str) -> Client {
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await.expect("connects");
+    tokio::spawn(connection);
+    client
+}
+
+/// The embedded result of FLAT, as text rows.
+async fn embedded_rows() -> Vec<Vec<String>> {
+    let ctx = demo_context(None);
+    let batches = ctx.sql(FLAT).await.unwrap().collect().await.unwrap();
+    let mut rows = Vec::new();
+    for b in &batches {
+        for i in 0..b.num_rows() {
+            rows.push(
+                b.columns()
+                    .iter()
+                    .map(|c| array_value_to_string(c, i).unwrap())
+                    .collect(),
+            );
+        }
+    }
+    rows
+}
+
+fn simple_rows(messages: &[SimpleQueryMessage]) -> Vec<Vec<String>> {
+    messages
+        .iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(r) => Some(
+                (0..r.len())
+                    .map(|i| r.get(i).unwrap_or("NULL").to_string())
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .collect()
+}
+
+/// "SQLSTATE message" of a server error, for assertions that show what went wrong.
+fn code(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => db.code().code().to_string(),
+        None => format!("no SQLSTATE: {e:?}"),
+    }
+}
+
+fn message(e: &tokio_postgres::Error) -> String {
+    e.as_db_error()
+        .map(|d| d.message().to_string())
+        .unwrap_or_else(|| format!("{e:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flat_leaderboard_matches_embedded_over_both_protocols() {
+    let server = start(demo_context(None), loopback()).await;
+    let client = connect(&server.url("prefdb")).await;
+    let expected = embedded_rows().await;
+    assert_eq!(expected.len(), SPEC.models);
+
+    // Simple protocol: text values.
+    let rows = simple_rows(&client.simple_query(FLAT).await.unwrap());
+    assert_eq!(rows.len(), expected.len());
+    for (got, want) in rows.iter().zip(&expected) {
+        assert_eq!(got[0], want[0]);
+        assert_eq!(got[1], want[1]);
+        let (g, w): (f64, f64) = (got[2].parse().unwrap(), want[2].parse().unwrap());
+        assert!((g - w).abs() < 1e-9, "rating {g} vs {w}");
+        assert_eq!(&got[3..], &want[3..]);
+    }
+
+    // Extended protocol with a bound parameter: typed binary values.
+    let typed = client
+        .query(
+            "SELECT item, rating, battles FROM leaderboard('SELECT bt_rank(model_a, model_b, winner) FROM votes') WHERE rank <= $1 ORDER BY rank, item",
+            &[&3i64],
+        )
+        .await
+        .unwrap();
+    assert!(!typed.is_empty() && typed.len() <= expected.len());
+    for (row, want) in typed.iter().zip(&expected) {
+        let item: &str = row.get(0);
+        let rating: f64 = row.get(1);
+        assert_eq!(item, want[1]);
+        assert!((rating - want[2].parse::<f64>().unwrap()).abs() < 1e-9);
+    }
+    let n: i64 = client
+        .query_one(
+            "SELECT count(*) FROM votes WHERE category = $1",
+            &[&"coding"],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(n > 0 && n < SPEC.votes as i64, "{n}");
+
+    // The nested form arrives as text a client can parse: a Postgres array of composites.
+    let nested = client
+        .simple_query("SELECT bt_rank(model_a, model_b, winner) AS lb FROM votes")
+        .await
+        .unwrap();
+    let text = simple_rows(&nested)[0][0].clone();
+    assert!(text.starts_with('{') && text.contains("model-00"), "{text}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_by_default_with_sqlstate_42501() {
+    let server = start(demo_context(None), loopback()).await;
+    let client = connect(&server.url("prefdb")).await;
+    for statement in [
+        "CREATE EXTERNAL TABLE secrets STORED AS CSV LOCATION '/etc/passwd'",
+        "CREATE TABLE t AS SELECT 1",
+        "COPY votes TO '/tmp/prefdb-stolen.csv'",
+        "INSERT INTO truth VALUES ('x', 1.0)",
+        "DROP TABLE votes",
+        "SET datafusion.execution.target_partitions = 1",
+    ] {
+        let e = client.simple_query(statement).await.unwrap_err();
+        assert_eq!(code(&e), "42501", "{statement}: {}", message(&e));
+        assert!(message(&e).contains("read-only"), "{}", message(&e));
+        // Extended protocol too. DataFusion's own CREATE EXTERNAL TABLE syntax is not
+        // Postgres syntax, so there it fails to parse instead (README design notes).
+        let e = client.query(statement, &[]).await.unwrap_err();
+        if statement.starts_with("CREATE EXTERNAL") {
+            assert_eq!(code(&e), "42601", "{statement} (extended): {e}");
+        } else {
+            assert_eq!(code(&e), "42501", "{statement} (extended): {e}");
+        }
+        // The connection stays usable.
+        let one: i64 = client
+            .query_one("SELECT 1::bigint", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(one, 1);
+    }
+    // Files cannot be named in FROM either, and leaderboard() takes only a query.
+    let e = client
+        .simple_query("SELECT * FROM '/etc/passwd'")
+        .await
+        .unwrap_err();
+    assert!(code(&e).starts_with("42"), "{}", message(&e));
+    let e = client
+        .simple_query("SELECT * FROM leaderboard('CREATE TABLE t AS SELECT 1')")
+        .await
+        .unwrap_err();
+    assert!(
+        message(&e).contains("leaderboard takes a query"),
+        "{}",
+        message(&e)
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ddl_when_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("extra.csv");
+    std::fs::write(&csv, "a,b\n1,2\n3,4\n").unwrap();
+    let server = start(
+        demo_context(None),
+        ServeOptions {
+            allow_ddl: true,
+            ..loopback()
+        },
+    )
+    .await;
+    let client = connect(&server.url("prefdb")).await;
+    client
+        .simple_query(&format!(
+            "CREATE EXTERNAL TABLE extra STORED AS CSV LOCATION '{}' OPTIONS ('format.has_header' 'true')",
+            csv.display()
+        ))
+        .await
+        .unwrap();
+    let n: i64 = client
+        .query_one("SELECT sum(b) FROM extra", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 6);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_auth_and_refusals() {
+    // No users: a non-loopback listener is refused at start-up.
+    let err = Server::bind(
+        demo_context(None),
+        &ServeOptions {
+            listen: "0.0.0.0:0".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .err()
+    .expect("refused");
+    assert!(err.to_string().contains("without authentication"), "{err}");
+
+    let users = prefdb::Config::parse("[[users]]\nname = 'analyst'\npassword = 'correct horse'\n")
+        .unwrap()
+        .users;
+    let server = start(
+        demo_context(None),
+        ServeOptions {
+            users,
+            ..loopback()
+        },
+    )
+    .await;
+    let base = server.url("analyst");
+    let e = tokio_postgres::connect(&format!("{base} password=wrong"), NoTls)
+        .await
+        .err()
+        .expect("wrong password is refused");
+    assert_eq!(code(&e), "28P01", "{e}");
+    let e = tokio_postgres::connect(&format!("{} password=x", server.url("nobody")), NoTls)
+        .await
+        .err()
+        .expect("unknown user is refused");
+    assert_eq!(code(&e), "28P01", "{e}");
+    let client = connect(&format!("{base} password='correct horse'")).await;
+    let n: i64 = client
+        .query_one("SELECT count(*) FROM votes", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, SPEC.votes as i64);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_limit_answers_53300_and_recovers() {
+    let server = start(
+        demo_context(None),
+        ServeOptions {
+            max_connections: 2,
+            ..loopback()
+        },
+    )
+    .await;
+    let url = server.url("prefdb");
+    let a = connect(&url).await;
+    let b = connect(&url).await;
+    let e = tokio_postgres::connect(&url, NoTls)
+        .await
+        .err()
+        .expect("third refused");
+    assert_eq!(code(&e), "53300", "{e}");
+    drop(b);
+    // The slot frees when the server sees the connection close.
+    let started = Instant::now();
+    let c = loop {
+        match tokio_postgres::connect(&url, NoTls).await {
+            Ok((client, conn)) => {
+                tokio::spawn(conn);
+                break client;
+            }
+            Err(_) if started.elapsed() < Duration::from_secs(10) => {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
+            Err(e) => panic!("slot never freed: {e}"),
+        }
+    };
+    for client in [&a, &c] {
+        client.simple_query("SELECT 1").await.unwrap();
+    }
+    server.stop().await;
+}
+
+/// A statement that runs for minutes unless stopped, using no memory.
+const ENDLESS: &str =
+    "SELECT count(*) FROM generate_series(1, 100000000000) AS t(v) WHERE v % 7 = 3";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_timeout_stops_the_statement_and_the_server_keeps_serving() {
+    let server = start(
+        demo_context(None),
+        ServeOptions {
+            query_timeout: Some(Duration::from_millis(1500)),
+            ..loopback()
+        },
+    )
+    .await;
+    let client = connect(&server.url("prefdb")).await;
+    let started = Instant::now();
+    let e = client.simple_query(ENDLESS).await.unwrap_err();
+    assert_eq!(code(&e), "57014", "{e}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    let e = client.query(ENDLESS, &[]).await.unwrap_err();
+    assert_eq!(code(&e), "57014", "{e}");
+    let n: i64 = client
+        .query_one("SELECT count(*) FROM votes", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, SPEC.votes as i64);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_request_stops_the_running_query() {
+    let server = start(demo_context(None), loopback()).await;
+    let client = connect(&server.url("prefdb")).await;
+    let token = client.cancel_token();
+    let canceller = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        token.cancel_query(NoTls).await.unwrap();
+    });
+    let started = Instant::now();
+    let e = client.simple_query(ENDLESS).await.unwrap_err();
+    assert_eq!(code(&e), "57014", "{e}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    canceller.await.unwrap();
+    client.simple_query("SELECT 1").await.unwrap();
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_limit_gives_resources_exhausted() {
+    let server = start(demo_context(Some(64 << 20)), loopback()).await;
+    let client = connect(&server.url("prefdb")).await;
+    let e = client
+        .simple_query("SELECT array_agg(v) FROM generate_series(1, 200000000) AS t(v)")
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "53200", "{}", message(&e));
+    assert!(
+        message(&e).contains("resources exhausted"),
+        "{}",
+        message(&e)
+    );
+    let n: i64 = client
+        .query_one("SELECT count(*) FROM votes", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, SPEC.votes as i64);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_on_the_socket_does_not_take_the_server_down() {
+    let server = start(demo_context(None), loopback()).await;
+    let url = server.url("prefdb");
+    let healthy = connect(&url).await;
+
+    // Random bytes, a truncated startup packet, an absurd length, then hang-ups.
+    let mut seed = 0x9e3779b97f4a7c15u64;
+    let mut junk = Vec::new();
+    for _ in 0..4096 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        junk.push(seed as u8);
+    }
+    let payloads: Vec<Vec<u8>> = vec![
+        junk,
+        vec![0, 0, 0, 40, 0, 3, 0, 0, b'u', b's'],
+        vec![0x7f, 0xff, 0xff, 0xff, 0, 3, 0, 0],
+        vec![0, 0, 0, 8, 4, 210, 22, 47, 0, 0, 0, 8],
+    ];
+    for payload in &payloads {
+        let mut s = TcpStream::connect(server.addr).await.unwrap();
+        let _ = s.write_all(payload).await;
+        let mut buf = [0u8; 256];
+        let _ = tokio::time::timeout(Duration::from_millis(300), s.read(&mut buf)).await;
+    }
+
+    // A client that vanishes mid-query.
+    let (victim, conn) = tokio_postgres::connect(&url, NoTls).await.unwrap();
+    let conn_task = tokio::spawn(conn);
+    let pending = tokio::spawn(async move { victim.simple_query(ENDLESS).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    pending.abort();
+    conn_task.abort();
+
+    // Everyone else is fine.
+    let rows = simple_rows(&healthy.simple_query(FLAT).await.unwrap());
+    assert_eq!(rows.len(), SPEC.models);
+    let fresh = connect(&url).await;
+    fresh.simple_query("SELECT 1").await.unwrap();
+    server.stop().await;
+}
+
+/// Catalog queries that psql, DBeaver, Metabase and Grafana send when they connect or
+/// browse. Each must run without error.
+const INTROSPECTION: &[&str] = &[
+    // psql \dt
+    "SELECT n.nspname as \"Schema\", c.relname as \"Name\", CASE c.relkind WHEN 'r' THEN 'table' WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' WHEN 'i' THEN 'index' WHEN 'S' THEN 'sequence' WHEN 't' THEN 'TOAST table' WHEN 'f' THEN 'foreign table' WHEN 'p' THEN 'partitioned table' WHEN 'I' THEN 'partitioned index' END as \"Type\", pg_catalog.pg_get_userbyid(c.relowner) as \"Owner\" FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r','p','') AND n.nspname <> 'pg_catalog' AND n.nspname !~ '^pg_toast' AND n.nspname <> 'information_schema' AND pg_catalog.pg_table_is_visible(c.oid) ORDER BY 1,2",
+    // information_schema, as generic JDBC/ODBC tools read it
+    "SELECT table_catalog, table_schema, table_name, table_type FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name",
+    "SELECT column_name, data_type, is_nullable FROM information_schema.columns WHERE table_name = 'votes' ORDER BY ordinal_position",
+    // Grafana's PostgreSQL data source
+    "SELECT current_setting('server_version_num')::int/100 as version",
+    "select quote_ident(table_name) as \"table\" from information_schema.tables where quote_ident(table_schema) not in ('information_schema', 'pg_catalog', '_timescaledb_cache', '_timescaledb_catalog', '_timescaledb_internal', '_timescaledb_config', 'timescaledb_information', 'timescaledb_experimental') and table_type = 'BASE TABLE' and quote_ident(table_schema) IN (SELECT CASE WHEN trim(s[i]) = '\"$user\"' THEN user ELSE trim(s[i]) END FROM generate_series(array_lower(string_to_array(current_setting('search_path'),','),1), array_upper(string_to_array(current_setting('search_path'),','),1)) as i, string_to_array(current_setting('search_path'),',') s)",
+    // Metabase / pgjdbc on connect and sync
+    "SELECT version()",
+    "SELECT current_database(), current_schema(), current_user",
+    "SELECT nspname AS TABLE_SCHEM, NULL AS TABLE_CATALOG FROM pg_catalog.pg_namespace WHERE nspname <> 'pg_toast' AND (nspname !~ '^pg_temp_' OR nspname = (pg_catalog.current_schemas(true))[1]) AND (nspname !~ '^pg_toast_temp_' OR nspname = replace((pg_catalog.current_schemas(true))[1], 'pg_temp_', 'pg_toast_temp_')) ORDER BY TABLE_SCHEM",
+    "SELECT n.nspname, c.relname, a.attname, a.atttypid, a.attnotnull, a.attnum FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_class c ON (c.relnamespace = n.oid) JOIN pg_catalog.pg_attribute a ON (a.attrelid=c.oid) WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relname LIKE 'votes' ORDER BY n.nspname, c.relname, a.attnum",
+    // DBeaver
+    "SELECT n.oid, n.*, d.description FROM pg_catalog.pg_namespace n LEFT OUTER JOIN pg_catalog.pg_description d ON d.objoid = n.oid AND d.objsubid = 0 AND d.classoid = 'pg_namespace'::regclass ORDER BY nspname",
+    "SELECT db.oid, db.* FROM pg_catalog.pg_database db WHERE datname = current_database()",
+    "SHOW search_path",
+    "SELECT t.oid, t.typname FROM pg_catalog.pg_type t LIMIT 5",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catalog_introspection_replay() {
+    let server = start(demo_context(None), loopback()).await;
+    let client = connect(&server.url("prefdb")).await;
+    let mut failures = Vec::new();
+    for sql in INTROSPECTION {
+        if let Err(e) = client.simple_query(sql).await {
+            failures.push(format!("{}: {sql}", message(&e)));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let tables = simple_rows(&client.simple_query(INTROSPECTION[1]).await.unwrap());
+    let names: Vec<&str> = tables.iter().map(|r| r[2].as_str()).collect();
+    assert!(
+        names.contains(&"votes") && names.contains(&"truth"),
+        "{names:?}"
+    );
+    let columns = simple_rows(&client.simple_query(INTROSPECTION[2]).await.unwrap());
+    assert_eq!(columns[0][0], "model_a");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_waits_for_running_queries() {
+    let server = start(
+        demo_context(None),
+        ServeOptions {
+            shutdown_grace: Duration::from_secs(15),
+            ..loopback()
+        },
+    )
+    .await;
+    let client = connect(&server.url("prefdb")).await;
+    // A query that needs about a second; shutdown begins while it runs.
+    let slow = "SELECT count(*) FROM generate_series(1, 200000000) AS t(v) WHERE v % 7 = 3";
+    let running = tokio::spawn(async move { client.simple_query(slow).await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    server.stop().await;
+    let result = running.await.unwrap();
+    let rows = simple_rows(&result.expect("the running query finished"));
+    assert_eq!(rows[0][0], ((200_000_000u64 - 3) / 7 + 1).to_string());
+}
+
+#[test]
+fn sqlstates() {
+    use datafusion::common::DataFusionError;
+    use prefdb::server::sqlstate;
+    assert_eq!(
+        sqlstate(&DataFusionError::ResourcesExhausted("x".into())),
+        "53200"
+    );
+    assert_eq!(
+        sqlstate(&DataFusionError::Plan("table 'x' not found".into())),
+        "42P01"
+    );
+    let _ = SqlState::QUERY_CANCELED;
+}
+
+/// A program the tests need. When it is missing the test says so loudly and skips, except
+/// under CI (CI=true), where a missing component is a failure: `.ci/run` installs them.
+fn component(name: &str, program: &str, probe: &[&str]) -> Option<String> {
+    let ok = std::process::Command::new(program)
+        .args(probe)
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if ok {
+        return Some(program.to_string());
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{name} ({program}) is missing; .ci/run must install it");
+    }
+    eprintln!(
+        "SKIPPED: {name} ({program}) is not installed; run .ci/run's install steps to test it"
+    );
+    None
+}
+
+/// The Python of the test venv that .ci/run builds (psycopg, pandas, SQLAlchemy, moto).
+pub fn venv_python() -> String {
+    std::env::var("PREFDB_PYTHON").unwrap_or_else(|_| {
+        let home = std::env::var("HOME").unwrap_or_default();
+        format!("{home}/.cache/prefdb/venv/bin/python")
+    })
+}
+
+async fn run_psql(psql: &str, server: &Running, args: &[&str]) -> String {
+    let out = tokio::time::timeout(
+        Duration::from_secs(60),
+        tokio::process::Command::new(psql)
+            .args([
+                "-X",
+                "-A",
+                "-t",
+                "-F",
+                "|",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "prefdb",
+                "-d",
+                "prefdb",
+            ])
+            .args(["-p", &server.addr.port().to_string()])
+            .args(args)
+            .env("PGCONNECT_TIMEOUT", "10")
+            .output(),
+    )
+    .await
+    .expect("psql finishes")
+    .expect("psql runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "psql {args:?} failed: {}{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn psql_runs_the_readme_queries_and_backslash_commands() {
+    let Some(psql) = component("psql (postgresql-client)", "psql", &["--version"]) else {
+        return;
+    };
+    let server = start(demo_context(None), loopback()).await;
+    let expected = embedded_rows().await;
+    let out = run_psql(&psql, &server, &["-c", FLAT]).await;
+    let rows: Vec<Vec<String>> = out
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split('|').map(str::to_string).collect())
+        .collect();
+    assert_eq!(rows.len(), expected.len(), "{out}");
+    for (got, want) in rows.iter().zip(&expected) {
+        assert_eq!(got[1], want[1]);
+        let (g, w): (f64, f64) = (got[2].parse().unwrap(), want[2].parse().unwrap());
+        assert!((g - w).abs() < 1e-9 * w.abs().max(1.0), "{g} vs {w}");
+        assert_eq!(&got[3..], &want[3..]);
+    }
+    let dt = run_psql(&psql, &server, &["-c", "\\dt"]).await;
+    assert!(
+        dt.contains("votes") && dt.contains("truth_by_category"),
+        "{dt}"
+    );
+    let d = run_psql(&psql, &server, &["-c", "\\d votes"]).await;
+    assert!(d.contains("model_a") && d.contains("winner"), "{d}");
+    let df = run_psql(&psql, &server, &["-c", "\\df"]).await;
+    let _ = df; // \df must run; pg_proc's contents are datafusion-postgres's emulation.
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn psycopg_and_pandas_read_the_leaderboard() {
+    let python = venv_python();
+    let Some(python) = component(
+        "Python with psycopg, pandas and SQLAlchemy",
+        &python,
+        &["-c", "import psycopg, pandas, sqlalchemy"],
+    ) else {
+        return;
+    };
+    let server = start(demo_context(None), loopback()).await;
+    let expected = embedded_rows().await;
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/psycopg_client.py"
+    );
+    let out = tokio::time::timeout(
+        Duration::from_secs(120),
+        tokio::process::Command::new(&python)
+            .arg(script)
+            .arg(server.addr.port().to_string())
+            .output(),
+    )
+    .await
+    .expect("python finishes")
+    .expect("python runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let parsed: serde_json::Value = serde_json::from_str(text.trim()).expect("JSON");
+    for key in ["psycopg", "pandas"] {
+        let rows = parsed[key].as_array().unwrap();
+        assert_eq!(rows.len(), expected.len(), "{key}");
+        for (got, want) in rows.iter().zip(&expected) {
+            let got: Vec<&str> = got
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap())
+                .collect();
+            assert_eq!(got[1], want[1], "{key}");
+            let (g, w): (f64, f64) = (got[2].parse().unwrap(), want[2].parse().unwrap());
+            assert!((g - w).abs() < 1e-9 * w.abs().max(1.0), "{key}: {g} vs {w}");
+            for c in 3..7 {
+                let g: f64 = got[c].parse().unwrap();
+                let w: f64 = want[c].parse().unwrap();
+                assert_eq!(g, w, "{key} column {c}");
+            }
+        }
+    }
+    assert_eq!(parsed["pandas_columns"][1], "item");
+    assert!(parsed["param"].as_i64().unwrap() > 0);
+    server.stop().await;
+}
