@@ -2,10 +2,12 @@
 //! in Parquet, CSV, JSON (newline-delimited) or Arrow IPC.
 
 use datafusion::common::{plan_err, DataFusionError, Result};
-use datafusion::datasource::listing::ListingTableUrl;
+use datafusion::datasource::file_format::options::ReadOptions;
+use datafusion::datasource::listing::{ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::prelude::{CsvReadOptions, JsonReadOptions, ParquetReadOptions, SessionContext};
 use futures::TryStreamExt;
 use std::path::Path;
+use std::sync::Arc;
 
 /// File formats prefdb reads, told apart by file extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,51 +139,59 @@ async fn detect_remote_format(
 /// Register `location` (a file, a directory of files, a glob, or an object-store or HTTP
 /// URL of any of these) as table `name`.
 pub async fn register_table(ctx: &SessionContext, name: &str, location: &str) -> Result<()> {
-    let (format, extension) = if location.contains("://") && !location.starts_with("file://") {
+    let remote = location.contains("://") && !location.starts_with("file://");
+    let (format, extension) = if remote {
         detect_remote_format(ctx, location).await?
     } else {
         detect_format(location)?
     };
     let ext = extension.as_str();
-    match format {
-        TableFormat::Parquet => {
-            ctx.register_parquet(
-                name,
-                location,
-                ParquetReadOptions::default().file_extension(ext),
-            )
-            .await
+    let config = ctx.copied_config();
+    let table_options = ctx.copied_table_options();
+    let options = match format {
+        TableFormat::Parquet => ParquetReadOptions::default()
+            .file_extension(ext)
+            .to_listing_options(&config, table_options),
+        TableFormat::Csv => CsvReadOptions::new()
+            .file_extension(ext)
+            .to_listing_options(&config, table_options),
+        TableFormat::Json => JsonReadOptions::default()
+            .file_extension(ext)
+            .to_listing_options(&config, table_options),
+        TableFormat::Arrow => datafusion::execution::options::ArrowReadOptions {
+            file_extension: ext,
+            ..Default::default()
         }
-        TableFormat::Csv => {
-            ctx.register_csv(name, location, CsvReadOptions::new().file_extension(ext))
-                .await
-        }
-        TableFormat::Json => {
-            ctx.register_json(
-                name,
-                location,
-                JsonReadOptions::default().file_extension(ext),
-            )
-            .await
-        }
-        TableFormat::Arrow => {
-            ctx.register_arrow(
-                name,
-                location,
-                datafusion::execution::options::ArrowReadOptions {
-                    file_extension: ext,
-                    ..Default::default()
-                },
-            )
-            .await
-        }
-    }
-    .map_err(|e| match e {
+        .to_listing_options(&config, table_options),
+    };
+    let open = async {
+        let url = table_url(location, remote)?;
+        let schema = options.infer_schema(&ctx.state(), &url).await?;
+        let table = ListingTable::try_new(
+            ListingTableConfig::new(url)
+                .with_listing_options(options)
+                .with_schema(schema),
+        )?;
+        ctx.register_table(name, Arc::new(table)).map(|_| ())
+    };
+    open.await.map_err(|e| match e {
         DataFusionError::Plan(_) | DataFusionError::Configuration(_) => e,
         other => DataFusionError::Plan(format!(
             "cannot open table '{name}' at '{location}': {other}"
         )),
     })
+}
+
+/// DataFusion reads globs in local paths but takes a URL literally, so a URL glob
+/// (`s3://bucket/votes/*.parquet`) is split here into the prefix it lists and the pattern
+/// the listed names must match.
+fn table_url(location: &str, remote: bool) -> Result<ListingTableUrl> {
+    if !(remote && is_glob(location)) {
+        return ListingTableUrl::parse(location);
+    }
+    let first_glob = location.find(['*', '?', '[']).unwrap_or(location.len());
+    let cut = location[..first_glob].rfind('/').map_or(0, |i| i + 1);
+    ListingTableUrl::parse(&location[..cut])?.with_glob(&location[cut..])
 }
 
 #[cfg(test)]

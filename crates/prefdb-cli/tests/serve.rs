@@ -1,0 +1,183 @@
+//! `prefdb serve` as a process: the demo arena by default, a config file, refusals at
+//! start-up, and exit 0 on SIGTERM and Ctrl-C (SIGINT) while a client is connected.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Serve(Child);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(args: &[&str]) -> (Serve, u16) {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_prefdb"))
+        .arg("serve")
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "prefdb serve did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (Serve(child), port)
+}
+
+/// One Postgres startup and simple query by hand, so this test needs no client library:
+/// returns the first column of the first data row.
+fn query_one(port: u16, sql: &str) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut startup = Vec::new();
+    startup.extend_from_slice(&196608u32.to_be_bytes());
+    for kv in ["user", "prefdb", "database", "prefdb"] {
+        startup.extend_from_slice(kv.as_bytes());
+        startup.push(0);
+    }
+    startup.push(0);
+    let mut packet = ((startup.len() + 4) as u32).to_be_bytes().to_vec();
+    packet.extend(startup);
+    s.write_all(&packet).unwrap();
+    let mut q = vec![b'Q'];
+    q.extend_from_slice(&((sql.len() + 5) as u32).to_be_bytes());
+    q.extend_from_slice(sql.as_bytes());
+    q.push(0);
+    s.write_all(&q).unwrap();
+    loop {
+        let mut head = [0u8; 5];
+        s.read_exact(&mut head).unwrap();
+        let len = u32::from_be_bytes(head[1..5].try_into().unwrap()) as usize - 4;
+        let mut body = vec![0u8; len];
+        s.read_exact(&mut body).unwrap();
+        match head[0] {
+            b'D' => {
+                let n = i32::from_be_bytes(body[2..6].try_into().unwrap()) as usize;
+                return String::from_utf8(body[6..6 + n].to_vec()).unwrap();
+            }
+            b'E' => panic!("server error: {}", String::from_utf8_lossy(&body)),
+            _ => {}
+        }
+    }
+}
+
+fn stop_with(mut server: Serve, signal: &str) -> String {
+    let pid = server.0.id().to_string();
+    let status = Command::new("kill").args([signal, &pid]).status().unwrap();
+    assert!(status.success());
+    let started = Instant::now();
+    loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            let mut err = String::new();
+            server
+                .0
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
+            assert!(status.success(), "exit {status:?}: {err}");
+            return err;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no exit after {signal}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn serves_the_demo_arena_and_exits_0_on_sigterm() {
+    let (server, port) = serve(&[]);
+    assert_eq!(query_one(port, "SELECT count(*) FROM votes"), "100000");
+    let top = query_one(
+        port,
+        "SELECT item FROM leaderboard('SELECT bt_rank(model_a, model_b, winner) FROM votes') ORDER BY rank LIMIT 1",
+    );
+    assert!(top.starts_with("model-"), "{top}");
+    // A connected, idle client does not hold the shutdown up.
+    let _idle = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let err = stop_with(server, "-TERM");
+    assert!(err.contains("the demo arena"), "{err}");
+    assert!(err.contains("shut down"), "{err}");
+}
+
+#[test]
+fn serves_config_tables_and_exits_0_on_ctrl_c() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("ratings.csv");
+    std::fs::write(&csv, "item,rater,label\n1,a,x\n1,b,x\n2,a,y\n2,b,z\n").unwrap();
+    let config = dir.path().join("prefdb.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[tables]\nratings = \"{}\"\n\n[server]\nquery_timeout_secs = 60\nmax_connections = 8\n",
+            csv.display()
+        ),
+    )
+    .unwrap();
+    let (server, port) = serve(&["--config", config.to_str().unwrap()]);
+    assert_eq!(
+        query_one(
+            port,
+            "SELECT percent_agreement(item, rater, label) FROM ratings"
+        ),
+        "0.5"
+    );
+    let err = stop_with(server, "-INT");
+    assert!(err.contains("tables ratings"), "{err}");
+}
+
+#[test]
+fn refuses_unsafe_or_broken_setups_at_start() {
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_prefdb"))
+            .arg("serve")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        err
+    };
+    let err = run(&["--listen", "0.0.0.0:0"]);
+    assert!(err.contains("without authentication"), "{err}");
+    let err = run(&["--listen", "127.0.0.1:0", "--memory-limit", "lots"]);
+    assert!(err.contains("invalid size"), "{err}");
+    let err = run(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--tls-cert",
+        "/nope.pem",
+        "--tls-key",
+        "/nope.key",
+    ]);
+    assert!(err.contains("cannot read TLS file"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("prefdb.toml");
+    std::fs::write(&config, "[server]\nlisten_on = 1\n").unwrap();
+    let err = run(&["--config", config.to_str().unwrap()]);
+    assert!(err.contains("unknown field `listen_on`"), "{err}");
+}
