@@ -157,3 +157,41 @@ async fn readme_matches_code_and_examples() {
         );
     }
 }
+
+/// The README's sample prefdb.toml is a valid config file, and covers every [server] key.
+#[test]
+fn sample_config_parses() {
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let section = readme
+        .split("## Sample prefdb.toml")
+        .nth(1)
+        .expect("README has a Sample prefdb.toml section");
+    let body = section
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|b| b.split("\n```").next())
+        .expect("a toml block");
+    let config = prefdb::Config::parse(body).expect("the sample parses");
+    assert_eq!(config.tables["votes"], "s3://my-arena/votes/*.parquet");
+    assert_eq!(config.users.len(), 2);
+    assert_eq!(config.server.max_connections, Some(64));
+    for key in [
+        "listen",
+        "allow_ddl",
+        "max_connections",
+        "query_timeout_secs",
+        "memory_limit",
+        "shutdown_grace_secs",
+        "tls_cert",
+        "tls_key",
+    ] {
+        assert!(body.contains(&format!("{key} =")), "sample lacks {key}");
+    }
+    let options = prefdb::server::ServeOptions::from_config(&config);
+    assert_eq!(
+        options.query_timeout,
+        Some(std::time::Duration::from_secs(300))
+    );
+    prefdb::stores::PrefdbStores::new(prefdb::stores::settings_from_config(&config.stores))
+        .expect("store settings are valid");
+}

@@ -702,3 +702,162 @@ async fn psycopg_and_pandas_read_the_leaderboard() {
     assert!(parsed["param"].as_i64().unwrap() > 0);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_with_a_certificate_and_password() {
+    let Some(psql) = component("psql (postgresql-client)", "psql", &["--version"]) else {
+        return;
+    };
+    let Some(openssl) = component("openssl", "openssl", &["version"]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = std::process::Command::new(openssl)
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let users = prefdb::Config::parse("[[users]]\nname = 'prefdb'\npassword = 's3cret'\n")
+        .unwrap()
+        .users;
+    let server = start(
+        demo_context(None),
+        ServeOptions {
+            users,
+            tls_cert: Some(cert.to_string_lossy().into()),
+            tls_key: Some(key.to_string_lossy().into()),
+            ..loopback()
+        },
+    )
+    .await;
+    let conninfo = format!(
+        "host=127.0.0.1 port={} user=prefdb dbname=prefdb sslmode=require",
+        server.addr.port()
+    );
+    let out = tokio::process::Command::new(&psql)
+        .args([
+            "-X",
+            "-A",
+            "-t",
+            &conninfo,
+            "-c",
+            "SELECT count(*) FROM votes",
+            "-c",
+            "\\conninfo",
+        ])
+        .env("PGPASSWORD", "s3cret")
+        .env("PGCONNECT_TIMEOUT", "10")
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains(&SPEC.votes.to_string()), "{stdout}");
+    assert!(stdout.contains("SSL"), "{stdout}");
+    // The wrong password over TLS is still 28P01.
+    let out = tokio::process::Command::new(&psql)
+        .args(["-X", "-A", "-t", &conninfo, "-c", "SELECT 1"])
+        .env("PGPASSWORD", "wrong")
+        .env("PGCONNECT_TIMEOUT", "10")
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("password authentication failed")
+            || stderr.contains("28P01")
+            || stderr.contains("Password"),
+        "{stderr}"
+    );
+    server.stop().await;
+}
+
+/// Mixed leaderboard and GROUP BY queries from many clients at once: every answer right,
+/// no connection dropped. The 30-second version with figures is `benches/pg_load.rs`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_clients_get_right_answers() {
+    let server = start(demo_context(None), loopback()).await;
+    let expected = embedded_rows().await;
+    let counts = {
+        let ctx = demo_context(None);
+        let b = ctx
+            .sql("SELECT category, count(*) FROM votes GROUP BY category ORDER BY category")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let mut rows = Vec::new();
+        for batch in &b {
+            for i in 0..batch.num_rows() {
+                rows.push((
+                    array_value_to_string(batch.column(0), i).unwrap(),
+                    array_value_to_string(batch.column(1), i).unwrap(),
+                ));
+            }
+        }
+        rows
+    };
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut tasks = tokio::task::JoinSet::new();
+    for c in 0..32 {
+        let url = server.url("prefdb");
+        let (expected, counts) = (expected.clone(), counts.clone());
+        tasks.spawn(async move {
+            let client = connect(&url).await;
+            let mut done = 0;
+            while Instant::now() < deadline || done == 0 {
+                if (c + done) % 2 == 0 {
+                    let rows = simple_rows(&client.simple_query(FLAT).await.unwrap());
+                    assert_eq!(rows.len(), expected.len());
+                    assert_eq!(rows[0][1], expected[0][1]);
+                } else {
+                    let rows = client
+                        .query(
+                            "SELECT category, count(*) FROM votes GROUP BY category ORDER BY category",
+                            &[],
+                        )
+                        .await
+                        .unwrap();
+                    let got: Vec<(String, String)> = rows
+                        .iter()
+                        .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1).to_string()))
+                        .collect();
+                    assert_eq!(got, counts);
+                }
+                done += 1;
+            }
+            done
+        });
+    }
+    let mut total = 0;
+    while let Some(done) = tasks.join_next().await {
+        total += done.unwrap();
+    }
+    assert!(total >= 32);
+    server.stop().await;
+}
