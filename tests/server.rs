@@ -641,7 +641,10 @@ async fn psql_runs_the_readme_queries_and_backslash_commands() {
     let d = run_psql(&psql, &server, &["-c", "\\d votes"]).await;
     assert!(d.contains("model_a") && d.contains("winner"), "{d}");
     let df = run_psql(&psql, &server, &["-c", "\\df"]).await;
-    let _ = df; // \df must run; pg_proc's contents are datafusion-postgres's emulation.
+    for f in ["bt_rank", "krippendorff_alpha", "ece", "pass_at_k"] {
+        assert!(df.contains(&format!("|{f}|")), "\\df lacks {f}: {df}");
+    }
+    assert!(df.contains("|bt_rank|aggregate|item_a, item_b"), "{df}");
     server.stop().await;
 }
 

@@ -350,6 +350,9 @@ impl Server {
         setup_pg_catalog(&ctx, "prefdb", Arc::new(AuthManager::new()))
             .map_err(|e| config_error(format!("cannot set up pg_catalog: {e}")))?;
         pg_compat::register(&ctx);
+        pg_compat::register_function_catalog(&ctx, "prefdb")
+            .await
+            .map_err(|e| config_error(format!("cannot list functions in pg_proc: {e}")))?;
 
         let mut hooks: Vec<Arc<dyn QueryHook>> = Vec::new();
         if !options.allow_ddl {

@@ -1,13 +1,20 @@
 //! The few Postgres functions that clients call on connect and that neither DataFusion nor
 //! datafusion-postgres's `pg_catalog` provide: `version()` in the form drivers parse
 //! (SQLAlchemy reads "PostgreSQL X.Y"), `current_setting(name)` (Grafana asks for
-//! `server_version_num`), and `pg_function_is_visible(oid)` (psql's `\df`).
+//! `server_version_num`), `pg_function_is_visible(oid)` (psql's `\df`), and prefdb's own
+//! functions in `pg_proc`.
 
-use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, StringArray};
+use async_trait::async_trait;
+use datafusion::arrow::array::{
+    new_null_array, Array, ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray,
+};
 use datafusion::arrow::datatypes::DataType;
+use datafusion::catalog::{SchemaProvider, TableProvider};
 use datafusion::common::{exec_err, Result, ScalarValue};
+use datafusion::datasource::MemTable;
 use datafusion::logical_expr::{create_udf, ColumnarValue, Volatility};
 use datafusion::prelude::SessionContext;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The Postgres version the server reports (pgwire's `server_version` parameter).
@@ -82,24 +89,6 @@ pub fn register(ctx: &SessionContext) {
             }
         }),
     ));
-    // psql's \df prints these beside each pg_proc row; pg_proc's rows come from
-    // datafusion-postgres's emulation, which keeps no signatures, so they are empty text.
-    for name in ["pg_get_function_result", "pg_get_function_arguments"] {
-        ctx.register_udf(create_udf(
-            name,
-            vec![DataType::Int64],
-            DataType::Utf8,
-            Volatility::Stable,
-            Arc::new(|args: &[ColumnarValue]| match &args[0] {
-                ColumnarValue::Scalar(_) => Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(
-                    String::new(),
-                )))),
-                ColumnarValue::Array(a) => Ok(ColumnarValue::Array(Arc::new(StringArray::from(
-                    vec![""; a.len()],
-                )))),
-            }),
-        ));
-    }
     // SQLAlchemy's psycopg dialect looks up optional types (hstore) by name on connect;
     // prefdb has none of them, so the answer is NULL, as Postgres gives for a missing type.
     ctx.register_udf(create_udf(
@@ -126,4 +115,189 @@ pub fn register(ctx: &SessionContext) {
             )))),
         }),
     ));
+}
+
+/// `pg_catalog` whose `pg_proc` also lists prefdb's functions, so that psql's `\df` (and a
+/// BI tool's function browser) shows them, with their call syntax as the argument list.
+#[derive(Debug)]
+struct CatalogWithFunctions {
+    inner: Arc<dyn SchemaProvider>,
+    pg_proc: Arc<dyn TableProvider>,
+}
+
+#[async_trait]
+impl SchemaProvider for CatalogWithFunctions {
+    fn table_names(&self) -> Vec<String> {
+        self.inner.table_names()
+    }
+
+    async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        if name == "pg_proc" {
+            return Ok(Some(Arc::clone(&self.pg_proc)));
+        }
+        self.inner.table(name).await
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.inner.table_exist(name)
+    }
+}
+
+/// First oid given to a prefdb function; Postgres's built-ins and the emulation's dynamic
+/// oids stay far below it.
+const FIRST_FUNCTION_OID: i64 = 900_000;
+
+/// Add prefdb's functions to `pg_proc` and register `pg_get_function_arguments` /
+/// `pg_get_function_result` that describe them. Call after `setup_pg_catalog`.
+pub async fn register_function_catalog(ctx: &SessionContext, catalog: &str) -> Result<()> {
+    let Some(catalog_provider) = ctx.catalog(catalog) else {
+        return exec_err!("no catalog {catalog}");
+    };
+    let Some(inner) = catalog_provider.schema("pg_catalog") else {
+        return exec_err!("pg_catalog is not set up");
+    };
+    let public_oid = ctx
+        .sql("SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = 'public'")
+        .await?
+        .collect()
+        .await?
+        .first()
+        .filter(|b| b.num_rows() > 0)
+        .map(|b| ScalarValue::try_from_array(b.column(0), 0))
+        .transpose()?;
+    let Some(public_oid) = public_oid else {
+        return exec_err!("pg_namespace has no public schema");
+    };
+    let static_rows = ctx
+        .sql("SELECT * FROM pg_catalog.pg_proc")
+        .await?
+        .collect()
+        .await?;
+    let schema = match static_rows.first() {
+        Some(b) => b.schema(),
+        None => return exec_err!("pg_proc is empty"),
+    };
+
+    // (oid, name, kind, arguments, result) for every prefdb function.
+    let mut functions = Vec::new();
+    let state = ctx.state();
+    for (i, name) in prefdb_udfs::function_names().into_iter().enumerate() {
+        let oid = FIRST_FUNCTION_OID + i as i64;
+        let (kind, doc) = if let Some(f) = state.aggregate_functions().get(&name) {
+            ("a", f.documentation().cloned())
+        } else if let Some(f) = state.scalar_functions().get(&name) {
+            ("f", f.documentation().cloned())
+        } else {
+            continue;
+        };
+        let syntax = doc
+            .as_ref()
+            .map(|d| d.syntax_example.clone())
+            .unwrap_or_default();
+        let arguments = syntax
+            .split_once('(')
+            .and_then(|(_, rest)| rest.rsplit_once(')'))
+            .map(|(args, _)| args.to_string())
+            .unwrap_or_default();
+        let result = if kind == "a" { "aggregate" } else { "scalar" }.to_string();
+        functions.push((oid, name, kind, arguments, result));
+    }
+
+    let n = functions.len();
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+    for field in schema.fields() {
+        let values: Option<Vec<ScalarValue>> = match field.name().as_str() {
+            "oid" => Some(
+                functions
+                    .iter()
+                    .map(|f| ScalarValue::Int64(Some(f.0)))
+                    .collect(),
+            ),
+            "proname" => Some(
+                functions
+                    .iter()
+                    .map(|f| ScalarValue::Utf8(Some(f.1.clone())))
+                    .collect(),
+            ),
+            "pronamespace" => Some(vec![public_oid.clone(); n]),
+            "prokind" => Some(
+                functions
+                    .iter()
+                    .map(|f| ScalarValue::Utf8(Some(f.2.to_string())))
+                    .collect(),
+            ),
+            _ => None,
+        };
+        let array = match values {
+            Some(values) => {
+                let mut cast = Vec::with_capacity(n);
+                for v in values {
+                    cast.push(v.cast_to(field.data_type())?);
+                }
+                ScalarValue::iter_to_array(cast)?
+            }
+            None if field.is_nullable() => new_null_array(field.data_type(), n),
+            None => ScalarValue::new_default(field.data_type())?.to_array_of_size(n)?,
+        };
+        columns.push(array);
+    }
+    let ours = RecordBatch::try_new(Arc::clone(&schema), columns)?;
+    let mut batches = static_rows;
+    batches.push(ours);
+    let pg_proc: Arc<dyn TableProvider> = Arc::new(MemTable::try_new(schema, vec![batches])?);
+    catalog_provider.register_schema(
+        "pg_catalog",
+        Arc::new(CatalogWithFunctions { inner, pg_proc }),
+    )?;
+
+    let describe: Arc<HashMap<i64, (String, String)>> = Arc::new(
+        functions
+            .into_iter()
+            .map(|(oid, _, _, args, result)| (oid, (args, result)))
+            .collect(),
+    );
+    for (name, pick_result) in [
+        ("pg_get_function_arguments", false),
+        ("pg_get_function_result", true),
+    ] {
+        let describe = Arc::clone(&describe);
+        let text = move |oid: Option<i64>| -> String {
+            oid.and_then(|o| describe.get(&o))
+                .map(|(args, result)| {
+                    if pick_result {
+                        result.clone()
+                    } else {
+                        args.clone()
+                    }
+                })
+                .unwrap_or_default()
+        };
+        ctx.register_udf(create_udf(
+            name,
+            vec![DataType::Int64],
+            DataType::Utf8,
+            Volatility::Stable,
+            Arc::new(move |args: &[ColumnarValue]| match &args[0] {
+                ColumnarValue::Scalar(v) => {
+                    let oid = match v {
+                        ScalarValue::Int64(o) => *o,
+                        other => other.cast_to(&DataType::Int64).ok().and_then(|s| match s {
+                            ScalarValue::Int64(o) => o,
+                            _ => None,
+                        }),
+                    };
+                    Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(text(oid)))))
+                }
+                ColumnarValue::Array(a) => {
+                    let a = datafusion::arrow::compute::cast(a, &DataType::Int64)?;
+                    let a = a.as_any().downcast_ref::<Int64Array>().unwrap();
+                    let out: StringArray = (0..a.len())
+                        .map(|i| Some(text((!a.is_null(i)).then(|| a.value(i)))))
+                        .collect();
+                    Ok(ColumnarValue::Array(Arc::new(out)))
+                }
+            }),
+        ));
+    }
+    Ok(())
 }
