@@ -468,3 +468,8 @@ async fn azure_tables_from_azurite() {
         assert_same(&ratings(&ctx).await, &local_ratings(&bytes).await);
     }
 }
+
+// gs:// shares the registry path above but has no test against an emulator: without a
+// service-account key, object_store's GCS client asks the cloud metadata service
+// (169.254.169.254) for a token when writing, and tests send traffic to
+// loopback only. See the README's design notes.
