@@ -181,3 +181,51 @@ fn refuses_unsafe_or_broken_setups_at_start() {
     let err = run(&["--config", config.to_str().unwrap()]);
     assert!(err.contains("unknown field `listen_on`"), "{err}");
 }
+
+/// `prefdb sql` reads a table by URL: a one-file HTTP server on loopback, in a thread.
+#[test]
+fn sql_reads_a_table_over_http() {
+    let body = b"item,rater,label\n1,a,x\n1,b,x\n2,a,y\n2,b,y\n".to_vec();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(16) {
+            let Ok(mut s) = stream else { continue };
+            let mut request = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            let head = String::from_utf8_lossy(&request).to_string();
+            let mut reply = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nLast-Modified: Sun, 22 Nov 2026 10:00:00 GMT\r\nConnection: close\r\n\r\n",
+                body.len()
+            )
+            .into_bytes();
+            if !head.starts_with("HEAD") {
+                reply.extend_from_slice(&body);
+            }
+            let _ = s.write_all(&reply);
+        }
+    });
+    let out = Command::new(env!("CARGO_BIN_EXE_prefdb"))
+        .args([
+            "sql",
+            "SELECT percent_agreement(item, rater, label) AS p FROM ratings",
+            "--format",
+            "csv",
+        ])
+        .arg("--table")
+        .arg(format!("ratings=http://127.0.0.1:{port}/ratings.csv"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "p\n1.0");
+}

@@ -110,7 +110,17 @@ impl PrefdbStores {
         family: &str,
         key: &str,
     ) -> Result<Arc<dyn ObjectStore>> {
-        let settings = self.settings_for(family, key);
+        let mut settings = self.settings_for(family, key);
+        // A URL or endpoint the user wrote as http:// is a choice, not a mistake: allow
+        // plain HTTP for it unless the settings say otherwise (object_store refuses by
+        // default). Earlier entries lose to later ones, so this goes first.
+        let plain_http = url.scheme() == "http"
+            || settings
+                .iter()
+                .any(|(k, v)| k.contains("endpoint") && v.starts_with("http://"));
+        if plain_http {
+            settings.insert(0, ("allow_http".to_string(), "true".to_string()));
+        }
         let bad_key = |k: &str| {
             DataFusionError::Configuration(format!(
                 "[stores.{family}]: '{k}' is not an option of the {family} object store"
