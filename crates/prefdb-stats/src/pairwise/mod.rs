@@ -5,12 +5,14 @@
 //! number of ties. This is exactly the mergeable partial state the SQL aggregates keep, so a
 //! fit never sees individual rows.
 
+pub mod bootstrap;
 pub mod bradley_terry;
 pub mod counts;
 pub mod fisher;
 pub mod ranking;
 pub mod win_rate;
 
+pub use bootstrap::{bootstrap_bradley_terry, BootstrapIntervals, BootstrapOptions};
 pub use bradley_terry::{fit_bradley_terry, BtError, BtFit, BtOptions, TieHandling};
 pub use counts::PairCounts;
 pub use fisher::fisher_covariance;

@@ -1,0 +1,316 @@
+//! Bootstrap intervals for Bradley–Terry log-strengths, by resampling the pair table.
+//!
+//! Chatbot Arena's bootstrap draws N votes with replacement from the N votes and refits.
+//! Votes with the same pair and outcome are interchangeable, so only the number drawn from
+//! each (pair, outcome) cell matters, and that vector is Multinomial(N, n_cell / N): the
+//! same distribution is sampled by drawing the cell counts directly. One replicate then
+//! costs O(cells), not O(N), and never touches the rows — the merged aggregate state is
+//! enough. Weighted inputs are treated as frequency weights (a weight of 3 is three votes),
+//! which is exact for integer weights and the natural reading otherwise.
+//!
+//! The multinomial is drawn as a chain of binomials, and each binomial exactly, by
+//! Devroye's splitting with beta order statistics (O(log n) beta draws) down to 64 trials,
+//! then by counting uniforms. Every draw comes from the crate's seeded xoshiro256**, so a
+//! seed gives the same intervals on every platform and partitioning (the caller orders the
+//! pairs canonically first).
+
+use super::bradley_terry::{fit_bradley_terry, BtError, BtOptions};
+use super::PairOutcomes;
+use crate::rng::{quantile_sorted, Xoshiro256};
+
+/// A standard normal draw (Marsaglia's polar method).
+fn normal(rng: &mut Xoshiro256) -> f64 {
+    loop {
+        let u = 2.0 * rng.unit() - 1.0;
+        let v = 2.0 * rng.unit() - 1.0;
+        let s = u * u + v * v;
+        if s > 0.0 && s < 1.0 {
+            return u * (-2.0 * s.ln() / s).sqrt();
+        }
+    }
+}
+
+/// A Gamma(shape, 1) draw (Marsaglia and Tsang 2000), shape ≥ 1.
+fn gamma(rng: &mut Xoshiro256, shape: f64) -> f64 {
+    let d = shape - 1.0 / 3.0;
+    let c = 1.0 / (9.0 * d).sqrt();
+    loop {
+        let x = normal(rng);
+        let v = 1.0 + c * x;
+        if v <= 0.0 {
+            continue;
+        }
+        let v = v * v * v;
+        let u = rng.unit();
+        if u < 1.0 - 0.0331 * x.powi(4) || u.ln() < 0.5 * x * x + d * (1.0 - v + v.ln()) {
+            return d * v;
+        }
+    }
+}
+
+/// A Beta(a, b) draw for a, b ≥ 1.
+fn beta(rng: &mut Xoshiro256, a: f64, b: f64) -> f64 {
+    let x = gamma(rng, a);
+    let y = gamma(rng, b);
+    x / (x + y)
+}
+
+/// An exact Binomial(n, p) draw.
+pub fn binomial(rng: &mut Xoshiro256, mut n: u64, mut p: f64) -> u64 {
+    if !(p > 0.0) || n == 0 {
+        return 0;
+    }
+    if p >= 1.0 {
+        return n;
+    }
+    let mut k = 0u64;
+    // The i-th smallest of n uniforms is Beta(i, n + 1 - i). If it is at least p, the
+    // successes are among the i - 1 below it, uniform on [0, x); otherwise the i below it
+    // all succeed and the rest are uniform on (x, 1].
+    while n > 64 {
+        let i = n / 2 + 1;
+        let x = beta(rng, i as f64, (n + 1 - i) as f64);
+        if x >= p {
+            n = i - 1;
+            p /= x;
+        } else {
+            k += i;
+            n -= i;
+            p = (p - x) / (1.0 - x);
+        }
+    }
+    k + (0..n).filter(|_| rng.unit() < p).count() as u64
+}
+
+/// Multinomial(total, weights / Σ weights) by a chain of binomials; `out` gets the counts.
+pub fn multinomial(rng: &mut Xoshiro256, total: u64, weights: &[f64], out: &mut Vec<u64>) {
+    out.clear();
+    let mut remaining = total;
+    let mut mass: f64 = weights.iter().sum();
+    for &w in weights {
+        let k = if remaining == 0 || mass <= 0.0 {
+            0
+        } else {
+            binomial(rng, remaining, (w / mass).min(1.0))
+        };
+        out.push(k);
+        remaining -= k;
+        mass -= w;
+    }
+    // Rounding can leave trials unassigned when the last weights are tiny: give them to
+    // the last non-empty cell, as the chain would have with exact arithmetic.
+    if remaining > 0 {
+        if let Some(last) = weights.iter().rposition(|&w| w > 0.0) {
+            out[last] += remaining;
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BootstrapOptions {
+    pub replicates: usize,
+    pub seed: u64,
+    /// Two-sided coverage of the percentile intervals, in (0, 1).
+    pub confidence: f64,
+}
+
+/// Percentile intervals of each item's log-strength, and its bootstrap standard deviation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BootstrapIntervals {
+    pub lower: Vec<f64>,
+    pub upper: Vec<f64>,
+    pub sd: Vec<f64>,
+    /// The replicates, `replicates × n_items`, for rank ranges and diagnostics.
+    pub draws: Vec<Vec<f64>>,
+}
+
+/// Resample the pair table `boot.replicates` times and refit each.
+pub fn bootstrap_bradley_terry(
+    n_items: usize,
+    pairs: &[PairOutcomes],
+    opts: &BtOptions,
+    boot: &BootstrapOptions,
+) -> Result<BootstrapIntervals, BtError> {
+    if boot.replicates < 2 {
+        return Err(BtError::InvalidOption(format!(
+            "bootstrap must be at least 2 replicates, got {}",
+            boot.replicates
+        )));
+    }
+    if !(boot.confidence > 0.0 && boot.confidence < 1.0) {
+        return Err(BtError::InvalidOption(format!(
+            "confidence must be between 0 and 1, got {}",
+            boot.confidence
+        )));
+    }
+    let cells: Vec<f64> = pairs
+        .iter()
+        .flat_map(|p| [p.a_wins, p.b_wins, p.ties])
+        .collect();
+    let total = cells.iter().sum::<f64>().round().max(0.0) as u64;
+    let mut rng = Xoshiro256::seed_from_u64(boot.seed);
+    let mut counts = Vec::with_capacity(cells.len());
+    let mut resampled = pairs.to_vec();
+    let mut draws = Vec::with_capacity(boot.replicates);
+    for replicate in 0..boot.replicates {
+        multinomial(&mut rng, total, &cells, &mut counts);
+        for (p, c) in resampled.iter_mut().zip(counts.chunks_exact(3)) {
+            p.a_wins = c[0] as f64;
+            p.b_wins = c[1] as f64;
+            p.ties = c[2] as f64;
+        }
+        let fit = fit_bradley_terry(n_items, &resampled, opts).map_err(|e| match e {
+            BtError::MleDoesNotExist { .. } => BtError::InvalidOption(format!(
+                "bootstrap replicate {} has no maximum-likelihood ratings ({e}); use prior > 0",
+                replicate + 1
+            )),
+            other => other,
+        })?;
+        draws.push(fit.strengths);
+    }
+    let alpha = (1.0 - boot.confidence) / 2.0;
+    let (mut lower, mut upper, mut sd) = (
+        Vec::with_capacity(n_items),
+        Vec::with_capacity(n_items),
+        Vec::with_capacity(n_items),
+    );
+    let mut column = Vec::with_capacity(draws.len());
+    for i in 0..n_items {
+        column.clear();
+        column.extend(draws.iter().map(|d| d[i]));
+        let mean = column.iter().sum::<f64>() / column.len() as f64;
+        let var =
+            column.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (column.len() - 1) as f64;
+        column.sort_by(f64::total_cmp);
+        lower.push(quantile_sorted(&column, alpha));
+        upper.push(quantile_sorted(&column, 1.0 - alpha));
+        sd.push(var.sqrt());
+    }
+    Ok(BootstrapIntervals {
+        lower,
+        upper,
+        sd,
+        draws,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pairwise::fisher_covariance;
+
+    #[test]
+    fn binomial_moments() {
+        let mut rng = Xoshiro256::seed_from_u64(7);
+        for &(n, p) in &[(10u64, 0.3), (100, 0.5), (5_000, 0.01), (1_000_000, 0.37)] {
+            let draws: Vec<f64> = (0..4000).map(|_| binomial(&mut rng, n, p) as f64).collect();
+            let mean = draws.iter().sum::<f64>() / draws.len() as f64;
+            let var = draws.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / draws.len() as f64;
+            let (m, v) = (n as f64 * p, n as f64 * p * (1.0 - p));
+            // Mean within 5 standard errors; variance within 15%.
+            assert!(
+                (mean - m).abs() < 5.0 * (v / 4000.0).sqrt(),
+                "n={n} p={p}: mean {mean} vs {m}"
+            );
+            assert!(
+                (var / v - 1.0).abs() < 0.15,
+                "n={n} p={p}: var {var} vs {v}"
+            );
+            assert!(draws.iter().all(|&k| k >= 0.0 && k <= n as f64));
+        }
+        assert_eq!(binomial(&mut rng, 50, 0.0), 0);
+        assert_eq!(binomial(&mut rng, 50, 1.0), 50);
+    }
+
+    #[test]
+    fn multinomial_keeps_the_total() {
+        let mut rng = Xoshiro256::seed_from_u64(1);
+        let mut out = Vec::new();
+        let weights = [5.0, 0.0, 120.0, 3.0, 0.5, 1e6];
+        for _ in 0..200 {
+            multinomial(&mut rng, 1_000_128, &weights, &mut out);
+            assert_eq!(out.iter().sum::<u64>(), 1_000_128);
+            assert_eq!(out[1], 0);
+        }
+    }
+
+    /// Votes among `n` items with strengths 0, 0.3, 0.6, ...: every pair compared `per_pair`
+    /// times, outcomes at their expected proportions (rounded).
+    fn design(n: usize, per_pair: f64) -> Vec<PairOutcomes> {
+        let mut pairs = Vec::new();
+        for a in 0..n {
+            for b in a + 1..n {
+                let p = 1.0 / (1.0 + (0.3 * (b as f64 - a as f64)).exp());
+                let a_wins = (per_pair * p).round();
+                pairs.push(PairOutcomes {
+                    a: a as u32,
+                    b: b as u32,
+                    a_wins,
+                    b_wins: per_pair - a_wins,
+                    ties: 0.0,
+                });
+            }
+        }
+        pairs
+    }
+
+    #[test]
+    fn seeded_and_close_to_the_fisher_standard_errors() {
+        let n = 6;
+        let pairs = design(n, 400.0);
+        let opts = BtOptions::default();
+        let boot = BootstrapOptions {
+            replicates: 400,
+            seed: 42,
+            confidence: 0.95,
+        };
+        let a = bootstrap_bradley_terry(n, &pairs, &opts, &boot).unwrap();
+        let b = bootstrap_bradley_terry(n, &pairs, &opts, &boot).unwrap();
+        assert_eq!(a, b, "same seed, same intervals");
+        let c = bootstrap_bradley_terry(n, &pairs, &opts, &BootstrapOptions { seed: 43, ..boot })
+            .unwrap();
+        assert_ne!(a.lower, c.lower);
+
+        let fit = fit_bradley_terry(n, &pairs, &opts).unwrap();
+        let cov = fisher_covariance(n, &pairs, &fit.strengths, &opts).unwrap();
+        // Compare differences s_i − s_0, which is what the data identify (the prior alone
+        // pins the common level, and the Fisher variance of a single s_i carries it).
+        for i in 1..n {
+            let fisher = (cov[i][i] + cov[0][0] - 2.0 * cov[i][0]).sqrt();
+            let diffs: Vec<f64> = a.draws.iter().map(|d| d[i] - d[0]).collect();
+            let mean = diffs.iter().sum::<f64>() / diffs.len() as f64;
+            let sd = (diffs.iter().map(|x| (x - mean).powi(2)).sum::<f64>()
+                / (diffs.len() - 1) as f64)
+                .sqrt();
+            assert!(
+                (sd / fisher - 1.0).abs() < 0.15,
+                "item {i}: bootstrap sd {sd} vs Fisher {fisher}"
+            );
+        }
+        for i in 0..n {
+            assert!(a.lower[i] < fit.strengths[i] && fit.strengths[i] < a.upper[i]);
+        }
+    }
+
+    #[test]
+    fn bad_options_are_errors() {
+        let pairs = design(3, 10.0);
+        let opts = BtOptions::default();
+        let bad = |replicates, confidence| {
+            bootstrap_bradley_terry(
+                3,
+                &pairs,
+                &opts,
+                &BootstrapOptions {
+                    replicates,
+                    seed: 1,
+                    confidence,
+                },
+            )
+            .unwrap_err()
+            .to_string()
+        };
+        assert!(bad(1, 0.95).contains("at least 2 replicates"));
+        assert!(bad(10, 1.0).contains("confidence must be between 0 and 1"));
+    }
+}
