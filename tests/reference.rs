@@ -176,6 +176,33 @@ async fn bt_rank_is_independent_of_partitioning() {
     }
 }
 
+/// Bootstrap intervals are the same for a seed whatever the partitioning: the replicates
+/// resample the merged, canonically ordered pair table.
+#[tokio::test]
+async fn bt_rank_bootstrap_is_independent_of_partitioning() {
+    repo_root();
+    let mut results = Vec::new();
+    for (partitions, batch) in PARTITIONINGS {
+        let ctx = partitioned_session(partitions, batch);
+        prefdb::register_table(&ctx, "llmfao", LLMFAO)
+            .await
+            .unwrap();
+        let mut both = Vec::new();
+        for column in ["ci_lower", "ci_upper"] {
+            let sql = format!(
+                "SELECT item, {column} FROM leaderboard('SELECT bt_rank(\"left\", \"right\", winner, ''bootstrap=100, seed=3'') FROM (SELECT * FROM llmfao ORDER BY random())') ORDER BY item"
+            );
+            both.extend(pairs(&ctx, &sql).await);
+        }
+        results.push(both);
+    }
+    assert_eq!(results[0].len(), 2 * 59);
+    for (a, b) in results[0].iter().zip(&results[1]) {
+        assert_eq!(a.0, b.0);
+        assert!((a.1 - b.1).abs() < 1e-9, "{}: {} vs {}", a.0, a.1, b.1);
+    }
+}
+
 fn ranks(values: &[f64]) -> Vec<f64> {
     let mut order: Vec<usize> = (0..values.len()).collect();
     order.sort_by(|&i, &j| values[i].total_cmp(&values[j]));

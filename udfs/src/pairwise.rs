@@ -25,8 +25,9 @@ use datafusion::logical_expr::{
 use prefdb_stats::calibration::scores::normal_quantile;
 use prefdb_stats::pairwise::bradley_terry::{to_elo_scale, MleObstacle};
 use prefdb_stats::pairwise::{
-    average_win_rate, competition_ranks, fisher_covariance, fit_bradley_terry, item_totals,
-    order_by_score_desc, pair_win_rate, BtError, BtOptions, PairCounts, PairOutcomes, TieHandling,
+    average_win_rate, bootstrap_bradley_terry, competition_ranks, fisher_covariance,
+    fit_bradley_terry, item_totals, order_by_score_desc, pair_win_rate, BootstrapOptions, BtError,
+    BtOptions, PairCounts, PairOutcomes, TieHandling,
 };
 use std::sync::{Arc, OnceLock};
 
@@ -64,6 +65,8 @@ impl PairwiseFunction {
                 "tol",
                 "se",
                 "confidence",
+                "bootstrap",
+                "seed",
             ],
             PairwiseFunction::WinMatrix | PairwiseFunction::AvgWinRate => &[],
         }
@@ -85,9 +88,48 @@ pub struct BtConfig {
     pub fit: BtOptions,
     pub scale: f64,
     pub base: f64,
-    /// `se=fisher`: fill the intervals from the observed Fisher information.
-    pub fisher: bool,
+    /// Where `ci_lower`/`ci_upper` and the rank range come from.
+    pub intervals: Intervals,
     pub confidence: f64,
+}
+
+/// The interval method of `bt_rank`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Intervals {
+    None,
+    /// `se=fisher`: the observed Fisher information.
+    Fisher,
+    /// `bootstrap=B, seed=S`: percentile intervals from B resamples of the pair table.
+    Bootstrap {
+        replicates: usize,
+        seed: u64,
+    },
+}
+
+/// `ci_lower`, `ci_upper` and the rank range the intervals imply: the best rank is 1 + the
+/// number of items whose lower bound is above this item's upper bound; the worst is the
+/// number of items whose upper bound reaches this item's lower bound (itself included).
+fn interval_columns(lower: Vec<Option<f64>>, upper: Vec<Option<f64>>) -> [ArrayRef; 4] {
+    let n = lower.len();
+    let ranks = |best: bool| -> Vec<Option<i64>> {
+        (0..n)
+            .map(|i| {
+                let (lo, hi) = (lower[i]?, upper[i]?);
+                Some(if best {
+                    1 + lower.iter().filter(|l| l.is_some_and(|l| l > hi)).count() as i64
+                } else {
+                    upper.iter().filter(|u| u.is_some_and(|u| u >= lo)).count() as i64
+                })
+            })
+            .collect()
+    };
+    let (best, worst) = (ranks(true), ranks(false));
+    [
+        Arc::new(Float64Array::from(lower)),
+        Arc::new(Float64Array::from(upper)),
+        Arc::new(Int64Array::from(best)),
+        Arc::new(Int64Array::from(worst)),
+    ]
 }
 
 /// Items up to which `se=fisher` inverts the dense information matrix.
@@ -120,7 +162,22 @@ impl BtConfig {
             fit,
             scale: o.f64_or("scale", 400.0, |v| v.is_finite() && v > 0.0, "a number > 0")?,
             base: o.f64_or("base", 1000.0, f64::is_finite, "a finite number")?,
-            fisher: o.choice_or("se", false, &[("none", false), ("fisher", true)])?,
+            intervals: {
+                let fisher = o.choice_or("se", false, &[("none", false), ("fisher", true)])?;
+                let replicates = o.usize_or("bootstrap", 0, 0)?;
+                let seed = o.u64_or("seed", 42)?;
+                match (fisher, replicates) {
+                    (true, 0) => Intervals::Fisher,
+                    (true, _) => return plan_err!(
+                        "bt_rank: choose one interval method, se=fisher or bootstrap=..., not both"
+                    ),
+                    (false, 0) => Intervals::None,
+                    (false, 1) => {
+                        return plan_err!("bt_rank: bootstrap must be at least 2 replicates, got 1")
+                    }
+                    (false, replicates) => Intervals::Bootstrap { replicates, seed },
+                }
+            },
             confidence: o.f64_or(
                 "confidence",
                 0.95,
@@ -536,15 +593,31 @@ impl PairwiseAccumulator {
             ))
         };
         let ratings: Vec<f64> = ratings.collect();
-        let [ci_lower, ci_upper, rank_lower, rank_upper] = if self.config.fisher {
-            self.fisher_intervals(&pairs, &fit.strengths, &order, &ratings)?
-        } else {
-            [
+        let [ci_lower, ci_upper, rank_lower, rank_upper] = match self.config.intervals {
+            Intervals::Fisher => self.fisher_intervals(&pairs, &fit.strengths, &order, &ratings)?,
+            Intervals::Bootstrap { replicates, seed } => {
+                let boot = bootstrap_bradley_terry(
+                    n,
+                    &pairs,
+                    &self.config.fit,
+                    &BootstrapOptions {
+                        replicates,
+                        seed,
+                        confidence: self.config.confidence,
+                    },
+                )
+                .map_err(|e| self.fit_error(e, &original))?;
+                let scale = |s: f64| to_elo_scale(s, self.config.scale, self.config.base);
+                let lower = order.iter().map(|&i| Some(scale(boot.lower[i]))).collect();
+                let upper = order.iter().map(|&i| Some(scale(boot.upper[i]))).collect();
+                interval_columns(lower, upper)
+            }
+            Intervals::None => [
                 Arc::new(Float64Array::new_null(n)) as ArrayRef,
                 Arc::new(Float64Array::new_null(n)),
                 Arc::new(Int64Array::new_null(n)),
                 Arc::new(Int64Array::new_null(n)),
-            ]
+            ],
         };
         let columns: Vec<ArrayRef> = vec![
             Arc::new(Int64Array::from(ranks)),
@@ -596,25 +669,7 @@ impl PairwiseAccumulator {
             .zip(&half)
             .map(|(r, h)| h.map(|h| r + h))
             .collect();
-        let ranks = |best: bool| -> Vec<Option<i64>> {
-            (0..n)
-                .map(|i| {
-                    let (lo, hi) = (lower[i]?, upper[i]?);
-                    Some(if best {
-                        1 + lower.iter().filter(|l| l.is_some_and(|l| l > hi)).count() as i64
-                    } else {
-                        upper.iter().filter(|u| u.is_some_and(|u| u >= lo)).count() as i64
-                    })
-                })
-                .collect()
-        };
-        let (best, worst) = (ranks(true), ranks(false));
-        Ok([
-            Arc::new(Float64Array::from(lower)),
-            Arc::new(Float64Array::from(upper)),
-            Arc::new(Int64Array::from(best)),
-            Arc::new(Int64Array::from(worst)),
-        ])
+        Ok(interval_columns(lower, upper))
     }
 
     fn fit_error(&self, e: BtError, original: &[usize]) -> datafusion::common::DataFusionError {
@@ -847,9 +902,14 @@ fn bt_rank_doc() -> Documentation {
              binomial GLM), and rank_lower / rank_upper are the best and worst ranks those \
              intervals allow (1 + the items whose lower bound is above this upper bound; the \
              items whose upper bound reaches this lower bound). Without it these four fields \
-             are NULL. wins, losses, ties and battles are weighted counts. {NULLS}"
+             are NULL. With bootstrap=B (and seed, default 42), ci_lower and ci_upper are \
+             percentile intervals from B refits on resampled pair counts: a multinomial draw \
+             over the (pair, outcome) cells, which has the same distribution as Chatbot Arena's \
+             resampling of rows but costs B × pairs, not B × rows; weights count as frequency \
+             weights. The intervals are the same for a seed whatever the partitioning. \
+             wins, losses, ties and battles are weighted counts. {NULLS}"
         ),
-        "bt_rank(item_a, item_b [, outcome [, weight]] [, 'scale=400, base=1000, ties=half, prior=0.01, max_iter=100, tol=1e-10, se=none, confidence=0.95'])",
+        "bt_rank(item_a, item_b [, outcome [, weight]] [, 'scale=400, base=1000, ties=half, prior=0.01, max_iter=100, tol=1e-10, se=none, bootstrap=0, seed=42, confidence=0.95'])",
     )
     .with_argument("item_a, item_b", ARG_ITEMS)
     .with_argument("outcome", ARG_OUTCOME)
@@ -860,7 +920,9 @@ fn bt_rank_doc() -> Documentation {
          is half a win for each side, the default; ignore: ties are left out of the fit but still \
          counted), prior (>= 0, default 0.01), max_iter (default 100 Newton steps), tol \
          (default 1e-10, largest change of s in a step), se (none, the default, or fisher: \
-         analytic intervals, up to 5000 items), confidence (default 0.95). Unknown keys and bad \
+         analytic intervals, up to 5000 items), bootstrap (replicates for percentile intervals, \
+         default 0: none; not with se=fisher), seed (default 42), confidence (default 0.95). \
+         Unknown keys and bad \
          values are planning-time errors.",
     )
     .with_sql_example(
