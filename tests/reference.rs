@@ -19,7 +19,12 @@ fn repo_root() {
 
 /// Column `name` of the fixture, by model.
 fn fixture(name: &str) -> HashMap<String, f64> {
-    let text = std::fs::read_to_string("tests/fixtures/bt_llmfao.tsv").unwrap();
+    fixture_column("tests/fixtures/bt_llmfao.tsv", name)
+}
+
+/// Column `name` of a TSV fixture whose first column is the model.
+fn fixture_column(path: &str, name: &str) -> HashMap<String, f64> {
+    let text = std::fs::read_to_string(path).unwrap();
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
     let col = header.iter().position(|h| *h == name).unwrap();
@@ -556,4 +561,60 @@ async fn ece_matches_torchmetrics() {
         checked += 1;
     }
     assert_eq!(checked, 6);
+}
+
+/// bt_rank's pair-table bootstrap against Chatbot Arena's row bootstrap (resample the
+/// battles, refit an unpenalised logistic regression, 100 rounds) on LLMFAO, from
+/// tests/oracle/bt_bootstrap_arena.py. The two are the same resampling distribution, so
+/// they must agree within Monte-Carlo error: the reference's 2.5% and 97.5% quantiles from
+/// 100 rounds are themselves uncertain by roughly 10-20% of the interval width.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bt_rank_bootstrap_matches_chatbot_arena_row_bootstrap() {
+    repo_root();
+    let path = "tests/fixtures/bt_bootstrap_llmfao.tsv";
+    let (their_lower, their_upper, their_rating) = (
+        fixture_column(path, "lower"),
+        fixture_column(path, "upper"),
+        fixture_column(path, "rating"),
+    );
+    let ctx = llmfao().await;
+    let lb = |column: &str| {
+        format!(
+            "SELECT item, {column} FROM leaderboard('SELECT bt_rank(\"left\", \"right\", winner, ''bootstrap=500, seed=1'') FROM llmfao')"
+        )
+    };
+    let lower: HashMap<String, f64> = pairs(&ctx, &lb("ci_lower")).await.into_iter().collect();
+    let upper: HashMap<String, f64> = pairs(&ctx, &lb("ci_upper")).await.into_iter().collect();
+    let rating: HashMap<String, f64> = pairs(&ctx, &lb("rating")).await.into_iter().collect();
+    assert_eq!(lower.len(), 59);
+    let mut ratios = Vec::new();
+    for (model, theirs_lo) in &their_lower {
+        let theirs_hi = their_upper[model];
+        let (ours_lo, ours_hi) = (lower[model], upper[model]);
+        let (theirs_w, ours_w) = (theirs_hi - theirs_lo, ours_hi - ours_lo);
+        let ratio = ours_w / theirs_w;
+        ratios.push(ratio);
+        assert!(
+            (0.6..1.6).contains(&ratio),
+            "{model}: width {ours_w} vs {theirs_w}"
+        );
+        let mid = |lo: f64, hi: f64| (lo + hi) / 2.0;
+        assert!(
+            (mid(ours_lo, ours_hi) - mid(*theirs_lo, theirs_hi)).abs() < 0.3 * theirs_w,
+            "{model}: [{ours_lo}, {ours_hi}] vs [{theirs_lo}, {theirs_hi}]"
+        );
+        // The point ratings agree to the prior's tiny shrinkage.
+        assert!((rating[model] - their_rating[model]).abs() < 0.1, "{model}");
+    }
+    ratios.sort_by(f64::total_cmp);
+    let median = ratios[ratios.len() / 2];
+    assert!(
+        (0.85..1.15).contains(&median),
+        "median width ratio {median}"
+    );
+    eprintln!(
+        "bootstrap width ratio (prefdb B=500 / Chatbot Arena B=100): median {median:.3}, range {:.3}..{:.3}",
+        ratios[0],
+        ratios[ratios.len() - 1]
+    );
 }

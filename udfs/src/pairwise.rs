@@ -168,9 +168,11 @@ impl BtConfig {
                 let seed = o.u64_or("seed", 42)?;
                 match (fisher, replicates) {
                     (true, 0) => Intervals::Fisher,
-                    (true, _) => return plan_err!(
+                    (true, _) => {
+                        return plan_err!(
                         "bt_rank: choose one interval method, se=fisher or bootstrap=..., not both"
-                    ),
+                    )
+                    }
                     (false, 0) => Intervals::None,
                     (false, 1) => {
                         return plan_err!("bt_rank: bootstrap must be at least 2 replicates, got 1")
