@@ -8,34 +8,9 @@
 //!
 //! The arena is written once to the target directory and reused.
 
-use prefdb::arena::{self, ArenaSpec};
-use std::path::PathBuf;
-use std::time::Instant;
-
 mod common;
 
 const RUNS: usize = 5;
-
-fn data_file(votes: u64) -> PathBuf {
-    let path = common::data_dir().join(format!("arena-{votes}.parquet"));
-    if !path.exists() {
-        let started = Instant::now();
-        let spec = ArenaSpec {
-            votes,
-            models: 100,
-            seed: 42,
-            tie_rate: 0.2,
-        };
-        let partial = path.with_extension("partial");
-        arena::write_parquet(spec, &partial, |_| {}).unwrap();
-        std::fs::rename(&partial, &path).unwrap();
-        eprintln!(
-            "generated {votes} votes in {:.1} s",
-            started.elapsed().as_secs_f64()
-        );
-    }
-    path
-}
 
 /// Peak resident memory of this process so far (Linux `VmHWM`), in MiB.
 fn peak_rss_mib() -> Option<f64> {
@@ -53,7 +28,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000_000);
-    let path = data_file(votes);
+    let path = common::arena_file(votes);
     let runtime = common::runtime();
     runtime.block_on(async {
         let ctx = prefdb::new_context();

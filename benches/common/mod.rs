@@ -38,3 +38,26 @@ pub async fn median_run(ctx: &SessionContext, sql: &str, runs: usize) -> (f64, V
     times.sort_by(f64::total_cmp);
     (times[runs / 2], last)
 }
+
+/// A generated arena of `votes` votes among 100 models (seed 42), written once and reused.
+#[allow(dead_code)]
+pub fn arena_file(votes: u64) -> PathBuf {
+    let path = data_dir().join(format!("arena-{votes}.parquet"));
+    if !path.exists() {
+        let started = Instant::now();
+        let spec = prefdb::arena::ArenaSpec {
+            votes,
+            models: 100,
+            seed: 42,
+            tie_rate: 0.2,
+        };
+        let partial = path.with_extension("partial");
+        prefdb::arena::write_parquet(spec, &partial, |_| {}).unwrap();
+        std::fs::rename(&partial, &path).unwrap();
+        eprintln!(
+            "generated {votes} votes in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    path
+}

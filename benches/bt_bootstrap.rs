@@ -1,0 +1,47 @@
+//! `bt_rank` with `bootstrap=1000` against a single fit, on a generated Parquet arena
+//! (10M votes among 100 models by default). Run with
+//!
+//! ```text
+//! cargo bench --bench bt_bootstrap
+//! PREFDB_BENCH_VOTES=1000000 cargo bench --bench bt_bootstrap
+//! ```
+
+mod common;
+
+const RUNS: usize = 3;
+
+fn main() {
+    if !common::is_bench_run() {
+        return;
+    }
+    let votes: u64 = std::env::var("PREFDB_BENCH_VOTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000_000);
+    let replicates: usize = std::env::var("PREFDB_BENCH_REPLICATES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let path = common::arena_file(votes);
+    common::runtime().block_on(async {
+        let ctx = prefdb::new_context();
+        prefdb::register_table(&ctx, "votes", &path.to_string_lossy())
+            .await
+            .unwrap();
+        let (single, _) =
+            common::median_run(&ctx, "SELECT bt_rank(model_a, model_b, winner) FROM votes", RUNS)
+                .await;
+        let (boot, _) = common::median_run(
+            &ctx,
+            &format!(
+                "SELECT bt_rank(model_a, model_b, winner, 'bootstrap={replicates}, seed=1') FROM votes"
+            ),
+            RUNS,
+        )
+        .await;
+        println!("votes: {votes}, models: 100, replicates: {replicates}");
+        println!("single fit:            {single:.3} s (median of {RUNS})");
+        println!("bootstrap={replicates}:        {boot:.3} s (median of {RUNS})");
+        println!("ratio:                 {:.2}", boot / single);
+    });
+}
