@@ -90,3 +90,21 @@ mod tests {
         assert!((quantile_sorted(&v, 0.5) - 2.5).abs() < 1e-15);
     }
 }
+
+/// So that rand_distr's samplers (the bootstrap's binomial) can draw from it.
+impl rand_core::RngCore for Xoshiro256 {
+    fn next_u32(&mut self) -> u32 {
+        (Xoshiro256::next_u64(self) >> 32) as u32
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        Xoshiro256::next_u64(self)
+    }
+
+    fn fill_bytes(&mut self, dst: &mut [u8]) {
+        for chunk in dst.chunks_mut(8) {
+            let bytes = Xoshiro256::next_u64(self).to_le_bytes();
+            chunk.copy_from_slice(&bytes[..chunk.len()]);
+        }
+    }
+}

@@ -8,78 +8,28 @@
 //! enough. Weighted inputs are treated as frequency weights (a weight of 3 is three votes),
 //! which is exact for integer weights and the natural reading otherwise.
 //!
-//! The multinomial is drawn as a chain of binomials, and each binomial exactly, by
-//! Devroye's splitting with beta order statistics (O(log n) beta draws) down to 64 trials,
-//! then by counting uniforms. Every draw comes from the crate's seeded xoshiro256**, so a
-//! seed gives the same intervals on every platform and partitioning (the caller orders the
-//! pairs canonically first).
+//! The multinomial is drawn as a chain of binomials, each exactly, by rand_distr's BTPE
+//! (pinned by Cargo.lock: a new rand_distr may change the stream for a seed). Every draw
+//! comes from the crate's seeded xoshiro256**, so a seed gives the same intervals on every
+//! platform and partitioning (the caller orders the pairs canonically first).
 
 use super::bradley_terry::{fit_bradley_terry, BtError, BtOptions};
 use super::PairOutcomes;
 use crate::rng::{quantile_sorted, Xoshiro256};
 
-/// A standard normal draw (Marsaglia's polar method).
-fn normal(rng: &mut Xoshiro256) -> f64 {
-    loop {
-        let u = 2.0 * rng.unit() - 1.0;
-        let v = 2.0 * rng.unit() - 1.0;
-        let s = u * u + v * v;
-        if s > 0.0 && s < 1.0 {
-            return u * (-2.0 * s.ln() / s).sqrt();
-        }
-    }
-}
-
-/// A Gamma(shape, 1) draw (Marsaglia and Tsang 2000), shape ≥ 1.
-fn gamma(rng: &mut Xoshiro256, shape: f64) -> f64 {
-    let d = shape - 1.0 / 3.0;
-    let c = 1.0 / (9.0 * d).sqrt();
-    loop {
-        let x = normal(rng);
-        let v = 1.0 + c * x;
-        if v <= 0.0 {
-            continue;
-        }
-        let v = v * v * v;
-        let u = rng.unit();
-        if u < 1.0 - 0.0331 * x.powi(4) || u.ln() < 0.5 * x * x + d * (1.0 - v + v.ln()) {
-            return d * v;
-        }
-    }
-}
-
-/// A Beta(a, b) draw for a, b ≥ 1.
-fn beta(rng: &mut Xoshiro256, a: f64, b: f64) -> f64 {
-    let x = gamma(rng, a);
-    let y = gamma(rng, b);
-    x / (x + y)
-}
-
-/// An exact Binomial(n, p) draw.
-pub fn binomial(rng: &mut Xoshiro256, mut n: u64, mut p: f64) -> u64 {
+/// An exact Binomial(n, p) draw: rand_distr's BTPE (Kachitvichyanukul and Schmeiser 1988),
+/// O(1) expected uniforms per draw whatever n, driven by the crate's xoshiro256**.
+pub fn binomial(rng: &mut Xoshiro256, n: u64, p: f64) -> u64 {
     if !(p > 0.0) || n == 0 {
         return 0;
     }
     if p >= 1.0 {
         return n;
     }
-    let mut k = 0u64;
-    // The i-th smallest of n uniforms is Beta(i, n + 1 - i). If it is at least p, the
-    // successes are among the i - 1 below it, uniform on [0, x); otherwise the i below it
-    // all succeed and the rest are uniform on (x, 1].
-    while n > 64 {
-        let i = n / 2 + 1;
-        let x = beta(rng, i as f64, (n + 1 - i) as f64);
-        if x >= p {
-            n = i - 1;
-            p /= x;
-        } else {
-            k += i;
-            n -= i;
-            p = (p - x) / (1.0 - x);
-        }
+    match rand_distr::Binomial::new(n, p) {
+        Ok(d) => rand_distr::Distribution::sample(&d, rng),
+        Err(_) => 0,
     }
-    k + (0..n).filter(|_| rng.unit() < p).count() as u64
 }
 
 /// Multinomial(total, weights / Σ weights) by a chain of binomials; `out` gets the counts.
