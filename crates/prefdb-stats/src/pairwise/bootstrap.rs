@@ -13,7 +13,7 @@
 //! comes from the crate's seeded xoshiro256**, so a seed gives the same intervals on every
 //! platform and partitioning (the caller orders the pairs canonically first).
 
-use super::bradley_terry::{fit_bradley_terry, BtError, BtOptions};
+use super::bradley_terry::{fit_bradley_terry, fit_bradley_terry_from, BtError, BtOptions};
 use super::PairOutcomes;
 use crate::rng::{quantile_sorted, Xoshiro256};
 
@@ -98,26 +98,63 @@ pub fn bootstrap_bradley_terry(
         .flat_map(|p| [p.a_wins, p.b_wins, p.ties])
         .collect();
     let total = cells.iter().sum::<f64>().round().max(0.0) as u64;
-    let mut rng = Xoshiro256::seed_from_u64(boot.seed);
-    let mut counts = Vec::with_capacity(cells.len());
-    let mut resampled = pairs.to_vec();
-    let mut draws = Vec::with_capacity(boot.replicates);
-    for replicate in 0..boot.replicates {
+    // Each replicate's fit starts from the full data's: resamples stay close to it, so
+    // Newton needs a few steps instead of a start from zero.
+    let point = fit_bradley_terry(n_items, pairs, opts)
+        .ok()
+        .map(|f| f.strengths);
+    // One generator per replicate, seeded in order from the master seed, so the draws do
+    // not depend on how the replicates are spread over threads.
+    let mut master = Xoshiro256::seed_from_u64(boot.seed);
+    let seeds: Vec<u64> = (0..boot.replicates).map(|_| master.next_u64()).collect();
+    let replicate = |r: usize| -> Result<Vec<f64>, BtError> {
+        let mut rng = Xoshiro256::seed_from_u64(seeds[r]);
+        let mut counts = Vec::with_capacity(cells.len());
         multinomial(&mut rng, total, &cells, &mut counts);
+        let mut resampled = pairs.to_vec();
         for (p, c) in resampled.iter_mut().zip(counts.chunks_exact(3)) {
             p.a_wins = c[0] as f64;
             p.b_wins = c[1] as f64;
             p.ties = c[2] as f64;
         }
-        let fit = fit_bradley_terry(n_items, &resampled, opts).map_err(|e| match e {
-            BtError::MleDoesNotExist { .. } => BtError::InvalidOption(format!(
-                "bootstrap replicate {} has no maximum-likelihood ratings ({e}); use prior > 0",
-                replicate + 1
-            )),
-            other => other,
-        })?;
-        draws.push(fit.strengths);
-    }
+        fit_bradley_terry_from(n_items, &resampled, opts, point.as_deref())
+            .map(|fit| fit.strengths)
+            .map_err(|e| match e {
+                BtError::MleDoesNotExist { .. } => BtError::InvalidOption(format!(
+                    "bootstrap replicate {} has no maximum-likelihood ratings ({e}); use prior > 0",
+                    r + 1
+                )),
+                other => other,
+            })
+    };
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(boot.replicates);
+    let results: Vec<Result<Vec<f64>, BtError>> = if threads <= 1 {
+        (0..boot.replicates).map(replicate).collect()
+    } else {
+        let replicate = &replicate;
+        let mut slots: Vec<Option<Result<Vec<f64>, BtError>>> = vec![None; boot.replicates];
+        std::thread::scope(|scope| {
+            for (t, chunk) in slots
+                .chunks_mut(boot.replicates.div_ceil(threads))
+                .enumerate()
+            {
+                let first = t * boot.replicates.div_ceil(threads);
+                scope.spawn(move || {
+                    for (k, slot) in chunk.iter_mut().enumerate() {
+                        *slot = Some(replicate(first + k));
+                    }
+                });
+            }
+        });
+        slots
+            .into_iter()
+            .map(|s| s.expect("every replicate ran"))
+            .collect()
+    };
+    let draws = results.into_iter().collect::<Result<Vec<_>, _>>()?;
     let alpha = (1.0 - boot.confidence) / 2.0;
     let (mut lower, mut upper, mut sd) = (
         Vec::with_capacity(n_items),

@@ -140,6 +140,17 @@ pub fn fit_bradley_terry(
     pairs: &[PairOutcomes],
     opts: &BtOptions,
 ) -> Result<BtFit, BtError> {
+    fit_bradley_terry_from(n_items, pairs, opts, None)
+}
+
+/// As [`fit_bradley_terry`], with Newton started from `start` (for example a nearby fit,
+/// as the bootstrap does). The optimum does not depend on the start.
+pub fn fit_bradley_terry_from(
+    n_items: usize,
+    pairs: &[PairOutcomes],
+    opts: &BtOptions,
+    start: Option<&[f64]>,
+) -> Result<BtFit, BtError> {
     validate_options(opts)?;
     let edges = effective_edges(n_items, pairs, opts.ties)?;
     if n_items <= 1 {
@@ -151,7 +162,7 @@ pub fn fit_bradley_terry(
     if opts.prior == 0.0 {
         check_mle_exists(n_items, &edges)?;
     }
-    newton(n_items, &edges, opts)
+    newton(n_items, &edges, opts, start)
 }
 
 fn validate_options(opts: &BtOptions) -> Result<(), BtError> {
@@ -403,13 +414,21 @@ fn newton_direction(obj: &Objective, curv: &[f64], grad: &[f64]) -> Vec<f64> {
     x
 }
 
-fn newton(n: usize, edges: &[Edge], opts: &BtOptions) -> Result<BtFit, BtError> {
+fn newton(
+    n: usize,
+    edges: &[Edge],
+    opts: &BtOptions,
+    start: Option<&[f64]>,
+) -> Result<BtFit, BtError> {
     let obj = Objective {
         n,
         edges,
         prior: opts.prior,
     };
-    let mut s = vec![0.0; n];
+    let mut s = match start {
+        Some(start) if start.len() == n && start.iter().all(|v| v.is_finite()) => start.to_vec(),
+        _ => vec![0.0; n],
+    };
     let mut grad = vec![0.0; n];
     let mut curv = vec![0.0; edges.len()];
     let mut trial = vec![0.0; n];
