@@ -269,6 +269,44 @@ async fn http_parquet_reads_only_the_columns_and_row_groups_it_needs() {
         "http: file {size} B; leaderboard+all {} requests; one column {one_column} B; ts and turn_len_a, all row groups {ts_all} B; first hour only {literal_filtered} B",
         traffic.requests.load(Ordering::SeqCst)
     );
+
+    // Through `prefdb serve --allow-ddl`: a client creates a table at the URL itself.
+    let served = prefdb::server::Server::bind(
+        context(StoreSettings::new()),
+        &prefdb::server::ServeOptions {
+            listen: "127.0.0.1:0".into(),
+            allow_ddl: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let pg_port = served.local_addr().port();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(served.run(async move {
+        let _ = stopped.await;
+    }));
+    let (client, conn) = tokio_postgres::connect(
+        &format!("host=127.0.0.1 port={pg_port} user=prefdb dbname=prefdb"),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    client
+        .simple_query(&format!(
+            "CREATE EXTERNAL TABLE remote STORED AS PARQUET LOCATION '{url}'"
+        ))
+        .await
+        .unwrap();
+    let n: i64 = client
+        .query_one("SELECT count(*) FROM remote", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, SPEC.votes as i64);
+    let _ = stop.send(());
+    serving.await.unwrap().unwrap();
     server.abort();
 }
 
