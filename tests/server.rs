@@ -105,6 +105,16 @@ async fn embedded_rows() -> Vec<Vec<String>> {
     rows
 }
 
+/// The connection (and the server) still answers correctly.
+async fn assert_serves_votes(client: &Client) {
+    let n: i64 = client
+        .query_one("SELECT count(*) FROM votes", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, SPEC.votes as i64);
+}
+
 fn simple_rows(messages: &[SimpleQueryMessage]) -> Vec<Vec<String>> {
     messages
         .iter()
@@ -303,12 +313,7 @@ async fn password_auth_and_refusals() {
         .expect("unknown user is refused");
     assert_eq!(code(&e), "28P01", "{e}");
     let client = connect(&format!("{base} password='correct horse'")).await;
-    let n: i64 = client
-        .query_one("SELECT count(*) FROM votes", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(n, SPEC.votes as i64);
+    assert_serves_votes(&client).await;
     server.stop().await;
 }
 
@@ -376,12 +381,7 @@ async fn query_timeout_stops_the_statement_and_the_server_keeps_serving() {
     );
     let e = client.query(ENDLESS, &[]).await.unwrap_err();
     assert_eq!(code(&e), "57014", "{e}");
-    let n: i64 = client
-        .query_one("SELECT count(*) FROM votes", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(n, SPEC.votes as i64);
+    assert_serves_votes(&client).await;
     server.stop().await;
 }
 
@@ -417,12 +417,7 @@ async fn memory_limit_gives_resources_exhausted() {
         "{}",
         message(&e)
     );
-    let n: i64 = client
-        .query_one("SELECT count(*) FROM votes", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(n, SPEC.votes as i64);
+    assert_serves_votes(&client).await;
     server.stop().await;
 }
 

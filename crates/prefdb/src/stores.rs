@@ -8,7 +8,6 @@
 //! session's `ObjectStoreRegistry`, `CREATE EXTERNAL TABLE ... LOCATION 's3://...'` works
 //! too, wherever DDL is allowed.
 
-use dashmap_free::Cache;
 use datafusion::common::{DataFusionError, Result};
 use datafusion::execution::object_store::{DefaultObjectStoreRegistry, ObjectStoreRegistry};
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
@@ -70,9 +69,10 @@ fn kind_of(scheme: &str) -> Option<(Kind, &'static str)> {
 /// HTTP stores built on first use.
 #[derive(Debug)]
 pub struct PrefdbStores {
-    local: DefaultObjectStoreRegistry,
+    /// DataFusion's registry keeps every store, built or registered, keyed by scheme and
+    /// host; this type only adds building one on a miss.
+    known: DefaultObjectStoreRegistry,
     settings: StoreSettings,
-    built: Cache,
 }
 
 impl PrefdbStores {
@@ -86,9 +86,8 @@ impl PrefdbStores {
             }
         }
         Ok(PrefdbStores {
-            local: DefaultObjectStoreRegistry::new(),
+            known: DefaultObjectStoreRegistry::new(),
             settings,
-            built: Cache::default(),
         })
     }
 
@@ -178,52 +177,20 @@ impl ObjectStoreRegistry for PrefdbStores {
         url: &Url,
         store: Arc<dyn ObjectStore>,
     ) -> Option<Arc<dyn ObjectStore>> {
-        match kind_of(url.scheme()) {
-            Some(_) => self.built.insert(store_key(url), store),
-            None => self.local.register_store(url, store),
-        }
+        self.known.register_store(url, store)
     }
 
     fn get_store(&self, url: &Url) -> Result<Arc<dyn ObjectStore>> {
+        let found = self.known.get_store(url);
         let Some((kind, family)) = kind_of(url.scheme()) else {
-            return self.local.get_store(url);
+            return found;
         };
-        let key = store_key(url);
-        if let Some(store) = self.built.get(&key) {
-            return Ok(store);
+        if found.is_ok() {
+            return found;
         }
-        let store = self.build(url, kind, family, &key)?;
-        Ok(self.built.get_or_insert(key, store))
-    }
-}
-
-/// A small mutex-protected map; registry look-ups happen once per table scan, not per row.
-mod dashmap_free {
-    use object_store::ObjectStore;
-    use std::collections::HashMap;
-    use std::sync::{Arc, Mutex};
-
-    #[derive(Debug, Default)]
-    pub struct Cache(Mutex<HashMap<String, Arc<dyn ObjectStore>>>);
-
-    impl Cache {
-        pub fn get(&self, key: &str) -> Option<Arc<dyn ObjectStore>> {
-            self.0.lock().unwrap().get(key).cloned()
-        }
-        pub fn insert(
-            &self,
-            key: String,
-            store: Arc<dyn ObjectStore>,
-        ) -> Option<Arc<dyn ObjectStore>> {
-            self.0.lock().unwrap().insert(key, store)
-        }
-        pub fn get_or_insert(
-            &self,
-            key: String,
-            store: Arc<dyn ObjectStore>,
-        ) -> Arc<dyn ObjectStore> {
-            self.0.lock().unwrap().entry(key).or_insert(store).clone()
-        }
+        let store = self.build(url, kind, family, &store_key(url))?;
+        self.known.register_store(url, Arc::clone(&store));
+        Ok(store)
     }
 }
 

@@ -6,13 +6,13 @@
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{
-    new_null_array, Array, ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray,
+    new_null_array, Array, ArrayRef, Int64Array, RecordBatch, StringArray,
 };
 use datafusion::arrow::datatypes::DataType;
 use datafusion::catalog::{SchemaProvider, TableProvider};
 use datafusion::common::{exec_err, Result, ScalarValue};
 use datafusion::datasource::MemTable;
-use datafusion::logical_expr::{create_udf, ColumnarValue, Volatility};
+use datafusion::logical_expr::{create_udf, ColumnarValue, ScalarUDF, Volatility};
 use datafusion::prelude::SessionContext;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -46,6 +46,19 @@ fn setting(name: &str) -> Result<&'static str> {
         "application_name" => "",
         other => return exec_err!("unrecognized configuration parameter \"{other}\""),
     })
+}
+
+/// A one-argument function whose answer does not depend on its argument. DataFusion
+/// broadcasts a scalar result to the batch's rows.
+fn constant(name: &str, input: DataType, value: ScalarValue) -> ScalarUDF {
+    let output = value.data_type();
+    create_udf(
+        name,
+        vec![input],
+        output,
+        Volatility::Stable,
+        Arc::new(move |_args: &[ColumnarValue]| Ok(ColumnarValue::Scalar(value.clone()))),
+    )
 }
 
 /// Register the functions on the session the server serves.
@@ -91,29 +104,15 @@ pub fn register(ctx: &SessionContext) {
     ));
     // SQLAlchemy's psycopg dialect looks up optional types (hstore) by name on connect;
     // prefdb has none of them, so the answer is NULL, as Postgres gives for a missing type.
-    ctx.register_udf(create_udf(
+    ctx.register_udf(constant(
         "to_regtype",
-        vec![DataType::Utf8],
-        DataType::Int64,
-        Volatility::Stable,
-        Arc::new(|args: &[ColumnarValue]| match &args[0] {
-            ColumnarValue::Scalar(_) => Ok(ColumnarValue::Scalar(ScalarValue::Int64(None))),
-            ColumnarValue::Array(a) => Ok(ColumnarValue::Array(
-                datafusion::arrow::array::new_null_array(&DataType::Int64, a.len()),
-            )),
-        }),
+        DataType::Utf8,
+        ScalarValue::Int64(None),
     ));
-    ctx.register_udf(create_udf(
+    ctx.register_udf(constant(
         "pg_function_is_visible",
-        vec![DataType::Int64],
-        DataType::Boolean,
-        Volatility::Stable,
-        Arc::new(|args: &[ColumnarValue]| match &args[0] {
-            ColumnarValue::Scalar(_) => Ok(ColumnarValue::Scalar(ScalarValue::Boolean(Some(true)))),
-            ColumnarValue::Array(a) => Ok(ColumnarValue::Array(Arc::new(BooleanArray::from(
-                vec![true; a.len()],
-            )))),
-        }),
+        DataType::Int64,
+        ScalarValue::Boolean(Some(true)),
     ));
 }
 

@@ -88,6 +88,12 @@ impl Service {
     /// Postgres-dialect parser of datafusion-postgres does not read. `None` for anything
     /// else. Refused (42501) on a read-only server, run here when DDL is allowed.
     async fn datafusion_statement(&self, query: &str) -> Option<PgWireResult<Vec<Response>>> {
+        // Only these can start with CREATE or COPY: skip a second parse of every query.
+        let head: String = query.trim_start().chars().take(6).collect();
+        let head = head.to_ascii_uppercase();
+        if !(head.starts_with("CREATE") || head.starts_with("COPY")) {
+            return None;
+        }
         let dialect = PostgreSqlDialect {};
         let statements = DFParser::parse_sql_with_dialect(query, &dialect).ok()?;
         if statements.len() != 1 {
