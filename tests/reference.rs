@@ -11,56 +11,12 @@ use prefdb::arena::{ArenaGenerator, ArenaSpec};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-const LLMFAO: &str = "../shared/data/llmfao.csv";
-
-fn repo_root() {
-    std::env::set_current_dir(env!("CARGO_MANIFEST_DIR")).unwrap();
-}
+mod common;
+use common::*;
 
 /// Column `name` of the fixture, by model.
 fn fixture(name: &str) -> HashMap<String, f64> {
     fixture_column("tests/fixtures/bt_llmfao.tsv", name)
-}
-
-/// Column `name` of a TSV fixture whose first column is the model.
-fn fixture_column(path: &str, name: &str) -> HashMap<String, f64> {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
-    let col = header.iter().position(|h| *h == name).unwrap();
-    lines
-        .map(|l| {
-            let cells: Vec<&str> = l.split('\t').collect();
-            (cells[0].to_string(), cells[col].parse().unwrap())
-        })
-        .collect()
-}
-
-async fn llmfao() -> SessionContext {
-    let ctx = prefdb::new_context();
-    prefdb::register_table(&ctx, "llmfao", LLMFAO)
-        .await
-        .expect("../shared/data/llmfao.csv must be present beside the repository");
-    ctx
-}
-
-/// (item, value) rows of a two-column query, in result order.
-async fn pairs(ctx: &SessionContext, sql: &str) -> Vec<(String, f64)> {
-    let batches: Vec<RecordBatch> = ctx.sql(sql).await.unwrap().collect().await.unwrap();
-    let mut out = Vec::new();
-    for b in batches {
-        let items = datafusion::arrow::compute::cast(
-            b.column(0),
-            &datafusion::arrow::datatypes::DataType::Utf8,
-        )
-        .unwrap();
-        let items = items.as_string::<i32>();
-        let values = b.column(1).as_primitive::<Float64Type>();
-        for i in 0..b.num_rows() {
-            out.push((items.value(i).to_string(), values.value(i)));
-        }
-    }
-    out
 }
 
 /// Natural-log strengths from bt_rank: with scale=ln(10) and base=0, rating = s.
@@ -70,28 +26,6 @@ async fn strengths(ctx: &SessionContext, options: &str) -> Vec<(String, f64)> {
         std::f64::consts::LN_10
     );
     pairs(ctx, &sql).await
-}
-
-fn assert_matches(ours: &[(String, f64)], reference: &HashMap<String, f64>, tol: f64) {
-    assert_eq!(ours.len(), reference.len(), "number of items");
-    for (item, value) in ours {
-        let expected = reference[item];
-        assert!(
-            (value - expected).abs() <= tol,
-            "{item}: prefdb {value} vs reference {expected} (|diff| {:.2e} > {tol:.0e})",
-            (value - expected).abs()
-        );
-    }
-    // Same ordering: our rows come sorted by rating; the reference must be non-increasing
-    // along that order (up to the tolerance for near-equal items).
-    for w in ours.windows(2) {
-        assert!(
-            reference[&w[0].0] >= reference[&w[1].0] - tol,
-            "order differs at {} / {}",
-            w[0].0,
-            w[1].0
-        );
-    }
 }
 
 #[tokio::test]
@@ -146,18 +80,6 @@ async fn avg_win_rate_matches_evalica_on_llmfao() {
 
 /// One partition with large batches against seven with small ones.
 const PARTITIONINGS: [(usize, usize); 2] = [(1, 8192), (7, 97)];
-
-/// A session with every prefdb function, `partitions` target partitions, small or large
-/// batches, and aggregations repartitioned so that partial states really are merged.
-fn partitioned_session(partitions: usize, batch: usize) -> SessionContext {
-    let config = SessionConfig::new()
-        .with_target_partitions(partitions)
-        .with_batch_size(batch)
-        .with_repartition_aggregations(true);
-    let ctx = SessionContext::new_with_config(config);
-    prefdb_udfs::register_all(&ctx);
-    ctx
-}
 
 /// The merged state is the same whatever the partitioning: one partition with large batches
 /// against many partitions with small batches.

@@ -211,6 +211,29 @@ impl ItemInterner {
         }
     }
 
+    /// Ids for every value of `array` (a partial state's item list), interning new ones.
+    pub fn intern_array(&mut self, array: &ArrayRef) -> Result<Vec<u32>> {
+        let column = ItemColumn::new(array)?;
+        (0..array.len())
+            .map(|i| match column.get(i) {
+                Some(v) => self.intern(v),
+                None => internal_err!("NULL item in a partial state"),
+            })
+            .collect()
+    }
+
+    /// The position of each id when items are sorted by value: a numbering that does not
+    /// depend on the order in which rows arrived.
+    pub fn value_positions(&self) -> Vec<usize> {
+        let mut ids: Vec<usize> = (0..self.len()).collect();
+        ids.sort_by(|&a, &b| self.cmp(a, b));
+        let mut position = vec![0; ids.len()];
+        for (p, &id) in ids.iter().enumerate() {
+            position[id] = p;
+        }
+        position
+    }
+
     /// Approximate heap size in bytes.
     pub fn heap_size(&self) -> usize {
         match self {

@@ -17,8 +17,10 @@
 
 pub mod agreement;
 pub mod calibration;
+pub mod elo;
 pub mod flat;
 pub mod items;
+pub mod leaderboard;
 pub mod options;
 pub mod pairwise;
 pub mod reference;
@@ -34,6 +36,7 @@ pub fn aggregate_functions() -> Vec<AggregateUDF> {
         pairwise::bt_rank_udaf(),
         pairwise::win_matrix_udaf(),
         pairwise::avg_win_rate_udaf(),
+        elo::elo_rank_udaf(),
     ]
     .into_iter()
     .chain(agreement::agreement_udafs())

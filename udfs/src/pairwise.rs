@@ -31,7 +31,7 @@ use prefdb_stats::pairwise::{
 };
 use std::sync::{Arc, OnceLock};
 
-const DOC_SECTION: DocSection = DocSection {
+pub(crate) const DOC_SECTION: DocSection = DocSection {
     include: true,
     label: "Pairwise ranking",
     description: Some("Leaderboards from pairwise comparisons (A/B votes, arena battles)."),
@@ -266,11 +266,11 @@ pub fn avg_win_rate_udaf() -> AggregateUDF {
     AggregateUDF::from(PairwiseUdaf::new(PairwiseFunction::AvgWinRate))
 }
 
-fn list_of(fields: Vec<Field>) -> DataType {
+pub(crate) fn list_of(fields: Vec<Field>) -> DataType {
     DataType::new_list(DataType::Struct(Fields::from(fields)), true)
 }
 
-fn f64_field(name: &str) -> Field {
+pub(crate) fn f64_field(name: &str) -> Field {
     Field::new(name, DataType::Float64, true)
 }
 
@@ -306,6 +306,23 @@ fn avg_win_rate_fields(item: DataType) -> Vec<Field> {
     vec![Field::new("item", item, true), f64_field("score")]
 }
 
+/// The coerced types of a call's two item arguments, which must be of one kind.
+pub(crate) fn coerce_item_pair(name: &str, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+    let kind_a = ItemKind::of(name, "the first item argument", &arg_types[0])?;
+    let kind_b = ItemKind::of(name, "the second item argument", &arg_types[1])?;
+    if kind_a != kind_b {
+        return plan_err!(
+            "{name}: both item arguments must be strings or both integers, got {} and {}",
+            arg_types[0],
+            arg_types[1]
+        );
+    }
+    Ok(vec![
+        kind_a.coerced_type(&arg_types[0]),
+        kind_b.coerced_type(&arg_types[1]),
+    ])
+}
+
 impl AggregateUDFImpl for PairwiseUdaf {
     fn name(&self) -> &str {
         self.function.name()
@@ -324,19 +341,7 @@ impl AggregateUDFImpl for PairwiseUdaf {
                 self.function.usage()
             );
         }
-        let kind_a = ItemKind::of(name, "the first item argument", &arg_types[0])?;
-        let kind_b = ItemKind::of(name, "the second item argument", &arg_types[1])?;
-        if kind_a != kind_b {
-            return plan_err!(
-                "{name}: both item arguments must be strings or both integers, got {} and {}",
-                arg_types[0],
-                arg_types[1]
-            );
-        }
-        let mut coerced = vec![
-            kind_a.coerced_type(&arg_types[0]),
-            kind_b.coerced_type(&arg_types[1]),
-        ];
+        let mut coerced = coerce_item_pair(name, &arg_types[..2])?;
         for (i, t) in arg_types.iter().enumerate().skip(2) {
             let is_text = matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View);
             coerced.push(match (i, t) {
@@ -453,15 +458,31 @@ struct PairwiseAccumulator {
 }
 
 /// How one row's outcome splits into (a-wins, b-wins, ties) before weighting.
-enum OutcomeColumn<'a> {
+pub(crate) enum OutcomeColumn<'a> {
     /// The two-argument form: the first item always won.
     FirstWins,
     Text(ItemColumn<'a>),
     Score(&'a Float64Array),
 }
 
-impl OutcomeColumn<'_> {
-    fn shares(&self, function: PairwiseFunction, row: usize) -> Result<Option<(f64, f64, f64)>> {
+impl<'a> OutcomeColumn<'a> {
+    /// The outcome column of a call, or [`OutcomeColumn::FirstWins`] when there is none.
+    pub(crate) fn new(function: &str, column: Option<&'a ArrayRef>) -> Result<Self> {
+        let Some(col) = column else {
+            return Ok(OutcomeColumn::FirstWins);
+        };
+        Ok(match col.data_type() {
+            DataType::Float64 => OutcomeColumn::Score(col.as_primitive::<Float64Type>()),
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+                OutcomeColumn::Text(ItemColumn::new(col)?)
+            }
+            t => {
+                return exec_err!("{function}: outcome must be text or a number in [0, 1], got {t}")
+            }
+        })
+    }
+
+    pub(crate) fn shares(&self, function: &str, row: usize) -> Result<Option<(f64, f64, f64)>> {
         match self {
             OutcomeColumn::FirstWins => Ok(Some((1.0, 0.0, 0.0))),
             OutcomeColumn::Text(col) => match col.get(row) {
@@ -476,8 +497,7 @@ impl OutcomeColumn<'_> {
                 let x = col.value(row);
                 if !(0.0..=1.0).contains(&x) {
                     return exec_err!(
-                        "{}: a numeric outcome must be in [0, 1] (1 = item_a wins, 0 = item_b wins, 0.5 = tie), got {x}",
-                        function.name()
+                        "{function}: a numeric outcome must be in [0, 1] (1 = item_a wins, 0 = item_b wins, 0.5 = tie), got {x}"
                     );
                 }
                 Ok(Some(if x == 0.5 {
@@ -493,7 +513,7 @@ impl OutcomeColumn<'_> {
 const TEXT_OUTCOMES: &str =
     "'a', 'b', 'tie', 'model_a', 'model_b', 'tie (bothbad)', 'left', 'right'";
 
-fn text_outcome(function: PairwiseFunction, s: &str) -> Result<(f64, f64, f64)> {
+fn text_outcome(function: &str, s: &str) -> Result<(f64, f64, f64)> {
     let is = |names: &[&str]| names.iter().any(|n| s.eq_ignore_ascii_case(n));
     if is(&["a", "model_a", "left"]) {
         Ok((1.0, 0.0, 0.0))
@@ -503,30 +523,17 @@ fn text_outcome(function: PairwiseFunction, s: &str) -> Result<(f64, f64, f64)> 
         Ok((0.0, 0.0, 1.0))
     } else {
         exec_err!(
-            "{}: unknown outcome '{s}' (expected one of {TEXT_OUTCOMES}, matched case-insensitively, or a number in [0, 1])",
-            function.name()
+            "{function}: unknown outcome '{s}' (expected one of {TEXT_OUTCOMES}, matched case-insensitively, or a number in [0, 1])"
         )
     }
 }
 
 impl PairwiseAccumulator {
     fn outcome_column<'a>(&self, values: &'a [ArrayRef]) -> Result<OutcomeColumn<'a>> {
-        let Some(i) = self.layout.outcome else {
-            return Ok(OutcomeColumn::FirstWins);
-        };
-        let col = &values[i];
-        Ok(match col.data_type() {
-            DataType::Float64 => OutcomeColumn::Score(col.as_primitive::<Float64Type>()),
-            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
-                OutcomeColumn::Text(ItemColumn::new(col)?)
-            }
-            t => {
-                return exec_err!(
-                    "{}: outcome must be text or a number in [0, 1], got {t}",
-                    self.function.name()
-                )
-            }
-        })
+        OutcomeColumn::new(
+            self.function.name(),
+            self.layout.outcome.map(|i| &values[i]),
+        )
     }
 
     fn list_scalar(&self, fields: Vec<Field>, columns: Vec<ArrayRef>) -> Result<ScalarValue> {
@@ -767,7 +774,7 @@ impl Accumulator for PairwiseAccumulator {
             if !(w.is_finite() && w >= 0.0) {
                 return exec_err!("{name}: weight must be a finite number >= 0, got {w}");
             }
-            let Some((a_share, b_share, tie_share)) = outcome.shares(self.function, row)? else {
+            let Some((a_share, b_share, tie_share)) = outcome.shares(name, row)? else {
                 continue;
             };
             if w == 0.0 || ItemColumn::same(a, b) {
@@ -872,9 +879,11 @@ fn documentation(function: PairwiseFunction) -> &'static Documentation {
     }
 }
 
-const ARG_ITEMS: &str = "Item columns (any string or integer type; both the same kind). \
+pub(crate) const ARG_ITEMS: &str =
+    "Item columns (any string or integer type; both the same kind). \
 In the two-argument form each row is a win of item_a (the winner) over item_b (the loser).";
-const ARG_OUTCOME: &str = "Text 'a' | 'b' | 'tie' (also 'model_a', 'model_b', 'tie (bothbad)', \
+pub(crate) const ARG_OUTCOME: &str =
+    "Text 'a' | 'b' | 'tie' (also 'model_a', 'model_b', 'tie (bothbad)', \
 'left', 'right'; case-insensitive), or a number in [0, 1]: the score of item_a, 1 = a wins, \
 0 = b wins, exactly 0.5 = tie, other fractions = soft preferences split between the two sides.";
 const ARG_WEIGHT: &str =

@@ -8,6 +8,7 @@
 pub mod bootstrap;
 pub mod bradley_terry;
 pub mod counts;
+pub mod elo;
 pub mod fisher;
 pub mod ranking;
 pub mod win_rate;
@@ -15,6 +16,7 @@ pub mod win_rate;
 pub use bootstrap::{bootstrap_bradley_terry, BootstrapIntervals, BootstrapOptions};
 pub use bradley_terry::{fit_bradley_terry, BtError, BtFit, BtOptions, TieHandling};
 pub use counts::PairCounts;
+pub use elo::{online_elo, EloBattle, EloOptions};
 pub use fisher::fisher_covariance;
 pub use ranking::{competition_ranks, order_by_score_desc};
 pub use win_rate::{average_win_rate, item_totals, pair_win_rate, ItemTotals};

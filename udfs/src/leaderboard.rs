@@ -1,0 +1,77 @@
+//! The leaderboard list every ranking function returns: one struct per item with
+//! `rank, item, rating, ci_lower, ci_upper, rank_lower, rank_upper, wins, losses, ties,
+//! battles` (see [`crate::pairwise::leaderboard_fields`]).
+
+use crate::items::ItemInterner;
+use crate::pairwise::leaderboard_fields;
+use datafusion::arrow::array::{ArrayRef, Float64Array, Int64Array, StructArray};
+use datafusion::arrow::datatypes::{DataType, Fields};
+use datafusion::common::utils::SingleRowListArrayBuilder;
+use datafusion::common::{Result, ScalarValue};
+use prefdb_stats::pairwise::{competition_ranks, ItemTotals};
+use std::sync::Arc;
+
+/// A finished ranking, indexed by item id, before it is sorted into a leaderboard.
+pub(crate) struct Ranking<'a> {
+    pub items: &'a ItemInterner,
+    /// The rating of each item id, on the output scale.
+    pub ratings: Vec<f64>,
+    /// Ratings closer than this share a rank.
+    pub rank_tolerance: f64,
+    /// Weighted wins, losses, ties and battles per item id; NULL fields when absent.
+    pub totals: Option<Vec<ItemTotals>>,
+}
+
+pub(crate) fn item_type(items: &ItemInterner) -> DataType {
+    match items {
+        ItemInterner::Text { .. } => DataType::Utf8,
+        ItemInterner::Integer { .. } => DataType::Int64,
+    }
+}
+
+impl Ranking<'_> {
+    /// Item ids by rating descending; equal ratings are ordered by item value, so the
+    /// output does not depend on the order rows arrived in.
+    pub fn order(&self) -> Vec<usize> {
+        let position = self.items.value_positions();
+        let mut order: Vec<usize> = (0..self.ratings.len()).collect();
+        order.sort_by(|&i, &j| {
+            self.ratings[j]
+                .total_cmp(&self.ratings[i])
+                .then(position[i].cmp(&position[j]))
+        });
+        order
+    }
+
+    /// The leaderboard list scalar, with NULL interval fields.
+    pub fn into_scalar(self) -> Result<ScalarValue> {
+        let order = self.order();
+        let n = order.len();
+        let sorted: Vec<f64> = order.iter().map(|&i| self.ratings[i]).collect();
+        let ranks = competition_ranks(&sorted, self.rank_tolerance);
+        let total = |f: fn(&ItemTotals) -> f64| -> ArrayRef {
+            match &self.totals {
+                Some(t) => Arc::new(Float64Array::from_iter_values(
+                    order.iter().map(|&i| f(&t[i])),
+                )),
+                None => Arc::new(Float64Array::new_null(n)),
+            }
+        };
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from(ranks)),
+            self.items.take(order.iter().copied()),
+            Arc::new(Float64Array::from(sorted)),
+            Arc::new(Float64Array::new_null(n)),
+            Arc::new(Float64Array::new_null(n)),
+            Arc::new(Int64Array::new_null(n)),
+            Arc::new(Int64Array::new_null(n)),
+            total(|t| t.wins),
+            total(|t| t.losses),
+            total(|t| t.ties),
+            total(|t| t.battles()),
+        ];
+        let fields = Fields::from(leaderboard_fields(item_type(self.items)));
+        let entries = StructArray::try_new(fields, columns, None)?;
+        Ok(SingleRowListArrayBuilder::new(Arc::new(entries)).build_list_scalar())
+    }
+}
