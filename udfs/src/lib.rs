@@ -20,6 +20,7 @@ pub mod calibration;
 pub mod elo;
 pub mod flat;
 pub mod items;
+pub mod judge;
 pub mod leaderboard;
 pub mod options;
 pub mod pairwise;
@@ -36,11 +37,13 @@ pub fn aggregate_functions() -> Vec<AggregateUDF> {
         pairwise::bt_rank_udaf(),
         pairwise::win_matrix_udaf(),
         pairwise::avg_win_rate_udaf(),
+        pairwise::intransitivity_udaf(),
         elo::elo_rank_udaf(),
     ]
     .into_iter()
     .chain(agreement::agreement_udafs())
     .chain(calibration::scorer_udafs())
+    .chain(judge::judge_udafs())
     .collect()
 }
 

@@ -26,8 +26,8 @@ use prefdb_stats::calibration::scores::normal_quantile;
 use prefdb_stats::pairwise::bradley_terry::{to_elo_scale, MleObstacle};
 use prefdb_stats::pairwise::{
     average_win_rate, bootstrap_bradley_terry, competition_ranks, fisher_covariance,
-    fit_bradley_terry, item_totals, order_by_score_desc, pair_win_rate, BootstrapOptions, BtError,
-    BtOptions, PairCounts, PairOutcomes, TieHandling,
+    fit_bradley_terry, intransitivity, item_totals, order_by_score_desc, pair_win_rate,
+    BootstrapOptions, BtError, BtOptions, PairCounts, PairOutcomes, TieHandling,
 };
 use std::sync::{Arc, OnceLock};
 
@@ -43,6 +43,7 @@ pub enum PairwiseFunction {
     BtRank,
     WinMatrix,
     AvgWinRate,
+    Intransitivity,
 }
 
 impl PairwiseFunction {
@@ -51,6 +52,7 @@ impl PairwiseFunction {
             PairwiseFunction::BtRank => "bt_rank",
             PairwiseFunction::WinMatrix => "win_matrix",
             PairwiseFunction::AvgWinRate => "avg_win_rate",
+            PairwiseFunction::Intransitivity => "intransitivity",
         }
     }
 
@@ -68,7 +70,9 @@ impl PairwiseFunction {
                 "bootstrap",
                 "seed",
             ],
-            PairwiseFunction::WinMatrix | PairwiseFunction::AvgWinRate => &[],
+            PairwiseFunction::WinMatrix
+            | PairwiseFunction::AvgWinRate
+            | PairwiseFunction::Intransitivity => &[],
         }
     }
 
@@ -266,6 +270,24 @@ pub fn avg_win_rate_udaf() -> AggregateUDF {
     AggregateUDF::from(PairwiseUdaf::new(PairwiseFunction::AvgWinRate))
 }
 
+pub fn intransitivity_udaf() -> AggregateUDF {
+    AggregateUDF::from(PairwiseUdaf::new(PairwiseFunction::Intransitivity))
+}
+
+/// The fields of `intransitivity`'s result struct.
+pub fn intransitivity_fields() -> Fields {
+    let count = |name: &str| Field::new(name, DataType::Int64, true);
+    Fields::from(vec![
+        count("triads"),
+        count("cycles"),
+        f64_field("cycle_share"),
+        count("tie_between"),
+        count("equivalence_contradictions"),
+        count("weak_violations"),
+        f64_field("weak_violation_share"),
+    ])
+}
+
 pub(crate) fn list_of(fields: Vec<Field>) -> DataType {
     DataType::new_list(DataType::Struct(Fields::from(fields)), true)
 }
@@ -376,6 +398,7 @@ impl AggregateUDFImpl for PairwiseUdaf {
             PairwiseFunction::BtRank => list_of(leaderboard_fields(item)),
             PairwiseFunction::WinMatrix => list_of(win_matrix_fields(item)),
             PairwiseFunction::AvgWinRate => list_of(avg_win_rate_fields(item)),
+            PairwiseFunction::Intransitivity => DataType::Struct(intransitivity_fields()),
         })
     }
 
@@ -736,6 +759,26 @@ impl PairwiseAccumulator {
         self.list_scalar(win_matrix_fields(self.item_type()), columns)
     }
 
+    fn evaluate_intransitivity(&self) -> Result<ScalarValue> {
+        let r = intransitivity(self.items.len(), self.counts.pairs());
+        let count = |v: u64| Arc::new(Int64Array::from(vec![v as i64])) as ArrayRef;
+        let share = |v: Option<f64>| Arc::new(Float64Array::from(vec![v])) as ArrayRef;
+        let columns = vec![
+            count(r.triads),
+            count(r.cycles),
+            share(r.cycle_share()),
+            count(r.tie_between),
+            count(r.equivalence_contradictions),
+            count(r.weak_violations()),
+            share(r.weak_violation_share()),
+        ];
+        Ok(ScalarValue::Struct(Arc::new(StructArray::try_new(
+            intransitivity_fields(),
+            columns,
+            None,
+        )?)))
+    }
+
     fn evaluate_avg_win_rate(&self) -> Result<ScalarValue> {
         let (original, pairs) = self.canonical_pairs();
         // Canonical ids follow item value order, so the stable sort breaks equal scores by
@@ -796,6 +839,7 @@ impl Accumulator for PairwiseAccumulator {
             PairwiseFunction::BtRank => self.evaluate_bt_rank(),
             PairwiseFunction::WinMatrix => self.evaluate_win_matrix(),
             PairwiseFunction::AvgWinRate => self.evaluate_avg_win_rate(),
+            PairwiseFunction::Intransitivity => self.evaluate_intransitivity(),
         }
     }
 
@@ -872,10 +916,12 @@ fn documentation(function: PairwiseFunction) -> &'static Documentation {
     static BT: OnceLock<Documentation> = OnceLock::new();
     static WM: OnceLock<Documentation> = OnceLock::new();
     static AWR: OnceLock<Documentation> = OnceLock::new();
+    static INT: OnceLock<Documentation> = OnceLock::new();
     match function {
         PairwiseFunction::BtRank => BT.get_or_init(bt_rank_doc),
         PairwiseFunction::WinMatrix => WM.get_or_init(win_matrix_doc),
         PairwiseFunction::AvgWinRate => AWR.get_or_init(avg_win_rate_doc),
+        PairwiseFunction::Intransitivity => INT.get_or_init(intransitivity_doc),
     }
 }
 
@@ -978,5 +1024,33 @@ fn avg_win_rate_doc() -> Documentation {
     .with_argument("weight", ARG_WEIGHT)
     .with_sql_example("SELECT unnest(avg_win_rate(model_a, model_b, winner)) AS s FROM votes;")
     .with_related_udf("bt_rank")
+    .build()
+}
+
+fn intransitivity_doc() -> Documentation {
+    Documentation::builder(
+        DOC_SECTION,
+        format!(
+            "Intransitivity of the majority-preference tournament (for judge diagnostics: \
+             TrustJudge; LLMs-as-judges cycle checks). Each compared pair gets its majority \
+             relation from the weighted wins of each side (ties count for neither; equal wins \
+             make the pair a tie). Over the triads whose three pairs were all compared it \
+             returns a struct: triads; cycles, the strict 3-cycles a > b > c > a, and \
+             cycle_share = cycles / triads; weak_violations, the triads whose relations are \
+             no weak order (no ranking with ties reproduces them): the cycles, tie_between \
+             (a ~ b but a > c > b) and equivalence_contradictions (a ~ b ~ c but a > c; with \
+             cycles, TrustJudge's circular chains), and weak_violation_share. Shares are NULL \
+             when no triad was fully compared. Counted once from the merged win matrix with \
+             bitsets, O(K^3 / 64) for K items, so hundreds of items take milliseconds. {NULLS}"
+        ),
+        "intransitivity(item_a, item_b [, outcome [, weight]])",
+    )
+    .with_argument("item_a, item_b", ARG_ITEMS)
+    .with_argument("outcome", ARG_OUTCOME)
+    .with_argument("weight", ARG_WEIGHT)
+    .with_sql_example(
+        "SELECT judge, intransitivity(model_a, model_b, verdict) AS t FROM judgements GROUP BY judge;",
+    )
+    .with_related_udf("win_matrix")
     .build()
 }

@@ -10,6 +10,7 @@ pub mod bradley_terry;
 pub mod counts;
 pub mod elo;
 pub mod fisher;
+pub mod intransitivity;
 pub mod ranking;
 pub mod win_rate;
 
@@ -18,6 +19,7 @@ pub use bradley_terry::{fit_bradley_terry, BtError, BtFit, BtOptions, TieHandlin
 pub use counts::PairCounts;
 pub use elo::{online_elo, EloBattle, EloOptions};
 pub use fisher::fisher_covariance;
+pub use intransitivity::{intransitivity, Intransitivity};
 pub use ranking::{competition_ranks, order_by_score_desc};
 pub use win_rate::{average_win_rate, item_totals, pair_win_rate, ItemTotals};
 

@@ -1,0 +1,918 @@
+//! Judge diagnostics and judge-based scores: `position_consistency`,
+//! `score_comparison_inconsistency`, `wb_reward` and `rank_aggregate`.
+//!
+//! Each function only turns rows into the inputs of a kernel in `prefdb_stats::judge`.
+
+use crate::items::{ItemColumn, ItemInterner, ItemKind, ItemRef};
+use crate::leaderboard::Ranking;
+use crate::options::{logical_options, physical_options, FunctionOptions};
+use crate::pairwise::{f64_field, leaderboard_fields, list_of};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, Float64Array, Int64Array, ListArray, StructArray, UInt32Array,
+    UInt8Array,
+};
+use datafusion::arrow::datatypes::{
+    DataType, Field, FieldRef, Fields, Float64Type, Int64Type, UInt32Type, UInt8Type,
+};
+use datafusion::common::utils::SingleRowListArrayBuilder;
+use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
+use datafusion::logical_expr::expr::AggregateFunction;
+use datafusion::logical_expr::function::{
+    AccumulatorArgs, AggregateFunctionSimplification, StateFieldsArgs,
+};
+use datafusion::logical_expr::utils::format_state_name;
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDF, AggregateUDFImpl, DocSection, Documentation, Expr, Signature,
+    Volatility,
+};
+use prefdb_stats::judge::{
+    aggregate_ranks, position_consistency, wildbench_reward, FiveLevel, PositionError, RankRule,
+    ScoreComparison, Verdict,
+};
+use std::sync::{Arc, OnceLock};
+
+const DOC_SECTION: DocSection = DocSection {
+    include: true,
+    label: "Judge diagnostics",
+    description: Some("Checks of LLM judges, judge-based rewards, and rank aggregation."),
+};
+
+/// The functions of this file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JudgeFunction {
+    PositionConsistency,
+    ScoreComparison,
+    WbReward,
+    RankAggregate,
+}
+
+impl JudgeFunction {
+    pub fn name(self) -> &'static str {
+        match self {
+            JudgeFunction::PositionConsistency => "position_consistency",
+            JudgeFunction::ScoreComparison => "score_comparison_inconsistency",
+            JudgeFunction::WbReward => "wb_reward",
+            JudgeFunction::RankAggregate => "rank_aggregate",
+        }
+    }
+
+    fn data_args(self) -> &'static [&'static str] {
+        match self {
+            JudgeFunction::PositionConsistency => &["pair_id", "order", "verdict"],
+            JudgeFunction::ScoreComparison => &["score_a", "score_b", "verdict"],
+            JudgeFunction::WbReward => &["outcome", "len_a", "len_b"],
+            JudgeFunction::RankAggregate => &["system", "task", "score"],
+        }
+    }
+
+    fn option_keys(self) -> &'static [&'static str] {
+        match self {
+            JudgeFunction::WbReward => &["k"],
+            JudgeFunction::RankAggregate => &["method"],
+            _ => &[],
+        }
+    }
+
+    fn usage(self) -> String {
+        let args = self.data_args().join(", ");
+        match self.option_keys() {
+            [] => format!("{}({args})", self.name()),
+            keys => format!("{}({args} [, '{}=...'])", self.name(), keys[0]),
+        }
+    }
+}
+
+/// Parsed options of the functions that take any.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct JudgeConfig {
+    k: f64,
+    rule: RankRule,
+}
+
+fn parse_config(f: JudgeFunction, text: Option<&str>) -> Result<JudgeConfig> {
+    let o = match text {
+        Some(t) => FunctionOptions::parse(f.name(), t, f.option_keys())?,
+        None => FunctionOptions::empty(f.name()),
+    };
+    Ok(JudgeConfig {
+        k: o.f64_or(
+            "k",
+            500.0,
+            |v| v.is_finite() && v >= 0.0,
+            "a number of characters >= 0",
+        )?,
+        rule: o.choice_or(
+            "method",
+            RankRule::Mean,
+            &[
+                ("mean", RankRule::Mean),
+                ("borda", RankRule::Borda),
+                ("copeland", RankRule::Copeland),
+            ],
+        )?,
+    })
+}
+
+fn is_text(t: &DataType) -> bool {
+    matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+}
+
+/// A verdict argument: text, or a number where 1 = a (first), 0 = b (second), 0.5 = tie.
+fn verdict_coercion(name: &str, arg: &str, t: &DataType) -> Result<DataType> {
+    match t {
+        t if is_text(t) => Ok(t.clone()),
+        DataType::Dictionary(_, v) if v.is_string() => Ok(v.as_ref().clone()),
+        DataType::Null => Ok(DataType::Float64),
+        t if t.is_numeric() => Ok(DataType::Float64),
+        t => plan_err!("{name}: {arg} must be text or a number, got {t}"),
+    }
+}
+
+fn numeric_coercion(name: &str, arg: &str, t: &DataType) -> Result<DataType> {
+    match t {
+        DataType::Null => Ok(DataType::Float64),
+        t if t.is_numeric() => Ok(DataType::Float64),
+        t => plan_err!("{name}: {arg} must be numeric, got {t}"),
+    }
+}
+
+fn key_coercion(name: &str, arg: &str, t: &DataType) -> Result<DataType> {
+    if *t == DataType::Boolean {
+        return Ok(DataType::Int64);
+    }
+    Ok(ItemKind::of(name, arg, t)?.coerced_type(t))
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct JudgeUdaf {
+    function: JudgeFunction,
+    signature: Signature,
+}
+
+pub fn judge_udafs() -> Vec<AggregateUDF> {
+    [
+        JudgeFunction::PositionConsistency,
+        JudgeFunction::ScoreComparison,
+        JudgeFunction::WbReward,
+        JudgeFunction::RankAggregate,
+    ]
+    .into_iter()
+    .map(|function| {
+        AggregateUDF::from(JudgeUdaf {
+            function,
+            signature: Signature::user_defined(Volatility::Immutable),
+        })
+    })
+    .collect()
+}
+
+fn position_fields() -> Fields {
+    Fields::from(vec![
+        f64_field("consistency"),
+        f64_field("first_position_rate"),
+        Field::new("pairs", DataType::Int64, true),
+        Field::new("verdicts", DataType::Int64, true),
+    ])
+}
+
+fn score_comparison_fields() -> Fields {
+    Fields::from(vec![
+        f64_field("conflict_rate"),
+        f64_field("mismatch_rate"),
+        Field::new("pairs", DataType::Int64, true),
+    ])
+}
+
+impl AggregateUDFImpl for JudgeUdaf {
+    fn name(&self) -> &str {
+        self.function.name()
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        let f = self.function;
+        let name = f.name();
+        let data = f.data_args();
+        let max = data.len() + usize::from(!f.option_keys().is_empty());
+        if !(data.len()..=max).contains(&arg_types.len()) {
+            return plan_err!(
+                "{name} takes {} arguments, got {}: {}",
+                if max == data.len() {
+                    data.len().to_string()
+                } else {
+                    format!("{} or {max}", data.len())
+                },
+                arg_types.len(),
+                f.usage()
+            );
+        }
+        arg_types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let Some(arg) = data.get(i) else {
+                    return if is_text(t) {
+                        Ok(t.clone())
+                    } else {
+                        plan_err!("{name}: the last argument must be the options string literal")
+                    };
+                };
+                match (f, i) {
+                    (JudgeFunction::PositionConsistency, 0 | 1) => key_coercion(name, arg, t),
+                    (JudgeFunction::RankAggregate, 0 | 1) => key_coercion(name, arg, t),
+                    (JudgeFunction::PositionConsistency | JudgeFunction::ScoreComparison, 2) => {
+                        verdict_coercion(name, arg, t)
+                    }
+                    (JudgeFunction::WbReward, 0) => verdict_coercion(name, arg, t),
+                    _ => numeric_coercion(name, arg, t),
+                }
+            })
+            .collect()
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        Ok(match self.function {
+            JudgeFunction::PositionConsistency => DataType::Struct(position_fields()),
+            JudgeFunction::ScoreComparison => DataType::Struct(score_comparison_fields()),
+            JudgeFunction::WbReward => DataType::Float64,
+            JudgeFunction::RankAggregate => {
+                let item = key_coercion(self.name(), "system", &arg_types[0])?;
+                let kind = ItemKind::of(self.name(), "system", &item)?;
+                list_of(leaderboard_fields(kind.output_type()))
+            }
+        })
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        let name = |suffix: &str| format_state_name(args.name, suffix);
+        let list = |suffix: &str, t: DataType| {
+            Arc::new(Field::new(name(suffix), DataType::new_list(t, true), true))
+        };
+        let key = |i: usize| -> Result<DataType> {
+            Ok(ItemKind::of(
+                self.name(),
+                self.function.data_args()[i],
+                args.input_fields[i].data_type(),
+            )?
+            .output_type())
+        };
+        Ok(match self.function {
+            JudgeFunction::PositionConsistency => vec![
+                list("pairs", key(0)?),
+                list("orders", key(1)?),
+                list("pair_ids", DataType::UInt32),
+                list("order_ids", DataType::UInt32),
+                list("verdicts", DataType::UInt8),
+            ],
+            JudgeFunction::RankAggregate => vec![
+                list("systems", key(0)?),
+                list("tasks", key(1)?),
+                list("system_ids", DataType::UInt32),
+                list("task_ids", DataType::UInt32),
+                list("scores", DataType::Float64),
+            ],
+            JudgeFunction::ScoreComparison => ["pairs", "conflicts", "mismatches"]
+                .iter()
+                .map(|s| Arc::new(Field::new(name(s), DataType::Int64, true)))
+                .collect(),
+            JudgeFunction::WbReward => vec![
+                Arc::new(Field::new(name("sum"), DataType::Float64, true)),
+                Arc::new(Field::new(name("count"), DataType::Int64, true)),
+            ],
+        })
+    }
+
+    fn accumulator(&self, acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        let f = self.function;
+        let options = physical_options(f.name(), acc_args.exprs, f.data_args().len())?;
+        let config = parse_config(f, options.as_deref())?;
+        let kind = |i: usize| {
+            ItemKind::of(
+                f.name(),
+                f.data_args()[i],
+                acc_args.expr_fields[i].data_type(),
+            )
+        };
+        Ok(match f {
+            JudgeFunction::PositionConsistency | JudgeFunction::RankAggregate => {
+                Box::new(KeyedAccumulator {
+                    function: f,
+                    config,
+                    keys: ItemInterner::new(kind(0)?),
+                    groups: ItemInterner::new(kind(1)?),
+                    key_ids: Vec::new(),
+                    group_ids: Vec::new(),
+                    verdicts: Vec::new(),
+                    scores: Vec::new(),
+                    return_type: acc_args.return_field.data_type().clone(),
+                })
+            }
+            JudgeFunction::ScoreComparison => Box::new(ScoreComparisonAccumulator {
+                counts: ScoreComparison::default(),
+            }),
+            JudgeFunction::WbReward => Box::new(WbRewardAccumulator {
+                k: config.k,
+                sum: 0.0,
+                count: 0,
+            }),
+        })
+    }
+
+    fn simplify(&self) -> Option<AggregateFunctionSimplification> {
+        let f = self.function;
+        Some(Box::new(move |aggregate: AggregateFunction, _info| {
+            let options = logical_options(f.name(), &aggregate.params.args, f.data_args().len())?;
+            parse_config(f, options.as_deref())?;
+            Ok(Expr::AggregateFunction(aggregate))
+        }))
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        Some(documentation(self.function))
+    }
+}
+
+const VERDICTS: &str = "'a' | 'first' | 'left' | 'model_a' (the first response), 'b' | 'second' | \
+'right' | 'model_b', 'tie' | 'tie (bothbad)', or 1 / 0 / 0.5";
+
+/// A verdict from text or a number; `None` for NULL.
+fn verdict_at(function: &str, column: &VerdictColumn, row: usize) -> Result<Option<Verdict>> {
+    match column {
+        VerdictColumn::Text(col) => match col.get(row) {
+            None => Ok(None),
+            Some(ItemRef::Text(s)) => {
+                let is = |names: &[&str]| names.iter().any(|n| s.eq_ignore_ascii_case(n));
+                if is(&["a", "first", "left", "model_a"]) {
+                    Ok(Some(Verdict::First))
+                } else if is(&["b", "second", "right", "model_b"]) {
+                    Ok(Some(Verdict::Second))
+                } else if is(&["tie", "tie (bothbad)"]) {
+                    Ok(Some(Verdict::Tie))
+                } else {
+                    exec_err!("{function}: unknown verdict '{s}' (expected {VERDICTS})")
+                }
+            }
+            Some(ItemRef::Integer(_)) => exec_err!("internal error: integer verdict"),
+        },
+        VerdictColumn::Number(col) => {
+            if col.is_null(row) {
+                return Ok(None);
+            }
+            match col.value(row) {
+                x if x == 1.0 => Ok(Some(Verdict::First)),
+                x if x == 0.0 => Ok(Some(Verdict::Second)),
+                x if x == 0.5 => Ok(Some(Verdict::Tie)),
+                x => exec_err!(
+                    "{function}: a numeric verdict must be 1 (first), 0 (second) or 0.5 (tie), got {x}"
+                ),
+            }
+        }
+    }
+}
+
+enum VerdictColumn<'a> {
+    Text(ItemColumn<'a>),
+    Number(&'a Float64Array),
+}
+
+impl<'a> VerdictColumn<'a> {
+    fn new(array: &'a ArrayRef) -> Result<Self> {
+        Ok(match array.data_type() {
+            DataType::Float64 => VerdictColumn::Number(array.as_primitive::<Float64Type>()),
+            _ => VerdictColumn::Text(ItemColumn::new(array)?),
+        })
+    }
+}
+
+fn verdict_code(v: Verdict) -> u8 {
+    match v {
+        Verdict::First => 0,
+        Verdict::Second => 1,
+        Verdict::Tie => 2,
+    }
+}
+
+fn verdict_from_code(code: u8) -> Verdict {
+    match code {
+        0 => Verdict::First,
+        1 => Verdict::Second,
+        _ => Verdict::Tie,
+    }
+}
+
+/// Rows keyed by two interned columns: (pair, order, verdict) for `position_consistency`,
+/// (system, task, score) for `rank_aggregate`. Both need every row until `evaluate`,
+/// because a pair's two orders, or a system's tasks, may arrive in different partitions.
+#[derive(Debug)]
+struct KeyedAccumulator {
+    function: JudgeFunction,
+    config: JudgeConfig,
+    keys: ItemInterner,
+    groups: ItemInterner,
+    key_ids: Vec<u32>,
+    group_ids: Vec<u32>,
+    verdicts: Vec<u8>,
+    scores: Vec<f64>,
+    return_type: DataType,
+}
+
+impl KeyedAccumulator {
+    fn evaluate_position(&self) -> Result<ScalarValue> {
+        let name = self.function.name();
+        let mut rows: Vec<(u32, u32, Verdict)> = (0..self.key_ids.len())
+            .map(|i| {
+                (
+                    self.key_ids[i],
+                    self.group_ids[i],
+                    verdict_from_code(self.verdicts[i]),
+                )
+            })
+            .collect();
+        let r = match position_consistency(&mut rows) {
+            Ok(r) => r,
+            Err(PositionError::Repeated { item, order }) => {
+                return exec_err!(
+                    "{name}: pair {} has two verdicts in order {}; give each pair one verdict per order (GROUP BY judge or sample to compare several)",
+                    self.keys.display(item as usize),
+                    self.groups.display(order as usize)
+                )
+            }
+            Err(PositionError::ThreeOrders { item }) => {
+                return exec_err!(
+                    "{name}: pair {} appears in more than two orders; the order column must take one of two values per pair (e.g. 'ab' and 'ba')",
+                    self.keys.display(item as usize)
+                )
+            }
+        };
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(Float64Array::from(vec![r.consistency])),
+            Arc::new(Float64Array::from(vec![r.first_position_rate])),
+            Arc::new(Int64Array::from(vec![r.pairs as i64])),
+            Arc::new(Int64Array::from(vec![r.verdicts as i64])),
+        ];
+        Ok(ScalarValue::Struct(Arc::new(StructArray::try_new(
+            position_fields(),
+            columns,
+            None,
+        )?)))
+    }
+
+    fn evaluate_rank_aggregate(&self) -> Result<ScalarValue> {
+        let (n_systems, n_tasks) = (self.keys.len(), self.groups.len());
+        let mut seen = vec![false; n_systems * n_tasks];
+        for (&s, &t) in self.key_ids.iter().zip(&self.group_ids) {
+            let cell = &mut seen[s as usize * n_tasks + t as usize];
+            if *cell {
+                return exec_err!(
+                    "rank_aggregate: system {} has more than one score for task {}; aggregate them first (e.g. avg(score) GROUP BY system, task)",
+                    self.keys.display(s as usize),
+                    self.groups.display(t as usize)
+                );
+            }
+            *cell = true;
+        }
+        let scores: Vec<(u32, u32, f64)> = (0..self.key_ids.len())
+            .map(|i| (self.key_ids[i], self.group_ids[i], self.scores[i]))
+            .collect();
+        let ratings = aggregate_ranks(n_systems, n_tasks, &scores, self.config.rule);
+        Ranking {
+            items: &self.keys,
+            ratings,
+            rank_tolerance: 1e-12,
+            totals: None,
+        }
+        .into_scalar()
+    }
+}
+
+impl Accumulator for KeyedAccumulator {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let name = self.function.name();
+        let keys = ItemColumn::new(&values[0])?;
+        let groups = ItemColumn::new(&values[1])?;
+        let position = self.function == JudgeFunction::PositionConsistency;
+        let verdicts = if position {
+            Some(VerdictColumn::new(&values[2])?)
+        } else {
+            None
+        };
+        let scores = (!position).then(|| values[2].as_primitive::<Float64Type>());
+        for row in 0..values[0].len() {
+            let (Some(key), Some(group)) = (keys.get(row), groups.get(row)) else {
+                continue;
+            };
+            if let Some(col) = &verdicts {
+                let Some(v) = verdict_at(name, col, row)? else {
+                    continue;
+                };
+                self.verdicts.push(verdict_code(v));
+            } else if let Some(col) = scores {
+                if col.is_null(row) {
+                    continue;
+                }
+                let x = col.value(row);
+                if !x.is_finite() {
+                    return exec_err!("{name}: score must be a finite number, got {x}");
+                }
+                self.scores.push(x);
+            }
+            self.key_ids.push(self.keys.intern(key)?);
+            self.group_ids.push(self.groups.intern(group)?);
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        if self.key_ids.is_empty() {
+            return ScalarValue::try_from(&self.return_type);
+        }
+        match self.function {
+            JudgeFunction::PositionConsistency => self.evaluate_position(),
+            _ => self.evaluate_rank_aggregate(),
+        }
+    }
+
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self)
+            + self.keys.heap_size()
+            + self.groups.heap_size()
+            + self.key_ids.capacity() * 4
+            + self.group_ids.capacity() * 4
+            + self.verdicts.capacity()
+            + self.scores.capacity() * 8
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        let wrap = |a: ArrayRef| SingleRowListArrayBuilder::new(a).build_list_scalar();
+        let last: ArrayRef = if self.function == JudgeFunction::PositionConsistency {
+            Arc::new(UInt8Array::from(self.verdicts.clone()))
+        } else {
+            Arc::new(Float64Array::from(self.scores.clone()))
+        };
+        Ok(vec![
+            wrap(self.keys.to_array()),
+            wrap(self.groups.to_array()),
+            wrap(Arc::new(UInt32Array::from(self.key_ids.clone()))),
+            wrap(Arc::new(UInt32Array::from(self.group_ids.clone()))),
+            wrap(last),
+        ])
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let lists: Vec<&ListArray> = states.iter().map(|s| s.as_list::<i32>()).collect();
+        for row in 0..lists[0].len() {
+            if lists[0].is_null(row) {
+                continue;
+            }
+            let key_map = self.keys.intern_array(&lists[0].value(row))?;
+            let group_map = self.groups.intern_array(&lists[1].value(row))?;
+            let (k, g, last) = (
+                lists[2].value(row),
+                lists[3].value(row),
+                lists[4].value(row),
+            );
+            let (k, g) = (
+                k.as_primitive::<UInt32Type>(),
+                g.as_primitive::<UInt32Type>(),
+            );
+            self.key_ids
+                .extend(k.values().iter().map(|&i| key_map[i as usize]));
+            self.group_ids
+                .extend(g.values().iter().map(|&i| group_map[i as usize]));
+            if self.function == JudgeFunction::PositionConsistency {
+                self.verdicts
+                    .extend_from_slice(last.as_primitive::<UInt8Type>().values());
+            } else {
+                self.scores
+                    .extend_from_slice(last.as_primitive::<Float64Type>().values());
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+struct ScoreComparisonAccumulator {
+    counts: ScoreComparison,
+}
+
+impl Accumulator for ScoreComparisonAccumulator {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let name = JudgeFunction::ScoreComparison.name();
+        let a = values[0].as_primitive::<Float64Type>();
+        let b = values[1].as_primitive::<Float64Type>();
+        let verdicts = VerdictColumn::new(&values[2])?;
+        for row in 0..a.len() {
+            if a.is_null(row) || b.is_null(row) {
+                continue;
+            }
+            let Some(v) = verdict_at(name, &verdicts, row)? else {
+                continue;
+            };
+            let diff = a.value(row) - b.value(row);
+            if !diff.is_finite() {
+                return exec_err!(
+                    "{name}: scores must be finite numbers, got {} and {}",
+                    a.value(row),
+                    b.value(row)
+                );
+            }
+            let score_a = match v {
+                Verdict::First => 1.0,
+                Verdict::Second => 0.0,
+                Verdict::Tie => 0.5,
+            };
+            self.counts.add(diff, score_a);
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        let c = self.counts;
+        let rate = |k: u64| (c.pairs > 0).then(|| k as f64 / c.pairs as f64);
+        if c.pairs == 0 {
+            return Ok(ScalarValue::Struct(Arc::new(StructArray::new_null(
+                score_comparison_fields(),
+                1,
+            ))));
+        }
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(Float64Array::from(vec![rate(c.conflicts)])),
+            Arc::new(Float64Array::from(vec![rate(c.mismatches)])),
+            Arc::new(Int64Array::from(vec![c.pairs as i64])),
+        ];
+        Ok(ScalarValue::Struct(Arc::new(StructArray::try_new(
+            score_comparison_fields(),
+            columns,
+            None,
+        )?)))
+    }
+
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self)
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        let c = self.counts;
+        Ok([c.pairs, c.conflicts, c.mismatches]
+            .into_iter()
+            .map(|v| ScalarValue::Int64(Some(v as i64)))
+            .collect())
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let col = |i: usize| states[i].as_primitive::<Int64Type>();
+        for row in 0..states[0].len() {
+            if col(0).is_null(row) {
+                continue;
+            }
+            self.counts.merge(&ScoreComparison {
+                pairs: col(0).value(row) as u64,
+                conflicts: col(1).value(row) as u64,
+                mismatches: col(2).value(row) as u64,
+            });
+        }
+        Ok(())
+    }
+}
+
+const LEVELS: &str = "'A++', 'A+', 'A=B' (or 'tie'), 'B+', 'B++' (case-insensitive), or the rewards 1, 0.5, 0, -0.5, -1";
+
+fn five_level(function: &str, column: &VerdictColumn, row: usize) -> Result<Option<FiveLevel>> {
+    match column {
+        VerdictColumn::Text(col) => match col.get(row) {
+            None => Ok(None),
+            Some(ItemRef::Text(s)) => {
+                let t = s.trim().to_ascii_uppercase();
+                Ok(Some(match t.as_str() {
+                    "A++" | "A>>B" => FiveLevel::MuchBetterA,
+                    "A+" | "A>B" => FiveLevel::SlightlyBetterA,
+                    "A=B" | "B=A" | "TIE" => FiveLevel::Tie,
+                    "B+" | "B>A" => FiveLevel::SlightlyBetterB,
+                    "B++" | "B>>A" => FiveLevel::MuchBetterB,
+                    _ => return exec_err!("{function}: unknown outcome '{s}' (expected {LEVELS})"),
+                }))
+            }
+            Some(ItemRef::Integer(_)) => exec_err!("internal error: integer outcome"),
+        },
+        VerdictColumn::Number(col) => {
+            if col.is_null(row) {
+                return Ok(None);
+            }
+            Ok(Some(match col.value(row) {
+                x if x == 1.0 => FiveLevel::MuchBetterA,
+                x if x == 0.5 => FiveLevel::SlightlyBetterA,
+                x if x == 0.0 => FiveLevel::Tie,
+                x if x == -0.5 => FiveLevel::SlightlyBetterB,
+                x if x == -1.0 => FiveLevel::MuchBetterB,
+                x => return exec_err!("{function}: unknown outcome {x} (expected {LEVELS})"),
+            }))
+        }
+    }
+}
+
+#[derive(Debug)]
+struct WbRewardAccumulator {
+    k: f64,
+    sum: f64,
+    count: i64,
+}
+
+impl Accumulator for WbRewardAccumulator {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let name = JudgeFunction::WbReward.name();
+        let outcomes = VerdictColumn::new(&values[0])?;
+        let len_a = values[1].as_primitive::<Float64Type>();
+        let len_b = values[2].as_primitive::<Float64Type>();
+        for row in 0..len_a.len() {
+            let Some(level) = five_level(name, &outcomes, row)? else {
+                continue;
+            };
+            if len_a.is_null(row) || len_b.is_null(row) {
+                continue;
+            }
+            let (la, lb) = (len_a.value(row), len_b.value(row));
+            if !(la.is_finite() && lb.is_finite() && la >= 0.0 && lb >= 0.0) {
+                return exec_err!("{name}: lengths must be finite numbers >= 0, got {la} and {lb}");
+            }
+            self.sum += wildbench_reward(level, la, lb, self.k);
+            self.count += 1;
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        Ok(ScalarValue::Float64(
+            (self.count > 0).then(|| self.sum / self.count as f64),
+        ))
+    }
+
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self)
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        Ok(vec![
+            ScalarValue::Float64(Some(self.sum)),
+            ScalarValue::Int64(Some(self.count)),
+        ])
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let sums = states[0].as_primitive::<Float64Type>();
+        let counts = states[1].as_primitive::<Int64Type>();
+        for row in 0..sums.len() {
+            if !sums.is_null(row) {
+                self.sum += sums.value(row);
+                self.count += counts.value(row);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn documentation(function: JudgeFunction) -> &'static Documentation {
+    static DOCS: OnceLock<Vec<Documentation>> = OnceLock::new();
+    let docs = DOCS.get_or_init(|| {
+        [
+            JudgeFunction::PositionConsistency,
+            JudgeFunction::ScoreComparison,
+            JudgeFunction::WbReward,
+            JudgeFunction::RankAggregate,
+        ]
+        .into_iter()
+        .map(build_documentation)
+        .collect()
+    });
+    &docs[function as usize]
+}
+
+fn build_documentation(function: JudgeFunction) -> Documentation {
+    match function {
+        JudgeFunction::PositionConsistency => Documentation::builder(
+            DOC_SECTION,
+            format!(
+                "Position bias of a judge (Wang et al. 2023, Large Language Models are not Fair \
+                 Evaluators): how often a verdict survives swapping the two responses. Each row \
+                 is one judgement of pair pair_id shown in order order (any two values per pair, \
+                 e.g. 'ab' and 'ba', or a boolean swapped flag); verdict is positional: {VERDICTS}. \
+                 Returns a struct: consistency, the share of pairs judged in both orders whose \
+                 two verdicts name the same response (or are both ties); first_position_rate, the \
+                 share of decisive verdicts over all rows that chose the response shown first \
+                 (0.5 means no position bias); pairs, the number judged in both orders; verdicts, \
+                 the rows counted. consistency is NULL with no pair seen in both orders, \
+                 first_position_rate with no decisive verdict. A pair with two verdicts in one \
+                 order, or with three order values, is an error. A row with a NULL argument is \
+                 skipped; with no rows left the struct is NULL."
+            ),
+            "position_consistency(pair_id, order, verdict)",
+        )
+        .with_argument("pair_id", "The compared pair (string or integer).")
+        .with_argument("order", "Which presentation: any two string, integer or boolean values per pair.")
+        .with_argument("verdict", "The chosen position, or a tie.")
+        .with_sql_example(
+            "SELECT judge, position_consistency(pair_id, swapped, verdict) AS p FROM judgements GROUP BY judge;",
+        )
+        .with_related_udf("score_comparison_inconsistency")
+        .build(),
+        JudgeFunction::ScoreComparison => Documentation::builder(
+            DOC_SECTION,
+            format!(
+                "Score-comparison inconsistency (TrustJudge): whether a judge's pairwise verdict \
+                 agrees with the scores it gave the same two responses on their own. Returns a \
+                 struct: conflict_rate, the share of pairs where the verdict prefers the response \
+                 with the strictly lower score; mismatch_rate, the share where the verdict's \
+                 direction differs from the sign of score_a - score_b in any way (conflicts, a \
+                 decisive verdict between equal scores, or a tie verdict between different \
+                 scores); pairs, the rows counted. verdict: {VERDICTS}. A row with a NULL \
+                 argument is skipped; with no rows left the struct is NULL."
+            ),
+            "score_comparison_inconsistency(score_a, score_b, verdict)",
+        )
+        .with_argument("score_a, score_b", "The judge's single-answer scores of the two responses.")
+        .with_argument("verdict", "The judge's pairwise verdict on the same two responses.")
+        .with_sql_example(
+            "SELECT score_comparison_inconsistency(score_a, score_b, verdict) FROM judgements;",
+        )
+        .with_related_udf("position_consistency")
+        .build(),
+        JudgeFunction::WbReward => Documentation::builder(
+            DOC_SECTION,
+            format!(
+                "WildBench's pairwise reward of response A against a reference response B, \
+                 averaged over rows (use GROUP BY model for a per-model reward, as WildBench \
+                 reports it; multiply by 100 for its percentage form). Much better +1, slightly \
+                 better +0.5, tie 0, slightly worse -0.5, much worse -1; but a 'slightly better' \
+                 win by a response more than k characters longer than the loser counts as a tie \
+                 (0). outcome: {LEVELS} (also 'A>>B', 'A>B', 'B>A', 'B>>A'). A row with a NULL \
+                 outcome or length is skipped (the length rule could not be applied); NULL with \
+                 no rows left."
+            ),
+            "wb_reward(outcome, len_a, len_b [, 'k=500'])",
+        )
+        .with_argument("outcome", "The five-level verdict from A's side.")
+        .with_argument("len_a, len_b", "Response lengths in characters, e.g. length(response_a).")
+        .with_argument("options", "String literal: k, the length margin in characters (default 500, WildBench's K).")
+        .with_sql_example(
+            "SELECT model, wb_reward(verdict, length(output), length(ref_output), 'k=500') AS reward FROM wildbench GROUP BY model ORDER BY reward DESC;",
+        )
+        .build(),
+        JudgeFunction::RankAggregate => Documentation::builder(
+            DOC_SECTION,
+            "One leaderboard from per-task scores by a social-choice rule (Colombo et al. 2022, \
+             What are the best systems?). Higher scores are better; pass -score for errors or \
+             losses. method=mean (default): the mean of a system's scores over the tasks it \
+             has. method=borda: per task, one point for each system with a lower score and half \
+             a point for each with an equal score, summed over tasks (a missing task earns \
+             nothing). method=copeland: for each other system sharing at least one task, one \
+             point if this system scores higher on more shared tasks than it scores lower, \
+             half a point for an even split. Returns the leaderboard list (rank, item = system, \
+             rating = the aggregate score) ordered by rating descending, equal ratings sharing \
+             a rank and ordered by system; interval and win/loss fields are NULL. A system with \
+             two scores for one task is an error. A row with a NULL argument is skipped; NULL \
+             with no rows left.",
+            "rank_aggregate(system, task, score [, 'method=mean|borda|copeland'])",
+        )
+        .with_argument("system", "The ranked system (string or integer).")
+        .with_argument("task", "The task or benchmark (string or integer).")
+        .with_argument("score", "The system's score on the task; higher is better.")
+        .with_argument("options", "String literal: method = mean (default) | borda | copeland.")
+        .with_sql_example(
+            "SELECT * FROM leaderboard('SELECT rank_aggregate(model, benchmark, accuracy, ''method=borda'') FROM results');",
+        )
+        .with_related_udf("bt_rank")
+        .build(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_are_checked() {
+        let c = parse_config(JudgeFunction::RankAggregate, Some("method=Borda")).unwrap();
+        assert_eq!(c.rule, RankRule::Borda);
+        let e = parse_config(JudgeFunction::WbReward, Some("k=-1")).unwrap_err();
+        assert!(e
+            .to_string()
+            .contains("wb_reward: option 'k' must be a number of characters >= 0"));
+        let e = parse_config(JudgeFunction::PositionConsistency, Some("k=1")).unwrap_err();
+        assert!(e.to_string().contains("takes no options"));
+    }
+
+    #[test]
+    fn documentation_matches_function() {
+        for f in [
+            JudgeFunction::PositionConsistency,
+            JudgeFunction::ScoreComparison,
+            JudgeFunction::WbReward,
+            JudgeFunction::RankAggregate,
+        ] {
+            assert!(documentation(f).syntax_example.starts_with(f.name()));
+        }
+    }
+}
