@@ -184,3 +184,32 @@ async fn rank_aggregate_matches_the_reference_script() {
         assert_same(method, &ours, &reference, 1e-12);
     }
 }
+
+const TIES: &str = "tests/fixtures/tie_models_llmfao.tsv";
+
+/// Davidson and Rao–Kupper strengths and tie parameters against SciPy maximum-likelihood
+/// fits of the same models, with and without the default prior.
+#[tokio::test]
+async fn tie_models_match_scipy_mle_on_llmfao() {
+    repo_root();
+    let ctx = llmfao().await;
+    for model in ["davidson", "rao_kupper"] {
+        for (label, prior) in [("mle", "prior=0"), ("prior", "prior=0.01")] {
+            let mut reference = fixture_column(TIES, &format!("{model}_{label}"));
+            let tie_param = reference.remove("__tie_param__").unwrap();
+            let leaderboard = format!(
+                "leaderboard('SELECT bt_rank(\"left\", \"right\", winner, ''ties={model}, {prior}, scale={}, base=0'') FROM llmfao')",
+                std::f64::consts::LN_10
+            );
+            let ours = pairs(&ctx, &format!("SELECT item, rating FROM {leaderboard}")).await;
+            assert_matches(&ours, &reference, 1e-6);
+            let param = pairs(&ctx, &format!("SELECT item, tie_param FROM {leaderboard}")).await;
+            for (item, p) in param {
+                assert!(
+                    (p - tie_param).abs() < 1e-6,
+                    "{model} {label} tie parameter on {item}: prefdb {p} vs SciPy {tie_param}"
+                );
+            }
+        }
+    }
+}

@@ -1,6 +1,6 @@
 //! The leaderboard list every ranking function returns: one struct per item with
 //! `rank, item, rating, ci_lower, ci_upper, rank_lower, rank_upper, wins, losses, ties,
-//! battles` (see [`crate::pairwise::leaderboard_fields`]).
+//! battles, tie_param` (see [`crate::pairwise::leaderboard_fields`]).
 
 use crate::items::ItemInterner;
 use crate::pairwise::leaderboard_fields;
@@ -69,6 +69,7 @@ impl Ranking<'_> {
             total(|t| t.losses),
             total(|t| t.ties),
             total(|t| t.battles()),
+            Arc::new(Float64Array::new_null(n)),
         ];
         let fields = Fields::from(leaderboard_fields(item_type(self.items)));
         let entries = StructArray::try_new(fields, columns, None)?;

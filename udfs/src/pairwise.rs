@@ -26,8 +26,9 @@ use prefdb_stats::calibration::scores::normal_quantile;
 use prefdb_stats::pairwise::bradley_terry::{to_elo_scale, MleObstacle};
 use prefdb_stats::pairwise::{
     average_win_rate, bootstrap_bradley_terry, competition_ranks, fisher_covariance,
-    fit_bradley_terry, intransitivity, item_totals, order_by_score_desc, pair_win_rate,
-    BootstrapOptions, BtError, BtOptions, PairCounts, PairOutcomes, TieHandling,
+    fit_bradley_terry, fit_tie_model, intransitivity, item_totals, order_by_score_desc,
+    pair_win_rate, BootstrapOptions, BtError, BtFit, BtOptions, PairCounts, PairOutcomes,
+    TieHandling, TieModel,
 };
 use std::sync::{Arc, OnceLock};
 
@@ -90,6 +91,8 @@ impl PairwiseFunction {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BtConfig {
     pub fit: BtOptions,
+    /// `ties=davidson` or `ties=rao_kupper`: ties as a model parameter.
+    pub tie_model: Option<TieModel>,
     pub scale: f64,
     pub base: f64,
     /// Where `ci_lower`/`ci_upper` and the rank range come from.
@@ -142,12 +145,18 @@ const FISHER_MAX_ITEMS: usize = 5000;
 impl BtConfig {
     pub fn from_options(o: &FunctionOptions) -> Result<Self> {
         let defaults = BtOptions::default();
+        let (ties, tie_model) = o.choice_or(
+            "ties",
+            (TieHandling::Half, None),
+            &[
+                ("half", (TieHandling::Half, None)),
+                ("ignore", (TieHandling::Ignore, None)),
+                ("davidson", (TieHandling::Half, Some(TieModel::Davidson))),
+                ("rao_kupper", (TieHandling::Half, Some(TieModel::RaoKupper))),
+            ],
+        )?;
         let fit = BtOptions {
-            ties: o.choice_or(
-                "ties",
-                TieHandling::Half,
-                &[("half", TieHandling::Half), ("ignore", TieHandling::Ignore)],
-            )?,
+            ties,
             prior: o.f64_or(
                 "prior",
                 defaults.prior,
@@ -162,8 +171,9 @@ impl BtConfig {
                 "a number > 0",
             )?,
         };
-        Ok(Self {
+        let config = Self {
             fit,
+            tie_model,
             scale: o.f64_or("scale", 400.0, |v| v.is_finite() && v > 0.0, "a number > 0")?,
             base: o.f64_or("base", 1000.0, f64::is_finite, "a finite number")?,
             intervals: {
@@ -190,7 +200,13 @@ impl BtConfig {
                 |c| c > 0.0 && c < 1.0,
                 "a number between 0 and 1",
             )?,
-        })
+        };
+        if config.tie_model.is_some() && config.intervals != Intervals::None {
+            return plan_err!(
+                "bt_rank: intervals (se=fisher, bootstrap) are not available with ties=davidson or ties=rao_kupper yet; use ties=half or ties=ignore for intervals"
+            );
+        }
+        Ok(config)
     }
 }
 
@@ -310,6 +326,7 @@ pub fn leaderboard_fields(item: DataType) -> Vec<Field> {
         f64_field("losses"),
         f64_field("ties"),
         f64_field("battles"),
+        f64_field("tie_param"),
     ]
 }
 
@@ -609,8 +626,25 @@ impl PairwiseAccumulator {
     fn evaluate_bt_rank(&self) -> Result<ScalarValue> {
         let n = self.items.len();
         let (original, pairs) = self.canonical_pairs();
-        let fit = fit_bradley_terry(n, &pairs, &self.config.fit)
-            .map_err(|e| self.fit_error(e, &original))?;
+        let (fit, tie_param) = match self.config.tie_model {
+            None => (
+                fit_bradley_terry(n, &pairs, &self.config.fit)
+                    .map_err(|e| self.fit_error(e, &original))?,
+                None,
+            ),
+            Some(model) => {
+                let f = fit_tie_model(n, &pairs, model, &self.config.fit)
+                    .map_err(|e| self.fit_error(e, &original))?;
+                let param = Arc::new(Float64Array::from(vec![f.tie_param; n])) as ArrayRef;
+                (
+                    BtFit {
+                        strengths: f.strengths,
+                        iterations: f.iterations,
+                    },
+                    Some(param),
+                )
+            }
+        };
         let totals = item_totals(n, &pairs);
         let order = order_by_score_desc(&fit.strengths);
         let sorted: Vec<f64> = order.iter().map(|&i| fit.strengths[i]).collect();
@@ -663,6 +697,7 @@ impl PairwiseAccumulator {
             total(|t| t.losses),
             total(|t| t.ties),
             total(|t| t.battles()),
+            tie_param.unwrap_or_else(|| Arc::new(Float64Array::new_null(n))),
         ];
         self.list_scalar(leaderboard_fields(self.item_type()), columns)
     }
@@ -964,9 +999,18 @@ fn bt_rank_doc() -> Documentation {
              over the (pair, outcome) cells, which has the same distribution as Chatbot Arena's \
              resampling of rows but costs B × pairs, not B × rows; weights count as frequency \
              weights. The intervals are the same for a seed whatever the partitioning. \
-             wins, losses, ties and battles are weighted counts. {NULLS}"
+             wins, losses, ties and battles are weighted counts. With ties=davidson \
+             (Davidson 1970: P(tie) = nu sqrt(pi_i pi_j) / (pi_i + pi_j + nu sqrt(pi_i pi_j))) \
+             or ties=rao_kupper (Rao & Kupper 1967: P(i beats j) = pi_i / (pi_i + theta pi_j)), \
+             ties are outcomes of the model: the strengths and the tie parameter (nu >= 0 or \
+             theta >= 1) are fitted jointly by maximum likelihood (Newton on the concave \
+             log-likelihood, same prior on s; checked against SciPy), and tie_param reports \
+             the parameter on every row (NULL for half and ignore). With no ties it is 0 or 1 \
+             (the boundary, where the fit is plain Bradley–Terry); with no decisive outcome it \
+             is infinite, reported as NULL, and every item sits at base. Intervals are not \
+             available with the tie models yet. {NULLS}"
         ),
-        "bt_rank(item_a, item_b [, outcome [, weight]] [, 'scale=400, base=1000, ties=half, prior=0.01, max_iter=100, tol=1e-10, se=none, bootstrap=0, seed=42, confidence=0.95'])",
+        "bt_rank(item_a, item_b [, outcome [, weight]] [, 'scale=400, base=1000, ties=half|ignore|davidson|rao_kupper, prior=0.01, max_iter=100, tol=1e-10, se=none, bootstrap=0, seed=42, confidence=0.95'])",
     )
     .with_argument("item_a, item_b", ARG_ITEMS)
     .with_argument("outcome", ARG_OUTCOME)
@@ -975,7 +1019,7 @@ fn bt_rank_doc() -> Documentation {
         "options",
         "String literal, last: scale (> 0, default 400), base (default 1000), ties (half: a tie \
          is half a win for each side, the default; ignore: ties are left out of the fit but still \
-         counted), prior (>= 0, default 0.01), max_iter (default 100 Newton steps), tol \
+         counted; davidson or rao_kupper: ties modelled with a fitted tie parameter), prior (>= 0, default 0.01), max_iter (default 100 Newton steps), tol \
          (default 1e-10, largest change of s in a step), se (none, the default, or fisher: \
          analytic intervals, up to 5000 items), bootstrap (replicates for percentile intervals, \
          default 0: none; not with se=fisher), seed (default 42), confidence (default 0.95). \

@@ -220,6 +220,16 @@ fn effective_edges(
 }
 
 /// The pure MLE exists iff every item can reach every other item along "i beat j" edges.
+/// [`BtError::MleDoesNotExist`] when the pure MLE (prior 0) does not exist for `pairs`
+/// with ties counted as `ties` says.
+pub(crate) fn check_mle_exists_for(
+    n: usize,
+    pairs: &[PairOutcomes],
+    ties: TieHandling,
+) -> Result<(), BtError> {
+    check_mle_exists(n, &effective_edges(n, pairs, ties)?)
+}
+
 fn check_mle_exists(n: usize, edges: &[Edge]) -> Result<(), BtError> {
     let mut won = vec![false; n];
     let mut lost = vec![false; n];

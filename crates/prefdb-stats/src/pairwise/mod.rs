@@ -12,6 +12,7 @@ pub mod elo;
 pub mod fisher;
 pub mod intransitivity;
 pub mod ranking;
+pub mod tie_models;
 pub mod win_rate;
 
 pub use bootstrap::{bootstrap_bradley_terry, BootstrapIntervals, BootstrapOptions};
@@ -21,6 +22,7 @@ pub use elo::{online_elo, EloBattle, EloOptions};
 pub use fisher::fisher_covariance;
 pub use intransitivity::{intransitivity, Intransitivity};
 pub use ranking::{competition_ranks, order_by_score_desc};
+pub use tie_models::{fit_tie_model, TieFit, TieModel};
 pub use win_rate::{average_win_rate, item_totals, pair_win_rate, ItemTotals};
 
 /// Weighted outcomes of every comparison between items `a` and `b` (dense ids).

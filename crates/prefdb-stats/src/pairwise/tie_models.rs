@@ -1,0 +1,400 @@
+//! Bradley–Terry with ties as a parameter of the model.
+//!
+//! With log-strengths `s` and `d = s_i − s_j`:
+//!
+//! - **Davidson (1970)**, tie parameter `ν ≥ 0`:
+//!   `P(i ≻ j) = e^{s_i} / D`, `P(tie) = ν e^{(s_i + s_j)/2} / D`,
+//!   `D = e^{s_i} + e^{s_j} + ν e^{(s_i + s_j)/2}`. Dividing by `e^{(s_i+s_j)/2}`, the three
+//!   outcomes are a softmax over the logits `(d/2, −d/2, ln ν)`.
+//! - **Rao & Kupper (1967)**, tie parameter `θ ≥ 1`:
+//!   `P(i ≻ j) = e^{s_i} / (e^{s_i} + θ e^{s_j}) = 1 / (1 + e^{κ − d})` with `κ = ln θ`, and
+//!   `P(tie) = (θ² − 1) e^{s_i + s_j} / ((e^{s_i} + θ e^{s_j})(e^{s_j} + θ e^{s_i}))`, so
+//!   `log P(tie) = ln(θ² − 1) − softplus(κ − d) − softplus(κ + d)`.
+//!
+//! Both log-likelihoods are jointly concave in `(s, ln ν)` and `(s, κ)` (a log-sum-exp and
+//! softplus terms, plus `ln(e^{2κ} − 1)`, which is concave). We maximise them, with the same
+//! Gaussian prior on `s` as [`super::bradley_terry`], by Newton's method on all parameters
+//! at once with a backtracking line search; the dense `(n + 1)²` system is fine for the
+//! hundreds of items a leaderboard has. With prior 0 the likelihood only sees differences,
+//! and adding the all-ones matrix to the `s` block pins the step to mean zero.
+//!
+//! Degenerate data: with no ties the tie parameter's MLE is its boundary (ν = 0, θ = 1) and
+//! the model is plain Bradley–Terry with ties ignored, which is what we fit. With no decisive
+//! outcome it is infinite; every item then has the same strength and the parameter is
+//! reported as `None`.
+
+use super::bradley_terry::{
+    check_mle_exists_for, fit_bradley_terry, BtError, BtOptions, TieHandling,
+};
+use super::PairOutcomes;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TieModel {
+    Davidson,
+    RaoKupper,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TieFit {
+    /// Log-strengths, mean zero.
+    pub strengths: Vec<f64>,
+    /// ν (Davidson) or θ (Rao–Kupper); `None` when every outcome is a tie (infinite).
+    pub tie_param: Option<f64>,
+    pub iterations: usize,
+}
+
+/// Log-likelihood of one pair and its derivatives in `d` and the tie coordinate `τ`
+/// (`ln ν` or `κ = ln θ`).
+#[derive(Debug, Clone, Copy, Default)]
+struct PairTerms {
+    ll: f64,
+    g_d: f64,
+    g_t: f64,
+    h_dd: f64,
+    h_dt: f64,
+    h_tt: f64,
+}
+
+fn sigmoid(x: f64) -> f64 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
+}
+
+fn softplus(x: f64) -> f64 {
+    x.max(0.0) + (-x.abs()).exp().ln_1p()
+}
+
+fn pair_terms(model: TieModel, d: f64, tau: f64, wa: f64, wb: f64, t: f64) -> PairTerms {
+    match model {
+        TieModel::Davidson => {
+            let x = d / 2.0;
+            let z = [x, -x, tau];
+            let max = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let e: Vec<f64> = z.iter().map(|v| (v - max).exp()).collect();
+            let sum: f64 = e.iter().sum();
+            let lse = max + sum.ln();
+            let (p1, p2, p3) = (e[0] / sum, e[1] / sum, e[2] / sum);
+            let m = wa + wb + t;
+            let g_x = (wa - wb) - m * (p1 - p2);
+            let h_xx = -m * ((p1 + p2) - (p1 - p2) * (p1 - p2));
+            PairTerms {
+                ll: (wa - wb) * x + t * tau - m * lse,
+                g_d: 0.5 * g_x,
+                g_t: t - m * p3,
+                h_dd: 0.25 * h_xx,
+                h_dt: 0.5 * m * p3 * (p1 - p2),
+                h_tt: -m * p3 * (1.0 - p3),
+            }
+        }
+        TieModel::RaoKupper => {
+            let (ca, cb) = (wa + t, wb + t);
+            let (u, v) = (tau - d, tau + d);
+            let (su, sv) = (sigmoid(u), sigmoid(v));
+            let (du, dv) = (su * (1.0 - su), sv * (1.0 - sv));
+            let q = (-2.0 * tau).exp(); // e^{−2κ}
+            let log_theta2_m1 = 2.0 * tau + (-q).ln_1p();
+            PairTerms {
+                ll: -ca * softplus(u) - cb * softplus(v) + t * log_theta2_m1,
+                g_d: ca * su - cb * sv,
+                g_t: -ca * su - cb * sv + t * 2.0 / (1.0 - q),
+                h_dd: -ca * du - cb * dv,
+                h_dt: ca * du - cb * dv,
+                h_tt: -ca * du - cb * dv - t * 4.0 * q / ((1.0 - q) * (1.0 - q)),
+            }
+        }
+    }
+}
+
+struct Problem<'a> {
+    n: usize,
+    pairs: &'a [PairOutcomes],
+    model: TieModel,
+    prior: f64,
+}
+
+impl Problem<'_> {
+    fn feasible(&self, tau: f64) -> bool {
+        tau.is_finite() && (self.model == TieModel::Davidson || tau > 0.0)
+    }
+
+    fn objective(&self, x: &[f64]) -> f64 {
+        let tau = x[self.n];
+        if !self.feasible(tau) {
+            return f64::NEG_INFINITY;
+        }
+        let mut f = -0.5 * self.prior * x[..self.n].iter().map(|s| s * s).sum::<f64>();
+        for p in self.pairs {
+            let d = x[p.a as usize] - x[p.b as usize];
+            f += pair_terms(self.model, d, tau, p.a_wins, p.b_wins, p.ties).ll;
+        }
+        f
+    }
+
+    /// Gradient and negative Hessian (dense, row-major, size n + 1).
+    fn derivatives(&self, x: &[f64]) -> (Vec<f64>, Vec<f64>) {
+        let (n, m) = (self.n, self.n + 1);
+        let tau = x[n];
+        let mut g = vec![0.0; m];
+        let mut h = vec![0.0; m * m];
+        for i in 0..n {
+            g[i] = -self.prior * x[i];
+            h[i * m + i] = self.prior;
+        }
+        for p in self.pairs {
+            let (a, b) = (p.a as usize, p.b as usize);
+            let t = pair_terms(self.model, x[a] - x[b], tau, p.a_wins, p.b_wins, p.ties);
+            g[a] += t.g_d;
+            g[b] -= t.g_d;
+            g[n] += t.g_t;
+            h[a * m + a] -= t.h_dd;
+            h[b * m + b] -= t.h_dd;
+            h[a * m + b] += t.h_dd;
+            h[b * m + a] += t.h_dd;
+            h[a * m + n] -= t.h_dt;
+            h[n * m + a] -= t.h_dt;
+            h[b * m + n] += t.h_dt;
+            h[n * m + b] += t.h_dt;
+            h[n * m + n] -= t.h_tt;
+        }
+        if self.prior == 0.0 {
+            // Only differences are identified: pin the step's mean (see the module docs).
+            for i in 0..n {
+                for j in 0..n {
+                    h[i * m + j] += 1.0;
+                }
+            }
+        }
+        (g, h)
+    }
+}
+
+/// Solve `a x = b` for symmetric positive definite `a` (row-major, size k) by Cholesky;
+/// `None` when `a` is not positive definite.
+fn solve_spd(mut a: Vec<f64>, mut b: Vec<f64>) -> Option<Vec<f64>> {
+    let k = b.len();
+    for j in 0..k {
+        let mut diag = a[j * k + j];
+        for p in 0..j {
+            diag -= a[j * k + p] * a[j * k + p];
+        }
+        if !(diag > 0.0) {
+            return None;
+        }
+        let diag = diag.sqrt();
+        a[j * k + j] = diag;
+        for i in j + 1..k {
+            let mut v = a[i * k + j];
+            for p in 0..j {
+                v -= a[i * k + p] * a[j * k + p];
+            }
+            a[i * k + j] = v / diag;
+        }
+    }
+    for i in 0..k {
+        let mut v = b[i];
+        for p in 0..i {
+            v -= a[i * k + p] * b[p];
+        }
+        b[i] = v / a[i * k + i];
+    }
+    for i in (0..k).rev() {
+        let mut v = b[i];
+        for p in i + 1..k {
+            v -= a[p * k + i] * b[p];
+        }
+        b[i] = v / a[i * k + i];
+    }
+    Some(b)
+}
+
+/// Fit a tie model for items `0..n_items`. `opts.ties` is not used; `opts.prior`,
+/// `max_iter` and `tol` are.
+pub fn fit_tie_model(
+    n_items: usize,
+    pairs: &[PairOutcomes],
+    model: TieModel,
+    opts: &BtOptions,
+) -> Result<TieFit, BtError> {
+    let pairs: Vec<PairOutcomes> = pairs.iter().filter(|p| p.a != p.b).copied().collect();
+    let ties: f64 = pairs.iter().map(|p| p.ties).sum();
+    let decisive: f64 = pairs.iter().map(|p| p.a_wins + p.b_wins).sum();
+    let boundary = match model {
+        TieModel::Davidson => 0.0,
+        TieModel::RaoKupper => 1.0,
+    };
+    if ties == 0.0 || n_items <= 1 {
+        let fit = fit_bradley_terry(
+            n_items,
+            &pairs,
+            &BtOptions {
+                ties: TieHandling::Ignore,
+                ..*opts
+            },
+        )?;
+        return Ok(TieFit {
+            strengths: fit.strengths,
+            tie_param: Some(boundary),
+            iterations: fit.iterations,
+        });
+    }
+    if decisive == 0.0 {
+        return Ok(TieFit {
+            strengths: vec![0.0; n_items],
+            tie_param: None,
+            iterations: 0,
+        });
+    }
+    if opts.prior == 0.0 {
+        check_mle_exists_for(n_items, &pairs, TieHandling::Half)?;
+    }
+    let problem = Problem {
+        n: n_items,
+        pairs: &pairs,
+        model,
+        prior: opts.prior,
+    };
+    // Start at equal strengths with the tie parameter that is the MLE there.
+    let share = ties / (ties + decisive);
+    let mut x = vec![0.0; n_items + 1];
+    x[n_items] = match model {
+        TieModel::Davidson => (2.0 * share / (1.0 - share)).ln(),
+        TieModel::RaoKupper => ((1.0 + share) / (1.0 - share)).ln(),
+    };
+    let mut f = problem.objective(&x);
+    let mut last_step = f64::INFINITY;
+    for iteration in 1..=opts.max_iter {
+        let (g, h) = problem.derivatives(&x);
+        let Some(step) = solve_spd(h, g.clone()) else {
+            return Err(BtError::NotConverged {
+                iterations: iteration,
+                last_step,
+            });
+        };
+        let slope: f64 = g.iter().zip(&step).map(|(a, b)| a * b).sum();
+        let mut alpha = 1.0;
+        let (mut candidate, mut f_new);
+        loop {
+            candidate = x
+                .iter()
+                .zip(&step)
+                .map(|(v, s)| v + alpha * s)
+                .collect::<Vec<_>>();
+            f_new = problem.objective(&candidate);
+            if f_new >= f + 1e-4 * alpha * slope || alpha < 1e-12 {
+                break;
+            }
+            alpha *= 0.5;
+        }
+        last_step = step.iter().map(|s| (alpha * s).abs()).fold(0.0, f64::max);
+        if f_new >= f {
+            x = candidate;
+            f = f_new;
+        }
+        if last_step < opts.tol {
+            let mean = x[..n_items].iter().sum::<f64>() / n_items as f64;
+            let strengths = x[..n_items].iter().map(|s| s - mean).collect();
+            let tau = x[n_items];
+            return Ok(TieFit {
+                strengths,
+                tie_param: Some(tau.exp()),
+                iterations: iteration,
+            });
+        }
+    }
+    Err(BtError::NotConverged {
+        iterations: opts.max_iter,
+        last_step,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(a: u32, b: u32, a_wins: f64, b_wins: f64, ties: f64) -> PairOutcomes {
+        PairOutcomes {
+            a,
+            b,
+            a_wins,
+            b_wins,
+            ties,
+        }
+    }
+
+    fn opts(prior: f64) -> BtOptions {
+        BtOptions {
+            prior,
+            ..BtOptions::default()
+        }
+    }
+
+    /// Two items: the MLE has closed forms. Davidson: e^{d/2} : e^{-d/2} : ν = w : l : t
+    /// up to a common factor, so d = ln(w / l) and ν = t / sqrt(w l). Rao–Kupper:
+    /// P(win) = w / N and P(loss) = l / N give θ from 1/(1 + θ r) = w/N with r = e^{-d}.
+    #[test]
+    fn two_items_closed_form() {
+        let p = [pair(0, 1, 6.0, 2.0, 4.0)];
+        let dv = fit_tie_model(2, &p, TieModel::Davidson, &opts(0.0)).unwrap();
+        let d = dv.strengths[0] - dv.strengths[1];
+        assert!((d - 3f64.ln()).abs() < 1e-9, "{d}");
+        assert!((dv.tie_param.unwrap() - 4.0 / 12f64.sqrt()).abs() < 1e-9);
+        let rk = fit_tie_model(2, &p, TieModel::RaoKupper, &opts(0.0)).unwrap();
+        let (d, theta) = (rk.strengths[0] - rk.strengths[1], rk.tie_param.unwrap());
+        // P(0 wins) = 1 / (1 + θ e^{-d}) = 6/12 and P(1 wins) = 1 / (1 + θ e^{d}) = 2/12.
+        assert!((1.0 / (1.0 + theta * (-d).exp()) - 0.5).abs() < 1e-9);
+        assert!((1.0 / (1.0 + theta * d.exp()) - 2.0 / 12.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn gradient_matches_finite_differences() {
+        let p = [
+            pair(0, 1, 3.0, 1.0, 2.0),
+            pair(1, 2, 2.0, 2.0, 1.0),
+            pair(0, 2, 4.0, 0.5, 0.5),
+        ];
+        for model in [TieModel::Davidson, TieModel::RaoKupper] {
+            let problem = Problem {
+                n: 3,
+                pairs: &p,
+                model,
+                prior: 0.1,
+            };
+            let x = vec![0.3, -0.2, 0.1, 0.4];
+            let (g, h) = problem.derivatives(&x);
+            let eps = 1e-6;
+            for i in 0..4 {
+                let mut up = x.clone();
+                up[i] += eps;
+                let mut down = x.clone();
+                down[i] -= eps;
+                let numeric = (problem.objective(&up) - problem.objective(&down)) / (2.0 * eps);
+                assert!((numeric - g[i]).abs() < 1e-6, "{model:?} g[{i}]");
+                let (gu, _) = problem.derivatives(&up);
+                let (gd, _) = problem.derivatives(&down);
+                for j in 0..4 {
+                    let numeric = -(gu[j] - gd[j]) / (2.0 * eps);
+                    assert!(
+                        (numeric - h[j * 4 + i]).abs() < 1e-5,
+                        "{model:?} h[{j}][{i}]"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn degenerate_tie_counts() {
+        let none = [pair(0, 1, 3.0, 1.0, 0.0)];
+        let f = fit_tie_model(2, &none, TieModel::Davidson, &opts(0.01)).unwrap();
+        assert_eq!(f.tie_param, Some(0.0));
+        let f = fit_tie_model(2, &none, TieModel::RaoKupper, &opts(0.01)).unwrap();
+        assert_eq!(f.tie_param, Some(1.0));
+        let all = [pair(0, 1, 0.0, 0.0, 5.0)];
+        let f = fit_tie_model(2, &all, TieModel::Davidson, &opts(0.01)).unwrap();
+        assert_eq!((f.strengths, f.tie_param), (vec![0.0, 0.0], None));
+    }
+}
