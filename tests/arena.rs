@@ -213,3 +213,29 @@ async fn tie_models_match_scipy_mle_on_llmfao() {
         }
     }
 }
+
+const PL_REF: &str = "tests/fixtures/pl_ref.tsv";
+
+/// pl_rank against choix (I-LSR and its optimiser, which agree to 1e-13) on weighted K-wise
+/// rankings, and against SciPy for the default prior and for Breslow ties.
+#[tokio::test]
+async fn pl_rank_matches_choix_and_scipy() {
+    repo_root();
+    let ctx = datafusion::prelude::SessionContext::new();
+    prefdb_udfs::register_all(&ctx);
+    prefdb::register_table(&ctx, "rankings", "tests/fixtures/pl_rankings.csv")
+        .await
+        .unwrap();
+    let scale = std::f64::consts::LN_10;
+    for (column, kind, options, tol) in [
+        ("ilsr", "plain", "prior=0", 1e-8),
+        ("prior", "plain", "prior=0.01", 1e-6),
+        ("breslow", "tied", "prior=0", 1e-6),
+    ] {
+        let sql = format!(
+            "SELECT item, rating FROM leaderboard('SELECT pl_rank(ranking_id, item, position, weight, ''{options}, scale={scale}, base=0'') FROM rankings WHERE kind = ''{kind}''')"
+        );
+        let ours = pairs(&ctx, &sql).await;
+        assert_matches(&ours, &fixture_column(PL_REF, column), tol);
+    }
+}

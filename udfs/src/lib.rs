@@ -24,6 +24,7 @@ pub mod judge;
 pub mod leaderboard;
 pub mod options;
 pub mod pairwise;
+pub mod plackett_luce;
 pub mod reference;
 pub mod scalar;
 
@@ -39,6 +40,7 @@ pub fn aggregate_functions() -> Vec<AggregateUDF> {
         pairwise::avg_win_rate_udaf(),
         pairwise::intransitivity_udaf(),
         elo::elo_rank_udaf(),
+        plackett_luce::pl_rank_udaf(),
     ]
     .into_iter()
     .chain(agreement::agreement_udafs())

@@ -26,6 +26,7 @@
 use super::bradley_terry::{
     check_mle_exists_for, fit_bradley_terry, BtError, BtOptions, TieHandling,
 };
+use super::newton::{maximise, Concave};
 use super::PairOutcomes;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,45 +173,6 @@ impl Problem<'_> {
     }
 }
 
-/// Solve `a x = b` for symmetric positive definite `a` (row-major, size k) by Cholesky;
-/// `None` when `a` is not positive definite.
-fn solve_spd(mut a: Vec<f64>, mut b: Vec<f64>) -> Option<Vec<f64>> {
-    let k = b.len();
-    for j in 0..k {
-        let mut diag = a[j * k + j];
-        for p in 0..j {
-            diag -= a[j * k + p] * a[j * k + p];
-        }
-        if !(diag > 0.0) {
-            return None;
-        }
-        let diag = diag.sqrt();
-        a[j * k + j] = diag;
-        for i in j + 1..k {
-            let mut v = a[i * k + j];
-            for p in 0..j {
-                v -= a[i * k + p] * a[j * k + p];
-            }
-            a[i * k + j] = v / diag;
-        }
-    }
-    for i in 0..k {
-        let mut v = b[i];
-        for p in 0..i {
-            v -= a[i * k + p] * b[p];
-        }
-        b[i] = v / a[i * k + i];
-    }
-    for i in (0..k).rev() {
-        let mut v = b[i];
-        for p in i + 1..k {
-            v -= a[p * k + i] * b[p];
-        }
-        b[i] = v / a[i * k + i];
-    }
-    Some(b)
-}
-
 /// Fit a tie model for items `0..n_items`. `opts.ties` is not used; `opts.prior`,
 /// `max_iter` and `tol` are.
 pub fn fit_tie_model(
@@ -264,51 +226,23 @@ pub fn fit_tie_model(
         TieModel::Davidson => (2.0 * share / (1.0 - share)).ln(),
         TieModel::RaoKupper => ((1.0 + share) / (1.0 - share)).ln(),
     };
-    let mut f = problem.objective(&x);
-    let mut last_step = f64::INFINITY;
-    for iteration in 1..=opts.max_iter {
-        let (g, h) = problem.derivatives(&x);
-        let Some(step) = solve_spd(h, g.clone()) else {
-            return Err(BtError::NotConverged {
-                iterations: iteration,
-                last_step,
-            });
-        };
-        let slope: f64 = g.iter().zip(&step).map(|(a, b)| a * b).sum();
-        let mut alpha = 1.0;
-        let (mut candidate, mut f_new);
-        loop {
-            candidate = x
-                .iter()
-                .zip(&step)
-                .map(|(v, s)| v + alpha * s)
-                .collect::<Vec<_>>();
-            f_new = problem.objective(&candidate);
-            if f_new >= f + 1e-4 * alpha * slope || alpha < 1e-12 {
-                break;
-            }
-            alpha *= 0.5;
-        }
-        last_step = step.iter().map(|s| (alpha * s).abs()).fold(0.0, f64::max);
-        if f_new >= f {
-            x = candidate;
-            f = f_new;
-        }
-        if last_step < opts.tol {
-            let mean = x[..n_items].iter().sum::<f64>() / n_items as f64;
-            let strengths = x[..n_items].iter().map(|s| s - mean).collect();
-            let tau = x[n_items];
-            return Ok(TieFit {
-                strengths,
-                tie_param: Some(tau.exp()),
-                iterations: iteration,
-            });
-        }
-    }
-    Err(BtError::NotConverged {
-        iterations: opts.max_iter,
-        last_step,
+    let (x, iterations) = maximise(&problem, x, opts.max_iter, opts.tol)?;
+    let mean = x[..n_items].iter().sum::<f64>() / n_items as f64;
+    Ok(TieFit {
+        strengths: x[..n_items].iter().map(|s| s - mean).collect(),
+        tie_param: Some(x[n_items].exp()),
+        iterations,
     })
+}
+
+impl Concave for Problem<'_> {
+    fn value(&self, x: &[f64]) -> f64 {
+        self.objective(x)
+    }
+
+    fn derivatives(&self, x: &[f64]) -> (Vec<f64>, Vec<f64>) {
+        Problem::derivatives(self, x)
+    }
 }
 
 #[cfg(test)]
