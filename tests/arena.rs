@@ -5,6 +5,7 @@
 
 mod common;
 use common::*;
+use std::collections::HashMap;
 
 const ELO: &str = "tests/fixtures/elo_llmfao.tsv";
 
@@ -237,5 +238,67 @@ async fn pl_rank_matches_choix_and_scipy() {
         );
         let ours = pairs(&ctx, &sql).await;
         assert_matches(&ours, &fixture_column(PL_REF, column), tol);
+    }
+}
+
+const CONTROLLED: &str = "tests/fixtures/controlled_llmfao.tsv";
+
+/// Strengths, coefficients and standard errors of bt_rank_controlled against a statsmodels
+/// binomial GLM with the same design (two covariates: a pseudo-random one and a constant
+/// left-position effect), no penalty.
+#[tokio::test]
+async fn bt_rank_controlled_matches_statsmodels_on_llmfao() {
+    repo_root();
+    let ctx = llmfao().await;
+    let call = format!(
+        "SELECT bt_rank_controlled(\"left\", \"right\", winner, [f1, 1.0], 'prior=0, scale={}, base=0') AS r \
+         FROM (SELECT *, ((id * 37 + worker * 11) % 101 - 50) / 50.0 AS f1 FROM llmfao)",
+        std::f64::consts::LN_10
+    );
+    let z = 1.959963984540054;
+    let entries = format!("SELECT unnest(r['leaderboard']) AS e FROM ({call})");
+    let coefs = format!("SELECT unnest(r['coefficients']) AS c FROM ({call})");
+    let values = fixture_column(CONTROLLED, "value");
+    let ses = fixture_column(CONTROLLED, "se");
+    let pick = |names: &HashMap<String, f64>, models: bool| -> HashMap<String, f64> {
+        names
+            .iter()
+            .filter(|(k, _)| k.starts_with("coef_") != models)
+            .map(|(k, v)| (k.clone(), *v))
+            .collect()
+    };
+    let ours = pairs(
+        &ctx,
+        &format!("SELECT e['item'], e['rating'] FROM ({entries})"),
+    )
+    .await;
+    assert_matches(&ours, &pick(&values, true), 1e-6);
+    let ours = pairs(
+        &ctx,
+        &format!("SELECT e['item'], (e['ci_upper'] - e['ci_lower']) / (2 * {z}) FROM ({entries})"),
+    )
+    .await;
+    let reference = pick(&ses, true);
+    for (item, se) in &ours {
+        assert!(
+            (se - reference[item]).abs() < 1e-6,
+            "se of {item}: {se} vs {}",
+            reference[item]
+        );
+    }
+    for (column, reference) in [("coef", pick(&values, false)), ("se", pick(&ses, false))] {
+        let ours = pairs(
+            &ctx,
+            &format!("SELECT 'coef_' || c['feature'], c['{column}'] FROM ({coefs})"),
+        )
+        .await;
+        assert_eq!(ours.len(), 2);
+        for (name, v) in ours {
+            assert!(
+                (v - reference[&name]).abs() < 1e-6,
+                "{column} of {name}: prefdb {v} vs statsmodels {}",
+                reference[&name]
+            );
+        }
     }
 }

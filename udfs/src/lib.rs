@@ -17,6 +17,7 @@
 
 pub mod agreement;
 pub mod calibration;
+pub mod controlled;
 pub mod elo;
 pub mod flat;
 pub mod items;
@@ -41,6 +42,7 @@ pub fn aggregate_functions() -> Vec<AggregateUDF> {
         pairwise::intransitivity_udaf(),
         elo::elo_rank_udaf(),
         plackett_luce::pl_rank_udaf(),
+        controlled::bt_rank_controlled_udaf(),
     ]
     .into_iter()
     .chain(agreement::agreement_udafs())

@@ -116,7 +116,7 @@ pub enum Intervals {
 /// `ci_lower`, `ci_upper` and the rank range the intervals imply: the best rank is 1 + the
 /// number of items whose lower bound is above this item's upper bound; the worst is the
 /// number of items whose upper bound reaches this item's lower bound (itself included).
-fn interval_columns(lower: Vec<Option<f64>>, upper: Vec<Option<f64>>) -> [ArrayRef; 4] {
+pub(crate) fn interval_columns(lower: Vec<Option<f64>>, upper: Vec<Option<f64>>) -> [ArrayRef; 4] {
     let n = lower.len();
     let ranks = |best: bool| -> Vec<Option<i64>> {
         (0..n)
@@ -140,7 +140,7 @@ fn interval_columns(lower: Vec<Option<f64>>, upper: Vec<Option<f64>>) -> [ArrayR
 }
 
 /// Items up to which `se=fisher` inverts the dense information matrix.
-const FISHER_MAX_ITEMS: usize = 5000;
+pub(crate) const FISHER_MAX_ITEMS: usize = 5000;
 
 impl BtConfig {
     pub fn from_options(o: &FunctionOptions) -> Result<Self> {

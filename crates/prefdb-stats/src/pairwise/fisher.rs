@@ -52,7 +52,7 @@ pub fn fisher_covariance(
 
 /// Inverse of a symmetric positive-definite matrix by Cholesky factorisation.
 #[allow(clippy::needless_range_loop)] // index loops mirror the textbook recurrences
-fn invert_spd(a: Vec<Vec<f64>>) -> Option<Vec<Vec<f64>>> {
+pub(crate) fn invert_spd(a: Vec<Vec<f64>>) -> Option<Vec<Vec<f64>>> {
     let n = a.len();
     let mut l = vec![vec![0.0; n]; n];
     for i in 0..n {

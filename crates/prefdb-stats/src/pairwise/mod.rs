@@ -7,6 +7,7 @@
 
 pub mod bootstrap;
 pub mod bradley_terry;
+pub mod controlled;
 pub mod counts;
 pub mod elo;
 pub mod fisher;
@@ -19,6 +20,7 @@ pub mod win_rate;
 
 pub use bootstrap::{bootstrap_bradley_terry, BootstrapIntervals, BootstrapOptions};
 pub use bradley_terry::{fit_bradley_terry, BtError, BtFit, BtOptions, TieHandling};
+pub use controlled::{fit_controlled, Battles, ControlledFit};
 pub use counts::PairCounts;
 pub use elo::{online_elo, EloBattle, EloOptions};
 pub use fisher::fisher_covariance;
