@@ -302,3 +302,46 @@ async fn bt_rank_controlled_matches_statsmodels_on_llmfao() {
         }
     }
 }
+
+const OPENSKILL: &str = "tests/fixtures/openskill_ref.tsv";
+
+/// openskill_rank against the openskill package replaying the same 2,300 matches (some with
+/// tied positions), with the default model and with every option changed.
+#[tokio::test]
+async fn openskill_rank_matches_the_openskill_package() {
+    repo_root();
+    let ctx = partitioned_session(4, 100);
+    prefdb::register_table(&ctx, "rankings", "tests/fixtures/pl_rankings.csv")
+        .await
+        .unwrap();
+    for (suffix, options) in [
+        ("", ""),
+        (
+            "_custom",
+            ", ''mu=30, sigma=6, beta=3, kappa=0.001, tau=0.5''",
+        ),
+    ] {
+        let leaderboard = format!(
+            "leaderboard('SELECT openskill_rank(ranking_id, item, position{options} ORDER BY CAST(substr(ranking_id, 2) AS INT)) FROM rankings')"
+        );
+        for (field, column) in [("mu", "mu"), ("sigma", "sigma"), ("rating", "ordinal")] {
+            if suffix == "_custom" && field == "rating" {
+                continue;
+            }
+            let ours = pairs(
+                &ctx,
+                &format!("SELECT item, {field} FROM {leaderboard} ORDER BY item"),
+            )
+            .await;
+            let reference = fixture_column(OPENSKILL, &format!("{column}{suffix}"));
+            assert_eq!(ours.len(), reference.len());
+            for (item, v) in ours {
+                assert!(
+                    (v - reference[&item]).abs() < 1e-9,
+                    "{field}{suffix} of {item}: prefdb {v} vs openskill {}",
+                    reference[&item]
+                );
+            }
+        }
+    }
+}

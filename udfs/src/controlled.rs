@@ -168,9 +168,11 @@ impl AggregateUDFImpl for ControlledUdaf {
             {
                 DataType::new_list(DataType::Float64, true)
             }
-            t => return plan_err!(
+            t => {
+                return plan_err!(
                 "{NAME}: features must be an array of numbers, e.g. ARRAY[len_diff, 1.0], got {t}"
-            ),
+            )
+            }
         });
         for (i, t) in arg_types.iter().enumerate().skip(4) {
             coerced.push(match t {

@@ -1,25 +1,19 @@
 //! `elo_rank(item_a, item_b [, outcome] [, options] ORDER BY ...)`: online Elo.
 //!
-//! Elo depends on the order of the battles, and DataFusion hands an aggregate its rows in
-//! partitions whose order is arbitrary. So the accumulator keeps every battle together
-//! with its `ORDER BY` key (encoded by Arrow's row format, which compares as bytes in the
-//! requested order, directions and NULL placement included), and `evaluate` sorts the
-//! merged battles once before replaying them. Battles with equal keys are applied in the
-//! order of (item_a, item_b, outcome) values, so the result never depends on partitioning.
-//! The function declares its ordering as merely beneficial, so DataFusion never inserts a
-//! sort of its own for it.
+//! The accumulator keeps every battle with its `ORDER BY` key ([`crate::ordered`]), and
+//! `evaluate` sorts the merged battles once before replaying them. Battles with equal keys
+//! are applied in the order of (item_a, item_b, outcome) values, so the result never
+//! depends on partitioning.
 
 use crate::items::{ItemColumn, ItemInterner, ItemKind};
 use crate::leaderboard::Ranking;
 use crate::options::{logical_string_literal, physical_string_literal, FunctionOptions};
+use crate::ordered::OrderKeys;
 use crate::pairwise::{
     leaderboard_fields, list_of, OutcomeColumn, ARG_ITEMS, ARG_OUTCOME, DOC_SECTION,
 };
-use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BinaryArray, Float64Array, ListArray, UInt32Array,
-};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, ListArray, UInt32Array};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type, UInt32Type};
-use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{plan_err, Result, ScalarValue};
 use datafusion::logical_expr::expr::AggregateFunction;
@@ -81,10 +75,11 @@ fn has_outcome(n_args: usize, last_is_literal: bool) -> Result<bool> {
 }
 
 fn no_order_error() -> datafusion::common::DataFusionError {
-    datafusion::common::DataFusionError::Plan(format!(
-        "{NAME}: online Elo depends on the order of the battles; add ORDER BY inside the call, \
-         e.g. elo_rank(model_a, model_b, winner ORDER BY tstamp)"
-    ))
+    crate::ordered::no_order_error(
+        NAME,
+        "online Elo",
+        "elo_rank(model_a, model_b, winner ORDER BY tstamp)",
+    )
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -184,16 +179,6 @@ impl AggregateUDFImpl for EloUdaf {
         let last = acc_args.exprs.last().and_then(physical_string_literal);
         let outcome = has_outcome(n_args, last.is_some())?;
         let options = parse_options(if n_args >= 3 { last.flatten() } else { None }.as_deref())?;
-        let sort_fields = acc_args
-            .order_bys
-            .iter()
-            .map(|s| {
-                Ok(SortField::new_with_options(
-                    s.expr.data_type(acc_args.schema)?,
-                    s.options,
-                ))
-            })
-            .collect::<Result<Vec<_>>>()?;
         let kind = ItemKind::of(
             NAME,
             "the first item argument",
@@ -203,13 +188,11 @@ impl AggregateUDFImpl for EloUdaf {
             options,
             n_args,
             outcome,
-            converter: RowConverter::new(sort_fields)?,
+            keys: OrderKeys::new(acc_args.order_bys, acc_args.schema)?,
             items: ItemInterner::new(kind),
             a: Vec::new(),
             b: Vec::new(),
             score_a: Vec::new(),
-            key_bytes: Vec::new(),
-            key_ends: Vec::new(),
             return_type: acc_args.return_field.data_type().clone(),
         }))
     }
@@ -242,30 +225,21 @@ struct EloAccumulator {
     /// Arguments of the call; the ORDER BY columns follow them in `update_batch`.
     n_args: usize,
     outcome: bool,
-    converter: RowConverter,
     items: ItemInterner,
     a: Vec<u32>,
     b: Vec<u32>,
     score_a: Vec<f64>,
-    /// The row-format ORDER BY key of every battle, concatenated; `key_ends[i]` is where
-    /// battle i's key ends.
-    key_bytes: Vec<u8>,
-    key_ends: Vec<usize>,
+    /// The row-format ORDER BY key of every battle.
+    keys: OrderKeys,
     return_type: DataType,
 }
 
 impl EloAccumulator {
-    fn key(&self, i: usize) -> &[u8] {
-        let start = if i == 0 { 0 } else { self.key_ends[i - 1] };
-        &self.key_bytes[start..self.key_ends[i]]
-    }
-
     fn push(&mut self, a: u32, b: u32, score_a: f64, key: &[u8]) {
         self.a.push(a);
         self.b.push(b);
         self.score_a.push(score_a);
-        self.key_bytes.extend_from_slice(key);
-        self.key_ends.push(self.key_bytes.len());
+        self.keys.push(key);
     }
 
     /// Battle indices in replay order: by ORDER BY key, then by item_a, item_b and score.
@@ -273,8 +247,9 @@ impl EloAccumulator {
         let position = self.items.value_positions();
         let mut order: Vec<usize> = (0..self.a.len()).collect();
         order.sort_by(|&x, &y| {
-            self.key(x)
-                .cmp(self.key(y))
+            self.keys
+                .key(x)
+                .cmp(self.keys.key(y))
                 .then(position[self.a[x] as usize].cmp(&position[self.a[y] as usize]))
                 .then(position[self.b[x] as usize].cmp(&position[self.b[y] as usize]))
                 .then(self.score_a[x].total_cmp(&self.score_a[y]))
@@ -288,7 +263,7 @@ impl Accumulator for EloAccumulator {
         let col_a = ItemColumn::new(&values[0])?;
         let col_b = ItemColumn::new(&values[1])?;
         let outcome = OutcomeColumn::new(NAME, self.outcome.then(|| &values[2]))?;
-        let keys = self.converter.convert_columns(&values[self.n_args..])?;
+        let keys = self.keys.convert(&values[self.n_args..])?;
         for row in 0..values[0].len() {
             let (Some(a), Some(b)) = (col_a.get(row), col_b.get(row)) else {
                 continue;
@@ -351,13 +326,12 @@ impl Accumulator for EloAccumulator {
             + self.a.capacity() * 4
             + self.b.capacity() * 4
             + self.score_a.capacity() * 8
-            + self.key_bytes.capacity()
-            + self.key_ends.capacity() * 8
+            + self.keys.heap_size()
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
         let wrap = |a: ArrayRef| SingleRowListArrayBuilder::new(a).build_list_scalar();
-        let keys: BinaryArray = (0..self.a.len()).map(|i| Some(self.key(i))).collect();
+        let keys = self.keys.to_array();
         Ok(vec![
             wrap(self.items.to_array()),
             wrap(Arc::new(UInt32Array::from(self.a.clone()))),

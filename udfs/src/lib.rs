@@ -23,7 +23,9 @@ pub mod flat;
 pub mod items;
 pub mod judge;
 pub mod leaderboard;
+pub mod openskill;
 pub mod options;
+mod ordered;
 pub mod pairwise;
 pub mod plackett_luce;
 pub mod reference;
@@ -43,6 +45,7 @@ pub fn aggregate_functions() -> Vec<AggregateUDF> {
         elo::elo_rank_udaf(),
         plackett_luce::pl_rank_udaf(),
         controlled::bt_rank_controlled_udaf(),
+        openskill::openskill_rank_udaf(),
     ]
     .into_iter()
     .chain(agreement::agreement_udafs())

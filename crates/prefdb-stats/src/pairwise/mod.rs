@@ -16,6 +16,7 @@ mod newton;
 pub mod plackett_luce;
 pub mod ranking;
 pub mod tie_models;
+pub mod weng_lin;
 pub mod win_rate;
 
 pub use bootstrap::{bootstrap_bradley_terry, BootstrapIntervals, BootstrapOptions};
@@ -28,6 +29,7 @@ pub use intransitivity::{intransitivity, Intransitivity};
 pub use plackett_luce::{fit_plackett_luce, implied_pairs, Ranking};
 pub use ranking::{competition_ranks, order_by_score_desc};
 pub use tie_models::{fit_tie_model, TieFit, TieModel};
+pub use weng_lin::{weng_lin_update, Skill, WengLinOptions};
 pub use win_rate::{average_win_rate, item_totals, pair_win_rate, ItemTotals};
 
 /// Weighted outcomes of every comparison between items `a` and `b` (dense ids).

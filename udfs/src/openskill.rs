@@ -1,0 +1,442 @@
+//! `openskill_rank(match_id, item, position [, options] ORDER BY ...)`: Weng–Lin
+//! Plackett–Luce online ratings, as the `openskill` package computes them.
+//!
+//! Matches are replayed in ORDER BY order (a match takes the key of its first row in that
+//! order); rows with equal keys are ordered by match, position and item values, so the
+//! result never depends on partitioning.
+
+use crate::items::{ItemColumn, ItemInterner, ItemKind};
+use crate::options::{logical_string_literal, physical_string_literal, FunctionOptions};
+use crate::ordered::{no_order_error, OrderKeys};
+use crate::pairwise::{f64_field, list_of, DOC_SECTION};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, Float64Array, Int64Array, ListArray, StructArray, UInt32Array,
+};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type, UInt32Type};
+use datafusion::common::utils::SingleRowListArrayBuilder;
+use datafusion::common::{exec_err, plan_err, HashMap, Result, ScalarValue};
+use datafusion::logical_expr::expr::AggregateFunction;
+use datafusion::logical_expr::function::{
+    AccumulatorArgs, AggregateFunctionSimplification, StateFieldsArgs,
+};
+use datafusion::logical_expr::utils::{format_state_name, AggregateOrderSensitivity};
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, Expr, Signature, Volatility,
+};
+use prefdb_stats::pairwise::{competition_ranks, weng_lin_update, Skill, WengLinOptions};
+use std::sync::{Arc, OnceLock};
+
+const NAME: &str = "openskill_rank";
+const OPTION_KEYS: &[&str] = &["mu", "sigma", "beta", "kappa", "tau", "z"];
+const USAGE: &str = "openskill_rank(match_id, item, position [, 'options'] ORDER BY t)";
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Config {
+    model: WengLinOptions,
+    z: f64,
+}
+
+fn parse_options(text: Option<&str>) -> Result<Config> {
+    let o = match text {
+        Some(t) => FunctionOptions::parse(NAME, t, OPTION_KEYS)?,
+        None => FunctionOptions::empty(NAME),
+    };
+    let d = WengLinOptions::default();
+    let positive = |v: f64| v.is_finite() && v > 0.0;
+    Ok(Config {
+        model: WengLinOptions {
+            mu: o.f64_or("mu", d.mu, f64::is_finite, "a finite number")?,
+            sigma: o.f64_or("sigma", d.sigma, positive, "a number > 0")?,
+            beta: o.f64_or("beta", d.beta, positive, "a number > 0")?,
+            kappa: o.f64_or("kappa", d.kappa, positive, "a number > 0")?,
+            tau: o.f64_or("tau", d.tau, |v| v.is_finite() && v >= 0.0, "a number >= 0")?,
+        },
+        z: o.f64_or("z", 3.0, |v| v.is_finite() && v >= 0.0, "a number >= 0")?,
+    })
+}
+
+fn check_arity(n_args: usize, last_is_literal: bool) -> Result<()> {
+    match n_args - usize::from(n_args == 4 && last_is_literal) {
+        3 => Ok(()),
+        _ => plan_err!("{NAME} takes 3 or 4 arguments, got {n_args}: {USAGE}"),
+    }
+}
+
+fn entry_fields(item: DataType) -> Vec<Field> {
+    vec![
+        Field::new("rank", DataType::Int64, true),
+        Field::new("item", item, true),
+        f64_field("rating"),
+        f64_field("mu"),
+        f64_field("sigma"),
+        Field::new("matches", DataType::Int64, true),
+    ]
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct OpenSkillUdaf {
+    signature: Signature,
+}
+
+pub fn openskill_rank_udaf() -> AggregateUDF {
+    AggregateUDF::from(OpenSkillUdaf {
+        signature: Signature::user_defined(Volatility::Immutable),
+    })
+}
+
+impl AggregateUDFImpl for OpenSkillUdaf {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        if !(3..=4).contains(&arg_types.len()) {
+            return plan_err!(
+                "{NAME} takes 3 or 4 arguments, got {}: {USAGE}",
+                arg_types.len()
+            );
+        }
+        let mut coerced = vec![
+            ItemKind::of(NAME, "match_id", &arg_types[0])?.coerced_type(&arg_types[0]),
+            ItemKind::of(NAME, "item", &arg_types[1])?.coerced_type(&arg_types[1]),
+        ];
+        coerced.push(match &arg_types[2] {
+            DataType::Null => DataType::Float64,
+            t if t.is_numeric() => DataType::Float64,
+            t => return plan_err!("{NAME}: position must be numeric, got {t}"),
+        });
+        if let Some(t) = arg_types.get(3) {
+            match t {
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+                    coerced.push(t.clone())
+                }
+                t => {
+                    return plan_err!(
+                        "{NAME}: the last argument must be the options string literal, got {t}"
+                    )
+                }
+            }
+        }
+        Ok(coerced)
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        let item = ItemKind::of(NAME, "item", &arg_types[1])?.output_type();
+        Ok(list_of(entry_fields(item)))
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        let kind = |i: usize, arg: &str| -> Result<DataType> {
+            Ok(ItemKind::of(NAME, arg, args.input_fields[i].data_type())?.output_type())
+        };
+        let list = |suffix: &str, t: DataType| {
+            Arc::new(Field::new(
+                format_state_name(args.name, suffix),
+                DataType::new_list(t, true),
+                true,
+            ))
+        };
+        Ok(vec![
+            list("matches", kind(0, "match_id")?),
+            list("items", kind(1, "item")?),
+            list("match_ids", DataType::UInt32),
+            list("item_ids", DataType::UInt32),
+            list("positions", DataType::Float64),
+            list("order_key", DataType::Binary),
+        ])
+    }
+
+    fn order_sensitivity(&self) -> AggregateOrderSensitivity {
+        AggregateOrderSensitivity::Beneficial
+    }
+
+    fn with_beneficial_ordering(
+        self: Arc<Self>,
+        _beneficial_ordering: bool,
+    ) -> Result<Option<Arc<dyn AggregateUDFImpl>>> {
+        Ok(Some(self))
+    }
+
+    fn accumulator(&self, acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        if acc_args.order_bys.is_empty() {
+            return Err(order_error());
+        }
+        let n_args = acc_args.exprs.len();
+        let last = acc_args.exprs.last().and_then(physical_string_literal);
+        check_arity(n_args, last.is_some())?;
+        let config = parse_options(if n_args == 4 { last.flatten() } else { None }.as_deref())?;
+        let kind =
+            |i: usize, arg: &str| ItemKind::of(NAME, arg, acc_args.expr_fields[i].data_type());
+        Ok(Box::new(OpenSkillAccumulator {
+            config,
+            n_args,
+            keys: OrderKeys::new(acc_args.order_bys, acc_args.schema)?,
+            matches: ItemInterner::new(kind(0, "match_id")?),
+            items: ItemInterner::new(kind(1, "item")?),
+            match_ids: Vec::new(),
+            item_ids: Vec::new(),
+            positions: Vec::new(),
+            return_type: acc_args.return_field.data_type().clone(),
+        }))
+    }
+
+    fn simplify(&self) -> Option<AggregateFunctionSimplification> {
+        Some(Box::new(|aggregate: AggregateFunction, _info| {
+            let args = &aggregate.params.args;
+            let last = args.last().and_then(logical_string_literal);
+            check_arity(args.len(), last.is_some())?;
+            if args.len() == 4 {
+                parse_options(last.flatten().as_deref())?;
+            }
+            if aggregate.params.order_by.is_empty() {
+                return Err(order_error());
+            }
+            Ok(Expr::AggregateFunction(aggregate))
+        }))
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        static DOC: OnceLock<Documentation> = OnceLock::new();
+        Some(DOC.get_or_init(documentation))
+    }
+}
+
+fn order_error() -> datafusion::common::DataFusionError {
+    no_order_error(
+        NAME,
+        "online rating",
+        "openskill_rank(match_id, model, position ORDER BY tstamp)",
+    )
+}
+
+#[derive(Debug)]
+struct OpenSkillAccumulator {
+    config: Config,
+    n_args: usize,
+    keys: OrderKeys,
+    matches: ItemInterner,
+    items: ItemInterner,
+    match_ids: Vec<u32>,
+    item_ids: Vec<u32>,
+    positions: Vec<f64>,
+    return_type: DataType,
+}
+
+impl OpenSkillAccumulator {
+    /// Matches in replay order, each as (item id, position) rows sorted by position.
+    fn matches_in_order(&self) -> Vec<(u32, Vec<(u32, f64)>)> {
+        let match_pos = self.matches.value_positions();
+        let item_pos = self.items.value_positions();
+        let mut rows: Vec<usize> = (0..self.match_ids.len()).collect();
+        rows.sort_by(|&x, &y| {
+            self.keys
+                .key(x)
+                .cmp(self.keys.key(y))
+                .then(
+                    match_pos[self.match_ids[x] as usize]
+                        .cmp(&match_pos[self.match_ids[y] as usize]),
+                )
+                .then(self.positions[x].total_cmp(&self.positions[y]))
+                .then(item_pos[self.item_ids[x] as usize].cmp(&item_pos[self.item_ids[y] as usize]))
+        });
+        let mut slot: HashMap<u32, usize> = HashMap::default();
+        let mut out: Vec<(u32, Vec<(u32, f64)>)> = Vec::new();
+        for r in rows {
+            let m = self.match_ids[r];
+            let k = *slot.entry(m).or_insert_with(|| {
+                out.push((m, Vec::new()));
+                out.len() - 1
+            });
+            out[k].1.push((self.item_ids[r], self.positions[r]));
+        }
+        for (_, entries) in &mut out {
+            entries.sort_by(|a, b| a.1.total_cmp(&b.1));
+        }
+        out
+    }
+}
+
+impl Accumulator for OpenSkillAccumulator {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let matches = ItemColumn::new(&values[0])?;
+        let items = ItemColumn::new(&values[1])?;
+        let positions = values[2].as_primitive::<Float64Type>();
+        let keys = self.keys.convert(&values[self.n_args..])?;
+        for row in 0..values[0].len() {
+            let (Some(m), Some(item)) = (matches.get(row), items.get(row)) else {
+                continue;
+            };
+            if positions.is_null(row) {
+                continue;
+            }
+            let p = positions.value(row);
+            if !p.is_finite() {
+                return exec_err!("{NAME}: position must be a finite number, got {p}");
+            }
+            self.match_ids.push(self.matches.intern(m)?);
+            self.item_ids.push(self.items.intern(item)?);
+            self.positions.push(p);
+            self.keys.push(keys.row(row).as_ref());
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        if self.items.is_empty() {
+            return ScalarValue::try_from(&self.return_type);
+        }
+        let o = self.config.model;
+        let mut skills = vec![
+            Skill {
+                mu: o.mu,
+                sigma: o.sigma,
+            };
+            self.items.len()
+        ];
+        let mut played = vec![0i64; self.items.len()];
+        let mut entries: Vec<(u32, u32)> = Vec::new();
+        for (m, rows) in self.matches_in_order() {
+            entries.clear();
+            let mut rank = 0;
+            for (k, &(item, position)) in rows.iter().enumerate() {
+                if rows[..k].iter().any(|&(other, _)| other == item) {
+                    return exec_err!(
+                        "{NAME}: match {} lists item {} twice",
+                        self.matches.display(m as usize),
+                        self.items.display(item as usize)
+                    );
+                }
+                if k > 0 && position != rows[k - 1].1 {
+                    rank += 1;
+                }
+                entries.push((item, rank));
+            }
+            // A match needs two items; openskill refuses fewer.
+            if entries.len() < 2 {
+                continue;
+            }
+            weng_lin_update(&mut skills, &entries, &o);
+            for &(item, _) in &entries {
+                played[item as usize] += 1;
+            }
+        }
+        let ratings: Vec<f64> = skills
+            .iter()
+            .map(|s| s.mu - self.config.z * s.sigma)
+            .collect();
+        let position = self.items.value_positions();
+        let mut order: Vec<usize> = (0..ratings.len()).collect();
+        order.sort_by(|&i, &j| {
+            ratings[j]
+                .total_cmp(&ratings[i])
+                .then(position[i].cmp(&position[j]))
+        });
+        let sorted: Vec<f64> = order.iter().map(|&i| ratings[i]).collect();
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from(competition_ranks(&sorted, 1e-12))),
+            self.items.take(order.iter().copied()),
+            Arc::new(Float64Array::from(sorted)),
+            Arc::new(Float64Array::from_iter_values(
+                order.iter().map(|&i| skills[i].mu),
+            )),
+            Arc::new(Float64Array::from_iter_values(
+                order.iter().map(|&i| skills[i].sigma),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                order.iter().map(|&i| played[i]),
+            )),
+        ];
+        let fields = Fields::from(entry_fields(crate::leaderboard::item_type(&self.items)));
+        let entries = StructArray::try_new(fields, columns, None)?;
+        Ok(SingleRowListArrayBuilder::new(Arc::new(entries)).build_list_scalar())
+    }
+
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self)
+            + self.matches.heap_size()
+            + self.items.heap_size()
+            + (self.match_ids.capacity() + self.item_ids.capacity()) * 4
+            + self.positions.capacity() * 8
+            + self.keys.heap_size()
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        let wrap = |a: ArrayRef| SingleRowListArrayBuilder::new(a).build_list_scalar();
+        Ok(vec![
+            wrap(self.matches.to_array()),
+            wrap(self.items.to_array()),
+            wrap(Arc::new(UInt32Array::from(self.match_ids.clone()))),
+            wrap(Arc::new(UInt32Array::from(self.item_ids.clone()))),
+            wrap(Arc::new(Float64Array::from(self.positions.clone()))),
+            wrap(Arc::new(self.keys.to_array())),
+        ])
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let lists: Vec<&ListArray> = states.iter().map(|s| s.as_list::<i32>()).collect();
+        for row in 0..lists[0].len() {
+            if lists[0].is_null(row) {
+                continue;
+            }
+            let match_map = self.matches.intern_array(&lists[0].value(row))?;
+            let item_map = self.items.intern_array(&lists[1].value(row))?;
+            let (m, i, p, k) = (
+                lists[2].value(row),
+                lists[3].value(row),
+                lists[4].value(row),
+                lists[5].value(row),
+            );
+            let keys = k.as_binary::<i32>();
+            self.match_ids.extend(
+                m.as_primitive::<UInt32Type>()
+                    .values()
+                    .iter()
+                    .map(|&x| match_map[x as usize]),
+            );
+            self.item_ids.extend(
+                i.as_primitive::<UInt32Type>()
+                    .values()
+                    .iter()
+                    .map(|&x| item_map[x as usize]),
+            );
+            self.positions
+                .extend_from_slice(p.as_primitive::<Float64Type>().values());
+            for x in 0..keys.len() {
+                self.keys.push(keys.value(x));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn documentation() -> Documentation {
+    Documentation::builder(
+        DOC_SECTION,
+        "Online Bayesian ratings from ranked matches: Weng–Lin's Plackett–Luce update (Weng & \
+         Lin 2011), as the openskill Python package computes it for one-item teams (checked \
+         against openskill 6.2 to 1e-9). Each row is one item's position in one match (lower is \
+         better; equal positions tie); matches are replayed in ORDER BY order, a match taking \
+         the key of its first row. Every item starts at N(mu, sigma^2); before each match its \
+         sigma grows by tau, then mu and sigma move by the Plackett–Luce update. ORDER BY \
+         inside the call is required (a planning error without it); rows with equal keys are \
+         ordered by match, position and item values, so the result never depends on \
+         partitioning. Returns a list of (rank, item, rating, mu, sigma, matches) ordered by \
+         rating = mu - z * sigma (openskill's ordinal, the conservative estimate) descending. \
+         A match with one item is skipped; an item listed twice in a match is an error. A row \
+         with a NULL match, item or position is skipped; NULL with no rows left.",
+        "openskill_rank(match_id, item, position [, 'mu=25, sigma=8.333, beta=4.1667, kappa=0.0001, tau=0.08333, z=3'] ORDER BY t)",
+    )
+    .with_argument("match_id", "The match (string or integer).")
+    .with_argument("item", "The ranked item (string or integer).")
+    .with_argument("position", "The item's place in the match, 1 = best; equal positions are ties.")
+    .with_argument("options", "String literal, last: mu, sigma, beta, kappa, tau (openskill's defaults: 25, 25/3, 25/6, 0.0001, 25/300) and z (default 3).")
+    .with_sql_example(
+        "SELECT * FROM leaderboard('SELECT openskill_rank(match_id, model, position ORDER BY tstamp) FROM ksort_votes');",
+    )
+    .with_related_udf("pl_rank")
+    .build()
+}
