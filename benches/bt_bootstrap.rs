@@ -8,7 +8,7 @@
 
 mod common;
 
-const RUNS: usize = 3;
+const RUNS: usize = 5;
 
 fn main() {
     if !common::is_bench_run() {

@@ -151,6 +151,25 @@ pub fn fit_bradley_terry_from(
     opts: &BtOptions,
     start: Option<&[f64]>,
 ) -> Result<BtFit, BtError> {
+    fit_with_cg_tolerance(n_items, pairs, opts, start, EXACT_CG)
+}
+
+/// Relative residual to which conjugate gradients solve each Newton system in a normal fit:
+/// the direction is exact to rounding.
+const EXACT_CG: f64 = 1e-12;
+
+/// As [`fit_bradley_terry_from`], with each Newton system solved only to relative residual
+/// `cg_tolerance` (an inexact Newton method). Near the optimum the error then shrinks by
+/// about `cg_tolerance` per step on top of Newton's quadratic rate, so a tolerance well
+/// below `opts.tol` ends at the same precision with far fewer conjugate-gradient steps.
+/// The bootstrap uses it for its replicate fits.
+pub(crate) fn fit_with_cg_tolerance(
+    n_items: usize,
+    pairs: &[PairOutcomes],
+    opts: &BtOptions,
+    start: Option<&[f64]>,
+    cg_tolerance: f64,
+) -> Result<BtFit, BtError> {
     validate_options(opts)?;
     let edges = effective_edges(n_items, pairs, opts.ties)?;
     if n_items <= 1 {
@@ -162,7 +181,7 @@ pub fn fit_bradley_terry_from(
     if opts.prior == 0.0 {
         check_mle_exists(n_items, &edges)?;
     }
-    newton(n_items, &edges, opts, start)
+    newton(n_items, &edges, opts, start, cg_tolerance)
 }
 
 fn validate_options(opts: &BtOptions) -> Result<(), BtError> {
@@ -318,7 +337,9 @@ impl Objective<'_> {
         let mut f = 0.0;
         for e in self.edges {
             let d = s[e.a] - s[e.b];
-            f += e.w_ab * log_sigmoid(d) + e.w_ba * log_sigmoid(-d);
+            // log σ(−d) = log σ(d) − d: one logarithm per edge.
+            let ls = log_sigmoid(d);
+            f += e.w_ab * ls + e.w_ba * (ls - d);
         }
         f - 0.5 * self.prior * s.iter().map(|x| x * x).sum::<f64>()
     }
@@ -383,7 +404,7 @@ fn center(x: &mut [f64]) {
 }
 
 /// Solve `H d = g` by Jacobi-preconditioned conjugate gradients.
-fn newton_direction(obj: &Objective, curv: &[f64], grad: &[f64]) -> Vec<f64> {
+fn newton_direction(obj: &Objective, curv: &[f64], grad: &[f64], cg_tolerance: f64) -> Vec<f64> {
     let n = obj.n;
     let diag: Vec<f64> = obj
         .hessian_diagonal(curv)
@@ -396,7 +417,7 @@ fn newton_direction(obj: &Objective, curv: &[f64], grad: &[f64]) -> Vec<f64> {
     let mut p = z.clone();
     let mut rz = dot(&r, &z);
     let mut hp = vec![0.0; n];
-    let target = 1e-12 * dot(grad, grad).sqrt();
+    let target = cg_tolerance * dot(grad, grad).sqrt();
     for _ in 0..(2 * n + 20) {
         obj.hessian_times(curv, &p, &mut hp);
         let php = dot(&p, &hp);
@@ -429,6 +450,7 @@ fn newton(
     edges: &[Edge],
     opts: &BtOptions,
     start: Option<&[f64]>,
+    cg_tolerance: f64,
 ) -> Result<BtFit, BtError> {
     let obj = Objective {
         n,
@@ -446,7 +468,7 @@ fn newton(
     let mut last_step = f64::INFINITY;
     for iteration in 1..=opts.max_iter {
         obj.gradient(&s, &mut grad, &mut curv);
-        let mut d = newton_direction(&obj, &curv, &grad);
+        let mut d = newton_direction(&obj, &curv, &grad, cg_tolerance);
         if opts.prior == 0.0 {
             center(&mut d);
         }
@@ -482,10 +504,11 @@ fn newton(
                 }
             }
         } else {
+            // f is only used to decide whether gains are resolvable; once they are not, a
+            // Newton step cannot make them so again, so f is left as it is.
             for i in 0..n {
                 trial[i] = s[i] + d[i];
             }
-            f = obj.value(&trial);
         }
         std::mem::swap(&mut s, &mut trial);
         last_step = t * d_max;
