@@ -9,12 +9,14 @@
 //! Every statistic is computed once, in `evaluate`, by the kernels in
 //! `prefdb_stats::agreement`.
 
-use crate::items::{ItemColumn, ItemInterner, ItemKind};
+use crate::items::{ItemColumn, ItemInterner, ItemKind, ItemRef};
 use crate::options::{logical_options, physical_options, FunctionOptions};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Float64Array, ListArray, StructArray, UInt32Array,
 };
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type, UInt32Type};
+use datafusion::arrow::datatypes::{
+    DataType, Field, FieldRef, Fields, Float64Type, Int64Type, UInt32Type,
+};
 use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{exec_err, plan_err, HashMap, Result, ScalarValue};
 use datafusion::logical_expr::expr::AggregateFunction;
@@ -27,9 +29,9 @@ use datafusion::logical_expr::{
     Volatility,
 };
 use prefdb_stats::agreement::{
-    agreement_weights, alpha_interval, cohen_interval, cohen_kappa, fleiss_kappa, gwet_ac, icc,
-    krippendorff_alpha, percent_agreement, scott_pi, BootstrapSpec, FleissError, IccForm, Interval,
-    Level, Weighting,
+    agreement_weights, alpha_from_coincidences, alpha_interval, cohen_interval, cohen_kappa,
+    fleiss_kappa, gwet_ac, icc, krippendorff_alpha, percent_agreement, scott_pi, BootstrapSpec,
+    ExactCoincidences, FleissError, IccForm, Interval, Level, Weighting,
 };
 use std::sync::{Arc, OnceLock};
 
@@ -489,6 +491,7 @@ impl ValueDictionary {
         }
     }
 
+    #[inline]
     fn intern_number(ids: &mut HashMap<u64, u32>, values: &mut Vec<f64>, v: f64) -> u32 {
         // -0.0 and 0.0 are one value.
         let v = if v == 0.0 { 0.0 } else { v };
@@ -735,7 +738,76 @@ impl RatingsAccumulator {
     }
 }
 
+/// Categories up to which `krippendorff_alpha` keeps exact per-size pair counts.
+const FAST_ALPHA_MAX_CATEGORIES: usize = 64;
+
 impl RatingsAccumulator {
+    /// Krippendorff's alpha straight from the ratings, for unweighted ratings with few
+    /// categories: a counting sort by item id, a per-rater stamp to find repeated ratings,
+    /// and exact integer pair counts per unit size ([`ExactCoincidences`]), so neither the
+    /// items nor the units need to be put in value order for the result to be the same on
+    /// every partitioning. `None` when this path does not apply.
+    fn fast_alpha(&self) -> Result<Option<Option<f64>>> {
+        let (category, numbers) = self.values.sorted();
+        let q = numbers.len();
+        if !self.counts.is_empty() || q > FAST_ALPHA_MAX_CATEGORIES {
+            return Ok(None);
+        }
+        let n_items = self.items.len();
+        let mut offsets = vec![0u32; n_items + 1];
+        for r in &self.ratings {
+            offsets[r.0 as usize + 1] += 1;
+        }
+        for i in 0..n_items {
+            offsets[i + 1] += offsets[i];
+        }
+        let mut cursor = offsets.clone();
+        let mut by_item = vec![(0u32, 0u32); self.ratings.len()];
+        for &(item, rater, value) in &self.ratings {
+            let slot = &mut cursor[item as usize];
+            by_item[*slot as usize] = (rater, category[value as usize] as u32);
+            *slot += 1;
+        }
+        let mut stamp = vec![u32::MAX; self.raters.len()];
+        let mut stamped_category = vec![0u32; self.raters.len()];
+        let mut counts = vec![0u64; q];
+        let mut present: Vec<usize> = Vec::with_capacity(q);
+        let mut exact = ExactCoincidences::new(q);
+        for item in 0..n_items {
+            let group = &by_item[offsets[item] as usize..offsets[item + 1] as usize];
+            for &(rater, c) in group {
+                let r = rater as usize;
+                if stamp[r] == item as u32 {
+                    if stamped_category[r] != c {
+                        return exec_err!(
+                            "{}: rater {} gave item {} two different values; each rater rates an item at most once",
+                            self.function.name(),
+                            self.raters.display(r),
+                            self.items.display(item)
+                        );
+                    }
+                    continue;
+                }
+                stamp[r] = item as u32;
+                stamped_category[r] = c;
+                if counts[c as usize] == 0 {
+                    present.push(c as usize);
+                }
+                counts[c as usize] += 1;
+            }
+            exact.add_unit(&counts, &present);
+            for &c in &present {
+                counts[c] = 0;
+            }
+            present.clear();
+        }
+        Ok(Some(alpha_from_coincidences(
+            &numbers,
+            &exact.matrix(),
+            self.config.level,
+        )))
+    }
+
     /// The complete targets × raters table (both in value order), or an error naming the
     /// gap, then the ICC as a struct.
     fn evaluate_icc(&self) -> Result<ScalarValue> {
@@ -800,8 +872,67 @@ fn dense(units: &[Vec<(usize, f64)>], q: usize) -> Vec<Vec<f64>> {
         .collect()
 }
 
+impl RatingsAccumulator {
+    /// `update_batch` for the common all-numeric layout (Int64 item and rater ids, Float64
+    /// values) without NULLs: plain slices, no per-row type dispatch. Returns false when the
+    /// batch has another layout.
+    fn update_numeric(&mut self, values: &[ArrayRef]) -> Result<bool> {
+        let f = self.function;
+        if !f.has_rater()
+            || values[0].data_type() != &DataType::Int64
+            || values[1].data_type() != &DataType::Int64
+            || values[2].data_type() != &DataType::Float64
+            || values[..3].iter().any(|v| v.null_count() > 0)
+        {
+            return Ok(false);
+        }
+        let ValueDictionary::Number {
+            ids: value_ids,
+            values: value_list,
+        } = &mut self.values
+        else {
+            return Ok(false);
+        };
+        let items = values[0].as_primitive::<Int64Type>().values();
+        let raters = values[1].as_primitive::<Int64Type>().values();
+        let labels = values[2].as_primitive::<Float64Type>().values();
+        self.ratings.reserve(items.len());
+        let mut last_item: Option<(i64, u32)> = None;
+        // Ratings are usually small whole numbers: their ids by one array read.
+        let mut small = [u32::MAX; 256];
+        for row in 0..items.len() {
+            let v = labels[row];
+            let value = if v >= 0.0 && v < 256.0 && f64::from(v as u8) == v {
+                let slot = &mut small[v as usize];
+                if *slot == u32::MAX {
+                    *slot = ValueDictionary::intern_number(value_ids, value_list, v);
+                }
+                *slot
+            } else if v.is_finite() {
+                ValueDictionary::intern_number(value_ids, value_list, v)
+            } else {
+                return exec_err!("{}: a rating must be a finite number, got {v}", f.name());
+            };
+            let item = match last_item {
+                Some((previous, id)) if previous == items[row] => id,
+                _ => {
+                    let id = self.items.intern(ItemRef::Integer(items[row]))?;
+                    last_item = Some((items[row], id));
+                    id
+                }
+            };
+            let rater = self.raters.intern(ItemRef::Integer(raters[row]))?;
+            self.ratings.push((item, rater, value));
+        }
+        Ok(true)
+    }
+}
+
 impl Accumulator for RatingsAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        if self.update_numeric(values)? {
+            return Ok(());
+        }
         let f = self.function;
         let items = ItemColumn::new(&values[0])?;
         let raters = if f.has_rater() {
@@ -847,6 +978,11 @@ impl Accumulator for RatingsAccumulator {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
+        if self.function == AgreementFunction::KrippendorffAlpha {
+            if let Some(alpha) = self.fast_alpha()? {
+                return Ok(ScalarValue::Float64(alpha));
+            }
+        }
         let (numbers, units) = self.units()?;
         let q = numbers.len();
         let value = match self.function {
@@ -909,9 +1045,8 @@ impl Accumulator for RatingsAccumulator {
             wrap(ids(|r| r.0)),
             wrap(ids(|r| r.1)),
             wrap(ids(|r| r.2)),
-            wrap(Arc::new(Float64Array::from_iter_values(
-                (0..rows.len()).map(|i| self.count(i)),
-            ))),
+            // Every count is 1 unless fleiss_kappa merged counted states: then send none.
+            wrap(Arc::new(Float64Array::from(self.counts.clone()))),
         ])
     }
 
@@ -943,7 +1078,12 @@ impl Accumulator for RatingsAccumulator {
                 if self.function.has_rater() {
                     self.record(item, rater_map[raters.value(k) as usize], value);
                 } else {
-                    self.add_count(item, value, counts.value(k));
+                    let n = if counts.len() == items.len() {
+                        counts.value(k)
+                    } else {
+                        1.0
+                    };
+                    self.add_count(item, value, n);
                 }
             }
         }

@@ -111,8 +111,14 @@ pub enum ItemInterner {
     Integer {
         ids: HashMap<i64, u32>,
         values: Vec<i64>,
+        /// Ids of the integers `0..DIRECT`, `u32::MAX` when unseen: rater and small item ids
+        /// are found by one array read.
+        direct: Vec<u32>,
     },
 }
+
+/// Integers below this are looked up directly in an array.
+const DIRECT: i64 = 4096;
 
 impl ItemInterner {
     pub fn new(kind: ItemKind) -> Self {
@@ -124,6 +130,7 @@ impl ItemInterner {
             ItemKind::Integer => ItemInterner::Integer {
                 ids: HashMap::default(),
                 values: Vec::new(),
+                direct: Vec::new(),
             },
         }
     }
@@ -159,7 +166,27 @@ impl ItemInterner {
                 ids.insert(s.into(), id);
                 Ok(id)
             }
-            (ItemInterner::Integer { ids, values }, ItemRef::Integer(v)) => {
+            (
+                ItemInterner::Integer {
+                    ids,
+                    values,
+                    direct,
+                },
+                ItemRef::Integer(v),
+            ) => {
+                if (0..DIRECT).contains(&v) {
+                    if direct.is_empty() {
+                        direct.resize(DIRECT as usize, u32::MAX);
+                    }
+                    let slot = &mut direct[v as usize];
+                    if *slot == u32::MAX {
+                        *slot = *ids.entry(v).or_insert_with(|| {
+                            values.push(v);
+                            (values.len() - 1) as u32
+                        });
+                    }
+                    return Ok(*slot);
+                }
                 if values.len() <= SMALL {
                     if let Some(id) = values.iter().position(|&x| x == v) {
                         return Ok(id as u32);

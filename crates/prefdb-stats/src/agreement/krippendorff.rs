@@ -77,6 +77,69 @@ pub fn unit_coincidences(unit: &[(usize, f64)]) -> Vec<(usize, usize, f64)> {
     out
 }
 
+/// Coincidences accumulated exactly: for each unit size `m`, the integer counts of ordered
+/// pairs of values `(c, d)` from different ratings, `Σ_u n_uc (n_ud − [c = d])`. The
+/// coincidence matrix is then `Σ_m counts_m / (m − 1)`, summed in increasing `m`, so it is
+/// bitwise the same whatever order the units were added in. For unweighted ratings.
+#[derive(Debug, Clone, Default)]
+pub struct ExactCoincidences {
+    q: usize,
+    /// `by_size[m]`: the `q × q` pair counts of units with `m` ratings (empty if none).
+    by_size: Vec<Vec<u64>>,
+}
+
+impl ExactCoincidences {
+    pub fn new(q: usize) -> Self {
+        Self {
+            q,
+            by_size: Vec::new(),
+        }
+    }
+
+    /// Add one unit given its value counts (`counts[c]` ratings of category `c`) and the
+    /// categories present (each once).
+    pub fn add_unit(&mut self, counts: &[u64], present: &[usize]) {
+        let m: u64 = present.iter().map(|&c| counts[c]).sum();
+        if m < 2 {
+            return;
+        }
+        let m = m as usize;
+        if self.by_size.len() <= m {
+            self.by_size.resize(m + 1, Vec::new());
+        }
+        let q = self.q;
+        let table = &mut self.by_size[m];
+        if table.is_empty() {
+            table.resize(q * q, 0);
+        }
+        for &c in present {
+            for &d in present {
+                let pairs = if c == d {
+                    counts[c] * (counts[c] - 1)
+                } else {
+                    counts[c] * counts[d]
+                };
+                table[c * q + d] += pairs;
+            }
+        }
+    }
+
+    /// The dense `q × q` coincidence matrix.
+    pub fn matrix(&self) -> Vec<f64> {
+        let mut out = vec![0.0; self.q * self.q];
+        for (m, table) in self.by_size.iter().enumerate() {
+            if table.is_empty() {
+                continue;
+            }
+            let scale = 1.0 / (m as f64 - 1.0);
+            for (o, &t) in out.iter_mut().zip(table) {
+                *o += t as f64 * scale;
+            }
+        }
+        out
+    }
+}
+
 /// Alpha from a dense `k × k` coincidence matrix (row-major).
 pub fn alpha_from_coincidences(values: &[f64], coincidence: &[f64], level: Level) -> Option<f64> {
     let k = values.len();

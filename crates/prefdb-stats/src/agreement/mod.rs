@@ -14,4 +14,4 @@ pub use kappa::{
     agreement_weights, cohen_kappa, fleiss_kappa, gwet_ac, percent_agreement, scott_pi,
     FleissError, Weighting,
 };
-pub use krippendorff::{krippendorff_alpha, Level};
+pub use krippendorff::{alpha_from_coincidences, krippendorff_alpha, ExactCoincidences, Level};
