@@ -902,7 +902,7 @@ impl RatingsAccumulator {
         let mut small = [u32::MAX; 256];
         for row in 0..items.len() {
             let v = labels[row];
-            let value = if v >= 0.0 && v < 256.0 && f64::from(v as u8) == v {
+            let value = if (0.0..256.0).contains(&v) && f64::from(v as u8) == v {
                 let slot = &mut small[v as usize];
                 if *slot == u32::MAX {
                     *slot = ValueDictionary::intern_number(value_ids, value_list, v);

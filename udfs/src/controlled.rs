@@ -10,17 +10,17 @@ use crate::pairwise::{
     coerce_item_pair, f64_field, interval_columns, leaderboard_fields, OutcomeColumn, ARG_ITEMS,
     ARG_OUTCOME, DOC_SECTION, FISHER_MAX_ITEMS,
 };
+use crate::state::{list_fields, remapped, wrap};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Float64Array, Int64Array, ListArray, StructArray, UInt32Array,
 };
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type, UInt32Type};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type};
 use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
 use datafusion::logical_expr::expr::AggregateFunction;
 use datafusion::logical_expr::function::{
     AccumulatorArgs, AggregateFunctionSimplification, StateFieldsArgs,
 };
-use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, Expr, Signature, Volatility,
 };
@@ -202,21 +202,17 @@ impl AggregateUDFImpl for ControlledUdaf {
             args.input_fields[0].data_type(),
         )?
         .output_type();
-        let list = |suffix: &str, t: DataType| {
-            Arc::new(Field::new(
-                format_state_name(args.name, suffix),
-                DataType::new_list(t, true),
-                true,
-            ))
-        };
-        Ok(vec![
-            list("items", item),
-            list("a", DataType::UInt32),
-            list("b", DataType::UInt32),
-            list("score_a", DataType::Float64),
-            list("weight", DataType::Float64),
-            list("features", DataType::Float64),
-        ])
+        Ok(list_fields(
+            args.name,
+            vec![
+                ("items", item),
+                ("a", DataType::UInt32),
+                ("b", DataType::UInt32),
+                ("score_a", DataType::Float64),
+                ("weight", DataType::Float64),
+                ("features", DataType::Float64),
+            ],
+        ))
     }
 
     fn accumulator(&self, acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
@@ -504,7 +500,6 @@ impl Accumulator for ControlledAccumulator {
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        let wrap = |a: ArrayRef| SingleRowListArrayBuilder::new(a).build_list_scalar();
         let b = &self.battles;
         Ok(vec![
             wrap(self.items.to_array()),
@@ -530,10 +525,6 @@ impl Accumulator for ControlledAccumulator {
                 lists[4].value(row),
                 lists[5].value(row),
             );
-            let (a, b) = (
-                a.as_primitive::<UInt32Type>(),
-                b.as_primitive::<UInt32Type>(),
-            );
             let (s, w, f) = (
                 s.as_primitive::<Float64Type>(),
                 w.as_primitive::<Float64Type>(),
@@ -543,10 +534,8 @@ impl Accumulator for ControlledAccumulator {
                 continue;
             }
             self.set_width(f.len() / a.len())?;
-            for k in 0..a.len() {
-                self.battles.a.push(id_map[a.value(k) as usize]);
-                self.battles.b.push(id_map[b.value(k) as usize]);
-            }
+            self.battles.a.extend(remapped(&a, &id_map));
+            self.battles.b.extend(remapped(&b, &id_map));
             self.battles.score_a.extend_from_slice(s.values());
             self.battles.weight.extend_from_slice(w.values());
             self.battles.features.extend_from_slice(f.values());

@@ -12,15 +12,15 @@ use crate::ordered::OrderKeys;
 use crate::pairwise::{
     leaderboard_fields, list_of, OutcomeColumn, ARG_ITEMS, ARG_OUTCOME, DOC_SECTION,
 };
+use crate::state::{list_fields, remapped, wrap};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, ListArray, UInt32Array};
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type, UInt32Type};
-use datafusion::common::utils::SingleRowListArrayBuilder;
+use datafusion::arrow::datatypes::{DataType, FieldRef, Float64Type};
 use datafusion::common::{plan_err, Result, ScalarValue};
 use datafusion::logical_expr::expr::AggregateFunction;
 use datafusion::logical_expr::function::{
     AccumulatorArgs, AggregateFunctionSimplification, StateFieldsArgs,
 };
-use datafusion::logical_expr::utils::{format_state_name, AggregateOrderSensitivity};
+use datafusion::logical_expr::utils::AggregateOrderSensitivity;
 use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, Expr, Signature, Volatility,
 };
@@ -143,20 +143,16 @@ impl AggregateUDFImpl for EloUdaf {
             args.input_fields[0].data_type(),
         )?
         .output_type();
-        let list = |suffix: &str, t: DataType| {
-            Arc::new(Field::new(
-                format_state_name(args.name, suffix),
-                DataType::new_list(t, true),
-                true,
-            ))
-        };
-        Ok(vec![
-            list("items", item),
-            list("a", DataType::UInt32),
-            list("b", DataType::UInt32),
-            list("score_a", DataType::Float64),
-            list("order_key", DataType::Binary),
-        ])
+        Ok(list_fields(
+            args.name,
+            vec![
+                ("items", item),
+                ("a", DataType::UInt32),
+                ("b", DataType::UInt32),
+                ("score_a", DataType::Float64),
+                ("order_key", DataType::Binary),
+            ],
+        ))
     }
 
     fn order_sensitivity(&self) -> AggregateOrderSensitivity {
@@ -330,7 +326,6 @@ impl Accumulator for EloAccumulator {
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        let wrap = |a: ArrayRef| SingleRowListArrayBuilder::new(a).build_list_scalar();
         let keys = self.keys.to_array();
         Ok(vec![
             wrap(self.items.to_array()),
@@ -354,19 +349,9 @@ impl Accumulator for EloAccumulator {
                 lists[3].value(row),
                 lists[4].value(row),
             );
-            let (a, b, score, keys) = (
-                a.as_primitive::<UInt32Type>(),
-                b.as_primitive::<UInt32Type>(),
-                score.as_primitive::<Float64Type>(),
-                keys.as_binary::<i32>(),
-            );
-            for k in 0..a.len() {
-                self.push(
-                    id_map[a.value(k) as usize],
-                    id_map[b.value(k) as usize],
-                    score.value(k),
-                    keys.value(k),
-                );
+            let (score, keys) = (score.as_primitive::<Float64Type>(), keys.as_binary::<i32>());
+            for (k, (ia, ib)) in remapped(&a, &id_map).zip(remapped(&b, &id_map)).enumerate() {
+                self.push(ia, ib, score.value(k), keys.value(k));
             }
         }
         Ok(())

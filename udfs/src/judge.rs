@@ -7,14 +7,14 @@ use crate::items::{ItemColumn, ItemInterner, ItemKind, ItemRef};
 use crate::leaderboard::Ranking;
 use crate::options::{logical_options, physical_options, FunctionOptions};
 use crate::pairwise::{f64_field, leaderboard_fields, list_of};
+use crate::state::{remapped, wrap};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Float64Array, Int64Array, ListArray, StructArray, UInt32Array,
     UInt8Array,
 };
 use datafusion::arrow::datatypes::{
-    DataType, Field, FieldRef, Fields, Float64Type, Int64Type, UInt32Type, UInt8Type,
+    DataType, Field, FieldRef, Fields, Float64Type, Int64Type, UInt8Type,
 };
-use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
 use datafusion::logical_expr::expr::AggregateFunction;
 use datafusion::logical_expr::function::{
@@ -362,9 +362,9 @@ fn verdict_at(function: &str, column: &VerdictColumn, row: usize) -> Result<Opti
                 return Ok(None);
             }
             match col.value(row) {
-                x if x == 1.0 => Ok(Some(Verdict::First)),
-                x if x == 0.0 => Ok(Some(Verdict::Second)),
-                x if x == 0.5 => Ok(Some(Verdict::Tie)),
+                1.0 => Ok(Some(Verdict::First)),
+                0.0 => Ok(Some(Verdict::Second)),
+                0.5 => Ok(Some(Verdict::Tie)),
                 x => exec_err!(
                     "{function}: a numeric verdict must be 1 (first), 0 (second) or 0.5 (tie), got {x}"
                 ),
@@ -546,7 +546,6 @@ impl Accumulator for KeyedAccumulator {
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        let wrap = |a: ArrayRef| SingleRowListArrayBuilder::new(a).build_list_scalar();
         let last: ArrayRef = if self.function == JudgeFunction::PositionConsistency {
             Arc::new(UInt8Array::from(self.verdicts.clone()))
         } else {
@@ -574,14 +573,8 @@ impl Accumulator for KeyedAccumulator {
                 lists[3].value(row),
                 lists[4].value(row),
             );
-            let (k, g) = (
-                k.as_primitive::<UInt32Type>(),
-                g.as_primitive::<UInt32Type>(),
-            );
-            self.key_ids
-                .extend(k.values().iter().map(|&i| key_map[i as usize]));
-            self.group_ids
-                .extend(g.values().iter().map(|&i| group_map[i as usize]));
+            self.key_ids.extend(remapped(&k, &key_map));
+            self.group_ids.extend(remapped(&g, &group_map));
             if self.function == JudgeFunction::PositionConsistency {
                 self.verdicts
                     .extend_from_slice(last.as_primitive::<UInt8Type>().values());
@@ -703,11 +696,11 @@ fn five_level(function: &str, column: &VerdictColumn, row: usize) -> Result<Opti
                 return Ok(None);
             }
             Ok(Some(match col.value(row) {
-                x if x == 1.0 => FiveLevel::MuchBetterA,
-                x if x == 0.5 => FiveLevel::SlightlyBetterA,
-                x if x == 0.0 => FiveLevel::Tie,
-                x if x == -0.5 => FiveLevel::SlightlyBetterB,
-                x if x == -1.0 => FiveLevel::MuchBetterB,
+                1.0 => FiveLevel::MuchBetterA,
+                0.5 => FiveLevel::SlightlyBetterA,
+                0.0 => FiveLevel::Tie,
+                -0.5 => FiveLevel::SlightlyBetterB,
+                -1.0 => FiveLevel::MuchBetterB,
                 x => return exec_err!("{function}: unknown outcome {x} (expected {LEVELS})"),
             }))
         }

@@ -30,6 +30,7 @@ pub mod pairwise;
 pub mod plackett_luce;
 pub mod reference;
 pub mod scalar;
+mod state;
 
 use datafusion::logical_expr::AggregateUDF;
 use datafusion::prelude::SessionContext;

@@ -9,17 +9,18 @@ use crate::items::{ItemColumn, ItemInterner, ItemKind};
 use crate::options::{logical_string_literal, physical_string_literal, FunctionOptions};
 use crate::ordered::{no_order_error, OrderKeys};
 use crate::pairwise::{f64_field, list_of, DOC_SECTION};
+use crate::state::{list_fields, remapped, wrap};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Float64Array, Int64Array, ListArray, StructArray, UInt32Array,
 };
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type, UInt32Type};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type};
 use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{exec_err, plan_err, HashMap, Result, ScalarValue};
 use datafusion::logical_expr::expr::AggregateFunction;
 use datafusion::logical_expr::function::{
     AccumulatorArgs, AggregateFunctionSimplification, StateFieldsArgs,
 };
-use datafusion::logical_expr::utils::{format_state_name, AggregateOrderSensitivity};
+use datafusion::logical_expr::utils::AggregateOrderSensitivity;
 use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, Expr, Signature, Volatility,
 };
@@ -133,21 +134,17 @@ impl AggregateUDFImpl for OpenSkillUdaf {
         let kind = |i: usize, arg: &str| -> Result<DataType> {
             Ok(ItemKind::of(NAME, arg, args.input_fields[i].data_type())?.output_type())
         };
-        let list = |suffix: &str, t: DataType| {
-            Arc::new(Field::new(
-                format_state_name(args.name, suffix),
-                DataType::new_list(t, true),
-                true,
-            ))
-        };
-        Ok(vec![
-            list("matches", kind(0, "match_id")?),
-            list("items", kind(1, "item")?),
-            list("match_ids", DataType::UInt32),
-            list("item_ids", DataType::UInt32),
-            list("positions", DataType::Float64),
-            list("order_key", DataType::Binary),
-        ])
+        Ok(list_fields(
+            args.name,
+            vec![
+                ("matches", kind(0, "match_id")?),
+                ("items", kind(1, "item")?),
+                ("match_ids", DataType::UInt32),
+                ("item_ids", DataType::UInt32),
+                ("positions", DataType::Float64),
+                ("order_key", DataType::Binary),
+            ],
+        ))
     }
 
     fn order_sensitivity(&self) -> AggregateOrderSensitivity {
@@ -365,7 +362,6 @@ impl Accumulator for OpenSkillAccumulator {
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        let wrap = |a: ArrayRef| SingleRowListArrayBuilder::new(a).build_list_scalar();
         Ok(vec![
             wrap(self.matches.to_array()),
             wrap(self.items.to_array()),
@@ -391,18 +387,8 @@ impl Accumulator for OpenSkillAccumulator {
                 lists[5].value(row),
             );
             let keys = k.as_binary::<i32>();
-            self.match_ids.extend(
-                m.as_primitive::<UInt32Type>()
-                    .values()
-                    .iter()
-                    .map(|&x| match_map[x as usize]),
-            );
-            self.item_ids.extend(
-                i.as_primitive::<UInt32Type>()
-                    .values()
-                    .iter()
-                    .map(|&x| item_map[x as usize]),
-            );
+            self.match_ids.extend(remapped(&m, &match_map));
+            self.item_ids.extend(remapped(&i, &item_map));
             self.positions
                 .extend_from_slice(p.as_primitive::<Float64Type>().values());
             for x in 0..keys.len() {

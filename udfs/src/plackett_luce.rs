@@ -8,15 +8,14 @@ use crate::items::{ItemColumn, ItemInterner, ItemKind};
 use crate::leaderboard::Ranking as Leaderboard;
 use crate::options::{logical_string_literal, physical_string_literal, FunctionOptions};
 use crate::pairwise::{leaderboard_fields, list_of, DOC_SECTION};
+use crate::state::{list_fields, remapped, wrap};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, ListArray, UInt32Array};
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type, UInt32Type};
-use datafusion::common::utils::SingleRowListArrayBuilder;
+use datafusion::arrow::datatypes::{DataType, FieldRef, Float64Type};
 use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
 use datafusion::logical_expr::expr::AggregateFunction;
 use datafusion::logical_expr::function::{
     AccumulatorArgs, AggregateFunctionSimplification, StateFieldsArgs,
 };
-use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, Expr, Signature, Volatility,
 };
@@ -134,21 +133,17 @@ impl AggregateUDFImpl for PlUdaf {
         let kind = |i: usize, arg: &str| -> Result<DataType> {
             Ok(ItemKind::of(NAME, arg, args.input_fields[i].data_type())?.output_type())
         };
-        let list = |suffix: &str, t: DataType| {
-            Arc::new(Field::new(
-                format_state_name(args.name, suffix),
-                DataType::new_list(t, true),
-                true,
-            ))
-        };
-        Ok(vec![
-            list("rankings", kind(0, "ranking_id")?),
-            list("items", kind(1, "item")?),
-            list("ranking_ids", DataType::UInt32),
-            list("item_ids", DataType::UInt32),
-            list("positions", DataType::Float64),
-            list("weights", DataType::Float64),
-        ])
+        Ok(list_fields(
+            args.name,
+            vec![
+                ("rankings", kind(0, "ranking_id")?),
+                ("items", kind(1, "item")?),
+                ("ranking_ids", DataType::UInt32),
+                ("item_ids", DataType::UInt32),
+                ("positions", DataType::Float64),
+                ("weights", DataType::Float64),
+            ],
+        ))
     }
 
     fn accumulator(&self, acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
@@ -342,7 +337,6 @@ impl Accumulator for PlAccumulator {
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        let wrap = |a: ArrayRef| SingleRowListArrayBuilder::new(a).build_list_scalar();
         Ok(vec![
             wrap(self.rankings.to_array()),
             wrap(self.items.to_array()),
@@ -367,18 +361,8 @@ impl Accumulator for PlAccumulator {
                 lists[4].value(row),
                 lists[5].value(row),
             );
-            self.ranking_ids.extend(
-                r.as_primitive::<UInt32Type>()
-                    .values()
-                    .iter()
-                    .map(|&k| ranking_map[k as usize]),
-            );
-            self.item_ids.extend(
-                i.as_primitive::<UInt32Type>()
-                    .values()
-                    .iter()
-                    .map(|&k| item_map[k as usize]),
-            );
+            self.ranking_ids.extend(remapped(&r, &ranking_map));
+            self.item_ids.extend(remapped(&i, &item_map));
             self.positions
                 .extend_from_slice(p.as_primitive::<Float64Type>().values());
             self.weights

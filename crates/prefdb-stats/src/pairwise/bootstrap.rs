@@ -22,7 +22,7 @@ use crate::rng::{quantile_sorted, Xoshiro256};
 /// (transformed rejection with squeeze) when the smaller of np and n(1 − p) is at least 10,
 /// which is every cell of a large arena, and rand_distr's inversion/BTPE otherwise.
 pub fn binomial(rng: &mut Xoshiro256, n: u64, p: f64) -> u64 {
-    if !(p > 0.0) || n == 0 {
+    if p.is_nan() || p <= 0.0 || n == 0 {
         return 0;
     }
     if p >= 1.0 {
@@ -46,7 +46,7 @@ fn ln_factorial(k: f64) -> f64 {
     const TABLE: [f64; 16] = [
         0.0,
         0.0,
-        0.693_147_180_559_945_3,
+        std::f64::consts::LN_2,
         1.791_759_469_228_055,
         3.178_053_830_347_945_8,
         4.787_491_742_782_046,

@@ -119,13 +119,12 @@ mod tests {
             base: 4.0,
             initial: 1000.0,
         };
-        let mut battles = vec![];
         // Raise a to 1015 first: one win at equal ratings moves a by k/2.
-        battles.push(EloBattle {
+        let battles = vec![EloBattle {
             a: 0,
             b: 1,
             score_a: 1.0,
-        });
+        }];
         let r = online_elo(2, battles, &o);
         assert_eq!(r, vec![1015.0, 985.0]);
         let e_a = 1.0 / (1.0 + 4f64.powf(-30.0 / 200.0));

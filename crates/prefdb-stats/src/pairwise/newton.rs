@@ -23,7 +23,7 @@ fn solve_spd(mut a: Vec<f64>, mut b: Vec<f64>) -> Option<Vec<f64>> {
         for p in 0..j {
             diag -= a[j * k + p] * a[j * k + p];
         }
-        if !(diag > 0.0) {
+        if diag.is_nan() || diag <= 0.0 {
             return None;
         }
         let diag = diag.sqrt();
