@@ -445,7 +445,7 @@ impl AggregateUDFImpl for AgreementUdaf {
                 ItemKind::Text
             }),
             values,
-            ratings: Vec::new(),
+            ratings: Ratings::default(),
             counts: Vec::new(),
         }))
     }
@@ -611,6 +611,41 @@ impl<'a> ValueColumn<'a> {
     }
 }
 
+/// (item, rater, value) ids of every rating, as three columns so that the partial state
+/// can hand them to Arrow without copying.
+#[derive(Debug, Default)]
+struct Ratings {
+    item: Vec<u32>,
+    rater: Vec<u32>,
+    value: Vec<u32>,
+}
+
+impl Ratings {
+    fn push(&mut self, item: u32, rater: u32, value: u32) {
+        self.item.push(item);
+        self.rater.push(rater);
+        self.value.push(value);
+    }
+
+    fn len(&self) -> usize {
+        self.item.len()
+    }
+
+    fn reserve(&mut self, n: usize) {
+        self.item.reserve(n);
+        self.rater.reserve(n);
+        self.value.reserve(n);
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (u32, u32, u32)> + '_ {
+        (0..self.len()).map(|i| (self.item[i], self.rater[i], self.value[i]))
+    }
+
+    fn heap_size(&self) -> usize {
+        (self.item.capacity() + self.rater.capacity() + self.value.capacity()) * 4
+    }
+}
+
 /// Long-form ratings.
 #[derive(Debug)]
 struct RatingsAccumulator {
@@ -623,7 +658,7 @@ struct RatingsAccumulator {
     /// `fleiss_kappa`, which has no rater column. Grouping by item, and the check that no
     /// rater rated an item twice, happen once in `evaluate` by a counting sort on item ids,
     /// so the per-row work is three dictionary lookups and a push.
-    ratings: Vec<(u32, u32, u32)>,
+    ratings: Ratings,
     /// For `fleiss_kappa` only: the count of each entry of `ratings` (merged states carry
     /// counts). Empty means every count is 1.
     counts: Vec<f64>,
@@ -631,14 +666,14 @@ struct RatingsAccumulator {
 
 impl RatingsAccumulator {
     fn record(&mut self, item: u32, rater: u32, value: u32) {
-        self.ratings.push((item, rater, value));
+        self.ratings.push(item, rater, value);
     }
 
     fn add_count(&mut self, item: u32, value: u32, n: f64) {
         if self.counts.len() < self.ratings.len() {
             self.counts.resize(self.ratings.len(), 1.0);
         }
-        self.ratings.push((item, 0, value));
+        self.ratings.push(item, 0, value);
         self.counts.push(n);
     }
 
@@ -666,7 +701,7 @@ impl RatingsAccumulator {
         let position = Self::canonical_positions(&self.items);
         let n = position.len();
         let mut offsets = vec![0usize; n + 1];
-        for r in &self.ratings {
+        for r in self.ratings.iter() {
             offsets[position[r.0 as usize] + 1] += 1;
         }
         for i in 0..n {
@@ -755,15 +790,15 @@ impl RatingsAccumulator {
         }
         let n_items = self.items.len();
         let mut offsets = vec![0u32; n_items + 1];
-        for r in &self.ratings {
-            offsets[r.0 as usize + 1] += 1;
+        for &item in &self.ratings.item {
+            offsets[item as usize + 1] += 1;
         }
         for i in 0..n_items {
             offsets[i + 1] += offsets[i];
         }
         let mut cursor = offsets.clone();
         let mut by_item = vec![(0u32, 0u32); self.ratings.len()];
-        for &(item, rater, value) in &self.ratings {
+        for (item, rater, value) in self.ratings.iter() {
             let slot = &mut cursor[item as usize];
             by_item[*slot as usize] = (rater, category[value as usize] as u32);
             *slot += 1;
@@ -922,7 +957,7 @@ impl RatingsAccumulator {
                 }
             };
             let rater = self.raters.intern(ItemRef::Integer(raters[row]))?;
-            self.ratings.push((item, rater, value));
+            self.ratings.push(item, rater, value);
         }
         Ok(true)
     }
@@ -1027,24 +1062,24 @@ impl Accumulator for RatingsAccumulator {
             + self.items.heap_size()
             + self.raters.heap_size()
             + self.values.len() * 24
-            + self.ratings.capacity() * std::mem::size_of::<(u32, u32, u32)>()
+            + self.ratings.heap_size()
             + self.counts.capacity() * 8
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
         let wrap = |a: ArrayRef| SingleRowListArrayBuilder::new(a).build_list_scalar();
-        // (item, rater, value, count); rater is 0 for the counted form.
-        let rows = &self.ratings;
-        let ids = |f: fn(&(u32, u32, u32)) -> u32| -> ArrayRef {
-            Arc::new(UInt32Array::from_iter_values(rows.iter().map(f)))
-        };
+        // (item, rater, value, count); rater is 0 for the counted form. `state` consumes the
+        // accumulator's state (DataFusion calls it once), so the id columns are moved into
+        // the arrays, not copied.
+        let Ratings { item, rater, value } = std::mem::take(&mut self.ratings);
+        let ids = |v: Vec<u32>| -> ArrayRef { Arc::new(UInt32Array::from(v)) };
         Ok(vec![
             wrap(self.items.to_array()),
             wrap(self.raters.to_array()),
             wrap(self.values.to_array()),
-            wrap(ids(|r| r.0)),
-            wrap(ids(|r| r.1)),
-            wrap(ids(|r| r.2)),
+            wrap(ids(item)),
+            wrap(ids(rater)),
+            wrap(ids(value)),
             // Every count is 1 unless fleiss_kappa merged counted states: then send none.
             wrap(Arc::new(Float64Array::from(self.counts.clone()))),
         ])
@@ -1072,6 +1107,18 @@ impl Accumulator for RatingsAccumulator {
                 counts.as_primitive::<Float64Type>(),
             );
             self.ratings.reserve(items.len());
+            let identity = |map: &[u32]| map.iter().enumerate().all(|(i, &m)| m as usize == i);
+            if self.function.has_rater()
+                && identity(&item_map)
+                && identity(&rater_map)
+                && identity(&value_map)
+            {
+                // The first state into an empty accumulator keeps its ids: copy the columns.
+                self.ratings.item.extend_from_slice(items.values());
+                self.ratings.rater.extend_from_slice(raters.values());
+                self.ratings.value.extend_from_slice(values.values());
+                continue;
+            }
             for k in 0..items.len() {
                 let item = item_map[items.value(k) as usize];
                 let value = value_map[values.value(k) as usize];
