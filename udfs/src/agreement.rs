@@ -796,13 +796,25 @@ impl RatingsAccumulator {
         for i in 0..n_items {
             offsets[i + 1] += offsets[i];
         }
-        let mut cursor = offsets.clone();
-        let mut by_item = vec![(0u32, 0u32); self.ratings.len()];
-        for (item, rater, value) in self.ratings.iter() {
-            let slot = &mut cursor[item as usize];
-            by_item[*slot as usize] = (rater, category[value as usize] as u32);
-            *slot += 1;
-        }
+        // Ids are handed out in order of first appearance, so a table stored grouped by item
+        // (the usual layout) arrives with non-decreasing ids and needs no reordering.
+        let by_item: Vec<(u32, u32)> = if self.ratings.item.is_sorted() {
+            self.ratings
+                .rater
+                .iter()
+                .zip(&self.ratings.value)
+                .map(|(&rater, &value)| (rater, category[value as usize] as u32))
+                .collect()
+        } else {
+            let mut cursor = offsets.clone();
+            let mut by_item = vec![(0u32, 0u32); self.ratings.len()];
+            for (item, rater, value) in self.ratings.iter() {
+                let slot = &mut cursor[item as usize];
+                by_item[*slot as usize] = (rater, category[value as usize] as u32);
+                *slot += 1;
+            }
+            by_item
+        };
         let mut stamp = vec![u32::MAX; self.raters.len()];
         let mut stamped_category = vec![0u32; self.raters.len()];
         let mut counts = vec![0u64; q];

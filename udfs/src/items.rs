@@ -174,16 +174,27 @@ impl ItemInterner {
                 },
                 ItemRef::Integer(v),
             ) => {
-                if (0..DIRECT).contains(&v) {
-                    if direct.is_empty() {
-                        direct.resize(DIRECT as usize, u32::MAX);
+                // Dense non-negative ids (rater numbers, item ids 0..n) are found by one
+                // array read. The array covers 0..max(DIRECT, 4 × distinct values), so it
+                // stays proportional to the dictionary; a value in that range lives only
+                // in the array (the range never shrinks), others in the hash map.
+                let limit = DIRECT.max(4 * values.len() as i64);
+                if (0..limit).contains(&v) {
+                    if direct.len() <= v as usize {
+                        direct.resize(
+                            (v as usize + 1).max(2 * direct.len()).min(limit as usize),
+                            u32::MAX,
+                        );
                     }
                     let slot = &mut direct[v as usize];
                     if *slot == u32::MAX {
-                        *slot = *ids.entry(v).or_insert_with(|| {
-                            values.push(v);
-                            (values.len() - 1) as u32
-                        });
+                        *slot = match ids.get(&v) {
+                            Some(&id) => id,
+                            None => {
+                                values.push(v);
+                                (values.len() - 1) as u32
+                            }
+                        };
                     }
                     return Ok(*slot);
                 }
@@ -267,7 +278,9 @@ impl ItemInterner {
             ItemInterner::Text { names, .. } => {
                 names.iter().map(|n| 2 * n.len() + 40).sum::<usize>()
             }
-            ItemInterner::Integer { values, .. } => values.len() * 24,
+            ItemInterner::Integer { values, direct, .. } => {
+                values.len() * 24 + direct.capacity() * 4
+            }
         }
     }
 }
