@@ -345,3 +345,34 @@ async fn openskill_rank_matches_the_openskill_package() {
         }
     }
 }
+
+/// On rankings of two items Plackett–Luce is Bradley–Terry, so pl_rank's Fisher intervals
+/// must equal bt_rank's (themselves checked against a statsmodels GLM), with and without
+/// the prior, on LLMFAO's decisive votes.
+#[tokio::test]
+async fn pl_rank_fisher_intervals_equal_bt_rank_on_pairs() {
+    repo_root();
+    let ctx = llmfao().await;
+    let decisive = "(SELECT row_number() OVER (ORDER BY id, worker, \"left\", \"right\") AS rid, \
+                    CASE WHEN winner = 'left' THEN \"left\" ELSE \"right\" END AS w, \
+                    CASE WHEN winner = 'left' THEN \"right\" ELSE \"left\" END AS l \
+                    FROM llmfao WHERE winner <> 'tie')";
+    for prior in ["prior=0", "prior=0.01"] {
+        for field in ["ci_lower", "ci_upper", "rating"] {
+            let bt = format!(
+                "SELECT item, {field} FROM leaderboard('SELECT bt_rank(w, l, ''se=fisher, {prior}'') FROM {}') ORDER BY item",
+                decisive.replace('\'', "''")
+            );
+            let pl = format!(
+                "SELECT item, {field} FROM leaderboard('SELECT pl_rank(rid, item, pos, ''se=fisher, {prior}'') FROM (SELECT rid, w AS item, 1 AS pos FROM {d} UNION ALL SELECT rid, l, 2 FROM {d})') ORDER BY item",
+                d = decisive.replace('\'', "''")
+            );
+            let (bt, pl) = (pairs(&ctx, &bt).await, pairs(&ctx, &pl).await);
+            assert_eq!(bt.len(), 59);
+            for ((i, x), (j, y)) in bt.iter().zip(&pl) {
+                assert_eq!(i, j);
+                assert!((x - y).abs() < 1e-6, "{prior} {field} of {i}: bt_rank {x} vs pl_rank {y}");
+            }
+        }
+    }
+}

@@ -312,6 +312,7 @@ impl Accumulator for EloAccumulator {
             ratings,
             rank_tolerance: 1e-9 * self.options.scale,
             totals: Some(totals),
+            intervals: None,
         }
         .into_scalar()
     }

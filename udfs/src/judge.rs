@@ -483,6 +483,7 @@ impl KeyedAccumulator {
             ratings,
             rank_tolerance: 1e-12,
             totals: None,
+            intervals: None,
         }
         .into_scalar()
     }

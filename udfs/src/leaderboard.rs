@@ -3,7 +3,7 @@
 //! battles, tie_param` (see [`crate::pairwise::leaderboard_fields`]).
 
 use crate::items::ItemInterner;
-use crate::pairwise::leaderboard_fields;
+use crate::pairwise::{interval_columns, leaderboard_fields};
 use datafusion::arrow::array::{ArrayRef, Float64Array, Int64Array, StructArray};
 use datafusion::arrow::datatypes::{DataType, Fields};
 use datafusion::common::utils::SingleRowListArrayBuilder;
@@ -20,6 +20,9 @@ pub(crate) struct Ranking<'a> {
     pub rank_tolerance: f64,
     /// Weighted wins, losses, ties and battles per item id; NULL fields when absent.
     pub totals: Option<Vec<ItemTotals>>,
+    /// `(ci_lower, ci_upper)` per item id; the rank range follows from them. NULL when
+    /// absent.
+    pub intervals: Option<(Vec<Option<f64>>, Vec<Option<f64>>)>,
 }
 
 pub(crate) fn item_type(items: &ItemInterner) -> DataType {
@@ -43,7 +46,7 @@ impl Ranking<'_> {
         order
     }
 
-    /// The leaderboard list scalar, with NULL interval fields.
+    /// The leaderboard list scalar.
     pub fn into_scalar(self) -> Result<ScalarValue> {
         let order = self.order();
         let n = order.len();
@@ -57,14 +60,26 @@ impl Ranking<'_> {
                 None => Arc::new(Float64Array::new_null(n)),
             }
         };
+        let [ci_lower, ci_upper, rank_lower, rank_upper] = match &self.intervals {
+            Some((lower, upper)) => interval_columns(
+                order.iter().map(|&i| lower[i]).collect(),
+                order.iter().map(|&i| upper[i]).collect(),
+            ),
+            None => [
+                Arc::new(Float64Array::new_null(n)) as ArrayRef,
+                Arc::new(Float64Array::new_null(n)),
+                Arc::new(Int64Array::new_null(n)),
+                Arc::new(Int64Array::new_null(n)),
+            ],
+        };
         let columns: Vec<ArrayRef> = vec![
             Arc::new(Int64Array::from(ranks)),
             self.items.take(order.iter().copied()),
             Arc::new(Float64Array::from(sorted)),
-            Arc::new(Float64Array::new_null(n)),
-            Arc::new(Float64Array::new_null(n)),
-            Arc::new(Int64Array::new_null(n)),
-            Arc::new(Int64Array::new_null(n)),
+            ci_lower,
+            ci_upper,
+            rank_lower,
+            rank_upper,
             total(|t| t.wins),
             total(|t| t.losses),
             total(|t| t.ties),

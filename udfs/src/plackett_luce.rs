@@ -7,7 +7,7 @@
 use crate::items::{ItemColumn, ItemInterner, ItemKind};
 use crate::leaderboard::Ranking as Leaderboard;
 use crate::options::{logical_string_literal, physical_string_literal, FunctionOptions};
-use crate::pairwise::{leaderboard_fields, list_of, DOC_SECTION};
+use crate::pairwise::{leaderboard_fields, list_of, DOC_SECTION, FISHER_MAX_ITEMS};
 use crate::state::{list_fields, remapped, wrap};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, ListArray, UInt32Array};
 use datafusion::arrow::datatypes::{DataType, FieldRef, Float64Type};
@@ -19,14 +19,24 @@ use datafusion::logical_expr::function::{
 use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, Expr, Signature, Volatility,
 };
+use prefdb_stats::calibration::scores::normal_quantile;
 use prefdb_stats::pairwise::bradley_terry::{to_elo_scale, DEFAULT_PRIOR};
 use prefdb_stats::pairwise::{
-    fit_plackett_luce, implied_pairs, item_totals, BtError, BtOptions, Ranking, TieHandling,
+    fit_plackett_luce, implied_pairs, item_totals, plackett_luce_covariance, BtError, BtOptions,
+    Ranking, TieHandling,
 };
 use std::sync::{Arc, OnceLock};
 
 const NAME: &str = "pl_rank";
-const OPTION_KEYS: &[&str] = &["scale", "base", "prior", "max_iter", "tol"];
+const OPTION_KEYS: &[&str] = &[
+    "scale",
+    "base",
+    "prior",
+    "max_iter",
+    "tol",
+    "se",
+    "confidence",
+];
 const USAGE: &str = "pl_rank(ranking_id, item, position [, weight] [, 'options'])";
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -34,6 +44,9 @@ struct PlConfig {
     fit: BtOptions,
     scale: f64,
     base: f64,
+    /// `se=fisher`: intervals from the observed information.
+    fisher: bool,
+    confidence: f64,
 }
 
 fn parse_options(text: Option<&str>) -> Result<PlConfig> {
@@ -64,6 +77,13 @@ fn parse_options(text: Option<&str>) -> Result<PlConfig> {
         },
         scale: o.f64_or("scale", 400.0, |v| v.is_finite() && v > 0.0, "a number > 0")?,
         base: o.f64_or("base", 1000.0, f64::is_finite, "a finite number")?,
+        fisher: o.choice_or("se", false, &[("none", false), ("fisher", true)])?,
+        confidence: o.f64_or(
+            "confidence",
+            0.95,
+            |c| c > 0.0 && c < 1.0,
+            "a number between 0 and 1",
+        )?,
     })
 }
 
@@ -317,11 +337,33 @@ impl Accumulator for PlAccumulator {
             ratings[id] = to_elo_scale(canonical[c], self.config.scale, self.config.base);
             totals[id] = totals_canonical[c];
         }
+        let intervals = if self.config.fisher {
+            if n > FISHER_MAX_ITEMS {
+                return exec_err!(
+                    "{NAME}: se=fisher inverts an items × items matrix and supports up to {FISHER_MAX_ITEMS} items, got {n}"
+                );
+            }
+            let cov = plackett_luce_covariance(n, &rankings, &canonical, &self.config.fit);
+            let z = normal_quantile(1.0 - (1.0 - self.config.confidence) / 2.0);
+            let unit = self.config.scale / std::f64::consts::LN_10;
+            let (mut lower, mut upper) = (vec![None; n], vec![None; n]);
+            for (c, &id) in original.iter().enumerate() {
+                if let Some(cov) = &cov {
+                    let half = z * cov[c][c].max(0.0).sqrt() * unit;
+                    lower[id] = Some(ratings[id] - half);
+                    upper[id] = Some(ratings[id] + half);
+                }
+            }
+            Some((lower, upper))
+        } else {
+            None
+        };
         Leaderboard {
             items: &self.items,
             ratings,
             rank_tolerance: (10.0 * self.config.fit.tol).max(1e-8) * self.config.scale,
             totals: Some(totals),
+            intervals,
         }
         .into_scalar()
     }
@@ -390,14 +432,17 @@ fn documentation() -> Documentation {
          above, and tied within the same rankings, weighted). An item listed twice in a \
          ranking, or rows of one ranking with different weights, are errors. A row with a NULL \
          ranking, item, position or weight is skipped; a ranking of one item adds nothing but \
-         the item; NULL with no rows left.",
-        "pl_rank(ranking_id, item, position [, weight] [, 'scale=400, base=1000, prior=0.01, max_iter=100, tol=1e-10'])",
+         the item; NULL with no rows left. With se=fisher, ci_lower and ci_upper are rating ± \
+         z * se * scale / ln(10) from the observed information (under the mean-zero \
+         constraint when prior=0), as bt_rank's; on rankings of two items they equal \
+         bt_rank's (tested), and rank_lower / rank_upper follow from them.",
+        "pl_rank(ranking_id, item, position [, weight] [, 'scale=400, base=1000, prior=0.01, max_iter=100, tol=1e-10, se=none, confidence=0.95'])",
     )
     .with_argument("ranking_id", "Which ranking the row belongs to (string or integer).")
     .with_argument("item", "The ranked item (string or integer).")
     .with_argument("position", "The item's place in the ranking, 1 = best; equal positions are ties.")
     .with_argument("weight", "Optional non-negative weight of the ranking (the same on all its rows).")
-    .with_argument("options", "String literal, last: scale, base, prior, max_iter, tol, as bt_rank.")
+    .with_argument("options", "String literal, last: scale, base, prior, max_iter, tol, se (none or fisher) and confidence, as bt_rank.")
     .with_sql_example(
         "SELECT * FROM leaderboard('SELECT pl_rank(vote_id, model, position) FROM ksort_votes');",
     )

@@ -72,6 +72,20 @@ impl Concave for Problem<'_> {
     }
 
     fn derivatives(&self, x: &[f64]) -> (Vec<f64>, Vec<f64>) {
+        let (g, mut h) = self.gradient_and_information(x);
+        if self.prior == 0.0 {
+            for v in h.iter_mut() {
+                *v += 1.0;
+            }
+        }
+        (g, h)
+    }
+}
+
+impl Problem<'_> {
+    /// The gradient and the negative Hessian (the observed information), without the
+    /// all-ones shift Newton adds when the prior is 0.
+    fn gradient_and_information(&self, x: &[f64]) -> (Vec<f64>, Vec<f64>) {
         let n = self.n;
         let mut g: Vec<f64> = x.iter().map(|s| -self.prior * s).collect();
         let mut h = vec![0.0; n * n];
@@ -102,11 +116,6 @@ impl Concave for Problem<'_> {
                 }
             }
         });
-        if self.prior == 0.0 {
-            for v in h.iter_mut() {
-                *v += 1.0;
-            }
-        }
         (g, h)
     }
 }
@@ -152,6 +161,40 @@ pub fn fit_plackett_luce(
     let (x, iterations) = maximise(&problem, vec![0.0; n_items], opts.max_iter, opts.tol)?;
     let mean = x.iter().sum::<f64>() / n_items as f64;
     Ok((x.iter().map(|s| s - mean).collect(), iterations))
+}
+
+/// Covariance of the fitted log-strengths from the observed information at `strengths`:
+/// its inverse, or with prior 0 (only differences identified) the pseudo-inverse under the
+/// mean-zero constraint, `(I + J/n)⁻¹ − J/n`. `None` when the information is singular.
+pub fn plackett_luce_covariance(
+    n_items: usize,
+    rankings: &[Ranking],
+    strengths: &[f64],
+    opts: &BtOptions,
+) -> Option<Vec<Vec<f64>>> {
+    let problem = Problem {
+        n: n_items,
+        rankings,
+        prior: opts.prior,
+    };
+    let (_, h) = problem.gradient_and_information(strengths);
+    let centre = opts.prior == 0.0;
+    let shift = if centre { 1.0 / n_items as f64 } else { 0.0 };
+    let rows = (0..n_items)
+        .map(|i| {
+            h[i * n_items..(i + 1) * n_items]
+                .iter()
+                .map(|v| v + shift)
+                .collect()
+        })
+        .collect();
+    let mut cov = super::fisher::invert_spd(rows)?;
+    for row in cov.iter_mut() {
+        for v in row.iter_mut() {
+            *v -= shift;
+        }
+    }
+    Some(cov)
 }
 
 #[cfg(test)]
