@@ -371,7 +371,10 @@ async fn pl_rank_fisher_intervals_equal_bt_rank_on_pairs() {
             assert_eq!(bt.len(), 59);
             for ((i, x), (j, y)) in bt.iter().zip(&pl) {
                 assert_eq!(i, j);
-                assert!((x - y).abs() < 1e-6, "{prior} {field} of {i}: bt_rank {x} vs pl_rank {y}");
+                assert!(
+                    (x - y).abs() < 1e-6,
+                    "{prior} {field} of {i}: bt_rank {x} vs pl_rank {y}"
+                );
             }
         }
     }
