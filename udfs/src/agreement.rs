@@ -516,7 +516,7 @@ impl ValueDictionary {
                 .iter()
                 .map(|&v| ValueDictionary::intern_number(ids, values, v))
                 .collect()),
-            (ValueDictionary::Text(dict), _) => intern_all(dict, array),
+            (ValueDictionary::Text(dict), _) => dict.intern_array(array),
             _ => exec_err!("internal error: value state type mismatch"),
         }
     }
@@ -558,16 +558,6 @@ impl ValueDictionary {
         };
         (category, numbers)
     }
-}
-
-fn intern_all(interner: &mut ItemInterner, array: &ArrayRef) -> Result<Vec<u32>> {
-    let column = ItemColumn::new(array)?;
-    (0..array.len())
-        .map(|i| match column.get(i) {
-            Some(v) => interner.intern(v),
-            None => exec_err!("internal error: NULL in a partial state"),
-        })
-        .collect()
 }
 
 /// Row access to a value column.
@@ -681,24 +671,13 @@ impl RatingsAccumulator {
         self.counts.get(i).copied().unwrap_or(1.0)
     }
 
-    /// Position of each item id in value order.
-    fn canonical_positions(interner: &ItemInterner) -> Vec<usize> {
-        let mut ids: Vec<usize> = (0..interner.len()).collect();
-        ids.sort_by(|&a, &b| interner.cmp(a, b));
-        let mut position = vec![0; ids.len()];
-        for (p, &id) in ids.iter().enumerate() {
-            position[id] = p;
-        }
-        position
-    }
-
     /// The ratings grouped by item in value order (a counting sort), one entry per rater, or
     /// for `fleiss_kappa` per value with summed counts. Returns the group offsets and the
     /// entries as (rater, value, count). A rater who gave an item two different values is
     /// an error; the same value twice counts once.
     #[allow(clippy::type_complexity)]
     fn grouped(&self) -> Result<(Vec<usize>, Vec<(u32, u32, f64)>)> {
-        let position = Self::canonical_positions(&self.items);
+        let position = self.items.value_positions();
         let n = position.len();
         let mut offsets = vec![0usize; n + 1];
         for r in self.ratings.iter() {
@@ -867,7 +846,7 @@ impl RatingsAccumulator {
                 entries.len()
             );
         }
-        let rater_pos = Self::canonical_positions(&self.raters);
+        let rater_pos = self.raters.value_positions();
         let ValueDictionary::Number { values, .. } = &self.values else {
             return exec_err!("icc: score must be numeric");
         };
@@ -1103,8 +1082,8 @@ impl Accumulator for RatingsAccumulator {
             if lists[0].is_null(row) {
                 continue;
             }
-            let item_map = intern_all(&mut self.items, &lists[0].value(row))?;
-            let rater_map = intern_all(&mut self.raters, &lists[1].value(row))?;
+            let item_map = self.items.intern_array(&lists[0].value(row))?;
+            let rater_map = self.raters.intern_array(&lists[1].value(row))?;
             let value_map = self.values.intern_all(&lists[2].value(row))?;
             let (items, raters, values, counts) = (
                 lists[3].value(row),

@@ -5,10 +5,11 @@
 //! pair counts: it keeps every battle (ids, score, weight and its feature vector).
 
 use crate::items::{ItemColumn, ItemInterner, ItemKind};
+use crate::leaderboard::{item_type, Ranking};
 use crate::options::{logical_string_literal, physical_string_literal, FunctionOptions};
 use crate::pairwise::{
-    coerce_item_pair, f64_field, interval_columns, leaderboard_fields, OutcomeColumn, ARG_ITEMS,
-    ARG_OUTCOME, DOC_SECTION, FISHER_MAX_ITEMS,
+    coerce_item_pair, f64_field, leaderboard_fields, OutcomeColumn, ARG_ITEMS, ARG_OUTCOME,
+    DOC_SECTION, FISHER_MAX_ITEMS,
 };
 use crate::state::{list_fields, remapped, wrap};
 use datafusion::arrow::array::{
@@ -26,9 +27,7 @@ use datafusion::logical_expr::{
 };
 use prefdb_stats::calibration::scores::normal_quantile;
 use prefdb_stats::pairwise::bradley_terry::to_elo_scale;
-use prefdb_stats::pairwise::{
-    competition_ranks, fit_controlled, Battles, BtOptions, ItemTotals, TieHandling,
-};
+use prefdb_stats::pairwise::{fit_controlled, Battles, BtOptions, ItemTotals, TieHandling};
 use prefdb_stats::special::normal_cdf;
 use std::sync::{Arc, OnceLock};
 
@@ -288,24 +287,24 @@ impl ControlledAccumulator {
     /// Battles with items renumbered in value order and sorted, so the fit does not depend
     /// on the order in which rows arrived. Returns the original id of each canonical id.
     fn canonical(&self, p: usize) -> (Vec<usize>, Battles) {
-        let position = self.items.value_positions();
-        let mut original = vec![0; position.len()];
-        for (id, &q) in position.iter().enumerate() {
-            original[q] = id;
-        }
+        let original = self.items.value_order();
+        let position = crate::items::inverse(&original);
         let b = &self.battles;
         let key = |r: usize| {
-            let mut k = vec![
-                position[b.a[r] as usize] as u64,
-                position[b.b[r] as usize] as u64,
+            (
+                position[b.a[r] as usize],
+                position[b.b[r] as usize],
                 b.score_a[r].to_bits(),
                 b.weight[r].to_bits(),
-            ];
-            k.extend(b.features[r * p..(r + 1) * p].iter().map(|f| f.to_bits()));
-            k
+            )
         };
+        let features = |r: usize| b.features[r * p..(r + 1) * p].iter().map(|f| f.to_bits());
         let mut rows: Vec<usize> = (0..b.a.len()).collect();
-        rows.sort_by_cached_key(|&r| key(r));
+        rows.sort_unstable_by(|&x, &y| {
+            key(x)
+                .cmp(&key(y))
+                .then_with(|| features(x).cmp(features(y)))
+        });
         let mut out = Battles::default();
         for r in rows {
             out.a.push(position[b.a[r] as usize] as u32);
@@ -394,73 +393,31 @@ impl Accumulator for ControlledAccumulator {
         })?;
         let z = normal_quantile(1.0 - (1.0 - self.config.confidence) / 2.0);
         let se = |i: usize| fit.covariance.as_ref().map(|c| c[i][i].max(0.0).sqrt());
-        // Leaderboard, by canonical id: rating descending, then item value.
-        let mut order: Vec<usize> = (0..n).collect();
-        order.sort_by(|&i, &j| {
-            fit.strengths[j]
-                .total_cmp(&fit.strengths[i])
-                .then(i.cmp(&j))
-        });
-        let sorted: Vec<f64> = order.iter().map(|&i| fit.strengths[i]).collect();
-        let ranks = competition_ranks(&sorted, (10.0 * self.config.fit.tol).max(1e-8));
+        // The leaderboard, by original item id.
         let unit = self.config.scale / std::f64::consts::LN_10;
-        let ratings: Vec<f64> = sorted
-            .iter()
-            .map(|&s| to_elo_scale(s, self.config.scale, self.config.base))
-            .collect();
-        let lower = order
-            .iter()
-            .zip(&ratings)
-            .map(|(&i, r)| se(i).map(|s| r - z * s * unit))
-            .collect();
-        let upper = order
-            .iter()
-            .zip(&ratings)
-            .map(|(&i, r)| se(i).map(|s| r + z * s * unit))
-            .collect();
-        let [ci_lower, ci_upper, rank_lower, rank_upper] = interval_columns(lower, upper);
+        let mut ratings = vec![0.0; n];
+        let (mut lower, mut upper) = (vec![None; n], vec![None; n]);
         let mut totals = vec![ItemTotals::default(); n];
-        for r in 0..battles.a.len() {
-            let (a, b, s, w) = (
-                battles.a[r] as usize,
-                battles.b[r] as usize,
-                battles.score_a[r],
-                battles.weight[r],
-            );
-            if s == 0.5 {
-                totals[a].ties += w;
-                totals[b].ties += w;
-            } else {
-                totals[a].wins += w * s;
-                totals[a].losses += w * (1.0 - s);
-                totals[b].wins += w * (1.0 - s);
-                totals[b].losses += w * s;
-            }
+        for (c, &id) in original.iter().enumerate() {
+            ratings[id] = to_elo_scale(fit.strengths[c], self.config.scale, self.config.base);
+            lower[id] = se(c).map(|s| ratings[id] - z * s * unit);
+            upper[id] = se(c).map(|s| ratings[id] + z * s * unit);
         }
-        let total = |f: fn(&ItemTotals) -> f64| -> ArrayRef {
-            Arc::new(Float64Array::from_iter_values(
-                order.iter().map(|&i| f(&totals[i])),
-            ))
-        };
-        let item_type = crate::leaderboard::item_type(&self.items);
-        let entries = StructArray::try_new(
-            Fields::from(leaderboard_fields(item_type.clone())),
-            vec![
-                Arc::new(Int64Array::from(ranks)),
-                self.items.take(order.iter().map(|&i| original[i])),
-                Arc::new(Float64Array::from(ratings)),
-                ci_lower,
-                ci_upper,
-                rank_lower,
-                rank_upper,
-                total(|t| t.wins),
-                total(|t| t.losses),
-                total(|t| t.ties),
-                total(|t| t.battles()),
-                Arc::new(Float64Array::new_null(n)),
-            ],
-            None,
-        )?;
+        for r in 0..battles.a.len() {
+            let (a, b) = (
+                original[battles.a[r] as usize],
+                original[battles.b[r] as usize],
+            );
+            ItemTotals::add_battle(&mut totals, a, b, battles.score_a[r], battles.weight[r]);
+        }
+        let entries = Ranking {
+            items: &self.items,
+            ratings,
+            rank_tolerance: (10.0 * self.config.fit.tol).max(1e-8) * unit,
+            totals: Some(totals),
+            intervals: Some((lower, upper)),
+        }
+        .into_entries()?;
         let coefs: Vec<(f64, Option<f64>)> =
             (0..p).map(|k| (fit.coefficients[k], se(n + k))).collect();
         let col = |f: &dyn Fn(f64, Option<f64>) -> Option<f64>| -> ArrayRef {
@@ -485,7 +442,7 @@ impl Accumulator for ControlledAccumulator {
             Arc::new(SingleRowListArrayBuilder::new(Arc::new(a)).build_list_array())
         };
         Ok(ScalarValue::Struct(Arc::new(StructArray::try_new(
-            result_fields(item_type),
+            result_fields(item_type(&self.items)),
             vec![list(entries), list(coefficients)],
             None,
         )?)))

@@ -296,16 +296,8 @@ impl Accumulator for EloAccumulator {
         let ratings = online_elo(self.items.len(), battles, &self.options);
         let mut totals = vec![ItemTotals::default(); self.items.len()];
         for i in 0..self.a.len() {
-            let (a, b, s) = (self.a[i] as usize, self.b[i] as usize, self.score_a[i]);
-            if s == 0.5 {
-                totals[a].ties += 1.0;
-                totals[b].ties += 1.0;
-            } else {
-                totals[a].wins += s;
-                totals[a].losses += 1.0 - s;
-                totals[b].wins += 1.0 - s;
-                totals[b].losses += s;
-            }
+            let (a, b) = (self.a[i] as usize, self.b[i] as usize);
+            ItemTotals::add_battle(&mut totals, a, b, self.score_a[i], 1.0);
         }
         Ranking {
             items: &self.items,

@@ -98,6 +98,15 @@ impl<'a> ItemColumn<'a> {
     }
 }
 
+/// The inverse of a permutation: `inverse(order)[order[k]] = k`.
+pub fn inverse(order: &[usize]) -> Vec<usize> {
+    let mut position = vec![0; order.len()];
+    for (k, &id) in order.iter().enumerate() {
+        position[id] = k;
+    }
+    position
+}
+
 /// Dictionaries up to this size are searched linearly.
 const SMALL: usize = 12;
 
@@ -260,16 +269,30 @@ impl ItemInterner {
             .collect()
     }
 
-    /// The position of each id when items are sorted by value: a numbering that does not
-    /// depend on the order in which rows arrived.
-    pub fn value_positions(&self) -> Vec<usize> {
+    /// The ids sorted by item value: a numbering that does not depend on the order in
+    /// which rows arrived.
+    pub fn value_order(&self) -> Vec<usize> {
         let mut ids: Vec<usize> = (0..self.len()).collect();
         ids.sort_by(|&a, &b| self.cmp(a, b));
-        let mut position = vec![0; ids.len()];
-        for (p, &id) in ids.iter().enumerate() {
-            position[id] = p;
-        }
-        position
+        ids
+    }
+
+    /// The position of each id in [`ItemInterner::value_order`].
+    pub fn value_positions(&self) -> Vec<usize> {
+        inverse(&self.value_order())
+    }
+
+    /// Ids sorted by `ratings` descending, equal ratings by item value, so that a
+    /// leaderboard does not depend on the order rows arrived in.
+    pub fn order_by_rating(&self, ratings: &[f64]) -> Vec<usize> {
+        let position = self.value_positions();
+        let mut order: Vec<usize> = (0..ratings.len()).collect();
+        order.sort_by(|&i, &j| {
+            ratings[j]
+                .total_cmp(&ratings[i])
+                .then(position[i].cmp(&position[j]))
+        });
+        order
     }
 
     /// Approximate heap size in bytes.

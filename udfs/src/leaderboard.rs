@@ -33,22 +33,15 @@ pub(crate) fn item_type(items: &ItemInterner) -> DataType {
 }
 
 impl Ranking<'_> {
-    /// Item ids by rating descending; equal ratings are ordered by item value, so the
-    /// output does not depend on the order rows arrived in.
-    pub fn order(&self) -> Vec<usize> {
-        let position = self.items.value_positions();
-        let mut order: Vec<usize> = (0..self.ratings.len()).collect();
-        order.sort_by(|&i, &j| {
-            self.ratings[j]
-                .total_cmp(&self.ratings[i])
-                .then(position[i].cmp(&position[j]))
-        });
-        order
-    }
-
     /// The leaderboard list scalar.
     pub fn into_scalar(self) -> Result<ScalarValue> {
-        let order = self.order();
+        let entries = self.into_entries()?;
+        Ok(SingleRowListArrayBuilder::new(Arc::new(entries)).build_list_scalar())
+    }
+
+    /// The leaderboard entries, one struct per item in rank order.
+    pub fn into_entries(self) -> Result<StructArray> {
+        let order = self.items.order_by_rating(&self.ratings);
         let n = order.len();
         let sorted: Vec<f64> = order.iter().map(|&i| self.ratings[i]).collect();
         let ranks = competition_ranks(&sorted, self.rank_tolerance);
@@ -87,7 +80,6 @@ impl Ranking<'_> {
             Arc::new(Float64Array::new_null(n)),
         ];
         let fields = Fields::from(leaderboard_fields(item_type(self.items)));
-        let entries = StructArray::try_new(fields, columns, None)?;
-        Ok(SingleRowListArrayBuilder::new(Arc::new(entries)).build_list_scalar())
+        Ok(StructArray::try_new(fields, columns, None)?)
     }
 }

@@ -325,13 +325,7 @@ impl Accumulator for OpenSkillAccumulator {
             .iter()
             .map(|s| s.mu - self.config.z * s.sigma)
             .collect();
-        let position = self.items.value_positions();
-        let mut order: Vec<usize> = (0..ratings.len()).collect();
-        order.sort_by(|&i, &j| {
-            ratings[j]
-                .total_cmp(&ratings[i])
-                .then(position[i].cmp(&position[j]))
-        });
+        let order = self.items.order_by_rating(&ratings);
         let sorted: Vec<f64> = order.iter().map(|&i| ratings[i]).collect();
         let columns: Vec<ArrayRef> = vec![
             Arc::new(Int64Array::from(competition_ranks(&sorted, 1e-12))),

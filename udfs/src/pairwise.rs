@@ -581,25 +581,16 @@ impl PairwiseAccumulator {
         Ok(SingleRowListArrayBuilder::new(Arc::new(entries)).build_list_scalar())
     }
 
-    fn item_type(&self) -> DataType {
-        match &self.items {
-            ItemInterner::Text { .. } => DataType::Utf8,
-            ItemInterner::Integer { .. } => DataType::Int64,
-        }
-    }
-
     /// The pairs with items renumbered in value order and sorted by (a, b). Row order and
     /// partitioning decide the ids the accumulator hands out; fitting on this canonical form
     /// makes the result bitwise identical however the rows arrived. Returns the original id
     /// of each canonical id, and the renumbered pairs.
     fn canonical_pairs(&self) -> (Vec<usize>, Vec<PairOutcomes>) {
-        let n = self.items.len();
-        let mut original: Vec<usize> = (0..n).collect();
-        original.sort_by(|&x, &y| self.items.cmp(x, y));
-        let mut canonical = vec![0u32; n];
-        for (new, &old) in original.iter().enumerate() {
-            canonical[old] = new as u32;
-        }
+        let original = self.items.value_order();
+        let canonical: Vec<u32> = crate::items::inverse(&original)
+            .into_iter()
+            .map(|p| p as u32)
+            .collect();
         let mut pairs: Vec<PairOutcomes> = self
             .counts
             .pairs()
@@ -699,7 +690,10 @@ impl PairwiseAccumulator {
             total(|t| t.battles()),
             tie_param.unwrap_or_else(|| Arc::new(Float64Array::new_null(n))),
         ];
-        self.list_scalar(leaderboard_fields(self.item_type()), columns)
+        self.list_scalar(
+            leaderboard_fields(crate::leaderboard::item_type(&self.items)),
+            columns,
+        )
     }
 
     /// Intervals `rating ± z · se · scale / ln 10` from the observed Fisher information, and
@@ -791,7 +785,10 @@ impl PairwiseAccumulator {
             f(|r| r.ties),
             Arc::new(rows.iter().map(pair_win_rate).collect::<Float64Array>()),
         ];
-        self.list_scalar(win_matrix_fields(self.item_type()), columns)
+        self.list_scalar(
+            win_matrix_fields(crate::leaderboard::item_type(&self.items)),
+            columns,
+        )
     }
 
     fn evaluate_intransitivity(&self) -> Result<ScalarValue> {
@@ -826,7 +823,10 @@ impl PairwiseAccumulator {
                 order.iter().map(|&i| scores[i]),
             )),
         ];
-        self.list_scalar(avg_win_rate_fields(self.item_type()), columns)
+        self.list_scalar(
+            avg_win_rate_fields(crate::leaderboard::item_type(&self.items)),
+            columns,
+        )
     }
 }
 

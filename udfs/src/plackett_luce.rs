@@ -221,11 +221,8 @@ impl PlAccumulator {
     /// Rankings in ranking-value order, items renumbered in value order, so the fit does not
     /// depend on how rows arrived. Returns the original id of each canonical item id.
     fn canonical_rankings(&self) -> Result<(Vec<usize>, Vec<Ranking>)> {
-        let item_pos = self.items.value_positions();
-        let mut original = vec![0; item_pos.len()];
-        for (id, &p) in item_pos.iter().enumerate() {
-            original[p] = id;
-        }
+        let original = self.items.value_order();
+        let item_pos = crate::items::inverse(&original);
         let ranking_pos = self.rankings.value_positions();
         let mut rows: Vec<usize> = (0..self.item_ids.len()).collect();
         rows.sort_by(|&x, &y| {

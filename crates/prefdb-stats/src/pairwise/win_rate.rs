@@ -14,6 +14,21 @@ impl ItemTotals {
     pub fn battles(&self) -> f64 {
         self.wins + self.losses + self.ties
     }
+
+    /// Count one battle of weight `weight` in which `a` scored `score_a` against `b`: a tie
+    /// at exactly 0.5, otherwise a win split by the score (fractional scores count partly
+    /// as a win and partly as a loss).
+    pub fn add_battle(totals: &mut [ItemTotals], a: usize, b: usize, score_a: f64, weight: f64) {
+        if score_a == 0.5 {
+            totals[a].ties += weight;
+            totals[b].ties += weight;
+        } else {
+            totals[a].wins += weight * score_a;
+            totals[a].losses += weight * (1.0 - score_a);
+            totals[b].wins += weight * (1.0 - score_a);
+            totals[b].losses += weight * score_a;
+        }
+    }
 }
 
 pub fn item_totals(n_items: usize, pairs: &[PairOutcomes]) -> Vec<ItemTotals> {
