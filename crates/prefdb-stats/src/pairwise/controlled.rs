@@ -19,7 +19,7 @@
 //! matrix on the `s` block (β's variances do not depend on the constraint).
 
 use super::bradley_terry::{BtError, BtOptions};
-use super::fisher::invert_spd;
+use super::linalg::invert_spd;
 use super::newton::{maximise, Concave};
 
 /// Battles in columns: item ids, a's score (1, 0, 0.5), weights, and `p` features per
@@ -157,17 +157,16 @@ pub fn fit_controlled(
     let m = n_items + n_features;
     let centre = opts.prior == 0.0;
     let h = problem.negative_hessian(&centred, centre);
-    let covariance =
-        invert_spd((0..m).map(|i| h[i * m..(i + 1) * m].to_vec()).collect()).map(|mut c| {
-            if centre {
-                for row in c.iter_mut().take(n_items) {
-                    for v in row.iter_mut().take(n_items) {
-                        *v -= 1.0 / n_items as f64;
-                    }
+    let covariance = invert_spd(h, m).map(|mut c| {
+        if centre {
+            for row in c.iter_mut().take(n_items) {
+                for v in row.iter_mut().take(n_items) {
+                    *v -= 1.0 / n_items as f64;
                 }
             }
-            c
-        });
+        }
+        c
+    });
     Ok(ControlledFit {
         strengths: centred[..n_items].to_vec(),
         coefficients: centred[n_items..].to_vec(),

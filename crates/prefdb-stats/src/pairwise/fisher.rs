@@ -10,6 +10,7 @@
 //! not depend on the constraint.
 
 use super::bradley_terry::{BtOptions, TieHandling};
+use super::linalg::invert_spd;
 use super::PairOutcomes;
 
 /// Covariance of the fitted log-strengths (dense, `n × n`), or `None` when it is singular.
@@ -42,46 +43,10 @@ pub fn fisher_covariance(
         let shift = 1.0 / n as f64;
         h.iter_mut().flatten().for_each(|x| *x += shift);
     }
-    let mut inverse = invert_spd(h)?;
+    let mut inverse = invert_spd(h.concat(), n)?;
     if centre {
         let shift = 1.0 / n as f64;
         inverse.iter_mut().flatten().for_each(|x| *x -= shift);
-    }
-    Some(inverse)
-}
-
-/// Inverse of a symmetric positive-definite matrix by Cholesky factorisation.
-#[allow(clippy::needless_range_loop)] // index loops mirror the textbook recurrences
-pub(crate) fn invert_spd(a: Vec<Vec<f64>>) -> Option<Vec<Vec<f64>>> {
-    let n = a.len();
-    let mut l = vec![vec![0.0; n]; n];
-    for i in 0..n {
-        for j in 0..=i {
-            let sum: f64 = (0..j).map(|k| l[i][k] * l[j][k]).sum();
-            if i == j {
-                let d = a[i][i] - sum;
-                if d <= 0.0 || !d.is_finite() {
-                    return None;
-                }
-                l[i][i] = d.sqrt();
-            } else {
-                l[i][j] = (a[i][j] - sum) / l[j][j];
-            }
-        }
-    }
-    // Solve L Lᵀ X = I column by column.
-    let mut inverse = vec![vec![0.0; n]; n];
-    for col in 0..n {
-        let mut y = vec![0.0; n];
-        for i in 0..n {
-            let rhs = if i == col { 1.0 } else { 0.0 };
-            let sum: f64 = (0..i).map(|k| l[i][k] * y[k]).sum();
-            y[i] = (rhs - sum) / l[i][i];
-        }
-        for i in (0..n).rev() {
-            let sum: f64 = ((i + 1)..n).map(|k| l[k][i] * inverse[k][col]).sum();
-            inverse[i][col] = (y[i] - sum) / l[i][i];
-        }
     }
     Some(inverse)
 }

@@ -6,51 +6,13 @@
 //! then avoids.
 
 use super::bradley_terry::BtError;
+use super::linalg::solve_spd;
 
 pub(crate) trait Concave {
     fn value(&self, x: &[f64]) -> f64;
     /// The gradient and the negative Hessian (dense, row-major), which must be positive
     /// definite.
     fn derivatives(&self, x: &[f64]) -> (Vec<f64>, Vec<f64>);
-}
-
-/// Solve `a x = b` for symmetric positive definite `a` (row-major, size k) by Cholesky;
-/// `None` when `a` is not positive definite.
-fn solve_spd(mut a: Vec<f64>, mut b: Vec<f64>) -> Option<Vec<f64>> {
-    let k = b.len();
-    for j in 0..k {
-        let mut diag = a[j * k + j];
-        for p in 0..j {
-            diag -= a[j * k + p] * a[j * k + p];
-        }
-        if diag.is_nan() || diag <= 0.0 {
-            return None;
-        }
-        let diag = diag.sqrt();
-        a[j * k + j] = diag;
-        for i in j + 1..k {
-            let mut v = a[i * k + j];
-            for p in 0..j {
-                v -= a[i * k + p] * a[j * k + p];
-            }
-            a[i * k + j] = v / diag;
-        }
-    }
-    for i in 0..k {
-        let mut v = b[i];
-        for p in 0..i {
-            v -= a[i * k + p] * b[p];
-        }
-        b[i] = v / a[i * k + i];
-    }
-    for i in (0..k).rev() {
-        let mut v = b[i];
-        for p in i + 1..k {
-            v -= a[p * k + i] * b[p];
-        }
-        b[i] = v / a[i * k + i];
-    }
-    Some(b)
 }
 
 /// Maximise `problem` from `x`; returns the maximiser and the number of steps.

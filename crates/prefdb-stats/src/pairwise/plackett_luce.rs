@@ -180,15 +180,7 @@ pub fn plackett_luce_covariance(
     let (_, h) = problem.gradient_and_information(strengths);
     let centre = opts.prior == 0.0;
     let shift = if centre { 1.0 / n_items as f64 } else { 0.0 };
-    let rows = (0..n_items)
-        .map(|i| {
-            h[i * n_items..(i + 1) * n_items]
-                .iter()
-                .map(|v| v + shift)
-                .collect()
-        })
-        .collect();
-    let mut cov = super::fisher::invert_spd(rows)?;
+    let mut cov = super::linalg::invert_spd(h.iter().map(|v| v + shift).collect(), n_items)?;
     for row in cov.iter_mut() {
         for v in row.iter_mut() {
             *v -= shift;
