@@ -6,7 +6,7 @@
 
 use crate::items::{ItemColumn, ItemInterner, ItemKind};
 use crate::leaderboard::{item_type, Ranking};
-use crate::options::{logical_string_literal, physical_string_literal, FunctionOptions};
+use crate::options::{split_logical_call, split_physical_call, FunctionOptions};
 use crate::pairwise::{
     coerce_item_pair, f64_field, leaderboard_fields, OutcomeColumn, ARG_ITEMS, ARG_OUTCOME,
     DOC_SECTION, FISHER_MAX_ITEMS,
@@ -85,13 +85,8 @@ fn parse_options(text: Option<&str>) -> Result<Config> {
     })
 }
 
-fn has_weight(n_args: usize, last_is_literal: bool) -> Result<bool> {
-    match n_args - usize::from(n_args >= 5 && last_is_literal) {
-        4 => Ok(false),
-        5 => Ok(true),
-        _ => plan_err!("{NAME} takes 4 to 6 arguments, got {n_args}: {USAGE}"),
-    }
-}
+/// Data arguments: item_a, item_b, outcome, features and an optional weight.
+const ARITY: (usize, usize) = (4, 5);
 
 pub fn coefficient_fields() -> Fields {
     Fields::from(vec![
@@ -215,10 +210,9 @@ impl AggregateUDFImpl for ControlledUdaf {
     }
 
     fn accumulator(&self, acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        let n_args = acc_args.exprs.len();
-        let last = acc_args.exprs.last().and_then(physical_string_literal);
-        let weight = has_weight(n_args, last.is_some())?;
-        let config = parse_options(if n_args >= 5 { last.flatten() } else { None }.as_deref())?;
+        let (data_args, options) = split_physical_call(NAME, acc_args.exprs, ARITY, USAGE)?;
+        let weight = data_args == 5;
+        let config = parse_options(options.as_deref())?;
         let kind = ItemKind::of(
             NAME,
             "the first item argument",
@@ -236,12 +230,8 @@ impl AggregateUDFImpl for ControlledUdaf {
 
     fn simplify(&self) -> Option<AggregateFunctionSimplification> {
         Some(Box::new(|aggregate: AggregateFunction, _info| {
-            let args = &aggregate.params.args;
-            let last = args.last().and_then(logical_string_literal);
-            has_weight(args.len(), last.is_some())?;
-            if args.len() >= 5 {
-                parse_options(last.flatten().as_deref())?;
-            }
+            let (_, options) = split_logical_call(NAME, &aggregate.params.args, ARITY, USAGE)?;
+            parse_options(options.as_deref())?;
             Ok(Expr::AggregateFunction(aggregate))
         }))
     }

@@ -7,7 +7,9 @@
 
 use crate::items::{ItemColumn, ItemInterner, ItemKind};
 use crate::leaderboard::Ranking;
-use crate::options::{logical_string_literal, physical_string_literal, FunctionOptions};
+#[cfg(test)]
+use crate::options::split_call;
+use crate::options::{split_logical_call, split_physical_call, FunctionOptions};
 use crate::ordered::OrderKeys;
 use crate::pairwise::{
     leaderboard_fields, list_of, OutcomeColumn, ARG_ITEMS, ARG_OUTCOME, DOC_SECTION,
@@ -65,14 +67,8 @@ fn parse_options(text: Option<&str>) -> Result<EloOptions> {
     })
 }
 
-/// Whether the call has an outcome column, once a trailing options literal is told apart.
-fn has_outcome(n_args: usize, last_is_literal: bool) -> Result<bool> {
-    match n_args - usize::from(n_args >= 3 && last_is_literal) {
-        2 => Ok(false),
-        3 => Ok(true),
-        _ => plan_err!("{NAME} takes 2 to 4 arguments, got {n_args}: {USAGE}"),
-    }
-}
+/// Data arguments: item_a, item_b and an optional outcome.
+const ARITY: (usize, usize) = (2, 3);
 
 fn no_order_error() -> datafusion::common::DataFusionError {
     crate::ordered::no_order_error(
@@ -172,9 +168,9 @@ impl AggregateUDFImpl for EloUdaf {
             return Err(no_order_error());
         }
         let n_args = acc_args.exprs.len();
-        let last = acc_args.exprs.last().and_then(physical_string_literal);
-        let outcome = has_outcome(n_args, last.is_some())?;
-        let options = parse_options(if n_args >= 3 { last.flatten() } else { None }.as_deref())?;
+        let (data_args, options) = split_physical_call(NAME, acc_args.exprs, ARITY, USAGE)?;
+        let outcome = data_args == 3;
+        let options = parse_options(options.as_deref())?;
         let kind = ItemKind::of(
             NAME,
             "the first item argument",
@@ -196,12 +192,8 @@ impl AggregateUDFImpl for EloUdaf {
     /// Rejects a call without ORDER BY, and bad options, while the query is planned.
     fn simplify(&self) -> Option<AggregateFunctionSimplification> {
         Some(Box::new(|aggregate: AggregateFunction, _info| {
-            let args = &aggregate.params.args;
-            let last = args.last().and_then(logical_string_literal);
-            has_outcome(args.len(), last.is_some())?;
-            if args.len() >= 3 {
-                parse_options(last.flatten().as_deref())?;
-            }
+            let (_, options) = split_logical_call(NAME, &aggregate.params.args, ARITY, USAGE)?;
+            parse_options(options.as_deref())?;
             if aggregate.params.order_by.is_empty() {
                 return Err(no_order_error());
             }
@@ -402,8 +394,12 @@ mod tests {
             e.contains("elo_rank: option 'base' must be a number > 1"),
             "{e}"
         );
-        assert!(has_outcome(3, true).is_ok_and(|o| !o));
-        assert!(has_outcome(3, false).is_ok_and(|o| o));
-        assert!(has_outcome(5, true).is_err());
+        let some = |t: &str| Some(Some(t.to_string()));
+        assert_eq!(
+            split_call(NAME, 3, some("k=1"), ARITY, USAGE).unwrap(),
+            (2, Some("k=1".into()))
+        );
+        assert_eq!(split_call(NAME, 3, None, ARITY, USAGE).unwrap(), (3, None));
+        assert!(split_call(NAME, 5, some("k=1"), ARITY, USAGE).is_err());
     }
 }

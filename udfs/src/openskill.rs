@@ -6,7 +6,7 @@
 //! result never depends on partitioning.
 
 use crate::items::{ItemColumn, ItemInterner, ItemKind};
-use crate::options::{logical_string_literal, physical_string_literal, FunctionOptions};
+use crate::options::{split_logical_call, split_physical_call, FunctionOptions};
 use crate::ordered::{no_order_error, OrderKeys};
 use crate::pairwise::{f64_field, list_of, DOC_SECTION};
 use crate::state::{list_fields, remapped, wrap};
@@ -56,12 +56,8 @@ fn parse_options(text: Option<&str>) -> Result<Config> {
     })
 }
 
-fn check_arity(n_args: usize, last_is_literal: bool) -> Result<()> {
-    match n_args - usize::from(n_args == 4 && last_is_literal) {
-        3 => Ok(()),
-        _ => plan_err!("{NAME} takes 3 or 4 arguments, got {n_args}: {USAGE}"),
-    }
-}
+/// Data arguments: match_id, item, position.
+const ARITY: (usize, usize) = (3, 3);
 
 fn entry_fields(item: DataType) -> Vec<Field> {
     vec![
@@ -163,9 +159,8 @@ impl AggregateUDFImpl for OpenSkillUdaf {
             return Err(order_error());
         }
         let n_args = acc_args.exprs.len();
-        let last = acc_args.exprs.last().and_then(physical_string_literal);
-        check_arity(n_args, last.is_some())?;
-        let config = parse_options(if n_args == 4 { last.flatten() } else { None }.as_deref())?;
+        let (_, options) = split_physical_call(NAME, acc_args.exprs, ARITY, USAGE)?;
+        let config = parse_options(options.as_deref())?;
         let kind =
             |i: usize, arg: &str| ItemKind::of(NAME, arg, acc_args.expr_fields[i].data_type());
         Ok(Box::new(OpenSkillAccumulator {
@@ -183,12 +178,8 @@ impl AggregateUDFImpl for OpenSkillUdaf {
 
     fn simplify(&self) -> Option<AggregateFunctionSimplification> {
         Some(Box::new(|aggregate: AggregateFunction, _info| {
-            let args = &aggregate.params.args;
-            let last = args.last().and_then(logical_string_literal);
-            check_arity(args.len(), last.is_some())?;
-            if args.len() == 4 {
-                parse_options(last.flatten().as_deref())?;
-            }
+            let (_, options) = split_logical_call(NAME, &aggregate.params.args, ARITY, USAGE)?;
+            parse_options(options.as_deref())?;
             if aggregate.params.order_by.is_empty() {
                 return Err(order_error());
             }

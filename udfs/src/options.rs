@@ -167,6 +167,52 @@ pub fn physical_options(
     }
 }
 
+/// A call's data arguments (between `min` and `max` of them) and its optional trailing
+/// options literal, told apart: a string literal in the last place, after at least `min`
+/// arguments, is the options. `last` is the last argument as a string literal, if it is
+/// one. Returns the number of data arguments and the options text.
+pub fn split_call(
+    function: &str,
+    n_args: usize,
+    last: Option<Option<String>>,
+    (min, max): (usize, usize),
+    usage: &str,
+) -> Result<(usize, Option<String>)> {
+    let has_options = n_args > min && last.is_some();
+    let data = n_args - usize::from(has_options);
+    if !(min..=max).contains(&data) {
+        let range = if min == max {
+            format!("{min} or {}", max + 1)
+        } else {
+            format!("{min} to {}", max + 1)
+        };
+        return plan_err!("{function} takes {range} arguments, got {n_args}: {usage}");
+    }
+    Ok((data, if has_options { last.flatten() } else { None }))
+}
+
+/// [`split_call`] for the logical arguments `simplify` sees.
+pub fn split_logical_call(
+    function: &str,
+    args: &[Expr],
+    arity: (usize, usize),
+    usage: &str,
+) -> Result<(usize, Option<String>)> {
+    let last = args.last().and_then(logical_string_literal);
+    split_call(function, args.len(), last, arity, usage)
+}
+
+/// [`split_call`] for the physical expressions an accumulator receives.
+pub fn split_physical_call(
+    function: &str,
+    exprs: &[Arc<dyn PhysicalExpr>],
+    arity: (usize, usize),
+    usage: &str,
+) -> Result<(usize, Option<String>)> {
+    let last = exprs.last().and_then(physical_string_literal);
+    split_call(function, exprs.len(), last, arity, usage)
+}
+
 /// The string value of a logical string literal, if `expr` is one.
 pub fn logical_string_literal(expr: &Expr) -> Option<Option<String>> {
     match expr {

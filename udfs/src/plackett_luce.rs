@@ -6,7 +6,7 @@
 
 use crate::items::{ItemColumn, ItemInterner, ItemKind};
 use crate::leaderboard::Ranking as Leaderboard;
-use crate::options::{logical_string_literal, physical_string_literal, FunctionOptions};
+use crate::options::{split_logical_call, split_physical_call, FunctionOptions};
 use crate::pairwise::{leaderboard_fields, list_of, DOC_SECTION, FISHER_MAX_ITEMS};
 use crate::state::{list_fields, remapped, wrap};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, ListArray, UInt32Array};
@@ -87,14 +87,8 @@ fn parse_options(text: Option<&str>) -> Result<PlConfig> {
     })
 }
 
-/// Whether the call has a weight column, once a trailing options literal is told apart.
-fn has_weight(n_args: usize, last_is_literal: bool) -> Result<bool> {
-    match n_args - usize::from(n_args >= 4 && last_is_literal) {
-        3 => Ok(false),
-        4 => Ok(true),
-        _ => plan_err!("{NAME} takes 3 to 5 arguments, got {n_args}: {USAGE}"),
-    }
-}
+/// Data arguments: ranking_id, item, position and an optional weight.
+const ARITY: (usize, usize) = (3, 4);
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct PlUdaf {
@@ -167,10 +161,9 @@ impl AggregateUDFImpl for PlUdaf {
     }
 
     fn accumulator(&self, acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        let n_args = acc_args.exprs.len();
-        let last = acc_args.exprs.last().and_then(physical_string_literal);
-        let weight = has_weight(n_args, last.is_some())?;
-        let config = parse_options(if n_args >= 4 { last.flatten() } else { None }.as_deref())?;
+        let (data_args, options) = split_physical_call(NAME, acc_args.exprs, ARITY, USAGE)?;
+        let weight = data_args == 4;
+        let config = parse_options(options.as_deref())?;
         let kind =
             |i: usize, arg: &str| ItemKind::of(NAME, arg, acc_args.expr_fields[i].data_type());
         Ok(Box::new(PlAccumulator {
@@ -188,12 +181,8 @@ impl AggregateUDFImpl for PlUdaf {
 
     fn simplify(&self) -> Option<AggregateFunctionSimplification> {
         Some(Box::new(|aggregate: AggregateFunction, _info| {
-            let args = &aggregate.params.args;
-            let last = args.last().and_then(logical_string_literal);
-            has_weight(args.len(), last.is_some())?;
-            if args.len() >= 4 {
-                parse_options(last.flatten().as_deref())?;
-            }
+            let (_, options) = split_logical_call(NAME, &aggregate.params.args, ARITY, USAGE)?;
+            parse_options(options.as_deref())?;
             Ok(Expr::AggregateFunction(aggregate))
         }))
     }
