@@ -10,7 +10,7 @@
 //! `prefdb_stats::agreement`.
 
 use crate::items::{ItemColumn, ItemInterner, ItemKind, ItemRef};
-use crate::options::{logical_options, physical_options, FunctionOptions};
+use crate::options::{check_arg_count, logical_options, physical_options, FunctionOptions};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Float64Array, ListArray, StructArray, UInt32Array,
 };
@@ -318,21 +318,13 @@ impl AggregateUDFImpl for AgreementUdaf {
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
         let f = self.function;
         let data = f.data_args();
-        let max = data.len() + usize::from(!f.option_keys().is_empty());
-        if !(data.len()..=max).contains(&arg_types.len()) {
-            return plan_err!(
-                "{} takes {} argument{}, got {}: {}",
-                f.name(),
-                if max == data.len() {
-                    data.len().to_string()
-                } else {
-                    format!("{} or {max}", data.len())
-                },
-                if max == 1 { "" } else { "s" },
-                arg_types.len(),
-                f.usage()
-            );
-        }
+        check_arg_count(
+            f.name(),
+            arg_types.len(),
+            data.len(),
+            !f.option_keys().is_empty(),
+            &f.usage(),
+        )?;
         let mut coerced = Vec::with_capacity(arg_types.len());
         for (i, t) in arg_types.iter().enumerate() {
             coerced.push(match data.get(i) {

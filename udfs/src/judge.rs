@@ -5,7 +5,7 @@
 
 use crate::items::{ItemColumn, ItemInterner, ItemKind, ItemRef};
 use crate::leaderboard::Ranking;
-use crate::options::{logical_options, physical_options, FunctionOptions};
+use crate::options::{check_arg_count, logical_options, physical_options, FunctionOptions};
 use crate::pairwise::{f64_field, leaderboard_fields, list_of};
 use crate::state::{remapped, wrap};
 use datafusion::arrow::array::{
@@ -196,19 +196,13 @@ impl AggregateUDFImpl for JudgeUdaf {
         let f = self.function;
         let name = f.name();
         let data = f.data_args();
-        let max = data.len() + usize::from(!f.option_keys().is_empty());
-        if !(data.len()..=max).contains(&arg_types.len()) {
-            return plan_err!(
-                "{name} takes {} arguments, got {}: {}",
-                if max == data.len() {
-                    data.len().to_string()
-                } else {
-                    format!("{} or {max}", data.len())
-                },
-                arg_types.len(),
-                f.usage()
-            );
-        }
+        check_arg_count(
+            name,
+            arg_types.len(),
+            data.len(),
+            !f.option_keys().is_empty(),
+            &f.usage(),
+        )?;
         arg_types
             .iter()
             .enumerate()

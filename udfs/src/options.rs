@@ -191,6 +191,28 @@ pub fn split_call(
     Ok((data, if has_options { last.flatten() } else { None }))
 }
 
+/// A planning error unless a call has its `data` arguments, plus one options literal when
+/// the function takes options.
+pub fn check_arg_count(
+    function: &str,
+    n_args: usize,
+    data: usize,
+    takes_options: bool,
+    usage: &str,
+) -> Result<()> {
+    let max = data + usize::from(takes_options);
+    if (data..=max).contains(&n_args) {
+        return Ok(());
+    }
+    let count = if max == data {
+        data.to_string()
+    } else {
+        format!("{data} or {max}")
+    };
+    let plural = if max == 1 { "" } else { "s" };
+    plan_err!("{function} takes {count} argument{plural}, got {n_args}: {usage}")
+}
+
 /// [`split_call`] for the logical arguments `simplify` sees.
 pub fn split_logical_call(
     function: &str,
