@@ -406,6 +406,7 @@ impl Accumulator for ControlledAccumulator {
             rank_tolerance: (10.0 * self.config.fit.tol).max(1e-8) * unit,
             totals: Some(totals),
             intervals: Some((lower, upper)),
+            tie_param: None,
         }
         .into_entries()?;
         let coefs: Vec<(f64, Option<f64>)> =

@@ -297,6 +297,7 @@ impl Accumulator for EloAccumulator {
             rank_tolerance: 1e-9 * self.options.scale,
             totals: Some(totals),
             intervals: None,
+            tie_param: None,
         }
         .into_scalar()
     }

@@ -478,6 +478,7 @@ impl KeyedAccumulator {
             rank_tolerance: 1e-12,
             totals: None,
             intervals: None,
+            tie_param: None,
         }
         .into_scalar()
     }

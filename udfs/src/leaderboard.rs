@@ -23,6 +23,19 @@ pub(crate) struct Ranking<'a> {
     /// `(ci_lower, ci_upper)` per item id; the rank range follows from them. NULL when
     /// absent.
     pub intervals: Option<(Vec<Option<f64>>, Vec<Option<f64>>)>,
+    /// The fitted tie parameter of `bt_rank`'s tie models, the same on every row; NULL
+    /// when absent.
+    pub tie_param: Option<f64>,
+}
+
+/// Values indexed by canonical id (`original[c]` is canonical id c's item id), re-indexed
+/// by item id.
+pub(crate) fn to_original_ids<T: Clone + Default>(canonical: Vec<T>, original: &[usize]) -> Vec<T> {
+    let mut out = vec![T::default(); canonical.len()];
+    for (value, &id) in canonical.into_iter().zip(original) {
+        out[id] = value;
+    }
+    out
 }
 
 pub(crate) fn item_type(items: &ItemInterner) -> DataType {
@@ -77,7 +90,7 @@ impl Ranking<'_> {
             total(|t| t.losses),
             total(|t| t.ties),
             total(|t| t.battles()),
-            Arc::new(Float64Array::new_null(n)),
+            Arc::new(Float64Array::from(vec![self.tie_param; n])),
         ];
         let fields = Fields::from(leaderboard_fields(item_type(self.items)));
         Ok(StructArray::try_new(fields, columns, None)?)

@@ -6,6 +6,7 @@
 //! `evaluate`, on the merged state. Nothing is ever computed per row but the counts.
 
 use crate::items::{ItemColumn, ItemInterner, ItemKind, ItemRef};
+use crate::leaderboard::{to_original_ids, Ranking};
 use crate::options::{logical_string_literal, physical_string_literal, FunctionOptions};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Float64Array, Int64Array, ListArray, StructArray, UInt32Array,
@@ -25,10 +26,9 @@ use datafusion::logical_expr::{
 use prefdb_stats::calibration::scores::normal_quantile;
 use prefdb_stats::pairwise::bradley_terry::{to_elo_scale, MleObstacle};
 use prefdb_stats::pairwise::{
-    average_win_rate, bootstrap_bradley_terry, competition_ranks, fisher_covariance,
-    fit_bradley_terry, fit_tie_model, intransitivity, item_totals, order_by_score_desc,
-    pair_win_rate, BootstrapOptions, BtError, BtFit, BtOptions, PairCounts, PairOutcomes,
-    TieHandling, TieModel,
+    average_win_rate, bootstrap_bradley_terry, fisher_covariance, fit_bradley_terry, fit_tie_model,
+    intransitivity, item_totals, order_by_score_desc, pair_win_rate, BootstrapOptions, BtError,
+    BtOptions, PairCounts, PairOutcomes, TieHandling, TieModel,
 };
 use std::sync::{Arc, OnceLock};
 
@@ -617,41 +617,43 @@ impl PairwiseAccumulator {
     fn evaluate_bt_rank(&self) -> Result<ScalarValue> {
         let n = self.items.len();
         let (original, pairs) = self.canonical_pairs();
-        let (fit, tie_param) = match self.config.tie_model {
+        let (strengths, tie_param) = match self.config.tie_model {
             None => (
                 fit_bradley_terry(n, &pairs, &self.config.fit)
-                    .map_err(|e| self.fit_error(e, &original))?,
+                    .map_err(|e| self.fit_error(e, &original))?
+                    .strengths,
                 None,
             ),
             Some(model) => {
                 let f = fit_tie_model(n, &pairs, model, &self.config.fit)
                     .map_err(|e| self.fit_error(e, &original))?;
-                let param = Arc::new(Float64Array::from(vec![f.tie_param; n])) as ArrayRef;
-                (
-                    BtFit {
-                        strengths: f.strengths,
-                        iterations: f.iterations,
-                    },
-                    Some(param),
-                )
+                (f.strengths, f.tie_param)
             }
         };
-        let totals = item_totals(n, &pairs);
-        let order = order_by_score_desc(&fit.strengths);
-        let sorted: Vec<f64> = order.iter().map(|&i| fit.strengths[i]).collect();
-        let rank_tolerance = (10.0 * self.config.fit.tol).max(1e-8);
-        let ranks = competition_ranks(&sorted, rank_tolerance);
-        let ratings = sorted
-            .iter()
-            .map(|&s| to_elo_scale(s, self.config.scale, self.config.base));
-        let total = |f: fn(&prefdb_stats::pairwise::ItemTotals) -> f64| -> ArrayRef {
-            Arc::new(Float64Array::from_iter_values(
-                order.iter().map(|&i| f(&totals[i])),
-            ))
-        };
-        let ratings: Vec<f64> = ratings.collect();
-        let [ci_lower, ci_upper, rank_lower, rank_upper] = match self.config.intervals {
-            Intervals::Fisher => self.fisher_intervals(&pairs, &fit.strengths, &order, &ratings)?,
+        let rating = |s: f64| to_elo_scale(s, self.config.scale, self.config.base);
+        let unit = self.config.scale / std::f64::consts::LN_10;
+        // Intervals by canonical id, on the rating scale.
+        let intervals: Option<(Vec<Option<f64>>, Vec<Option<f64>>)> = match self.config.intervals {
+            Intervals::None => None,
+            // rating ± z · se · scale / ln 10, se from the observed Fisher information.
+            Intervals::Fisher => {
+                if n > FISHER_MAX_ITEMS {
+                    return exec_err!(
+                        "bt_rank: se=fisher inverts an items × items matrix and supports up to {FISHER_MAX_ITEMS} items, got {n}"
+                    );
+                }
+                let cov = fisher_covariance(n, &pairs, &strengths, &self.config.fit);
+                let z = normal_quantile(1.0 - (1.0 - self.config.confidence) / 2.0);
+                let half = |c: usize| cov.as_ref().map(|cov| z * cov[c][c].max(0.0).sqrt() * unit);
+                Some((
+                    (0..n)
+                        .map(|c| half(c).map(|h| rating(strengths[c]) - h))
+                        .collect(),
+                    (0..n)
+                        .map(|c| half(c).map(|h| rating(strengths[c]) + h))
+                        .collect(),
+                ))
+            }
             Intervals::Bootstrap { replicates, seed } => {
                 let boot = bootstrap_bradley_terry(
                     n,
@@ -664,73 +666,26 @@ impl PairwiseAccumulator {
                     },
                 )
                 .map_err(|e| self.fit_error(e, &original))?;
-                let scale = |s: f64| to_elo_scale(s, self.config.scale, self.config.base);
-                let lower = order.iter().map(|&i| Some(scale(boot.lower[i]))).collect();
-                let upper = order.iter().map(|&i| Some(scale(boot.upper[i]))).collect();
-                interval_columns(lower, upper)
+                Some((
+                    boot.lower.iter().map(|&s| Some(rating(s))).collect(),
+                    boot.upper.iter().map(|&s| Some(rating(s))).collect(),
+                ))
             }
-            Intervals::None => [
-                Arc::new(Float64Array::new_null(n)) as ArrayRef,
-                Arc::new(Float64Array::new_null(n)),
-                Arc::new(Int64Array::new_null(n)),
-                Arc::new(Int64Array::new_null(n)),
-            ],
         };
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(Int64Array::from(ranks)),
-            self.items.take(order.iter().map(|&i| original[i])),
-            Arc::new(Float64Array::from(ratings)),
-            ci_lower,
-            ci_upper,
-            rank_lower,
-            rank_upper,
-            total(|t| t.wins),
-            total(|t| t.losses),
-            total(|t| t.ties),
-            total(|t| t.battles()),
-            tie_param.unwrap_or_else(|| Arc::new(Float64Array::new_null(n))),
-        ];
-        self.list_scalar(
-            leaderboard_fields(crate::leaderboard::item_type(&self.items)),
-            columns,
-        )
-    }
-
-    /// Intervals `rating ± z · se · scale / ln 10` from the observed Fisher information, and
-    /// the rank range they imply: the best rank is 1 + the number of items whose lower bound
-    /// is above this item's upper bound; the worst is the number of items whose upper bound
-    /// reaches this item's lower bound (itself included). Arrays follow `order`.
-    fn fisher_intervals(
-        &self,
-        pairs: &[PairOutcomes],
-        strengths: &[f64],
-        order: &[usize],
-        ratings: &[f64],
-    ) -> Result<[ArrayRef; 4]> {
-        let n = strengths.len();
-        if n > FISHER_MAX_ITEMS {
-            return exec_err!(
-                "bt_rank: se=fisher inverts an items × items matrix and supports up to {FISHER_MAX_ITEMS} items, got {n}"
-            );
+        Ranking {
+            items: &self.items,
+            ratings: to_original_ids(strengths.iter().map(|&s| rating(s)).collect(), &original),
+            rank_tolerance: (10.0 * self.config.fit.tol).max(1e-8) * unit,
+            totals: Some(to_original_ids(item_totals(n, &pairs), &original)),
+            intervals: intervals.map(|(lower, upper)| {
+                (
+                    to_original_ids(lower, &original),
+                    to_original_ids(upper, &original),
+                )
+            }),
+            tie_param,
         }
-        let cov = fisher_covariance(n, pairs, strengths, &self.config.fit);
-        let z = normal_quantile(1.0 - (1.0 - self.config.confidence) / 2.0);
-        let unit = self.config.scale / std::f64::consts::LN_10;
-        let half: Vec<Option<f64>> = order
-            .iter()
-            .map(|&i| cov.as_ref().map(|c| z * c[i][i].max(0.0).sqrt() * unit))
-            .collect();
-        let lower: Vec<Option<f64>> = ratings
-            .iter()
-            .zip(&half)
-            .map(|(r, h)| h.map(|h| r - h))
-            .collect();
-        let upper: Vec<Option<f64>> = ratings
-            .iter()
-            .zip(&half)
-            .map(|(r, h)| h.map(|h| r + h))
-            .collect();
-        Ok(interval_columns(lower, upper))
+        .into_scalar()
     }
 
     fn fit_error(&self, e: BtError, original: &[usize]) -> datafusion::common::DataFusionError {

@@ -350,6 +350,7 @@ impl Accumulator for PlAccumulator {
             rank_tolerance: (10.0 * self.config.fit.tol).max(1e-8) * self.config.scale,
             totals: Some(totals),
             intervals,
+            tie_param: None,
         }
         .into_scalar()
     }
