@@ -11,6 +11,9 @@ use datafusion::common::{Result, ScalarValue};
 use prefdb_stats::pairwise::{competition_ranks, ItemTotals};
 use std::sync::Arc;
 
+/// `(ci_lower, ci_upper)` per item; `None` where an interval is undefined.
+pub(crate) type Bounds = (Vec<Option<f64>>, Vec<Option<f64>>);
+
 /// A finished ranking, indexed by item id, before it is sorted into a leaderboard.
 pub(crate) struct Ranking<'a> {
     pub items: &'a ItemInterner,
@@ -22,7 +25,7 @@ pub(crate) struct Ranking<'a> {
     pub totals: Option<Vec<ItemTotals>>,
     /// `(ci_lower, ci_upper)` per item id; the rank range follows from them. NULL when
     /// absent.
-    pub intervals: Option<(Vec<Option<f64>>, Vec<Option<f64>>)>,
+    pub intervals: Option<Bounds>,
     /// The fitted tie parameter of `bt_rank`'s tie models, the same on every row; NULL
     /// when absent.
     pub tie_param: Option<f64>,

@@ -6,7 +6,7 @@
 //! `evaluate`, on the merged state. Nothing is ever computed per row but the counts.
 
 use crate::items::{ItemColumn, ItemInterner, ItemKind, ItemRef};
-use crate::leaderboard::{to_original_ids, Ranking};
+use crate::leaderboard::{to_original_ids, Bounds, Ranking};
 use crate::options::{logical_string_literal, physical_string_literal, FunctionOptions};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Float64Array, Int64Array, ListArray, StructArray, UInt32Array,
@@ -633,7 +633,7 @@ impl PairwiseAccumulator {
         let rating = |s: f64| to_elo_scale(s, self.config.scale, self.config.base);
         let unit = self.config.scale / std::f64::consts::LN_10;
         // Intervals by canonical id, on the rating scale.
-        let intervals: Option<(Vec<Option<f64>>, Vec<Option<f64>>)> = match self.config.intervals {
+        let intervals: Option<Bounds> = match self.config.intervals {
             Intervals::None => None,
             // rating ± z · se · scale / ln 10, se from the observed Fisher information.
             Intervals::Fisher => {

@@ -85,7 +85,7 @@ mod tests {
         }
         let inv = invert_spd(a.clone(), 3).unwrap();
         for i in 0..3 {
-            for j in 0..3 {
+            for (j, _) in inv.iter().enumerate() {
                 let v: f64 = (0..3).map(|p| a[i * 3 + p] * inv[p][j]).sum();
                 assert!((v - f64::from(u8::from(i == j))).abs() < 1e-12);
             }
