@@ -3,10 +3,8 @@
 //! The reference values come from `tests/oracle/bt_llmfao.py` (evalica and choix) and are
 //! committed in `tests/fixtures/bt_llmfao.tsv`, so this test needs no Python.
 
-use datafusion::arrow::array::{AsArray, RecordBatch};
-use datafusion::arrow::datatypes::Float64Type;
 use datafusion::datasource::MemTable;
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::prelude::SessionContext;
 use prefdb::arena::{ArenaGenerator, ArenaSpec};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -189,7 +187,9 @@ async fn bt_rank_recovers_true_strengths_from_1m_votes() {
 }
 
 /// krippendorff_alpha in SQL against the krippendorff package, on the fixtures written by
-/// tests/oracle/krippendorff_alpha.py (datasets of 2 to 10 raters, up to 12,000 units).
+/// tests/oracle/krippendorff_alpha.py (datasets of 2 to 10 raters, 2 to 70 categories, up to
+/// 12,000 units). The fixture lists ratings rater by rater, so items arrive interleaved; the
+/// second pass feeds them grouped by item, the layout the in-place tally reads.
 #[tokio::test]
 async fn krippendorff_alpha_matches_the_krippendorff_package() {
     repo_root();
@@ -199,28 +199,33 @@ async fn krippendorff_alpha_matches_the_krippendorff_package() {
         .unwrap();
     let reference = std::fs::read_to_string("tests/fixtures/alpha_ref.tsv").unwrap();
     let mut checked = 0;
-    for level in ["nominal", "ordinal", "interval", "ratio"] {
-        let sql = format!(
-            "SELECT CAST(dataset AS VARCHAR), krippendorff_alpha(unit, rater, value, 'level={level}') FROM ratings GROUP BY dataset"
-        );
-        let ours: HashMap<String, f64> = pairs(&ctx, &sql).await.into_iter().collect();
-        for line in reference
-            .lines()
-            .skip(1)
-            .filter(|l| l.split('\t').nth(1) == Some(level))
-        {
-            let cells: Vec<&str> = line.split('\t').collect();
-            let expected: f64 = cells[2].parse().unwrap();
-            let got = ours[cells[0]];
-            assert!(
-                (got - expected).abs() < 1e-9,
-                "dataset {} {level}: {got} vs {expected}",
-                cells[0]
+    for source in [
+        "ratings",
+        "(SELECT * FROM ratings ORDER BY dataset, unit, rater)",
+    ] {
+        for level in ["nominal", "ordinal", "interval", "ratio"] {
+            let sql = format!(
+                "SELECT CAST(dataset AS VARCHAR), krippendorff_alpha(unit, rater, value, 'level={level}') FROM {source} GROUP BY dataset"
             );
-            checked += 1;
+            let ours: HashMap<String, f64> = pairs(&ctx, &sql).await.into_iter().collect();
+            for line in reference
+                .lines()
+                .skip(1)
+                .filter(|l| l.split('\t').nth(1) == Some(level))
+            {
+                let cells: Vec<&str> = line.split('\t').collect();
+                let expected: f64 = cells[2].parse().unwrap();
+                let got = ours[cells[0]];
+                assert!(
+                    (got - expected).abs() < 1e-9,
+                    "dataset {} {level} from {source}: {got} vs {expected}",
+                    cells[0]
+                );
+                checked += 1;
+            }
         }
     }
-    assert_eq!(checked, 24);
+    assert_eq!(checked, 64);
 }
 
 /// The kappa family in SQL against scikit-learn, statsmodels and irrCAC, on the fixtures

@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """Reference Krippendorff's alpha values from the `krippendorff` package (0.9.0).
 
-Generates reliability data of varied shape (2 to 10 raters, 2 to 7 categories, missing
+Generates reliability data of varied shape (2 to 10 raters, 2 to 70 categories, missing
 ratings, up to 12,000 units) and writes:
 
   tests/fixtures/alpha_data.csv   dataset,unit,rater,value   (long form, missing rows left out)
   tests/fixtures/alpha_ref.tsv    dataset, level, alpha       (alpha printed with 17 digits)
 
-Consumed by crates/prefdb-stats/tests/krippendorff_reference.rs.
+Consumed by crates/prefdb-stats/tests/krippendorff_reference.rs and tests/reference.rs.
 
 Usage: python tests/oracle/krippendorff_alpha.py [--check]
 """
@@ -30,6 +30,10 @@ SHAPES = [
     (10, 7, 500, 0.5, 0.7),
     (5, 4, 12000, 0.25, 0.5),
     (6, 6, 80, 0.1, 0.0),
+    # Longer scales: prefdb tallies up to 16 categories densely, up to 64 sparsely, and
+    # beyond that through the general path.
+    (4, 20, 300, 0.2, 0.5),
+    (3, 70, 400, 0.1, 0.6),
 ]
 
 

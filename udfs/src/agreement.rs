@@ -9,11 +9,12 @@
 //! Every statistic is computed once, in `evaluate`, by the kernels in
 //! `prefdb_stats::agreement`.
 
-use crate::items::{ItemColumn, ItemInterner, ItemKind, ItemRef};
+use crate::items::{ItemColumn, ItemInterner, ItemKind};
 use crate::options::{check_arg_count, logical_options, physical_options, FunctionOptions};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Float64Array, ListArray, StructArray, UInt32Array,
 };
+use datafusion::arrow::buffer::ScalarBuffer;
 use datafusion::arrow::datatypes::{
     DataType, Field, FieldRef, Fields, Float64Type, Int64Type, UInt32Type,
 };
@@ -600,31 +601,78 @@ struct Ratings {
     item: Vec<u32>,
     rater: Vec<u32>,
     value: Vec<u32>,
+    /// The columns of a partial state that `merge_batch` adopted without copying, because
+    /// it arrived first and kept its ids: the usual case for a final aggregate over one
+    /// busy partition. While set, the vectors are empty; [`Ratings::reserve`] copies the
+    /// columns out before anything is added.
+    shared: Option<[ScalarBuffer<u32>; 3]>,
 }
 
 impl Ratings {
+    /// The item, rater and value columns.
+    fn columns(&self) -> [&[u32]; 3] {
+        match &self.shared {
+            Some([item, rater, value]) => [item, rater, value],
+            None => [&self.item, &self.rater, &self.value],
+        }
+    }
+
     fn push(&mut self, item: u32, rater: u32, value: u32) {
+        debug_assert!(self.shared.is_none(), "push before reserve");
         self.item.push(item);
         self.rater.push(rater);
         self.value.push(value);
     }
 
     fn len(&self) -> usize {
-        self.item.len()
+        self.columns()[0].len()
     }
 
+    /// Room for `n` more ratings. Every path that pushes calls this first.
     fn reserve(&mut self, n: usize) {
+        if let Some([item, rater, value]) = self.shared.take() {
+            self.item = item.to_vec();
+            self.rater = rater.to_vec();
+            self.value = value.to_vec();
+        }
         self.item.reserve(n);
         self.rater.reserve(n);
         self.value.reserve(n);
     }
 
+    /// Keep a state's columns as they are; only into an empty `Ratings`.
+    fn adopt(&mut self, item: &UInt32Array, rater: &UInt32Array, value: &UInt32Array) {
+        debug_assert!(self.len() == 0);
+        self.shared = Some([
+            item.values().clone(),
+            rater.values().clone(),
+            value.values().clone(),
+        ]);
+    }
+
+    /// The columns as arrays, leaving `self` empty: moved, not copied.
+    fn take_arrays(&mut self) -> [ArrayRef; 3] {
+        let columns = match self.shared.take() {
+            Some(columns) => columns,
+            None => [
+                std::mem::take(&mut self.item).into(),
+                std::mem::take(&mut self.rater).into(),
+                std::mem::take(&mut self.value).into(),
+            ],
+        };
+        columns.map(|c| Arc::new(UInt32Array::new(c, None)) as ArrayRef)
+    }
+
     fn iter(&self) -> impl Iterator<Item = (u32, u32, u32)> + '_ {
-        (0..self.len()).map(|i| (self.item[i], self.rater[i], self.value[i]))
+        let [item, rater, value] = self.columns();
+        (0..item.len()).map(move |i| (item[i], rater[i], value[i]))
     }
 
     fn heap_size(&self) -> usize {
-        (self.item.capacity() + self.rater.capacity() + self.value.capacity()) * 4
+        // A shared column may be a slice of a larger state batch (GROUP BY merges): count
+        // the slice, which is what this accumulator keeps alive on its own account.
+        let shared: usize = self.shared.iter().flatten().map(|c| c.len() * 4).sum();
+        (self.item.capacity() + self.rater.capacity() + self.value.capacity()) * 4 + shared
     }
 }
 
@@ -744,6 +792,134 @@ impl RatingsAccumulator {
     }
 }
 
+/// Exact coincidence counts from (item, rater, category) ratings in increasing item order,
+/// one unit at a time. Each rater's first rating of a unit is counted by category; a per-rater
+/// stamp finds repeats without clearing anything between units. When the unit closes its
+/// pairs go to [`ExactCoincidences`]. Categories number at most
+/// [`FAST_ALPHA_MAX_CATEGORIES`].
+struct UnitTally {
+    /// Per rater: the last item it rated (high half) and the category it gave (low half).
+    stamp: Vec<u64>,
+    q: usize,
+    exact: ExactCoincidences,
+}
+
+/// Scales up to this many categories are tallied densely: all `q²` pairs per unit, with no
+/// branch on which categories a unit has (such branches mispredict on real data).
+const DENSE_CATEGORIES: usize = 16;
+
+/// Why a tally stopped.
+enum TallyStop {
+    /// A rater gave an item two different values: (item, rater).
+    Conflict(u32, u32),
+    /// An item id smaller than the one before: the ratings need sorting first.
+    Unsorted,
+}
+
+impl UnitTally {
+    fn new(categories: usize, raters: usize) -> Self {
+        debug_assert!(categories <= FAST_ALPHA_MAX_CATEGORIES);
+        Self {
+            stamp: vec![u64::MAX; raters],
+            q: categories,
+            exact: ExactCoincidences::new(categories),
+        }
+    }
+
+    /// Whether this is `rater`'s first rating of `item`; a repeat of the same category is
+    /// not, and a different category is a conflict.
+    #[inline]
+    fn first_rating(stamp: &mut [u64], item: u32, rater: u32, c: u32) -> Result<bool, TallyStop> {
+        let stamp = &mut stamp[rater as usize];
+        let mark = (u64::from(item) << 32) | u64::from(c);
+        if *stamp >> 32 == u64::from(item) {
+            return if *stamp == mark {
+                Ok(false)
+            } else {
+                Err(TallyStop::Conflict(item, rater))
+            };
+        }
+        *stamp = mark;
+        Ok(true)
+    }
+
+    /// Tally every rating; item ids must not decrease.
+    fn tally(&mut self, ratings: impl Iterator<Item = (u32, u32, u32)>) -> Result<(), TallyStop> {
+        // One instance of the dense tally per scale length, so its loops unroll.
+        macro_rules! dense {
+            ($($q:literal)*) => {
+                match self.q {
+                    $($q => self.tally_dense::<$q>(ratings),)*
+                    _ => self.tally_sparse(ratings),
+                }
+            };
+        }
+        dense!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
+    }
+
+    fn tally_dense<const Q: usize>(
+        &mut self,
+        ratings: impl Iterator<Item = (u32, u32, u32)>,
+    ) -> Result<(), TallyStop> {
+        debug_assert!(Q <= DENSE_CATEGORIES && Q == self.q);
+        let (stamp, exact) = (&mut self.stamp[..], &mut self.exact);
+        let mut counts = [0u64; Q];
+        let mut current = None;
+        for (item, rater, c) in ratings {
+            if current != Some(item) {
+                if current > Some(item) {
+                    return Err(TallyStop::Unsorted);
+                }
+                exact.add_dense_unit(&counts);
+                counts = [0; Q];
+                current = Some(item);
+            }
+            if Self::first_rating(stamp, item, rater, c)? {
+                counts[c as usize] += 1;
+            }
+        }
+        exact.add_dense_unit(&counts);
+        Ok(())
+    }
+
+    fn tally_sparse(
+        &mut self,
+        ratings: impl Iterator<Item = (u32, u32, u32)>,
+    ) -> Result<(), TallyStop> {
+        let (stamp, exact) = (&mut self.stamp[..], &mut self.exact);
+        let mut counts = [0u64; FAST_ALPHA_MAX_CATEGORIES];
+        let mut present: Vec<usize> = Vec::with_capacity(self.q);
+        let mut close = |counts: &mut [u64; FAST_ALPHA_MAX_CATEGORIES],
+                         present: &mut Vec<usize>| {
+            exact.add_unit(counts, present);
+            for &c in present.iter() {
+                counts[c] = 0;
+            }
+            present.clear();
+        };
+        let mut current = None;
+        for (item, rater, c) in ratings {
+            if current != Some(item) {
+                if current > Some(item) {
+                    return Err(TallyStop::Unsorted);
+                }
+                close(&mut counts, &mut present);
+                current = Some(item);
+            }
+            if !Self::first_rating(stamp, item, rater, c)? {
+                continue;
+            }
+            let c = c as usize % FAST_ALPHA_MAX_CATEGORIES;
+            if counts[c] == 0 {
+                present.push(c);
+            }
+            counts[c] += 1;
+        }
+        close(&mut counts, &mut present);
+        Ok(())
+    }
+}
+
 /// Categories up to which `krippendorff_alpha` keeps exact per-size pair counts.
 const FAST_ALPHA_MAX_CATEGORIES: usize = 64;
 
@@ -760,70 +936,52 @@ impl RatingsAccumulator {
             return Ok(None);
         }
         let n_items = self.items.len();
-        let mut offsets = vec![0u32; n_items + 1];
-        for &item in &self.ratings.item {
-            offsets[item as usize + 1] += 1;
-        }
-        for i in 0..n_items {
-            offsets[i + 1] += offsets[i];
-        }
+        let [items, raters, values] = self.ratings.columns();
+        let category_of = |value: u32| category[value as usize] as u32;
         // Ids are handed out in order of first appearance, so a table stored grouped by item
-        // (the usual layout) arrives with non-decreasing ids and needs no reordering.
-        let by_item: Vec<(u32, u32)> = if self.ratings.item.is_sorted() {
-            self.ratings
-                .rater
-                .iter()
-                .zip(&self.ratings.value)
-                .map(|(&rater, &value)| (rater, category[value as usize] as u32))
-                .collect()
-        } else {
-            let mut cursor = offsets.clone();
-            let mut by_item = vec![(0u32, 0u32); self.ratings.len()];
-            for (item, rater, value) in self.ratings.iter() {
+        // (the usual layout) arrives with non-decreasing ids and is tallied in place. The
+        // tally stops at the first decrease; then the ratings are put in item order by a
+        // counting sort and tallied afresh.
+        let in_place = items
+            .iter()
+            .zip(raters)
+            .zip(values)
+            .map(|((&item, &rater), &value)| (item, rater, category_of(value)));
+        let mut tally = UnitTally::new(q, self.raters.len());
+        let mut outcome = tally.tally(in_place);
+        if let Err(TallyStop::Unsorted) = outcome {
+            let mut cursor = vec![0u32; n_items + 1];
+            for &item in items {
+                cursor[item as usize + 1] += 1;
+            }
+            for i in 0..n_items {
+                cursor[i + 1] += cursor[i];
+            }
+            let mut by_item = vec![(0u32, 0u32, 0u32); items.len()];
+            for ((&item, &rater), &value) in items.iter().zip(raters).zip(values) {
                 let slot = &mut cursor[item as usize];
-                by_item[*slot as usize] = (rater, category[value as usize] as u32);
+                by_item[*slot as usize] = (item, rater, category_of(value));
                 *slot += 1;
             }
-            by_item
-        };
-        let mut stamp = vec![u32::MAX; self.raters.len()];
-        let mut stamped_category = vec![0u32; self.raters.len()];
-        let mut counts = vec![0u64; q];
-        let mut present: Vec<usize> = Vec::with_capacity(q);
-        let mut exact = ExactCoincidences::new(q);
-        for item in 0..n_items {
-            let group = &by_item[offsets[item] as usize..offsets[item + 1] as usize];
-            for &(rater, c) in group {
-                let r = rater as usize;
-                if stamp[r] == item as u32 {
-                    if stamped_category[r] != c {
-                        return exec_err!(
-                            "{}: rater {} gave item {} two different values; each rater rates an item at most once",
-                            self.function.name(),
-                            self.raters.display(r),
-                            self.items.display(item)
-                        );
-                    }
-                    continue;
-                }
-                stamp[r] = item as u32;
-                stamped_category[r] = c;
-                if counts[c as usize] == 0 {
-                    present.push(c as usize);
-                }
-                counts[c as usize] += 1;
-            }
-            exact.add_unit(&counts, &present);
-            for &c in &present {
-                counts[c] = 0;
-            }
-            present.clear();
+            tally = UnitTally::new(q, self.raters.len());
+            outcome = tally.tally(by_item.into_iter());
         }
-        Ok(Some(alpha_from_coincidences(
-            &numbers,
-            &exact.matrix(),
-            self.config.level,
-        )))
+        match outcome {
+            Ok(()) => Ok(Some(alpha_from_coincidences(
+                &numbers,
+                &tally.exact.matrix(),
+                self.config.level,
+            ))),
+            Err(TallyStop::Conflict(item, rater)) => exec_err!(
+                "{}: rater {} gave item {} two different values; each rater rates an item at most once",
+                self.function.name(),
+                self.raters.display(rater as usize),
+                self.items.display(item as usize)
+            ),
+            Err(TallyStop::Unsorted) => {
+                exec_err!("internal error: ratings out of item order after sorting")
+            }
+        }
     }
 
     /// The complete targets × raters table (both in value order), or an error naming the
@@ -914,34 +1072,28 @@ impl RatingsAccumulator {
         let items = values[0].as_primitive::<Int64Type>().values();
         let raters = values[1].as_primitive::<Int64Type>().values();
         let labels = values[2].as_primitive::<Float64Type>().values();
+        if let Some(v) = labels.iter().find(|v| !v.is_finite()) {
+            return exec_err!("{}: a rating must be a finite number, got {v}", f.name());
+        }
+        // Column at a time: tight loops that append without per-row capacity checks.
         self.ratings.reserve(items.len());
-        let mut last_item: Option<(i64, u32)> = None;
+        self.items
+            .intern_integer_runs(items, &mut self.ratings.item)?;
+        self.raters
+            .intern_integers(raters, &mut self.ratings.rater)?;
         // Ratings are usually small whole numbers: their ids by one array read.
         let mut small = [u32::MAX; 256];
-        for row in 0..items.len() {
-            let v = labels[row];
-            let value = if (0.0..256.0).contains(&v) && f64::from(v as u8) == v {
+        self.ratings.value.extend(labels.iter().map(|&v| {
+            if (0.0..256.0).contains(&v) && f64::from(v as u8) == v {
                 let slot = &mut small[v as usize];
                 if *slot == u32::MAX {
                     *slot = ValueDictionary::intern_number(value_ids, value_list, v);
                 }
                 *slot
-            } else if v.is_finite() {
-                ValueDictionary::intern_number(value_ids, value_list, v)
             } else {
-                return exec_err!("{}: a rating must be a finite number, got {v}", f.name());
-            };
-            let item = match last_item {
-                Some((previous, id)) if previous == items[row] => id,
-                _ => {
-                    let id = self.items.intern(ItemRef::Integer(items[row]))?;
-                    last_item = Some((items[row], id));
-                    id
-                }
-            };
-            let rater = self.raters.intern(ItemRef::Integer(raters[row]))?;
-            self.ratings.push(item, rater, value);
-        }
+                ValueDictionary::intern_number(value_ids, value_list, v)
+            }
+        }));
         Ok(true)
     }
 }
@@ -1054,15 +1206,14 @@ impl Accumulator for RatingsAccumulator {
         // (item, rater, value, count); rater is 0 for the counted form. `state` consumes the
         // accumulator's state (DataFusion calls it once), so the id columns are moved into
         // the arrays, not copied.
-        let Ratings { item, rater, value } = std::mem::take(&mut self.ratings);
-        let ids = |v: Vec<u32>| -> ArrayRef { Arc::new(UInt32Array::from(v)) };
+        let [item, rater, value] = self.ratings.take_arrays();
         Ok(vec![
             wrap(self.items.to_array()),
             wrap(self.raters.to_array()),
             wrap(self.values.to_array()),
-            wrap(ids(item)),
-            wrap(ids(rater)),
-            wrap(ids(value)),
+            wrap(item),
+            wrap(rater),
+            wrap(value),
             // Every count is 1 unless fleiss_kappa merged counted states: then send none.
             wrap(Arc::new(Float64Array::from(self.counts.clone()))),
         ])
@@ -1089,14 +1240,18 @@ impl Accumulator for RatingsAccumulator {
                 values.as_primitive::<UInt32Type>(),
                 counts.as_primitive::<Float64Type>(),
             );
-            self.ratings.reserve(items.len());
+            if items.is_empty() {
+                continue;
+            }
             let identity = |map: &[u32]| map.iter().enumerate().all(|(i, &m)| m as usize == i);
-            if self.function.has_rater()
-                && identity(&item_map)
-                && identity(&rater_map)
-                && identity(&value_map)
-            {
-                // The first state into an empty accumulator keeps its ids: copy the columns.
+            let same_ids = identity(&item_map) && identity(&rater_map) && identity(&value_map);
+            if self.function.has_rater() && same_ids && self.ratings.len() == 0 {
+                // The first state into an empty accumulator keeps its ids: share its columns.
+                self.ratings.adopt(items, raters, values);
+                continue;
+            }
+            self.ratings.reserve(items.len());
+            if self.function.has_rater() && same_ids {
                 self.ratings.item.extend_from_slice(items.values());
                 self.ratings.rater.extend_from_slice(raters.values());
                 self.ratings.value.extend_from_slice(values.values());

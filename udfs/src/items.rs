@@ -110,6 +110,64 @@ pub fn inverse(order: &[usize]) -> Vec<usize> {
 /// Dictionaries up to this size are searched linearly.
 const SMALL: usize = 12;
 
+/// The id of integer `v` in an [`ItemInterner::Integer`]'s parts: an array read for a value
+/// seen before in the direct range, else [`integer_id_slow`].
+#[inline]
+fn integer_id(
+    ids: &mut HashMap<i64, u32>,
+    values: &mut Vec<i64>,
+    direct: &mut Vec<u32>,
+    v: i64,
+) -> u32 {
+    // A negative `v` wraps to a huge index and misses.
+    match direct.get(v as usize) {
+        Some(&id) if id != u32::MAX => id,
+        _ => integer_id_slow(ids, values, direct, v),
+    }
+}
+
+#[inline(never)]
+fn integer_id_slow(
+    ids: &mut HashMap<i64, u32>,
+    values: &mut Vec<i64>,
+    direct: &mut Vec<u32>,
+    v: i64,
+) -> u32 {
+    // Dense non-negative ids (rater numbers, item ids 0..n) are found by one array read.
+    // The array covers 0..max(DIRECT, 4 × distinct values), so it stays proportional to the
+    // dictionary; a value in that range lives only in the array (the range never shrinks),
+    // others in the hash map.
+    let limit = DIRECT.max(4 * values.len() as i64);
+    if (0..limit).contains(&v) {
+        if direct.len() <= v as usize {
+            direct.resize(
+                (v as usize + 1).max(2 * direct.len()).min(limit as usize),
+                u32::MAX,
+            );
+        }
+        let slot = &mut direct[v as usize];
+        if *slot == u32::MAX {
+            *slot = match ids.get(&v) {
+                Some(&id) => id,
+                None => {
+                    values.push(v);
+                    (values.len() - 1) as u32
+                }
+            };
+        }
+        return *slot;
+    }
+    if values.len() <= SMALL {
+        if let Some(id) = values.iter().position(|&x| x == v) {
+            return id as u32;
+        }
+    }
+    *ids.entry(v).or_insert_with(|| {
+        values.push(v);
+        (values.len() - 1) as u32
+    })
+}
+
 /// Interns item values into dense ids in order of first appearance.
 #[derive(Debug)]
 pub enum ItemInterner {
@@ -182,43 +240,46 @@ impl ItemInterner {
                     direct,
                 },
                 ItemRef::Integer(v),
-            ) => {
-                // Dense non-negative ids (rater numbers, item ids 0..n) are found by one
-                // array read. The array covers 0..max(DIRECT, 4 × distinct values), so it
-                // stays proportional to the dictionary; a value in that range lives only
-                // in the array (the range never shrinks), others in the hash map.
-                let limit = DIRECT.max(4 * values.len() as i64);
-                if (0..limit).contains(&v) {
-                    if direct.len() <= v as usize {
-                        direct.resize(
-                            (v as usize + 1).max(2 * direct.len()).min(limit as usize),
-                            u32::MAX,
-                        );
-                    }
-                    let slot = &mut direct[v as usize];
-                    if *slot == u32::MAX {
-                        *slot = match ids.get(&v) {
-                            Some(&id) => id,
-                            None => {
-                                values.push(v);
-                                (values.len() - 1) as u32
-                            }
-                        };
-                    }
-                    return Ok(*slot);
-                }
-                if values.len() <= SMALL {
-                    if let Some(id) = values.iter().position(|&x| x == v) {
-                        return Ok(id as u32);
-                    }
-                }
-                Ok(*ids.entry(v).or_insert_with(|| {
-                    values.push(v);
-                    (values.len() - 1) as u32
-                }))
-            }
+            ) => Ok(integer_id(ids, values, direct, v)),
             _ => internal_err!("item kinds of state and input differ"),
         }
+    }
+
+    /// Ids for a column of integers, appended to `out`. A run of one value (a table stored
+    /// grouped by item) costs one lookup.
+    pub fn intern_integer_runs(&mut self, column: &[i64], out: &mut Vec<u32>) -> Result<()> {
+        let ItemInterner::Integer {
+            ids,
+            values,
+            direct,
+        } = self
+        else {
+            return internal_err!("item kinds of state and input differ");
+        };
+        out.reserve(column.len());
+        let mut rest = column;
+        while let Some(&v) = rest.first() {
+            let run = rest.iter().position(|&x| x != v).unwrap_or(rest.len());
+            let id = integer_id(ids, values, direct, v);
+            out.extend(std::iter::repeat_n(id, run));
+            rest = &rest[run..];
+        }
+        Ok(())
+    }
+
+    /// Ids for a column of integers, appended to `out`, each looked up on its own (a rater
+    /// column, where neighbours differ).
+    pub fn intern_integers(&mut self, column: &[i64], out: &mut Vec<u32>) -> Result<()> {
+        let ItemInterner::Integer {
+            ids,
+            values,
+            direct,
+        } = self
+        else {
+            return internal_err!("item kinds of state and input differ");
+        };
+        out.extend(column.iter().map(|&v| integer_id(ids, values, direct, v)));
+        Ok(())
     }
 
     /// The item values for `ids`, in that order.

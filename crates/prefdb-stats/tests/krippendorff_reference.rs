@@ -66,5 +66,5 @@ fn matches_the_krippendorff_package() {
         );
         checked += 1;
     }
-    assert_eq!(checked, 24);
+    assert_eq!(checked, 32);
 }

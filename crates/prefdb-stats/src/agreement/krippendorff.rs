@@ -103,15 +103,8 @@ impl ExactCoincidences {
         if m < 2 {
             return;
         }
-        let m = m as usize;
-        if self.by_size.len() <= m {
-            self.by_size.resize(m + 1, Vec::new());
-        }
         let q = self.q;
-        let table = &mut self.by_size[m];
-        if table.is_empty() {
-            table.resize(q * q, 0);
-        }
+        let table = self.table(m as usize);
         for &c in present {
             for &d in present {
                 let pairs = if c == d {
@@ -122,6 +115,40 @@ impl ExactCoincidences {
                 table[c * q + d] += pairs;
             }
         }
+    }
+
+    /// Add one unit given the count of every category (`Q == q`): no branch depends on which
+    /// categories occur, and with the scale length known at compile time the `Q²` products
+    /// unroll, which suits short scales.
+    #[inline]
+    pub fn add_dense_unit<const Q: usize>(&mut self, counts: &[u64; Q]) {
+        debug_assert_eq!(Q, self.q);
+        let m: u64 = counts.iter().sum();
+        if m < 2 {
+            return;
+        }
+        let table = &mut self.table(m as usize)[..Q * Q];
+        for c in 0..Q {
+            let row = &mut table[c * Q..(c + 1) * Q];
+            for d in 0..Q {
+                row[d] += counts[c] * counts[d];
+            }
+            // Pairs are of different ratings: no rating pairs with itself.
+            row[c] -= counts[c];
+        }
+    }
+
+    /// The pair counts of units of size `m`, created on first use.
+    #[inline]
+    fn table(&mut self, m: usize) -> &mut [u64] {
+        if self.by_size.len() <= m {
+            self.by_size.resize(m + 1, Vec::new());
+        }
+        let table = &mut self.by_size[m];
+        if table.is_empty() {
+            table.resize(self.q * self.q, 0);
+        }
+        table
     }
 
     /// The dense `q × q` coincidence matrix.
@@ -274,5 +301,37 @@ mod tests {
             None
         );
         assert_eq!(krippendorff_alpha(&values, &[], Level::Interval), None);
+    }
+
+    #[test]
+    fn exact_counts_sparse_and_dense_match_the_coincidence_matrix() {
+        const Q: usize = 4;
+        let q = Q;
+        // Units of sizes 0 to 6 with a deterministic spread of categories.
+        let units: Vec<[u64; Q]> = (0..200u64)
+            .map(|u| {
+                let mut counts = [0u64; Q];
+                for j in 0..(u % 7) {
+                    counts[((u * 7 + j * j * 3) % q as u64) as usize] += 1;
+                }
+                counts
+            })
+            .collect();
+        let (mut sparse, mut dense) = (ExactCoincidences::new(q), ExactCoincidences::new(q));
+        let mut expected = vec![0.0; q * q];
+        for counts in &units {
+            let present: Vec<usize> = (0..q).filter(|&c| counts[c] > 0).collect();
+            sparse.add_unit(counts, &present);
+            dense.add_dense_unit(counts);
+            let unit: Vec<(usize, f64)> = present.iter().map(|&c| (c, counts[c] as f64)).collect();
+            for (c, d, o) in unit_coincidences(&unit) {
+                expected[c * q + d] += o;
+            }
+        }
+        assert_eq!(sparse.matrix(), dense.matrix());
+        for (got, want) in dense.matrix().iter().zip(&expected) {
+            assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+        }
+        assert!(expected.iter().sum::<f64>() > 0.0);
     }
 }
