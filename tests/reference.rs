@@ -349,6 +349,8 @@ async fn agreement_is_independent_of_partitioning() {
             .unwrap();
         let sql = "SELECT CAST(dataset AS VARCHAR) AS d,
                      krippendorff_alpha_ci(unit, rater, value, 'level=ordinal, bootstrap=200') AS alpha,
+                     krippendorff_alpha(unit, rater, value) AS nominal,
+                     krippendorff_alpha(unit, rater, value, 'level=interval') AS interval,
                      gwet_ac2(unit, rater, value) AS ac2,
                      percent_agreement(unit, rater, value) AS pa
                    FROM (SELECT * FROM ratings ORDER BY random())
