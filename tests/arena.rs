@@ -215,6 +215,35 @@ async fn tie_models_match_scipy_mle_on_llmfao() {
     }
 }
 
+/// `se=fisher` with the tie models: the standard errors behind the intervals against the
+/// inverse of statsmodels' numerical Hessian of the SciPy likelihoods above (in their own
+/// parameterisation of the tie parameter), to 1e-5.
+#[tokio::test]
+async fn tie_model_fisher_errors_match_a_numerical_hessian() {
+    repo_root();
+    let ctx = llmfao().await;
+    let z = 1.959963984540054; // the 0.975 normal quantile
+    for model in ["davidson", "rao_kupper"] {
+        for (label, prior) in [("mle", "prior=0"), ("prior", "prior=0.01")] {
+            let mut reference = fixture_column(TIES, &format!("{model}_se_{label}"));
+            reference.remove("__tie_param__");
+            let sql = format!(
+                "SELECT item, (ci_upper - rating) / {z} FROM leaderboard('SELECT bt_rank(\"left\", \"right\", winner, ''ties={model}, {prior}, se=fisher, scale={}, base=0'') FROM llmfao')",
+                std::f64::consts::LN_10
+            );
+            let ours = pairs(&ctx, &sql).await;
+            assert_eq!(ours.len(), reference.len());
+            for (item, se) in ours {
+                let expected = reference[&item];
+                assert!(
+                    (se - expected).abs() < 1e-5 * expected,
+                    "{model} {label} se of {item}: prefdb {se} vs numerical {expected}"
+                );
+            }
+        }
+    }
+}
+
 const PL_REF: &str = "tests/fixtures/pl_ref.tsv";
 
 /// pl_rank against choix (I-LSR and its optimiser, which agree to 1e-13) on weighted K-wise

@@ -16,6 +16,12 @@ Columns: <model>_mle (no prior; s_0 fixed at 0 while fitting, then centred) and 
 log L - 0.005 * sum(s^2)). The parameterisation (nu = e^a, theta = 1 + e^b, pi = e^s) differs
 from prefdb's on purpose.
 
+<model>_se_mle and <model>_se_prior are standard errors of the centred strengths (ratings are
+relative to their mean) from the observed information: statsmodels' numerical Hessian
+(approx_hess3) of the same objective at the fit, inverted, strengths block V, then C V C with
+C = I - J/n. Without the prior the fit fixes s_0 = 0, so V has a zero row and column for s_0.
+The tie parameter's row is left empty in these columns.
+
 Usage: python tests/oracle/tie_models_llmfao.py [--check]
 """
 import sys
@@ -24,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
+from statsmodels.tools.numdiff import approx_hess3
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / ".." / "shared" / "data" / "llmfao.csv"
@@ -81,7 +88,17 @@ def fit(model, n, data, prior):
     p = x[-1]
     s = s - s.mean()
     param = np.exp(p) if model == "davidson" else 1.0 + np.exp(p)
-    return s, param
+    # A step of 3e-4: the default step is too coarse for the tie parameter (it moves the
+    # standard errors by 2e-4), and much smaller ones drown in rounding.
+    inverse = np.linalg.inv(approx_hess3(x, f, epsilon=3e-4))
+    if prior > 0:
+        v = inverse[:n, :n]
+    else:
+        v = np.zeros((n, n))
+        v[1:, 1:] = inverse[: n - 1, : n - 1]
+    c = np.eye(n) - 1.0 / n
+    cov = c @ v @ c
+    return s, param, np.sqrt(np.diag(cov))
 
 
 def main() -> None:
@@ -91,13 +108,15 @@ def main() -> None:
     table = pd.DataFrame(index=models + ["__tie_param__"])
     for model in ["davidson", "rao_kupper"]:
         for label, prior in [("mle", 0.0), ("prior", 0.01)]:
-            s, param = fit(model, len(models), data, prior)
+            s, param, se = fit(model, len(models), data, prior)
             table[f"{model}_{label}"] = list(s) + [param]
+            table[f"{model}_se_{label}"] = list(se) + [np.nan]
     table.index.name = "model"
-    text = table.to_csv(sep="\t", float_format="%.12f", lineterminator="\n")
+    text = table.to_csv(sep="\t", float_format="%.12f", lineterminator="\n", na_rep="NaN")
     if "--check" in sys.argv:
         old = pd.read_csv(OUT, sep="\t", index_col=0)
-        worst = (old - table).abs().max().max()
+        worst = (old - table[old.columns]).abs().max().max()
+        assert list(old.columns) == list(table.columns), "fixture columns differ from a fresh run"
         assert worst < 1e-6, f"fixture differs from a fresh run by {worst}"
         print(f"{OUT.relative_to(ROOT)} confirmed (max difference {worst:.1e})")
     else:

@@ -27,8 +27,8 @@ use prefdb_stats::calibration::scores::normal_quantile;
 use prefdb_stats::pairwise::bradley_terry::{to_elo_scale, MleObstacle};
 use prefdb_stats::pairwise::{
     average_win_rate, bootstrap_bradley_terry, fisher_covariance, fit_bradley_terry, fit_tie_model,
-    intransitivity, item_totals, order_by_score_desc, pair_win_rate, BootstrapOptions, BtError,
-    BtOptions, PairCounts, PairOutcomes, TieHandling, TieModel,
+    intransitivity, item_totals, order_by_score_desc, pair_win_rate, tie_model_covariance,
+    BootstrapOptions, BtError, BtOptions, PairCounts, PairOutcomes, TieHandling, TieModel,
 };
 use std::sync::{Arc, OnceLock};
 
@@ -201,9 +201,9 @@ impl BtConfig {
                 "a number between 0 and 1",
             )?,
         };
-        if config.tie_model.is_some() && config.intervals != Intervals::None {
+        if config.tie_model.is_some() && matches!(config.intervals, Intervals::Bootstrap { .. }) {
             return plan_err!(
-                "bt_rank: intervals (se=fisher, bootstrap) are not available with ties=davidson or ties=rao_kupper yet; use ties=half or ties=ignore for intervals"
+                "bt_rank: bootstrap intervals are not available with ties=davidson or ties=rao_kupper yet; use se=fisher, or ties=half or ties=ignore with bootstrap"
             );
         }
         Ok(config)
@@ -617,7 +617,7 @@ impl PairwiseAccumulator {
     fn evaluate_bt_rank(&self) -> Result<ScalarValue> {
         let n = self.items.len();
         let (original, pairs) = self.canonical_pairs();
-        let (strengths, tie_param) = match self.config.tie_model {
+        let (strengths, tie_fit) = match self.config.tie_model {
             None => (
                 fit_bradley_terry(n, &pairs, &self.config.fit)
                     .map_err(|e| self.fit_error(e, &original))?
@@ -627,9 +627,10 @@ impl PairwiseAccumulator {
             Some(model) => {
                 let f = fit_tie_model(n, &pairs, model, &self.config.fit)
                     .map_err(|e| self.fit_error(e, &original))?;
-                (f.strengths, f.tie_param)
+                (f.strengths.clone(), Some((model, f)))
             }
         };
+        let tie_param = tie_fit.as_ref().and_then(|(_, f)| f.tie_param);
         let rating = |s: f64| to_elo_scale(s, self.config.scale, self.config.base);
         let unit = self.config.scale / std::f64::consts::LN_10;
         // Intervals by canonical id, on the rating scale.
@@ -642,7 +643,12 @@ impl PairwiseAccumulator {
                         "bt_rank: se=fisher inverts an items × items matrix and supports up to {FISHER_MAX_ITEMS} items, got {n}"
                     );
                 }
-                let cov = fisher_covariance(n, &pairs, &strengths, &self.config.fit);
+                let cov = match &tie_fit {
+                    None => fisher_covariance(n, &pairs, &strengths, &self.config.fit),
+                    Some((model, fit)) => {
+                        tie_model_covariance(n, &pairs, *model, &self.config.fit, fit)
+                    }
+                };
                 let z = normal_quantile(1.0 - (1.0 - self.config.confidence) / 2.0);
                 let half = |c: usize| cov.as_ref().map(|cov| z * cov[c][c].max(0.0).sqrt() * unit);
                 Some((
@@ -944,9 +950,11 @@ fn bt_rank_doc() -> Documentation {
              is centred on base and is not comparable with the others. Returns a list of structs \
              ordered by rating descending, with competition ranks (1224) for equal ratings. \
              With se=fisher, ci_lower and ci_upper are rating ± z * se * scale / ln(10), se \
-             from the observed Fisher information (the inverse negative Hessian at the fit, \
-             under the mean-zero constraint when prior=0; checked against a statsmodels \
-             binomial GLM), and rank_lower / rank_upper are the best and worst ranks those \
+             from the observed Fisher information: the covariance of the centred strengths, \
+             C H^-1 C with H the negative Hessian at the fit and C = I - J/n, since ratings \
+             are relative to their mean (this leaves out the common-mode variance that only \
+             the prior determines, and with prior=0 it is the pseudo-inverse; checked against \
+             a statsmodels binomial GLM and, with the prior, a numpy computation), and rank_lower / rank_upper are the best and worst ranks those \
              intervals allow (1 + the items whose lower bound is above this upper bound; the \
              items whose upper bound reaches this lower bound). Without it these four fields \
              are NULL. With bootstrap=B (and seed, default 42), ci_lower and ci_upper are \
@@ -962,8 +970,12 @@ fn bt_rank_doc() -> Documentation {
              log-likelihood, same prior on s; checked against SciPy), and tie_param reports \
              the parameter on every row (NULL for half and ignore). With no ties it is 0 or 1 \
              (the boundary, where the fit is plain Bradley–Terry); with no decisive outcome it \
-             is infinite, reported as NULL, and every item sits at base. Intervals are not \
-             available with the tie models yet. {NULLS}"
+             is infinite, reported as NULL, and every item sits at base. With a tie model, \
+             se=fisher inverts the joint information of the strengths and the tie parameter, \
+             so the strengths' standard errors allow for the parameter's uncertainty (checked \
+             against a numerical Hessian of an independent likelihood); with no decisive \
+             outcome the intervals are NULL. bootstrap is not available with the tie models \
+             yet. {NULLS}"
         ),
         "bt_rank(item_a, item_b [, outcome [, weight]] [, 'scale=400, base=1000, ties=half|ignore|davidson|rao_kupper, prior=0.01, max_iter=100, tol=1e-10, se=none, bootstrap=0, seed=42, confidence=0.95'])",
     )

@@ -420,8 +420,8 @@ fn documentation() -> Documentation {
          ranking, or rows of one ranking with different weights, are errors. A row with a NULL \
          ranking, item, position or weight is skipped; a ranking of one item adds nothing but \
          the item; NULL with no rows left. With se=fisher, ci_lower and ci_upper are rating ± \
-         z * se * scale / ln(10) from the observed information (under the mean-zero \
-         constraint when prior=0), as bt_rank's; on rankings of two items they equal \
+         z * se * scale / ln(10) from the observed information, for the centred \
+         strengths as bt_rank's; on rankings of two items they equal \
          bt_rank's (tested), and rank_lower / rank_upper follow from them.",
         "pl_rank(ranking_id, item, position [, weight] [, 'scale=400, base=1000, prior=0.01, max_iter=100, tol=1e-10, se=none, confidence=0.95'])",
     )

@@ -19,7 +19,7 @@
 //! matrix on the `s` block (β's variances do not depend on the constraint).
 
 use super::bradley_terry::{BtError, BtOptions};
-use super::linalg::invert_spd;
+use super::linalg::{centre_strengths, invert_spd};
 use super::newton::{maximise, Concave};
 
 /// Battles in columns: item ids, a's score (1, 0, 0.5), weights, and `p` features per
@@ -157,14 +157,9 @@ pub fn fit_controlled(
     let m = n_items + n_features;
     let centre = opts.prior == 0.0;
     let h = problem.negative_hessian(&centred, centre);
+    // The covariance of the centred strengths and the coefficients (see `centre_strengths`).
     let covariance = invert_spd(h, m).map(|mut c| {
-        if centre {
-            for row in c.iter_mut().take(n_items) {
-                for v in row.iter_mut().take(n_items) {
-                    *v -= 1.0 / n_items as f64;
-                }
-            }
-        }
+        centre_strengths(&mut c, n_items);
         c
     });
     Ok(ControlledFit {

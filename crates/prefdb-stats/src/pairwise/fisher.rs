@@ -2,15 +2,16 @@
 //! information.
 //!
 //! At the fit, the negative Hessian of the penalised log-likelihood is
-//! `H = λI + Σ_pairs n_ab p_ab (1 − p_ab) (e_a − e_b)(e_a − e_b)ᵀ`. With λ > 0 the covariance
-//! of `s` is `H⁻¹`. With λ = 0, `H` is singular along the constant vector (only differences
-//! are identified) and the covariance under the mean-zero constraint is the pseudo-inverse
-//! `(H + J/n)⁻¹ − J/n`, `J` the all-ones matrix (the graph is connected whenever the MLE
-//! exists). Variances of differences `s_i − s_j`, which are what a leaderboard compares, do
-//! not depend on the constraint.
+//! `H = λI + Σ_pairs n_ab p_ab (1 − p_ab) (e_a − e_b)(e_a − e_b)ᵀ`. Ratings are reported
+//! relative to their mean, so the covariance returned is that of the centred strengths,
+//! `C H⁻¹ C` with `C = I − J/n` ([`centre_strengths`]): with λ > 0 this drops the common-mode
+//! variance `1/(λn)` that only the prior determines. With λ = 0, `H` is singular along the
+//! constant vector (only differences are identified); it is inverted as `H + J/n` (the graph
+//! is connected whenever the MLE exists) and centring leaves the pseudo-inverse. Variances of
+//! differences `s_i − s_j` are the same either way.
 
 use super::bradley_terry::{BtOptions, TieHandling};
-use super::linalg::invert_spd;
+use super::linalg::{centre_strengths, invert_spd};
 use super::PairOutcomes;
 
 /// Covariance of the fitted log-strengths (dense, `n × n`), or `None` when it is singular.
@@ -44,10 +45,7 @@ pub fn fisher_covariance(
         h.iter_mut().flatten().for_each(|x| *x += shift);
     }
     let mut inverse = invert_spd(h.concat(), n)?;
-    if centre {
-        let shift = 1.0 / n as f64;
-        inverse.iter_mut().flatten().for_each(|x| *x -= shift);
-    }
+    centre_strengths(&mut inverse, n);
     Some(inverse)
 }
 

@@ -53,6 +53,34 @@ pub(crate) fn solve_spd(mut a: Vec<f64>, mut b: Vec<f64>) -> Option<Vec<f64>> {
     Some(b)
 }
 
+/// Turn the covariance of `(s, β)` into that of `(s − mean(s), β)`: `P C P` with
+/// `P = diag(I − J/n, I)`, where `n` is the number of strengths, which come first.
+///
+/// Ratings are reported relative to their mean, and only differences of strengths are
+/// identified by the data. With a prior the information along the constant direction comes
+/// from the prior alone, so the plain inverse carries a common-mode variance of `1/(λ n)` in
+/// every strength: about 1.7 on LLMFAO with the default λ = 0.01, which would swamp the
+/// intervals. With prior 0 the information is pinned along that direction before inverting;
+/// centring removes the pin too, leaving the pseudo-inverse.
+pub(crate) fn centre_strengths(cov: &mut [Vec<f64>], n: usize) {
+    if n == 0 {
+        return;
+    }
+    let m = cov.len();
+    for j in 0..m {
+        let mean = (0..n).map(|i| cov[i][j]).sum::<f64>() / n as f64;
+        for row in cov.iter_mut().take(n) {
+            row[j] -= mean;
+        }
+    }
+    for row in cov.iter_mut() {
+        let mean = row[..n].iter().sum::<f64>() / n as f64;
+        for v in &mut row[..n] {
+            *v -= mean;
+        }
+    }
+}
+
 /// The inverse of symmetric positive-definite `a` (row-major, `k × k`) as rows; `None` when
 /// `a` is not positive definite.
 pub(crate) fn invert_spd(mut a: Vec<f64>, k: usize) -> Option<Vec<Vec<f64>>> {

@@ -29,7 +29,7 @@ pub use fisher::fisher_covariance;
 pub use intransitivity::{intransitivity, Intransitivity};
 pub use plackett_luce::{fit_plackett_luce, implied_pairs, plackett_luce_covariance, Ranking};
 pub use ranking::{competition_ranks, order_by_score_desc};
-pub use tie_models::{fit_tie_model, TieFit, TieModel};
+pub use tie_models::{fit_tie_model, tie_model_covariance, TieFit, TieModel};
 pub use weng_lin::{weng_lin_update, Skill, WengLinOptions};
 pub use win_rate::{average_win_rate, item_totals, pair_win_rate, ItemTotals};
 

@@ -163,9 +163,9 @@ pub fn fit_plackett_luce(
     Ok((x.iter().map(|s| s - mean).collect(), iterations))
 }
 
-/// Covariance of the fitted log-strengths from the observed information at `strengths`:
-/// its inverse, or with prior 0 (only differences identified) the pseudo-inverse under the
-/// mean-zero constraint, `(I + J/n)⁻¹ − J/n`. `None` when the information is singular.
+/// Covariance of the centred log-strengths from the observed information `I` at
+/// `strengths`: `C I⁻¹ C` with `C = I − J/n`, or with prior 0 (only differences identified)
+/// the pseudo-inverse, from `(I + J/n)⁻¹` centred. `None` when the information is singular.
 pub fn plackett_luce_covariance(
     n_items: usize,
     rankings: &[Ranking],
@@ -181,11 +181,7 @@ pub fn plackett_luce_covariance(
     let centre = opts.prior == 0.0;
     let shift = if centre { 1.0 / n_items as f64 } else { 0.0 };
     let mut cov = super::linalg::invert_spd(h.iter().map(|v| v + shift).collect(), n_items)?;
-    for row in cov.iter_mut() {
-        for v in row.iter_mut() {
-            *v -= shift;
-        }
-    }
+    super::linalg::centre_strengths(&mut cov, n_items);
     Some(cov)
 }
 

@@ -26,6 +26,8 @@
 use super::bradley_terry::{
     check_mle_exists_for, fit_bradley_terry, BtError, BtOptions, TieHandling,
 };
+use super::fisher::fisher_covariance;
+use super::linalg::{centre_strengths, invert_spd};
 use super::newton::{maximise, Concave};
 use super::PairOutcomes;
 
@@ -235,6 +237,57 @@ pub fn fit_tie_model(
     })
 }
 
+/// Covariance of the fitted log-strengths (dense, `n × n`) from the observed information of
+/// the joint fit, the tie parameter profiled out: the strengths block of the inverse of the
+/// `(n + 1)²` negative Hessian at `fit`. This block does not depend on how the tie parameter
+/// is parameterised. As in [`super::fisher::fisher_covariance`], it is the covariance of the
+/// centred strengths; with prior 0 (the Hessian's null vector is (1, …, 1, 0)) that is the
+/// pseudo-inverse's block.
+///
+/// When the data have no ties the fit is plain Bradley–Terry with ties ignored (the tie
+/// parameter sits on its boundary), and so is the covariance. `None` when every outcome is a
+/// tie (the strengths are not identified) or the information is singular.
+pub fn tie_model_covariance(
+    n_items: usize,
+    pairs: &[PairOutcomes],
+    model: TieModel,
+    opts: &BtOptions,
+    fit: &TieFit,
+) -> Option<Vec<Vec<f64>>> {
+    let pairs: Vec<PairOutcomes> = pairs.iter().filter(|p| p.a != p.b).copied().collect();
+    let tie_param = fit.tie_param?;
+    let boundary = match model {
+        TieModel::Davidson => 0.0,
+        TieModel::RaoKupper => 1.0,
+    };
+    if tie_param == boundary {
+        let opts = BtOptions {
+            ties: TieHandling::Ignore,
+            ..*opts
+        };
+        return fisher_covariance(n_items, &pairs, &fit.strengths, &opts);
+    }
+    let problem = Problem {
+        n: n_items,
+        pairs: &pairs,
+        model,
+        prior: opts.prior,
+    };
+    let mut x = fit.strengths.clone();
+    x.push(tie_param.ln());
+    // With prior 0, `derivatives` pins the strengths block along the constant direction,
+    // which centring removes again.
+    let (_, h) = problem.derivatives(&x);
+    let mut inverse = invert_spd(h, n_items + 1)?;
+    centre_strengths(&mut inverse, n_items);
+    Some(
+        inverse[..n_items]
+            .iter()
+            .map(|row| row[..n_items].to_vec())
+            .collect(),
+    )
+}
+
 impl Concave for Problem<'_> {
     fn value(&self, x: &[f64]) -> f64 {
         self.objective(x)
@@ -330,5 +383,64 @@ mod tests {
         let all = [pair(0, 1, 0.0, 0.0, 5.0)];
         let f = fit_tie_model(2, &all, TieModel::Davidson, &opts(0.01)).unwrap();
         assert_eq!((f.strengths, f.tie_param), (vec![0.0, 0.0], None));
+    }
+
+    /// Two items under Davidson are a multinomial over the logits (d/2, −d/2, ln ν), so the
+    /// information of (d, ln ν) is N Aᵀ (diag p − p pᵀ) A with A the map to the logits; the
+    /// variance of d is the (d, d) entry of its inverse.
+    #[test]
+    fn two_item_davidson_variance_is_the_multinomial_one() {
+        let (w, l, t) = (6.0, 2.0, 4.0);
+        let p = [pair(0, 1, w, l, t)];
+        let fit = fit_tie_model(2, &p, TieModel::Davidson, &opts(0.0)).unwrap();
+        let cov = tie_model_covariance(2, &p, TieModel::Davidson, &opts(0.0), &fit).unwrap();
+        let var_d = cov[0][0] + cov[1][1] - 2.0 * cov[0][1];
+        let total = w + l + t;
+        let probs = [w / total, l / total, t / total];
+        let a = [[0.5, 0.0], [-0.5, 0.0], [0.0, 1.0]];
+        let mut info = [[0.0; 2]; 2];
+        for r in 0..2 {
+            for c in 0..2 {
+                for i in 0..3 {
+                    for j in 0..3 {
+                        let k = if i == j { probs[i] } else { 0.0 } - probs[i] * probs[j];
+                        info[r][c] += total * a[i][r] * k * a[j][c];
+                    }
+                }
+            }
+        }
+        let det = info[0][0] * info[1][1] - info[0][1] * info[1][0];
+        let expected = info[1][1] / det;
+        assert!((var_d - expected).abs() < 1e-9, "{var_d} vs {expected}");
+        // Centred: the two strengths are ±d/2.
+        assert!((cov[0][0] - expected / 4.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn covariance_without_ties_is_bradley_terrys_and_all_ties_has_none() {
+        let none = [
+            pair(0, 1, 3.0, 1.0, 0.0),
+            pair(1, 2, 2.0, 1.0, 0.0),
+            pair(0, 2, 2.0, 1.0, 0.0),
+        ];
+        for model in [TieModel::Davidson, TieModel::RaoKupper] {
+            let fit = fit_tie_model(3, &none, model, &opts(0.01)).unwrap();
+            let cov = tie_model_covariance(3, &none, model, &opts(0.01), &fit).unwrap();
+            let bt_opts = BtOptions {
+                ties: TieHandling::Ignore,
+                ..opts(0.01)
+            };
+            let bt = fit_bradley_terry(3, &none, &bt_opts).unwrap();
+            assert_eq!(
+                cov,
+                fisher_covariance(3, &none, &bt.strengths, &bt_opts).unwrap()
+            );
+        }
+        let all = [pair(0, 1, 0.0, 0.0, 5.0)];
+        let fit = fit_tie_model(2, &all, TieModel::Davidson, &opts(0.01)).unwrap();
+        assert_eq!(
+            tie_model_covariance(2, &all, TieModel::Davidson, &opts(0.01), &fit),
+            None
+        );
     }
 }
