@@ -196,6 +196,44 @@ mod tests {
         assert!((var - 4.0 / 3.0).abs() < 1e-9, "{var}");
     }
 
+    /// With the default prior and no features the covariance is bt_rank's: that of the
+    /// centred strengths, without the prior's common-mode variance.
+    #[test]
+    fn covariance_with_the_prior_is_bradley_terrys() {
+        let battles = Battles {
+            a: vec![0, 0, 1, 2, 2, 0],
+            b: vec![1, 2, 2, 0, 1, 1],
+            score_a: vec![1.0, 1.0, 0.0, 0.5, 1.0, 0.0],
+            weight: vec![1.0; 6],
+            features: vec![],
+        };
+        let opts = BtOptions::default();
+        let fit = fit_controlled(3, 0, &battles, &opts).unwrap();
+        let mut counts = super::super::PairCounts::new();
+        for r in 0..6 {
+            let s = battles.score_a[r];
+            let (win, loss, tie) = if s == 0.5 {
+                (0.0, 0.0, 1.0)
+            } else {
+                (s, 1.0 - s, 0.0)
+            };
+            counts.add(battles.a[r], battles.b[r], win, loss, tie);
+        }
+        let bt = super::super::fit_bradley_terry(3, counts.pairs(), &opts).unwrap();
+        let expected =
+            super::super::fisher_covariance(3, counts.pairs(), &bt.strengths, &opts).unwrap();
+        let c = fit.covariance.unwrap();
+        for i in 0..3 {
+            assert!(
+                c[i].iter().take(3).sum::<f64>().abs() < 1e-12,
+                "rows sum to 0"
+            );
+            for j in 0..3 {
+                assert!((c[i][j] - expected[i][j]).abs() < 1e-9, "{i},{j}");
+            }
+        }
+    }
+
     #[test]
     fn gradient_matches_finite_differences() {
         let battles = Battles {
