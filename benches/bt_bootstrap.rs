@@ -43,5 +43,23 @@ fn main() {
         println!("single fit:            {single:.3} s (median of {RUNS})");
         println!("bootstrap={replicates}:        {boot:.3} s (median of {RUNS})");
         println!("ratio:                 {:.2}", boot / single);
+        // The tie models refit strengths and tie parameter jointly on every replicate.
+        let (tie_single, _) = common::median_run(
+            &ctx,
+            "SELECT bt_rank(model_a, model_b, winner, 'ties=davidson') FROM votes",
+            RUNS,
+        )
+        .await;
+        let (tie_boot, _) = common::median_run(
+            &ctx,
+            &format!(
+                "SELECT bt_rank(model_a, model_b, winner, 'ties=davidson, bootstrap={replicates}, seed=1') FROM votes"
+            ),
+            RUNS,
+        )
+        .await;
+        println!("ties=davidson single:  {tie_single:.3} s (median of {RUNS})");
+        println!("ties=davidson, bootstrap={replicates}: {tie_boot:.3} s (median of {RUNS})");
+        println!("ratio:                 {:.2}", tie_boot / tie_single);
     });
 }

@@ -244,6 +244,32 @@ async fn tie_model_fisher_errors_match_a_numerical_hessian() {
     }
 }
 
+/// The tie models' bootstrap (each replicate refits the strengths and the tie parameter)
+/// against their Fisher intervals on LLMFAO: the widths agree to within Monte-Carlo error.
+#[tokio::test]
+async fn tie_model_bootstrap_widths_match_fisher() {
+    repo_root();
+    let ctx = llmfao().await;
+    for model in ["davidson", "rao_kupper"] {
+        let width = |method: &str| {
+            format!(
+                "SELECT item, ci_upper - ci_lower FROM leaderboard('SELECT bt_rank(\"left\", \"right\", winner, ''ties={model}, {method}'') FROM llmfao')"
+            )
+        };
+        let fisher: HashMap<String, f64> =
+            pairs(&ctx, &width("se=fisher")).await.into_iter().collect();
+        let boot = pairs(&ctx, &width("bootstrap=200, seed=11")).await;
+        assert_eq!(boot.len(), 59);
+        let mut ratios: Vec<f64> = boot.iter().map(|(item, w)| w / fisher[item]).collect();
+        ratios.sort_by(f64::total_cmp);
+        let median = ratios[ratios.len() / 2];
+        assert!(
+            (0.9..1.1).contains(&median),
+            "{model}: median bootstrap/Fisher width ratio {median} ({ratios:?})"
+        );
+    }
+}
+
 const PL_REF: &str = "tests/fixtures/pl_ref.tsv";
 
 /// pl_rank against choix (I-LSR and its optimiser, which agree to 1e-13) on weighted K-wise

@@ -102,7 +102,7 @@ async fn bt_rank_is_independent_of_partitioning() {
 }
 
 /// Bootstrap intervals are the same for a seed whatever the partitioning: the replicates
-/// resample the merged, canonically ordered pair table.
+/// resample the merged, canonically ordered pair table. Also with the Davidson tie model.
 #[tokio::test]
 async fn bt_rank_bootstrap_is_independent_of_partitioning() {
     repo_root();
@@ -113,15 +113,17 @@ async fn bt_rank_bootstrap_is_independent_of_partitioning() {
             .await
             .unwrap();
         let mut both = Vec::new();
-        for column in ["ci_lower", "ci_upper"] {
-            let sql = format!(
-                "SELECT item, {column} FROM leaderboard('SELECT bt_rank(\"left\", \"right\", winner, ''bootstrap=100, seed=3'') FROM (SELECT * FROM llmfao ORDER BY random())') ORDER BY item"
-            );
-            both.extend(pairs(&ctx, &sql).await);
+        for ties in ["", "ties=davidson, "] {
+            for column in ["ci_lower", "ci_upper"] {
+                let sql = format!(
+                    "SELECT item, {column} FROM leaderboard('SELECT bt_rank(\"left\", \"right\", winner, ''{ties}bootstrap=100, seed=3'') FROM (SELECT * FROM llmfao ORDER BY random())') ORDER BY item"
+                );
+                both.extend(pairs(&ctx, &sql).await);
+            }
         }
         results.push(both);
     }
-    assert_eq!(results[0].len(), 2 * 59);
+    assert_eq!(results[0].len(), 4 * 59);
     for (a, b) in results[0].iter().zip(&results[1]) {
         assert_eq!(a.0, b.0);
         assert!((a.1 - b.1).abs() < 1e-9, "{}: {} vs {}", a.0, a.1, b.1);

@@ -26,9 +26,10 @@ use datafusion::logical_expr::{
 use prefdb_stats::calibration::scores::normal_quantile;
 use prefdb_stats::pairwise::bradley_terry::{to_elo_scale, MleObstacle};
 use prefdb_stats::pairwise::{
-    average_win_rate, bootstrap_bradley_terry, fisher_covariance, fit_bradley_terry, fit_tie_model,
-    intransitivity, item_totals, order_by_score_desc, pair_win_rate, tie_model_covariance,
-    BootstrapOptions, BtError, BtOptions, PairCounts, PairOutcomes, TieHandling, TieModel,
+    average_win_rate, bootstrap_bradley_terry, bootstrap_tie_model, fisher_covariance,
+    fit_bradley_terry, fit_tie_model, intransitivity, item_totals, order_by_score_desc,
+    pair_win_rate, tie_model_covariance, BootstrapOptions, BtError, BtOptions, PairCounts,
+    PairOutcomes, TieHandling, TieModel,
 };
 use std::sync::{Arc, OnceLock};
 
@@ -201,11 +202,6 @@ impl BtConfig {
                 "a number between 0 and 1",
             )?,
         };
-        if config.tie_model.is_some() && matches!(config.intervals, Intervals::Bootstrap { .. }) {
-            return plan_err!(
-                "bt_rank: bootstrap intervals are not available with ties=davidson or ties=rao_kupper yet; use se=fisher, or ties=half or ties=ignore with bootstrap"
-            );
-        }
         Ok(config)
     }
 }
@@ -661,16 +657,17 @@ impl PairwiseAccumulator {
                 ))
             }
             Intervals::Bootstrap { replicates, seed } => {
-                let boot = bootstrap_bradley_terry(
-                    n,
-                    &pairs,
-                    &self.config.fit,
-                    &BootstrapOptions {
-                        replicates,
-                        seed,
-                        confidence: self.config.confidence,
-                    },
-                )
+                let boot_opts = BootstrapOptions {
+                    replicates,
+                    seed,
+                    confidence: self.config.confidence,
+                };
+                let boot = match &tie_fit {
+                    None => bootstrap_bradley_terry(n, &pairs, &self.config.fit, &boot_opts),
+                    Some((model, _)) => {
+                        bootstrap_tie_model(n, &pairs, *model, &self.config.fit, &boot_opts)
+                    }
+                }
                 .map_err(|e| self.fit_error(e, &original))?;
                 Some((
                     boot.lower.iter().map(|&s| Some(rating(s))).collect(),
@@ -974,8 +971,8 @@ fn bt_rank_doc() -> Documentation {
              se=fisher inverts the joint information of the strengths and the tie parameter, \
              so the strengths' standard errors allow for the parameter's uncertainty (checked \
              against a numerical Hessian of an independent likelihood); with no decisive \
-             outcome the intervals are NULL. bootstrap is not available with the tie models \
-             yet. {NULLS}"
+             outcome the intervals are NULL. bootstrap=B with a tie model refits the strengths \
+             and the tie parameter on every replicate. {NULLS}"
         ),
         "bt_rank(item_a, item_b [, outcome [, weight]] [, 'scale=400, base=1000, ties=half|ignore|davidson|rao_kupper, prior=0.01, max_iter=100, tol=1e-10, se=none, bootstrap=0, seed=42, confidence=0.95'])",
     )

@@ -15,6 +15,7 @@
 //! platform and partitioning (the caller orders the pairs canonically first).
 
 use super::bradley_terry::{fit_bradley_terry, fit_with_cg_tolerance, BtError, BtOptions};
+use super::tie_models::{fit_tie_model, TieModel};
 use super::PairOutcomes;
 use crate::rng::{quantile_sorted, Xoshiro256};
 
@@ -210,23 +211,7 @@ pub fn bootstrap_bradley_terry(
     opts: &BtOptions,
     boot: &BootstrapOptions,
 ) -> Result<BootstrapIntervals, BtError> {
-    if boot.replicates < 2 {
-        return Err(BtError::InvalidOption(format!(
-            "bootstrap must be at least 2 replicates, got {}",
-            boot.replicates
-        )));
-    }
-    if !(boot.confidence > 0.0 && boot.confidence < 1.0) {
-        return Err(BtError::InvalidOption(format!(
-            "confidence must be between 0 and 1, got {}",
-            boot.confidence
-        )));
-    }
-    let cells: Vec<f64> = pairs
-        .iter()
-        .flat_map(|p| [p.a_wins, p.b_wins, p.ties])
-        .collect();
-    let total = cells.iter().sum::<f64>().round().max(0.0) as u64;
+    check_options(boot)?;
     // Each replicate's fit starts from the full data's: resamples stay close to it, so
     // Newton needs a few steps instead of a start from zero.
     let point = fit_bradley_terry(n_items, pairs, opts)
@@ -240,6 +225,69 @@ pub fn bootstrap_bradley_terry(
         tol: opts.tol.max(REPLICATE_TOL),
         ..*opts
     };
+    bootstrap_pairs(n_items, pairs, boot, |resampled| {
+        fit_with_cg_tolerance(
+            n_items,
+            resampled,
+            &replicate_opts,
+            point.as_deref(),
+            REPLICATE_CG,
+        )
+        .map(|fit| fit.strengths)
+    })
+}
+
+/// The same resampling for a tie model (Davidson or Rao–Kupper): each replicate refits the
+/// strengths and the tie parameter jointly, and the intervals are the strengths'.
+pub fn bootstrap_tie_model(
+    n_items: usize,
+    pairs: &[PairOutcomes],
+    model: TieModel,
+    opts: &BtOptions,
+    boot: &BootstrapOptions,
+) -> Result<BootstrapIntervals, BtError> {
+    check_options(boot)?;
+    let replicate_opts = BtOptions {
+        tol: opts.tol.max(REPLICATE_TOL),
+        ..*opts
+    };
+    bootstrap_pairs(n_items, pairs, boot, |resampled| {
+        fit_tie_model(n_items, resampled, model, &replicate_opts).map(|fit| fit.strengths)
+    })
+}
+
+fn check_options(boot: &BootstrapOptions) -> Result<(), BtError> {
+    if boot.replicates < 2 {
+        return Err(BtError::InvalidOption(format!(
+            "bootstrap must be at least 2 replicates, got {}",
+            boot.replicates
+        )));
+    }
+    if !(boot.confidence > 0.0 && boot.confidence < 1.0) {
+        return Err(BtError::InvalidOption(format!(
+            "confidence must be between 0 and 1, got {}",
+            boot.confidence
+        )));
+    }
+    Ok(())
+}
+
+/// Draw `boot.replicates` multinomial resamples of the (pair, outcome) cells, refit each
+/// with `refit`, and summarise the log-strengths by percentiles.
+fn bootstrap_pairs<F>(
+    n_items: usize,
+    pairs: &[PairOutcomes],
+    boot: &BootstrapOptions,
+    refit: F,
+) -> Result<BootstrapIntervals, BtError>
+where
+    F: Fn(&[PairOutcomes]) -> Result<Vec<f64>, BtError> + Sync,
+{
+    let cells: Vec<f64> = pairs
+        .iter()
+        .flat_map(|p| [p.a_wins, p.b_wins, p.ties])
+        .collect();
+    let total = cells.iter().sum::<f64>().round().max(0.0) as u64;
     // One generator per replicate, seeded in order from the master seed, so the draws do
     // not depend on how the replicates are spread over threads.
     let mut master = Xoshiro256::seed_from_u64(boot.seed);
@@ -251,15 +299,7 @@ pub fn bootstrap_bradley_terry(
             p.b_wins = c[1] as f64;
             p.ties = c[2] as f64;
         }
-        fit_with_cg_tolerance(
-            n_items,
-            &resampled,
-            &replicate_opts,
-            point.as_deref(),
-            REPLICATE_CG,
-        )
-        .map(|fit| fit.strengths)
-        .map_err(|e| match e {
+        refit(&resampled).map_err(|e| match e {
             BtError::MleDoesNotExist { .. } => BtError::InvalidOption(format!(
                 "bootstrap replicate {} has no maximum-likelihood ratings ({e}); use prior > 0",
                 r + 1
@@ -445,6 +485,8 @@ mod tests {
 
     /// Votes among `n` items with strengths 0, 0.3, 0.6, ...: every pair compared `per_pair`
     /// times, outcomes at their expected proportions (rounded).
+    use crate::pairwise::tie_models::tie_model_covariance;
+
     fn design(n: usize, per_pair: f64) -> Vec<PairOutcomes> {
         let mut pairs = Vec::new();
         for a in 0..n {
@@ -482,22 +524,51 @@ mod tests {
 
         let fit = fit_bradley_terry(n, &pairs, &opts).unwrap();
         let cov = fisher_covariance(n, &pairs, &fit.strengths, &opts).unwrap();
-        // Compare differences s_i − s_0, which is what the data identify (the prior alone
-        // pins the common level, and the Fisher variance of a single s_i carries it).
-        for i in 1..n {
-            let fisher = (cov[i][i] + cov[0][0] - 2.0 * cov[i][0]).sqrt();
-            let diffs: Vec<f64> = a.draws.iter().map(|d| d[i] - d[0]).collect();
-            let mean = diffs.iter().sum::<f64>() / diffs.len() as f64;
-            let sd = (diffs.iter().map(|x| (x - mean).powi(2)).sum::<f64>()
-                / (diffs.len() - 1) as f64)
-                .sqrt();
+        // Each replicate's strengths are centred, like the Fisher covariance, so single
+        // strengths compare directly.
+        close_to_fisher(&a, &cov, &fit.strengths);
+    }
+
+    /// Bootstrap standard deviations within 15% of the Fisher errors, and intervals that
+    /// contain the point estimates.
+    fn close_to_fisher(boot: &BootstrapIntervals, cov: &[Vec<f64>], strengths: &[f64]) {
+        for (i, &s) in strengths.iter().enumerate() {
+            let fisher = cov[i][i].sqrt();
+            let sd = boot.sd[i];
             assert!(
                 (sd / fisher - 1.0).abs() < 0.15,
                 "item {i}: bootstrap sd {sd} vs Fisher {fisher}"
             );
+            assert!(boot.lower[i] < s && s < boot.upper[i]);
         }
-        for i in 0..n {
-            assert!(a.lower[i] < fit.strengths[i] && fit.strengths[i] < a.upper[i]);
+    }
+
+    #[test]
+    fn tie_models_are_seeded_and_close_to_their_fisher_errors() {
+        let n = 5;
+        let mut pairs = design(n, 300.0);
+        // A third of each pair's outcomes become ties.
+        for p in &mut pairs {
+            let (a, b) = ((p.a_wins / 3.0).round(), (p.b_wins / 3.0).round());
+            p.a_wins -= a;
+            p.b_wins -= b;
+            p.ties = a + b;
+        }
+        let opts = BtOptions::default();
+        let boot = BootstrapOptions {
+            replicates: 300,
+            seed: 7,
+            confidence: 0.95,
+        };
+        for model in [TieModel::Davidson, TieModel::RaoKupper] {
+            let a = bootstrap_tie_model(n, &pairs, model, &opts, &boot).unwrap();
+            assert_eq!(
+                a,
+                bootstrap_tie_model(n, &pairs, model, &opts, &boot).unwrap()
+            );
+            let fit = fit_tie_model(n, &pairs, model, &opts).unwrap();
+            let cov = tie_model_covariance(n, &pairs, model, &opts, &fit).unwrap();
+            close_to_fisher(&a, &cov, &fit.strengths);
         }
     }
 

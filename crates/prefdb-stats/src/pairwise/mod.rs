@@ -20,7 +20,9 @@ pub mod tie_models;
 pub mod weng_lin;
 pub mod win_rate;
 
-pub use bootstrap::{bootstrap_bradley_terry, BootstrapIntervals, BootstrapOptions};
+pub use bootstrap::{
+    bootstrap_bradley_terry, bootstrap_tie_model, BootstrapIntervals, BootstrapOptions,
+};
 pub use bradley_terry::{fit_bradley_terry, BtError, BtFit, BtOptions, TieHandling};
 pub use controlled::{fit_controlled, Battles, ControlledFit};
 pub use counts::PairCounts;
