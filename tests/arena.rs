@@ -270,6 +270,34 @@ async fn tie_model_bootstrap_widths_match_fisher() {
     }
 }
 
+/// pl_rank's bootstrap (rankings resampled with replacement) against its Fisher intervals
+/// on the weighted K-wise rankings of the choix fixture: the widths agree to within
+/// Monte-Carlo error.
+#[tokio::test]
+async fn pl_rank_bootstrap_widths_match_fisher() {
+    repo_root();
+    let ctx = datafusion::prelude::SessionContext::new();
+    prefdb_udfs::register_all(&ctx);
+    prefdb::register_table(&ctx, "rankings", "tests/fixtures/pl_rankings.csv")
+        .await
+        .unwrap();
+    let width = |method: &str| {
+        format!(
+            "SELECT item, ci_upper - ci_lower FROM leaderboard('SELECT pl_rank(ranking_id, item, position, weight, ''{method}'') FROM rankings WHERE kind = ''plain''')"
+        )
+    };
+    let fisher: HashMap<String, f64> = pairs(&ctx, &width("se=fisher")).await.into_iter().collect();
+    let boot = pairs(&ctx, &width("bootstrap=200, seed=4")).await;
+    assert_eq!(boot.len(), fisher.len());
+    let mut ratios: Vec<f64> = boot.iter().map(|(item, w)| w / fisher[item]).collect();
+    ratios.sort_by(f64::total_cmp);
+    let median = ratios[ratios.len() / 2];
+    assert!(
+        (0.9..1.1).contains(&median),
+        "median bootstrap/Fisher width ratio {median} ({ratios:?})"
+    );
+}
+
 const PL_REF: &str = "tests/fixtures/pl_ref.tsv";
 
 /// pl_rank against choix (I-LSR and its optimiser, which agree to 1e-13) on weighted K-wise

@@ -22,8 +22,8 @@ use datafusion::logical_expr::{
 use prefdb_stats::calibration::scores::normal_quantile;
 use prefdb_stats::pairwise::bradley_terry::{to_elo_scale, DEFAULT_PRIOR};
 use prefdb_stats::pairwise::{
-    fit_plackett_luce, implied_pairs, item_totals, plackett_luce_covariance, BtError, BtOptions,
-    Ranking, TieHandling,
+    bootstrap_plackett_luce, fit_plackett_luce, implied_pairs, item_totals,
+    plackett_luce_covariance, BootstrapOptions, BtError, BtOptions, Ranking, TieHandling,
 };
 use std::sync::{Arc, OnceLock};
 
@@ -35,6 +35,8 @@ const OPTION_KEYS: &[&str] = &[
     "max_iter",
     "tol",
     "se",
+    "bootstrap",
+    "seed",
     "confidence",
 ];
 const USAGE: &str = "pl_rank(ranking_id, item, position [, weight] [, 'options'])";
@@ -44,9 +46,20 @@ struct PlConfig {
     fit: BtOptions,
     scale: f64,
     base: f64,
-    /// `se=fisher`: intervals from the observed information.
-    fisher: bool,
+    intervals: PlIntervals,
     confidence: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum PlIntervals {
+    None,
+    /// `se=fisher`: from the observed information.
+    Fisher,
+    /// `bootstrap=B, seed=S`: percentiles over rankings resampled with replacement.
+    Bootstrap {
+        replicates: usize,
+        seed: u64,
+    },
 }
 
 fn parse_options(text: Option<&str>) -> Result<PlConfig> {
@@ -77,7 +90,25 @@ fn parse_options(text: Option<&str>) -> Result<PlConfig> {
         },
         scale: o.f64_or("scale", 400.0, |v| v.is_finite() && v > 0.0, "a number > 0")?,
         base: o.f64_or("base", 1000.0, f64::is_finite, "a finite number")?,
-        fisher: o.choice_or("se", false, &[("none", false), ("fisher", true)])?,
+        intervals: {
+            let fisher = o.choice_or("se", false, &[("none", false), ("fisher", true)])?;
+            match (fisher, o.usize_or("bootstrap", 0, 0)?) {
+                (true, 0) => PlIntervals::Fisher,
+                (true, _) => {
+                    return plan_err!(
+                        "{NAME}: choose one interval method, se=fisher or bootstrap=..., not both"
+                    )
+                }
+                (false, 0) => PlIntervals::None,
+                (false, 1) => {
+                    return plan_err!("{NAME}: bootstrap must be at least 2 replicates, got 1")
+                }
+                (false, replicates) => PlIntervals::Bootstrap {
+                    replicates,
+                    seed: o.u64_or("seed", 42)?,
+                },
+            }
+        },
         confidence: o.f64_or(
             "confidence",
             0.95,
@@ -323,26 +354,47 @@ impl Accumulator for PlAccumulator {
             ratings[id] = to_elo_scale(canonical[c], self.config.scale, self.config.base);
             totals[id] = totals_canonical[c];
         }
-        let intervals = if self.config.fisher {
-            if n > FISHER_MAX_ITEMS {
-                return exec_err!(
-                    "{NAME}: se=fisher inverts an items × items matrix and supports up to {FISHER_MAX_ITEMS} items, got {n}"
-                );
-            }
-            let cov = plackett_luce_covariance(n, &rankings, &canonical, &self.config.fit);
-            let z = normal_quantile(1.0 - (1.0 - self.config.confidence) / 2.0);
-            let unit = self.config.scale / std::f64::consts::LN_10;
-            let (mut lower, mut upper) = (vec![None; n], vec![None; n]);
-            for (c, &id) in original.iter().enumerate() {
-                if let Some(cov) = &cov {
-                    let half = z * cov[c][c].max(0.0).sqrt() * unit;
-                    lower[id] = Some(ratings[id] - half);
-                    upper[id] = Some(ratings[id] + half);
+        let unit = self.config.scale / std::f64::consts::LN_10;
+        let intervals = match self.config.intervals {
+            PlIntervals::None => None,
+            PlIntervals::Fisher => {
+                if n > FISHER_MAX_ITEMS {
+                    return exec_err!(
+                        "{NAME}: se=fisher inverts an items × items matrix and supports up to {FISHER_MAX_ITEMS} items, got {n}"
+                    );
                 }
+                let cov = plackett_luce_covariance(n, &rankings, &canonical, &self.config.fit);
+                let z = normal_quantile(1.0 - (1.0 - self.config.confidence) / 2.0);
+                let (mut lower, mut upper) = (vec![None; n], vec![None; n]);
+                for (c, &id) in original.iter().enumerate() {
+                    if let Some(cov) = &cov {
+                        let half = z * cov[c][c].max(0.0).sqrt() * unit;
+                        lower[id] = Some(ratings[id] - half);
+                        upper[id] = Some(ratings[id] + half);
+                    }
+                }
+                Some((lower, upper))
             }
-            Some((lower, upper))
-        } else {
-            None
+            PlIntervals::Bootstrap { replicates, seed } => {
+                let boot = bootstrap_plackett_luce(
+                    n,
+                    &rankings,
+                    &self.config.fit,
+                    &BootstrapOptions {
+                        replicates,
+                        seed,
+                        confidence: self.config.confidence,
+                    },
+                )
+                .map_err(|e| self.fit_error(e, &original))?;
+                let rating = |s: f64| to_elo_scale(s, self.config.scale, self.config.base);
+                let (mut lower, mut upper) = (vec![None; n], vec![None; n]);
+                for (c, &id) in original.iter().enumerate() {
+                    lower[id] = Some(rating(boot.lower[c]));
+                    upper[id] = Some(rating(boot.upper[c]));
+                }
+                Some((lower, upper))
+            }
         };
         Leaderboard {
             items: &self.items,
@@ -422,14 +474,17 @@ fn documentation() -> Documentation {
          the item; NULL with no rows left. With se=fisher, ci_lower and ci_upper are rating ± \
          z * se * scale / ln(10) from the observed information, for the centred \
          strengths as bt_rank's; on rankings of two items they equal \
-         bt_rank's (tested), and rank_lower / rank_upper follow from them.",
-        "pl_rank(ranking_id, item, position [, weight] [, 'scale=400, base=1000, prior=0.01, max_iter=100, tol=1e-10, se=none, confidence=0.95'])",
+         bt_rank's (tested), and rank_lower / rank_upper follow from them. With \
+         bootstrap=B (and seed, default 42) they are percentile intervals from B refits on \
+         rankings resampled with replacement (a multinomial over the distinct rankings; \
+         weights are frequency weights), the same for a seed whatever the partitioning.",
+        "pl_rank(ranking_id, item, position [, weight] [, 'scale=400, base=1000, prior=0.01, max_iter=100, tol=1e-10, se=none, bootstrap=0, seed=42, confidence=0.95'])",
     )
     .with_argument("ranking_id", "Which ranking the row belongs to (string or integer).")
     .with_argument("item", "The ranked item (string or integer).")
     .with_argument("position", "The item's place in the ranking, 1 = best; equal positions are ties.")
     .with_argument("weight", "Optional non-negative weight of the ranking (the same on all its rows).")
-    .with_argument("options", "String literal, last: scale, base, prior, max_iter, tol, se (none or fisher) and confidence, as bt_rank.")
+    .with_argument("options", "String literal, last: scale, base, prior, max_iter, tol, se (none or fisher), bootstrap, seed and confidence, as bt_rank.")
     .with_sql_example(
         "SELECT * FROM leaderboard('SELECT pl_rank(vote_id, model, position) FROM ksort_votes');",
     )

@@ -1,4 +1,6 @@
-//! Bootstrap intervals for Bradley–Terry log-strengths, by resampling the pair table.
+//! Bootstrap intervals for Bradley–Terry log-strengths, by resampling the pair table (also
+//! for the tie models, which refit their tie parameter on every replicate), and for
+//! Plackett–Luce, by resampling whole rankings the same way.
 //!
 //! Chatbot Arena's bootstrap draws N votes with replacement from the N votes and refits.
 //! Votes with the same pair and outcome are interchangeable, so only the number drawn from
@@ -15,6 +17,7 @@
 //! platform and partitioning (the caller orders the pairs canonically first).
 
 use super::bradley_terry::{fit_bradley_terry, fit_with_cg_tolerance, BtError, BtOptions};
+use super::plackett_luce::{fit_plackett_luce, Ranking};
 use super::tie_models::{fit_tie_model, TieModel};
 use super::PairOutcomes;
 use crate::rng::{quantile_sorted, Xoshiro256};
@@ -287,19 +290,64 @@ where
         .iter()
         .flat_map(|p| [p.a_wins, p.b_wins, p.ties])
         .collect();
-    let total = cells.iter().sum::<f64>().round().max(0.0) as u64;
-    // One generator per replicate, seeded in order from the master seed, so the draws do
-    // not depend on how the replicates are spread over threads.
-    let mut master = Xoshiro256::seed_from_u64(boot.seed);
-    let seeds: Vec<u64> = (0..boot.replicates).map(|_| master.next_u64()).collect();
-    let fit_counts = |r: usize, counts: &[u64]| -> Result<Vec<f64>, BtError> {
+    bootstrap_cells(n_items, &cells, boot, |counts| {
         let mut resampled = pairs.to_vec();
         for (p, c) in resampled.iter_mut().zip(counts.chunks_exact(3)) {
             p.a_wins = c[0] as f64;
             p.b_wins = c[1] as f64;
             p.ties = c[2] as f64;
         }
-        refit(&resampled).map_err(|e| match e {
+        refit(&resampled)
+    })
+}
+
+/// Plackett–Luce intervals by resampling whole rankings: a replicate draws as many rankings
+/// as the data have (the weights are frequency weights), with replacement, as a multinomial
+/// over the distinct rankings, and refits.
+pub fn bootstrap_plackett_luce(
+    n_items: usize,
+    rankings: &[Ranking],
+    opts: &BtOptions,
+    boot: &BootstrapOptions,
+) -> Result<BootstrapIntervals, BtError> {
+    check_options(boot)?;
+    let weights: Vec<f64> = rankings.iter().map(|r| r.weight).collect();
+    let replicate_opts = BtOptions {
+        tol: opts.tol.max(REPLICATE_TOL),
+        ..*opts
+    };
+    bootstrap_cells(n_items, &weights, boot, |counts| {
+        let resampled: Vec<Ranking> = rankings
+            .iter()
+            .zip(counts)
+            .filter(|(_, &c)| c > 0)
+            .map(|(r, &c)| Ranking {
+                groups: r.groups.clone(),
+                weight: c as f64,
+            })
+            .collect();
+        fit_plackett_luce(n_items, &resampled, &replicate_opts).map(|(strengths, _)| strengths)
+    })
+}
+
+/// The bootstrap engine: `boot.replicates` multinomial draws of round(Σ cells) trials over
+/// `cells`, each refitted by `refit` from its counts, summarised by percentiles.
+fn bootstrap_cells<F>(
+    n_items: usize,
+    cells: &[f64],
+    boot: &BootstrapOptions,
+    refit: F,
+) -> Result<BootstrapIntervals, BtError>
+where
+    F: Fn(&[u64]) -> Result<Vec<f64>, BtError> + Sync,
+{
+    let total = cells.iter().sum::<f64>().round().max(0.0) as u64;
+    // One generator per replicate, seeded in order from the master seed, so the draws do
+    // not depend on how the replicates are spread over threads.
+    let mut master = Xoshiro256::seed_from_u64(boot.seed);
+    let seeds: Vec<u64> = (0..boot.replicates).map(|_| master.next_u64()).collect();
+    let fit_counts = |r: usize, counts: &[u64]| -> Result<Vec<f64>, BtError> {
+        refit(counts).map_err(|e| match e {
             BtError::MleDoesNotExist { .. } => BtError::InvalidOption(format!(
                 "bootstrap replicate {} has no maximum-likelihood ratings ({e}); use prior > 0",
                 r + 1
@@ -485,6 +533,7 @@ mod tests {
 
     /// Votes among `n` items with strengths 0, 0.3, 0.6, ...: every pair compared `per_pair`
     /// times, outcomes at their expected proportions (rounded).
+    use crate::pairwise::plackett_luce::plackett_luce_covariance;
     use crate::pairwise::tie_models::tie_model_covariance;
 
     fn design(n: usize, per_pair: f64) -> Vec<PairOutcomes> {
@@ -570,6 +619,58 @@ mod tests {
             let cov = tie_model_covariance(n, &pairs, model, &opts, &fit).unwrap();
             close_to_fisher(&a, &cov, &fit.strengths);
         }
+    }
+
+    /// Rankings of four items drawn from Plackett–Luce with strengths (0.6, 0.2, −0.2, −0.6),
+    /// as identical rankings merged with their counts as weights.
+    fn pl_sample(count: usize) -> Vec<Ranking> {
+        let strengths = [0.6f64, 0.2, -0.2, -0.6];
+        let mut rng = Xoshiro256::seed_from_u64(99);
+        let mut merged: Vec<Ranking> = Vec::new();
+        for _ in 0..count {
+            let mut left: Vec<u32> = (0..4).collect();
+            let mut groups = Vec::new();
+            while !left.is_empty() {
+                let total: f64 = left.iter().map(|&i| strengths[i as usize].exp()).sum();
+                let mut u = rng.unit() * total;
+                let mut pick = left.len() - 1;
+                for (k, &i) in left.iter().enumerate() {
+                    u -= strengths[i as usize].exp();
+                    if u < 0.0 {
+                        pick = k;
+                        break;
+                    }
+                }
+                groups.push(vec![left.remove(pick)]);
+            }
+            match merged.iter_mut().find(|r| r.groups == groups) {
+                Some(r) => r.weight += 1.0,
+                None => merged.push(Ranking {
+                    groups,
+                    weight: 1.0,
+                }),
+            }
+        }
+        merged
+    }
+
+    #[test]
+    fn plackett_luce_is_seeded_and_close_to_its_fisher_errors() {
+        let rankings = pl_sample(600);
+        let opts = BtOptions::default();
+        let boot = BootstrapOptions {
+            replicates: 300,
+            seed: 5,
+            confidence: 0.95,
+        };
+        let a = bootstrap_plackett_luce(4, &rankings, &opts, &boot).unwrap();
+        assert_eq!(
+            a,
+            bootstrap_plackett_luce(4, &rankings, &opts, &boot).unwrap()
+        );
+        let (strengths, _) = fit_plackett_luce(4, &rankings, &opts).unwrap();
+        let cov = plackett_luce_covariance(4, &rankings, &strengths, &opts).unwrap();
+        close_to_fisher(&a, &cov, &strengths);
     }
 
     #[test]

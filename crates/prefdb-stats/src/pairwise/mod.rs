@@ -21,7 +21,8 @@ pub mod weng_lin;
 pub mod win_rate;
 
 pub use bootstrap::{
-    bootstrap_bradley_terry, bootstrap_tie_model, BootstrapIntervals, BootstrapOptions,
+    bootstrap_bradley_terry, bootstrap_plackett_luce, bootstrap_tie_model, BootstrapIntervals,
+    BootstrapOptions,
 };
 pub use bradley_terry::{fit_bradley_terry, BtError, BtFit, BtOptions, TieHandling};
 pub use controlled::{fit_controlled, Battles, ControlledFit};
