@@ -371,13 +371,13 @@ where
                     Xoshiro256::seed_from_u64(seeds[r]),
                     Xoshiro256::seed_from_u64(seeds[r + 1]),
                 ];
-                multinomial_lanes(&mut rngs, total, &cells, &mut outs);
+                multinomial_lanes(&mut rngs, total, cells, &mut outs);
                 slots[k] = Some(fit_counts(r, &outs[0]));
                 slots[k + 1] = Some(fit_counts(r + 1, &outs[1]));
                 k += 2;
             } else {
                 let mut rng = Xoshiro256::seed_from_u64(seeds[r]);
-                multinomial(&mut rng, total, &cells, &mut outs[0]);
+                multinomial(&mut rng, total, cells, &mut outs[0]);
                 slots[k] = Some(fit_counts(r, &outs[0]));
                 k += 1;
             }
