@@ -18,7 +18,7 @@
 
 use super::bradley_terry::{fit_bradley_terry, fit_with_cg_tolerance, BtError, BtOptions};
 use super::plackett_luce::{fit_plackett_luce, Ranking};
-use super::tie_models::{fit_tie_model, TieModel};
+use super::tie_models::{fit_tie_model, fit_tie_model_from, TieModel};
 use super::PairOutcomes;
 use crate::rng::{quantile_sorted, Xoshiro256};
 
@@ -250,12 +250,16 @@ pub fn bootstrap_tie_model(
     boot: &BootstrapOptions,
 ) -> Result<BootstrapIntervals, BtError> {
     check_options(boot)?;
+    // Replicates start from the full data's fit, and stop at a step of 1e-5, as for plain
+    // Bradley–Terry.
+    let point = fit_tie_model(n_items, pairs, model, opts).ok();
     let replicate_opts = BtOptions {
         tol: opts.tol.max(REPLICATE_TOL),
         ..*opts
     };
     bootstrap_pairs(n_items, pairs, boot, |resampled| {
-        fit_tie_model(n_items, resampled, model, &replicate_opts).map(|fit| fit.strengths)
+        fit_tie_model_from(n_items, resampled, model, &replicate_opts, point.as_ref())
+            .map(|fit| fit.strengths)
     })
 }
 

@@ -183,6 +183,19 @@ pub fn fit_tie_model(
     model: TieModel,
     opts: &BtOptions,
 ) -> Result<TieFit, BtError> {
+    fit_tie_model_from(n_items, pairs, model, opts, None)
+}
+
+/// [`fit_tie_model`] with Newton started from `start` (the fit of similar data, such as the
+/// full data for a bootstrap replicate) when it has a finite tie parameter above the
+/// boundary; otherwise from equal strengths.
+pub fn fit_tie_model_from(
+    n_items: usize,
+    pairs: &[PairOutcomes],
+    model: TieModel,
+    opts: &BtOptions,
+    start: Option<&TieFit>,
+) -> Result<TieFit, BtError> {
     let pairs: Vec<PairOutcomes> = pairs.iter().filter(|p| p.a != p.b).copied().collect();
     let ties: f64 = pairs.iter().map(|p| p.ties).sum();
     let decisive: f64 = pairs.iter().map(|p| p.a_wins + p.b_wins).sum();
@@ -221,13 +234,24 @@ pub fn fit_tie_model(
         model,
         prior: opts.prior,
     };
-    // Start at equal strengths with the tie parameter that is the MLE there.
-    let share = ties / (ties + decisive);
-    let mut x = vec![0.0; n_items + 1];
-    x[n_items] = match model {
-        TieModel::Davidson => (2.0 * share / (1.0 - share)).ln(),
-        TieModel::RaoKupper => ((1.0 + share) / (1.0 - share)).ln(),
-    };
+    let warm = start.and_then(|f| {
+        let tau = f.tie_param?.ln();
+        (f.strengths.len() == n_items && problem.feasible(tau)).then(|| {
+            let mut x = f.strengths.clone();
+            x.push(tau);
+            x
+        })
+    });
+    // Otherwise start at equal strengths with the tie parameter that is the MLE there.
+    let x = warm.unwrap_or_else(|| {
+        let share = ties / (ties + decisive);
+        let mut x = vec![0.0; n_items + 1];
+        x[n_items] = match model {
+            TieModel::Davidson => (2.0 * share / (1.0 - share)).ln(),
+            TieModel::RaoKupper => ((1.0 + share) / (1.0 - share)).ln(),
+        };
+        x
+    });
     let (x, iterations) = maximise(&problem, x, opts.max_iter, opts.tol)?;
     let mean = x[..n_items].iter().sum::<f64>() / n_items as f64;
     Ok(TieFit {
