@@ -244,6 +244,29 @@ async fn tie_model_fisher_errors_match_a_numerical_hessian() {
     }
 }
 
+/// Run `width_sql` (item, interval width) for `se=fisher` and for a bootstrap, and check that
+/// the median ratio of bootstrap to Fisher widths is within 10% of 1.
+async fn bootstrap_widths_match_fisher(
+    ctx: &datafusion::prelude::SessionContext,
+    width_sql: impl Fn(&str) -> String,
+    bootstrap: &str,
+    what: &str,
+) {
+    let fisher: HashMap<String, f64> = pairs(ctx, &width_sql("se=fisher"))
+        .await
+        .into_iter()
+        .collect();
+    let boot = pairs(ctx, &width_sql(bootstrap)).await;
+    assert_eq!(boot.len(), fisher.len());
+    let mut ratios: Vec<f64> = boot.iter().map(|(item, w)| w / fisher[item]).collect();
+    ratios.sort_by(f64::total_cmp);
+    let median = ratios[ratios.len() / 2];
+    assert!(
+        (0.9..1.1).contains(&median),
+        "{what}: median bootstrap/Fisher width ratio {median} ({ratios:?})"
+    );
+}
+
 /// The tie models' bootstrap (each replicate refits the strengths and the tie parameter)
 /// against their Fisher intervals on LLMFAO: the widths agree to within Monte-Carlo error.
 #[tokio::test]
@@ -256,17 +279,7 @@ async fn tie_model_bootstrap_widths_match_fisher() {
                 "SELECT item, ci_upper - ci_lower FROM leaderboard('SELECT bt_rank(\"left\", \"right\", winner, ''ties={model}, {method}'') FROM llmfao')"
             )
         };
-        let fisher: HashMap<String, f64> =
-            pairs(&ctx, &width("se=fisher")).await.into_iter().collect();
-        let boot = pairs(&ctx, &width("bootstrap=200, seed=11")).await;
-        assert_eq!(boot.len(), 59);
-        let mut ratios: Vec<f64> = boot.iter().map(|(item, w)| w / fisher[item]).collect();
-        ratios.sort_by(f64::total_cmp);
-        let median = ratios[ratios.len() / 2];
-        assert!(
-            (0.9..1.1).contains(&median),
-            "{model}: median bootstrap/Fisher width ratio {median} ({ratios:?})"
-        );
+        bootstrap_widths_match_fisher(&ctx, width, "bootstrap=200, seed=11", model).await;
     }
 }
 
@@ -276,40 +289,33 @@ async fn tie_model_bootstrap_widths_match_fisher() {
 #[tokio::test]
 async fn pl_rank_bootstrap_widths_match_fisher() {
     repo_root();
-    let ctx = datafusion::prelude::SessionContext::new();
-    prefdb_udfs::register_all(&ctx);
-    prefdb::register_table(&ctx, "rankings", "tests/fixtures/pl_rankings.csv")
-        .await
-        .unwrap();
+    let ctx = pl_rankings().await;
     let width = |method: &str| {
         format!(
             "SELECT item, ci_upper - ci_lower FROM leaderboard('SELECT pl_rank(ranking_id, item, position, weight, ''{method}'') FROM rankings WHERE kind = ''plain''')"
         )
     };
-    let fisher: HashMap<String, f64> = pairs(&ctx, &width("se=fisher")).await.into_iter().collect();
-    let boot = pairs(&ctx, &width("bootstrap=200, seed=4")).await;
-    assert_eq!(boot.len(), fisher.len());
-    let mut ratios: Vec<f64> = boot.iter().map(|(item, w)| w / fisher[item]).collect();
-    ratios.sort_by(f64::total_cmp);
-    let median = ratios[ratios.len() / 2];
-    assert!(
-        (0.9..1.1).contains(&median),
-        "median bootstrap/Fisher width ratio {median} ({ratios:?})"
-    );
+    bootstrap_widths_match_fisher(&ctx, width, "bootstrap=200, seed=4", "pl_rank").await;
 }
 
 const PL_REF: &str = "tests/fixtures/pl_ref.tsv";
+
+/// A session with pl_rank and the choix fixture's rankings as `rankings`.
+async fn pl_rankings() -> datafusion::prelude::SessionContext {
+    let ctx = datafusion::prelude::SessionContext::new();
+    prefdb_udfs::register_all(&ctx);
+    prefdb::register_table(&ctx, "rankings", "tests/fixtures/pl_rankings.csv")
+        .await
+        .unwrap();
+    ctx
+}
 
 /// pl_rank against choix (I-LSR and its optimiser, which agree to 1e-13) on weighted K-wise
 /// rankings, and against SciPy for the default prior and for Breslow ties.
 #[tokio::test]
 async fn pl_rank_matches_choix_and_scipy() {
     repo_root();
-    let ctx = datafusion::prelude::SessionContext::new();
-    prefdb_udfs::register_all(&ctx);
-    prefdb::register_table(&ctx, "rankings", "tests/fixtures/pl_rankings.csv")
-        .await
-        .unwrap();
+    let ctx = pl_rankings().await;
     let scale = std::f64::consts::LN_10;
     for (column, kind, options, tol) in [
         ("ilsr", "plain", "prior=0", 1e-8),

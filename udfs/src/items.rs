@@ -245,17 +245,23 @@ impl ItemInterner {
         }
     }
 
+    /// The map, value list and direct table of an integer dictionary.
+    #[allow(clippy::type_complexity)]
+    fn integer_parts(&mut self) -> Result<(&mut HashMap<i64, u32>, &mut Vec<i64>, &mut Vec<u32>)> {
+        match self {
+            ItemInterner::Integer {
+                ids,
+                values,
+                direct,
+            } => Ok((ids, values, direct)),
+            ItemInterner::Text { .. } => internal_err!("item kinds of state and input differ"),
+        }
+    }
+
     /// Ids for a column of integers, appended to `out`. A run of one value (a table stored
     /// grouped by item) costs one lookup.
     pub fn intern_integer_runs(&mut self, column: &[i64], out: &mut Vec<u32>) -> Result<()> {
-        let ItemInterner::Integer {
-            ids,
-            values,
-            direct,
-        } = self
-        else {
-            return internal_err!("item kinds of state and input differ");
-        };
+        let (ids, values, direct) = self.integer_parts()?;
         out.reserve(column.len());
         let mut rest = column;
         while let Some(&v) = rest.first() {
@@ -270,14 +276,7 @@ impl ItemInterner {
     /// Ids for a column of integers, appended to `out`, each looked up on its own (a rater
     /// column, where neighbours differ).
     pub fn intern_integers(&mut self, column: &[i64], out: &mut Vec<u32>) -> Result<()> {
-        let ItemInterner::Integer {
-            ids,
-            values,
-            direct,
-        } = self
-        else {
-            return internal_err!("item kinds of state and input differ");
-        };
+        let (ids, values, direct) = self.integer_parts()?;
         out.extend(column.iter().map(|&v| integer_id(ids, values, direct, v)));
         Ok(())
     }

@@ -101,17 +101,38 @@ pub struct BtConfig {
     pub confidence: f64,
 }
 
-/// The interval method of `bt_rank`.
+/// The interval method of `bt_rank` and `pl_rank`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Intervals {
     None,
     /// `se=fisher`: the observed Fisher information.
     Fisher,
-    /// `bootstrap=B, seed=S`: percentile intervals from B resamples of the pair table.
+    /// `bootstrap=B, seed=S`: percentile intervals from B resamples of the pair table (or,
+    /// for `pl_rank`, of the rankings).
     Bootstrap {
         replicates: usize,
         seed: u64,
     },
+}
+
+impl Intervals {
+    /// The `se` and `bootstrap` (with `seed`) options of a ranking function: at most one
+    /// interval method, and at least 2 replicates.
+    pub(crate) fn from_options(o: &FunctionOptions, function: &str) -> Result<Self> {
+        let fisher = o.choice_or("se", false, &[("none", false), ("fisher", true)])?;
+        match (fisher, o.usize_or("bootstrap", 0, 0)?) {
+            (true, 0) => Ok(Intervals::Fisher),
+            (true, _) => plan_err!(
+                "{function}: choose one interval method, se=fisher or bootstrap=..., not both"
+            ),
+            (false, 0) => Ok(Intervals::None),
+            (false, 1) => plan_err!("{function}: bootstrap must be at least 2 replicates, got 1"),
+            (false, replicates) => Ok(Intervals::Bootstrap {
+                replicates,
+                seed: o.u64_or("seed", 42)?,
+            }),
+        }
+    }
 }
 
 /// `ci_lower`, `ci_upper` and the rank range the intervals imply: the best rank is 1 + the
@@ -177,24 +198,7 @@ impl BtConfig {
             tie_model,
             scale: o.f64_or("scale", 400.0, |v| v.is_finite() && v > 0.0, "a number > 0")?,
             base: o.f64_or("base", 1000.0, f64::is_finite, "a finite number")?,
-            intervals: {
-                let fisher = o.choice_or("se", false, &[("none", false), ("fisher", true)])?;
-                let replicates = o.usize_or("bootstrap", 0, 0)?;
-                let seed = o.u64_or("seed", 42)?;
-                match (fisher, replicates) {
-                    (true, 0) => Intervals::Fisher,
-                    (true, _) => {
-                        return plan_err!(
-                        "bt_rank: choose one interval method, se=fisher or bootstrap=..., not both"
-                    )
-                    }
-                    (false, 0) => Intervals::None,
-                    (false, 1) => {
-                        return plan_err!("bt_rank: bootstrap must be at least 2 replicates, got 1")
-                    }
-                    (false, replicates) => Intervals::Bootstrap { replicates, seed },
-                }
-            },
+            intervals: Intervals::from_options(o, "bt_rank")?,
             confidence: o.f64_or(
                 "confidence",
                 0.95,

@@ -7,7 +7,7 @@
 use crate::items::{ItemColumn, ItemInterner, ItemKind};
 use crate::leaderboard::Ranking as Leaderboard;
 use crate::options::{split_logical_call, split_physical_call, FunctionOptions};
-use crate::pairwise::{leaderboard_fields, list_of, DOC_SECTION, FISHER_MAX_ITEMS};
+use crate::pairwise::{leaderboard_fields, list_of, Intervals, DOC_SECTION, FISHER_MAX_ITEMS};
 use crate::state::{list_fields, remapped, wrap};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, ListArray, UInt32Array};
 use datafusion::arrow::datatypes::{DataType, FieldRef, Float64Type};
@@ -46,20 +46,8 @@ struct PlConfig {
     fit: BtOptions,
     scale: f64,
     base: f64,
-    intervals: PlIntervals,
+    intervals: Intervals,
     confidence: f64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum PlIntervals {
-    None,
-    /// `se=fisher`: from the observed information.
-    Fisher,
-    /// `bootstrap=B, seed=S`: percentiles over rankings resampled with replacement.
-    Bootstrap {
-        replicates: usize,
-        seed: u64,
-    },
 }
 
 fn parse_options(text: Option<&str>) -> Result<PlConfig> {
@@ -90,25 +78,7 @@ fn parse_options(text: Option<&str>) -> Result<PlConfig> {
         },
         scale: o.f64_or("scale", 400.0, |v| v.is_finite() && v > 0.0, "a number > 0")?,
         base: o.f64_or("base", 1000.0, f64::is_finite, "a finite number")?,
-        intervals: {
-            let fisher = o.choice_or("se", false, &[("none", false), ("fisher", true)])?;
-            match (fisher, o.usize_or("bootstrap", 0, 0)?) {
-                (true, 0) => PlIntervals::Fisher,
-                (true, _) => {
-                    return plan_err!(
-                        "{NAME}: choose one interval method, se=fisher or bootstrap=..., not both"
-                    )
-                }
-                (false, 0) => PlIntervals::None,
-                (false, 1) => {
-                    return plan_err!("{NAME}: bootstrap must be at least 2 replicates, got 1")
-                }
-                (false, replicates) => PlIntervals::Bootstrap {
-                    replicates,
-                    seed: o.u64_or("seed", 42)?,
-                },
-            }
-        },
+        intervals: Intervals::from_options(&o, NAME)?,
         confidence: o.f64_or(
             "confidence",
             0.95,
@@ -356,8 +326,8 @@ impl Accumulator for PlAccumulator {
         }
         let unit = self.config.scale / std::f64::consts::LN_10;
         let intervals = match self.config.intervals {
-            PlIntervals::None => None,
-            PlIntervals::Fisher => {
+            Intervals::None => None,
+            Intervals::Fisher => {
                 if n > FISHER_MAX_ITEMS {
                     return exec_err!(
                         "{NAME}: se=fisher inverts an items × items matrix and supports up to {FISHER_MAX_ITEMS} items, got {n}"
@@ -375,7 +345,7 @@ impl Accumulator for PlAccumulator {
                 }
                 Some((lower, upper))
             }
-            PlIntervals::Bootstrap { replicates, seed } => {
+            Intervals::Bootstrap { replicates, seed } => {
                 let boot = bootstrap_plackett_luce(
                     n,
                     &rankings,

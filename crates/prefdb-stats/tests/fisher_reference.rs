@@ -66,29 +66,8 @@ fn centred_errors_with_the_default_prior_match_numpy() {
 
 #[test]
 fn matches_statsmodels_glm() {
-    let root = ROOT;
-    let csv = std::fs::read_to_string(format!("{root}/../shared/data/llmfao.csv")).unwrap();
-    let rows: Vec<Vec<&str>> = csv
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').collect())
-        .collect();
-    let models: Vec<&str> = rows
-        .iter()
-        .flat_map(|r| [r[6], r[7]])
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let id = |m: &str| models.iter().position(|x| *x == m).unwrap() as u32;
-    let mut counts = PairCounts::new();
-    for r in &rows {
-        let (a, b) = (id(r[6]), id(r[7]));
-        match r[5] {
-            "left" => counts.add(a, b, 1.0, 0.0, 0.0),
-            "right" => counts.add(a, b, 0.0, 1.0, 0.0),
-            _ => counts.add(a, b, 0.0, 0.0, 1.0),
-        }
-    }
+    let (models, counts) = llmfao();
+    let id = |m: &str| models.iter().position(|x| x == m).unwrap() as u32;
     let opts = BtOptions {
         prior: 0.0,
         ..Default::default()
@@ -97,7 +76,7 @@ fn matches_statsmodels_glm() {
     let fit = fit_bradley_terry(n, counts.pairs(), &opts).unwrap();
     let cov = fisher_covariance(n, counts.pairs(), &fit.strengths, &opts).unwrap();
     let fixture =
-        std::fs::read_to_string(format!("{root}/tests/fixtures/bt_fisher_llmfao.tsv")).unwrap();
+        std::fs::read_to_string(format!("{ROOT}/tests/fixtures/bt_fisher_llmfao.tsv")).unwrap();
     let mut checked = 0;
     for line in fixture.lines().skip(1) {
         let (model, se) = line.split_once('\t').unwrap();
