@@ -244,6 +244,28 @@ async fn tie_model_fisher_errors_match_a_numerical_hessian() {
     }
 }
 
+/// newman_rank against evalica's newman (Newman's 2023 iteration for Davidson's model) on
+/// LLMFAO: the strengths, and the tie parameter in Newman's parameterisation (v = nu / 2).
+#[tokio::test]
+async fn newman_rank_matches_evalica() {
+    repo_root();
+    let ctx = llmfao().await;
+    let mut reference = fixture_column(TIES, "newman_evalica");
+    let v = reference.remove("__tie_param__").unwrap();
+    let leaderboard = format!(
+        "leaderboard('SELECT newman_rank(\"left\", \"right\", winner, ''scale={}, base=0'') FROM llmfao')",
+        std::f64::consts::LN_10
+    );
+    let ours = pairs(&ctx, &format!("SELECT item, rating FROM {leaderboard}")).await;
+    assert_matches(&ours, &reference, 1e-6);
+    for (item, p) in pairs(&ctx, &format!("SELECT item, tie_param FROM {leaderboard}")).await {
+        assert!(
+            (p - v).abs() < 1e-6,
+            "v on {item}: prefdb {p} vs evalica {v}"
+        );
+    }
+}
+
 /// Run `width_sql` (item, interval width) for `se=fisher` and for a bootstrap, and check that
 /// the median ratio of bootstrap to Fisher widths is within 10% of 1.
 async fn bootstrap_widths_match_fisher(

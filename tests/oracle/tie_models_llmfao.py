@@ -22,11 +22,16 @@ relative to their mean) from the observed information: statsmodels' numerical He
 C = I - J/n. Without the prior the fit fixes s_0 = 0, so V has a zero row and column for s_0.
 The tie parameter's row is left empty in these columns.
 
+newman_evalica: evalica 0.4.2's newman (Newman 2023's iteration for the same Davidson model,
+tolerance 1e-12): centred log-scores, and Newman's tie parameter v (= nu / 2) in the
+__tie_param__ row.
+
 Usage: python tests/oracle/tie_models_llmfao.py [--check]
 """
 import sys
 from pathlib import Path
 
+import evalica
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
@@ -111,6 +116,12 @@ def main() -> None:
             s, param, se = fit(model, len(models), data, prior)
             table[f"{model}_{label}"] = list(s) + [param]
             table[f"{model}_se_{label}"] = list(se) + [np.nan]
+    # Newman's (2023) iteration for the same Davidson model, in his parameterisation
+    # (nu = 2v), from evalica: centred log-scores and v.
+    winners = df["winner"].map({"left": evalica.Winner.X, "right": evalica.Winner.Y, "tie": evalica.Winner.Draw})
+    newman = evalica.newman(df["left"], df["right"], winners, tolerance=1e-12, limit=100000)
+    log_scores = np.log(newman.scores.reindex(models).to_numpy())
+    table["newman_evalica"] = list(log_scores - log_scores.mean()) + [newman.v]
     table.index.name = "model"
     text = table.to_csv(sep="\t", float_format="%.12f", lineterminator="\n", na_rep="NaN")
     if "--check" in sys.argv:

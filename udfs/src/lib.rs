@@ -40,6 +40,7 @@ use std::sync::Arc;
 pub fn aggregate_functions() -> Vec<AggregateUDF> {
     [
         pairwise::bt_rank_udaf(),
+        pairwise::newman_rank_udaf(),
         pairwise::win_matrix_udaf(),
         pairwise::avg_win_rate_udaf(),
         pairwise::intransitivity_udaf(),

@@ -43,6 +43,9 @@ pub(crate) const DOC_SECTION: DocSection = DocSection {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PairwiseFunction {
     BtRank,
+    /// `bt_rank` with Davidson's tie model in Newman's (2023) parameterisation, as evalica's
+    /// `newman`.
+    NewmanRank,
     WinMatrix,
     AvgWinRate,
     Intransitivity,
@@ -52,6 +55,7 @@ impl PairwiseFunction {
     pub fn name(self) -> &'static str {
         match self {
             PairwiseFunction::BtRank => "bt_rank",
+            PairwiseFunction::NewmanRank => "newman_rank",
             PairwiseFunction::WinMatrix => "win_matrix",
             PairwiseFunction::AvgWinRate => "avg_win_rate",
             PairwiseFunction::Intransitivity => "intransitivity",
@@ -64,6 +68,17 @@ impl PairwiseFunction {
                 "scale",
                 "base",
                 "ties",
+                "prior",
+                "max_iter",
+                "tol",
+                "se",
+                "confidence",
+                "bootstrap",
+                "seed",
+            ],
+            PairwiseFunction::NewmanRank => &[
+                "scale",
+                "base",
                 "prior",
                 "max_iter",
                 "tol",
@@ -165,23 +180,30 @@ pub(crate) fn interval_columns(lower: Vec<Option<f64>>, upper: Vec<Option<f64>>)
 pub(crate) const FISHER_MAX_ITEMS: usize = 5000;
 
 impl BtConfig {
-    pub fn from_options(o: &FunctionOptions) -> Result<Self> {
+    pub fn from_options(o: &FunctionOptions, function: PairwiseFunction) -> Result<Self> {
         let defaults = BtOptions::default();
-        let (ties, tie_model) = o.choice_or(
-            "ties",
-            (TieHandling::Half, None),
-            &[
-                ("half", (TieHandling::Half, None)),
-                ("ignore", (TieHandling::Ignore, None)),
-                ("davidson", (TieHandling::Half, Some(TieModel::Davidson))),
-                ("rao_kupper", (TieHandling::Half, Some(TieModel::RaoKupper))),
-            ],
-        )?;
+        // newman_rank always fits Davidson's model and, like evalica's newman, defaults to
+        // the plain maximum-likelihood fit.
+        let newman = function == PairwiseFunction::NewmanRank;
+        let (ties, tie_model) = if newman {
+            (TieHandling::Half, Some(TieModel::Davidson))
+        } else {
+            o.choice_or(
+                "ties",
+                (TieHandling::Half, None),
+                &[
+                    ("half", (TieHandling::Half, None)),
+                    ("ignore", (TieHandling::Ignore, None)),
+                    ("davidson", (TieHandling::Half, Some(TieModel::Davidson))),
+                    ("rao_kupper", (TieHandling::Half, Some(TieModel::RaoKupper))),
+                ],
+            )?
+        };
         let fit = BtOptions {
             ties,
             prior: o.f64_or(
                 "prior",
-                defaults.prior,
+                if newman { 0.0 } else { defaults.prior },
                 |v| v.is_finite() && v >= 0.0,
                 "a number >= 0",
             )?,
@@ -198,7 +220,7 @@ impl BtConfig {
             tie_model,
             scale: o.f64_or("scale", 400.0, |v| v.is_finite() && v > 0.0, "a number > 0")?,
             base: o.f64_or("base", 1000.0, f64::is_finite, "a finite number")?,
-            intervals: Intervals::from_options(o, "bt_rank")?,
+            intervals: Intervals::from_options(o, function.name())?,
             confidence: o.f64_or(
                 "confidence",
                 0.95,
@@ -252,11 +274,20 @@ impl ArgLayout {
 
 /// Parse and validate a function's options text; the result is only used by `bt_rank`.
 fn parse_config(function: PairwiseFunction, text: Option<&str>) -> Result<BtConfig> {
+    let hints: &[(&str, &str)] = match function {
+        PairwiseFunction::NewmanRank => &[(
+            "ties",
+            "ties are always modelled (Davidson's model), so there is no ties option; bt_rank has the other tie handlings",
+        )],
+        _ => &[],
+    };
     let options = match text {
-        Some(t) => FunctionOptions::parse(function.name(), t, function.option_keys())?,
+        Some(t) => {
+            FunctionOptions::parse_with_hints(function.name(), t, function.option_keys(), hints)?
+        }
         None => FunctionOptions::empty(function.name()),
     };
-    BtConfig::from_options(&options)
+    BtConfig::from_options(&options, function)
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -276,6 +307,10 @@ impl PairwiseUdaf {
 
 pub fn bt_rank_udaf() -> AggregateUDF {
     AggregateUDF::from(PairwiseUdaf::new(PairwiseFunction::BtRank))
+}
+
+pub fn newman_rank_udaf() -> AggregateUDF {
+    AggregateUDF::from(PairwiseUdaf::new(PairwiseFunction::NewmanRank))
 }
 
 pub fn win_matrix_udaf() -> AggregateUDF {
@@ -412,7 +447,9 @@ impl AggregateUDFImpl for PairwiseUdaf {
         )?
         .output_type();
         Ok(match self.function {
-            PairwiseFunction::BtRank => list_of(leaderboard_fields(item)),
+            PairwiseFunction::BtRank | PairwiseFunction::NewmanRank => {
+                list_of(leaderboard_fields(item))
+            }
             PairwiseFunction::WinMatrix => list_of(win_matrix_fields(item)),
             PairwiseFunction::AvgWinRate => list_of(avg_win_rate_fields(item)),
             PairwiseFunction::Intransitivity => DataType::Struct(intransitivity_fields()),
@@ -631,6 +668,11 @@ impl PairwiseAccumulator {
             }
         };
         let tie_param = tie_fit.as_ref().and_then(|(_, f)| f.tie_param);
+        // Newman writes Davidson's ν as 2v: P(tie) = 2v√(πᵢπⱼ) / (πᵢ + πⱼ + 2v√(πᵢπⱼ)).
+        let tie_param = match self.function {
+            PairwiseFunction::NewmanRank => tie_param.map(|nu| nu / 2.0),
+            _ => tie_param,
+        };
         let rating = |s: f64| to_elo_scale(s, self.config.scale, self.config.base);
         let unit = self.config.scale / std::f64::consts::LN_10;
         // Intervals by canonical id, on the rating scale.
@@ -640,7 +682,8 @@ impl PairwiseAccumulator {
             Intervals::Fisher => {
                 if n > FISHER_MAX_ITEMS {
                     return exec_err!(
-                        "bt_rank: se=fisher inverts an items × items matrix and supports up to {FISHER_MAX_ITEMS} items, got {n}"
+                        "{}: se=fisher inverts an items × items matrix and supports up to {FISHER_MAX_ITEMS} items, got {n}",
+                        self.function.name()
                     );
                 }
                 let cov = match &tie_fit {
@@ -707,10 +750,16 @@ impl PairwiseAccumulator {
                         "the comparisons do not connect item {item} with the others in both directions"
                     ),
                 };
+                let advice = match self.function {
+                    PairwiseFunction::NewmanRank => "e.g. 'prior=0.01'".to_string(),
+                    _ => format!(
+                        "the default is {}",
+                        prefdb_stats::pairwise::bradley_terry::DEFAULT_PRIOR
+                    ),
+                };
                 format!(
                     "{name}: with prior=0 the maximum-likelihood ratings do not exist because {why}; \
-                     use a prior > 0 (the default is {})",
-                    prefdb_stats::pairwise::bradley_terry::DEFAULT_PRIOR
+                     use a prior > 0 ({advice})"
                 )
             }
             other => format!("{name}: {other}"),
@@ -833,7 +882,7 @@ impl Accumulator for PairwiseAccumulator {
             return ScalarValue::try_from(&self.return_type);
         }
         match self.function {
-            PairwiseFunction::BtRank => self.evaluate_bt_rank(),
+            PairwiseFunction::BtRank | PairwiseFunction::NewmanRank => self.evaluate_bt_rank(),
             PairwiseFunction::WinMatrix => self.evaluate_win_matrix(),
             PairwiseFunction::AvgWinRate => self.evaluate_avg_win_rate(),
             PairwiseFunction::Intransitivity => self.evaluate_intransitivity(),
@@ -911,11 +960,13 @@ impl Accumulator for PairwiseAccumulator {
 
 fn documentation(function: PairwiseFunction) -> &'static Documentation {
     static BT: OnceLock<Documentation> = OnceLock::new();
+    static NEWMAN: OnceLock<Documentation> = OnceLock::new();
     static WM: OnceLock<Documentation> = OnceLock::new();
     static AWR: OnceLock<Documentation> = OnceLock::new();
     static INT: OnceLock<Documentation> = OnceLock::new();
     match function {
         PairwiseFunction::BtRank => BT.get_or_init(bt_rank_doc),
+        PairwiseFunction::NewmanRank => NEWMAN.get_or_init(newman_rank_doc),
         PairwiseFunction::WinMatrix => WM.get_or_init(win_matrix_doc),
         PairwiseFunction::AvgWinRate => AWR.get_or_init(avg_win_rate_doc),
         PairwiseFunction::Intransitivity => INT.get_or_init(intransitivity_doc),
@@ -934,6 +985,40 @@ const ARG_WEIGHT: &str =
 const NULLS: &str = "A row with a NULL item, outcome or weight is skipped, as are rows that \
 compare an item with itself and rows of weight 0; skipped rows do not make an item appear. \
 With no rows left the result is NULL.";
+
+fn newman_rank_doc() -> Documentation {
+    Documentation::builder(
+        DOC_SECTION,
+        format!(
+            "Bradley–Terry leaderboard with ties in Newman's parameterisation (Newman 2023, \
+             Efficient computation of rankings from pairwise comparisons; reference: evalica's \
+             newman): P(i beats j) = pi_i / (pi_i + pi_j + 2 v sqrt(pi_i pi_j)) and P(tie) = \
+             2 v sqrt(pi_i pi_j) / (pi_i + pi_j + 2 v sqrt(pi_i pi_j)). This is Davidson's \
+             model with nu = 2v, so newman_rank is bt_rank(..., 'ties=davidson') with two \
+             differences: the default prior is 0 (the maximum-likelihood fit, as evalica's), \
+             and tie_param reports v. Newman's iteration and bt_rank's Newton method reach the \
+             same maximum; prefdb uses Newton. The output, the other options (scale, base, \
+             prior, max_iter, tol, se=fisher, bootstrap, seed, confidence) and the errors are \
+             bt_rank's; with prior=0 an item that never lost or never won is an error that \
+             suggests a prior. {NULLS}"
+        ),
+        "newman_rank(item_a, item_b [, outcome [, weight]] [, 'scale=400, base=1000, prior=0, max_iter=100, tol=1e-10, se=none, bootstrap=0, seed=42, confidence=0.95'])",
+    )
+    .with_argument("item_a, item_b", ARG_ITEMS)
+    .with_argument("outcome", ARG_OUTCOME)
+    .with_argument("weight", ARG_WEIGHT)
+    .with_argument(
+        "options",
+        "String literal, last: as bt_rank's, except that there is no ties option (ties are \
+         always modelled) and prior defaults to 0.",
+    )
+    .with_sql_example(
+        "SELECT item, round(rating, 1) AS rating, round(tie_param, 3) AS v\n\
+         FROM leaderboard('SELECT newman_rank(model_a, model_b, winner) FROM votes');",
+    )
+    .with_related_udf("bt_rank")
+    .build()
+}
 
 fn bt_rank_doc() -> Documentation {
     Documentation::builder(
