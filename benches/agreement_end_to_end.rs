@@ -97,6 +97,10 @@ fn main() {
             let alpha = batches[0].column(0).as_primitive::<Float64Type>().value(0);
             println!("krippendorff_alpha {level:8}: median {median:.3} s over {RUNS} runs, alpha {alpha:.12}");
         }
+        // The unit-resampling bootstrap interval.
+        let sql = "SELECT krippendorff_alpha_ci(item, rater, value, 'bootstrap=1000, seed=1') FROM ratings";
+        let (median, _) = common::median_run(&ctx, sql, 3).await;
+        println!("krippendorff_alpha_ci bootstrap=1000: median {median:.3} s over 3 runs");
         // GROUP BY: the same ratings split into 10 and into 1000 groups of items.
         for groups in [10, 1000] {
             let sql = format!(
