@@ -97,6 +97,17 @@ fn main() {
             let alpha = batches[0].column(0).as_primitive::<Float64Type>().value(0);
             println!("krippendorff_alpha {level:8}: median {median:.3} s over {RUNS} runs, alpha {alpha:.12}");
         }
+        // The other long-form coefficients, on the general path (items grouped and sorted).
+        for call in [
+            "percent_agreement(item, rater, value)",
+            "fleiss_kappa(item, value)",
+            "gwet_ac1(item, rater, value)",
+            "gwet_ac2(item, rater, value, 'weights=quadratic')",
+        ] {
+            let sql = format!("SELECT {call} FROM ratings");
+            let (median, _) = common::median_run(&ctx, &sql, RUNS).await;
+            println!("{call}: median {median:.3} s over {RUNS} runs");
+        }
         // The unit-resampling bootstrap interval.
         let sql = "SELECT krippendorff_alpha_ci(item, rater, value, 'bootstrap=1000, seed=1') FROM ratings";
         let (median, _) = common::median_run(&ctx, sql, 3).await;

@@ -58,3 +58,16 @@ for groups in [10, 1000]:
 
     grouped, alphas = median_of(per_group)
     print(f"krippendorff.alpha per group, {groups:4} groups: {grouped:.3f} s ({len(alphas)} alphas)")
+
+# The other coefficients on the same ratings, from the reference packages the tests use:
+# statsmodels' fleiss_kappa (after aggregate_raters on the item x rater table) and irrCAC's
+# Gwet AC1 (its CAC class takes the item x rater table), each after the Parquet read.
+from irrCAC.raw import CAC
+from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
+
+table = frame.pivot(index="item", columns="rater", values="value")
+fleiss_time, fleiss = median_of(lambda: fleiss_kappa(aggregate_raters(
+    frame.pivot(index="item", columns="rater", values="value").to_numpy())[0]))
+print(f"statsmodels fleiss_kappa (pivot + aggregate_raters + kappa): {fleiss_time:.3f} s, kappa {fleiss:.12f}")
+gwet_time, gwet = median_of(lambda: CAC(frame.pivot(index="item", columns="rater", values="value")).gwet())
+print(f"irrCAC gwet (pivot + AC1): {gwet_time:.3f} s, AC1 {gwet['est']['coefficient_value']}")
