@@ -930,6 +930,17 @@ impl RatingsAccumulator {
     /// items nor the units need to be put in value order for the result to be the same on
     /// every partitioning. `None` when this path does not apply.
     fn fast_alpha(&self) -> Result<Option<Option<f64>>> {
+        Ok(self.fast_tally()?.map(|(exact, numbers)| {
+            alpha_from_coincidences(&numbers, &exact.matrix(), self.config.level)
+        }))
+    }
+
+    /// The exact per-size pair counts of the ratings and the numeric value of each category,
+    /// by the one-pass tally; `None` when it does not apply (weighted counts, or more than
+    /// [`FAST_ALPHA_MAX_CATEGORIES`] categories). Alpha, percent agreement and Gwet's
+    /// coefficients all follow from these counts.
+    #[allow(clippy::type_complexity)]
+    fn fast_tally(&self) -> Result<Option<(ExactCoincidences, Vec<f64>)>> {
         let (category, numbers) = self.values.sorted();
         let q = numbers.len();
         if !self.counts.is_empty() || q > FAST_ALPHA_MAX_CATEGORIES {
@@ -967,11 +978,7 @@ impl RatingsAccumulator {
             outcome = tally.tally(by_item.into_iter());
         }
         match outcome {
-            Ok(()) => Ok(Some(alpha_from_coincidences(
-                &numbers,
-                &tally.exact.matrix(),
-                self.config.level,
-            ))),
+            Ok(()) => Ok(Some((tally.exact, numbers))),
             Err(TallyStop::Conflict(item, rater)) => exec_err!(
                 "{}: rater {} gave item {} two different values; each rater rates an item at most once",
                 self.function.name(),
@@ -1148,9 +1155,30 @@ impl Accumulator for RatingsAccumulator {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        if self.function == AgreementFunction::KrippendorffAlpha {
-            if let Some(alpha) = self.fast_alpha()? {
-                return Ok(ScalarValue::Float64(alpha));
+        // The coefficients that follow from exact per-size pair counts skip the general path
+        // (items put in value order, a sorted list per unit) when the one-pass tally applies.
+        let weighting = match self.function {
+            AgreementFunction::KrippendorffAlpha => {
+                if let Some(alpha) = self.fast_alpha()? {
+                    return Ok(ScalarValue::Float64(alpha));
+                }
+                None
+            }
+            AgreementFunction::PercentAgreement | AgreementFunction::GwetAc1 => {
+                Some(Weighting::Identity)
+            }
+            AgreementFunction::GwetAc2 => Some(self.config.weighting),
+            _ => None,
+        };
+        if let Some(weighting) = weighting {
+            if let Some((exact, numbers)) = self.fast_tally()? {
+                let weights = agreement_weights(&numbers, weighting);
+                return Ok(ScalarValue::Float64(match self.function {
+                    AgreementFunction::PercentAgreement => {
+                        exact.weighted_percent_agreement(&weights)
+                    }
+                    _ => exact.gwet_ac(&weights),
+                }));
             }
         }
         let (numbers, units) = self.units()?;
@@ -1534,10 +1562,18 @@ mod tests {
     use prefdb_stats::rng::Xoshiro256;
 
     fn accumulator(level: &str) -> RatingsAccumulator {
-        let f = AgreementFunction::KrippendorffAlpha;
+        accumulator_of(
+            AgreementFunction::KrippendorffAlpha,
+            &format!("level={level}"),
+        )
+    }
+
+    fn accumulator_of(f: AgreementFunction, options: &str) -> RatingsAccumulator {
         RatingsAccumulator {
             function: f,
-            config: f.parse_config(Some(&format!("level={level}"))).unwrap(),
+            config: f
+                .parse_config((!options.is_empty()).then_some(options))
+                .unwrap(),
             items: ItemInterner::new(ItemKind::Integer),
             raters: ItemInterner::new(ItemKind::Integer),
             values: ValueDictionary::new(false),
@@ -1604,5 +1640,62 @@ mod tests {
             }
         }
         assert!(defined > 200, "only {defined} of 240 alphas defined");
+    }
+
+    /// Percent agreement and Gwet's AC1/AC2 from the one-pass tally against the general
+    /// path, on random data with single-rating units and interleaved items.
+    #[test]
+    fn fast_percent_agreement_and_gwet_match_the_general_path() {
+        let mut rng = Xoshiro256::seed_from_u64(8);
+        for case in 0..30 {
+            let categories = [2, 5, 7, 20, 50][case % 5];
+            let mut rows: Vec<(i64, i64, f64)> = Vec::new();
+            for item in 0..(3 + rng.below(80) as i64) {
+                for rater in 0..(1 + rng.below(6) as i64) {
+                    if rng.unit() < 0.3 {
+                        continue;
+                    }
+                    rows.push((item, rater, rng.below(categories) as f64));
+                }
+            }
+            if case % 2 == 1 {
+                rows.sort_by_key(|&(item, rater, _)| (rater, item));
+            }
+            let columns: Vec<ArrayRef> = vec![
+                Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.0))),
+                Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.1))),
+                Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.2))),
+            ];
+            for (f, options) in [
+                (AgreementFunction::PercentAgreement, ""),
+                (AgreementFunction::GwetAc1, ""),
+                (AgreementFunction::GwetAc2, "weights=linear"),
+                (AgreementFunction::GwetAc2, "weights=quadratic"),
+            ] {
+                let mut acc = accumulator_of(f, options);
+                acc.update_batch(&columns).unwrap();
+                let ScalarValue::Float64(fast) = acc.evaluate().unwrap() else {
+                    panic!("a Float64")
+                };
+                let (numbers, units) = acc.units().unwrap();
+                let table = dense(&units, numbers.len());
+                let general = match f {
+                    AgreementFunction::PercentAgreement => percent_agreement(&table),
+                    AgreementFunction::GwetAc1 => {
+                        gwet_ac(&table, &agreement_weights(&numbers, Weighting::Identity))
+                    }
+                    _ => gwet_ac(&table, &agreement_weights(&numbers, acc.config.weighting)),
+                };
+                match (fast, general) {
+                    (Some(a), Some(b)) => {
+                        assert!(
+                            (a - b).abs() < 1e-12,
+                            "case {case} {f:?} {options}: {a} vs {b}"
+                        )
+                    }
+                    (a, b) => assert_eq!(a, b, "case {case} {f:?} {options}"),
+                }
+            }
+        }
     }
 }

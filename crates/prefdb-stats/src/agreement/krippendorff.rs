@@ -86,6 +86,9 @@ pub struct ExactCoincidences {
     q: usize,
     /// `by_size[m]`: the `q × q` pair counts of units with `m` ratings (empty if none).
     by_size: Vec<Vec<u64>>,
+    /// The category counts of units with a single rating, which pair with nothing but still
+    /// count for Gwet's category shares.
+    singles: Vec<u64>,
 }
 
 impl ExactCoincidences {
@@ -93,6 +96,7 @@ impl ExactCoincidences {
         Self {
             q,
             by_size: Vec::new(),
+            singles: vec![0; q],
         }
     }
 
@@ -101,6 +105,11 @@ impl ExactCoincidences {
     pub fn add_unit(&mut self, counts: &[u64], present: &[usize]) {
         let m: u64 = present.iter().map(|&c| counts[c]).sum();
         if m < 2 {
+            if m == 1 {
+                for &c in present {
+                    self.singles[c] += counts[c];
+                }
+            }
             return;
         }
         let q = self.q;
@@ -125,6 +134,11 @@ impl ExactCoincidences {
         debug_assert_eq!(Q, self.q);
         let m: u64 = counts.iter().sum();
         if m < 2 {
+            if m == 1 {
+                for (single, &n) in self.singles.iter_mut().zip(counts) {
+                    *single += n;
+                }
+            }
             return;
         }
         let table = &mut self.table(m as usize)[..Q * Q];
@@ -149,6 +163,80 @@ impl ExactCoincidences {
             table.resize(self.q * self.q, 0);
         }
         table
+    }
+
+    /// Per unit size `m ≥ 1` with at least one unit: the number of units and the total
+    /// count of each category over them, exact. For `m ≥ 2` they follow from the pair
+    /// counts: `Σ_d table[c][d] = (m − 1) · Σ_u n_uc`.
+    fn sizes(&self) -> Vec<(u64, u64, Vec<u64>)> {
+        let q = self.q;
+        let mut out = Vec::new();
+        let singles: u64 = self.singles.iter().sum();
+        if singles > 0 {
+            out.push((1, singles, self.singles.clone()));
+        }
+        for (m, table) in self.by_size.iter().enumerate() {
+            if table.is_empty() || m < 2 {
+                continue;
+            }
+            let m = m as u64;
+            let totals: Vec<u64> = table
+                .chunks_exact(q)
+                .map(|row| row.iter().sum::<u64>() / (m - 1))
+                .collect();
+            let units = totals.iter().sum::<u64>() / m;
+            out.push((m, units, totals));
+        }
+        out
+    }
+
+    /// Weighted percent agreement over the units with at least two ratings, as
+    /// [`super::kappa::percent_agreement`] computes it unit by unit: each unit adds
+    /// `Σ_k n_k (Σ_l w_kl n_l − 1) / (m (m − 1))`, which with `w_kk = 1` is
+    /// `Σ_kl w_kl · pairs_kl / (m (m − 1))`, so the per-size pair counts give the sum
+    /// exactly per size, added in increasing size. `None` with no pairable unit.
+    pub fn weighted_percent_agreement(&self, weights: &[Vec<f64>]) -> Option<f64> {
+        let q = self.q;
+        let (mut total, mut pairable) = (0.0, 0u64);
+        for (m, units, _) in self.sizes().into_iter().filter(|s| s.0 >= 2) {
+            let table = &self.by_size[m as usize];
+            let agreeing: f64 = (0..q)
+                .flat_map(|k| (0..q).map(move |l| (k, l)))
+                .map(|(k, l)| weights[k][l] * table[k * q + l] as f64)
+                .sum();
+            total += agreeing / (m as f64 * (m as f64 - 1.0));
+            pairable += units;
+        }
+        (pairable > 0).then(|| total / pairable as f64)
+    }
+
+    /// Gwet's AC1 or AC2 with `weights`, as [`super::kappa::gwet_ac`]: the weighted percent
+    /// agreement above, and the category shares `π_k = mean over rated units of n_k / m`
+    /// from the exact per-size totals.
+    pub fn gwet_ac(&self, weights: &[Vec<f64>]) -> Option<f64> {
+        let q = self.q;
+        if q < 2 {
+            return None;
+        }
+        let pa = self.weighted_percent_agreement(weights)?;
+        let sizes = self.sizes();
+        let n = sizes.iter().map(|s| s.1).sum::<u64>() as f64;
+        let mut shares = vec![0.0; q];
+        for (m, _, totals) in &sizes {
+            for (share, &t) in shares.iter_mut().zip(totals) {
+                *share += t as f64 / *m as f64;
+            }
+        }
+        let weight_sum: f64 = weights.iter().flatten().sum();
+        let pe = weight_sum / (q as f64 * (q as f64 - 1.0))
+            * shares
+                .iter()
+                .map(|s| {
+                    let pi = s / n;
+                    pi * (1.0 - pi)
+                })
+                .sum::<f64>();
+        (pe < 1.0).then(|| (pa - pe) / (1.0 - pe))
     }
 
     /// The dense `q × q` coincidence matrix.
@@ -333,5 +421,42 @@ mod tests {
             assert!((got - want).abs() < 1e-12, "{got} vs {want}");
         }
         assert!(expected.iter().sum::<f64>() > 0.0);
+    }
+
+    /// Percent agreement and Gwet's AC1/AC2 from the exact per-size counts equal the
+    /// unit-by-unit kernels, units with a single rating included.
+    #[test]
+    fn exact_counts_give_percent_agreement_and_gwet() {
+        use crate::agreement::kappa::{agreement_weights, gwet_ac, percent_agreement, Weighting};
+        const Q: usize = 4;
+        let units: Vec<[u64; Q]> = (0..300u64)
+            .map(|u| {
+                let mut counts = [0u64; Q];
+                for j in 0..(1 + u % 6) {
+                    counts[((u * 5 + j * j * 3 + j) % Q as u64) as usize] += 1;
+                }
+                counts
+            })
+            .collect();
+        let mut exact = ExactCoincidences::new(Q);
+        for counts in &units {
+            exact.add_dense_unit(counts);
+        }
+        let dense: Vec<Vec<f64>> = units
+            .iter()
+            .map(|c| c.iter().map(|&n| n as f64).collect())
+            .collect();
+        let values = [1.0, 2.0, 4.0, 5.0];
+        let identity = agreement_weights(&values, Weighting::Identity);
+        let pa = exact.weighted_percent_agreement(&identity).unwrap();
+        assert!((pa - percent_agreement(&dense).unwrap()).abs() < 1e-12);
+        for weighting in [Weighting::Identity, Weighting::Linear, Weighting::Quadratic] {
+            let w = agreement_weights(&values, weighting);
+            let (ours, theirs) = (exact.gwet_ac(&w).unwrap(), gwet_ac(&dense, &w).unwrap());
+            assert!(
+                (ours - theirs).abs() < 1e-12,
+                "{weighting:?}: {ours} vs {theirs}"
+            );
+        }
     }
 }
