@@ -1057,15 +1057,17 @@ fn dense(units: &[Vec<(usize, f64)>], q: usize) -> Vec<Vec<f64>> {
 
 impl RatingsAccumulator {
     /// `update_batch` for the common all-numeric layout (Int64 item and rater ids, Float64
-    /// values) without NULLs: plain slices, no per-row type dispatch. Returns false when the
-    /// batch has another layout.
+    /// values; no rater for `fleiss_kappa`) without NULLs: plain slices, no per-row type
+    /// dispatch. Returns false when the batch has another layout.
     fn update_numeric(&mut self, values: &[ArrayRef]) -> Result<bool> {
         let f = self.function;
-        if !f.has_rater()
-            || values[0].data_type() != &DataType::Int64
-            || values[1].data_type() != &DataType::Int64
-            || values[2].data_type() != &DataType::Float64
-            || values[..3].iter().any(|v| v.null_count() > 0)
+        // (item, rater, label), or (item, label) for fleiss_kappa.
+        let label = f.label_arg();
+        if values[..label]
+            .iter()
+            .any(|v| v.data_type() != &DataType::Int64)
+            || values[label].data_type() != &DataType::Float64
+            || values[..=label].iter().any(|v| v.null_count() > 0)
         {
             return Ok(false);
         }
@@ -1077,8 +1079,7 @@ impl RatingsAccumulator {
             return Ok(false);
         };
         let items = values[0].as_primitive::<Int64Type>().values();
-        let raters = values[1].as_primitive::<Int64Type>().values();
-        let labels = values[2].as_primitive::<Float64Type>().values();
+        let labels = values[label].as_primitive::<Float64Type>().values();
         if let Some(v) = labels.iter().find(|v| !v.is_finite()) {
             return exec_err!("{}: a rating must be a finite number, got {v}", f.name());
         }
@@ -1086,8 +1087,20 @@ impl RatingsAccumulator {
         self.ratings.reserve(items.len());
         self.items
             .intern_integer_runs(items, &mut self.ratings.item)?;
-        self.raters
-            .intern_integers(raters, &mut self.ratings.rater)?;
+        if f.has_rater() {
+            let raters = values[1].as_primitive::<Int64Type>().values();
+            self.raters
+                .intern_integers(raters, &mut self.ratings.rater)?;
+        } else {
+            // fleiss_kappa: rater 0 and a count of 1 each. The counts column is kept only
+            // once a merged state brought other counts; then it grows with the ratings.
+            self.ratings
+                .rater
+                .extend(std::iter::repeat_n(0, items.len()));
+            if !self.counts.is_empty() {
+                self.counts.resize(self.ratings.rater.len(), 1.0);
+            }
+        }
         // Ratings are usually small whole numbers: their ids by one array read.
         let mut small = [u32::MAX; 256];
         self.ratings.value.extend(labels.iter().map(|&v| {
@@ -1697,5 +1710,55 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// fleiss_kappa's numeric path keeps its counts aligned with the ratings after the
+    /// generic path (here taken for a batch with a NULL rating) has started a counts column.
+    #[test]
+    fn fleiss_numeric_path_keeps_counts_aligned() {
+        let batch = |items: &[i64], labels: &[Option<f64>]| -> Vec<ArrayRef> {
+            vec![
+                Arc::new(Int64Array::from(items.to_vec())),
+                Arc::new(Float64Array::from(labels.to_vec())),
+            ]
+        };
+        let first_items = [1, 1, 1, 2, 2, 2, 3];
+        let first = [
+            Some(1.0),
+            Some(1.0),
+            Some(2.0),
+            Some(2.0),
+            Some(2.0),
+            Some(2.0),
+            None,
+        ];
+        let second_items = [3, 3, 3, 4, 4, 4];
+        let second = [
+            Some(1.0),
+            Some(2.0),
+            Some(1.0),
+            Some(1.0),
+            Some(1.0),
+            Some(1.0),
+        ];
+        let mut mixed = accumulator_of(AgreementFunction::FleissKappa, "");
+        mixed.update_batch(&batch(&first_items, &first)).unwrap();
+        assert!(
+            !mixed.counts.is_empty(),
+            "the NULL row takes the generic path"
+        );
+        mixed.update_batch(&batch(&second_items, &second)).unwrap();
+        assert_eq!(mixed.counts.len(), mixed.ratings.len());
+        let mut numeric = accumulator_of(AgreementFunction::FleissKappa, "");
+        numeric
+            .update_batch(&batch(&first_items[..6], &first[..6]))
+            .unwrap();
+        numeric
+            .update_batch(&batch(&second_items, &second))
+            .unwrap();
+        assert!(numeric.counts.is_empty(), "every count is 1");
+        let (a, b) = (mixed.evaluate().unwrap(), numeric.evaluate().unwrap());
+        assert_eq!(a, b);
+        assert!(matches!(a, ScalarValue::Float64(Some(_))), "{a:?}");
     }
 }
