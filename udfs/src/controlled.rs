@@ -6,7 +6,7 @@
 
 use crate::items::{ItemColumn, ItemInterner, ItemKind};
 use crate::leaderboard::{item_type, Ranking};
-use crate::options::{split_logical_call, split_physical_call, FunctionOptions};
+use crate::options::{row_weight, split_logical_call, split_physical_call, FunctionOptions};
 use crate::pairwise::{
     coerce_item_pair, f64_field, leaderboard_fields, OutcomeColumn, ARG_ITEMS, ARG_OUTCOME,
     DOC_SECTION, FISHER_MAX_ITEMS,
@@ -331,14 +331,9 @@ impl Accumulator for ControlledAccumulator {
             if f.null_count() > 0 {
                 continue;
             }
-            let w = match weights {
-                None => 1.0,
-                Some(w) if w.is_null(row) => continue,
-                Some(w) => w.value(row),
+            let Some(w) = row_weight(NAME, weights, row)? else {
+                continue;
             };
-            if !(w.is_finite() && w >= 0.0) {
-                return exec_err!("{NAME}: weight must be a finite number >= 0, got {w}");
-            }
             if w == 0.0 || ItemColumn::same(a, b) {
                 continue;
             }

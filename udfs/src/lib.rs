@@ -28,6 +28,7 @@ pub mod options;
 mod ordered;
 pub mod pairwise;
 pub mod plackett_luce;
+mod ranked;
 pub mod reference;
 pub mod scalar;
 mod state;

@@ -5,15 +5,16 @@
 //! order); rows with equal keys are ordered by match, position and item values, so the
 //! result never depends on partitioning.
 
-use crate::items::{ItemColumn, ItemInterner, ItemKind};
+use crate::items::ItemKind;
 use crate::options::{split_logical_call, split_physical_call, FunctionOptions};
 use crate::ordered::{no_order_error, OrderKeys};
 use crate::pairwise::{f64_field, list_of, DOC_SECTION};
-use crate::state::{list_fields, remapped, wrap};
+use crate::ranked::RankedRows;
+use crate::state::{list_fields, wrap};
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Float64Array, Int64Array, ListArray, StructArray, UInt32Array,
+    Array, ArrayRef, AsArray, Float64Array, Int64Array, ListArray, StructArray,
 };
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields};
 use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{exec_err, plan_err, HashMap, Result, ScalarValue};
 use datafusion::logical_expr::expr::AggregateFunction;
@@ -167,11 +168,7 @@ impl AggregateUDFImpl for OpenSkillUdaf {
             config,
             n_args,
             keys: OrderKeys::new(acc_args.order_bys, acc_args.schema)?,
-            matches: ItemInterner::new(kind(0, "match_id")?),
-            items: ItemInterner::new(kind(1, "item")?),
-            match_ids: Vec::new(),
-            item_ids: Vec::new(),
-            positions: Vec::new(),
+            rows: RankedRows::new(kind(0, "match_id")?, kind(1, "item")?),
             return_type: acc_args.return_field.data_type().clone(),
         }))
     }
@@ -205,41 +202,40 @@ fn order_error() -> datafusion::common::DataFusionError {
 struct OpenSkillAccumulator {
     config: Config,
     n_args: usize,
+    /// Each row's ORDER BY key.
     keys: OrderKeys,
-    matches: ItemInterner,
-    items: ItemInterner,
-    match_ids: Vec<u32>,
-    item_ids: Vec<u32>,
-    positions: Vec<f64>,
+    /// (match, item, position) rows.
+    rows: RankedRows,
     return_type: DataType,
 }
 
 impl OpenSkillAccumulator {
     /// Matches in replay order, each as (item id, position) rows sorted by position.
     fn matches_in_order(&self) -> Vec<(u32, Vec<(u32, f64)>)> {
-        let match_pos = self.matches.value_positions();
-        let item_pos = self.items.value_positions();
-        let mut rows: Vec<usize> = (0..self.match_ids.len()).collect();
+        let data = &self.rows;
+        let match_pos = data.groups.value_positions();
+        let item_pos = data.items.value_positions();
+        let mut rows: Vec<usize> = (0..data.group_ids.len()).collect();
         rows.sort_by(|&x, &y| {
             self.keys
                 .key(x)
                 .cmp(self.keys.key(y))
                 .then(
-                    match_pos[self.match_ids[x] as usize]
-                        .cmp(&match_pos[self.match_ids[y] as usize]),
+                    match_pos[data.group_ids[x] as usize]
+                        .cmp(&match_pos[data.group_ids[y] as usize]),
                 )
-                .then(self.positions[x].total_cmp(&self.positions[y]))
-                .then(item_pos[self.item_ids[x] as usize].cmp(&item_pos[self.item_ids[y] as usize]))
+                .then(data.positions[x].total_cmp(&data.positions[y]))
+                .then(item_pos[data.item_ids[x] as usize].cmp(&item_pos[data.item_ids[y] as usize]))
         });
         let mut slot: HashMap<u32, usize> = HashMap::default();
         let mut out: Vec<(u32, Vec<(u32, f64)>)> = Vec::new();
         for r in rows {
-            let m = self.match_ids[r];
+            let m = data.group_ids[r];
             let k = *slot.entry(m).or_insert_with(|| {
                 out.push((m, Vec::new()));
                 out.len() - 1
             });
-            out[k].1.push((self.item_ids[r], self.positions[r]));
+            out[k].1.push((data.item_ids[r], data.positions[r]));
         }
         for (_, entries) in &mut out {
             entries.sort_by(|a, b| a.1.total_cmp(&b.1));
@@ -250,31 +246,16 @@ impl OpenSkillAccumulator {
 
 impl Accumulator for OpenSkillAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let matches = ItemColumn::new(&values[0])?;
-        let items = ItemColumn::new(&values[1])?;
-        let positions = values[2].as_primitive::<Float64Type>();
         let keys = self.keys.convert(&values[self.n_args..])?;
-        for row in 0..values[0].len() {
-            let (Some(m), Some(item)) = (matches.get(row), items.get(row)) else {
-                continue;
-            };
-            if positions.is_null(row) {
-                continue;
-            }
-            let p = positions.value(row);
-            if !p.is_finite() {
-                return exec_err!("{NAME}: position must be a finite number, got {p}");
-            }
-            self.match_ids.push(self.matches.intern(m)?);
-            self.item_ids.push(self.items.intern(item)?);
-            self.positions.push(p);
-            self.keys.push(keys.row(row).as_ref());
-        }
-        Ok(())
+        let own = &mut self.keys;
+        self.rows.update(NAME, values, |row| {
+            own.push(keys.row(row).as_ref());
+            Ok(true)
+        })
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        if self.items.is_empty() {
+        if self.rows.items.is_empty() {
             return ScalarValue::try_from(&self.return_type);
         }
         let o = self.config.model;
@@ -283,9 +264,9 @@ impl Accumulator for OpenSkillAccumulator {
                 mu: o.mu,
                 sigma: o.sigma,
             };
-            self.items.len()
+            self.rows.items.len()
         ];
-        let mut played = vec![0i64; self.items.len()];
+        let mut played = vec![0i64; self.rows.items.len()];
         let mut entries: Vec<(u32, u32)> = Vec::new();
         for (m, rows) in self.matches_in_order() {
             entries.clear();
@@ -294,8 +275,8 @@ impl Accumulator for OpenSkillAccumulator {
                 if rows[..k].iter().any(|&(other, _)| other == item) {
                     return exec_err!(
                         "{NAME}: match {} lists item {} twice",
-                        self.matches.display(m as usize),
-                        self.items.display(item as usize)
+                        self.rows.groups.display(m as usize),
+                        self.rows.items.display(item as usize)
                     );
                 }
                 if k > 0 && position != rows[k - 1].1 {
@@ -316,11 +297,11 @@ impl Accumulator for OpenSkillAccumulator {
             .iter()
             .map(|s| s.mu - self.config.z * s.sigma)
             .collect();
-        let order = self.items.order_by_rating(&ratings);
+        let order = self.rows.items.order_by_rating(&ratings);
         let sorted: Vec<f64> = order.iter().map(|&i| ratings[i]).collect();
         let columns: Vec<ArrayRef> = vec![
             Arc::new(Int64Array::from(competition_ranks(&sorted, 1e-12))),
-            self.items.take(order.iter().copied()),
+            self.rows.items.take(order.iter().copied()),
             Arc::new(Float64Array::from(sorted)),
             Arc::new(Float64Array::from_iter_values(
                 order.iter().map(|&i| skills[i].mu),
@@ -332,29 +313,21 @@ impl Accumulator for OpenSkillAccumulator {
                 order.iter().map(|&i| played[i]),
             )),
         ];
-        let fields = Fields::from(entry_fields(crate::leaderboard::item_type(&self.items)));
+        let fields = Fields::from(entry_fields(crate::leaderboard::item_type(
+            &self.rows.items,
+        )));
         let entries = StructArray::try_new(fields, columns, None)?;
         Ok(SingleRowListArrayBuilder::new(Arc::new(entries)).build_list_scalar())
     }
 
     fn size(&self) -> usize {
-        std::mem::size_of_val(self)
-            + self.matches.heap_size()
-            + self.items.heap_size()
-            + (self.match_ids.capacity() + self.item_ids.capacity()) * 4
-            + self.positions.capacity() * 8
-            + self.keys.heap_size()
+        std::mem::size_of_val(self) + self.rows.heap_size() + self.keys.heap_size()
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        Ok(vec![
-            wrap(self.matches.to_array()),
-            wrap(self.items.to_array()),
-            wrap(Arc::new(UInt32Array::from(self.match_ids.clone()))),
-            wrap(Arc::new(UInt32Array::from(self.item_ids.clone()))),
-            wrap(Arc::new(Float64Array::from(self.positions.clone()))),
-            wrap(Arc::new(self.keys.to_array())),
-        ])
+        let mut state = self.rows.state();
+        state.push(wrap(Arc::new(self.keys.to_array())));
+        Ok(state)
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
@@ -363,19 +336,9 @@ impl Accumulator for OpenSkillAccumulator {
             if lists[0].is_null(row) {
                 continue;
             }
-            let match_map = self.matches.intern_array(&lists[0].value(row))?;
-            let item_map = self.items.intern_array(&lists[1].value(row))?;
-            let (m, i, p, k) = (
-                lists[2].value(row),
-                lists[3].value(row),
-                lists[4].value(row),
-                lists[5].value(row),
-            );
-            let keys = k.as_binary::<i32>();
-            self.match_ids.extend(remapped(&m, &match_map));
-            self.item_ids.extend(remapped(&i, &item_map));
-            self.positions
-                .extend_from_slice(p.as_primitive::<Float64Type>().values());
+            self.rows.merge(&lists, row)?;
+            let keys = lists[5].value(row);
+            let keys = keys.as_binary::<i32>();
             for x in 0..keys.len() {
                 self.keys.push(keys.value(x));
             }

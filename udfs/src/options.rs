@@ -3,7 +3,8 @@
 //! Every error names the function and the key, and lists what was expected, so that a user
 //! can fix the query from the message alone.
 
-use datafusion::common::{plan_err, Result, ScalarValue};
+use datafusion::arrow::array::{Array, Float64Array};
+use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
 use datafusion::logical_expr::Expr;
 use datafusion::physical_expr::expressions::Literal;
 use datafusion::physical_expr::PhysicalExpr;
@@ -297,4 +298,22 @@ mod tests {
             .to_string()
             .contains("bt_rank: option 'scale' must be a number > 0, got 'abc'"));
     }
+}
+
+/// Row `row`'s weight from an optional Float64 weight column: 1 without the column, `None`
+/// for a NULL weight (the row is skipped), an error unless finite and non-negative.
+pub(crate) fn row_weight(
+    function: &str,
+    weights: Option<&Float64Array>,
+    row: usize,
+) -> Result<Option<f64>> {
+    let w = match weights {
+        None => return Ok(Some(1.0)),
+        Some(w) if w.is_null(row) => return Ok(None),
+        Some(w) => w.value(row),
+    };
+    if !(w.is_finite() && w >= 0.0) {
+        return exec_err!("{function}: weight must be a finite number >= 0, got {w}");
+    }
+    Ok(Some(w))
 }

@@ -7,7 +7,9 @@
 
 use crate::items::{ItemColumn, ItemInterner, ItemKind, ItemRef};
 use crate::leaderboard::{to_original_ids, Bounds, Ranking};
-use crate::options::{logical_string_literal, physical_string_literal, FunctionOptions};
+use crate::options::{
+    logical_string_literal, physical_string_literal, row_weight, FunctionOptions,
+};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Float64Array, Int64Array, ListArray, StructArray, UInt32Array,
 };
@@ -39,6 +41,20 @@ pub(crate) const DOC_SECTION: DocSection = DocSection {
     description: Some("Leaderboards from pairwise comparisons (A/B votes, arena battles)."),
 };
 
+/// The options of the Bradley–Terry-style leaderboards (`newman_rank`, `pl_rank`); `bt_rank`
+/// adds `ties` after `base`.
+pub(crate) const RANKING_OPTION_KEYS: &[&str] = &[
+    "scale",
+    "base",
+    "prior",
+    "max_iter",
+    "tol",
+    "se",
+    "confidence",
+    "bootstrap",
+    "seed",
+];
+
 /// Which function of the family an instance implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PairwiseFunction {
@@ -64,29 +80,14 @@ impl PairwiseFunction {
 
     fn option_keys(self) -> &'static [&'static str] {
         match self {
-            PairwiseFunction::BtRank => &[
-                "scale",
-                "base",
-                "ties",
-                "prior",
-                "max_iter",
-                "tol",
-                "se",
-                "confidence",
-                "bootstrap",
-                "seed",
-            ],
-            PairwiseFunction::NewmanRank => &[
-                "scale",
-                "base",
-                "prior",
-                "max_iter",
-                "tol",
-                "se",
-                "confidence",
-                "bootstrap",
-                "seed",
-            ],
+            PairwiseFunction::BtRank => {
+                static KEYS: OnceLock<Vec<&str>> = OnceLock::new();
+                KEYS.get_or_init(|| {
+                    let (scale_base, rest) = RANKING_OPTION_KEYS.split_at(2);
+                    [scale_base, &["ties"], rest].concat()
+                })
+            }
+            PairwiseFunction::NewmanRank => RANKING_OPTION_KEYS,
             PairwiseFunction::WinMatrix
             | PairwiseFunction::AvgWinRate
             | PairwiseFunction::Intransitivity => &[],
@@ -855,14 +856,9 @@ impl Accumulator for PairwiseAccumulator {
             let (Some(a), Some(b)) = (col_a.get(row), col_b.get(row)) else {
                 continue;
             };
-            let w = match weight {
-                None => 1.0,
-                Some(w) if w.is_null(row) => continue,
-                Some(w) => w.value(row),
+            let Some(w) = row_weight(name, weight, row)? else {
+                continue;
             };
-            if !(w.is_finite() && w >= 0.0) {
-                return exec_err!("{name}: weight must be a finite number >= 0, got {w}");
-            }
             let Some((a_share, b_share, tie_share)) = outcome.shares(name, row)? else {
                 continue;
             };

@@ -4,12 +4,15 @@
 //! The rows of one ranking may arrive in different partitions, so the state keeps every
 //! row; `evaluate` groups them by ranking, in value order, and fits once.
 
-use crate::items::{ItemColumn, ItemInterner, ItemKind};
+use crate::items::ItemKind;
 use crate::leaderboard::Ranking as Leaderboard;
-use crate::options::{split_logical_call, split_physical_call, FunctionOptions};
-use crate::pairwise::{leaderboard_fields, list_of, Intervals, DOC_SECTION, FISHER_MAX_ITEMS};
-use crate::state::{list_fields, remapped, wrap};
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, ListArray, UInt32Array};
+use crate::options::{row_weight, split_logical_call, split_physical_call, FunctionOptions};
+use crate::pairwise::{
+    leaderboard_fields, list_of, Intervals, DOC_SECTION, FISHER_MAX_ITEMS, RANKING_OPTION_KEYS,
+};
+use crate::ranked::RankedRows;
+use crate::state::{list_fields, wrap};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, ListArray};
 use datafusion::arrow::datatypes::{DataType, FieldRef, Float64Type};
 use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
 use datafusion::logical_expr::expr::AggregateFunction;
@@ -28,17 +31,6 @@ use prefdb_stats::pairwise::{
 use std::sync::{Arc, OnceLock};
 
 const NAME: &str = "pl_rank";
-const OPTION_KEYS: &[&str] = &[
-    "scale",
-    "base",
-    "prior",
-    "max_iter",
-    "tol",
-    "se",
-    "bootstrap",
-    "seed",
-    "confidence",
-];
 const USAGE: &str = "pl_rank(ranking_id, item, position [, weight] [, 'options'])";
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -55,7 +47,7 @@ fn parse_options(text: Option<&str>) -> Result<PlConfig> {
         Some(t) => FunctionOptions::parse_with_hints(
             NAME,
             t,
-            OPTION_KEYS,
+            RANKING_OPTION_KEYS,
             &[(
                 "ties",
                 "tied positions are handled by Breslow's convention and need no option",
@@ -170,11 +162,7 @@ impl AggregateUDFImpl for PlUdaf {
         Ok(Box::new(PlAccumulator {
             config,
             weight,
-            rankings: ItemInterner::new(kind(0, "ranking_id")?),
-            items: ItemInterner::new(kind(1, "item")?),
-            ranking_ids: Vec::new(),
-            item_ids: Vec::new(),
-            positions: Vec::new(),
+            rows: RankedRows::new(kind(0, "ranking_id")?, kind(1, "item")?),
             weights: Vec::new(),
             return_type: acc_args.return_field.data_type().clone(),
         }))
@@ -198,11 +186,9 @@ impl AggregateUDFImpl for PlUdaf {
 struct PlAccumulator {
     config: PlConfig,
     weight: bool,
-    rankings: ItemInterner,
-    items: ItemInterner,
-    ranking_ids: Vec<u32>,
-    item_ids: Vec<u32>,
-    positions: Vec<f64>,
+    /// (ranking, item, position) rows.
+    rows: RankedRows,
+    /// Each row's weight.
     weights: Vec<f64>,
     return_type: DataType,
 }
@@ -211,22 +197,23 @@ impl PlAccumulator {
     /// Rankings in ranking-value order, items renumbered in value order, so the fit does not
     /// depend on how rows arrived. Returns the original id of each canonical item id.
     fn canonical_rankings(&self) -> Result<(Vec<usize>, Vec<Ranking>)> {
-        let original = self.items.value_order();
+        let data = &self.rows;
+        let original = data.items.value_order();
         let item_pos = crate::items::inverse(&original);
-        let ranking_pos = self.rankings.value_positions();
-        let mut rows: Vec<usize> = (0..self.item_ids.len()).collect();
+        let ranking_pos = data.groups.value_positions();
+        let mut rows: Vec<usize> = (0..data.item_ids.len()).collect();
         rows.sort_by(|&x, &y| {
-            ranking_pos[self.ranking_ids[x] as usize]
-                .cmp(&ranking_pos[self.ranking_ids[y] as usize])
-                .then(self.positions[x].total_cmp(&self.positions[y]))
-                .then(item_pos[self.item_ids[x] as usize].cmp(&item_pos[self.item_ids[y] as usize]))
+            ranking_pos[data.group_ids[x] as usize]
+                .cmp(&ranking_pos[data.group_ids[y] as usize])
+                .then(data.positions[x].total_cmp(&data.positions[y]))
+                .then(item_pos[data.item_ids[x] as usize].cmp(&item_pos[data.item_ids[y] as usize]))
         });
         let mut out = Vec::new();
         let mut start = 0;
         while start < rows.len() {
-            let rid = self.ranking_ids[rows[start]];
+            let rid = data.group_ids[rows[start]];
             let mut end = start;
-            while end < rows.len() && self.ranking_ids[rows[end]] == rid {
+            while end < rows.len() && data.group_ids[rows[end]] == rid {
                 end += 1;
             }
             let members = &rows[start..end];
@@ -234,23 +221,23 @@ impl PlAccumulator {
             let mut groups: Vec<Vec<u32>> = Vec::new();
             let mut seen: Vec<u32> = Vec::with_capacity(members.len());
             for (k, &row) in members.iter().enumerate() {
-                let item = item_pos[self.item_ids[row] as usize] as u32;
+                let item = item_pos[data.item_ids[row] as usize] as u32;
                 if seen.contains(&item) {
                     return exec_err!(
                         "{NAME}: ranking {} lists item {} twice",
-                        self.rankings.display(rid as usize),
-                        self.items.display(self.item_ids[row] as usize)
+                        data.groups.display(rid as usize),
+                        data.items.display(data.item_ids[row] as usize)
                     );
                 }
                 seen.push(item);
                 if self.weights[row] != weight {
                     return exec_err!(
                         "{NAME}: the rows of ranking {} have different weights ({weight} and {}); a weight belongs to the whole ranking",
-                        self.rankings.display(rid as usize),
+                        data.groups.display(rid as usize),
                         self.weights[row]
                     );
                 }
-                if k > 0 && self.positions[row] == self.positions[members[k - 1]] {
+                if k > 0 && data.positions[row] == data.positions[members[k - 1]] {
                     groups.last_mut().expect("a previous group").push(item);
                 } else {
                     groups.push(vec![item]);
@@ -268,7 +255,7 @@ impl PlAccumulator {
         let message = match e {
             BtError::MleDoesNotExist { item, .. } => format!(
                 "{NAME}: with prior=0 the maximum-likelihood ratings do not exist because item {} is never ranked below (or never above) the others it meets; use a prior > 0 (the default is {DEFAULT_PRIOR})",
-                self.items.display(original[item as usize])
+                self.rows.items.display(original[item as usize])
             ),
             other => format!("{NAME}: {other}"),
         };
@@ -278,35 +265,15 @@ impl PlAccumulator {
 
 impl Accumulator for PlAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let rankings = ItemColumn::new(&values[0])?;
-        let items = ItemColumn::new(&values[1])?;
-        let positions = values[2].as_primitive::<Float64Type>();
         let weights = self.weight.then(|| values[3].as_primitive::<Float64Type>());
-        for row in 0..values[0].len() {
-            let (Some(r), Some(item)) = (rankings.get(row), items.get(row)) else {
-                continue;
+        let own = &mut self.weights;
+        self.rows.update(NAME, values, |row| {
+            let Some(weight) = row_weight(NAME, weights, row)? else {
+                return Ok(false);
             };
-            if positions.is_null(row) {
-                continue;
-            }
-            let position = positions.value(row);
-            if !position.is_finite() {
-                return exec_err!("{NAME}: position must be a finite number, got {position}");
-            }
-            let weight = match weights {
-                None => 1.0,
-                Some(w) if w.is_null(row) => continue,
-                Some(w) => w.value(row),
-            };
-            if !(weight.is_finite() && weight >= 0.0) {
-                return exec_err!("{NAME}: weight must be a finite number >= 0, got {weight}");
-            }
-            self.ranking_ids.push(self.rankings.intern(r)?);
-            self.item_ids.push(self.items.intern(item)?);
-            self.positions.push(position);
-            self.weights.push(weight);
-        }
-        Ok(())
+            own.push(weight);
+            Ok(true)
+        })
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
@@ -314,7 +281,7 @@ impl Accumulator for PlAccumulator {
         if rankings.is_empty() {
             return ScalarValue::try_from(&self.return_type);
         }
-        let n = self.items.len();
+        let n = self.rows.items.len();
         let (canonical, _) = fit_plackett_luce(n, &rankings, &self.config.fit)
             .map_err(|e| self.fit_error(e, &original))?;
         let totals_canonical = item_totals(n, &implied_pairs(&rankings));
@@ -367,7 +334,7 @@ impl Accumulator for PlAccumulator {
             }
         };
         Leaderboard {
-            items: &self.items,
+            items: &self.rows.items,
             ratings,
             rank_tolerance: (10.0 * self.config.fit.tol).max(1e-8) * self.config.scale,
             totals: Some(totals),
@@ -378,24 +345,13 @@ impl Accumulator for PlAccumulator {
     }
 
     fn size(&self) -> usize {
-        std::mem::size_of_val(self)
-            + self.rankings.heap_size()
-            + self.items.heap_size()
-            + self.ranking_ids.capacity() * 4
-            + self.item_ids.capacity() * 4
-            + self.positions.capacity() * 8
-            + self.weights.capacity() * 8
+        std::mem::size_of_val(self) + self.rows.heap_size() + self.weights.capacity() * 8
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        Ok(vec![
-            wrap(self.rankings.to_array()),
-            wrap(self.items.to_array()),
-            wrap(Arc::new(UInt32Array::from(self.ranking_ids.clone()))),
-            wrap(Arc::new(UInt32Array::from(self.item_ids.clone()))),
-            wrap(Arc::new(Float64Array::from(self.positions.clone()))),
-            wrap(Arc::new(Float64Array::from(self.weights.clone()))),
-        ])
+        let mut state = self.rows.state();
+        state.push(wrap(Arc::new(Float64Array::from(self.weights.clone()))));
+        Ok(state)
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
@@ -404,20 +360,9 @@ impl Accumulator for PlAccumulator {
             if lists[0].is_null(row) {
                 continue;
             }
-            let ranking_map = self.rankings.intern_array(&lists[0].value(row))?;
-            let item_map = self.items.intern_array(&lists[1].value(row))?;
-            let (r, i, p, w) = (
-                lists[2].value(row),
-                lists[3].value(row),
-                lists[4].value(row),
-                lists[5].value(row),
-            );
-            self.ranking_ids.extend(remapped(&r, &ranking_map));
-            self.item_ids.extend(remapped(&i, &item_map));
-            self.positions
-                .extend_from_slice(p.as_primitive::<Float64Type>().values());
+            self.rows.merge(&lists, row)?;
             self.weights
-                .extend_from_slice(w.as_primitive::<Float64Type>().values());
+                .extend_from_slice(lists[5].value(row).as_primitive::<Float64Type>().values());
         }
         Ok(())
     }
