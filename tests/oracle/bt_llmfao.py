@@ -17,13 +17,13 @@ alpha = lambda reproduces our objective loglik - lambda/2 * |s|^2.
 Usage: python tests/oracle/bt_llmfao.py [--check]   (--check compares with the committed file)
 """
 import math
-import sys
 from pathlib import Path
 
 import choix
 import evalica
 import numpy as np
 import pandas as pd
+from fixture import write_or_check
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / ".." / "shared" / "data" / "llmfao.csv"
@@ -77,17 +77,7 @@ def main() -> None:
     gap = (table["mle"] - table["mle_choix"]).abs().max()
     assert gap < 1e-7, f"evalica and choix disagree by {gap}"
     table.index.name = "model"
-    text = table.to_csv(sep="\t", float_format="%.12f", lineterminator="\n")
-    if "--check" in sys.argv:
-        committed = OUT.read_text()
-        if committed != text:
-            old = pd.read_csv(OUT, sep="\t", index_col=0)
-            worst = (old - table).abs().max().max()
-            assert worst < 1e-9, f"fixture differs from a fresh run by {worst}"
-        print(f"{OUT.relative_to(ROOT)} confirmed")
-    else:
-        OUT.write_text(text)
-        print(f"wrote {OUT.relative_to(ROOT)}: {len(table)} models, evalica-choix gap {gap:.2e}")
+    write_or_check(table, OUT, 1e-9, f"{len(table)} models, evalica-choix gap {gap:.2e}")
 
 
 if __name__ == "__main__":

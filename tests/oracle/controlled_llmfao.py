@@ -19,12 +19,12 @@ coef_1, coef_2.
 
 Usage: python tests/oracle/controlled_llmfao.py [--check]
 """
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
+from fixture import write_or_check
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / ".." / "shared" / "data" / "llmfao.csv"
@@ -70,15 +70,7 @@ def main() -> None:
         index=models + ["coef_1", "coef_2"],
     )
     table.index.name = "name"
-    text = table.to_csv(sep="\t", float_format="%.12f", lineterminator="\n")
-    if "--check" in sys.argv:
-        old = pd.read_csv(OUT, sep="\t", index_col=0)
-        worst = (old - table).abs().max().max()
-        assert worst < 1e-9, f"fixture differs from a fresh run by {worst}"
-        print(f"{OUT.relative_to(ROOT)} confirmed")
-    else:
-        OUT.write_text(text)
-        print(f"wrote {OUT.relative_to(ROOT)}")
+    if not write_or_check(table, OUT, 1e-9):
         print(table.tail(2))
 
 

@@ -15,12 +15,12 @@ code with.
 
 Usage: python tests/oracle/elo_llmfao.py [--check]   (--check compares with the committed file)
 """
-import sys
 from collections import defaultdict
 from pathlib import Path
 
 import evalica
 import pandas as pd
+from fixture import write_or_check
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / ".." / "shared" / "data" / "llmfao.csv"
@@ -62,15 +62,7 @@ def main() -> None:
         gap = max(abs(result.scores[m] - fastchat[m]) for m in table.index)
         assert gap < 1e-9, f"{name}: evalica and FastChat disagree by {gap}"
     table.index.name = "model"
-    text = table.to_csv(sep="\t", float_format="%.12f", lineterminator="\n")
-    if "--check" in sys.argv:
-        old = pd.read_csv(OUT, sep="\t", index_col=0)
-        worst = (old - table).abs().max().max()
-        assert worst < 1e-9, f"fixture differs from a fresh run by {worst}"
-        print(f"{OUT.relative_to(ROOT)} confirmed")
-    else:
-        OUT.write_text(text)
-        print(f"wrote {OUT.relative_to(ROOT)}: {len(table)} models")
+    write_or_check(table, OUT, 1e-9, f"{len(table)} models")
 
 
 if __name__ == "__main__":

@@ -10,11 +10,11 @@ mu=30, sigma=6, beta=3, kappa=0.001, tau=0.5.
 
 Usage: python tests/oracle/openskill_matches.py [--check]   (needs openskill==6.2.0)
 """
-import sys
 from pathlib import Path
 
 import pandas as pd
 from openskill.models import PlackettLuce
+from fixture import write_or_check
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "fixtures" / "pl_rankings.csv"
@@ -49,15 +49,7 @@ def main():
         index=items,
     )
     table.index.name = "item"
-    text = table.to_csv(sep="\t", float_format="%.12f", lineterminator="\n")
-    if "--check" in sys.argv:
-        old = pd.read_csv(OUT, sep="\t", index_col=0)
-        worst = (old - table).abs().max().max()
-        assert worst < 1e-9, f"fixture differs from a fresh run by {worst}"
-        print(f"{OUT.relative_to(ROOT)} confirmed")
-    else:
-        OUT.write_text(text)
-        print(f"wrote {OUT.relative_to(ROOT)}: {len(items)} items")
+    write_or_check(table, OUT, 1e-9, f"{len(items)} items")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import choix
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
+from fixture import write_or_check
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "fixtures" / "pl_rankings.csv"
@@ -114,16 +115,10 @@ def main():
     table["prior"] = scipy_fit(plain_rankings, 0.01)
     table["breslow"] = scipy_fit(groups_of(df[df.kind == "tied"]), 0.0)
     table.index.name = "item"
-    text = table.to_csv(sep="\t", float_format="%.12f", lineterminator="\n")
-    if "--check" in sys.argv:
-        old = pd.read_csv(OUT, sep="\t", index_col=0)
-        worst = (old - table).abs().max().max()
-        assert worst < 1e-6, f"fixture differs from a fresh run by {worst}"
-        print(f"{OUT.relative_to(ROOT)} confirmed")
+    if write_or_check(table, OUT, 1e-6, f"choix ilsr vs opt {gap:.1e}"):
         return
     df.drop(columns="item_idx").to_csv(DATA, index=False, lineterminator="\n")
-    OUT.write_text(text)
-    print(f"wrote {DATA.name} ({df.ranking_id.nunique()} rankings) and {OUT.name}; choix ilsr vs opt {gap:.1e}")
+    print(f"wrote {DATA.name} ({df.ranking_id.nunique()} rankings)")
 
 
 if __name__ == "__main__":

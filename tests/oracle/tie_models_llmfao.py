@@ -28,7 +28,6 @@ __tie_param__ row.
 
 Usage: python tests/oracle/tie_models_llmfao.py [--check]
 """
-import sys
 from pathlib import Path
 
 import evalica
@@ -36,6 +35,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 from statsmodels.tools.numdiff import approx_hess3
+from fixture import write_or_check
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / ".." / "shared" / "data" / "llmfao.csv"
@@ -123,16 +123,7 @@ def main() -> None:
     log_scores = np.log(newman.scores.reindex(models).to_numpy())
     table["newman_evalica"] = list(log_scores - log_scores.mean()) + [newman.v]
     table.index.name = "model"
-    text = table.to_csv(sep="\t", float_format="%.12f", lineterminator="\n", na_rep="NaN")
-    if "--check" in sys.argv:
-        old = pd.read_csv(OUT, sep="\t", index_col=0)
-        worst = (old - table[old.columns]).abs().max().max()
-        assert list(old.columns) == list(table.columns), "fixture columns differ from a fresh run"
-        assert worst < 1e-6, f"fixture differs from a fresh run by {worst}"
-        print(f"{OUT.relative_to(ROOT)} confirmed (max difference {worst:.1e})")
-    else:
-        OUT.write_text(text)
-        print(f"wrote {OUT.relative_to(ROOT)}: {len(models)} models")
+    if not write_or_check(table, OUT, 1e-6, f"{len(models)} models"):
         print(table.loc["__tie_param__"])
 
 
