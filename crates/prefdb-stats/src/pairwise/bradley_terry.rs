@@ -539,16 +539,7 @@ pub fn to_elo_scale(s: f64, scale: f64, base: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn pair(a: u32, b: u32, a_wins: f64, b_wins: f64, ties: f64) -> PairOutcomes {
-        PairOutcomes {
-            a,
-            b,
-            a_wins,
-            b_wins,
-            ties,
-        }
-    }
+    use crate::pairwise::test_support::pair;
 
     fn mle() -> BtOptions {
         BtOptions {

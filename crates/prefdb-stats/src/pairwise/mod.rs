@@ -54,3 +54,27 @@ impl PairOutcomes {
         self.a_wins + self.b_wins + self.ties
     }
 }
+
+/// Shorthands for the pairwise tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::{BtOptions, PairOutcomes};
+
+    pub fn pair(a: u32, b: u32, a_wins: f64, b_wins: f64, ties: f64) -> PairOutcomes {
+        PairOutcomes {
+            a,
+            b,
+            a_wins,
+            b_wins,
+            ties,
+        }
+    }
+
+    /// The default options with prior `prior`.
+    pub fn opts(prior: f64) -> BtOptions {
+        BtOptions {
+            prior,
+            ..BtOptions::default()
+        }
+    }
+}

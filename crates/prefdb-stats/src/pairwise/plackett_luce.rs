@@ -188,18 +188,12 @@ pub fn plackett_luce_covariance(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pairwise::test_support::opts;
 
     fn ranking(groups: &[&[u32]]) -> Ranking {
         Ranking {
             groups: groups.iter().map(|g| g.to_vec()).collect(),
             weight: 1.0,
-        }
-    }
-
-    fn opts(prior: f64) -> BtOptions {
-        BtOptions {
-            prior,
-            ..BtOptions::default()
         }
     }
 

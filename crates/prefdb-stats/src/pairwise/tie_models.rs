@@ -325,23 +325,7 @@ impl Concave for Problem<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn pair(a: u32, b: u32, a_wins: f64, b_wins: f64, ties: f64) -> PairOutcomes {
-        PairOutcomes {
-            a,
-            b,
-            a_wins,
-            b_wins,
-            ties,
-        }
-    }
-
-    fn opts(prior: f64) -> BtOptions {
-        BtOptions {
-            prior,
-            ..BtOptions::default()
-        }
-    }
+    use crate::pairwise::test_support::{opts, pair};
 
     /// Two items: the MLE has closed forms. Davidson: e^{d/2} : e^{-d/2} : ν = w : l : t
     /// up to a common factor, so d = ln(w / l) and ν = t / sqrt(w l). Rao–Kupper:
