@@ -263,6 +263,24 @@ fn string_scalar(value: &ScalarValue) -> Option<Option<String>> {
     }
 }
 
+/// Row `row`'s weight from an optional Float64 weight column: 1 without the column, `None`
+/// for a NULL weight (the row is skipped), an error unless finite and non-negative.
+pub(crate) fn row_weight(
+    function: &str,
+    weights: Option<&Float64Array>,
+    row: usize,
+) -> Result<Option<f64>> {
+    let w = match weights {
+        None => return Ok(Some(1.0)),
+        Some(w) if w.is_null(row) => return Ok(None),
+        Some(w) => w.value(row),
+    };
+    if !(w.is_finite() && w >= 0.0) {
+        return exec_err!("{function}: weight must be a finite number >= 0, got {w}");
+    }
+    Ok(Some(w))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,22 +316,4 @@ mod tests {
             .to_string()
             .contains("bt_rank: option 'scale' must be a number > 0, got 'abc'"));
     }
-}
-
-/// Row `row`'s weight from an optional Float64 weight column: 1 without the column, `None`
-/// for a NULL weight (the row is skipped), an error unless finite and non-negative.
-pub(crate) fn row_weight(
-    function: &str,
-    weights: Option<&Float64Array>,
-    row: usize,
-) -> Result<Option<f64>> {
-    let w = match weights {
-        None => return Ok(Some(1.0)),
-        Some(w) if w.is_null(row) => return Ok(None),
-        Some(w) => w.value(row),
-    };
-    if !(w.is_finite() && w >= 0.0) {
-        return exec_err!("{function}: weight must be a finite number >= 0, got {w}");
-    }
-    Ok(Some(w))
 }
