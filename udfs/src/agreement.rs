@@ -804,10 +804,6 @@ struct UnitTally {
     exact: ExactCoincidences,
 }
 
-/// Scales up to this many categories are tallied densely: all `q²` pairs per unit, with no
-/// branch on which categories a unit has (such branches mispredict on real data).
-const DENSE_CATEGORIES: usize = 16;
-
 /// Why a tally stopped.
 enum TallyStop {
     /// A rater gave an item two different values: (item, rater).
@@ -845,78 +841,98 @@ impl UnitTally {
 
     /// Tally every rating; item ids must not decrease.
     fn tally(&mut self, ratings: impl Iterator<Item = (u32, u32, u32)>) -> Result<(), TallyStop> {
-        // One instance of the dense tally per scale length, so its loops unroll.
+        // Scales of up to 16 categories are counted densely, one instance per length so
+        // that the loops unroll.
         macro_rules! dense {
             ($($q:literal)*) => {
                 match self.q {
-                    $($q => self.tally_dense::<$q>(ratings),)*
-                    _ => self.tally_sparse(ratings),
+                    $($q => self.tally_with(DenseCounts::<$q>([0; $q]), ratings),)*
+                    _ => self.tally_with(SparseCounts::default(), ratings),
                 }
             };
         }
         dense!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
     }
 
-    fn tally_dense<const Q: usize>(
+    /// The tally loop: a unit closes when the item id changes.
+    fn tally_with(
         &mut self,
+        mut unit: impl UnitCounts,
         ratings: impl Iterator<Item = (u32, u32, u32)>,
     ) -> Result<(), TallyStop> {
-        debug_assert!(Q <= DENSE_CATEGORIES && Q == self.q);
         let (stamp, exact) = (&mut self.stamp[..], &mut self.exact);
-        let mut counts = [0u64; Q];
         let mut current = None;
         for (item, rater, c) in ratings {
             if current != Some(item) {
                 if current > Some(item) {
                     return Err(TallyStop::Unsorted);
                 }
-                exact.add_dense_unit(&counts);
-                counts = [0; Q];
+                unit.close(exact);
                 current = Some(item);
             }
             if Self::first_rating(stamp, item, rater, c)? {
-                counts[c as usize] += 1;
+                unit.count(c as usize);
             }
         }
-        exact.add_dense_unit(&counts);
+        unit.close(exact);
         Ok(())
     }
+}
 
-    fn tally_sparse(
-        &mut self,
-        ratings: impl Iterator<Item = (u32, u32, u32)>,
-    ) -> Result<(), TallyStop> {
-        let (stamp, exact) = (&mut self.stamp[..], &mut self.exact);
-        let mut counts = [0u64; FAST_ALPHA_MAX_CATEGORIES];
-        let mut present: Vec<usize> = Vec::with_capacity(self.q);
-        let mut close = |counts: &mut [u64; FAST_ALPHA_MAX_CATEGORIES],
-                         present: &mut Vec<usize>| {
-            exact.add_unit(counts, present);
-            for &c in present.iter() {
-                counts[c] = 0;
-            }
-            present.clear();
-        };
-        let mut current = None;
-        for (item, rater, c) in ratings {
-            if current != Some(item) {
-                if current > Some(item) {
-                    return Err(TallyStop::Unsorted);
-                }
-                close(&mut counts, &mut present);
-                current = Some(item);
-            }
-            if !Self::first_rating(stamp, item, rater, c)? {
-                continue;
-            }
-            let c = c as usize % FAST_ALPHA_MAX_CATEGORIES;
-            if counts[c] == 0 {
-                present.push(c);
-            }
-            counts[c] += 1;
+/// One unit's category counts while it is being tallied.
+trait UnitCounts {
+    fn count(&mut self, c: usize);
+    /// Add the unit's pairs to `exact` and start the next unit.
+    fn close(&mut self, exact: &mut ExactCoincidences);
+}
+
+/// Every category of a short scale (`Q` of them): all `Q²` pairs per unit, with no branch
+/// on which categories occur (such branches mispredict on real data).
+struct DenseCounts<const Q: usize>([u64; Q]);
+
+impl<const Q: usize> UnitCounts for DenseCounts<Q> {
+    #[inline]
+    fn count(&mut self, c: usize) {
+        self.0[c] += 1;
+    }
+
+    #[inline]
+    fn close(&mut self, exact: &mut ExactCoincidences) {
+        exact.add_dense_unit(&self.0);
+        self.0 = [0; Q];
+    }
+}
+
+/// The categories present in the unit, for scales of more than 16 categories.
+struct SparseCounts {
+    counts: [u64; FAST_ALPHA_MAX_CATEGORIES],
+    present: Vec<usize>,
+}
+
+impl Default for SparseCounts {
+    fn default() -> Self {
+        Self {
+            counts: [0; FAST_ALPHA_MAX_CATEGORIES],
+            present: Vec::new(),
         }
-        close(&mut counts, &mut present);
-        Ok(())
+    }
+}
+
+impl UnitCounts for SparseCounts {
+    #[inline]
+    fn count(&mut self, c: usize) {
+        if self.counts[c] == 0 {
+            self.present.push(c);
+        }
+        self.counts[c] += 1;
+    }
+
+    fn close(&mut self, exact: &mut ExactCoincidences) {
+        exact.add_unit(&self.counts, &self.present);
+        for &c in &self.present {
+            self.counts[c] = 0;
+        }
+        self.present.clear();
     }
 }
 
@@ -924,14 +940,30 @@ impl UnitTally {
 const FAST_ALPHA_MAX_CATEGORIES: usize = 64;
 
 impl RatingsAccumulator {
-    /// Krippendorff's alpha straight from the ratings, for unweighted ratings with few
-    /// categories: a counting sort by item id, a per-rater stamp to find repeated ratings,
-    /// and exact integer pair counts per unit size ([`ExactCoincidences`]), so neither the
-    /// items nor the units need to be put in value order for the result to be the same on
-    /// every partitioning. `None` when this path does not apply.
-    fn fast_alpha(&self) -> Result<Option<Option<f64>>> {
-        Ok(self.fast_tally()?.map(|(exact, numbers)| {
-            alpha_from_coincidences(&numbers, &exact.matrix(), self.config.level)
+    /// Krippendorff's alpha, percent agreement or Gwet's AC1/AC2 straight from the ratings,
+    /// for unweighted ratings with few categories: a per-rater stamp finds repeated ratings,
+    /// and exact integer pair counts per unit size ([`ExactCoincidences`]) make the result
+    /// the same on every partitioning without putting items or units in value order. `None`
+    /// when this path does not apply (another function, or [`Self::fast_tally`] declines).
+    fn fast_evaluate(&self) -> Result<Option<Option<f64>>> {
+        use AgreementFunction::*;
+        if !matches!(
+            self.function,
+            KrippendorffAlpha | PercentAgreement | GwetAc1 | GwetAc2
+        ) {
+            return Ok(None);
+        }
+        let Some((exact, numbers)) = self.fast_tally()? else {
+            return Ok(None);
+        };
+        let weights = |weighting| agreement_weights(&numbers, weighting);
+        Ok(Some(match self.function {
+            KrippendorffAlpha => {
+                alpha_from_coincidences(&numbers, &exact.matrix(), self.config.level)
+            }
+            PercentAgreement => exact.weighted_percent_agreement(&weights(Weighting::Identity)),
+            GwetAc1 => exact.gwet_ac(&weights(Weighting::Identity)),
+            _ => exact.gwet_ac(&weights(self.config.weighting)),
         }))
     }
 
@@ -1168,31 +1200,8 @@ impl Accumulator for RatingsAccumulator {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        // The coefficients that follow from exact per-size pair counts skip the general path
-        // (items put in value order, a sorted list per unit) when the one-pass tally applies.
-        let weighting = match self.function {
-            AgreementFunction::KrippendorffAlpha => {
-                if let Some(alpha) = self.fast_alpha()? {
-                    return Ok(ScalarValue::Float64(alpha));
-                }
-                None
-            }
-            AgreementFunction::PercentAgreement | AgreementFunction::GwetAc1 => {
-                Some(Weighting::Identity)
-            }
-            AgreementFunction::GwetAc2 => Some(self.config.weighting),
-            _ => None,
-        };
-        if let Some(weighting) = weighting {
-            if let Some((exact, numbers)) = self.fast_tally()? {
-                let weights = agreement_weights(&numbers, weighting);
-                return Ok(ScalarValue::Float64(match self.function {
-                    AgreementFunction::PercentAgreement => {
-                        exact.weighted_percent_agreement(&weights)
-                    }
-                    _ => exact.gwet_ac(&weights),
-                }));
-            }
+        if let Some(value) = self.fast_evaluate()? {
+            return Ok(ScalarValue::Float64(value));
         }
         let (numbers, units) = self.units()?;
         let q = numbers.len();
@@ -1637,7 +1646,7 @@ mod tests {
                     ];
                     acc.update_batch(&columns).unwrap();
                 }
-                let fast = acc.fast_alpha().unwrap().expect("the fast path applies");
+                let fast = acc.fast_evaluate().unwrap().expect("the fast path applies");
                 let (numbers, units) = acc.units().unwrap();
                 let general = krippendorff_alpha(&numbers, &units, acc.config.level);
                 match (fast, general) {

@@ -196,9 +196,17 @@ impl ExactCoincidences {
     /// `Σ_kl w_kl · pairs_kl / (m (m − 1))`, so the per-size pair counts give the sum
     /// exactly per size, added in increasing size. `None` with no pairable unit.
     pub fn weighted_percent_agreement(&self, weights: &[Vec<f64>]) -> Option<f64> {
+        self.percent_agreement_over(&self.sizes(), weights)
+    }
+
+    fn percent_agreement_over(
+        &self,
+        sizes: &[(u64, u64, Vec<u64>)],
+        weights: &[Vec<f64>],
+    ) -> Option<f64> {
         let q = self.q;
         let (mut total, mut pairable) = (0.0, 0u64);
-        for (m, units, _) in self.sizes().into_iter().filter(|s| s.0 >= 2) {
+        for &(m, units, _) in sizes.iter().filter(|s| s.0 >= 2) {
             let table = &self.by_size[m as usize];
             let agreeing: f64 = (0..q)
                 .flat_map(|k| (0..q).map(move |l| (k, l)))
@@ -218,8 +226,8 @@ impl ExactCoincidences {
         if q < 2 {
             return None;
         }
-        let pa = self.weighted_percent_agreement(weights)?;
         let sizes = self.sizes();
+        let pa = self.percent_agreement_over(&sizes, weights)?;
         let n = sizes.iter().map(|s| s.1).sum::<u64>() as f64;
         let mut shares = vec![0.0; q];
         for (m, _, totals) in &sizes {
