@@ -5,7 +5,7 @@
 //! pair counts: it keeps every battle (ids, score, weight and its feature vector).
 
 use crate::items::{ItemColumn, ItemInterner, ItemKind};
-use crate::leaderboard::{item_type, Ranking};
+use crate::leaderboard::{fisher_bounds, item_type, to_original_ids, Ranking};
 use crate::options::{row_weight, split_logical_call, split_physical_call, FunctionOptions};
 use crate::pairwise::{
     coerce_item_pair, f64_field, leaderboard_fields, OutcomeColumn, ARG_ITEMS, ARG_OUTCOME,
@@ -380,14 +380,23 @@ impl Accumulator for ControlledAccumulator {
         let se = |i: usize| fit.covariance.as_ref().map(|c| c[i][i].max(0.0).sqrt());
         // The leaderboard, by original item id.
         let unit = self.config.scale / std::f64::consts::LN_10;
-        let mut ratings = vec![0.0; n];
-        let (mut lower, mut upper) = (vec![None; n], vec![None; n]);
+        let canonical_ratings: Vec<f64> = fit
+            .strengths
+            .iter()
+            .map(|&s| to_elo_scale(s, self.config.scale, self.config.base))
+            .collect();
+        let (lower, upper) = fisher_bounds(
+            &canonical_ratings,
+            fit.covariance.as_ref(),
+            self.config.confidence,
+            unit,
+        );
+        let ratings = to_original_ids(canonical_ratings, &original);
+        let (lower, upper) = (
+            to_original_ids(lower, &original),
+            to_original_ids(upper, &original),
+        );
         let mut totals = vec![ItemTotals::default(); n];
-        for (c, &id) in original.iter().enumerate() {
-            ratings[id] = to_elo_scale(fit.strengths[c], self.config.scale, self.config.base);
-            lower[id] = se(c).map(|s| ratings[id] - z * s * unit);
-            upper[id] = se(c).map(|s| ratings[id] + z * s * unit);
-        }
         for r in 0..battles.a.len() {
             let (a, b) = (
                 original[battles.a[r] as usize],

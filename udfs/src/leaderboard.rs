@@ -8,6 +8,7 @@ use datafusion::arrow::array::{ArrayRef, Float64Array, Int64Array, StructArray};
 use datafusion::arrow::datatypes::{DataType, Fields};
 use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{Result, ScalarValue};
+use prefdb_stats::calibration::scores::normal_quantile;
 use prefdb_stats::pairwise::{competition_ranks, ItemTotals};
 use std::sync::Arc;
 
@@ -39,6 +40,23 @@ pub(crate) fn to_original_ids<T: Clone + Default>(canonical: Vec<T>, original: &
         out[id] = value;
     }
     out
+}
+
+/// Normal-approximation intervals `rating ± z · sd · unit`, `z` the two-sided quantile of
+/// `confidence`, from the covariance of the strengths (same ids as `ratings`); all NULL
+/// when the covariance is singular.
+pub(crate) fn fisher_bounds(
+    ratings: &[f64],
+    cov: Option<&Vec<Vec<f64>>>,
+    confidence: f64,
+    unit: f64,
+) -> Bounds {
+    let z = normal_quantile(1.0 - (1.0 - confidence) / 2.0);
+    let half = |c: usize| cov.map(|cov| z * cov[c][c].max(0.0).sqrt() * unit);
+    (0..ratings.len())
+        .map(|c| half(c).map(|h| (ratings[c] - h, ratings[c] + h)))
+        .map(|b| (b.map(|b| b.0), b.map(|b| b.1)))
+        .unzip()
 }
 
 pub(crate) fn item_type(items: &ItemInterner) -> DataType {

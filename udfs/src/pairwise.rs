@@ -6,7 +6,7 @@
 //! `evaluate`, on the merged state. Nothing is ever computed per row but the counts.
 
 use crate::items::{ItemColumn, ItemInterner, ItemKind, ItemRef};
-use crate::leaderboard::{to_original_ids, Bounds, Ranking};
+use crate::leaderboard::{fisher_bounds, to_original_ids, Bounds, Ranking};
 use crate::options::{
     logical_string_literal, physical_string_literal, row_weight, FunctionOptions,
 };
@@ -25,7 +25,6 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, DocSection, Documentation, Expr, Signature,
     Volatility,
 };
-use prefdb_stats::calibration::scores::normal_quantile;
 use prefdb_stats::pairwise::bradley_terry::{to_elo_scale, MleObstacle};
 use prefdb_stats::pairwise::{
     average_win_rate, bootstrap_bradley_terry, bootstrap_tie_model, fisher_covariance,
@@ -179,6 +178,16 @@ pub(crate) fn interval_columns(lower: Vec<Option<f64>>, upper: Vec<Option<f64>>)
 
 /// Items up to which `se=fisher` inverts the dense information matrix.
 pub(crate) const FISHER_MAX_ITEMS: usize = 5000;
+
+/// The error of `se=fisher` on more than [`FISHER_MAX_ITEMS`] items.
+pub(crate) fn check_fisher_size(function: &str, n: usize) -> Result<()> {
+    if n > FISHER_MAX_ITEMS {
+        return exec_err!(
+            "{function}: se=fisher inverts an items × items matrix and supports up to {FISHER_MAX_ITEMS} items, got {n}"
+        );
+    }
+    Ok(())
+}
 
 impl BtConfig {
     pub fn from_options(o: &FunctionOptions, function: PairwiseFunction) -> Result<Self> {
@@ -681,27 +690,19 @@ impl PairwiseAccumulator {
             Intervals::None => None,
             // rating ± z · se · scale / ln 10, se from the observed Fisher information.
             Intervals::Fisher => {
-                if n > FISHER_MAX_ITEMS {
-                    return exec_err!(
-                        "{}: se=fisher inverts an items × items matrix and supports up to {FISHER_MAX_ITEMS} items, got {n}",
-                        self.function.name()
-                    );
-                }
+                check_fisher_size(self.function.name(), n)?;
                 let cov = match &tie_fit {
                     None => fisher_covariance(n, &pairs, &strengths, &self.config.fit),
                     Some((model, fit)) => {
                         tie_model_covariance(n, &pairs, *model, &self.config.fit, fit)
                     }
                 };
-                let z = normal_quantile(1.0 - (1.0 - self.config.confidence) / 2.0);
-                let half = |c: usize| cov.as_ref().map(|cov| z * cov[c][c].max(0.0).sqrt() * unit);
-                Some((
-                    (0..n)
-                        .map(|c| half(c).map(|h| rating(strengths[c]) - h))
-                        .collect(),
-                    (0..n)
-                        .map(|c| half(c).map(|h| rating(strengths[c]) + h))
-                        .collect(),
+                let ratings: Vec<f64> = strengths.iter().map(|&s| rating(s)).collect();
+                Some(fisher_bounds(
+                    &ratings,
+                    cov.as_ref(),
+                    self.config.confidence,
+                    unit,
                 ))
             }
             Intervals::Bootstrap { replicates, seed } => {

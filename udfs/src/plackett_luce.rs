@@ -5,10 +5,10 @@
 //! row; `evaluate` groups them by ranking, in value order, and fits once.
 
 use crate::items::ItemKind;
-use crate::leaderboard::Ranking as Leaderboard;
+use crate::leaderboard::{fisher_bounds, to_original_ids, Bounds, Ranking as Leaderboard};
 use crate::options::{row_weight, split_logical_call, split_physical_call, FunctionOptions};
 use crate::pairwise::{
-    leaderboard_fields, list_of, Intervals, DOC_SECTION, FISHER_MAX_ITEMS, RANKING_OPTION_KEYS,
+    check_fisher_size, leaderboard_fields, list_of, Intervals, DOC_SECTION, RANKING_OPTION_KEYS,
 };
 use crate::ranked::RankedRows;
 use crate::state::{list_fields, wrap};
@@ -22,7 +22,6 @@ use datafusion::logical_expr::function::{
 use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, Expr, Signature, Volatility,
 };
-use prefdb_stats::calibration::scores::normal_quantile;
 use prefdb_stats::pairwise::bradley_terry::{to_elo_scale, DEFAULT_PRIOR};
 use prefdb_stats::pairwise::{
     bootstrap_plackett_luce, fit_plackett_luce, implied_pairs, item_totals,
@@ -292,25 +291,20 @@ impl Accumulator for PlAccumulator {
             totals[id] = totals_canonical[c];
         }
         let unit = self.config.scale / std::f64::consts::LN_10;
-        let intervals = match self.config.intervals {
+        let rating = |s: f64| to_elo_scale(s, self.config.scale, self.config.base);
+        // Intervals by canonical id, then by item id.
+        let intervals: Option<Bounds> = match self.config.intervals {
             Intervals::None => None,
             Intervals::Fisher => {
-                if n > FISHER_MAX_ITEMS {
-                    return exec_err!(
-                        "{NAME}: se=fisher inverts an items × items matrix and supports up to {FISHER_MAX_ITEMS} items, got {n}"
-                    );
-                }
+                check_fisher_size(NAME, n)?;
                 let cov = plackett_luce_covariance(n, &rankings, &canonical, &self.config.fit);
-                let z = normal_quantile(1.0 - (1.0 - self.config.confidence) / 2.0);
-                let (mut lower, mut upper) = (vec![None; n], vec![None; n]);
-                for (c, &id) in original.iter().enumerate() {
-                    if let Some(cov) = &cov {
-                        let half = z * cov[c][c].max(0.0).sqrt() * unit;
-                        lower[id] = Some(ratings[id] - half);
-                        upper[id] = Some(ratings[id] + half);
-                    }
-                }
-                Some((lower, upper))
+                let canonical_ratings: Vec<f64> = canonical.iter().map(|&s| rating(s)).collect();
+                Some(fisher_bounds(
+                    &canonical_ratings,
+                    cov.as_ref(),
+                    self.config.confidence,
+                    unit,
+                ))
             }
             Intervals::Bootstrap { replicates, seed } => {
                 let boot = bootstrap_plackett_luce(
@@ -324,15 +318,16 @@ impl Accumulator for PlAccumulator {
                     },
                 )
                 .map_err(|e| self.fit_error(e, &original))?;
-                let rating = |s: f64| to_elo_scale(s, self.config.scale, self.config.base);
-                let (mut lower, mut upper) = (vec![None; n], vec![None; n]);
-                for (c, &id) in original.iter().enumerate() {
-                    lower[id] = Some(rating(boot.lower[c]));
-                    upper[id] = Some(rating(boot.upper[c]));
-                }
-                Some((lower, upper))
+                let bounds = |v: &[f64]| v.iter().map(|&s| Some(rating(s))).collect();
+                Some((bounds(&boot.lower), bounds(&boot.upper)))
             }
-        };
+        }
+        .map(|(lower, upper)| {
+            (
+                to_original_ids(lower, &original),
+                to_original_ids(upper, &original),
+            )
+        });
         Leaderboard {
             items: &self.rows.items,
             ratings,
