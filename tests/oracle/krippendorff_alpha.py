@@ -5,7 +5,8 @@ Generates reliability data of varied shape (2 to 10 raters, 2 to 70 categories, 
 ratings, up to 12,000 units) and writes:
 
   tests/fixtures/alpha_data.csv   dataset,unit,rater,value   (long form, missing rows left out)
-  tests/fixtures/alpha_ref.tsv    dataset, level, alpha       (alpha printed with 17 digits)
+  tests/fixtures/alpha_ref.tsv    dataset, level, alpha, evalica   (17 digits; evalica's
+                                  alpha, asserted within 1e-9 of the package's)
 
 Consumed by crates/prefdb-stats/tests/krippendorff_reference.rs and tests/reference.rs.
 
@@ -14,8 +15,10 @@ Usage: python tests/oracle/krippendorff_alpha.py [--check]
 import sys
 from pathlib import Path
 
+import evalica
 import krippendorff
 import numpy as np
+import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "fixtures" / "alpha_data.csv"
@@ -52,7 +55,7 @@ def dataset(rng, raters, categories, units, missing, strength):
 
 def main():
     rng = np.random.default_rng(20261122)
-    rows, refs = ["dataset,unit,rater,value"], ["dataset\tlevel\talpha"]
+    rows, refs = ["dataset,unit,rater,value"], ["dataset\tlevel\talpha\tevalica"]
     for d, shape in enumerate(SHAPES):
         data = dataset(rng, *shape)
         for r in range(data.shape[0]):
@@ -61,12 +64,17 @@ def main():
                     rows.append(f"{d},{u},{r},{int(data[r, u])}")
         for level in LEVELS:
             alpha = krippendorff.alpha(reliability_data=data, level_of_measurement=level)
-            refs.append(f"{d}\t{level}\t{alpha:.17g}")
+            # evalica's alpha (observers as rows, units as columns, as the package takes)
+            # is a second, independent implementation.
+            second = evalica.alpha(pd.DataFrame(data), distance=level).alpha
+            assert abs(alpha - second) < 1e-9, f"dataset {d} {level}: {alpha} vs evalica {second}"
+            refs.append(f"{d}\t{level}\t{alpha:.17g}\t{second:.17g}")
     data_text, ref_text = "\n".join(rows) + "\n", "\n".join(refs) + "\n"
     if "--check" in sys.argv:
         assert DATA.read_text() == data_text, "alpha_data.csv differs from a fresh run"
         old = {tuple(l.split("\t")[:2]): float(l.split("\t")[2]) for l in REF.read_text().splitlines()[1:]}
         new = {tuple(l.split("\t")[:2]): float(l.split("\t")[2]) for l in ref_text.splitlines()[1:]}
+        assert REF.read_text().splitlines()[0] == ref_text.splitlines()[0], "alpha_ref.tsv columns differ"
         worst = max(abs(old[k] - new[k]) for k in new)
         assert worst < 1e-12, f"alpha_ref.tsv differs by {worst}"
         print("krippendorff fixtures confirmed")
