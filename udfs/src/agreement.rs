@@ -1770,4 +1770,79 @@ mod tests {
         assert_eq!(a, b);
         assert!(matches!(a, ScalarValue::Float64(Some(_))), "{a:?}");
     }
+
+    /// Partial states merge to the same result, bit for bit, whatever the split points and
+    /// the order the states arrive in.
+    #[test]
+    fn states_merge_identically_in_any_split_order() {
+        let mut rng = Xoshiro256::seed_from_u64(21);
+        // Missing ratings, except for fleiss_kappa, which needs a complete design.
+        let (mut missing, mut complete): (Vec<(i64, i64, f64)>, Vec<_>) = (Vec::new(), Vec::new());
+        for item in 0..120 {
+            for rater in 0..5 {
+                let row = (item, rater, (rng.below(4) + 1) as f64);
+                complete.push(row);
+                if rng.unit() < 0.8 {
+                    missing.push(row);
+                }
+            }
+        }
+        let functions = [
+            (AgreementFunction::KrippendorffAlpha, "level=interval"),
+            (AgreementFunction::PercentAgreement, ""),
+            (AgreementFunction::GwetAc2, "weights=quadratic"),
+            (AgreementFunction::FleissKappa, ""),
+        ];
+        for (f, options) in functions {
+            let rows = if f.has_rater() { &missing } else { &complete };
+            let columns = |chunk: &[(i64, i64, f64)]| -> Vec<ArrayRef> {
+                let mut c: Vec<ArrayRef> = vec![Arc::new(Int64Array::from_iter_values(
+                    chunk.iter().map(|r| r.0),
+                ))];
+                if f.has_rater() {
+                    c.push(Arc::new(Int64Array::from_iter_values(
+                        chunk.iter().map(|r| r.1),
+                    )));
+                }
+                c.push(Arc::new(Float64Array::from_iter_values(
+                    chunk.iter().map(|r| r.2),
+                )));
+                c
+            };
+            let mut whole = accumulator_of(f, options);
+            whole.update_batch(&columns(rows)).unwrap();
+            let expected = whole.evaluate().unwrap();
+            for trial in 0..8 {
+                // Shuffle the rows, cut them at random points, merge the states in reverse.
+                let mut shuffled = rows.clone();
+                for i in (1..shuffled.len()).rev() {
+                    shuffled.swap(i, rng.below(i as u64 + 1) as usize);
+                }
+                let mut cuts: Vec<usize> = (0..1 + trial % 4)
+                    .map(|_| rng.below(shuffled.len() as u64) as usize)
+                    .collect();
+                cuts.push(0);
+                cuts.push(shuffled.len());
+                cuts.sort_unstable();
+                let mut states = Vec::new();
+                for w in cuts.windows(2) {
+                    let mut part = accumulator_of(f, options);
+                    part.update_batch(&columns(&shuffled[w[0]..w[1]])).unwrap();
+                    let state: Vec<ArrayRef> = part
+                        .state()
+                        .unwrap()
+                        .iter()
+                        .map(|v| v.to_array().unwrap())
+                        .collect();
+                    states.push(state);
+                }
+                let mut merged = accumulator_of(f, options);
+                for state in states.iter().rev() {
+                    merged.merge_batch(state).unwrap();
+                }
+                assert_eq!(merged.evaluate().unwrap(), expected, "{f:?} trial {trial}");
+            }
+            assert!(matches!(expected, ScalarValue::Float64(Some(_))), "{f:?}");
+        }
+    }
 }
