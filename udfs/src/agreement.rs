@@ -1472,7 +1472,7 @@ fn build_documentation(function: AgreementFunction) -> Documentation {
         AgreementFunction::KrippendorffAlpha => (
             format!("Krippendorff's alpha from the coincidence matrix: alpha = 1 - (n - 1) * \
              sum(o_ck * d2_ck) / sum(n_c * n_k * d2_ck) (Krippendorff 2011, Computing \
-             Krippendorff's Alpha-Reliability; reference: the krippendorff Python package). \
+             Krippendorff's Alpha-Reliability; references: the krippendorff Python package and evalica's alpha). \
              Missing ratings are allowed; items with fewer than two ratings are not pairable and \
              are ignored. d2 is 0/1 for nominal, (c - k)^2 for interval, ((c - k)/(c + k))^2 for \
              ratio, and for ordinal the squared count of values between c and k less half of \
