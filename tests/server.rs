@@ -643,6 +643,63 @@ async fn psql_runs_the_readme_queries_and_backslash_commands() {
     server.stop().await;
 }
 
+/// Issue 21 through a real client: a per-category leaderboard sorted by item comes back
+/// sorted by item (DataFusion used to drop the second sort key), with and without LIMIT, and
+/// DISTINCT over the flat rows is not dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn psql_sorts_grouped_leaderboards_by_every_key() {
+    let Some(psql) = component("psql (postgresql-client)", "psql", &["--version"]) else {
+        return;
+    };
+    let server = start(demo_context(None), loopback()).await;
+    let per_category = "FROM leaderboard('SELECT category, bt_rank(model_a, model_b, winner) \
+                        FROM votes GROUP BY category')";
+    let rows = |out: String| -> Vec<(String, String)> {
+        out.lines()
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let (a, b) = l.split_once('|').expect("two columns");
+                (a.to_string(), b.to_string())
+            })
+            .collect()
+    };
+    let sql = format!("SELECT category, item {per_category} ORDER BY category, item");
+    let sorted = rows(run_psql(&psql, &server, &["-c", &sql]).await);
+    let mut expected = sorted.clone();
+    expected.sort();
+    assert!(sorted.len() > 20, "{sorted:?}");
+    assert_eq!(sorted, expected, "rows are not in (category, item) order");
+
+    let sql = format!("SELECT category, item {per_category} ORDER BY category, item LIMIT 5");
+    let top = rows(run_psql(&psql, &server, &["-c", &sql]).await);
+    assert_eq!(top, expected[..5].to_vec());
+
+    let sql = format!("SELECT category, item {per_category} ORDER BY category, rating, item");
+    let by_rating = rows(run_psql(&psql, &server, &["-c", &sql]).await);
+    let sql = format!("SELECT category, item {per_category} ORDER BY category, rating DESC, item");
+    let by_rating_desc = rows(run_psql(&psql, &server, &["-c", &sql]).await);
+    // Within each category, ascending rating is descending rating reversed (ratings differ).
+    let categories: std::collections::BTreeSet<&String> = expected.iter().map(|(c, _)| c).collect();
+    for category in categories {
+        let asc: Vec<_> = by_rating.iter().filter(|(c, _)| c == category).collect();
+        let desc: Vec<_> = by_rating_desc
+            .iter()
+            .filter(|(c, _)| c == category)
+            .rev()
+            .collect();
+        assert_eq!(asc, desc, "{category}");
+    }
+
+    let sql = format!("SELECT DISTINCT category {per_category} ORDER BY category");
+    let distinct = run_psql(&psql, &server, &["-c", &sql]).await;
+    let categories: Vec<&str> = distinct.lines().filter(|l| !l.is_empty()).collect();
+    let mut unique = categories.clone();
+    unique.dedup();
+    assert_eq!(categories, unique, "DISTINCT returned repeated categories");
+    assert!(categories.len() > 1, "{distinct}");
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn psycopg_and_pandas_read_the_leaderboard() {
     let python = venv_python();

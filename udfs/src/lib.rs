@@ -32,6 +32,7 @@ mod ranked;
 pub mod reference;
 pub mod scalar;
 mod state;
+pub mod unnest_dependencies;
 
 use datafusion::logical_expr::AggregateUDF;
 use datafusion::prelude::SessionContext;
