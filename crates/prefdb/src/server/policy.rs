@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use datafusion::common::ParamValues;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
-use datafusion::sql::sqlparser::ast::{Set, Statement};
+use datafusion::sql::sqlparser::ast::{ObjectName, Set, Statement};
 use datafusion_postgres::hooks::HookClient;
 use datafusion_postgres::pgwire::api::results::{Response, Tag};
 use datafusion_postgres::pgwire::api::ClientInfo;
@@ -52,19 +52,44 @@ pub fn check(statement: &Statement) -> Result<(), String> {
         Statement::Explain { statement, .. } | Statement::Prepare { statement, .. } => {
             check(statement)
         }
-        Statement::Set(set) => match set {
-            Set::SingleAssignment { variable, .. }
-                if variable
-                    .to_string()
-                    .to_ascii_lowercase()
-                    .starts_with("datafusion.") =>
-            {
-                Err(format!("SET {variable}"))
-            }
-            _ => Ok(()),
+        Statement::Set(set) => match assigned_names(set).find(|name| is_engine_setting(name)) {
+            Some(name) => Err(format!("SET {name}")),
+            None => Ok(()),
         },
         other => Err(statement_kind(other)),
     }
+}
+
+/// The variables a `SET` assigns, each as written but without quotes.
+fn assigned_names(set: &Set) -> Box<dyn Iterator<Item = String> + '_> {
+    match set {
+        Set::SingleAssignment { variable, .. } => Box::new(std::iter::once(unquoted(variable))),
+        Set::ParenthesizedAssignments { variables, .. } => Box::new(variables.iter().map(unquoted)),
+        Set::MultipleAssignments { assignments } => {
+            Box::new(assignments.iter().map(|a| unquoted(&a.name)))
+        }
+        _ => Box::new(std::iter::empty()),
+    }
+}
+
+/// `"datafusion.execution.target_partitions"`, `"datafusion".execution.target_partitions`
+/// and the unquoted name all name one setting: join the identifiers' values.
+fn unquoted(name: &ObjectName) -> String {
+    name.0
+        .iter()
+        .map(|part| match part.as_ident() {
+            Some(ident) => ident.value.clone(),
+            None => part.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// A DataFusion setting: shared by every client of the server, so never a client's to
+/// change. Postgres session settings (`application_name`, `statement_timeout`, ...) are
+/// kept per connection and stay allowed.
+fn is_engine_setting(name: &str) -> bool {
+    name.trim().to_ascii_lowercase().starts_with("datafusion.")
 }
 
 /// A short name for a statement: its first two words ("CREATE EXTERNAL", "COPY votes").
@@ -203,6 +228,11 @@ mod tests {
             "INSERT INTO votes VALUES (1)",
             "COPY votes TO '/tmp/x.csv'",
             "SET datafusion.execution.target_partitions = 1",
+            "SET \"datafusion.execution.target_partitions\" = 5",
+            "SET \"datafusion\".execution.target_partitions = 5",
+            "SET \"DataFusion.sql_parser.dialect\" = 'mysql'",
+            "SET SESSION \"datafusion.catalog.information_schema\" = false",
+            "SET LOCAL datafusion.execution.batch_size TO 10",
             "EXPLAIN ANALYZE INSERT INTO votes VALUES (1)",
             "DELETE FROM votes",
         ] {
