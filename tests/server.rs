@@ -421,6 +421,48 @@ async fn memory_limit_gives_resources_exhausted() {
     server.stop().await;
 }
 
+/// A panic anywhere in a query (here a function that panics while it is evaluated) is an
+/// error for that client, on both protocols; the connection and the others go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_query_is_an_error_for_its_client_alone() {
+    use datafusion::arrow::datatypes::DataType;
+    use datafusion::logical_expr::{create_udf, ColumnarValue, Volatility};
+    let ctx = demo_context(None);
+    ctx.register_udf(create_udf(
+        "explode",
+        vec![DataType::Int64],
+        DataType::Int64,
+        Volatility::Volatile,
+        std::sync::Arc::new(
+            |_args: &[ColumnarValue]| -> datafusion::common::Result<ColumnarValue> {
+                panic!("explode was called")
+            },
+        ),
+    ));
+    let server = start(ctx, loopback()).await;
+    let url = server.url("prefdb");
+    let victim = connect(&url).await;
+    let bystander = connect(&url).await;
+    let sql = "SELECT explode(count(*)) FROM votes";
+    let simple = victim.simple_query(sql).await.unwrap_err();
+    assert_eq!(code(&simple), "XX000", "{simple:?}");
+    assert!(
+        message(&simple).contains("explode was called"),
+        "{simple:?}"
+    );
+    let extended = victim.query(sql, &[]).await.unwrap_err();
+    assert!(
+        message(&extended).contains("explode was called"),
+        "{extended:?}"
+    );
+    // Inside an execution task that DataFusion spawns for a scan.
+    let late = "SELECT CASE WHEN n > 5 THEN explode(n) ELSE n END FROM (SELECT CAST(value AS BIGINT) AS n FROM generate_series(1, 10))";
+    assert!(victim.simple_query(late).await.is_err());
+    assert_serves_votes(&victim).await;
+    assert_serves_votes(&bystander).await;
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_on_the_socket_does_not_take_the_server_down() {
     let server = start(demo_context(None), loopback()).await;

@@ -50,9 +50,7 @@ impl TableFunctionImpl for LeaderboardFunction {
         let Some(state) = args.session().as_any().downcast_ref::<SessionState>() else {
             return plan_err!("leaderboard needs a DataFusion SessionState to plan its query");
         };
-        // Planning resolves table names through the catalog. Registered tables answer at once
-        // (their schemas were read when they were registered), so this does not wait on I/O.
-        let plan = futures::executor::block_on(state.create_logical_plan(&sql))?;
+        let plan = plan_query(state, &sql)?;
         // Only a query: never DDL, DML or a SET smuggled in through the string (this also
         // keeps a read-only server read-only).
         SQLOptions::new()
@@ -70,6 +68,42 @@ impl TableFunctionImpl for LeaderboardFunction {
         Ok(Arc::new(ViewTable::new(flat, Some(sql))))
     }
 }
+
+/// Plan `sql` from inside a table function, which DataFusion calls synchronously.
+///
+/// Planning resolves table names through the catalog, which is async. Registered tables
+/// answer at once (their schemas were read when they were registered), so this does not
+/// wait on I/O, but it needs an executor: a thread of its own, because the caller may
+/// already be inside one (a `leaderboard()` whose query holds another `leaderboard()`,
+/// or the thread of an async runtime). The thread enters the caller's tokio runtime, if
+/// any, for catalogs that need it.
+fn plan_query(state: &SessionState, sql: &str) -> Result<LogicalPlan> {
+    let runtime = tokio::runtime::Handle::try_current().ok();
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("prefdb-leaderboard-plan".into())
+            .stack_size(PLANNING_STACK)
+            .spawn_scoped(scope, || {
+                let _entered = runtime.as_ref().map(|r| r.enter());
+                futures::executor::block_on(state.create_logical_plan(sql))
+            })
+            .map_err(|e| {
+                DataFusionError::Execution(format!(
+                    "leaderboard: cannot start a planning thread: {e}"
+                ))
+            })?
+            .join()
+            .unwrap_or_else(|_| {
+                Err(DataFusionError::Execution(
+                    "leaderboard: planning its query panicked".to_string(),
+                ))
+            })
+    })
+}
+
+/// The stack of the thread that plans a `leaderboard()` query: as much as the threads that
+/// plan top-level queries get.
+const PLANNING_STACK: usize = 16 * 1024 * 1024;
 
 /// Unnest the single list-of-structs column of `plan` into one column per struct field.
 pub fn flatten(plan: LogicalPlan) -> Result<LogicalPlan> {
@@ -131,5 +165,8 @@ pub fn flatten(plan: LogicalPlan) -> Result<LogicalPlan> {
             projection.push(Expr::Column(Column::new(q.cloned(), name.clone())));
         }
     }
-    unnested.project(projection)?.build()
+    let flat = unnested.project(projection)?.build()?;
+    // The flat rows repeat each group key once per entry: a key of the query is not a key of
+    // the leaderboard, and nothing downstream may treat it as one.
+    Ok(crate::unnest_dependencies::correct_unnest_dependencies(flat)?.data)
 }

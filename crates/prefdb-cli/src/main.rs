@@ -146,14 +146,27 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
+    // Planning and execution recurse over a query's expression tree. The thread that plans
+    // (this one's child) and the runtime's threads that execute get stacks deep enough for
+    // any query under the depth limit (`prefdb::QUERY_STACK`).
+    let main = std::thread::Builder::new()
+        .name("prefdb".into())
+        .stack_size(prefdb::QUERY_STACK)
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .thread_stack_size(prefdb::QUERY_STACK)
+                .build()
+                .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+            runtime.block_on(run(cli))
+        });
+    let outcome = match main {
+        Ok(handle) => handle
+            .join()
+            .unwrap_or_else(|_| Err("internal error (a bug in prefdb, please report it)".into())),
+        Err(e) => Err(format!("cannot start the main thread: {e}")),
     };
-    match runtime.block_on(run(cli)) {
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
     }

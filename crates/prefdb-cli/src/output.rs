@@ -18,6 +18,7 @@ pub enum Format {
 }
 
 pub async fn run_query(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
+    prefdb::limits::check_operator_chains(sql)?;
     ctx.sql(sql).await?.collect().await
 }
 

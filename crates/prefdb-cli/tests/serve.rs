@@ -47,6 +47,11 @@ fn serve(args: &[&str]) -> (Serve, u16) {
 /// One Postgres startup and simple query by hand, so this test needs no client library:
 /// returns the first column of the first data row.
 fn query_one(port: u16, sql: &str) -> String {
+    query(port, sql).unwrap_or_else(|e| panic!("server error: {e}"))
+}
+
+/// As [`query_one`], with the server's error message as `Err`.
+fn query(port: u16, sql: &str) -> Result<String, String> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let mut startup = Vec::new();
@@ -73,9 +78,9 @@ fn query_one(port: u16, sql: &str) -> String {
         match head[0] {
             b'D' => {
                 let n = i32::from_be_bytes(body[2..6].try_into().unwrap()) as usize;
-                return String::from_utf8(body[6..6 + n].to_vec()).unwrap();
+                return Ok(String::from_utf8(body[6..6 + n].to_vec()).unwrap());
             }
-            b'E' => panic!("server error: {}", String::from_utf8_lossy(&body)),
+            b'E' => return Err(String::from_utf8_lossy(&body).to_string()),
             _ => {}
         }
     }
@@ -121,6 +126,34 @@ fn serves_the_demo_arena_and_exits_0_on_sigterm() {
     let err = stop_with(server, "-TERM");
     assert!(err.contains("the demo arena"), "{err}");
     assert!(err.contains("shut down"), "{err}");
+}
+
+/// Queries that used to abort the whole server process: `pg_roles` (an endless recursion in
+/// datafusion-pg-catalog) and a 2,500-term expression (a stack overflow). Each gets an
+/// answer or an error, and the same server goes on answering.
+#[test]
+fn queries_that_aborted_the_server_get_answers_or_errors() {
+    let (server, port) = serve(&[]);
+    assert_eq!(
+        query_one(port, "SELECT 1 FROM pg_catalog.pg_roles LIMIT 1"),
+        "1"
+    );
+    let terms = |n: usize| vec!["1"; n].join("+");
+    let e = query(port, &format!("SELECT {}", terms(2500))).unwrap_err();
+    assert!(e.contains("54001"), "{e}");
+    assert!(
+        e.contains("query too complex: an expression chains 2499 operators"),
+        "{e}"
+    );
+    let ors = vec!["model_a = 'x'"; 20_000].join(" OR ");
+    let e = query(port, &format!("SELECT count(*) FROM votes WHERE {ors}")).unwrap_err();
+    assert!(e.contains("query too complex"), "{e}");
+    assert_eq!(query_one(port, &format!("SELECT {}", terms(2000))), "2000");
+    let nested = "SELECT * FROM leaderboard('SELECT * FROM leaderboard(''SELECT bt_rank(model_a, model_b, winner) FROM votes'')')";
+    let e = query(port, nested).unwrap_err();
+    assert!(e.contains("exactly one list-of-structs column"), "{e}");
+    assert_eq!(query_one(port, "SELECT count(*) FROM votes"), "100000");
+    stop_with(server, "-TERM");
 }
 
 #[test]

@@ -7,6 +7,7 @@
 pub mod arena;
 pub mod config;
 pub mod errors;
+pub mod limits;
 pub mod server;
 pub mod stores;
 pub mod tables;
@@ -19,8 +20,14 @@ pub use tables::{register_table, TableFormat, TableSpec};
 use datafusion::common::Result;
 use datafusion::execution::config::SessionConfig;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::SessionContext;
 use std::sync::Arc;
+
+/// The stack size for threads that plan or execute queries: the CLI's main thread and its
+/// async runtime's workers. DataFusion recurses over expression trees; this is room for
+/// about ten times the deepest expression the parser accepts.
+pub const QUERY_STACK: usize = 32 * 1024 * 1024;
 
 /// How a session is set up.
 #[derive(Debug, Clone, Default)]
@@ -61,7 +68,20 @@ pub fn new_context_with(options: &ContextOptions) -> Result<SessionContext> {
     if let Some(limit) = options.memory_limit {
         runtime = runtime.with_memory_limit(limit, 1.0);
     }
-    let ctx = SessionContext::new_with_config_rt(config, runtime.build_arc()?);
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_runtime_env(runtime.build_arc()?)
+        .with_default_features()
+        .build();
+    // DataFusion's unnest keeps group keys as keys; see `prefdb_udfs::unnest_dependencies`.
+    let rules = prefdb_udfs::unnest_dependencies::with_unnest_dependencies(state.optimizers());
+    let state = SessionStateBuilder::new_from_existing(state)
+        .with_optimizer_rules(rules)
+        .with_relation_planners(vec![Arc::new(
+            prefdb_udfs::unnest_dependencies::UnnestRelations,
+        )])
+        .build();
+    let ctx = SessionContext::new_with_state(state);
     let ctx = if options.url_tables {
         ctx.enable_url_table()
     } else {

@@ -347,14 +347,16 @@ impl Server {
             }
         };
 
-        setup_pg_catalog(&ctx, "prefdb", Arc::new(AuthManager::new()))
+        // Not wrapped in an Arc: datafusion-pg-catalog 0.19's provider impl for `Arc<T>` calls
+        // itself, so `pg_roles` recursed until the stack overflowed and aborted the server.
+        setup_pg_catalog(&ctx, "prefdb", AuthManager::new())
             .map_err(|e| config_error(format!("cannot set up pg_catalog: {e}")))?;
         pg_compat::register(&ctx);
         pg_compat::register_function_catalog(&ctx, "prefdb")
             .await
             .map_err(|e| config_error(format!("cannot list functions in pg_proc: {e}")))?;
 
-        let mut hooks: Vec<Arc<dyn QueryHook>> = Vec::new();
+        let mut hooks: Vec<Arc<dyn QueryHook>> = vec![Arc::new(policy::ShapeHook)];
         if !options.allow_ddl {
             hooks.push(Arc::new(policy::ReadOnlyHook));
         }

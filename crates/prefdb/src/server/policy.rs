@@ -164,6 +164,49 @@ impl QueryHook for SavepointHook {
     }
 }
 
+/// Refuses statements too deep to plan safely (see [`crate::limits`]), on either protocol,
+/// before they are planned.
+#[derive(Debug, Default)]
+pub struct ShapeHook;
+
+fn check_shape(statement: &Statement) -> Option<PgWireError> {
+    crate::limits::check_operator_chains(&statement.to_string())
+        .err()
+        .map(|e| PgWireError::ApiError(Box::new(e)))
+}
+
+#[async_trait]
+impl QueryHook for ShapeHook {
+    async fn handle_simple_query(
+        &self,
+        statement: &Statement,
+        _ctx: &SessionContext,
+        _client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        check_shape(statement).map(Err)
+    }
+
+    async fn handle_extended_parse_query(
+        &self,
+        statement: &Statement,
+        _ctx: &SessionContext,
+        _client: &(dyn ClientInfo + Send + Sync),
+    ) -> Option<PgWireResult<LogicalPlan>> {
+        check_shape(statement).map(Err)
+    }
+
+    async fn handle_extended_query(
+        &self,
+        _statement: &Statement,
+        _plan: &LogicalPlan,
+        _params: &ParamValues,
+        _ctx: &SessionContext,
+        _client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        None
+    }
+}
+
 #[async_trait]
 impl QueryHook for ReadOnlyHook {
     async fn handle_simple_query(

@@ -26,9 +26,10 @@ use datafusion_postgres::pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use datafusion_postgres::pgwire::messages::data::DataRow;
 use datafusion_postgres::pgwire::messages::PgWireBackendMessage;
 use datafusion_postgres::{DfSessionService, Parser};
-use futures::{Sink, Stream, StreamExt};
+use futures::{FutureExt, Sink, Stream, StreamExt};
 use std::fmt::Debug;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -201,8 +202,40 @@ impl Stream for Bounded {
                 return Poll::Ready(Some(Err(timeout_error(this.limit))));
             }
         }
-        this.rows.as_mut().poll_next(cx)
+        let rows = &mut this.rows;
+        match std::panic::catch_unwind(AssertUnwindSafe(|| rows.as_mut().poll_next(cx))) {
+            Ok(poll) => poll,
+            Err(payload) => {
+                this.done = true;
+                Poll::Ready(Some(Err(panic_error(payload.as_ref()))))
+            }
+        }
     }
+}
+
+/// Run `work`, turning a panic anywhere in it (planning, a function, an execution task whose
+/// panic DataFusion passes on) into an error for this client alone. The connection and
+/// every other client carry on.
+async fn contained<T>(work: impl Future<Output = PgWireResult<T>>) -> PgWireResult<T> {
+    match AssertUnwindSafe(work).catch_unwind().await {
+        Ok(result) => result,
+        Err(payload) => Err(panic_error(payload.as_ref())),
+    }
+}
+
+fn panic_error(payload: &(dyn std::any::Any + Send)) -> PgWireError {
+    let what = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string());
+    PgWireError::UserError(Box::new(ErrorInfo::new(
+        "ERROR".to_string(),
+        "XX000".to_string(),
+        format!(
+            "internal error (a bug in prefdb, please report it): {what}; the statement was stopped and the server goes on serving"
+        ),
+    )))
 }
 
 #[async_trait]
@@ -218,17 +251,21 @@ impl SimpleQueryHandler for Service {
         let deadline = self.deadline();
         let limit = self.timeout.unwrap_or_default();
         let inner = &self.inner;
-        bounded(deadline, || self.timeout_error(), async move {
-            if let Some(result) = self.datafusion_statement(query).await {
-                return result;
-            }
-            let responses = SimpleQueryHandler::do_query(inner.as_ref(), client, query).await?;
-            let mut out = Vec::with_capacity(responses.len());
-            for response in responses {
-                out.push(prefetch(response, deadline, limit, guard.clone()).await?);
-            }
-            Ok(out)
-        })
+        bounded(
+            deadline,
+            || self.timeout_error(),
+            contained(async move {
+                if let Some(result) = self.datafusion_statement(query).await {
+                    return result;
+                }
+                let responses = SimpleQueryHandler::do_query(inner.as_ref(), client, query).await?;
+                let mut out = Vec::with_capacity(responses.len());
+                for response in responses {
+                    out.push(prefetch(response, deadline, limit, guard.clone()).await?);
+                }
+                Ok(out)
+            }),
+        )
         .await
     }
 }
@@ -258,11 +295,16 @@ impl ExtendedQueryHandler for Service {
         let deadline = self.deadline();
         let limit = self.timeout.unwrap_or_default();
         let inner = &self.inner;
-        bounded(deadline, || self.timeout_error(), async move {
-            let response =
-                ExtendedQueryHandler::do_query(inner.as_ref(), client, portal, max_rows).await?;
-            prefetch(response, deadline, limit, guard).await
-        })
+        bounded(
+            deadline,
+            || self.timeout_error(),
+            contained(async move {
+                let response =
+                    ExtendedQueryHandler::do_query(inner.as_ref(), client, portal, max_rows)
+                        .await?;
+                prefetch(response, deadline, limit, guard).await
+            }),
+        )
         .await
     }
 }
@@ -276,6 +318,7 @@ pub fn sqlstate(e: &DataFusionError) -> &'static str {
         DataFusionError::NotImplemented(_) => "0A000",
         DataFusionError::SchemaError(..) => "42703",
         DataFusionError::Plan(m) if m.contains("not found") => "42P01",
+        DataFusionError::Plan(m) if m.starts_with("query too complex") => "54001",
         DataFusionError::Plan(_) | DataFusionError::Configuration(_) => "42000",
         DataFusionError::Execution(_) => "22000",
         _ => "XX000",

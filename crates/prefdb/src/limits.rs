@@ -1,0 +1,138 @@
+//! Limits on a query's shape, checked on its text before anything recursive sees it.
+//!
+//! DataFusion plans and evaluates expressions recursively, and planning a chain of `n`
+//! operators costs time quadratic in `n`: `SELECT 1+1+...+1` with 5,000 terms took 33 s to
+//! plan, and 50,000 terms overflowed even a 32 MiB stack, which aborts the whole process
+//! (every client of a server with it). The parser itself limits nesting by parentheses
+//! (DataFusion's `sql_parser.recursion_limit`), but not a flat chain such as `a OR b OR c
+//! ...`, which it parses with a loop into a tree as deep as the chain is long. So prefdb
+//! counts, without recursion, the operators of the longest chain in a statement and refuses
+//! one longer than [`MAX_OPERATOR_CHAIN`].
+
+use datafusion::common::{DataFusionError, Result};
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::keywords::Keyword;
+use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+
+/// The most operators one expression may chain without parentheses or commas (`x = 1 OR
+/// x = 2` counts three). Within it, planning takes a few seconds at most and the recursion
+/// fits easily in the query threads' stack ([`crate::QUERY_STACK`]).
+pub const MAX_OPERATOR_CHAIN: usize = 2000;
+
+/// Refuse a statement whose longest operator chain exceeds [`MAX_OPERATOR_CHAIN`]. Text the
+/// tokenizer cannot read passes, for the parser to report.
+pub fn check_operator_chains(sql: &str) -> Result<()> {
+    let dialect = PostgreSqlDialect {};
+    let Ok(tokens) = Tokenizer::new(&dialect, sql).tokenize() else {
+        return Ok(());
+    };
+    // One counter per open parenthesis; a comma or a clause keyword starts a new chain.
+    let mut chains: Vec<usize> = vec![0];
+    let mut longest = 0;
+    for token in &tokens {
+        match token {
+            Token::LParen | Token::LBracket => chains.push(0),
+            Token::RParen | Token::RBracket => {
+                if chains.len() > 1 {
+                    chains.pop();
+                }
+            }
+            Token::Comma | Token::SemiColon => *chains.last_mut().expect("never empty") = 0,
+            Token::Word(w) if is_clause(w.keyword) => *chains.last_mut().expect("never empty") = 0,
+            t if is_operator(t) => {
+                let chain = chains.last_mut().expect("never empty");
+                *chain += 1;
+                longest = longest.max(*chain);
+            }
+            _ => {}
+        }
+    }
+    if longest > MAX_OPERATOR_CHAIN {
+        return Err(DataFusionError::Plan(format!(
+            "query too complex: an expression chains {longest} operators, and prefdb accepts at most {MAX_OPERATOR_CHAIN} in one expression; use IN (...) for a long list of alternatives, or a table to join with"
+        )));
+    }
+    Ok(())
+}
+
+fn is_clause(keyword: Keyword) -> bool {
+    matches!(
+        keyword,
+        Keyword::SELECT
+            | Keyword::FROM
+            | Keyword::WHERE
+            | Keyword::GROUP
+            | Keyword::HAVING
+            | Keyword::ORDER
+            | Keyword::LIMIT
+            | Keyword::UNION
+            | Keyword::THEN
+            | Keyword::ELSE
+            | Keyword::WHEN
+            | Keyword::END
+            | Keyword::ON
+    )
+}
+
+fn is_operator(token: &Token) -> bool {
+    match token {
+        Token::Word(w) => matches!(
+            w.keyword,
+            Keyword::AND
+                | Keyword::OR
+                | Keyword::NOT
+                | Keyword::IS
+                | Keyword::LIKE
+                | Keyword::ILIKE
+                | Keyword::BETWEEN
+                | Keyword::IN
+        ),
+        Token::Plus
+        | Token::Minus
+        | Token::Mul
+        | Token::Div
+        | Token::Mod
+        | Token::StringConcat
+        | Token::Eq
+        | Token::DoubleEq
+        | Token::Neq
+        | Token::Lt
+        | Token::Gt
+        | Token::LtEq
+        | Token::GtEq
+        | Token::Caret
+        | Token::Ampersand
+        | Token::Pipe
+        | Token::DoubleColon
+        | Token::Arrow
+        | Token::LongArrow => true,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(op: &str, n: usize) -> String {
+        vec!["1"; n].join(op)
+    }
+
+    #[test]
+    fn long_chains_are_refused_and_ordinary_queries_pass() {
+        assert!(check_operator_chains(&format!("SELECT {}", chain("+", 2001))).is_ok());
+        let e = check_operator_chains(&format!("SELECT {}", chain("+", 2002))).unwrap_err();
+        assert!(e.to_string().contains("chains 2001 operators"), "{e}");
+        let ors = format!("SELECT * FROM t WHERE {}", chain(" OR x = ", 20_000));
+        assert!(check_operator_chains(&ors).is_err());
+        // Wide but shallow: many columns, a long IN list, many short conditions.
+        let wide = format!("SELECT {} FROM t", vec!["a + 1"; 5000].join(", "));
+        assert!(check_operator_chains(&wide).is_ok());
+        let list = format!(
+            "SELECT * FROM t WHERE x IN ({})",
+            vec!["1"; 50_000].join(", ")
+        );
+        assert!(check_operator_chains(&list).is_ok());
+        assert!(check_operator_chains("SELECT 'unterminated").is_ok());
+    }
+}
