@@ -103,7 +103,7 @@ fn plan_query(state: &SessionState, sql: &str) -> Result<LogicalPlan> {
 
 /// The stack of the thread that plans a `leaderboard()` query: as much as the threads that
 /// plan top-level queries get.
-const PLANNING_STACK: usize = 16 * 1024 * 1024;
+const PLANNING_STACK: usize = 32 * 1024 * 1024;
 
 /// Unnest the single list-of-structs column of `plan` into one column per struct field.
 pub fn flatten(plan: LogicalPlan) -> Result<LogicalPlan> {
