@@ -18,6 +18,7 @@
 //!   planned, because the SQL planner reads dependencies too: `GROUP BY g` adds every column
 //!   `g` determines to the grouping, and a window ordered by a key gets a row frame;
 //! - the `leaderboard()` table function's own plan.
+//!
 //! Drop this module once DataFusion's `Unnest::try_new` does the same (see the README's
 //! design notes for the upstream report).
 

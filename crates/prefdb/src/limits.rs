@@ -32,10 +32,9 @@ pub fn check_operator_chains(sql: &str) -> Result<()> {
     for token in &tokens {
         match token {
             Token::LParen | Token::LBracket => chains.push(0),
-            Token::RParen | Token::RBracket => {
-                if chains.len() > 1 {
-                    chains.pop();
-                }
+            // An unbalanced closing parenthesis is the parser's to report.
+            Token::RParen | Token::RBracket if chains.len() > 1 => {
+                chains.pop();
             }
             Token::Comma | Token::SemiColon => *chains.last_mut().expect("never empty") = 0,
             Token::Word(w) if is_clause(w.keyword) => *chains.last_mut().expect("never empty") = 0,
