@@ -363,12 +363,7 @@ fn fail(msg: &str) -> ExitCode {
 /// A panic is a bug; the user sees one line that says so, never a backtrace.
 fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
-        let what = info
-            .payload()
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| info.payload().downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".into());
+        let what = prefdb::errors::panic_message(info.payload());
         let place = info
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))

@@ -21,6 +21,15 @@ pub fn user_message(e: &DataFusionError) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// What a panic says: its message, or "unknown panic" for a payload that is not text.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string())
+}
+
 /// DataFusion reports an error raised while coercing a function's argument types inside a
 /// longer message ("Function 'f' user-defined coercion failed with: Error during planning:
 /// <ours>. No function matches ... Candidate functions: ..."); keep only our part.

@@ -356,9 +356,9 @@ impl Server {
             .await
             .map_err(|e| config_error(format!("cannot list functions in pg_proc: {e}")))?;
 
-        let mut hooks: Vec<Arc<dyn QueryHook>> = vec![Arc::new(policy::ShapeHook)];
+        let mut hooks: Vec<Arc<dyn QueryHook>> = vec![Arc::new(policy::Refusing::too_complex())];
         if !options.allow_ddl {
-            hooks.push(Arc::new(policy::ReadOnlyHook));
+            hooks.push(Arc::new(policy::Refusing::read_only()));
         }
         hooks.push(Arc::new(policy::SavepointHook));
         // datafusion-postgres's own hooks, in its order: cursors, SET/SHOW, transactions.

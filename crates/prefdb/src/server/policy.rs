@@ -19,10 +19,6 @@ use datafusion_postgres::pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use datafusion_postgres::QueryHook;
 use std::sync::Arc;
 
-/// Refuse what a read-only server must not run.
-#[derive(Debug, Default)]
-pub struct ReadOnlyHook;
-
 /// `Err(what)` names the refused statement for the error message.
 pub fn check(statement: &Statement) -> Result<(), String> {
     match statement {
@@ -164,26 +160,37 @@ impl QueryHook for SavepointHook {
     }
 }
 
-/// Refuses statements too deep to plan safely (see [`crate::limits`]), on either protocol,
-/// before they are planned.
-#[derive(Debug, Default)]
-pub struct ShapeHook;
+/// A hook that refuses, on either protocol and before planning, the statements its check
+/// names: [`Refusing::read_only`] (installed unless `--allow-ddl`) and
+/// [`Refusing::too_complex`] (always).
+#[derive(Debug)]
+pub struct Refusing(fn(&Statement) -> Option<PgWireError>);
 
-fn check_shape(statement: &Statement) -> Option<PgWireError> {
-    crate::limits::check_operator_chains(&statement.to_string())
-        .err()
-        .map(|e| PgWireError::ApiError(Box::new(e)))
+impl Refusing {
+    /// DDL, DML, COPY and engine settings on a read-only server.
+    pub fn read_only() -> Self {
+        Refusing(|statement| check(statement).err().map(|what| denied(&what)))
+    }
+
+    /// Statements too deep to plan safely (see [`crate::limits`]).
+    pub fn too_complex() -> Self {
+        Refusing(|statement| {
+            crate::limits::check_operator_chains(&statement.to_string())
+                .err()
+                .map(|e| PgWireError::ApiError(Box::new(e)))
+        })
+    }
 }
 
 #[async_trait]
-impl QueryHook for ShapeHook {
+impl QueryHook for Refusing {
     async fn handle_simple_query(
         &self,
         statement: &Statement,
         _ctx: &SessionContext,
         _client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
-        check_shape(statement).map(Err)
+        (self.0)(statement).map(Err)
     }
 
     async fn handle_extended_parse_query(
@@ -192,39 +199,7 @@ impl QueryHook for ShapeHook {
         _ctx: &SessionContext,
         _client: &(dyn ClientInfo + Send + Sync),
     ) -> Option<PgWireResult<LogicalPlan>> {
-        check_shape(statement).map(Err)
-    }
-
-    async fn handle_extended_query(
-        &self,
-        _statement: &Statement,
-        _plan: &LogicalPlan,
-        _params: &ParamValues,
-        _ctx: &SessionContext,
-        _client: &mut dyn HookClient,
-    ) -> Option<PgWireResult<Response>> {
-        None
-    }
-}
-
-#[async_trait]
-impl QueryHook for ReadOnlyHook {
-    async fn handle_simple_query(
-        &self,
-        statement: &Statement,
-        _ctx: &SessionContext,
-        _client: &mut dyn HookClient,
-    ) -> Option<PgWireResult<Response>> {
-        check(statement).err().map(|what| Err(denied(&what)))
-    }
-
-    async fn handle_extended_parse_query(
-        &self,
-        statement: &Statement,
-        _ctx: &SessionContext,
-        _client: &(dyn ClientInfo + Send + Sync),
-    ) -> Option<PgWireResult<LogicalPlan>> {
-        check(statement).err().map(|what| Err(denied(&what)))
+        (self.0)(statement).map(Err)
     }
 
     async fn handle_extended_query(
@@ -235,7 +210,7 @@ impl QueryHook for ReadOnlyHook {
         _ctx: &SessionContext,
         _client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
-        check(statement).err().map(|what| Err(denied(&what)))
+        (self.0)(statement).map(Err)
     }
 }
 

@@ -224,11 +224,7 @@ async fn contained<T>(work: impl Future<Output = PgWireResult<T>>) -> PgWireResu
 }
 
 fn panic_error(payload: &(dyn std::any::Any + Send)) -> PgWireError {
-    let what = payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".to_string());
+    let what = crate::errors::panic_message(payload);
     PgWireError::UserError(Box::new(ErrorInfo::new(
         "ERROR".to_string(),
         "XX000".to_string(),
