@@ -9,8 +9,11 @@
 //! Every statistic is computed once, in `evaluate`, by the kernels in
 //! `prefdb_stats::agreement`.
 
+use crate::call::{check_logical, check_physical, RowOrder};
 use crate::items::{ItemColumn, ItemInterner, ItemKind};
-use crate::options::{check_arg_count, logical_options, physical_options, FunctionOptions};
+use crate::options::{
+    check_arg_count, logical_options, physical_options, FunctionOptions, MAX_BOOTSTRAP,
+};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Float64Array, ListArray, StructArray, UInt32Array,
 };
@@ -19,7 +22,7 @@ use datafusion::arrow::datatypes::{
     DataType, Field, FieldRef, Fields, Float64Type, Int64Type, UInt32Type,
 };
 use datafusion::common::utils::SingleRowListArrayBuilder;
-use datafusion::common::{exec_err, plan_err, HashMap, Result, ScalarValue};
+use datafusion::common::{exec_err, plan_err, DataFusionError, HashMap, Result, ScalarValue};
 use datafusion::logical_expr::expr::AggregateFunction;
 use datafusion::logical_expr::function::{
     AccumulatorArgs, AggregateFunctionSimplification, StateFieldsArgs,
@@ -220,7 +223,7 @@ impl AgreementFunction {
             "a number between 0 and 1",
         )?;
         let bootstrap = BootstrapSpec {
-            replicates: options.usize_or("bootstrap", 1000, 1)?,
+            replicates: options.usize_or("bootstrap", 1000, 1..=MAX_BOOTSTRAP)?,
             seed: options.u64_or("seed", 42)?,
             confidence,
         };
@@ -414,6 +417,7 @@ impl AggregateUDFImpl for AgreementUdaf {
 
     fn accumulator(&self, acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
         let f = self.function;
+        check_physical(f.name(), &acc_args, RowOrder::Ignored)?;
         let options = physical_options(f.name(), acc_args.exprs, f.data_args().len())?;
         let config = f.parse_config(options.as_deref())?;
         let value_type = acc_args.expr_fields[f.label_arg()].data_type();
@@ -447,6 +451,7 @@ impl AggregateUDFImpl for AgreementUdaf {
     fn simplify(&self) -> Option<AggregateFunctionSimplification> {
         let f = self.function;
         Some(Box::new(move |aggregate: AggregateFunction, info| {
+            check_logical(&aggregate, RowOrder::Ignored)?;
             let args = &aggregate.params.args;
             let options = logical_options(f.name(), args, f.data_args().len())?;
             let config = f.parse_config(options.as_deref())?;
@@ -939,6 +944,49 @@ impl UnitCounts for SparseCounts {
 /// Categories up to which `krippendorff_alpha` keeps exact per-size pair counts.
 const FAST_ALPHA_MAX_CATEGORIES: usize = 64;
 
+/// The most distinct values the agreement statistics take: they build values × values
+/// matrices (coincidences, agreement weights, a confusion matrix), 128 MB at this size.
+pub(crate) const MAX_DISTINCT_VALUES: usize = 4096;
+/// The most cells of the items × values table that Fleiss' kappa, percent agreement and
+/// Gwet's AC build.
+const MAX_TABLE_CELLS: usize = 50_000_000;
+
+/// A cancelled statement's error.
+fn interrupted(e: prefdb_stats::interrupt::Interrupted) -> DataFusionError {
+    DataFusionError::Execution(e.to_string())
+}
+
+/// The most work a bootstrap interval may take: replicates × values², each replicate
+/// rebuilding a values × values matrix.
+const MAX_BOOTSTRAP_WORK: usize = 2_000_000_000;
+
+/// Refuse a bootstrap whose replicates × values² exceeds [`MAX_BOOTSTRAP_WORK`].
+fn check_bootstrap_work(function: &str, replicates: usize, values: usize) -> Result<()> {
+    let work = replicates.saturating_mul(values).saturating_mul(values);
+    if work > MAX_BOOTSTRAP_WORK {
+        return exec_err!(
+            "{function}: bootstrap={replicates} over {values} distinct values needs replicates × values² = {work} steps, more than the {MAX_BOOTSTRAP_WORK} supported; use fewer replicates or fewer distinct values"
+        );
+    }
+    Ok(())
+}
+
+/// Refuse data with more distinct values, or a larger items × values table, than the
+/// statistics are built for.
+fn check_value_count(function: &str, values: usize, items: usize) -> Result<()> {
+    if values > MAX_DISTINCT_VALUES {
+        return exec_err!(
+            "{function}: the ratings take {values} distinct values, and at most {MAX_DISTINCT_VALUES} are supported (the statistic builds a values × values matrix); round continuous ratings, e.g. round(score, 2)"
+        );
+    }
+    if values.saturating_mul(items) > MAX_TABLE_CELLS {
+        return exec_err!(
+            "{function}: {items} items × {values} distinct values exceed the {MAX_TABLE_CELLS} cells supported; use fewer distinct values"
+        );
+    }
+    Ok(())
+}
+
 impl RatingsAccumulator {
     /// Krippendorff's alpha, percent agreement or Gwet's AC1/AC2 straight from the ratings,
     /// for unweighted ratings with few categories: a per-rater stamp finds repeated ratings,
@@ -1203,8 +1251,12 @@ impl Accumulator for RatingsAccumulator {
         if let Some(value) = self.fast_evaluate()? {
             return Ok(ScalarValue::Float64(value));
         }
+        if self.function == AgreementFunction::Icc {
+            return self.evaluate_icc();
+        }
         let (numbers, units) = self.units()?;
         let q = numbers.len();
+        check_value_count(self.function.name(), q, units.len())?;
         let value = match self.function {
             AgreementFunction::KrippendorffAlpha => {
                 krippendorff_alpha(&numbers, &units, self.config.level)
@@ -1225,12 +1277,20 @@ impl Accumulator for RatingsAccumulator {
                 &dense(&units, q),
                 &agreement_weights(&numbers, self.config.weighting),
             ),
-            AgreementFunction::Icc => return self.evaluate_icc(),
+            AgreementFunction::Icc => unreachable!("answered above"),
             AgreementFunction::KrippendorffAlphaCi => {
+                check_bootstrap_work(self.function.name(), self.config.bootstrap.replicates, q)?;
                 let value = krippendorff_alpha(&numbers, &units, self.config.level);
-                let ci = value.and_then(|_| {
-                    alpha_interval(&numbers, &units, self.config.level, &self.config.bootstrap)
-                });
+                let ci = match value {
+                    Some(_) => alpha_interval(
+                        &numbers,
+                        &units,
+                        self.config.level,
+                        &self.config.bootstrap,
+                    )
+                    .map_err(interrupted)?,
+                    None => None,
+                };
                 return interval_scalar(value, ci);
             }
             AgreementFunction::CohenKappa
@@ -1361,6 +1421,7 @@ impl Accumulator for PairAccumulator {
         used.sort_unstable();
         used.dedup();
         let q = used.len();
+        check_value_count(self.function.name(), q, 0)?;
         let mut matrix = vec![vec![0.0; q]; q];
         let mut entries: Vec<(usize, usize, f64)> = self
             .confusion
@@ -1378,10 +1439,15 @@ impl Accumulator for PairAccumulator {
         let value = match self.function {
             AgreementFunction::CohenKappa => cohen_kappa(&matrix, self.config.weighting),
             AgreementFunction::CohenKappaCi => {
+                check_bootstrap_work(self.function.name(), self.config.bootstrap.replicates, q)?;
                 let value = cohen_kappa(&matrix, self.config.weighting);
-                let ci = value.and_then(|_| {
-                    cohen_interval(&matrix, self.config.weighting, &self.config.bootstrap)
-                });
+                let ci = match value {
+                    Some(_) => {
+                        cohen_interval(&matrix, self.config.weighting, &self.config.bootstrap)
+                            .map_err(interrupted)?
+                    }
+                    None => None,
+                };
                 return interval_scalar(value, ci);
             }
             _ => scott_pi(&matrix),

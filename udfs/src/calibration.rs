@@ -10,11 +10,12 @@
 //! partitionings within floating-point rounding. Probabilities outside [0, 1], NaN and
 //! labels other than true/false/0/1 are errors that name the function and show the value.
 
-use crate::options::{logical_options, physical_options, FunctionOptions};
+use crate::call::{check_logical, check_physical, RowOrder};
+use crate::numbers::{order_coerced, Number, NumberColumn, Numbers};
+use crate::options::{logical_options, physical_options, FunctionOptions, MAX_BINS};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Float64Array, Int64Array, ListArray, StructArray,
 };
-use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type};
 use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
@@ -118,6 +119,20 @@ impl ScorerFunction {
         }
     }
 
+    /// Which arguments matter only through their order (rank statistics, pairwise
+    /// accuracy): integer columns there are compared as integers, not as f64.
+    fn order_only(self, arg: usize) -> bool {
+        match self {
+            ScorerFunction::Auroc => arg == 0,
+            ScorerFunction::Spearman
+            | ScorerFunction::SpearmanTest
+            | ScorerFunction::KendallTau
+            | ScorerFunction::KendallTauTest
+            | ScorerFunction::PairwiseAccuracy => arg < 2,
+            _ => false,
+        }
+    }
+
     /// Whether the first argument is a probability that must lie in [0, 1].
     fn first_is_probability(self) -> bool {
         self.args()[0] == "prob"
@@ -138,7 +153,7 @@ impl ScorerFunction {
         };
         Ok(ScorerConfig {
             eps: o.f64_or("eps", 1e-15, |e| e > 0.0 && e < 0.5, "a number in (0, 0.5)")?,
-            bins: o.usize_or("bins", 15, 1)?,
+            bins: o.usize_or("bins", 15, 1..=MAX_BINS)?,
             strategy: o.choice_or(
                 "strategy",
                 BinStrategy::Uniform,
@@ -236,6 +251,7 @@ impl AggregateUDFImpl for ScorerUdaf {
                 }
                 (1, DataType::Boolean) if f.second() == Second::Label => DataType::Boolean,
                 (_, DataType::Null) => DataType::Float64,
+                (i, t) if t.is_numeric() && f.order_only(i) => order_coerced(t),
                 (_, t) if t.is_numeric() => DataType::Float64,
                 (_, t) => {
                     let want = if i == 1 && f.second() == Second::Label {
@@ -263,17 +279,23 @@ impl AggregateUDFImpl for ScorerUdaf {
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        let list = |suffix: &str| {
+        let list = |suffix: &str, t: DataType| {
             Arc::new(Field::new(
                 format_state_name(args.name, suffix),
-                DataType::new_list(DataType::Float64, true),
+                DataType::new_list(t, true),
                 true,
             ))
         };
-        Ok(vec![list("first"), list("second"), list("sums")])
+        let kept = |i: usize| Numbers::state_type(args.input_fields[i].data_type());
+        Ok(vec![
+            list("first", kept(0)),
+            list("second", kept(1)),
+            list("sums", DataType::Float64),
+        ])
     }
 
     fn accumulator(&self, acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        check_physical(self.function.name(), &acc_args, RowOrder::Ignored)?;
         let options = physical_options(self.function.name(), acc_args.exprs, 2)?;
         let config = self.function.parse_config(options.as_deref())?;
         let sums = match streaming_layout(self.function, &config) {
@@ -283,8 +305,8 @@ impl AggregateUDFImpl for ScorerUdaf {
         Ok(Box::new(ScorerAccumulator {
             function: self.function,
             config,
-            first: Vec::new(),
-            second: Vec::new(),
+            first: Numbers::for_type(acc_args.expr_fields[0].data_type()),
+            second: Numbers::for_type(acc_args.expr_fields[1].data_type()),
             sums,
         }))
     }
@@ -292,6 +314,7 @@ impl AggregateUDFImpl for ScorerUdaf {
     fn simplify(&self) -> Option<AggregateFunctionSimplification> {
         let f = self.function;
         Some(Box::new(move |aggregate: AggregateFunction, _info| {
+            check_logical(&aggregate, RowOrder::Ignored)?;
             let options = logical_options(f.name(), &aggregate.params.args, 2)?;
             f.parse_config(options.as_deref())?;
             Ok(Expr::AggregateFunction(aggregate))
@@ -325,8 +348,8 @@ struct ScorerAccumulator {
     function: ScorerFunction,
     config: ScorerConfig,
     /// The values, for the functions that need them all.
-    first: Vec<f64>,
-    second: Vec<f64>,
+    first: Numbers,
+    second: Numbers,
     /// Running sums for the streaming functions: (count, total) or, for uniform bins, the
     /// per-bin counts, probability sums and positives. Empty otherwise.
     sums: Vec<f64>,
@@ -355,12 +378,13 @@ impl ScorerAccumulator {
         Ok(())
     }
 
-    fn add(&mut self, x: f64, y: f64) {
+    fn add(&mut self, exact_x: Number, exact_y: Number) {
         if self.sums.is_empty() {
-            self.first.push(x);
-            self.second.push(y);
+            self.first.push(exact_x);
+            self.second.push(exact_y);
             return;
         }
+        let (x, y) = (exact_x.approx(), exact_y.approx());
         let label = y == 1.0;
         match self.function {
             ScorerFunction::BrierScore => {
@@ -374,7 +398,7 @@ impl ScorerAccumulator {
             }
             ScorerFunction::PairwiseAccuracy => {
                 self.sums[0] += 1.0;
-                self.sums[1] += match x.partial_cmp(&y) {
+                self.sums[1] += match exact_x.partial_cmp(exact_y) {
                     Some(std::cmp::Ordering::Greater) => 1.0,
                     Some(std::cmp::Ordering::Equal) => 0.5,
                     _ => 0.0,
@@ -454,20 +478,20 @@ impl ScorerAccumulator {
 
 impl Accumulator for ScorerAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let a = cast(&values[0], &DataType::Float64)?;
-        let b = cast(&values[1], &DataType::Float64)?;
         let (a, b) = (
-            a.as_primitive::<Float64Type>(),
-            b.as_primitive::<Float64Type>(),
+            NumberColumn::new(&values[0])?,
+            NumberColumn::new(&values[1])?,
         );
-        self.first.reserve(a.len());
-        self.second.reserve(a.len());
+        if self.sums.is_empty() {
+            self.first.reserve(a.len());
+            self.second.reserve(a.len());
+        }
         for row in 0..a.len() {
             if a.is_null(row) || b.is_null(row) {
                 continue;
             }
             let (x, y) = (a.value(row), b.value(row));
-            self.check(x, y)?;
+            self.check(x.approx(), y.approx())?;
             self.add(x, y);
         }
         Ok(())
@@ -477,7 +501,16 @@ impl Accumulator for ScorerAccumulator {
         if !self.sums.is_empty() {
             return self.evaluate_streaming();
         }
-        let (a, b) = (&self.first, &self.second);
+        let f = self.function;
+        // Order-only arguments as order-preserving values; the others as they are.
+        let values = |kept: &Numbers, arg: usize| {
+            if f.order_only(arg) {
+                kept.order_values()
+            } else {
+                kept.approx()
+            }
+        };
+        let (a, b) = (&values(&self.first, 0), &values(&self.second, 1));
         let labels: Vec<bool> = b.iter().map(|&y| y == 1.0).collect();
         let c = self.config;
         let value = match self.function {
@@ -519,18 +552,17 @@ impl Accumulator for ScorerAccumulator {
 
     fn size(&self) -> usize {
         std::mem::size_of_val(self)
-            + (self.first.capacity() + self.second.capacity() + self.sums.capacity()) * 8
+            + self.first.heap_size()
+            + self.second.heap_size()
+            + self.sums.capacity() * 8
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        let wrap = |v: &[f64]| {
-            SingleRowListArrayBuilder::new(Arc::new(Float64Array::from(v.to_vec())))
-                .build_list_scalar()
-        };
+        let wrap = |values: ArrayRef| SingleRowListArrayBuilder::new(values).build_list_scalar();
         Ok(vec![
-            wrap(&self.first),
-            wrap(&self.second),
-            wrap(&self.sums),
+            wrap(self.first.to_array()?),
+            wrap(self.second.to_array()?),
+            wrap(Arc::new(Float64Array::from(self.sums.clone()))),
         ])
     }
 
@@ -544,11 +576,8 @@ impl Accumulator for ScorerAccumulator {
             if a.is_null(row) {
                 continue;
             }
-            let (x, y) = (a.value(row), b.value(row));
-            self.first
-                .extend(x.as_primitive::<Float64Type>().values().iter());
-            self.second
-                .extend(y.as_primitive::<Float64Type>().values().iter());
+            self.first.extend_from(&a.value(row))?;
+            self.second.extend_from(&b.value(row))?;
             let partial = sums.value(row);
             for (mine, theirs) in self
                 .sums

@@ -4,12 +4,15 @@
 //! Features differ from battle to battle, so unlike `bt_rank` the state cannot shrink to
 //! pair counts: it keeps every battle (ids, score, weight and its feature vector).
 
+use crate::call::{check_logical, check_physical, RowOrder};
 use crate::items::{ItemColumn, ItemInterner, ItemKind};
 use crate::leaderboard::{fisher_bounds, item_type, to_original_ids, Ranking};
-use crate::options::{row_weight, split_logical_call, split_physical_call, FunctionOptions};
+use crate::options::{
+    row_weight, split_logical_call, split_physical_call, FunctionOptions, MAX_ITER,
+};
 use crate::pairwise::{
-    coerce_item_pair, f64_field, leaderboard_fields, OutcomeColumn, ARG_ITEMS, ARG_OUTCOME,
-    DOC_SECTION, FISHER_MAX_ITEMS,
+    check_dense_size, coerce_item_pair, f64_field, leaderboard_fields, OutcomeColumn, ARG_ITEMS,
+    ARG_OUTCOME, DOC_SECTION,
 };
 use crate::state::{list_fields, remapped, wrap};
 use datafusion::arrow::array::{
@@ -27,9 +30,14 @@ use datafusion::logical_expr::{
 };
 use prefdb_stats::calibration::scores::normal_quantile;
 use prefdb_stats::pairwise::bradley_terry::to_elo_scale;
-use prefdb_stats::pairwise::{fit_controlled, Battles, BtOptions, ItemTotals, TieHandling};
+use prefdb_stats::pairwise::{
+    fit_controlled, Battles, BtOptions, ItemTotals, TieHandling, STRENGTH_RANK_TOLERANCE,
+};
 use prefdb_stats::special::normal_cdf;
 use std::sync::{Arc, OnceLock};
+
+/// The most features (entries of the features array) a controlled fit takes.
+const MAX_FEATURES: usize = 100;
 
 const NAME: &str = "bt_rank_controlled";
 const OPTION_KEYS: &[&str] = &[
@@ -71,7 +79,7 @@ fn parse_options(text: Option<&str>) -> Result<Config> {
                 |v| v.is_finite() && v >= 0.0,
                 "a number >= 0",
             )?,
-            max_iter: o.usize_or("max_iter", d.max_iter, 1)?,
+            max_iter: o.usize_or("max_iter", d.max_iter, 1..=MAX_ITER)?,
             tol: o.f64_or("tol", d.tol, |v| v.is_finite() && v > 0.0, "a number > 0")?,
         },
         scale: o.f64_or("scale", 400.0, |v| v.is_finite() && v > 0.0, "a number > 0")?,
@@ -210,6 +218,7 @@ impl AggregateUDFImpl for ControlledUdaf {
     }
 
     fn accumulator(&self, acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        check_physical(NAME, &acc_args, RowOrder::Ignored)?;
         let (data_args, options) = split_physical_call(NAME, acc_args.exprs, ARITY, USAGE)?;
         let weight = data_args == 5;
         let config = parse_options(options.as_deref())?;
@@ -230,6 +239,7 @@ impl AggregateUDFImpl for ControlledUdaf {
 
     fn simplify(&self) -> Option<AggregateFunctionSimplification> {
         Some(Box::new(|aggregate: AggregateFunction, _info| {
+            check_logical(&aggregate, RowOrder::Ignored)?;
             let (_, options) = split_logical_call(NAME, &aggregate.params.args, ARITY, USAGE)?;
             parse_options(options.as_deref())?;
             Ok(Expr::AggregateFunction(aggregate))
@@ -363,9 +373,15 @@ impl Accumulator for ControlledAccumulator {
             return ScalarValue::try_from(&self.return_type);
         };
         let n = self.items.len();
-        if n > FISHER_MAX_ITEMS {
+        check_dense_size(
+            NAME,
+            "the controlled model",
+            n,
+            "rank per category, or bt_rank for the uncontrolled leaderboard",
+        )?;
+        if p > MAX_FEATURES {
             return exec_err!(
-                "{NAME}: fits a dense (items + features)² system and supports up to {FISHER_MAX_ITEMS} items, got {n}"
+                "{NAME}: the features arrays have {p} entries, and at most {MAX_FEATURES} are supported (each adds a column to a dense system)"
             );
         }
         let (original, battles) = self.canonical(p);
@@ -407,7 +423,7 @@ impl Accumulator for ControlledAccumulator {
         let entries = Ranking {
             items: &self.items,
             ratings,
-            rank_tolerance: (10.0 * self.config.fit.tol).max(1e-8) * unit,
+            rank_tolerance: STRENGTH_RANK_TOLERANCE * unit,
             totals: Some(totals),
             intervals: Some((lower, upper)),
             tie_param: None,
@@ -512,7 +528,7 @@ fn documentation() -> Documentation {
          ci_lower, ci_upper), feature being the 1-based position in the array and coef on the \
          log-odds scale. Every features array must have the same length. A row with a NULL \
          item, outcome, weight, features array or feature is skipped, as are self-comparisons \
-         and rows of weight 0. NULL with no rows left. Up to 5000 items. Memory: every battle \
+         and rows of weight 0. NULL with no rows left. Up to 1000 items and 100 features. Memory: every battle \
          is kept (about 24 + 8 * features bytes).",
         "bt_rank_controlled(item_a, item_b, outcome, ARRAY[f1, ...] [, weight] [, 'scale=400, base=1000, ties=half, prior=0.01, max_iter=100, tol=1e-10, confidence=0.95'])",
     )

@@ -5,6 +5,7 @@
 //! are applied in the order of (item_a, item_b, outcome) values, so the result never
 //! depends on partitioning.
 
+use crate::call::{check_logical, check_physical, RowOrder};
 use crate::items::{ItemColumn, ItemInterner, ItemKind};
 use crate::leaderboard::Ranking;
 #[cfg(test)]
@@ -164,6 +165,7 @@ impl AggregateUDFImpl for EloUdaf {
     }
 
     fn accumulator(&self, acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        check_physical(NAME, &acc_args, RowOrder::Used)?;
         if acc_args.order_bys.is_empty() {
             return Err(no_order_error());
         }
@@ -192,6 +194,7 @@ impl AggregateUDFImpl for EloUdaf {
     /// Rejects a call without ORDER BY, and bad options, while the query is planned.
     fn simplify(&self) -> Option<AggregateFunctionSimplification> {
         Some(Box::new(|aggregate: AggregateFunction, _info| {
+            check_logical(&aggregate, RowOrder::Used)?;
             let (_, options) = split_logical_call(NAME, &aggregate.params.args, ARITY, USAGE)?;
             parse_options(options.as_deref())?;
             if aggregate.params.order_by.is_empty() {

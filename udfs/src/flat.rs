@@ -44,6 +44,13 @@ impl TableFunctionImpl for LeaderboardFunction {
         let [query] = args.exprs() else {
             return plan_err!("{USAGE}");
         };
+        if is_parameter(query) {
+            return plan_err!(
+                "leaderboard cannot take its query as a bound parameter (such as $1): it plans \
+                 the query when the statement is prepared, before parameters are bound; write \
+                 the query's text in the call"
+            );
+        }
         let Some(Some(sql)) = logical_string_literal(query) else {
             return plan_err!("{USAGE}");
         };
@@ -66,6 +73,16 @@ impl TableFunctionImpl for LeaderboardFunction {
             })?;
         let flat = flatten(plan)?;
         Ok(Arc::new(ViewTable::new(flat, Some(sql))))
+    }
+}
+
+/// A bound parameter (`$1`), possibly cast (`$1::text`).
+fn is_parameter(e: &Expr) -> bool {
+    match e {
+        Expr::Placeholder(_) => true,
+        Expr::Cast(c) => is_parameter(&c.expr),
+        Expr::TryCast(c) => is_parameter(&c.expr),
+        _ => false,
     }
 }
 

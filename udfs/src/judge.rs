@@ -3,6 +3,7 @@
 //!
 //! Each function only turns rows into the inputs of a kernel in `prefdb_stats::judge`.
 
+use crate::call::{check_logical, check_physical, RowOrder};
 use crate::items::{ItemColumn, ItemInterner, ItemKind, ItemRef};
 use crate::leaderboard::Ranking;
 use crate::options::{check_arg_count, logical_options, physical_options, FunctionOptions};
@@ -281,6 +282,7 @@ impl AggregateUDFImpl for JudgeUdaf {
 
     fn accumulator(&self, acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
         let f = self.function;
+        check_physical(f.name(), &acc_args, RowOrder::Ignored)?;
         let options = physical_options(f.name(), acc_args.exprs, f.data_args().len())?;
         let config = parse_config(f, options.as_deref())?;
         let kind = |i: usize| {
@@ -318,6 +320,7 @@ impl AggregateUDFImpl for JudgeUdaf {
     fn simplify(&self) -> Option<AggregateFunctionSimplification> {
         let f = self.function;
         Some(Box::new(move |aggregate: AggregateFunction, _info| {
+            check_logical(&aggregate, RowOrder::Ignored)?;
             let options = logical_options(f.name(), &aggregate.params.args, f.data_args().len())?;
             parse_config(f, options.as_deref())?;
             Ok(Expr::AggregateFunction(aggregate))
@@ -456,6 +459,15 @@ impl KeyedAccumulator {
 
     fn evaluate_rank_aggregate(&self) -> Result<ScalarValue> {
         let (n_systems, n_tasks) = (self.keys.len(), self.groups.len());
+        // The method works on a dense systems × tasks table, and Copeland's method compares
+        // every pair of systems on every task.
+        const MAX_CELLS: usize = 10_000_000;
+        if n_systems.saturating_mul(n_tasks) > MAX_CELLS {
+            return exec_err!(
+                "rank_aggregate: {n_systems} systems × {n_tasks} tasks make a table of {} cells, and at most {MAX_CELLS} are supported; aggregate tasks first (e.g. by category)",
+                n_systems.saturating_mul(n_tasks)
+            );
+        }
         let mut seen = vec![false; n_systems * n_tasks];
         for (&s, &t) in self.key_ids.iter().zip(&self.group_ids) {
             let cell = &mut seen[s as usize * n_tasks + t as usize];

@@ -17,12 +17,14 @@
 
 pub mod agreement;
 pub mod calibration;
+mod call;
 pub mod controlled;
 pub mod elo;
 pub mod flat;
 pub mod items;
 pub mod judge;
 pub mod leaderboard;
+mod numbers;
 pub mod openskill;
 pub mod options;
 mod ordered;

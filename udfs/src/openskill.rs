@@ -5,6 +5,7 @@
 //! order); rows with equal keys are ordered by match, position and item values, so the
 //! result never depends on partitioning.
 
+use crate::call::{check_logical, check_physical, RowOrder};
 use crate::items::ItemKind;
 use crate::options::{split_logical_call, split_physical_call, FunctionOptions};
 use crate::ordered::{no_order_error, OrderKeys};
@@ -27,6 +28,9 @@ use datafusion::logical_expr::{
 };
 use prefdb_stats::pairwise::{competition_ranks, weng_lin_update, Skill, WengLinOptions};
 use std::sync::{Arc, OnceLock};
+
+/// The most entries one match may have.
+const MAX_MATCH_SIZE: usize = 1000;
 
 const NAME: &str = "openskill_rank";
 const OPTION_KEYS: &[&str] = &["mu", "sigma", "beta", "kappa", "tau", "z"];
@@ -156,6 +160,7 @@ impl AggregateUDFImpl for OpenSkillUdaf {
     }
 
     fn accumulator(&self, acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        check_physical(NAME, &acc_args, RowOrder::Used)?;
         if acc_args.order_bys.is_empty() {
             return Err(order_error());
         }
@@ -175,6 +180,7 @@ impl AggregateUDFImpl for OpenSkillUdaf {
 
     fn simplify(&self) -> Option<AggregateFunctionSimplification> {
         Some(Box::new(|aggregate: AggregateFunction, _info| {
+            check_logical(&aggregate, RowOrder::Used)?;
             let (_, options) = split_logical_call(NAME, &aggregate.params.args, ARITY, USAGE)?;
             parse_options(options.as_deref())?;
             if aggregate.params.order_by.is_empty() {
@@ -268,11 +274,21 @@ impl Accumulator for OpenSkillAccumulator {
         ];
         let mut played = vec![0i64; self.rows.items.len()];
         let mut entries: Vec<(u32, u32)> = Vec::new();
+        // The match in which each item was last seen, to find an item listed twice.
+        let mut last_match = vec![u32::MAX; self.rows.items.len()];
         for (m, rows) in self.matches_in_order() {
+            // A match's update compares every pair of its entries.
+            if rows.len() > MAX_MATCH_SIZE {
+                return exec_err!(
+                    "{NAME}: match {} has {} entries, and at most {MAX_MATCH_SIZE} are supported (the update compares every pair)",
+                    self.rows.groups.display(m as usize),
+                    rows.len()
+                );
+            }
             entries.clear();
             let mut rank = 0;
             for (k, &(item, position)) in rows.iter().enumerate() {
-                if rows[..k].iter().any(|&(other, _)| other == item) {
+                if std::mem::replace(&mut last_match[item as usize], m) == m {
                     return exec_err!(
                         "{NAME}: match {} lists item {} twice",
                         self.rows.groups.display(m as usize),

@@ -11,6 +11,14 @@ use datafusion::physical_expr::PhysicalExpr;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// The most bootstrap replicates a function accepts: each replicate refits the model, and
+/// the intervals keep one value per replicate and item.
+pub const MAX_BOOTSTRAP: usize = 100_000;
+/// The most iterations an iterative fit accepts (`max_iter`).
+pub const MAX_ITER: usize = 10_000;
+/// The most calibration bins (`ece`, `reliability_bins`): each group keeps three sums per bin.
+pub const MAX_BINS: usize = 10_000;
+
 /// Parsed `key=value` pairs, in key order, with the function name for error messages.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FunctionOptions {
@@ -87,15 +95,25 @@ impl FunctionOptions {
         }
     }
 
-    pub fn usize_or(&self, key: &str, default: usize, min: usize) -> Result<usize> {
+    /// An integer option in `range`, or `default` when absent. Every option that sizes a
+    /// function's state or work has an upper bound, so that no literal can make one query
+    /// allocate or run without limit (the caps are the `MAX_*` constants of this module).
+    pub fn usize_or(
+        &self,
+        key: &str,
+        default: usize,
+        range: std::ops::RangeInclusive<usize>,
+    ) -> Result<usize> {
         let Some(raw) = self.values.get(key) else {
             return Ok(default);
         };
         match raw.parse::<usize>() {
-            Ok(v) if v >= min => Ok(v),
+            Ok(v) if range.contains(&v) => Ok(v),
             _ => plan_err!(
-                "{}: option '{key}' must be an integer >= {min}, got '{raw}'",
-                self.function
+                "{}: option '{key}' must be an integer from {} to {}, got '{raw}'",
+                self.function,
+                range.start(),
+                range.end()
             ),
         }
     }
@@ -107,8 +125,9 @@ impl FunctionOptions {
         match raw.parse::<u64>() {
             Ok(v) => Ok(v),
             _ => plan_err!(
-                "{}: option '{key}' must be a non-negative integer, got '{raw}'",
-                self.function
+                "{}: option '{key}' must be an integer from 0 to {}, got '{raw}'",
+                self.function,
+                u64::MAX
             ),
         }
     }

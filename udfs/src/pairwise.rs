@@ -5,10 +5,12 @@
 //! weighted ties. Partial states merge by addition; every statistic is computed once, in
 //! `evaluate`, on the merged state. Nothing is ever computed per row but the counts.
 
+use crate::call::{check_logical, check_physical, RowOrder};
 use crate::items::{ItemColumn, ItemInterner, ItemKind, ItemRef};
 use crate::leaderboard::{fisher_bounds, to_original_ids, Bounds, Ranking};
 use crate::options::{
-    logical_string_literal, physical_string_literal, row_weight, FunctionOptions,
+    logical_string_literal, physical_string_literal, row_weight, FunctionOptions, MAX_BOOTSTRAP,
+    MAX_ITER,
 };
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Float64Array, Int64Array, ListArray, StructArray, UInt32Array,
@@ -30,7 +32,7 @@ use prefdb_stats::pairwise::{
     average_win_rate, bootstrap_bradley_terry, bootstrap_tie_model, fisher_covariance,
     fit_bradley_terry, fit_tie_model, intransitivity, item_totals, order_by_score_desc,
     pair_win_rate, tie_model_covariance, BootstrapOptions, BtError, BtOptions, PairCounts,
-    PairOutcomes, TieHandling, TieModel,
+    PairOutcomes, TieHandling, TieModel, STRENGTH_RANK_TOLERANCE,
 };
 use std::sync::{Arc, OnceLock};
 
@@ -135,17 +137,16 @@ impl Intervals {
     /// interval method, and at least 2 replicates.
     pub(crate) fn from_options(o: &FunctionOptions, function: &str) -> Result<Self> {
         let fisher = o.choice_or("se", false, &[("none", false), ("fisher", true)])?;
-        match (fisher, o.usize_or("bootstrap", 0, 0)?) {
+        // Validated whether or not a bootstrap uses it.
+        let seed = o.u64_or("seed", 42)?;
+        match (fisher, o.usize_or("bootstrap", 0, 0..=MAX_BOOTSTRAP)?) {
             (true, 0) => Ok(Intervals::Fisher),
             (true, _) => plan_err!(
                 "{function}: choose one interval method, se=fisher or bootstrap=..., not both"
             ),
             (false, 0) => Ok(Intervals::None),
             (false, 1) => plan_err!("{function}: bootstrap must be at least 2 replicates, got 1"),
-            (false, replicates) => Ok(Intervals::Bootstrap {
-                replicates,
-                seed: o.u64_or("seed", 42)?,
-            }),
+            (false, replicates) => Ok(Intervals::Bootstrap { replicates, seed }),
         }
     }
 }
@@ -154,15 +155,23 @@ impl Intervals {
 /// number of items whose lower bound is above this item's upper bound; the worst is the
 /// number of items whose upper bound reaches this item's lower bound (itself included).
 pub(crate) fn interval_columns(lower: Vec<Option<f64>>, upper: Vec<Option<f64>>) -> [ArrayRef; 4] {
-    let n = lower.len();
+    // Both counts by binary search in the sorted bounds: O(n log n) for any number of items.
+    let sorted = |bounds: &[Option<f64>]| {
+        let mut v: Vec<f64> = bounds.iter().flatten().copied().collect();
+        v.sort_by(f64::total_cmp);
+        v
+    };
+    let (lowers, uppers) = (sorted(&lower), sorted(&upper));
     let ranks = |best: bool| -> Vec<Option<i64>> {
-        (0..n)
-            .map(|i| {
-                let (lo, hi) = (lower[i]?, upper[i]?);
+        lower
+            .iter()
+            .zip(&upper)
+            .map(|(&lo, &hi)| {
+                let (lo, hi) = (lo?, hi?);
                 Some(if best {
-                    1 + lower.iter().filter(|l| l.is_some_and(|l| l > hi)).count() as i64
+                    1 + (lowers.len() - lowers.partition_point(|&l| l <= hi)) as i64
                 } else {
-                    upper.iter().filter(|u| u.is_some_and(|u| u >= lo)).count() as i64
+                    (uppers.len() - uppers.partition_point(|&u| u < lo)) as i64
                 })
             })
             .collect()
@@ -178,6 +187,57 @@ pub(crate) fn interval_columns(lower: Vec<Option<f64>>, upper: Vec<Option<f64>>)
 
 /// Items up to which `se=fisher` inverts the dense information matrix.
 pub(crate) const FISHER_MAX_ITEMS: usize = 5000;
+
+/// Items up to which the models fitted by dense Newton steps (the tie models, `newman_rank`,
+/// `pl_rank`, `bt_rank_controlled`) are fitted: each step factors an items × items matrix,
+/// O(items³), about a second per step at this size.
+pub(crate) const DENSE_MAX_ITEMS: usize = 1000;
+
+/// The most values a bootstrap keeps: one strength per replicate and item.
+pub(crate) const BOOTSTRAP_MAX_VALUES: usize = 50_000_000;
+
+/// The error of a dense fit over more than [`DENSE_MAX_ITEMS`] items; `what` names the model
+/// and `instead` the alternative that scales.
+pub(crate) fn check_dense_size(function: &str, what: &str, n: usize, instead: &str) -> Result<()> {
+    if n > DENSE_MAX_ITEMS {
+        return exec_err!(
+            "{function}: {what} is fitted with dense Newton steps (items × items) and supports up to {DENSE_MAX_ITEMS} items, got {n}; {instead}"
+        );
+    }
+    Ok(())
+}
+
+/// The checks an interval method makes before a fit: `se=fisher` up to
+/// [`FISHER_MAX_ITEMS`] items, a bootstrap up to [`BOOTSTRAP_MAX_VALUES`] kept strengths.
+pub(crate) fn check_interval_size(function: &str, intervals: Intervals, n: usize) -> Result<()> {
+    match intervals {
+        Intervals::None => Ok(()),
+        Intervals::Fisher => check_fisher_size(function, n),
+        Intervals::Bootstrap { replicates, .. } => {
+            if replicates.saturating_mul(n) > BOOTSTRAP_MAX_VALUES {
+                return exec_err!(
+                    "{function}: bootstrap={replicates} over {n} items would keep {} strengths, and at most {BOOTSTRAP_MAX_VALUES} are kept; use fewer replicates (at most {})",
+                    replicates.saturating_mul(n),
+                    BOOTSTRAP_MAX_VALUES / n.max(1)
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+/// An error when weighted counts have overflowed to infinity.
+pub(crate) fn check_finite_counts(function: &str, pairs: &[PairOutcomes]) -> Result<()> {
+    if pairs
+        .iter()
+        .any(|p| !(p.a_wins + p.b_wins + p.ties).is_finite())
+    {
+        return exec_err!(
+            "{function}: the weights add up past the largest representable number; scale them down"
+        );
+    }
+    Ok(())
+}
 
 /// The error of `se=fisher` on more than [`FISHER_MAX_ITEMS`] items.
 pub(crate) fn check_fisher_size(function: &str, n: usize) -> Result<()> {
@@ -217,7 +277,7 @@ impl BtConfig {
                 |v| v.is_finite() && v >= 0.0,
                 "a number >= 0",
             )?,
-            max_iter: o.usize_or("max_iter", defaults.max_iter, 1)?,
+            max_iter: o.usize_or("max_iter", defaults.max_iter, 1..=MAX_ITER)?,
             tol: o.f64_or(
                 "tol",
                 defaults.tol,
@@ -492,6 +552,7 @@ impl AggregateUDFImpl for PairwiseUdaf {
 
     fn accumulator(&self, acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
         let function = self.function;
+        check_physical(function.name(), &acc_args, RowOrder::Ignored)?;
         let last = acc_args.exprs.last().and_then(physical_string_literal);
         let layout = ArgLayout::resolve(function, acc_args.exprs.len(), last.is_some())?;
         let config = parse_config(function, last.flatten().as_deref())?;
@@ -521,6 +582,7 @@ impl AggregateUDFImpl for PairwiseUdaf {
     fn simplify(&self) -> Option<AggregateFunctionSimplification> {
         let function = self.function;
         Some(Box::new(move |aggregate: AggregateFunction, _info| {
+            check_logical(&aggregate, RowOrder::Ignored)?;
             let args = &aggregate.params.args;
             let last = args.last().and_then(logical_string_literal);
             ArgLayout::resolve(function, args.len(), last.is_some())?;
@@ -664,6 +726,21 @@ impl PairwiseAccumulator {
     fn evaluate_bt_rank(&self) -> Result<ScalarValue> {
         let n = self.items.len();
         let (original, pairs) = self.canonical_pairs();
+        let name = self.function.name();
+        check_finite_counts(name, &pairs)?;
+        if self.config.tie_model.is_some() {
+            let what = match self.function {
+                PairwiseFunction::NewmanRank => "Newman's model",
+                _ => "a tie model (ties=davidson or rao_kupper)",
+            };
+            check_dense_size(
+                name,
+                what,
+                n,
+                "bt_rank with ties=half (the default) scales to hundreds of thousands of items",
+            )?;
+        }
+        check_interval_size(name, self.config.intervals, n)?;
         let (strengths, tie_fit) = match self.config.tie_model {
             None => (
                 fit_bradley_terry(n, &pairs, &self.config.fit)
@@ -690,7 +767,6 @@ impl PairwiseAccumulator {
             Intervals::None => None,
             // rating ± z · se · scale / ln 10, se from the observed Fisher information.
             Intervals::Fisher => {
-                check_fisher_size(self.function.name(), n)?;
                 let cov = match &tie_fit {
                     None => fisher_covariance(n, &pairs, &strengths, &self.config.fit),
                     Some((model, fit)) => {
@@ -727,7 +803,7 @@ impl PairwiseAccumulator {
         Ranking {
             items: &self.items,
             ratings: to_original_ids(strengths.iter().map(|&s| rating(s)).collect(), &original),
-            rank_tolerance: (10.0 * self.config.fit.tol).max(1e-8) * unit,
+            rank_tolerance: STRENGTH_RANK_TOLERANCE * unit,
             totals: Some(to_original_ids(item_totals(n, &pairs), &original)),
             intervals: intervals.map(|(lower, upper)| {
                 (
@@ -805,7 +881,15 @@ impl PairwiseAccumulator {
     }
 
     fn evaluate_intransitivity(&self) -> Result<ScalarValue> {
-        let r = intransitivity(self.items.len(), self.counts.pairs());
+        // Four items × items bitsets: 200 MB at this size.
+        const MAX_ITEMS: usize = 20_000;
+        let n = self.items.len();
+        if n > MAX_ITEMS {
+            return exec_err!(
+                "intransitivity: counts cycles with items × items bitsets and supports up to {MAX_ITEMS} items, got {n}"
+            );
+        }
+        let r = intransitivity(n, self.counts.pairs());
         let count = |v: u64| Arc::new(Int64Array::from(vec![v as i64])) as ArrayRef;
         let share = |v: Option<f64>| Arc::new(Float64Array::from(vec![v])) as ArrayRef;
         let columns = vec![
@@ -1069,10 +1153,10 @@ fn bt_rank_doc() -> Documentation {
         "options",
         "String literal, last: scale (> 0, default 400), base (default 1000), ties (half: a tie \
          is half a win for each side, the default; ignore: ties are left out of the fit but still \
-         counted; davidson or rao_kupper: ties modelled with a fitted tie parameter), prior (>= 0, default 0.01), max_iter (default 100 Newton steps), tol \
+         counted; davidson or rao_kupper: ties modelled with a fitted tie parameter, up to 1000 items), prior (>= 0, default 0.01), max_iter (default 100 Newton steps, at most 10000), tol \
          (default 1e-10, largest change of s in a step), se (none, the default, or fisher: \
          analytic intervals, up to 5000 items), bootstrap (replicates for percentile intervals, \
-         default 0: none; not with se=fisher), seed (default 42), confidence (default 0.95). \
+         default 0: none; at most 100000, and replicates × items at most 50000000; not with se=fisher), seed (default 42), confidence (default 0.95). \
          Unknown keys and bad \
          values are planning-time errors.",
     )
@@ -1147,4 +1231,48 @@ fn intransitivity_doc() -> Documentation {
     )
     .with_related_udf("win_matrix")
     .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The rank range straight from its definition, in O(n²).
+    fn rank_range_by_definition(
+        lower: &[Option<f64>],
+        upper: &[Option<f64>],
+    ) -> Vec<Option<(i64, i64)>> {
+        (0..lower.len())
+            .map(|i| {
+                let (lo, hi) = (lower[i]?, upper[i]?);
+                let best = 1 + lower.iter().flatten().filter(|&&l| l > hi).count() as i64;
+                let worst = upper.iter().flatten().filter(|&&u| u >= lo).count() as i64;
+                Some((best, worst))
+            })
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn rank_ranges_match_their_definition(
+            bounds in prop::collection::vec(
+                prop::option::weighted(0.9, (-3i32..3, 0i32..3)),
+                0..40,
+            )
+        ) {
+            // Few distinct values, signed zeros among them, so that ties are common.
+            let value = |v: i32| if v == 0 { -0.0 } else { f64::from(v) };
+            let lower: Vec<Option<f64>> = bounds.iter().map(|b| b.map(|(l, _)| value(l))).collect();
+            let upper: Vec<Option<f64>> =
+                bounds.iter().map(|b| b.map(|(l, w)| f64::from(l + w))).collect();
+            let expected = rank_range_by_definition(&lower, &upper);
+            let [_, _, best, worst] = interval_columns(lower, upper);
+            let (best, worst) = (best.as_primitive::<datafusion::arrow::datatypes::Int64Type>(), worst.as_primitive::<datafusion::arrow::datatypes::Int64Type>());
+            for (i, e) in expected.iter().enumerate() {
+                let got = (!best.is_null(i)).then(|| (best.value(i), worst.value(i)));
+                prop_assert_eq!(got, *e, "item {}", i);
+            }
+        }
+    }
 }

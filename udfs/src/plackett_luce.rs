@@ -4,11 +4,15 @@
 //! The rows of one ranking may arrive in different partitions, so the state keeps every
 //! row; `evaluate` groups them by ranking, in value order, and fits once.
 
+use crate::call::{check_logical, check_physical, RowOrder};
 use crate::items::ItemKind;
 use crate::leaderboard::{fisher_bounds, to_original_ids, Bounds, Ranking as Leaderboard};
-use crate::options::{row_weight, split_logical_call, split_physical_call, FunctionOptions};
+use crate::options::{
+    row_weight, split_logical_call, split_physical_call, FunctionOptions, MAX_ITER,
+};
 use crate::pairwise::{
-    check_fisher_size, leaderboard_fields, list_of, Intervals, DOC_SECTION, RANKING_OPTION_KEYS,
+    check_dense_size, check_interval_size, leaderboard_fields, list_of, Intervals, DOC_SECTION,
+    RANKING_OPTION_KEYS,
 };
 use crate::ranked::RankedRows;
 use crate::state::{list_fields, wrap};
@@ -26,6 +30,7 @@ use prefdb_stats::pairwise::bradley_terry::{to_elo_scale, DEFAULT_PRIOR};
 use prefdb_stats::pairwise::{
     bootstrap_plackett_luce, fit_plackett_luce, implied_pairs, item_totals,
     plackett_luce_covariance, BootstrapOptions, BtError, BtOptions, Ranking, TieHandling,
+    STRENGTH_RANK_TOLERANCE,
 };
 use std::sync::{Arc, OnceLock};
 
@@ -64,7 +69,7 @@ fn parse_options(text: Option<&str>) -> Result<PlConfig> {
                 |v| v.is_finite() && v >= 0.0,
                 "a number >= 0",
             )?,
-            max_iter: o.usize_or("max_iter", d.max_iter, 1)?,
+            max_iter: o.usize_or("max_iter", d.max_iter, 1..=MAX_ITER)?,
             tol: o.f64_or("tol", d.tol, |v| v.is_finite() && v > 0.0, "a number > 0")?,
         },
         scale: o.f64_or("scale", 400.0, |v| v.is_finite() && v > 0.0, "a number > 0")?,
@@ -153,6 +158,7 @@ impl AggregateUDFImpl for PlUdaf {
     }
 
     fn accumulator(&self, acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        check_physical(NAME, &acc_args, RowOrder::Ignored)?;
         let (data_args, options) = split_physical_call(NAME, acc_args.exprs, ARITY, USAGE)?;
         let weight = data_args == 4;
         let config = parse_options(options.as_deref())?;
@@ -169,6 +175,7 @@ impl AggregateUDFImpl for PlUdaf {
 
     fn simplify(&self) -> Option<AggregateFunctionSimplification> {
         Some(Box::new(|aggregate: AggregateFunction, _info| {
+            check_logical(&aggregate, RowOrder::Ignored)?;
             let (_, options) = split_logical_call(NAME, &aggregate.params.args, ARITY, USAGE)?;
             parse_options(options.as_deref())?;
             Ok(Expr::AggregateFunction(aggregate))
@@ -208,6 +215,8 @@ impl PlAccumulator {
                 .then(item_pos[data.item_ids[x] as usize].cmp(&item_pos[data.item_ids[y] as usize]))
         });
         let mut out = Vec::new();
+        // The ranking in which each item was last seen, to find an item listed twice.
+        let mut last_ranking = vec![u32::MAX; original.len()];
         let mut start = 0;
         while start < rows.len() {
             let rid = data.group_ids[rows[start]];
@@ -218,17 +227,15 @@ impl PlAccumulator {
             let members = &rows[start..end];
             let weight = self.weights[members[0]];
             let mut groups: Vec<Vec<u32>> = Vec::new();
-            let mut seen: Vec<u32> = Vec::with_capacity(members.len());
             for (k, &row) in members.iter().enumerate() {
                 let item = item_pos[data.item_ids[row] as usize] as u32;
-                if seen.contains(&item) {
+                if std::mem::replace(&mut last_ranking[item as usize], rid) == rid {
                     return exec_err!(
                         "{NAME}: ranking {} lists item {} twice",
                         data.groups.display(rid as usize),
                         data.items.display(data.item_ids[row] as usize)
                     );
                 }
-                seen.push(item);
                 if self.weights[row] != weight {
                     return exec_err!(
                         "{NAME}: the rows of ranking {} have different weights ({weight} and {}); a weight belongs to the whole ranking",
@@ -281,6 +288,13 @@ impl Accumulator for PlAccumulator {
             return ScalarValue::try_from(&self.return_type);
         }
         let n = self.rows.items.len();
+        check_dense_size(
+            NAME,
+            "Plackett–Luce",
+            n,
+            "bt_rank over the pairs the rankings imply (one row per pair of ranked items) scales to hundreds of thousands of items",
+        )?;
+        check_interval_size(NAME, self.config.intervals, n)?;
         let (canonical, _) = fit_plackett_luce(n, &rankings, &self.config.fit)
             .map_err(|e| self.fit_error(e, &original))?;
         let totals_canonical = item_totals(n, &implied_pairs(&rankings));
@@ -296,7 +310,6 @@ impl Accumulator for PlAccumulator {
         let intervals: Option<Bounds> = match self.config.intervals {
             Intervals::None => None,
             Intervals::Fisher => {
-                check_fisher_size(NAME, n)?;
                 let cov = plackett_luce_covariance(n, &rankings, &canonical, &self.config.fit);
                 let canonical_ratings: Vec<f64> = canonical.iter().map(|&s| rating(s)).collect();
                 Some(fisher_bounds(
@@ -331,7 +344,7 @@ impl Accumulator for PlAccumulator {
         Leaderboard {
             items: &self.rows.items,
             ratings,
-            rank_tolerance: (10.0 * self.config.fit.tol).max(1e-8) * self.config.scale,
+            rank_tolerance: STRENGTH_RANK_TOLERANCE * self.config.scale,
             totals: Some(totals),
             intervals,
             tie_param: None,
@@ -387,7 +400,8 @@ fn documentation() -> Documentation {
          bt_rank's (tested), and rank_lower / rank_upper follow from them. With \
          bootstrap=B (and seed, default 42) they are percentile intervals from B refits on \
          rankings resampled with replacement (a multinomial over the distinct rankings; \
-         weights are frequency weights), the same for a seed whatever the partitioning.",
+         weights are frequency weights), the same for a seed whatever the partitioning. \
+         Fitted by dense Newton steps, up to 1000 items.",
         "pl_rank(ranking_id, item, position [, weight] [, 'scale=400, base=1000, prior=0.01, max_iter=100, tol=1e-10, se=none, bootstrap=0, seed=42, confidence=0.95'])",
     )
     .with_argument("ranking_id", "Which ranking the row belongs to (string or integer).")

@@ -41,6 +41,10 @@ struct TableArgs {
     /// [server] and [[users]].
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Memory for all running queries together, as in 4GiB, or 'none'; a query over it fails
+    /// instead of exhausting the machine [default: half of the machine's memory].
+    #[arg(long, value_name = "SIZE")]
+    memory_limit: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -87,9 +91,6 @@ enum Command {
         /// Seconds a statement may run; 0 for no limit [default: 300].
         #[arg(long, value_name = "SECS")]
         query_timeout: Option<u64>,
-        /// Memory for all running queries together, as in 4GiB [default: no limit].
-        #[arg(long, value_name = "SIZE")]
-        memory_limit: Option<String>,
     },
     /// Generate synthetic data.
     Gen {
@@ -123,7 +124,7 @@ enum GenCommand {
         /// Probability of a tie between equally strong models.
         #[arg(long, default_value_t = 0.2)]
         tie_rate: f64,
-        /// Output Parquet file.
+        /// Output Parquet file (.parquet).
         #[arg(long)]
         out: PathBuf,
     },
@@ -149,16 +150,28 @@ fn main() -> ExitCode {
     // Planning and execution recurse over a query's expression tree. The thread that plans
     // (this one's child) and the runtime's threads that execute get stacks deep enough for
     // any query under the depth limit (`prefdb::QUERY_STACK`).
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // An aggregate's final step (a fit, a bootstrap) runs within one poll and holds its worker
+    // thread until done. The server gets more workers than cores, so that one client's long
+    // statement leaves workers for the others (the OS shares the cores among them).
+    let workers = match cli.command {
+        Command::Serve { .. } => 4 * cores.max(2),
+        _ => cores,
+    };
     let main = std::thread::Builder::new()
         .name("prefdb".into())
         .stack_size(prefdb::QUERY_STACK)
         .spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
+                .worker_threads(workers)
                 .thread_stack_size(prefdb::QUERY_STACK)
                 .build()
                 .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-            runtime.block_on(run(cli))
+            let outcome = runtime.block_on(run(cli));
+            // Do not wait on a worker stuck in a computation that missed its stop.
+            runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+            outcome
         });
     let outcome = match main {
         Ok(handle) => handle
@@ -196,7 +209,6 @@ async fn run(cli: Cli) -> Result<(), String> {
             tls_key,
             max_connections,
             query_timeout,
-            memory_limit,
         } => {
             let config = load_config(&tables)?;
             let mut options = prefdb::server::ServeOptions::from_config(&config);
@@ -214,11 +226,9 @@ async fn run(cli: Cli) -> Result<(), String> {
             if let Some(secs) = query_timeout {
                 options.query_timeout = (secs > 0).then(|| std::time::Duration::from_secs(secs));
             }
-            let memory_limit = memory_limit.or_else(|| config.server.memory_limit.clone());
-            let memory_limit = memory_limit
-                .map(|m| prefdb::config::parse_size(&m))
-                .transpose()
-                .map_err(message)?;
+            let memory_limit = tables.memory_limit.as_deref();
+            let memory_limit = memory_limit.or(config.server.memory_limit.as_deref());
+            let memory_limit = prefdb::limits::memory_limit_from(memory_limit).map_err(message)?;
             let ctx = prefdb::new_context_with(&prefdb::ContextOptions {
                 url_tables: false,
                 memory_limit,
@@ -254,8 +264,10 @@ async fn run(cli: Cli) -> Result<(), String> {
             };
             let addr = server.local_addr();
             eprintln!("prefdb serve: {what} on {addr} ({mode}, {auth}{tls})");
+            // Without users any name logs in; with users, one of theirs is needed.
+            let user = options.users.first().map_or("prefdb", |u| u.name.as_str());
             eprintln!(
-                "connect with: psql -h {} -p {} -U prefdb",
+                "connect with: psql -h {} -p {} -U {user}",
                 addr.ip(),
                 addr.port()
             );
@@ -276,6 +288,15 @@ async fn run(cli: Cli) -> Result<(), String> {
                     out,
                 },
         } => {
+            let is_parquet = out
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
+            if !is_parquet {
+                return Err(format!(
+                    "gen arena writes Parquet: name the output file with a .parquet extension, got '{}' (convert with: prefdb sql \"COPY (SELECT * FROM 'votes.parquet') TO 'votes.csv'\")",
+                    out.display()
+                ));
+            }
             let spec = ArenaSpec {
                 votes,
                 models,
@@ -321,6 +342,18 @@ async fn register_tables(
     config: &prefdb::Config,
     tables: &TableArgs,
 ) -> Result<Vec<String>, String> {
+    for (i, spec) in tables.tables.iter().enumerate() {
+        let name = spec.name.to_lowercase();
+        if let Some(earlier) = tables.tables[..i]
+            .iter()
+            .find(|t| t.name.to_lowercase() == name)
+        {
+            return Err(format!(
+                "--table {} is given twice ('{}' and '{}'): give each table its own name",
+                spec.name, earlier.location, spec.location
+            ));
+        }
+    }
     let mut names = Vec::new();
     let from_config = config.tables.iter().map(|(n, l)| (n.as_str(), l.as_str()));
     let from_flags = tables
@@ -343,7 +376,8 @@ async fn session(tables: &TableArgs) -> Result<datafusion::prelude::SessionConte
     let config = load_config(tables)?;
     let ctx = prefdb::new_context_with(&prefdb::ContextOptions {
         url_tables: true,
-        memory_limit: None,
+        memory_limit: prefdb::limits::memory_limit_from(tables.memory_limit.as_deref())
+            .map_err(message)?,
         stores: prefdb::stores::settings_from_config(&config.stores),
     })
     .map_err(message)?;

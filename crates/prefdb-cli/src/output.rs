@@ -80,7 +80,10 @@ fn write_text(batches: &[RecordBatch], format: Format, out: &mut dyn Write) -> R
             Ok(())
         }
         Format::Json => {
-            let mut w = arrow::json::LineDelimitedWriter::new(out);
+            // A NULL is written as null, so that every line has every column.
+            let mut w = arrow::json::WriterBuilder::new()
+                .with_explicit_nulls(true)
+                .build::<_, arrow::json::writer::LineDelimited>(out);
             let refs: Vec<&RecordBatch> = batches.iter().collect();
             w.write_batches(&refs).map_err(|e| e.to_string())?;
             w.finish().map_err(|e| e.to_string())

@@ -6,6 +6,7 @@
 
 pub mod agreement;
 pub mod calibration;
+pub mod interrupt;
 pub mod judge;
 pub mod pairwise;
 pub mod rng;

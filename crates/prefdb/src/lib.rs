@@ -5,9 +5,11 @@
 //! Postgres wire-protocol endpoint ([`server`]).
 
 pub mod arena;
+pub mod cancel;
 pub mod config;
 pub mod errors;
 pub mod limits;
+pub mod parquet_nan;
 pub mod server;
 pub mod stores;
 pub mod tables;
@@ -75,12 +77,19 @@ pub fn new_context_with(options: &ContextOptions) -> Result<SessionContext> {
         .build();
     // DataFusion's unnest keeps group keys as keys; see `prefdb_udfs::unnest_dependencies`.
     let rules = prefdb_udfs::unnest_dependencies::with_unnest_dependencies(state.optimizers());
-    let state = SessionStateBuilder::new_from_existing(state)
+    let mut state = SessionStateBuilder::new_from_existing(state)
         .with_optimizer_rules(rules)
         .with_relation_planners(vec![Arc::new(
             prefdb_udfs::unnest_dependencies::UnnestRelations,
         )])
         .build();
+    // Parquet float statistics leave out NaN; see `parquet_nan`.
+    state.register_file_format(
+        Arc::new(parquet_nan::NanSafeParquetFactory::default()),
+        true,
+    )?;
+    // Statements' stop flags reach the tasks DataFusion spawns; see `cancel`.
+    cancel::install();
     let ctx = SessionContext::new_with_state(state);
     let ctx = if options.url_tables {
         ctx.enable_url_table()

@@ -135,3 +135,64 @@ mod tests {
         assert!(check_operator_chains("SELECT 'unterminated").is_ok());
     }
 }
+
+/// The share of the machine's memory a session may use when no limit is given.
+pub const DEFAULT_MEMORY_SHARE: f64 = 0.5;
+
+/// The memory limit a session gets when none is given: [`DEFAULT_MEMORY_SHARE`] of the
+/// memory this process may use (the cgroup's limit in a container, else the machine's), so
+/// that one query fails with "resources exhausted" before it takes the machine down. `None`
+/// where that total cannot be read (not Linux).
+pub fn default_memory_limit() -> Option<usize> {
+    let machine = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| meminfo_total(&text));
+    let cgroup = std::fs::read_to_string("/sys/fs/cgroup/memory.max")
+        .ok()
+        .and_then(|text| text.trim().parse::<usize>().ok());
+    let total = match (machine, cgroup) {
+        (Some(m), Some(c)) => m.min(c),
+        (m, c) => m.or(c)?,
+    };
+    Some((total as f64 * DEFAULT_MEMORY_SHARE) as usize)
+}
+
+/// `MemTotal` of `/proc/meminfo`, in bytes.
+fn meminfo_total(text: &str) -> Option<usize> {
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
+/// The memory limit of a session from a `--memory-limit` flag or config value: a size (as in
+/// `4GiB`), `none` for no limit, or, when absent, [`default_memory_limit`].
+pub fn memory_limit_from(setting: Option<&str>) -> Result<Option<usize>> {
+    match setting.map(str::trim) {
+        None => Ok(default_memory_limit()),
+        Some(s) if s.eq_ignore_ascii_case("none") => Ok(None),
+        Some(s) => crate::config::parse_size(s).map(Some),
+    }
+}
+
+#[cfg(test)]
+mod memory_tests {
+    use super::*;
+
+    #[test]
+    fn memory_limits() {
+        assert_eq!(
+            meminfo_total("MemTotal:       24576000 kB\nMemFree: 1 kB\n"),
+            Some(24_576_000 * 1024)
+        );
+        assert_eq!(meminfo_total("nothing"), None);
+        assert_eq!(memory_limit_from(Some("none")).unwrap(), None);
+        assert_eq!(memory_limit_from(Some("2GiB")).unwrap(), Some(2 << 30));
+        assert!(memory_limit_from(Some("lots")).is_err());
+        if cfg!(target_os = "linux") {
+            let default = memory_limit_from(None)
+                .unwrap()
+                .expect("Linux has /proc/meminfo");
+            assert!(default > 0);
+        }
+    }
+}

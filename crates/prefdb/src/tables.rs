@@ -1,6 +1,7 @@
 //! Registering tables from `name=location` specs: a file, a directory of files or a glob,
 //! in Parquet, CSV, JSON (newline-delimited) or Arrow IPC.
 
+use crate::parquet_nan::NanSafeParquet;
 use datafusion::common::{plan_err, DataFusionError, Result};
 use datafusion::datasource::file_format::options::ReadOptions;
 use datafusion::datasource::listing::{ListingTable, ListingTableConfig, ListingTableUrl};
@@ -65,6 +66,13 @@ impl std::str::FromStr for TableSpec {
     }
 }
 
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
 fn is_glob(location: &str) -> bool {
     location.contains(['*', '?', '['])
 }
@@ -84,12 +92,24 @@ fn detect_format(location: &str) -> Result<(TableFormat, String)> {
             .filter(|p| p.is_file())
             .collect();
         entries.sort();
-        return match entries.iter().find_map(|p| from_path(p)) {
-            Some(found) => Ok(found),
-            None => {
-                plan_err!("directory '{location}' holds no .parquet, .csv, .json or .arrow files")
-            }
+        let mut found = entries.iter().filter_map(|p| from_path(p).map(|f| (p, f)));
+        let Some((first_path, first)) = found.next() else {
+            return plan_err!(
+                "directory '{location}' holds no .parquet, .csv, .json or .arrow files"
+            );
         };
+        // A table reads one format; files of another would be silently left out.
+        if let Some((other_path, _)) = found.find(|(_, f)| f.1 != first.1) {
+            return plan_err!(
+                "directory '{location}' mixes file types ('{}' and '{}'): a table reads one format; \
+                 name the files with a glob such as '{}/*{}', or separate them",
+                file_name(first_path),
+                file_name(other_path),
+                location.trim_end_matches('/'),
+                first.1
+            );
+        }
+        return Ok(first);
     }
     if !is_glob(location) && !location.contains("://") && !path.exists() {
         return plan_err!("no such file or directory: '{location}'");
@@ -149,9 +169,13 @@ pub async fn register_table(ctx: &SessionContext, name: &str, location: &str) ->
     let config = ctx.copied_config();
     let table_options = ctx.copied_table_options();
     let options = match format {
-        TableFormat::Parquet => ParquetReadOptions::default()
-            .file_extension(ext)
-            .to_listing_options(&config, table_options),
+        TableFormat::Parquet => {
+            let mut options = ParquetReadOptions::default()
+                .file_extension(ext)
+                .to_listing_options(&config, table_options);
+            options.format = Arc::new(NanSafeParquet::new(options.format));
+            options
+        }
         TableFormat::Csv => CsvReadOptions::new()
             .file_extension(ext)
             .to_listing_options(&config, table_options),

@@ -16,6 +16,7 @@
 
 use super::kappa::{cohen_kappa, Weighting};
 use super::krippendorff::{alpha_from_coincidences, unit_coincidences, Level};
+use crate::interrupt::{check, Interrupted};
 use crate::pairwise::bootstrap::multinomial;
 use crate::rng::{quantile_sorted, Xoshiro256};
 use std::collections::HashMap;
@@ -50,7 +51,7 @@ pub fn alpha_interval(
     units: &[Vec<(usize, f64)>],
     level: Level,
     spec: &BootstrapSpec,
-) -> Option<Interval> {
+) -> Result<Option<Interval>, Interrupted> {
     let k = values.len();
     // Units with the same (category, count) list contribute the same coincidences, so a
     // replicate only needs how many units of each kind it draws: a multinomial over the
@@ -78,7 +79,7 @@ pub fn alpha_interval(
         }
     }
     if contributions.is_empty() {
-        return None;
+        return Ok(None);
     }
     let pairable = frequency.iter().sum::<f64>() as u64;
     let mut rng = Xoshiro256::seed_from_u64(spec.seed);
@@ -86,6 +87,7 @@ pub fn alpha_interval(
     let mut drawn = Vec::with_capacity(frequency.len());
     let mut replicates = Vec::with_capacity(spec.replicates);
     for _ in 0..spec.replicates {
+        check()?;
         coincidence.iter_mut().for_each(|x| *x = 0.0);
         multinomial(&mut rng, pairable, &frequency, &mut drawn);
         for (contribution, &times) in contributions.iter().zip(&drawn) {
@@ -101,14 +103,14 @@ pub fn alpha_interval(
             replicates.push(alpha);
         }
     }
-    percentile_interval(replicates, spec.confidence)
+    Ok(percentile_interval(replicates, spec.confidence))
 }
 
 pub fn cohen_interval(
     confusion: &[Vec<f64>],
     weighting: Weighting,
     spec: &BootstrapSpec,
-) -> Option<Interval> {
+) -> Result<Option<Interval>, Interrupted> {
     let q = confusion.len();
     let cells: Vec<(usize, usize, f64)> = (0..q)
         .flat_map(|i| (0..q).map(move |j| (i, j)))
@@ -117,7 +119,7 @@ pub fn cohen_interval(
         .collect();
     let total: f64 = cells.iter().map(|c| c.2).sum();
     if total <= 0.0 {
-        return None;
+        return Ok(None);
     }
     // Drawing the items with replacement is a multinomial draw of the confusion cells.
     let weights: Vec<f64> = cells.iter().map(|c| c.2).collect();
@@ -127,6 +129,7 @@ pub fn cohen_interval(
     let mut drawn = Vec::with_capacity(cells.len());
     let mut replicates = Vec::with_capacity(spec.replicates);
     for _ in 0..spec.replicates {
+        check()?;
         sample.iter_mut().flatten().for_each(|x| *x = 0.0);
         multinomial(&mut rng, draws, &weights, &mut drawn);
         for (&(i, j, _), &n) in cells.iter().zip(&drawn) {
@@ -136,7 +139,7 @@ pub fn cohen_interval(
             replicates.push(kappa);
         }
     }
-    percentile_interval(replicates, spec.confidence)
+    Ok(percentile_interval(replicates, spec.confidence))
 }
 
 #[cfg(test)]
@@ -151,8 +154,12 @@ mod tests {
             seed: 7,
             confidence: 0.95,
         };
-        let a = cohen_interval(&confusion, Weighting::Identity, &spec).unwrap();
-        let b = cohen_interval(&confusion, Weighting::Identity, &spec).unwrap();
+        let a = cohen_interval(&confusion, Weighting::Identity, &spec)
+            .unwrap()
+            .unwrap();
+        let b = cohen_interval(&confusion, Weighting::Identity, &spec)
+            .unwrap()
+            .unwrap();
         assert_eq!(a, b);
         assert!(a.lower < 0.4 && 0.4 < a.upper, "{a:?}");
         let units: Vec<Vec<(usize, f64)>> = (0..40)
@@ -166,7 +173,9 @@ mod tests {
             .collect();
         let values = [0.0, 1.0];
         let estimate = super::super::krippendorff_alpha(&values, &units, Level::Nominal).unwrap();
-        let ci = alpha_interval(&values, &units, Level::Nominal, &spec).unwrap();
+        let ci = alpha_interval(&values, &units, Level::Nominal, &spec)
+            .unwrap()
+            .unwrap();
         assert!(
             ci.lower <= estimate && estimate <= ci.upper,
             "{ci:?} vs {estimate}"
@@ -193,7 +202,9 @@ mod tests {
             seed: 11,
             confidence: 0.9,
         };
-        let ours = alpha_interval(&values, &units, Level::Interval, &spec).unwrap();
+        let ours = alpha_interval(&values, &units, Level::Interval, &spec)
+            .unwrap()
+            .unwrap();
         let mut rng = Xoshiro256::seed_from_u64(12);
         let mut direct = Vec::new();
         for _ in 0..spec.replicates {

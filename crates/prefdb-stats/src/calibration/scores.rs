@@ -1,6 +1,6 @@
 //! Per-prediction scores and small closed forms.
 
-use crate::special::regularized_incomplete_beta;
+use crate::special::{beta_power_terms, incomplete_beta_tails};
 
 /// Mean squared difference between probability and outcome (Brier 1950; scikit-learn
 /// `brier_score_loss`). `None` for no input.
@@ -104,16 +104,72 @@ pub fn pairwise_accuracy(chosen: &[f64], rejected: &[f64]) -> Option<f64> {
 }
 
 /// The unbiased pass@k estimator `1 − C(n − c, k) / C(n, k)` (Chen et al. 2021), in the
-/// numerically stable product form of the HumanEval code:
-/// `1 − Π_{i = n − c + 1}^{n} (1 − k / i)`. Requires `0 ≤ c ≤ n` and `0 < k ≤ n`.
+/// numerically stable product form of the HumanEval code. The ratio has two product forms,
+/// `Π_{i = n − c + 1}^{n} (1 − k / i)` over c factors and `Π_{j < k} (1 − c / (n − j))` over
+/// k factors; the shorter one is used, so the cost is min(c, k) steps, up to
+/// [`PASS_AT_K_MAX_FACTORS`]. Beyond that the log of the product is integrated instead.
+/// Requires `0 ≤ c ≤ n` and `0 < k ≤ n`.
 pub fn pass_at_k(n: u64, c: u64, k: u64) -> f64 {
+    pass_at_k_with(n, c, k, PASS_AT_K_MAX_FACTORS)
+}
+
+/// The most factors [`pass_at_k`] multiplies one by one.
+pub const PASS_AT_K_MAX_FACTORS: u64 = 10_000_000;
+
+fn pass_at_k_with(n: u64, c: u64, k: u64, max_factors: u64) -> f64 {
     if n - c < k {
         return 1.0;
     }
-    let product: f64 = ((n - c + 1)..=n)
-        .map(|i| 1.0 - k as f64 / i as f64)
-        .product();
-    1.0 - product
+    let (m, big) = (c.min(k), c.max(k));
+    if m == 0 {
+        return 0.0;
+    }
+    // ln ratio ≤ −m · big / n: below e^−745 the ratio is 0 in f64.
+    if (m as f64) * (big as f64) / (n as f64) > 745.0 {
+        return 1.0;
+    }
+    let (n_f, big_f) = (n as f64, big as f64);
+    if m <= max_factors {
+        let product: f64 = (0..m).map(|j| 1.0 - big_f / (n_f - j as f64)).product();
+        return 1.0 - product;
+    }
+    // Here m > max_factors and m · big ≤ 745 n, so big / (n − j) < 1e-3: the log of each
+    // factor is smooth in j, and the sum of m of them is its integral over [−½, m − ½] up to
+    // a relative error of about 1 / (n m) (Euler–Maclaurin), computed by Gauss–Legendre.
+    let log_factor = |x: f64| (-big_f / (n_f - x)).ln_1p();
+    let log_ratio = integrate(log_factor, -0.5, m as f64 - 0.5);
+    -log_ratio.exp_m1()
+}
+
+/// ∫ f over [a, b] by 8-point Gauss–Legendre on 64 equal panels.
+fn integrate(f: impl Fn(f64) -> f64, a: f64, b: f64) -> f64 {
+    // Nodes and weights on [−1, 1] (positive half; the rule is symmetric).
+    const NODES: [f64; 4] = [
+        0.183_434_642_495_649_8,
+        0.525_532_409_916_329,
+        0.796_666_477_413_626_7,
+        0.960_289_856_497_536_3,
+    ];
+    const WEIGHTS: [f64; 4] = [
+        0.362_683_783_378_362,
+        0.313_706_645_877_887_3,
+        0.222_381_034_453_374_5,
+        0.101_228_536_290_376_3,
+    ];
+    const PANELS: usize = 64;
+    let width = (b - a) / PANELS as f64;
+    let mut total = 0.0;
+    for p in 0..PANELS {
+        let mid = a + (p as f64 + 0.5) * width;
+        let half = width / 2.0;
+        let panel: f64 = NODES
+            .iter()
+            .zip(&WEIGHTS)
+            .map(|(&x, &w)| w * (f(mid - half * x) + f(mid + half * x)))
+            .sum();
+        total += panel * half;
+    }
+    total
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -124,6 +180,8 @@ pub enum ProportionMethod {
 }
 
 /// Estimate and two-sided interval for `successes / n` (statsmodels `proportion_confint`).
+/// Each bound is computed from its own tail probability `(1 − confidence) / 2`, never from
+/// `1 − (1 − confidence) / 2`, so a confidence of 1 − 1e-12 keeps every digit.
 pub fn proportion_ci(
     successes: f64,
     n: f64,
@@ -131,59 +189,160 @@ pub fn proportion_ci(
     confidence: f64,
 ) -> (f64, f64, f64) {
     let estimate = successes / n;
-    let alpha = 1.0 - confidence;
+    let tail = (1.0 - confidence) / 2.0;
     match method {
         ProportionMethod::Wilson => {
-            let z = normal_quantile(1.0 - alpha / 2.0);
-            let z2 = z * z;
-            let center = (successes + z2 / 2.0) / (n + z2);
-            let half = z / (n + z2) * (successes * (n - successes) / n + z2 / 4.0).sqrt();
-            (estimate, center - half, center + half)
+            let (lower, upper) = wilson_interval(successes, n, normal_upper_quantile(tail));
+            (estimate, lower, upper)
         }
         ProportionMethod::ClopperPearson => {
             let lower = if successes <= 0.0 {
                 0.0
             } else {
-                beta_quantile(alpha / 2.0, successes, n - successes + 1.0)
+                beta_quantile(tail, successes, n - successes + 1.0)
             };
             let upper = if successes >= n {
                 1.0
             } else {
-                beta_quantile(1.0 - alpha / 2.0, successes + 1.0, n - successes)
+                beta_upper_quantile(tail, successes + 1.0, n - successes)
             };
             (estimate, lower, upper)
         }
     }
 }
 
-/// The `p` quantile of Beta(a, b), by bisection on the regularised incomplete beta.
+/// The Wilson interval `center ± half`, where center = (s + z²/2) / (n + z²) and
+/// half = z √(s (n − s) / n + z²/4) / (n + z²). The lower bound is written as
+/// `(center² − half²) / (center + half) = s² / (n (n + z²) (center + half))` so that it has
+/// no cancellation: exactly 0 for no successes, full precision for one. The upper bound is
+/// capped at 1 against rounding, as statsmodels clips it.
+fn wilson_interval(successes: f64, n: f64, z: f64) -> (f64, f64) {
+    let z2 = z * z;
+    let center = (successes + z2 / 2.0) / (n + z2);
+    let half = z / (n + z2) * (successes * (n - successes) / n + z2 / 4.0).sqrt();
+    let lower = successes * successes / (n * (n + z2) * (center + half));
+    (lower, (center + half).min(1.0))
+}
+
+/// The `p` quantile of Beta(a, b): the x with I_x(a, b) = p (SciPy `beta.ppf`), to full
+/// relative precision even when x is 1e-20.
 pub fn beta_quantile(p: f64, a: f64, b: f64) -> f64 {
-    let (mut lo, mut hi) = (0.0f64, 1.0f64);
-    for _ in 0..200 {
-        let mid = 0.5 * (lo + hi);
-        if regularized_incomplete_beta(mid, a, b) < p {
-            lo = mid;
-        } else {
-            hi = mid;
+    solve_beta_tail(p, BetaTail::Lower, a, b).0
+}
+
+/// The x with 1 − I_x(a, b) = q (SciPy `beta.isf`), solved on the upper tail itself so
+/// that a small q keeps its digits where `beta_quantile(1 − q, a, b)` would lose them.
+pub fn beta_upper_quantile(q: f64, a: f64, b: f64) -> f64 {
+    let (x, y) = solve_beta_tail(q, BetaTail::Upper, a, b);
+    // Near 1, x is 1 − y, whose digits y carries.
+    if x > 0.5 {
+        1.0 - y
+    } else {
+        x
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BetaTail {
+    Lower,
+    Upper,
+}
+
+/// The point `(x, 1 − x)` where the given tail of Beta(a, b) equals `target`, by Newton's
+/// method on the logarithm of the tail against u = ln(x / (1 − x)), kept inside a bracket
+/// and falling back to bisection. In u the tail is close to linear at both ends (ln I ≈ a u
+/// as x → 0, ln(1 − I) ≈ −b u as x → 1), so Newton converges in a few steps from the mean,
+/// and both x and 1 − x come out with full relative precision however close to 0 or 1.
+fn solve_beta_tail(target: f64, tail: BetaTail, a: f64, b: f64) -> (f64, f64) {
+    if target.is_nan() || a.is_nan() || b.is_nan() || a <= 0.0 || b <= 0.0 {
+        return (f64::NAN, f64::NAN);
+    }
+    let reached_end = |end| if end == tail { (0.0, 1.0) } else { (1.0, 0.0) };
+    if target <= 0.0 {
+        return reached_end(BetaTail::Lower);
+    }
+    if target >= 1.0 {
+        return reached_end(BetaTail::Upper);
+    }
+    // h(u) increases in u and vanishes at the root; h'(u) = x^a y^b / (B(a, b) · tail).
+    let h = |u: f64| {
+        let (x, y) = logistic_pair(u);
+        let (lower, upper) = incomplete_beta_tails(x, y, a, b);
+        let front = beta_power_terms(x, y, a, b);
+        match tail {
+            BetaTail::Lower => ((lower / target).ln(), front / lower),
+            BetaTail::Upper => ((target / upper).ln(), front / upper),
         }
-        if hi - lo < 1e-17 {
+    };
+    // Beyond ±746 one of x, y is below the smallest subnormal.
+    let (mut lo, mut hi) = (-746.0f64, 746.0f64);
+    let mut u = (a / b).ln().clamp(lo, hi);
+    for _ in 0..300 {
+        let (value, slope) = h(u);
+        if value == 0.0 {
+            break;
+        }
+        if value < 0.0 {
+            lo = u;
+        } else {
+            hi = u;
+        }
+        let newton = u - value / slope;
+        if newton == u {
+            // The step is below the resolution of u.
+            break;
+        }
+        let next = if newton > lo && newton < hi {
+            newton
+        } else {
+            0.5 * (lo + hi)
+        };
+        let step = (next - u).abs();
+        u = next;
+        if step <= 4.0 * f64::EPSILON * u.abs().max(1.0) || hi - lo <= f64::EPSILON * hi.abs() {
             break;
         }
     }
-    0.5 * (lo + hi)
+    logistic_pair(u)
 }
 
-/// The standard normal quantile, by bisection on `normal_cdf`.
+/// `(x, 1 − x)` for x = 1 / (1 + e^(−u)), each from the form that keeps its digits.
+fn logistic_pair(u: f64) -> (f64, f64) {
+    if u < 0.0 {
+        let e = u.exp();
+        (e / (1.0 + e), 1.0 / (1.0 + e))
+    } else {
+        let e = (-u).exp();
+        (1.0 / (1.0 + e), e / (1.0 + e))
+    }
+}
+
+/// The standard normal quantile, from whichever tail is the smaller (1 − p is exact for
+/// p ≥ 1/2).
 pub fn normal_quantile(p: f64) -> f64 {
+    if p > 0.5 {
+        normal_upper_quantile(1.0 - p)
+    } else {
+        -normal_upper_quantile(p)
+    }
+}
+
+/// The z with P(Z > z) = q (SciPy `norm.isf`), by bisection on the upper tail
+/// ½ erfc(z / √2), which keeps its relative precision for q down to 1e-300.
+pub fn normal_upper_quantile(q: f64) -> f64 {
+    if q.is_nan() {
+        return f64::NAN;
+    }
+    let upper_tail = |z: f64| 0.5 * crate::special::erfc(z / std::f64::consts::SQRT_2);
     let (mut lo, mut hi) = (-40.0f64, 40.0f64);
     for _ in 0..200 {
         let mid = 0.5 * (lo + hi);
-        if crate::special::normal_cdf(mid) < p {
+        if upper_tail(mid) > q {
             lo = mid;
         } else {
             hi = mid;
         }
-        if hi - lo < 1e-15 {
+        if hi - lo <= f64::EPSILON * mid.abs() {
             break;
         }
     }
@@ -193,6 +352,36 @@ pub fn normal_quantile(p: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pass_at_k_is_fast_and_exact_for_huge_counts() {
+        // The call: five factors, not a trillion.
+        let p = pass_at_k(2_000_000_000_000, 1_000_000_000_000, 5);
+        assert!((p - (1.0 - 0.5f64.powi(5))).abs() < 1e-12, "{p}");
+        // Both forms of the product agree, and the integral agrees with them.
+        for (n, c, k) in [
+            (1_000_000_000u64, 200_000u64, 3_000u64),
+            (5_000_000_000, 2_000_000, 1_500),
+            (1_000_000, 37, 100),
+        ] {
+            let by_c: f64 = ((n - c + 1)..=n)
+                .map(|i| 1.0 - k as f64 / i as f64)
+                .product();
+            let exact = 1.0 - by_c;
+            let direct = pass_at_k(n, c, k);
+            let integrated = pass_at_k_with(n, c, k, 10);
+            assert!(
+                (direct - exact).abs() <= 1e-12 * exact,
+                "{n} {c} {k}: {direct} vs {exact}"
+            );
+            assert!(
+                (integrated - exact).abs() <= 1e-10 * exact,
+                "{n} {c} {k}: {integrated} vs {exact}"
+            );
+        }
+        // Underflow of the ratio: certain to pass.
+        assert_eq!(pass_at_k(1_000_000_000, 500_000_000, 1_000_000), 1.0);
+    }
 
     #[test]
     fn pass_at_k_matches_the_binomial_form() {

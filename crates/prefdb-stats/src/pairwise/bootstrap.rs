@@ -397,9 +397,12 @@ where
     } else {
         let run = &run;
         let per_thread = boot.replicates.div_ceil(threads);
+        // Workers stop with the statement that started them.
+        let stop = crate::interrupt::current();
         std::thread::scope(|scope| {
             for (t, chunk) in slots.chunks_mut(per_thread).enumerate() {
-                scope.spawn(move || run(t * per_thread, chunk));
+                let stop = stop.clone();
+                scope.spawn(move || crate::interrupt::scope(stop, || run(t * per_thread, chunk)));
             }
         });
     }

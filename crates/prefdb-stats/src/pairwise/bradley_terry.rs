@@ -85,10 +85,33 @@ pub enum MleObstacle {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum BtError {
-    MleDoesNotExist { item: u32, obstacle: MleObstacle },
-    NotConverged { iterations: usize, last_step: f64 },
+    MleDoesNotExist {
+        item: u32,
+        obstacle: MleObstacle,
+    },
+    NotConverged {
+        iterations: usize,
+        last_step: f64,
+    },
     InvalidOption(String),
-    InvalidCounts { a: u32, b: u32 },
+    InvalidCounts {
+        a: u32,
+        b: u32,
+    },
+    /// No step along the Newton direction improves the objective in floating point: the
+    /// likelihood is flat where the fit is (a tiny prior with separable data).
+    Stalled {
+        iterations: usize,
+        last_step: f64,
+    },
+    /// The statement was cancelled ([`crate::interrupt`]).
+    Interrupted,
+}
+
+impl From<crate::interrupt::Interrupted> for BtError {
+    fn from(_: crate::interrupt::Interrupted) -> Self {
+        BtError::Interrupted
+    }
 }
 
 impl fmt::Display for BtError {
@@ -114,6 +137,14 @@ impl fmt::Display for BtError {
                 f,
                 "did not converge in {iterations} iterations (last step {last_step:.3e}); raise max_iter or tol"
             ),
+            BtError::Stalled {
+                iterations,
+                last_step,
+            } => write!(
+                f,
+                "stopped at iteration {iterations}: no step improves the fit in floating point (last step {last_step:.3e}); the likelihood is flat there, as when a prior near 0 lets the ratings of items that never lost or never won run off to infinity; use a larger prior"
+            ),
+            BtError::Interrupted => write!(f, "{}", crate::interrupt::Interrupted),
             BtError::InvalidOption(msg) => f.write_str(msg),
             BtError::InvalidCounts { a, b } => write!(
                 f,
@@ -467,6 +498,7 @@ fn newton(
     let mut f = obj.value(&s);
     let mut last_step = f64::INFINITY;
     for iteration in 1..=opts.max_iter {
+        crate::interrupt::check()?;
         obj.gradient(&s, &mut grad, &mut curv);
         let mut d = newton_direction(&obj, &curv, &grad, cg_tolerance);
         if opts.prior == 0.0 {
@@ -497,7 +529,7 @@ fn newton(
                 }
                 t *= 0.5;
                 if t < 1e-12 {
-                    return Err(BtError::NotConverged {
+                    return Err(BtError::Stalled {
                         iterations: iteration,
                         last_step,
                     });

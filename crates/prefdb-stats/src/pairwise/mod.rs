@@ -31,7 +31,7 @@ pub use elo::{online_elo, EloBattle, EloOptions};
 pub use fisher::fisher_covariance;
 pub use intransitivity::{intransitivity, Intransitivity};
 pub use plackett_luce::{fit_plackett_luce, implied_pairs, plackett_luce_covariance, Ranking};
-pub use ranking::{competition_ranks, order_by_score_desc};
+pub use ranking::{competition_ranks, order_by_score_desc, STRENGTH_RANK_TOLERANCE};
 pub use tie_models::{fit_tie_model, tie_model_covariance, TieFit, TieModel};
 pub use weng_lin::{weng_lin_update, Skill, WengLinOptions};
 pub use win_rate::{average_win_rate, item_totals, pair_win_rate, ItemTotals};

@@ -25,6 +25,7 @@ pub(crate) fn maximise(
     let mut f = problem.value(&x);
     let mut last_step = f64::INFINITY;
     for iteration in 1..=max_iter {
+        crate::interrupt::check()?;
         let (g, h) = problem.derivatives(&x);
         let Some(step) = solve_spd(h, g.clone()) else {
             return Err(BtError::NotConverged {

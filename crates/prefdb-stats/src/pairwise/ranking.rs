@@ -8,6 +8,11 @@ pub fn order_by_score_desc(scores: &[f64]) -> Vec<usize> {
     order
 }
 
+/// Log-strengths closer than this share a rank. The fits' default tolerance (1e-10) leaves
+/// far less noise than this. It does not follow a query's `tol` option: ranks come from the
+/// ratings a query reports, and a loose `tol` must not merge items whose ratings differ.
+pub const STRENGTH_RANK_TOLERANCE: f64 = 1e-8;
+
 /// Competition ranks ("1224") for scores already sorted in descending order: an item's rank
 /// is 1 plus the number of items with a strictly higher score. Scores within `tolerance` of
 /// the first score of a run of equals share its rank, so that rounding noise in a fit does

@@ -302,6 +302,49 @@ fn load_tls(cert: &str, key: &str) -> Result<(tokio_rustls::TlsAcceptor, Vec<u8>
     Ok((tokio_rustls::TlsAcceptor::from(Arc::new(config)), cert_pem))
 }
 
+/// How long a new connection may stay silent before it is closed.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Watch a connection for its client hanging up while a statement runs: pgwire reads the
+/// socket only between statements, so without this a vanished client's statement would run
+/// to its end. Watches a duplicate of the socket's descriptor; on end-of-file it stops the
+/// statements of `peer` ([`service::Running::stop_peer`]). `None` if the descriptor cannot
+/// be duplicated (the connection is then served without the watch).
+fn watch_for_hangup(
+    socket: &tokio::net::TcpStream,
+    peer: SocketAddr,
+    running: Arc<service::Running>,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let dup = duplicate(socket).ok()?;
+    Some(tokio::spawn(async move {
+        let mut byte = [0u8; 1];
+        loop {
+            match dup.peek(&mut byte).await {
+                // End of file: the client is gone.
+                Ok(0) => break,
+                // The client's next message waits for pgwire to read it; look again later.
+                Ok(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+                Err(_) => break,
+            }
+        }
+        running.stop_peer(peer);
+    }))
+}
+
+#[cfg(unix)]
+fn duplicate(socket: &tokio::net::TcpStream) -> std::io::Result<tokio::net::TcpStream> {
+    use std::os::fd::AsFd;
+    let owned = socket.as_fd().try_clone_to_owned()?;
+    let std = std::net::TcpStream::from(owned);
+    std.set_nonblocking(true)?;
+    tokio::net::TcpStream::from_std(std)
+}
+
+#[cfg(not(unix))]
+fn duplicate(_socket: &tokio::net::TcpStream) -> std::io::Result<tokio::net::TcpStream> {
+    Err(std::io::Error::other("not supported"))
+}
+
 /// A bound, ready server. [`Server::run`] serves until the shutdown future resolves.
 pub struct Server {
     listener: TcpListener,
@@ -310,6 +353,7 @@ pub struct Server {
     tls: Option<tokio_rustls::TlsAcceptor>,
     limiter: Arc<Semaphore>,
     in_flight: Arc<AtomicUsize>,
+    running: Arc<service::Running>,
     grace: Duration,
 }
 
@@ -370,6 +414,7 @@ impl Server {
             datafusion_postgres::hooks::transactions::TransactionStatementHook,
         ));
         let in_flight = Arc::new(AtomicUsize::new(0));
+        let running = Arc::new(service::Running::default());
         let ctx = Arc::new(ctx);
         let inner = Arc::new(DfSessionService::new_with_hooks(Arc::clone(&ctx), hooks));
         let connections = Arc::new(ConnectionManager::new());
@@ -394,6 +439,7 @@ impl Server {
                 options.allow_ddl,
                 options.query_timeout,
                 Arc::clone(&in_flight),
+                Arc::clone(&running),
             )),
             auth,
             cancel: Arc::new(DefaultCancelHandler::new(Arc::clone(&connections))),
@@ -411,6 +457,7 @@ impl Server {
             tls,
             limiter: Arc::new(Semaphore::new(options.max_connections)),
             in_flight,
+            running,
             grace: options.shutdown_grace,
         })
     }
@@ -441,27 +488,35 @@ impl Server {
                         }
                     };
                     let tls = self.tls.clone();
-                    match Arc::clone(&self.limiter).try_acquire_owned() {
-                        Ok(permit) => {
-                            let handlers = Arc::clone(&self.handlers);
-                            tasks.spawn(async move {
-                                if let Err(e) = process_socket(socket, tls, handlers).await {
-                                    log::info!("connection from {peer} ended: {e}");
-                                }
-                                drop(permit);
-                            });
+                    let limiter = Arc::clone(&self.limiter);
+                    let handlers = Arc::clone(&self.handlers);
+                    let rejecting = Arc::clone(&self.rejecting);
+                    let running = Arc::clone(&self.running);
+                    tasks.spawn(async move {
+                        // A socket that says nothing holds no connection slot: it has
+                        // STARTUP_TIMEOUT to begin its startup packet, or it is closed.
+                        let mut first = [0u8; 1];
+                        match tokio::time::timeout(STARTUP_TIMEOUT, socket.peek(&mut first)).await {
+                            Ok(Ok(n)) if n > 0 => {}
+                            _ => return,
                         }
-                        Err(_) => {
-                            let rejecting = Arc::clone(&self.rejecting);
-                            tasks.spawn(async move {
-                                let _ = tokio::time::timeout(
-                                    Duration::from_secs(5),
-                                    process_socket(socket, tls, rejecting),
-                                )
-                                .await;
-                            });
+                        let Ok(permit) = limiter.try_acquire_owned() else {
+                            let _ = tokio::time::timeout(
+                                Duration::from_secs(5),
+                                process_socket(socket, tls, rejecting),
+                            )
+                            .await;
+                            return;
+                        };
+                        let watcher = watch_for_hangup(&socket, peer, running);
+                        if let Err(e) = process_socket(socket, tls, handlers).await {
+                            log::info!("connection from {peer} ended: {e}");
                         }
-                    }
+                        if let Some(w) = watcher {
+                            w.abort();
+                        }
+                        drop(permit);
+                    });
                 }
             }
         }
@@ -470,8 +525,17 @@ impl Server {
         while self.in_flight.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        // Statements still running are stopped: a kernel in the middle of a fit returns at
+        // its next check, so the connections' tasks can end.
+        self.running.stop_all();
         tasks.abort_all();
-        while tasks.join_next().await.is_some() {}
+        let drained = async { while tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(Duration::from_secs(5), drained)
+            .await
+            .is_err()
+        {
+            log::warn!("some connections did not close within 5 s of shutdown");
+        }
         Ok(())
     }
 

@@ -11,7 +11,9 @@
 //! that is where all the work happens. The rest of the stream stays lazy (large scans are
 //! not buffered) and is bounded by the same deadline.
 
+use crate::cancel::{Interruptible, StopOnDrop};
 use async_trait::async_trait;
+use datafusion::arrow::error::ArrowError;
 use datafusion::common::DataFusionError;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::{DFParser, Statement as DFStatement};
@@ -21,18 +23,22 @@ use datafusion_postgres::pgwire::api::portal::Portal;
 use datafusion_postgres::pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use datafusion_postgres::pgwire::api::results::{QueryResponse, Response, Tag};
 use datafusion_postgres::pgwire::api::store::PortalStore;
-use datafusion_postgres::pgwire::api::{ClientInfo, ClientPortalStore, ErrorHandler};
+use datafusion_postgres::pgwire::api::{
+    ClientInfo, ClientPortalStore, ErrorHandler, METADATA_USER,
+};
 use datafusion_postgres::pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use datafusion_postgres::pgwire::messages::data::DataRow;
 use datafusion_postgres::pgwire::messages::PgWireBackendMessage;
 use datafusion_postgres::{DfSessionService, Parser};
 use futures::{FutureExt, Sink, Stream, StreamExt};
+use prefdb_stats::interrupt::StopFlag;
 use std::fmt::Debug;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::{Instant, Sleep};
@@ -60,12 +66,48 @@ impl Drop for InFlight {
     }
 }
 
+/// The stop flags of running statements, with the client each runs for, so that a shutdown
+/// or a client that hangs up can stop them.
+#[derive(Debug, Default)]
+pub struct Running(Mutex<Vec<(SocketAddr, Weak<AtomicBool>)>>);
+
+impl Running {
+    /// A flag for a new statement of the client at `peer`.
+    fn register(&self, peer: SocketAddr) -> StopFlag {
+        let flag = crate::cancel::new_flag();
+        let mut flags = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        flags.retain(|(_, f)| f.strong_count() > 0);
+        flags.push((peer, Arc::downgrade(&flag)));
+        flag
+    }
+
+    fn stop_where(&self, which: impl Fn(&SocketAddr) -> bool) {
+        let flags = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        for (_, flag) in flags.iter().filter(|(p, _)| which(p)) {
+            if let Some(flag) = flag.upgrade() {
+                flag.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Stop every running statement's computation.
+    pub fn stop_all(&self) {
+        self.stop_where(|_| true);
+    }
+
+    /// Stop the statements of the client at `peer`, which hung up.
+    pub fn stop_peer(&self, peer: SocketAddr) {
+        self.stop_where(|p| *p == peer);
+    }
+}
+
 pub struct Service {
     inner: Arc<DfSessionService>,
     ctx: Arc<SessionContext>,
     allow_ddl: bool,
     timeout: Option<Duration>,
     in_flight: Arc<AtomicUsize>,
+    running: Arc<Running>,
 }
 
 impl Service {
@@ -75,6 +117,7 @@ impl Service {
         allow_ddl: bool,
         timeout: Option<Duration>,
         in_flight: Arc<AtomicUsize>,
+        running: Arc<Running>,
     ) -> Self {
         Service {
             inner,
@@ -82,6 +125,7 @@ impl Service {
             allow_ddl,
             timeout,
             in_flight,
+            running,
         }
     }
 
@@ -138,18 +182,28 @@ fn timeout_error(limit: Duration) -> PgWireError {
     )))
 }
 
-/// Run `work` under the deadline, if there is one.
+/// Run `work` under the deadline, if there is one, with the statement's stop flag
+/// installed; if `work` is dropped unfinished (a timeout, a cancel request, a client that
+/// went away), the flag stops what it computes.
 async fn bounded<T>(
     deadline: Option<Instant>,
     on_timeout: impl FnOnce() -> PgWireError,
+    flag: &StopFlag,
     work: impl std::future::Future<Output = PgWireResult<T>>,
 ) -> PgWireResult<T> {
-    match deadline {
+    let stop = StopOnDrop::new(flag);
+    let work = Interruptible::new(Some(Arc::clone(flag)), work);
+    let result = match deadline {
         Some(d) => tokio::time::timeout_at(d, work)
             .await
             .unwrap_or_else(|_| Err(on_timeout())),
         None => work.await,
+    };
+    // Rows still to come are computed under the same flag, guarded by their stream.
+    if result.is_ok() {
+        stop.finish();
     }
+    result
 }
 
 /// Pull a query response's first row now, and bound the rest by the deadline.
@@ -158,6 +212,7 @@ async fn prefetch(
     deadline: Option<Instant>,
     limit: Duration,
     guard: InFlight,
+    flag: &StopFlag,
 ) -> PgWireResult<Response> {
     let Response::Query(mut query) = response else {
         return Ok(response);
@@ -168,11 +223,12 @@ async fn prefetch(
         other => other,
     };
     let rest = Bounded {
-        rows,
+        rows: Interruptible::new(Some(Arc::clone(flag)), rows),
         deadline: deadline.map(|d| Box::pin(tokio::time::sleep_until(d))),
         limit,
         done: false,
         _guard: guard,
+        _stop: StopOnDrop::new(flag),
     };
     let mut out = QueryResponse::new(query.row_schema(), futures::stream::iter(first).chain(rest));
     out.set_command_tag(query.command_tag());
@@ -181,11 +237,13 @@ async fn prefetch(
 
 /// A row stream that fails with 57014 once the deadline passes.
 struct Bounded {
-    rows: Pin<Box<dyn Stream<Item = PgWireResult<DataRow>> + Send>>,
+    rows: Interruptible<Pin<Box<dyn Stream<Item = PgWireResult<DataRow>> + Send>>>,
     deadline: Option<Pin<Box<Sleep>>>,
     limit: Duration,
     done: bool,
     _guard: InFlight,
+    /// Stops the rest of the statement's computation when the rows are dropped unread.
+    _stop: StopOnDrop,
 }
 
 impl Stream for Bounded {
@@ -202,8 +260,8 @@ impl Stream for Bounded {
                 return Poll::Ready(Some(Err(timeout_error(this.limit))));
             }
         }
-        let rows = &mut this.rows;
-        match std::panic::catch_unwind(AssertUnwindSafe(|| rows.as_mut().poll_next(cx))) {
+        let rows = Pin::new(&mut this.rows);
+        match std::panic::catch_unwind(AssertUnwindSafe(|| rows.poll_next(cx))) {
             Ok(poll) => poll,
             Err(payload) => {
                 this.done = true;
@@ -247,9 +305,12 @@ impl SimpleQueryHandler for Service {
         let deadline = self.deadline();
         let limit = self.timeout.unwrap_or_default();
         let inner = &self.inner;
+        let flag = self.running.register(client.socket_addr());
+        let stop = &flag;
         bounded(
             deadline,
             || self.timeout_error(),
+            &flag,
             contained(async move {
                 if let Some(result) = self.datafusion_statement(query).await {
                     return result;
@@ -257,7 +318,7 @@ impl SimpleQueryHandler for Service {
                 let responses = SimpleQueryHandler::do_query(inner.as_ref(), client, query).await?;
                 let mut out = Vec::with_capacity(responses.len());
                 for response in responses {
-                    out.push(prefetch(response, deadline, limit, guard.clone()).await?);
+                    out.push(prefetch(response, deadline, limit, guard.clone(), stop).await?);
                 }
                 Ok(out)
             }),
@@ -291,14 +352,17 @@ impl ExtendedQueryHandler for Service {
         let deadline = self.deadline();
         let limit = self.timeout.unwrap_or_default();
         let inner = &self.inner;
+        let flag = self.running.register(client.socket_addr());
+        let stop = &flag;
         bounded(
             deadline,
             || self.timeout_error(),
+            &flag,
             contained(async move {
                 let response =
                     ExtendedQueryHandler::do_query(inner.as_ref(), client, portal, max_rows)
                         .await?;
-                prefetch(response, deadline, limit, guard).await
+                prefetch(response, deadline, limit, guard, stop).await
             }),
         )
         .await
@@ -317,7 +381,25 @@ pub fn sqlstate(e: &DataFusionError) -> &'static str {
         DataFusionError::Plan(m) if m.starts_with("query too complex") => "54001",
         DataFusionError::Plan(_) | DataFusionError::Configuration(_) => "42000",
         DataFusionError::Execution(_) => "22000",
+        DataFusionError::ArrowError(e, _) => arrow_sqlstate(e),
         _ => "XX000",
+    }
+}
+
+/// The data exceptions Arrow raises, as Postgres reports them: a value out of its type's
+/// range (`CAST(300 AS TINYINT)`) is 22003, text that is not a number 22P02, division by
+/// zero 22012. Anything else from Arrow is a data exception of no finer class.
+fn arrow_sqlstate(e: &ArrowError) -> &'static str {
+    match e {
+        ArrowError::ArithmeticOverflow(_) => "22003",
+        ArrowError::DivideByZero => "22012",
+        ArrowError::CastError(m) if m.contains("Can't cast value") || m.contains("overflow") => {
+            "22003"
+        }
+        ArrowError::CastError(_) | ArrowError::ParseError(_) => "22P02",
+        ArrowError::MemoryError(_) => "53200",
+        ArrowError::ExternalError(_) | ArrowError::IoError(..) => "XX000",
+        _ => "22000",
     }
 }
 
@@ -327,10 +409,19 @@ pub fn sqlstate(e: &DataFusionError) -> &'static str {
 pub struct ErrorMapper;
 
 impl ErrorHandler for ErrorMapper {
-    fn on_error<C>(&self, _client: &C, error: &mut PgWireError)
+    fn on_error<C>(&self, client: &C, error: &mut PgWireError)
     where
         C: ClientInfo,
     {
+        // SCRAM's first message carries no user name (clients leave it to the startup
+        // packet), so pgwire's error would say `user ""`: name the startup packet's user.
+        if let PgWireError::InvalidPassword(user) = error {
+            if user.is_empty() {
+                if let Some(name) = client.metadata().get(METADATA_USER) {
+                    *user = name.clone();
+                }
+            }
+        }
         if let PgWireError::ApiError(inner) = error {
             if let Some(df) = inner.downcast_ref::<DataFusionError>() {
                 *error = PgWireError::UserError(Box::new(ErrorInfo::new(
