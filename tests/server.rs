@@ -8,6 +8,7 @@ use prefdb::arena::{self, ArenaSpec};
 use prefdb::server::{ServeOptions, Server};
 use prefdb::ContextOptions;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -27,6 +28,8 @@ const FLAT: &str = "SELECT rank, item, rating, wins, losses, ties, battles \
 
 pub struct Running {
     pub addr: SocketAddr,
+    /// Statements the server is planning, computing or sending.
+    pub in_flight: Arc<std::sync::atomic::AtomicUsize>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -62,12 +65,14 @@ pub fn demo_context(memory_limit: Option<usize>) -> SessionContext {
 pub async fn start(ctx: SessionContext, options: ServeOptions) -> Running {
     let server = Server::bind(ctx, &options).await.expect("server binds");
     let addr = server.local_addr();
+    let in_flight = server.in_flight();
     let (tx, rx) = oneshot::channel();
     let task = tokio::spawn(server.run(async move {
         let _ = rx.await;
     }));
     Running {
         addr,
+        in_flight,
         stop: Some(tx),
         task: Some(task),
     }
@@ -400,6 +405,151 @@ async fn cancel_request_stops_the_running_query() {
     assert!(started.elapsed() < Duration::from_secs(10));
     canceller.await.unwrap();
     client.simple_query("SELECT 1").await.unwrap();
+    server.stop().await;
+}
+
+/// A statement that computes for hours inside one poll: a tie model over 400 items (each
+/// model split by answer length) with 50,000 bootstrap refits, about a second each, all in
+/// the final aggregate's `evaluate`, where neither a dropped future nor pgwire's cancel
+/// reaches it. Only its stop flag can end it early.
+const LONG_FIT: &str = "SELECT bt_rank(model_a || CAST(turn_len_a % 50 AS VARCHAR), \
+     model_b || CAST(turn_len_b % 50 AS VARCHAR), winner, 'ties=davidson, bootstrap=50000') \
+     FROM votes";
+
+// As many workers as `prefdb serve` has on 2 cores: a computing statement holds one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn a_long_fit_stops_at_the_timeout() {
+    let server = start(
+        demo_context(None),
+        ServeOptions {
+            query_timeout: Some(Duration::from_millis(1500)),
+            ..loopback()
+        },
+    )
+    .await;
+    let client = connect(&server.url("prefdb")).await;
+    let started = Instant::now();
+    let e = client.simple_query(LONG_FIT).await.unwrap_err();
+    assert_eq!(code(&e), "57014", "{e}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_serves_votes(&client).await;
+    server.stop().await;
+}
+
+// As many workers as `prefdb serve` has on 2 cores: a computing statement holds one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn a_cancel_request_stops_a_long_fit() {
+    let server = start(demo_context(None), loopback()).await;
+    let client = connect(&server.url("prefdb")).await;
+    let token = client.cancel_token();
+    let canceller = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        token.cancel_query(NoTls).await.unwrap();
+    });
+    let started = Instant::now();
+    let e = client.simple_query(LONG_FIT).await.unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(code(&e), "57014", "{e}");
+    canceller.await.unwrap();
+    assert_serves_votes(&client).await;
+    server.stop().await;
+}
+
+/// A client that hangs up mid-statement does not leave the statement computing.
+// As many workers as `prefdb serve` has on 2 cores: a computing statement holds one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn a_client_that_hangs_up_stops_its_statement() {
+    let server = start(demo_context(None), loopback()).await;
+    let (client, connection) = tokio_postgres::connect(&server.url("prefdb"), NoTls)
+        .await
+        .unwrap();
+    let connection = tokio::spawn(connection);
+    let query = tokio::spawn(async move { client.simple_query(LONG_FIT).await });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.in_flight.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < deadline, "the statement never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    query.abort();
+    connection.abort();
+    let hung_up = Instant::now();
+    while server.in_flight.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+        assert!(
+            hung_up.elapsed() < Duration::from_secs(10),
+            "the statement of a client that hung up is still running"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server.stop().await;
+}
+
+/// Shutdown stops a long computation after the grace period instead of waiting for it.
+// As many workers as `prefdb serve` has on 2 cores: a computing statement holds one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn shutdown_stops_a_long_fit_after_the_grace_period() {
+    let server = start(
+        demo_context(None),
+        ServeOptions {
+            shutdown_grace: Duration::from_secs(1),
+            ..loopback()
+        },
+    )
+    .await;
+    let client = connect(&server.url("prefdb")).await;
+    let running = tokio::spawn(async move { client.simple_query(LONG_FIT).await });
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let stopping = Instant::now();
+    server.stop().await;
+    assert!(
+        stopping.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        stopping.elapsed()
+    );
+    assert!(running.await.unwrap().is_err());
+}
+
+/// Sockets that connect and never speak hold no connection slot and are closed after a few
+/// seconds; a real client connects meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_sockets_neither_lock_clients_out_nor_stay_open() {
+    use tokio::io::AsyncReadExt;
+    let server = start(
+        demo_context(None),
+        ServeOptions {
+            max_connections: 4,
+            ..loopback()
+        },
+    )
+    .await;
+    let mut silent = Vec::new();
+    for _ in 0..20 {
+        silent.push(tokio::net::TcpStream::connect(server.addr).await.unwrap());
+    }
+    let started = Instant::now();
+    let client = connect(&server.url("prefdb")).await;
+    client.simple_query("SELECT 1").await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    for socket in &mut silent {
+        let mut byte = [0u8; 1];
+        let read = tokio::time::timeout(Duration::from_secs(10), socket.read(&mut byte))
+            .await
+            .expect("the server closes a silent socket within seconds");
+        assert_eq!(read.unwrap_or(0), 0);
+    }
+    drop(client);
     server.stop().await;
 }
 

@@ -252,7 +252,10 @@ pub fn bootstrap_tie_model(
     check_options(boot)?;
     // Replicates start from the full data's fit, and stop at a step of 1e-5, as for plain
     // Bradley–Terry.
-    let point = fit_tie_model(n_items, pairs, model, opts).ok();
+    let point = match fit_tie_model(n_items, pairs, model, opts) {
+        Err(BtError::Interrupted) => return Err(BtError::Interrupted),
+        fit => fit.ok(),
+    };
     let replicate_opts = BtOptions {
         tol: opts.tol.max(REPLICATE_TOL),
         ..*opts
@@ -369,6 +372,13 @@ where
         ];
         let mut k = 0;
         while k < slots.len() {
+            // A stopped statement fails its remaining replicates without fitting them.
+            if crate::interrupt::check().is_err() {
+                for slot in &mut slots[k..] {
+                    *slot = Some(Err(BtError::Interrupted));
+                }
+                break;
+            }
             let r = first + k;
             if k + 1 < slots.len() {
                 let mut rngs = [

@@ -22,9 +22,10 @@ use datafusion_postgres::pgwire::api::auth::sasl::SASLAuthStartupHandler;
 use datafusion_postgres::pgwire::api::auth::{
     AuthSource, DefaultServerParameterProvider, LoginInfo, Password, StartupHandler,
 };
-use datafusion_postgres::pgwire::api::cancel::DefaultCancelHandler;
+use datafusion_postgres::pgwire::api::cancel::{CancelHandler, DefaultCancelHandler};
 use datafusion_postgres::pgwire::api::{ClientInfo, ConnectionManager, PgWireServerHandlers};
 use datafusion_postgres::pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use datafusion_postgres::pgwire::messages::cancel::CancelRequest;
 use datafusion_postgres::pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use datafusion_postgres::pgwire::tokio::process_socket;
 use datafusion_postgres::{DfSessionService, QueryHook};
@@ -224,7 +225,23 @@ struct Handlers {
     service: Arc<service::Service>,
     auth: Auth,
     connections: Arc<ConnectionManager>,
-    cancel: Arc<DefaultCancelHandler>,
+    cancel: Arc<StopAndCancel>,
+}
+
+/// pgwire's cancel, which ends a statement at its next `await`, plus the statement's stop
+/// flag, which ends a computation in the middle of a poll.
+struct StopAndCancel {
+    inner: DefaultCancelHandler,
+    running: Arc<service::Running>,
+}
+
+#[async_trait]
+impl CancelHandler for StopAndCancel {
+    async fn on_cancel_request(&self, request: CancelRequest) {
+        self.running
+            .stop_cancelled(request.pid, &request.secret_key.to_bytes());
+        self.inner.on_cancel_request(request).await;
+    }
 }
 
 impl Handlers {
@@ -273,7 +290,7 @@ impl PgWireServerHandlers for Handlers {
         Arc::new(service::ErrorMapper)
     }
 
-    fn cancel_handler(&self) -> Arc<impl datafusion_postgres::pgwire::api::cancel::CancelHandler> {
+    fn cancel_handler(&self) -> Arc<impl CancelHandler> {
         Arc::clone(&self.cancel)
     }
 }
@@ -442,7 +459,10 @@ impl Server {
                 Arc::clone(&running),
             )),
             auth,
-            cancel: Arc::new(DefaultCancelHandler::new(Arc::clone(&connections))),
+            cancel: Arc::new(StopAndCancel {
+                inner: DefaultCancelHandler::new(Arc::clone(&connections)),
+                running: Arc::clone(&running),
+            }),
             connections,
         });
         let listener = TcpListener::bind(addr)

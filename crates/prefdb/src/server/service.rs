@@ -66,22 +66,44 @@ impl Drop for InFlight {
     }
 }
 
-/// The stop flags of running statements, with the client each runs for, so that a shutdown
-/// or a client that hangs up can stop them.
+/// The connection a statement runs for: its client's address, and the process id and
+/// secret key a cancel request names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    peer: SocketAddr,
+    pid: i32,
+    secret: Vec<u8>,
+}
+
+impl Owner {
+    fn of(client: &impl ClientInfo) -> Self {
+        let (pid, secret) = client.pid_and_secret_key();
+        Owner {
+            peer: client.socket_addr(),
+            pid,
+            secret: secret.to_bytes().to_vec(),
+        }
+    }
+}
+
+/// The stop flags of running statements, with the connection each runs for, so that a
+/// shutdown, a cancel request or a client that hangs up can stop them. The flags matter
+/// because a fit or a bootstrap runs within one poll of the connection's task, where neither
+/// pgwire's cancel nor a dropped future can reach it.
 #[derive(Debug, Default)]
-pub struct Running(Mutex<Vec<(SocketAddr, Weak<AtomicBool>)>>);
+pub struct Running(Mutex<Vec<(Owner, Weak<AtomicBool>)>>);
 
 impl Running {
-    /// A flag for a new statement of the client at `peer`.
-    fn register(&self, peer: SocketAddr) -> StopFlag {
+    /// A flag for a new statement of `owner`.
+    fn register(&self, owner: Owner) -> StopFlag {
         let flag = crate::cancel::new_flag();
         let mut flags = self.0.lock().unwrap_or_else(|e| e.into_inner());
         flags.retain(|(_, f)| f.strong_count() > 0);
-        flags.push((peer, Arc::downgrade(&flag)));
+        flags.push((owner, Arc::downgrade(&flag)));
         flag
     }
 
-    fn stop_where(&self, which: impl Fn(&SocketAddr) -> bool) {
+    fn stop_where(&self, which: impl Fn(&Owner) -> bool) {
         let flags = self.0.lock().unwrap_or_else(|e| e.into_inner());
         for (_, flag) in flags.iter().filter(|(p, _)| which(p)) {
             if let Some(flag) = flag.upgrade() {
@@ -97,7 +119,12 @@ impl Running {
 
     /// Stop the statements of the client at `peer`, which hung up.
     pub fn stop_peer(&self, peer: SocketAddr) {
-        self.stop_where(|p| *p == peer);
+        self.stop_where(|o| o.peer == peer);
+    }
+
+    /// Stop the statements a cancel request names.
+    pub fn stop_cancelled(&self, pid: i32, secret: &[u8]) {
+        self.stop_where(|o| o.pid == pid && o.secret == secret);
     }
 }
 
@@ -187,19 +214,43 @@ fn timeout_error(limit: Duration) -> PgWireError {
 /// went away), the flag stops what it computes.
 async fn bounded<T>(
     deadline: Option<Instant>,
-    on_timeout: impl FnOnce() -> PgWireError,
+    on_timeout: impl Fn() -> PgWireError,
     flag: &StopFlag,
     work: impl std::future::Future<Output = PgWireResult<T>>,
 ) -> PgWireResult<T> {
     let stop = StopOnDrop::new(flag);
     let work = Interruptible::new(Some(Arc::clone(flag)), work);
+    // A fit or bootstrap runs inside one poll of `work`, so the timeout below cannot fire
+    // until it returns: a separate task sets the flag at the deadline, and the computation
+    // stops at its next check.
+    // It is an OS thread, not a task: the runtime's workers may all be busy computing.
+    let watchdog = deadline.map(|d| {
+        let flag = Arc::clone(flag);
+        let wait = d.saturating_duration_since(Instant::now());
+        let (done, finished) = std::sync::mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            // Woken early (the sender dropped) when the statement's first part ends.
+            if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = finished.recv_timeout(wait) {
+                flag.store(true, Ordering::Relaxed);
+            }
+        });
+        done
+    });
     let result = match deadline {
         Some(d) => tokio::time::timeout_at(d, work)
             .await
             .unwrap_or_else(|_| Err(on_timeout())),
         None => work.await,
     };
-    // Rows still to come are computed under the same flag, guarded by their stream.
+    // Rows still to come are computed under the same flag, guarded by their stream (and
+    // by the deadline, which the stream checks between rows).
+    drop(watchdog);
+    // A computation the watchdog stopped reports itself cancelled; say why.
+    let timed_out = deadline.is_some_and(|d| Instant::now() >= d);
+    let result = match result {
+        Err(_) if timed_out => Err(on_timeout()),
+        other => other,
+    };
     if result.is_ok() {
         stop.finish();
     }
@@ -305,7 +356,7 @@ impl SimpleQueryHandler for Service {
         let deadline = self.deadline();
         let limit = self.timeout.unwrap_or_default();
         let inner = &self.inner;
-        let flag = self.running.register(client.socket_addr());
+        let flag = self.running.register(Owner::of(client));
         let stop = &flag;
         bounded(
             deadline,
@@ -352,7 +403,7 @@ impl ExtendedQueryHandler for Service {
         let deadline = self.deadline();
         let limit = self.timeout.unwrap_or_default();
         let inner = &self.inner;
-        let flag = self.running.register(client.socket_addr());
+        let flag = self.running.register(Owner::of(client));
         let stop = &flag;
         bounded(
             deadline,
@@ -369,6 +420,9 @@ impl ExtendedQueryHandler for Service {
     }
 }
 
+/// How a kernel stopped by its statement's flag ends its error message.
+const CANCELLED: &str = "the statement was cancelled";
+
 /// The SQLSTATE for a DataFusion error, as a Postgres client would expect it.
 pub fn sqlstate(e: &DataFusionError) -> &'static str {
     match e.find_root() {
@@ -380,6 +434,8 @@ pub fn sqlstate(e: &DataFusionError) -> &'static str {
         DataFusionError::Plan(m) if m.contains("not found") => "42P01",
         DataFusionError::Plan(m) if m.starts_with("query too complex") => "54001",
         DataFusionError::Plan(_) | DataFusionError::Configuration(_) => "42000",
+        // A computation stopped by its flag: a cancel request, as Postgres reports it.
+        DataFusionError::Execution(m) if m.ends_with(CANCELLED) => "57014",
         DataFusionError::Execution(_) => "22000",
         DataFusionError::ArrowError(e, _) => arrow_sqlstate(e),
         _ => "XX000",
