@@ -31,7 +31,7 @@ use datafusion_postgres::pgwire::messages::data::DataRow;
 use datafusion_postgres::pgwire::messages::PgWireBackendMessage;
 use datafusion_postgres::{DfSessionService, Parser};
 use futures::{FutureExt, Sink, Stream, StreamExt};
-use prefdb_stats::interrupt::StopFlag;
+use prefdb_stats::interrupt::{Interrupted, StopFlag};
 use std::fmt::Debug;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -420,9 +420,6 @@ impl ExtendedQueryHandler for Service {
     }
 }
 
-/// How a kernel stopped by its statement's flag ends its error message.
-const CANCELLED: &str = "the statement was cancelled";
-
 /// The SQLSTATE for a DataFusion error, as a Postgres client would expect it.
 pub fn sqlstate(e: &DataFusionError) -> &'static str {
     match e.find_root() {
@@ -435,7 +432,7 @@ pub fn sqlstate(e: &DataFusionError) -> &'static str {
         DataFusionError::Plan(m) if m.starts_with("query too complex") => "54001",
         DataFusionError::Plan(_) | DataFusionError::Configuration(_) => "42000",
         // A computation stopped by its flag: a cancel request, as Postgres reports it.
-        DataFusionError::Execution(m) if m.ends_with(CANCELLED) => "57014",
+        DataFusionError::Execution(m) if m.ends_with(&Interrupted.to_string()) => "57014",
         DataFusionError::Execution(_) => "22000",
         DataFusionError::ArrowError(e, _) => arrow_sqlstate(e),
         _ => "XX000",
