@@ -7,6 +7,7 @@
 use crate::call::{check_logical, check_physical, RowOrder};
 use crate::items::{ItemColumn, ItemInterner, ItemKind};
 use crate::leaderboard::{fisher_bounds, item_type, to_original_ids, Ranking};
+use crate::memory::{bytes_of, MemoryBudget};
 use crate::options::{
     row_weight, split_logical_call, split_physical_call, FunctionOptions, MAX_ITER,
 };
@@ -14,9 +15,9 @@ use crate::pairwise::{
     check_dense_size, coerce_item_pair, f64_field, leaderboard_fields, OutcomeColumn, ARG_ITEMS,
     ARG_OUTCOME, DOC_SECTION,
 };
-use crate::state::{list_fields, remapped, wrap};
+use crate::state::{list_fields, wrap, StateRows};
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Float64Array, Int64Array, ListArray, StructArray, UInt32Array,
+    Array, ArrayRef, AsArray, Float64Array, Int64Array, StructArray, UInt32Array,
 };
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type};
 use datafusion::common::utils::SingleRowListArrayBuilder;
@@ -28,7 +29,7 @@ use datafusion::logical_expr::function::{
 use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, Expr, Signature, Volatility,
 };
-use prefdb_stats::calibration::scores::normal_quantile;
+use prefdb_stats::calibration::scores::normal_upper_quantile;
 use prefdb_stats::pairwise::bradley_terry::to_elo_scale;
 use prefdb_stats::pairwise::{
     fit_controlled, Battles, BtOptions, ItemTotals, TieHandling, STRENGTH_RANK_TOLERANCE,
@@ -129,11 +130,13 @@ fn result_fields(item: DataType) -> Fields {
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct ControlledUdaf {
     signature: Signature,
+    budget: MemoryBudget,
 }
 
-pub fn bt_rank_controlled_udaf() -> AggregateUDF {
+pub fn bt_rank_controlled_udaf(budget: &MemoryBudget) -> AggregateUDF {
     AggregateUDF::from(ControlledUdaf {
         signature: Signature::user_defined(Volatility::Immutable),
+        budget: budget.clone(),
     })
 }
 
@@ -234,6 +237,7 @@ impl AggregateUDFImpl for ControlledUdaf {
             n_features: None,
             battles: Battles::default(),
             return_type: acc_args.return_field.data_type().clone(),
+            budget: self.budget.clone(),
         }))
     }
 
@@ -260,6 +264,7 @@ struct ControlledAccumulator {
     n_features: Option<usize>,
     battles: Battles,
     return_type: DataType,
+    budget: MemoryBudget,
 }
 
 impl ControlledAccumulator {
@@ -384,6 +389,13 @@ impl Accumulator for ControlledAccumulator {
                 "{NAME}: the features arrays have {p} entries, and at most {MAX_FEATURES} are supported (each adds a column to a dense system)"
             );
         }
+        // The dense (items + features)² Hessian, its factor and the covariance, and a copy
+        // of the battles in canonical order.
+        let _workspace = self.budget.reserve(
+            NAME,
+            "the fit",
+            bytes_of::<f64>(3 * (n + p) * (n + p) + self.battles.weight.len() * (p + 4)),
+        )?;
         let (original, battles) = self.canonical(p);
         let fit = fit_controlled(n, p, &battles, &self.config.fit).map_err(|e| {
             datafusion::common::DataFusionError::Execution(format!(
@@ -392,7 +404,7 @@ impl Accumulator for ControlledAccumulator {
                      every outcome, has no finite estimate"
             ))
         })?;
-        let z = normal_quantile(1.0 - (1.0 - self.config.confidence) / 2.0);
+        let z = normal_upper_quantile((1.0 - self.config.confidence) / 2.0);
         let se = |i: usize| fit.covariance.as_ref().map(|c| c[i][i].max(0.0).sqrt());
         // The leaderboard, by original item id.
         let unit = self.config.scale / std::f64::consts::LN_10;
@@ -480,30 +492,21 @@ impl Accumulator for ControlledAccumulator {
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let lists: Vec<&ListArray> = states.iter().map(|s| s.as_list::<i32>()).collect();
-        for row in 0..lists[0].len() {
-            if lists[0].is_null(row) {
+        for row in StateRows::new(NAME, states, 6)?.rows() {
+            let id_map = self.items.intern_array(&row.list(0)?)?;
+            let (a, b) = (row.ids(1, &id_map)?, row.ids(2, &id_map)?);
+            let (s, w) = (row.values::<Float64Type>(3)?, row.counts(4)?);
+            let f = row.values::<Float64Type>(5)?;
+            let n = row.same_length(&[a.len(), b.len(), s.len(), w.len()])?;
+            if n == 0 {
                 continue;
             }
-            let id_map = self.items.intern_array(&lists[0].value(row))?;
-            let (a, b, s, w, f) = (
-                lists[1].value(row),
-                lists[2].value(row),
-                lists[3].value(row),
-                lists[4].value(row),
-                lists[5].value(row),
-            );
-            let (s, w, f) = (
-                s.as_primitive::<Float64Type>(),
-                w.as_primitive::<Float64Type>(),
-                f.as_primitive::<Float64Type>(),
-            );
-            if a.is_empty() {
-                continue;
+            if f.len() % n != 0 || s.values().iter().any(|s| !(0.0..=1.0).contains(s)) {
+                return Err(row.corrupt("features or scores do not fit the battles"));
             }
-            self.set_width(f.len() / a.len())?;
-            self.battles.a.extend(remapped(&a, &id_map));
-            self.battles.b.extend(remapped(&b, &id_map));
+            self.set_width(f.len() / n)?;
+            self.battles.a.extend(a);
+            self.battles.b.extend(b);
             self.battles.score_a.extend_from_slice(s.values());
             self.battles.weight.extend_from_slice(w.values());
             self.battles.features.extend_from_slice(f.values());

@@ -8,7 +8,7 @@ use datafusion::arrow::array::{ArrayRef, Float64Array, Int64Array, StructArray};
 use datafusion::arrow::datatypes::{DataType, Fields};
 use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{Result, ScalarValue};
-use prefdb_stats::calibration::scores::normal_quantile;
+use prefdb_stats::calibration::scores::normal_upper_quantile;
 use prefdb_stats::pairwise::{competition_ranks, ItemTotals};
 use std::sync::Arc;
 
@@ -51,7 +51,7 @@ pub(crate) fn fisher_bounds(
     confidence: f64,
     unit: f64,
 ) -> Bounds {
-    let z = normal_quantile(1.0 - (1.0 - confidence) / 2.0);
+    let z = normal_upper_quantile((1.0 - confidence) / 2.0);
     let half = |c: usize| cov.map(|cov| z * cov[c][c].max(0.0).sqrt() * unit);
     (0..ratings.len())
         .map(|c| half(c).map(|h| (ratings[c] - h, ratings[c] + h)))

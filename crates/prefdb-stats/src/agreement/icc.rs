@@ -2,7 +2,7 @@
 //! targets × raters table, with F tests and confidence intervals as pingouin's
 //! `intraclass_corr` reports them.
 
-use crate::special::{f_quantile, f_sf};
+use crate::special::{f_sf, f_upper_quantile};
 
 /// The six Shrout–Fleiss forms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -60,8 +60,10 @@ pub fn icc(scores: &[Vec<f64>], form: IccForm, confidence: f64) -> Option<IccRes
     let mse = ss_error / df_error;
     let msw = (ss_raters + ss_error) / df_within;
 
-    let alpha = 1.0 - confidence;
-    let upper = |d1: f64, d2: f64| f_quantile(1.0 - alpha / 2.0, d1, d2);
+    // The upper (1 − confidence) / 2 critical value, from that tail probability itself: as
+    // 1 − (1 − confidence) / 2 it would lose the digits of a confidence close to 1.
+    let tail = (1.0 - confidence) / 2.0;
+    let upper = |d1: f64, d2: f64| f_upper_quantile(tail, d1, d2);
     // ICC1 (one-way) and ICC3 (two-way, consistency) share their form and differ only in
     // the error mean square and its degrees of freedom: MSW on n(k-1), or MSE on (n-1)(k-1).
     let consistency = |ms: f64, df2: f64, average: bool| {
@@ -122,4 +124,43 @@ pub fn icc(scores: &[Vec<f64>], form: IccForm, confidence: f64) -> Option<IccRes
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// At confidences close to 1 the F critical values come from the tail (1 − c) / 2 itself
+    /// (`f_upper_quantile`), so the intervals stay finite and keep widening with c.
+    #[test]
+    fn intervals_widen_and_stay_finite_as_confidence_nears_one() {
+        let scores: Vec<Vec<f64>> = (0..12)
+            .map(|t| (0..4).map(|r| f64::from(t * 3 + r * (t % 5))).collect())
+            .collect();
+        for form in [
+            IccForm::Icc1,
+            IccForm::Icc2,
+            IccForm::Icc3,
+            IccForm::Icc1k,
+            IccForm::Icc2k,
+            IccForm::Icc3k,
+        ] {
+            let mut previous: Option<IccResult> = None;
+            for confidence in [0.95, 0.9999999, 1.0 - 1e-12, 1.0 - 1e-15] {
+                let r = icc(&scores, form, confidence).unwrap();
+                assert!(
+                    r.ci_lower.is_finite() && r.ci_upper.is_finite(),
+                    "{form:?} {r:?}"
+                );
+                assert!(r.ci_lower < r.icc && r.icc < r.ci_upper, "{form:?} {r:?}");
+                if let Some(p) = previous {
+                    assert!(
+                        r.ci_lower < p.ci_lower && r.ci_upper > p.ci_upper,
+                        "{form:?} {r:?}"
+                    );
+                }
+                previous = Some(r);
+            }
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! Per-prediction scores and small closed forms.
 
-use crate::special::{beta_power_terms, incomplete_beta_tails};
+use crate::special::{beta_quantile_logit, logistic_pair, Tail};
 
 /// Mean squared difference between probability and outcome (Brier 1950; scikit-learn
 /// `brier_score_loss`). `None` for no input.
@@ -225,95 +225,21 @@ fn wilson_interval(successes: f64, n: f64, z: f64) -> (f64, f64) {
 }
 
 /// The `p` quantile of Beta(a, b): the x with I_x(a, b) = p (SciPy `beta.ppf`), to full
-/// relative precision even when x is 1e-20.
+/// relative precision even when x is 1e-20. NaN for a NaN p or shape, or a shape that is not
+/// positive and finite.
 pub fn beta_quantile(p: f64, a: f64, b: f64) -> f64 {
-    solve_beta_tail(p, BetaTail::Lower, a, b).0
+    logistic_pair(beta_quantile_logit(p, Tail::Lower, a, b)).0
 }
 
 /// The x with 1 − I_x(a, b) = q (SciPy `beta.isf`), solved on the upper tail itself so
 /// that a small q keeps its digits where `beta_quantile(1 − q, a, b)` would lose them.
 pub fn beta_upper_quantile(q: f64, a: f64, b: f64) -> f64 {
-    let (x, y) = solve_beta_tail(q, BetaTail::Upper, a, b);
+    let (x, y) = logistic_pair(beta_quantile_logit(q, Tail::Upper, a, b));
     // Near 1, x is 1 − y, whose digits y carries.
     if x > 0.5 {
         1.0 - y
     } else {
         x
-    }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum BetaTail {
-    Lower,
-    Upper,
-}
-
-/// The point `(x, 1 − x)` where the given tail of Beta(a, b) equals `target`, by Newton's
-/// method on the logarithm of the tail against u = ln(x / (1 − x)), kept inside a bracket
-/// and falling back to bisection. In u the tail is close to linear at both ends (ln I ≈ a u
-/// as x → 0, ln(1 − I) ≈ −b u as x → 1), so Newton converges in a few steps from the mean,
-/// and both x and 1 − x come out with full relative precision however close to 0 or 1.
-fn solve_beta_tail(target: f64, tail: BetaTail, a: f64, b: f64) -> (f64, f64) {
-    if target.is_nan() || a.is_nan() || b.is_nan() || a <= 0.0 || b <= 0.0 {
-        return (f64::NAN, f64::NAN);
-    }
-    let reached_end = |end| if end == tail { (0.0, 1.0) } else { (1.0, 0.0) };
-    if target <= 0.0 {
-        return reached_end(BetaTail::Lower);
-    }
-    if target >= 1.0 {
-        return reached_end(BetaTail::Upper);
-    }
-    // h(u) increases in u and vanishes at the root; h'(u) = x^a y^b / (B(a, b) · tail).
-    let h = |u: f64| {
-        let (x, y) = logistic_pair(u);
-        let (lower, upper) = incomplete_beta_tails(x, y, a, b);
-        let front = beta_power_terms(x, y, a, b);
-        match tail {
-            BetaTail::Lower => ((lower / target).ln(), front / lower),
-            BetaTail::Upper => ((target / upper).ln(), front / upper),
-        }
-    };
-    // Beyond ±746 one of x, y is below the smallest subnormal.
-    let (mut lo, mut hi) = (-746.0f64, 746.0f64);
-    let mut u = (a / b).ln().clamp(lo, hi);
-    for _ in 0..300 {
-        let (value, slope) = h(u);
-        if value == 0.0 {
-            break;
-        }
-        if value < 0.0 {
-            lo = u;
-        } else {
-            hi = u;
-        }
-        let newton = u - value / slope;
-        if newton == u {
-            // The step is below the resolution of u.
-            break;
-        }
-        let next = if newton > lo && newton < hi {
-            newton
-        } else {
-            0.5 * (lo + hi)
-        };
-        let step = (next - u).abs();
-        u = next;
-        if step <= 4.0 * f64::EPSILON * u.abs().max(1.0) || hi - lo <= f64::EPSILON * hi.abs() {
-            break;
-        }
-    }
-    logistic_pair(u)
-}
-
-/// `(x, 1 − x)` for x = 1 / (1 + e^(−u)), each from the form that keeps its digits.
-fn logistic_pair(u: f64) -> (f64, f64) {
-    if u < 0.0 {
-        let e = u.exp();
-        (e / (1.0 + e), 1.0 / (1.0 + e))
-    } else {
-        let e = (-u).exp();
-        (1.0 / (1.0 + e), e / (1.0 + e))
     }
 }
 
