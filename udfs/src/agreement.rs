@@ -11,12 +11,12 @@
 
 use crate::call::{check_logical, check_physical, RowOrder};
 use crate::items::{ItemColumn, ItemInterner, ItemKind};
+use crate::memory::{bytes_of, MemoryBudget, Workspace};
 use crate::options::{
     check_arg_count, logical_options, physical_options, FunctionOptions, MAX_BOOTSTRAP,
 };
-use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Float64Array, ListArray, StructArray, UInt32Array,
-};
+use crate::state::StateRows;
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, StructArray, UInt32Array};
 use datafusion::arrow::buffer::ScalarBuffer;
 use datafusion::arrow::datatypes::{
     DataType, Field, FieldRef, Fields, Float64Type, Int64Type, UInt32Type,
@@ -282,17 +282,19 @@ fn value_coercion(function: AgreementFunction, arg: &str, t: &DataType) -> Resul
 pub struct AgreementUdaf {
     function: AgreementFunction,
     signature: Signature,
+    budget: MemoryBudget,
 }
 
-pub fn agreement_udaf(function: AgreementFunction) -> AggregateUDF {
+pub fn agreement_udaf(function: AgreementFunction, budget: &MemoryBudget) -> AggregateUDF {
     AggregateUDF::from(AgreementUdaf {
         function,
         signature: Signature::user_defined(Volatility::Immutable),
+        budget: budget.clone(),
     })
 }
 
 /// All agreement functions.
-pub fn agreement_udafs() -> Vec<AggregateUDF> {
+pub fn agreement_udafs(budget: &MemoryBudget) -> Vec<AggregateUDF> {
     [
         AgreementFunction::PercentAgreement,
         AgreementFunction::CohenKappa,
@@ -306,7 +308,7 @@ pub fn agreement_udafs() -> Vec<AggregateUDF> {
         AgreementFunction::CohenKappaCi,
     ]
     .into_iter()
-    .map(agreement_udaf)
+    .map(|f| agreement_udaf(f, budget))
     .collect()
 }
 
@@ -429,6 +431,7 @@ impl AggregateUDFImpl for AgreementUdaf {
                 config,
                 values,
                 confusion: HashMap::default(),
+                budget: self.budget.clone(),
             }));
         }
         let kind = |i: usize| ItemKind::of(f.name(), "item", acc_args.expr_fields[i].data_type());
@@ -444,6 +447,7 @@ impl AggregateUDFImpl for AgreementUdaf {
             values,
             ratings: Ratings::default(),
             counts: Vec::new(),
+            budget: self.budget.clone(),
         }))
     }
 
@@ -508,12 +512,14 @@ impl ValueDictionary {
     /// Ids for every value of a state's value list.
     fn intern_all(&mut self, array: &ArrayRef) -> Result<Vec<u32>> {
         match (self, array.data_type()) {
-            (ValueDictionary::Number { ids, values }, DataType::Float64) => Ok(array
+            (ValueDictionary::Number { ids, values }, DataType::Float64) => array
                 .as_primitive::<Float64Type>()
-                .values()
                 .iter()
-                .map(|&v| ValueDictionary::intern_number(ids, values, v))
-                .collect()),
+                .map(|v| match v {
+                    Some(v) if !v.is_nan() => Ok(ValueDictionary::intern_number(ids, values, v)),
+                    _ => exec_err!("internal error: NULL or NaN value in a partial state"),
+                })
+                .collect(),
             (ValueDictionary::Text(dict), _) => dict.intern_array(array),
             _ => exec_err!("internal error: value state type mismatch"),
         }
@@ -686,6 +692,7 @@ impl Ratings {
 struct RatingsAccumulator {
     function: AgreementFunction,
     config: AgreementConfig,
+    budget: MemoryBudget,
     items: ItemInterner,
     raters: ItemInterner,
     values: ValueDictionary,
@@ -987,6 +994,35 @@ fn check_value_count(function: &str, values: usize, items: usize) -> Result<()> 
     Ok(())
 }
 
+/// Reserves what a statistic over `q` distinct values and `items` items builds: values ×
+/// values matrices (coincidences, weights, confusion), the items × values table, and per
+/// bootstrap thread a matrix of its own.
+fn value_workspace(
+    budget: &MemoryBudget,
+    function: AgreementFunction,
+    config: &AgreementConfig,
+    q: usize,
+    items: usize,
+) -> Result<Workspace> {
+    let square = q.saturating_mul(q);
+    let mut cells = square
+        .saturating_mul(3)
+        .saturating_add(items.saturating_mul(q));
+    if matches!(
+        function,
+        AgreementFunction::KrippendorffAlphaCi | AgreementFunction::CohenKappaCi
+    ) && config.bootstrap.replicates > 0
+    {
+        let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+        cells = cells.saturating_add(threads.saturating_mul(2 * square));
+    }
+    budget.reserve(
+        function.name(),
+        "the values × values matrices",
+        bytes_of::<f64>(cells),
+    )
+}
+
 impl RatingsAccumulator {
     /// Krippendorff's alpha, percent agreement or Gwet's AC1/AC2 straight from the ratings,
     /// for unweighted ratings with few categories: a per-rater stamp finds repeated ratings,
@@ -1257,6 +1293,8 @@ impl Accumulator for RatingsAccumulator {
         let (numbers, units) = self.units()?;
         let q = numbers.len();
         check_value_count(self.function.name(), q, units.len())?;
+        let _workspace =
+            value_workspace(&self.budget, self.function, &self.config, q, units.len())?;
         let value = match self.function {
             AgreementFunction::KrippendorffAlpha => {
                 krippendorff_alpha(&numbers, &units, self.config.level)
@@ -1330,29 +1368,27 @@ impl Accumulator for RatingsAccumulator {
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let lists: Vec<&ListArray> = states.iter().map(|s| s.as_list::<i32>()).collect();
-        for row in 0..lists[0].len() {
-            if lists[0].is_null(row) {
+        for row in StateRows::new(self.function.name(), states, 7)?.rows() {
+            let item_map = self.items.intern_array(&row.list(0)?)?;
+            let rater_map = self.raters.intern_array(&row.list(1)?)?;
+            let value_map = self.values.intern_all(&row.list(2)?)?;
+            let items = row.ids_below(3, item_map.len())?;
+            let values = row.ids_below(5, value_map.len())?;
+            let counts = row.counts(6)?;
+            let raters = match self.function.has_rater() {
+                true => row.ids_below(4, rater_map.len())?,
+                false => row.values::<UInt32Type>(4)?,
+            };
+            let n = row.same_length(&[items.len(), values.len()])?;
+            if self.function.has_rater() && raters.len() != n
+                || !(counts.is_empty() || counts.len() == n)
+            {
+                return Err(row.corrupt("raters or counts do not match the ratings"));
+            }
+            if n == 0 {
                 continue;
             }
-            let item_map = self.items.intern_array(&lists[0].value(row))?;
-            let rater_map = self.raters.intern_array(&lists[1].value(row))?;
-            let value_map = self.values.intern_all(&lists[2].value(row))?;
-            let (items, raters, values, counts) = (
-                lists[3].value(row),
-                lists[4].value(row),
-                lists[5].value(row),
-                lists[6].value(row),
-            );
-            let (items, raters, values, counts) = (
-                items.as_primitive::<UInt32Type>(),
-                raters.as_primitive::<UInt32Type>(),
-                values.as_primitive::<UInt32Type>(),
-                counts.as_primitive::<Float64Type>(),
-            );
-            if items.is_empty() {
-                continue;
-            }
+            let (items, raters, values) = (&items, &raters, &values);
             let identity = |map: &[u32]| map.iter().enumerate().all(|(i, &m)| m as usize == i);
             let same_ids = identity(&item_map) && identity(&rater_map) && identity(&value_map);
             if self.function.has_rater() && same_ids && self.ratings.len() == 0 {
@@ -1391,6 +1427,7 @@ impl Accumulator for RatingsAccumulator {
 struct PairAccumulator {
     function: AgreementFunction,
     config: AgreementConfig,
+    budget: MemoryBudget,
     values: ValueDictionary,
     confusion: HashMap<(u32, u32), f64>,
 }
@@ -1422,6 +1459,7 @@ impl Accumulator for PairAccumulator {
         used.dedup();
         let q = used.len();
         check_value_count(self.function.name(), q, 0)?;
+        let _workspace = value_workspace(&self.budget, self.function, &self.config, q, 0)?;
         let mut matrix = vec![vec![0.0; q]; q];
         let mut entries: Vec<(usize, usize, f64)> = self
             .confusion
@@ -1477,28 +1515,15 @@ impl Accumulator for PairAccumulator {
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let lists: Vec<&ListArray> = states.iter().map(|s| s.as_list::<i32>()).collect();
-        for row in 0..lists[0].len() {
-            if lists[0].is_null(row) {
-                continue;
-            }
-            let value_map = self.values.intern_all(&lists[0].value(row))?;
+        for row in StateRows::new(self.function.name(), states, 4)?.rows() {
+            let value_map = self.values.intern_all(&row.list(0)?)?;
             let (a, b, n) = (
-                lists[1].value(row),
-                lists[2].value(row),
-                lists[3].value(row),
+                row.ids(1, &value_map)?,
+                row.ids(2, &value_map)?,
+                row.counts(3)?,
             );
-            let (a, b, n) = (
-                a.as_primitive::<UInt32Type>(),
-                b.as_primitive::<UInt32Type>(),
-                n.as_primitive::<Float64Type>(),
-            );
-            for k in 0..a.len() {
-                let key = (
-                    value_map[a.value(k) as usize],
-                    value_map[b.value(k) as usize],
-                );
-                *self.confusion.entry(key).or_insert(0.0) += n.value(k);
+            for k in 0..row.same_length(&[a.len(), b.len(), n.len()])? {
+                *self.confusion.entry((a[k], b[k])).or_insert(0.0) += n.value(k);
             }
         }
         Ok(())
@@ -1667,6 +1692,7 @@ mod tests {
             values: ValueDictionary::new(false),
             ratings: Ratings::default(),
             counts: Vec::new(),
+            budget: MemoryBudget::default(),
         }
     }
 

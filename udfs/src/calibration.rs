@@ -11,12 +11,12 @@
 //! labels other than true/false/0/1 are errors that name the function and show the value.
 
 use crate::call::{check_logical, check_physical, RowOrder};
+use crate::memory::{bytes_of, MemoryBudget};
 use crate::numbers::{order_coerced, Number, NumberColumn, Numbers};
 use crate::options::{logical_options, physical_options, FunctionOptions, MAX_BINS};
-use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Float64Array, Int64Array, ListArray, StructArray,
-};
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type};
+use crate::state::StateRows;
+use datafusion::arrow::array::{ArrayRef, Float64Array, Int64Array, StructArray};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields};
 use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
 use datafusion::logical_expr::expr::AggregateFunction;
@@ -198,14 +198,16 @@ fn bin_fields() -> Fields {
 pub struct ScorerUdaf {
     function: ScorerFunction,
     signature: Signature,
+    budget: MemoryBudget,
 }
 
-pub fn scorer_udafs() -> Vec<AggregateUDF> {
+pub fn scorer_udafs(budget: &MemoryBudget) -> Vec<AggregateUDF> {
     ALL.into_iter()
         .map(|function| {
             AggregateUDF::from(ScorerUdaf {
                 function,
                 signature: Signature::user_defined(Volatility::Immutable),
+                budget: budget.clone(),
             })
         })
         .collect()
@@ -308,6 +310,7 @@ impl AggregateUDFImpl for ScorerUdaf {
             first: Numbers::for_type(acc_args.expr_fields[0].data_type()),
             second: Numbers::for_type(acc_args.expr_fields[1].data_type()),
             sums,
+            budget: self.budget.clone(),
         }))
     }
 
@@ -353,6 +356,7 @@ struct ScorerAccumulator {
     /// Running sums for the streaming functions: (count, total) or, for uniform bins, the
     /// per-bin counts, probability sums and positives. Empty otherwise.
     sums: Vec<f64>,
+    budget: MemoryBudget,
 }
 
 impl ScorerAccumulator {
@@ -502,6 +506,12 @@ impl Accumulator for ScorerAccumulator {
             return self.evaluate_streaming();
         }
         let f = self.function;
+        // The values as f64 and labels, and the rank statistics' sorted copies and ranks.
+        let _workspace = self.budget.reserve(
+            f.name(),
+            "copies of the values",
+            bytes_of::<f64>(6 * self.first.len()),
+        )?;
         // Order-only arguments as order-preserving values; the others as they are.
         let values = |kept: &Numbers, arg: usize| {
             if f.order_only(arg) {
@@ -567,23 +577,27 @@ impl Accumulator for ScorerAccumulator {
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let (a, b, sums): (&ListArray, &ListArray, &ListArray) = (
-            states[0].as_list(),
-            states[1].as_list(),
-            states[2].as_list(),
-        );
-        for row in 0..a.len() {
-            if a.is_null(row) {
-                continue;
+        for row in StateRows::new(self.function.name(), states, 3)?.rows() {
+            let (a, b) = (
+                NumberColumn::new(&row.list(0)?)?,
+                NumberColumn::new(&row.list(1)?)?,
+            );
+            let partial = row.counts(2)?;
+            row.same_length(&[a.len(), b.len()])?;
+            if partial.len() != self.sums.len() {
+                return Err(row.corrupt("sums of another length"));
             }
-            self.first.extend_from(&a.value(row))?;
-            self.second.extend_from(&b.value(row))?;
-            let partial = sums.value(row);
-            for (mine, theirs) in self
-                .sums
-                .iter_mut()
-                .zip(partial.as_primitive::<Float64Type>().values().iter())
-            {
+            // The values were checked where they were read; checked again, so a corrupt state
+            // is an error here rather than a wrong bin later.
+            for k in 0..a.len() {
+                if a.is_null(k) || b.is_null(k) {
+                    return Err(row.corrupt("a NULL value"));
+                }
+                self.check(a.value(k).approx(), b.value(k).approx())?;
+            }
+            self.first.extend_from(&row.list(0)?)?;
+            self.second.extend_from(&row.list(1)?)?;
+            for (mine, theirs) in self.sums.iter_mut().zip(partial.values()) {
                 *mine += theirs;
             }
         }

@@ -15,8 +15,8 @@ use crate::ordered::OrderKeys;
 use crate::pairwise::{
     leaderboard_fields, list_of, OutcomeColumn, ARG_ITEMS, ARG_OUTCOME, DOC_SECTION,
 };
-use crate::state::{list_fields, remapped, wrap};
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, ListArray, UInt32Array};
+use crate::state::{list_fields, wrap, StateRows};
+use datafusion::arrow::array::{Array, ArrayRef, Float64Array, UInt32Array};
 use datafusion::arrow::datatypes::{DataType, FieldRef, Float64Type};
 use datafusion::common::{plan_err, Result, ScalarValue};
 use datafusion::logical_expr::expr::AggregateFunction;
@@ -326,21 +326,16 @@ impl Accumulator for EloAccumulator {
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let lists: Vec<&ListArray> = states.iter().map(|s| s.as_list::<i32>()).collect();
-        for row in 0..lists[0].len() {
-            if lists[0].is_null(row) {
-                continue;
+        for row in StateRows::new(NAME, states, 5)?.rows() {
+            let id_map = self.items.intern_array(&row.list(0)?)?;
+            let (a, b) = (row.ids(1, &id_map)?, row.ids(2, &id_map)?);
+            let (score, keys) = (row.values::<Float64Type>(3)?, row.binary(4)?);
+            let n = row.same_length(&[a.len(), b.len(), score.len(), keys.len()])?;
+            if score.values().iter().any(|s| !(0.0..=1.0).contains(s)) {
+                return Err(row.corrupt("a score outside [0, 1]"));
             }
-            let id_map = self.items.intern_array(&lists[0].value(row))?;
-            let (a, b, score, keys) = (
-                lists[1].value(row),
-                lists[2].value(row),
-                lists[3].value(row),
-                lists[4].value(row),
-            );
-            let (score, keys) = (score.as_primitive::<Float64Type>(), keys.as_binary::<i32>());
-            for (k, (ia, ib)) in remapped(&a, &id_map).zip(remapped(&b, &id_map)).enumerate() {
-                self.push(ia, ib, score.value(k), keys.value(k));
+            for k in 0..n {
+                self.push(a[k], b[k], score.value(k), keys.value(k));
             }
         }
         Ok(())

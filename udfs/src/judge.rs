@@ -6,15 +6,16 @@
 use crate::call::{check_logical, check_physical, RowOrder};
 use crate::items::{ItemColumn, ItemInterner, ItemKind, ItemRef};
 use crate::leaderboard::Ranking;
+use crate::memory::{bytes_of, MemoryBudget};
 use crate::options::{check_arg_count, logical_options, physical_options, FunctionOptions};
 use crate::pairwise::{f64_field, leaderboard_fields, list_of};
-use crate::state::{remapped, wrap};
+use crate::state::{corrupt, wrap, StateRows};
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Float64Array, Int64Array, ListArray, StructArray, UInt32Array,
+    Array, ArrayRef, AsArray, Float64Array, Int64Array, PrimitiveArray, StructArray, UInt32Array,
     UInt8Array,
 };
 use datafusion::arrow::datatypes::{
-    DataType, Field, FieldRef, Fields, Float64Type, Int64Type, UInt8Type,
+    ArrowPrimitiveType, DataType, Field, FieldRef, Fields, Float64Type, Int64Type, UInt8Type,
 };
 use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
 use datafusion::logical_expr::expr::AggregateFunction;
@@ -148,9 +149,10 @@ fn key_coercion(name: &str, arg: &str, t: &DataType) -> Result<DataType> {
 pub struct JudgeUdaf {
     function: JudgeFunction,
     signature: Signature,
+    budget: MemoryBudget,
 }
 
-pub fn judge_udafs() -> Vec<AggregateUDF> {
+pub fn judge_udafs(budget: &MemoryBudget) -> Vec<AggregateUDF> {
     [
         JudgeFunction::PositionConsistency,
         JudgeFunction::ScoreComparison,
@@ -162,6 +164,7 @@ pub fn judge_udafs() -> Vec<AggregateUDF> {
         AggregateUDF::from(JudgeUdaf {
             function,
             signature: Signature::user_defined(Volatility::Immutable),
+            budget: budget.clone(),
         })
     })
     .collect()
@@ -304,6 +307,7 @@ impl AggregateUDFImpl for JudgeUdaf {
                     verdicts: Vec::new(),
                     scores: Vec::new(),
                     return_type: acc_args.return_field.data_type().clone(),
+                    budget: self.budget.clone(),
                 })
             }
             JudgeFunction::ScoreComparison => Box::new(ScoreComparisonAccumulator {
@@ -414,6 +418,7 @@ struct KeyedAccumulator {
     verdicts: Vec<u8>,
     scores: Vec<f64>,
     return_type: DataType,
+    budget: MemoryBudget,
 }
 
 impl KeyedAccumulator {
@@ -468,6 +473,12 @@ impl KeyedAccumulator {
                 n_systems.saturating_mul(n_tasks)
             );
         }
+        // The seen and score tables, and Copeland's systems × systems tallies.
+        let _workspace = self.budget.reserve(
+            "rank_aggregate",
+            "the systems × tasks table",
+            bytes_of::<f64>(2 * n_systems * n_tasks + 2 * n_systems * n_systems),
+        )?;
         let mut seen = vec![false; n_systems * n_tasks];
         for (&s, &t) in self.key_ids.iter().zip(&self.group_ids) {
             let cell = &mut seen[s as usize * n_tasks + t as usize];
@@ -569,27 +580,21 @@ impl Accumulator for KeyedAccumulator {
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let lists: Vec<&ListArray> = states.iter().map(|s| s.as_list::<i32>()).collect();
-        for row in 0..lists[0].len() {
-            if lists[0].is_null(row) {
-                continue;
-            }
-            let key_map = self.keys.intern_array(&lists[0].value(row))?;
-            let group_map = self.groups.intern_array(&lists[1].value(row))?;
-            let (k, g, last) = (
-                lists[2].value(row),
-                lists[3].value(row),
-                lists[4].value(row),
-            );
-            self.key_ids.extend(remapped(&k, &key_map));
-            self.group_ids.extend(remapped(&g, &group_map));
+        for row in StateRows::new(self.function.name(), states, 5)?.rows() {
+            let key_map = self.keys.intern_array(&row.list(0)?)?;
+            let group_map = self.groups.intern_array(&row.list(1)?)?;
+            let (k, g) = (row.ids(2, &key_map)?, row.ids(3, &group_map)?);
             if self.function == JudgeFunction::PositionConsistency {
-                self.verdicts
-                    .extend_from_slice(last.as_primitive::<UInt8Type>().values());
+                let verdicts = row.values::<UInt8Type>(4)?;
+                row.same_length(&[k.len(), g.len(), verdicts.len()])?;
+                self.verdicts.extend_from_slice(verdicts.values());
             } else {
-                self.scores
-                    .extend_from_slice(last.as_primitive::<Float64Type>().values());
+                let scores = row.values::<Float64Type>(4)?;
+                row.same_length(&[k.len(), g.len(), scores.len()])?;
+                self.scores.extend_from_slice(scores.values());
             }
+            self.key_ids.extend(k);
+            self.group_ids.extend(g);
         }
         Ok(())
     }
@@ -665,15 +670,20 @@ impl Accumulator for ScoreComparisonAccumulator {
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let col = |i: usize| states[i].as_primitive::<Int64Type>();
-        for row in 0..states[0].len() {
-            if col(0).is_null(row) {
+        let name = JudgeFunction::ScoreComparison.name();
+        let [pairs, conflicts, mismatches] = scalar_states::<Int64Type, 3>(name, states)?;
+        for row in 0..pairs.len() {
+            if pairs.is_null(row) {
                 continue;
             }
+            let count = |c: &Int64Array| match c.is_valid(row) && c.value(row) >= 0 {
+                true => Ok(c.value(row) as u64),
+                false => Err(corrupt(name, "a NULL or negative count")),
+            };
             self.counts.merge(&ScoreComparison {
-                pairs: col(0).value(row) as u64,
-                conflicts: col(1).value(row) as u64,
-                mismatches: col(2).value(row) as u64,
+                pairs: count(pairs)?,
+                conflicts: count(conflicts)?,
+                mismatches: count(mismatches)?,
             });
         }
         Ok(())
@@ -763,13 +773,26 @@ impl Accumulator for WbRewardAccumulator {
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let sums = states[0].as_primitive::<Float64Type>();
-        let counts = states[1].as_primitive::<Int64Type>();
+        let name = JudgeFunction::WbReward.name();
+        let ([sums], [counts]) = (
+            scalar_states::<Float64Type, 1>(name, &states[..1])?,
+            scalar_states::<Int64Type, 1>(name, &states[1..])?,
+        );
         for row in 0..sums.len() {
-            if !sums.is_null(row) {
-                self.sum += sums.value(row);
-                self.count += counts.value(row);
+            if sums.is_null(row) {
+                continue;
             }
+            if counts.is_null(row) || counts.value(row) < 0 || !sums.value(row).is_finite() {
+                return Err(corrupt(
+                    name,
+                    "a NULL or negative count, or an infinite sum",
+                ));
+            }
+            self.sum += sums.value(row);
+            self.count = self
+                .count
+                .checked_add(counts.value(row))
+                .ok_or_else(|| corrupt(name, "counts past the largest integer"))?;
         }
         Ok(())
     }
@@ -916,4 +939,18 @@ mod tests {
             assert!(documentation(f).syntax_example.starts_with(f.name()));
         }
     }
+}
+
+/// `N` scalar state columns of type `T` and equal length.
+fn scalar_states<'a, T: ArrowPrimitiveType, const N: usize>(
+    name: &str,
+    states: &'a [ArrayRef],
+) -> Result<[&'a PrimitiveArray<T>; N]> {
+    let columns = states
+        .iter()
+        .map(|s| s.as_primitive_opt::<T>())
+        .collect::<Option<Vec<_>>>()
+        .filter(|c| c.len() == N && c.iter().all(|a| a.len() == c[0].len()))
+        .ok_or_else(|| corrupt(name, format!("expected {N} {} columns", T::DATA_TYPE)))?;
+    Ok(std::array::from_fn(|i| columns[i]))
 }

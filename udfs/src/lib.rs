@@ -24,6 +24,7 @@ pub mod flat;
 pub mod items;
 pub mod judge;
 pub mod leaderboard;
+pub mod memory;
 mod numbers;
 pub mod openskill;
 pub mod options;
@@ -38,25 +39,33 @@ pub mod unnest_dependencies;
 
 use datafusion::logical_expr::AggregateUDF;
 use datafusion::prelude::SessionContext;
+pub use memory::MemoryBudget;
 use std::sync::Arc;
 
-/// Every aggregate function prefdb adds.
+/// Every aggregate function prefdb adds, reserving no memory for their evaluation (for
+/// documentation and inspection; [`register_all`] gives them the session's pool).
 pub fn aggregate_functions() -> Vec<AggregateUDF> {
+    aggregate_functions_with(&MemoryBudget::default())
+}
+
+/// Every aggregate function prefdb adds, reserving what their evaluation builds (dense
+/// matrices, bootstrap replicates) from `budget`.
+pub fn aggregate_functions_with(budget: &MemoryBudget) -> Vec<AggregateUDF> {
     [
-        pairwise::bt_rank_udaf(),
-        pairwise::newman_rank_udaf(),
-        pairwise::win_matrix_udaf(),
-        pairwise::avg_win_rate_udaf(),
-        pairwise::intransitivity_udaf(),
+        pairwise::bt_rank_udaf(budget),
+        pairwise::newman_rank_udaf(budget),
+        pairwise::win_matrix_udaf(budget),
+        pairwise::avg_win_rate_udaf(budget),
+        pairwise::intransitivity_udaf(budget),
         elo::elo_rank_udaf(),
-        plackett_luce::pl_rank_udaf(),
-        controlled::bt_rank_controlled_udaf(),
+        plackett_luce::pl_rank_udaf(budget),
+        controlled::bt_rank_controlled_udaf(budget),
         openskill::openskill_rank_udaf(),
     ]
     .into_iter()
-    .chain(agreement::agreement_udafs())
-    .chain(calibration::scorer_udafs())
-    .chain(judge::judge_udafs())
+    .chain(agreement::agreement_udafs(budget))
+    .chain(calibration::scorer_udafs(budget))
+    .chain(judge::judge_udafs(budget))
     .collect()
 }
 
@@ -72,9 +81,11 @@ pub fn function_names() -> Vec<String> {
 }
 
 /// Register every prefdb function with `ctx`: the aggregates and the `leaderboard` table
-/// function.
+/// function. The aggregates reserve the memory their evaluation builds from `ctx`'s memory
+/// pool, so its limit applies to them.
 pub fn register_all(ctx: &SessionContext) {
-    for f in aggregate_functions() {
+    let budget = MemoryBudget::new(Arc::clone(&ctx.runtime_env().memory_pool));
+    for f in aggregate_functions_with(&budget) {
         ctx.register_udaf(f);
     }
     for f in scalar::scalar_udfs() {

@@ -124,6 +124,13 @@ impl Numbers {
         }
     }
 
+    pub fn len(&self) -> usize {
+        match self {
+            Numbers::Float(v) => v.len(),
+            Numbers::Integer(v) => v.len(),
+        }
+    }
+
     pub fn reserve(&mut self, n: usize) {
         match self {
             Numbers::Float(v) => v.reserve(n),

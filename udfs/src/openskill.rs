@@ -11,10 +11,8 @@ use crate::options::{split_logical_call, split_physical_call, FunctionOptions};
 use crate::ordered::{no_order_error, OrderKeys};
 use crate::pairwise::{f64_field, list_of, DOC_SECTION};
 use crate::ranked::RankedRows;
-use crate::state::{list_fields, wrap};
-use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Float64Array, Int64Array, ListArray, StructArray,
-};
+use crate::state::{list_fields, wrap, StateRows};
+use datafusion::arrow::array::{Array, ArrayRef, Float64Array, Int64Array, StructArray};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields};
 use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{exec_err, plan_err, HashMap, Result, ScalarValue};
@@ -347,14 +345,11 @@ impl Accumulator for OpenSkillAccumulator {
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let lists: Vec<&ListArray> = states.iter().map(|s| s.as_list::<i32>()).collect();
-        for row in 0..lists[0].len() {
-            if lists[0].is_null(row) {
-                continue;
+        for row in StateRows::new(NAME, states, 6)?.rows() {
+            let keys = row.binary(5)?;
+            if self.rows.merge(&row)? != keys.len() {
+                return Err(row.corrupt("order keys do not match the rows"));
             }
-            self.rows.merge(&lists, row)?;
-            let keys = lists[5].value(row);
-            let keys = keys.as_binary::<i32>();
             for x in 0..keys.len() {
                 self.keys.push(keys.value(x));
             }

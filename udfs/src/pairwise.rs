@@ -8,14 +8,16 @@
 use crate::call::{check_logical, check_physical, RowOrder};
 use crate::items::{ItemColumn, ItemInterner, ItemKind, ItemRef};
 use crate::leaderboard::{fisher_bounds, to_original_ids, Bounds, Ranking};
+use crate::memory::{bytes_of, MemoryBudget, Workspace};
 use crate::options::{
     logical_string_literal, physical_string_literal, row_weight, FunctionOptions, MAX_BOOTSTRAP,
     MAX_ITER,
 };
+use crate::state::StateRows;
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Float64Array, Int64Array, ListArray, StructArray, UInt32Array,
+    Array, ArrayRef, AsArray, Float64Array, Int64Array, StructArray, UInt32Array,
 };
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type, UInt32Type};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type};
 use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
 use datafusion::logical_expr::expr::AggregateFunction;
@@ -364,35 +366,37 @@ fn parse_config(function: PairwiseFunction, text: Option<&str>) -> Result<BtConf
 pub struct PairwiseUdaf {
     function: PairwiseFunction,
     signature: Signature,
+    budget: MemoryBudget,
 }
 
 impl PairwiseUdaf {
-    pub fn new(function: PairwiseFunction) -> Self {
+    pub fn new(function: PairwiseFunction, budget: &MemoryBudget) -> Self {
         Self {
             function,
             signature: Signature::user_defined(Volatility::Immutable),
+            budget: budget.clone(),
         }
     }
 }
 
-pub fn bt_rank_udaf() -> AggregateUDF {
-    AggregateUDF::from(PairwiseUdaf::new(PairwiseFunction::BtRank))
+pub fn bt_rank_udaf(budget: &MemoryBudget) -> AggregateUDF {
+    AggregateUDF::from(PairwiseUdaf::new(PairwiseFunction::BtRank, budget))
 }
 
-pub fn newman_rank_udaf() -> AggregateUDF {
-    AggregateUDF::from(PairwiseUdaf::new(PairwiseFunction::NewmanRank))
+pub fn newman_rank_udaf(budget: &MemoryBudget) -> AggregateUDF {
+    AggregateUDF::from(PairwiseUdaf::new(PairwiseFunction::NewmanRank, budget))
 }
 
-pub fn win_matrix_udaf() -> AggregateUDF {
-    AggregateUDF::from(PairwiseUdaf::new(PairwiseFunction::WinMatrix))
+pub fn win_matrix_udaf(budget: &MemoryBudget) -> AggregateUDF {
+    AggregateUDF::from(PairwiseUdaf::new(PairwiseFunction::WinMatrix, budget))
 }
 
-pub fn avg_win_rate_udaf() -> AggregateUDF {
-    AggregateUDF::from(PairwiseUdaf::new(PairwiseFunction::AvgWinRate))
+pub fn avg_win_rate_udaf(budget: &MemoryBudget) -> AggregateUDF {
+    AggregateUDF::from(PairwiseUdaf::new(PairwiseFunction::AvgWinRate, budget))
 }
 
-pub fn intransitivity_udaf() -> AggregateUDF {
-    AggregateUDF::from(PairwiseUdaf::new(PairwiseFunction::Intransitivity))
+pub fn intransitivity_udaf(budget: &MemoryBudget) -> AggregateUDF {
+    AggregateUDF::from(PairwiseUdaf::new(PairwiseFunction::Intransitivity, budget))
 }
 
 /// The fields of `intransitivity`'s result struct.
@@ -574,6 +578,7 @@ impl AggregateUDFImpl for PairwiseUdaf {
             items: ItemInterner::new(kind),
             counts: PairCounts::new(),
             return_type: acc_args.return_field.data_type().clone(),
+            budget: self.budget.clone(),
         }))
     }
 
@@ -604,6 +609,7 @@ struct PairwiseAccumulator {
     items: ItemInterner,
     counts: PairCounts,
     return_type: DataType,
+    budget: MemoryBudget,
 }
 
 /// How one row's outcome splits into (a-wins, b-wins, ties) before weighting.
@@ -741,6 +747,7 @@ impl PairwiseAccumulator {
             )?;
         }
         check_interval_size(name, self.config.intervals, n)?;
+        let _workspace = self.fit_workspace(n, pairs.len())?;
         let (strengths, tie_fit) = match self.config.tie_model {
             None => (
                 fit_bradley_terry(n, &pairs, &self.config.fit)
@@ -816,6 +823,44 @@ impl PairwiseAccumulator {
         .into_scalar()
     }
 
+    /// Reserves what a fit over `n` items and `pairs` pairs builds: the sparse Newton/CG
+    /// vectors, the dense matrices of a tie model or of Fisher intervals, the bootstrap's
+    /// kept strengths and per-thread refits.
+    fn fit_workspace(&self, n: usize, pairs: usize) -> Result<Workspace> {
+        let name = self.function.name();
+        let mut workspace =
+            self.budget
+                .reserve(name, "the fit", bytes_of::<f64>(16 * n + 8 * pairs))?;
+        if self.config.tie_model.is_some() {
+            // Hessian and its Cholesky factor over items and the tie parameter.
+            workspace.grow(
+                name,
+                "the dense Newton steps",
+                bytes_of::<f64>(2 * (n + 1) * (n + 1)),
+            )?;
+        }
+        match self.config.intervals {
+            Intervals::None => {}
+            // The information matrix, its factor and the covariance.
+            Intervals::Fisher => {
+                workspace.grow(name, "se=fisher", bytes_of::<f64>(3 * (n + 1) * (n + 1)))?
+            }
+            Intervals::Bootstrap { replicates, .. } => {
+                let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+                let refit = match self.config.tie_model {
+                    Some(_) => 2 * (n + 1) * (n + 1),
+                    None => 16 * n + 8 * pairs,
+                };
+                workspace.grow(
+                    name,
+                    "the bootstrap",
+                    bytes_of::<f64>(replicates.saturating_mul(n) + threads * refit),
+                )?
+            }
+        }
+        Ok(workspace)
+    }
+
     fn fit_error(&self, e: BtError, original: &[usize]) -> datafusion::common::DataFusionError {
         let name = self.function.name();
         let message = match e {
@@ -889,6 +934,12 @@ impl PairwiseAccumulator {
                 "intransitivity: counts cycles with items × items bitsets and supports up to {MAX_ITEMS} items, got {n}"
             );
         }
+        // The four bitsets.
+        let _workspace = self.budget.reserve(
+            "intransitivity",
+            "the items × items bitsets",
+            bytes_of::<u64>(4 * n * n.div_ceil(64)),
+        )?;
         let r = intransitivity(n, self.counts.pairs());
         let count = |v: u64| Arc::new(Int64Array::from(vec![v as i64])) as ArrayRef;
         let share = |v: Option<f64>| Arc::new(Float64Array::from(vec![v])) as ArrayRef;
@@ -998,41 +1049,14 @@ impl Accumulator for PairwiseAccumulator {
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let lists: Vec<&ListArray> = states.iter().map(|s| s.as_list::<i32>()).collect();
-        for row in 0..lists[0].len() {
-            if lists[0].is_null(row) {
-                continue;
-            }
-            let items = lists[0].value(row);
-            let column = ItemColumn::new(&items)?;
-            let id_map = (0..items.len())
-                .map(|i| match column.get(i) {
-                    Some(item) => self.items.intern(item),
-                    None => exec_err!("internal error: NULL item in a partial state"),
-                })
-                .collect::<Result<Vec<u32>>>()?;
-            let a = lists[1].value(row);
-            let b = lists[2].value(row);
-            let a_wins = lists[3].value(row);
-            let b_wins = lists[4].value(row);
-            let ties = lists[5].value(row);
-            let (a, b) = (
-                a.as_primitive::<UInt32Type>(),
-                b.as_primitive::<UInt32Type>(),
-            );
-            let (a_wins, b_wins, ties) = (
-                a_wins.as_primitive::<Float64Type>(),
-                b_wins.as_primitive::<Float64Type>(),
-                ties.as_primitive::<Float64Type>(),
-            );
-            for k in 0..a.len() {
-                self.counts.add(
-                    id_map[a.value(k) as usize],
-                    id_map[b.value(k) as usize],
-                    a_wins.value(k),
-                    b_wins.value(k),
-                    ties.value(k),
-                );
+        for row in StateRows::new(self.function.name(), states, 6)?.rows() {
+            let id_map = self.items.intern_array(&row.list(0)?)?;
+            let (a, b) = (row.ids(1, &id_map)?, row.ids(2, &id_map)?);
+            let (a_wins, b_wins, ties) = (row.counts(3)?, row.counts(4)?, row.counts(5)?);
+            let n = row.same_length(&[a.len(), b.len(), a_wins.len(), b_wins.len(), ties.len()])?;
+            for k in 0..n {
+                self.counts
+                    .add(a[k], b[k], a_wins.value(k), b_wins.value(k), ties.value(k));
             }
         }
         Ok(())

@@ -7,6 +7,7 @@
 use crate::call::{check_logical, check_physical, RowOrder};
 use crate::items::ItemKind;
 use crate::leaderboard::{fisher_bounds, to_original_ids, Bounds, Ranking as Leaderboard};
+use crate::memory::{bytes_of, MemoryBudget};
 use crate::options::{
     row_weight, split_logical_call, split_physical_call, FunctionOptions, MAX_ITER,
 };
@@ -15,8 +16,8 @@ use crate::pairwise::{
     RANKING_OPTION_KEYS,
 };
 use crate::ranked::RankedRows;
-use crate::state::{list_fields, wrap};
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, ListArray};
+use crate::state::{list_fields, wrap, StateRows};
+use datafusion::arrow::array::{ArrayRef, AsArray, Float64Array};
 use datafusion::arrow::datatypes::{DataType, FieldRef, Float64Type};
 use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
 use datafusion::logical_expr::expr::AggregateFunction;
@@ -90,11 +91,13 @@ const ARITY: (usize, usize) = (3, 4);
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct PlUdaf {
     signature: Signature,
+    budget: MemoryBudget,
 }
 
-pub fn pl_rank_udaf() -> AggregateUDF {
+pub fn pl_rank_udaf(budget: &MemoryBudget) -> AggregateUDF {
     AggregateUDF::from(PlUdaf {
         signature: Signature::user_defined(Volatility::Immutable),
+        budget: budget.clone(),
     })
 }
 
@@ -170,6 +173,7 @@ impl AggregateUDFImpl for PlUdaf {
             rows: RankedRows::new(kind(0, "ranking_id")?, kind(1, "item")?),
             weights: Vec::new(),
             return_type: acc_args.return_field.data_type().clone(),
+            budget: self.budget.clone(),
         }))
     }
 
@@ -197,6 +201,7 @@ struct PlAccumulator {
     /// Each row's weight.
     weights: Vec<f64>,
     return_type: DataType,
+    budget: MemoryBudget,
 }
 
 impl PlAccumulator {
@@ -295,6 +300,20 @@ impl Accumulator for PlAccumulator {
             "bt_rank over the pairs the rankings imply (one row per pair of ranked items) scales to hundreds of thousands of items",
         )?;
         check_interval_size(NAME, self.config.intervals, n)?;
+        // The dense Hessian and its factor; Fisher intervals' covariance; the bootstrap's
+        // kept strengths and a dense refit per thread.
+        let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+        let dense = bytes_of::<f64>(3 * n * n);
+        let _workspace = self.budget.reserve(
+            NAME,
+            "the fit",
+            match self.config.intervals {
+                Intervals::Bootstrap { replicates, .. } => dense
+                    .saturating_add(bytes_of::<f64>(replicates.saturating_mul(n)))
+                    .saturating_add(threads.saturating_mul(dense)),
+                _ => dense,
+            },
+        )?;
         let (canonical, _) = fit_plackett_luce(n, &rankings, &self.config.fit)
             .map_err(|e| self.fit_error(e, &original))?;
         let totals_canonical = item_totals(n, &implied_pairs(&rankings));
@@ -363,14 +382,13 @@ impl Accumulator for PlAccumulator {
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let lists: Vec<&ListArray> = states.iter().map(|s| s.as_list::<i32>()).collect();
-        for row in 0..lists[0].len() {
-            if lists[0].is_null(row) {
-                continue;
+        for row in StateRows::new(NAME, states, 6)?.rows() {
+            let weights = row.counts(5)?;
+            let n = self.rows.merge(&row)?;
+            if weights.len() != n {
+                return Err(row.corrupt("weights do not match the rows"));
             }
-            self.rows.merge(&lists, row)?;
-            self.weights
-                .extend_from_slice(lists[5].value(row).as_primitive::<Float64Type>().values());
+            self.weights.extend_from_slice(weights.values());
         }
         Ok(())
     }

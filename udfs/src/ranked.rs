@@ -3,8 +3,8 @@
 //! function adds its own per-row column (a weight, an ORDER BY key).
 
 use crate::items::{ItemColumn, ItemInterner, ItemKind};
-use crate::state::{remapped, wrap};
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, ListArray, UInt32Array};
+use crate::state::{wrap, StateRow};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, UInt32Array};
 use datafusion::arrow::datatypes::Float64Type;
 use datafusion::common::{exec_err, Result, ScalarValue};
 use std::sync::Arc;
@@ -75,16 +75,20 @@ impl RankedRows {
     }
 
     /// Merge row `row` of the five state columns `lists[..5]`.
-    pub fn merge(&mut self, lists: &[&ListArray], row: usize) -> Result<()> {
-        let group_map = self.groups.intern_array(&lists[0].value(row))?;
-        let item_map = self.items.intern_array(&lists[1].value(row))?;
-        self.group_ids
-            .extend(remapped(&lists[2].value(row), &group_map));
-        self.item_ids
-            .extend(remapped(&lists[3].value(row), &item_map));
-        self.positions
-            .extend_from_slice(lists[4].value(row).as_primitive::<Float64Type>().values());
-        Ok(())
+    /// Merges the first five columns of a state row; returns the number of rows it held.
+    pub fn merge(&mut self, row: &StateRow) -> Result<usize> {
+        let group_map = self.groups.intern_array(&row.list(0)?)?;
+        let item_map = self.items.intern_array(&row.list(1)?)?;
+        let (groups, items) = (row.ids(2, &group_map)?, row.ids(3, &item_map)?);
+        let positions = row.values::<Float64Type>(4)?;
+        let n = row.same_length(&[groups.len(), items.len(), positions.len()])?;
+        if positions.values().iter().any(|p| p.is_nan()) {
+            return Err(row.corrupt("a NaN position"));
+        }
+        self.group_ids.extend(groups);
+        self.item_ids.extend(items);
+        self.positions.extend_from_slice(positions.values());
+        Ok(n)
     }
 
     pub fn heap_size(&self) -> usize {

@@ -1,10 +1,14 @@
 //! Helpers for the list-valued partial states most prefdb aggregates keep: one list per
 //! column of rows (item dictionaries, dense ids, values), each wrapped as a single-row list.
 
-use datafusion::arrow::array::{ArrayRef, AsArray};
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, UInt32Type};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BinaryArray, Float64Array, ListArray, PrimitiveArray, UInt32Array,
+};
+use datafusion::arrow::datatypes::{
+    ArrowPrimitiveType, DataType, Field, FieldRef, Float64Type, UInt32Type,
+};
 use datafusion::common::utils::SingleRowListArrayBuilder;
-use datafusion::common::ScalarValue;
+use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::logical_expr::utils::format_state_name;
 use std::sync::Arc;
 
@@ -27,11 +31,137 @@ pub(crate) fn wrap(array: ArrayRef) -> ScalarValue {
     SingleRowListArrayBuilder::new(array).build_list_scalar()
 }
 
-/// The ids of a merged state's id list, translated through `map` (the state's dictionary
-/// interned into ours).
-pub(crate) fn remapped<'a>(ids: &'a ArrayRef, map: &'a [u32]) -> impl Iterator<Item = u32> + 'a {
-    ids.as_primitive::<UInt32Type>()
-        .values()
-        .iter()
-        .map(move |&i| map[i as usize])
+/// A partial state that cannot have come from a prefdb accumulator. States only travel
+/// between prefdb's own partitions, so this is a bug somewhere: an error, never a panic.
+pub(crate) fn corrupt(name: &str, what: impl std::fmt::Display) -> DataFusionError {
+    DataFusionError::Execution(format!(
+        "{name}: corrupt partial state ({what}); partial states come from prefdb itself, so \
+         please report this as a bug"
+    ))
+}
+
+/// The list-valued partial states being merged, read with every type, length and id
+/// checked before use.
+pub(crate) struct StateRows<'a> {
+    name: &'a str,
+    lists: Vec<&'a ListArray>,
+}
+
+impl<'a> StateRows<'a> {
+    /// `states` as `columns` list columns of equal length.
+    pub fn new(name: &'a str, states: &'a [ArrayRef], columns: usize) -> Result<Self> {
+        if states.len() != columns {
+            return Err(corrupt(
+                name,
+                format!("{} columns, expected {columns}", states.len()),
+            ));
+        }
+        let lists = states
+            .iter()
+            .map(|s| {
+                s.as_list_opt::<i32>()
+                    .ok_or_else(|| corrupt(name, format!("a {} column", s.data_type())))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if lists.iter().any(|l| l.len() != lists[0].len()) {
+            return Err(corrupt(name, "columns of different lengths"));
+        }
+        Ok(Self { name, lists })
+    }
+
+    /// The rows to merge: those whose first column is set (a partition that saw no rows
+    /// leaves NULL).
+    pub fn rows(&self) -> impl Iterator<Item = StateRow<'_>> {
+        (0..self.lists[0].len())
+            .filter(|&row| self.lists[0].is_valid(row))
+            .map(|row| StateRow {
+                name: self.name,
+                lists: &self.lists,
+                row,
+            })
+    }
+}
+
+/// One row of [`StateRows`].
+pub(crate) struct StateRow<'a> {
+    name: &'a str,
+    lists: &'a [&'a ListArray],
+    row: usize,
+}
+
+impl StateRow<'_> {
+    pub fn corrupt(&self, what: impl std::fmt::Display) -> DataFusionError {
+        corrupt(self.name, what)
+    }
+
+    /// Column `c` of this row.
+    pub fn list(&self, c: usize) -> Result<ArrayRef> {
+        if self.lists[c].is_null(self.row) {
+            return Err(self.corrupt(format!("column {c} is NULL")));
+        }
+        Ok(self.lists[c].value(self.row))
+    }
+
+    /// Column `c` as non-NULL values of type `T`.
+    pub fn values<T: ArrowPrimitiveType>(&self, c: usize) -> Result<PrimitiveArray<T>> {
+        let list = self.list(c)?;
+        match list.as_primitive_opt::<T>() {
+            Some(a) if a.null_count() == 0 => Ok(a.clone()),
+            Some(_) => Err(self.corrupt(format!("NULL in column {c}"))),
+            None => Err(self.corrupt(format!("column {c} holds {}", list.data_type()))),
+        }
+    }
+
+    /// Column `c` as finite, non-negative numbers: counts and weights.
+    pub fn counts(&self, c: usize) -> Result<Float64Array> {
+        let counts = self.values::<Float64Type>(c)?;
+        match counts
+            .values()
+            .iter()
+            .find(|v| !(v.is_finite() && **v >= 0.0))
+        {
+            Some(v) => Err(self.corrupt(format!("count {v} in column {c}"))),
+            None => Ok(counts),
+        }
+    }
+
+    /// Column `c` as ids into a dictionary of this state, translated through `map` (that
+    /// dictionary interned into the accumulator's).
+    pub fn ids(&self, c: usize, map: &[u32]) -> Result<Vec<u32>> {
+        self.values::<UInt32Type>(c)?
+            .values()
+            .iter()
+            .map(|&i| {
+                map.get(i as usize)
+                    .copied()
+                    .ok_or_else(|| self.corrupt(format!("id {i} of {} in column {c}", map.len())))
+            })
+            .collect()
+    }
+
+    /// Column `c` as ids below `bound`, untranslated.
+    pub fn ids_below(&self, c: usize, bound: usize) -> Result<UInt32Array> {
+        let ids = self.values::<UInt32Type>(c)?;
+        match ids.values().iter().find(|&&i| i as usize >= bound) {
+            Some(i) => Err(self.corrupt(format!("id {i} of {bound} in column {c}"))),
+            None => Ok(ids),
+        }
+    }
+
+    /// Column `c` as non-NULL binary values.
+    pub fn binary(&self, c: usize) -> Result<BinaryArray> {
+        let list = self.list(c)?;
+        match list.as_binary_opt::<i32>() {
+            Some(a) if a.null_count() == 0 => Ok(a.clone()),
+            _ => Err(self.corrupt(format!("column {c} holds {}", list.data_type()))),
+        }
+    }
+
+    /// The common length of columns read from this row.
+    pub fn same_length(&self, lengths: &[usize]) -> Result<usize> {
+        match lengths.iter().all(|&l| l == lengths[0]) {
+            true => Ok(lengths[0]),
+            false => Err(self.corrupt(format!("columns of lengths {lengths:?}"))),
+        }
+    }
 }
