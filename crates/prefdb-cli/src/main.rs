@@ -86,10 +86,10 @@ enum Command {
         #[arg(long, value_name = "FILE", requires = "tls_cert")]
         tls_key: Option<String>,
         /// Most simultaneous connections [default: 64].
-        #[arg(long)]
+        #[arg(long, value_parser = connections, allow_hyphen_values = true)]
         max_connections: Option<usize>,
         /// Seconds a statement may run; 0 for no limit [default: 300].
-        #[arg(long, value_name = "SECS")]
+        #[arg(long, value_name = "SECS", value_parser = seconds, allow_hyphen_values = true)]
         query_timeout: Option<u64>,
     },
     /// Generate synthetic data.
@@ -100,12 +100,12 @@ enum Command {
     /// Generate an arena, rank it and print the leaderboards beside the true ratings.
     Demo {
         /// Number of votes to generate.
-        #[arg(long, default_value_t = 200_000)]
+        #[arg(long, default_value_t = 200_000, value_parser = whole_number, allow_hyphen_values = true)]
         votes: u64,
         /// Number of models.
-        #[arg(long, default_value_t = 12)]
+        #[arg(long, default_value_t = 12, value_parser = model_count, allow_hyphen_values = true)]
         models: usize,
-        #[arg(long, default_value_t = 42)]
+        #[arg(long, default_value_t = 42, value_parser = whole_number, allow_hyphen_values = true)]
         seed: u64,
     },
 }
@@ -115,14 +115,14 @@ enum GenCommand {
     /// A Chatbot-Arena-like vote table: model_a, model_b, winner, category, turn_len_a,
     /// turn_len_b, ts.
     Arena {
-        #[arg(long)]
+        #[arg(long, value_parser = whole_number, allow_hyphen_values = true)]
         votes: u64,
-        #[arg(long)]
+        #[arg(long, value_parser = model_count, allow_hyphen_values = true)]
         models: usize,
-        #[arg(long, default_value_t = 42)]
+        #[arg(long, default_value_t = 42, value_parser = whole_number, allow_hyphen_values = true)]
         seed: u64,
         /// Probability of a tie between equally strong models.
-        #[arg(long, default_value_t = 0.2)]
+        #[arg(long, default_value_t = 0.2, value_parser = probability, allow_hyphen_values = true)]
         tie_rate: f64,
         /// Output Parquet file (.parquet).
         #[arg(long)]
@@ -174,9 +174,11 @@ fn main() -> ExitCode {
             outcome
         });
     let outcome = match main {
-        Ok(handle) => handle
-            .join()
-            .unwrap_or_else(|_| Err("internal error (a bug in prefdb, please report it)".into())),
+        Ok(handle) => match handle.join() {
+            Ok(outcome) => outcome,
+            // The panic hook has said so, in one line.
+            Err(_) => return ExitCode::FAILURE,
+        },
         Err(e) => Err(format!("cannot start the main thread: {e}")),
     };
     match outcome {
@@ -226,15 +228,18 @@ async fn run(cli: Cli) -> Result<(), String> {
             if let Some(secs) = query_timeout {
                 options.query_timeout = (secs > 0).then(|| std::time::Duration::from_secs(secs));
             }
-            let memory_limit = tables.memory_limit.as_deref();
-            let memory_limit = memory_limit.or(config.server.memory_limit.as_deref());
-            let memory_limit = prefdb::limits::memory_limit_from(memory_limit).map_err(message)?;
+            // The config file's memory_limit was checked when the file was read.
+            let memory_limit = match &tables.memory_limit {
+                Some(_) => memory_limit(&tables)?,
+                None => prefdb::limits::memory_limit_from(config.server.memory_limit.as_deref())
+                    .map_err(message)?,
+            };
             let ctx = prefdb::new_context_with(&prefdb::ContextOptions {
                 url_tables: false,
                 memory_limit,
                 stores: prefdb::stores::settings_from_config(&config.stores),
             })
-            .map_err(message)?;
+            .map_err(|e| in_config_file(&tables, e))?;
             let served = register_tables(&ctx, &config, &tables).await?;
             if served.is_empty() {
                 arena::register_demo_tables(&ctx, ArenaSpec::default()).map_err(message)?;
@@ -376,13 +381,73 @@ async fn session(tables: &TableArgs) -> Result<datafusion::prelude::SessionConte
     let config = load_config(tables)?;
     let ctx = prefdb::new_context_with(&prefdb::ContextOptions {
         url_tables: true,
-        memory_limit: prefdb::limits::memory_limit_from(tables.memory_limit.as_deref())
-            .map_err(message)?,
+        memory_limit: memory_limit(tables)?,
         stores: prefdb::stores::settings_from_config(&config.stores),
     })
-    .map_err(message)?;
+    .map_err(|e| in_config_file(tables, e))?;
     register_tables(&ctx, &config, tables).await?;
     Ok(ctx)
+}
+
+/// A session's set-up error, which only the config file's [stores] can cause, naming the file.
+fn in_config_file(tables: &TableArgs, e: DataFusionError) -> String {
+    match &tables.config {
+        Some(path) => format!("config file '{}': {}", path.display(), message(e)),
+        None => message(e),
+    }
+}
+
+/// The session memory limit that `--memory-limit` asks for (or the default).
+fn memory_limit(tables: &TableArgs) -> Result<Option<usize>, String> {
+    prefdb::limits::memory_limit_from(tables.memory_limit.as_deref())
+        .map_err(|e| format!("--memory-limit: {}", message(e)))
+}
+
+/// A whole number, for clap (which on its own reads `-5` as an unknown flag and says "invalid
+/// digit found in string").
+fn whole_number(text: &str) -> Result<u64, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| format!("expected a whole number from 0 to {}", u64::MAX))
+}
+
+/// Seconds for `--query-timeout`: 0 (no limit) up to a year.
+fn seconds(text: &str) -> Result<u64, String> {
+    let max = prefdb::config::MAX_SECONDS;
+    match text.trim().parse::<u64>() {
+        Ok(secs) if secs <= max => Ok(secs),
+        _ => Err(format!(
+            "expected whole seconds from 1 to {max} (a year), or 0 for no limit"
+        )),
+    }
+}
+
+/// `--max-connections`: at least one.
+fn connections(text: &str) -> Result<usize, String> {
+    let max = prefdb::config::MAX_CONNECTIONS;
+    match text.trim().parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(format!("expected a whole number from 1 to {max}")),
+    }
+}
+
+/// The most models `gen arena` and `demo` make: each costs a rating per category, and a
+/// leaderboard of more is not an arena.
+const MAX_MODELS: usize = 1_000_000;
+
+fn model_count(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if (2..=MAX_MODELS).contains(&n) => Ok(n),
+        _ => Err(format!("expected a whole number from 2 to {MAX_MODELS}")),
+    }
+}
+
+/// A probability, for `--tie-rate`.
+fn probability(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err("expected a probability from 0 to 1".into()),
+    }
 }
 
 pub fn message(e: DataFusionError) -> String {

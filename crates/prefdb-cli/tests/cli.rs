@@ -200,3 +200,290 @@ fn shell_runs_multi_line_statements_from_stdin() {
     }
     assert!(out.contains("| 42     |"), "{out}");
 }
+
+/// The one-line error for `--table t=<location>`, without the trailing newline.
+fn table_error(location: &str) -> String {
+    let e = one_line_error(prefdb().args(["sql", "SELECT 1", "--table", &format!("t={location}")]));
+    e.trim_end().to_string()
+}
+
+#[test]
+fn wrong_files_name_the_table_and_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let votes = gen(dir.path(), "votes.parquet", 1);
+    let file = |name: &str, bytes: &[u8]| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p.display().to_string()
+    };
+
+    let empty = file("empty.csv", b"");
+    assert_eq!(
+        table_error(&empty),
+        format!("error: table 't': '{empty}' is empty (0 bytes)")
+    );
+
+    let csv = file("csv.parquet", b"a,b\n1,2\n");
+    assert_eq!(
+        table_error(&csv),
+        format!("error: table 't': cannot read '{csv}' as Parquet: Invalid Parquet file. Corrupt footer (prefdb takes the format from the file extension)")
+    );
+
+    let bytes = std::fs::read(&votes).unwrap();
+    let truncated = file("truncated.parquet", &bytes[..bytes.len() / 2]);
+    assert!(table_error(&truncated).starts_with(&format!(
+        "error: table 't': cannot read '{truncated}' as Parquet: "
+    )));
+
+    let garbage = file("garbage.arrow", &[0x9f; 3000]);
+    assert_eq!(
+        table_error(&garbage),
+        format!("error: table 't': cannot read '{garbage}' as Arrow IPC: it is neither an Arrow file nor an Arrow stream (prefdb takes the format from the file extension)")
+    );
+
+    // A JSON array is not newline-delimited JSON, and the message must not quote the file.
+    let rows: Vec<String> = (0..2000)
+        .map(|i| format!("{{\"a\":{i},\"b\":\"xxxxxxxxxx\"}}"))
+        .collect();
+    let array = file("array.json", format!("[{}]", rows.join(",")).as_bytes());
+    assert_eq!(
+        table_error(&array),
+        format!("error: table 't': '{array}' holds a JSON array, but prefdb reads newline-delimited JSON, one object per line (convert with: jq -c '.[]')")
+    );
+    let pretty = file("pretty.json", b"{\"a\": 1,\n \"b\": 2}\n");
+    assert_eq!(
+        table_error(&pretty),
+        format!("error: table 't': cannot read '{pretty}' as newline-delimited JSON (one object per line): Not valid JSON: EOF while parsing a value at line 1 column 8")
+    );
+
+    // Globs: no match, bad syntax.
+    assert_eq!(
+        table_error(&format!("{d}/*.ndjson")),
+        format!("error: table 't': no files match '{d}/*.ndjson'")
+    );
+    assert_eq!(
+        table_error(&format!("{d}/*.csv")),
+        format!(
+            "error: table 't': '{d}/*.csv' holds one file, 'empty.csv', and it is empty (0 bytes)"
+        )
+    );
+    assert_eq!(
+        table_error(&format!("{d}/[.parquet")),
+        format!("error: table 't': '{d}/[.parquet' is not a valid glob: invalid range pattern (a literal '[' is written [[])")
+    );
+
+    // A newline in a path is shown escaped, not as a line break or a space.
+    assert_eq!(
+        table_error(&format!("{d}/v\n.parquet")),
+        format!("error: table 't': no such file or directory: '{d}/v\\n.parquet'")
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn pipes_and_symlink_loops_are_refused_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo.csv");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let fifo = fifo.display().to_string();
+    assert_eq!(
+        table_error(&fifo),
+        format!("error: table 't': '{fifo}' is not a regular file or a directory (a pipe or a device cannot be read as a table)")
+    );
+
+    let looped = dir.path().join("loop.parquet");
+    std::os::unix::fs::symlink(&looped, &looped).unwrap();
+    let looped = looped.display().to_string();
+    assert_eq!(
+        table_error(&looped),
+        format!("error: table 't': cannot read '{looped}': Too many levels of symbolic links (os error 40)")
+    );
+    let dangling = dir.path().join("gone.parquet");
+    std::os::unix::fs::symlink(dir.path().join("nothing"), &dangling).unwrap();
+    let dangling = dangling.display().to_string();
+    assert_eq!(
+        table_error(&dangling),
+        format!("error: table 't': '{dangling}' is a symbolic link to a file that does not exist")
+    );
+}
+
+#[test]
+fn wrong_urls_fail_before_any_network_access() {
+    assert_eq!(
+        table_error("ftp://host/x.parquet"),
+        "error: table 't': unsupported URL scheme 'ftp://' in 'ftp://host/x.parquet': prefdb reads s3://, gs://, az://, abfs(s)://, http(s):// and file:// URLs"
+    );
+    assert_eq!(
+        table_error("s3:///x.parquet"),
+        "error: table 't': 's3:///x.parquet' names no bucket: write s3://BUCKET/path"
+    );
+    assert_eq!(
+        table_error("https:///x.parquet"),
+        "error: table 't': 'https:///x.parquet' names no host: write https://HOST/path"
+    );
+    assert_eq!(
+        table_error("http://[::1"),
+        "error: table 't': 'http://[::1' is not a valid URL: invalid IPv6 address"
+    );
+    assert_eq!(
+        table_error("://x.parquet"),
+        "error: table 't': '://x.parquet' is not a valid URL: it has no scheme (such as s3:// or https://)"
+    );
+    assert_eq!(
+        table_error("file://data/v.parquet"),
+        "error: table 't': file URL 'file://data/v.parquet' must hold an absolute path, as in file:///data/votes.parquet (or give the path itself)"
+    );
+    // A file URL is a path: a directory and a glob work as they do for paths.
+    let dir = tempfile::tempdir().unwrap();
+    gen(dir.path(), "votes.parquet", 1);
+    for location in [
+        format!("file://{}/", dir.path().display()),
+        format!("file://{}/*.parquet", dir.path().display()),
+    ] {
+        let out = stdout(prefdb().args([
+            "sql",
+            "SELECT count(*) AS n FROM t",
+            "--format",
+            "csv",
+            "--table",
+            &format!("t={location}"),
+        ]));
+        assert_eq!(out, "n\n5000\n", "{location}");
+    }
+    // A query's FROM 'url' gets the same reasons.
+    let e = one_line_error(prefdb().args(["sql", "SELECT * FROM 'ftp://host/y.parquet'"]));
+    assert_eq!(
+        e.trim_end(),
+        "error: FROM 'ftp://host/y.parquet': unsupported URL scheme 'ftp://' in 'ftp://host/y.parquet': prefdb reads s3://, gs://, az://, abfs(s)://, http(s):// and file:// URLs"
+    );
+}
+
+#[test]
+fn table_names_and_files_named_in_queries() {
+    let e = one_line_error(prefdb().args(["sql", "SELECT 1", "--table", "table=v.parquet"]));
+    assert_eq!(
+        e.trim_end(),
+        "error: invalid value 'table=v.parquet' for '--table <NAME=PATH>': table name 'table' is an SQL keyword, so every query would have to quote it (\"table\"): choose another name (see prefdb --help)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nothere.parquet").display().to_string();
+    let e = one_line_error(prefdb().args(["sql", &format!("SELECT * FROM '{missing}'")]));
+    assert_eq!(
+        e.trim_end(),
+        format!("error: FROM '{missing}': no such file or directory: '{missing}'")
+    );
+    let txt = dir.path().join("notes.txt");
+    std::fs::write(&txt, "a,b\n").unwrap();
+    let txt = txt.display().to_string();
+    let e = one_line_error(prefdb().args(["sql", &format!("SELECT * FROM '{txt}'")]));
+    assert_eq!(
+        e.trim_end(),
+        format!("error: FROM '{txt}': cannot tell the format of '{txt}': use a .parquet, .csv, .json/.ndjson or .arrow extension")
+    );
+    // A reader's error that names no file gets the file's name.
+    let csv = dir.path().join("csv.parquet");
+    std::fs::write(&csv, "a,b\n1,2\n").unwrap();
+    let csv = csv.display().to_string();
+    let e = one_line_error(prefdb().args(["sql", &format!("SELECT count(*) FROM '{csv}'")]));
+    assert_eq!(
+        e.trim_end(),
+        format!("error: FROM '{csv}': cannot read '{csv}' as Parquet: Invalid Parquet file. Corrupt footer (prefdb takes the format from the file extension)")
+    );
+    // A missing table that is not a file keeps DataFusion's message.
+    let e = one_line_error(prefdb().args(["sql", "SELECT * FROM missing_table"]));
+    assert_eq!(
+        e.trim_end(),
+        "error: table 'prefdb.public.missing_table' not found"
+    );
+}
+
+#[test]
+fn config_and_limits_name_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    };
+    let bad = config("bad.toml", "this is [not toml\n");
+    let e = one_line_error(prefdb().args(["sql", "SELECT 1", "--config", &bad]));
+    assert_eq!(
+        e.trim_end(),
+        format!("error: config file '{bad}': line 1, column 6: key with no value, expected `=`")
+    );
+    let typed = config("typed.toml", "[server]\nmax_connections = \"lots\"\n");
+    let e = one_line_error(prefdb().args(["sql", "SELECT 1", "--config", &typed]));
+    assert_eq!(
+        e.trim_end(),
+        format!("error: config file '{typed}': line 2, column 19: invalid type: string \"lots\", expected usize")
+    );
+    let named = config("named.toml", "[tables]\n\"a b\" = \"v.parquet\"\n");
+    let e = one_line_error(prefdb().args(["sql", "SELECT 1", "--config", &named]));
+    assert_eq!(
+        e.trim_end(),
+        format!("error: config file '{named}': [tables] table name 'a b' must be letters, digits and underscores, not starting with a digit")
+    );
+    let store = config("store.toml", "[stores.s3]\ncolour = \"blue\"\n");
+    let e = one_line_error(prefdb().args(["sql", "SELECT 1", "--config", &store]));
+    assert_eq!(
+        e.trim_end(),
+        format!("error: config file '{store}': [stores.s3]: 'colour' is not an option of the s3 object store")
+    );
+    let grace = config(
+        "grace.toml",
+        "[server]\nshutdown_grace_secs = 9223372036854775807\n",
+    );
+    let e = one_line_error(prefdb().args(["sql", "SELECT 1", "--config", &grace]));
+    assert_eq!(
+        e.trim_end(),
+        format!("error: config file '{grace}': [server] shutdown_grace_secs must be at most 31536000 (a year), got 9223372036854775807")
+    );
+
+    for (size, expected) in [
+        ("0", "error: --memory-limit: invalid size '0': must be at least 1 byte"),
+        ("1XB", "error: --memory-limit: invalid size '1XB': unknown unit 'xb' (use B, KB, MB, GB or TB, or KiB, MiB, GiB, TiB)"),
+        ("-1", "error: --memory-limit: invalid size '-1': expected a number and a unit, as in 4GiB"),
+    ] {
+        let e = one_line_error(prefdb().args(["sql", "SELECT 1", &format!("--memory-limit={size}")]));
+        assert_eq!(e.trim_end(), expected);
+    }
+}
+
+#[test]
+fn numeric_arguments_out_of_range_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("g.parquet").display().to_string();
+    let gen_error = |args: &[&str]| {
+        let e = one_line_error(prefdb().args(["gen", "arena", "--out", &out]).args(args));
+        e.trim_end().to_string()
+    };
+    assert_eq!(
+        gen_error(&["--votes", "10", "--models", "18446744073709551615"]),
+        "error: invalid value '18446744073709551615' for '--models <MODELS>': expected a whole number from 2 to 1000000 (see prefdb --help)"
+    );
+    assert_eq!(
+        gen_error(&["--votes", "-5", "--models", "3"]),
+        "error: invalid value '-5' for '--votes <VOTES>': expected a whole number from 0 to 18446744073709551615 (see prefdb --help)"
+    );
+    assert_eq!(
+        gen_error(&["--votes", "10", "--models", "3", "--tie-rate", "-0.5"]),
+        "error: invalid value '-0.5' for '--tie-rate <TIE_RATE>': expected a probability from 0 to 1 (see prefdb --help)"
+    );
+    assert!(!std::path::Path::new(&out).exists());
+
+    let e = one_line_error(prefdb().args(["serve", "--query-timeout", "18446744073709551615"]));
+    assert_eq!(
+        e.trim_end(),
+        "error: invalid value '18446744073709551615' for '--query-timeout <SECS>': expected whole seconds from 1 to 31536000 (a year), or 0 for no limit (see prefdb --help)"
+    );
+    let e = one_line_error(prefdb().args(["serve", "--max-connections", "-1"]));
+    assert_eq!(
+        e.trim_end(),
+        "error: invalid value '-1' for '--max-connections <MAX_CONNECTIONS>': expected a whole number from 1 to 1000000 (see prefdb --help)"
+    );
+}

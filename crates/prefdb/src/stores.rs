@@ -65,6 +65,24 @@ fn kind_of(scheme: &str) -> Option<(Kind, &'static str)> {
     })
 }
 
+/// The URL schemes prefdb reads tables from, for messages.
+pub const SUPPORTED_SCHEMES: &str = "s3://, gs://, az://, abfs(s)://, http(s):// and file:// URLs";
+
+/// Whether prefdb reads URLs with this (lower-case) scheme.
+pub fn is_supported_scheme(scheme: &str) -> bool {
+    scheme == "file" || kind_of(scheme).is_some()
+}
+
+/// Whether `key` is an option of the object store for `kind`.
+fn is_option(kind: Kind, key: &str) -> bool {
+    match kind {
+        Kind::S3 => AmazonS3ConfigKey::from_str(key).is_ok(),
+        Kind::Gcs => GoogleConfigKey::from_str(key).is_ok(),
+        Kind::Azure => AzureConfigKey::from_str(key).is_ok(),
+        Kind::Http => ClientConfigKey::from_str(key).is_ok(),
+    }
+}
+
 /// The session's object-store registry: local files as DataFusion has them, plus cloud and
 /// HTTP stores built on first use.
 #[derive(Debug)]
@@ -77,11 +95,23 @@ pub struct PrefdbStores {
 
 impl PrefdbStores {
     pub fn new(settings: StoreSettings) -> Result<Self> {
-        for name in settings.keys() {
+        // Checked here, at start-up, rather than when a query first names the store.
+        for (name, keys) in &settings {
             let scheme = name.split("://").next().unwrap_or(name);
-            if kind_of(scheme).is_none() {
+            // The section as the config file spells it: [stores.s3], [stores."s3://bucket"].
+            let section = if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                format!("[stores.{name}]")
+            } else {
+                format!("[stores.\"{name}\"]")
+            };
+            let Some((kind, family)) = kind_of(scheme) else {
                 return Err(DataFusionError::Configuration(format!(
-                    "[stores.\"{name}\"]: unknown store; use s3, gs, az or http, or a URL such as \"s3://bucket\""
+                    "{section}: unknown store; use s3, gs, az or http, or a URL such as \"s3://bucket\""
+                )));
+            };
+            if let Some(key) = keys.keys().find(|k| !is_option(kind, k)) {
+                return Err(DataFusionError::Configuration(format!(
+                    "{section}: '{key}' is not an option of the {family} object store"
                 )));
             }
         }
@@ -162,6 +192,20 @@ impl PrefdbStores {
     }
 }
 
+/// The error for a URL no store serves: an unknown scheme, or a `file://` URL with a host.
+fn unknown_store(url: &Url) -> DataFusionError {
+    let scheme = url.scheme();
+    if scheme == "file" {
+        return DataFusionError::Configuration(format!(
+            "file URL '{url}' names a host ('{}'): write file:///absolute/path, or the path itself",
+            url.host_str().unwrap_or("")
+        ));
+    }
+    DataFusionError::Configuration(format!(
+        "unsupported URL scheme '{scheme}://' in '{url}': prefdb reads {SUPPORTED_SCHEMES}"
+    ))
+}
+
 /// `scheme://host[:port]`, the unit a client is built and cached for.
 fn store_key(url: &Url) -> String {
     let host = url.host_str().unwrap_or("");
@@ -183,7 +227,8 @@ impl ObjectStoreRegistry for PrefdbStores {
     fn get_store(&self, url: &Url) -> Result<Arc<dyn ObjectStore>> {
         let found = self.known.get_store(url);
         let Some((kind, family)) = kind_of(url.scheme()) else {
-            return found;
+            // DataFusion calls a missing store an internal error; it is the user's URL.
+            return found.map_err(|_| unknown_store(url));
         };
         if found.is_ok() {
             return found;
@@ -222,14 +267,19 @@ mod tests {
             "s3".into(),
             [("colour".to_string(), "blue".to_string())].into(),
         );
-        let stores = PrefdbStores::new(s).unwrap();
+        let err = PrefdbStores::new(s).unwrap_err();
+        assert_eq!(
+            crate::user_message(&err),
+            "[stores.s3]: 'colour' is not an option of the s3 object store"
+        );
+
+        let stores = PrefdbStores::new(StoreSettings::new()).unwrap();
         let err = stores
-            .get_store(&Url::parse("s3://b/x.parquet").unwrap())
+            .get_store(&Url::parse("ftp://host/x.parquet").unwrap())
             .unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("'colour' is not an option of the s3 object store"),
-            "{err}"
+        assert_eq!(
+            crate::user_message(&err),
+            "unsupported URL scheme 'ftp://' in 'ftp://host/x.parquet': prefdb reads s3://, gs://, az://, abfs(s)://, http(s):// and file:// URLs"
         );
     }
 }

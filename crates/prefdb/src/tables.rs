@@ -2,13 +2,16 @@
 //! in Parquet, CSV, JSON (newline-delimited) or Arrow IPC.
 
 use crate::parquet_nan::NanSafeParquet;
-use datafusion::common::{plan_err, DataFusionError, Result};
+use datafusion::common::{DataFusionError, Result};
 use datafusion::datasource::file_format::options::ReadOptions;
-use datafusion::datasource::listing::{ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
 use datafusion::prelude::{CsvReadOptions, JsonReadOptions, ParquetReadOptions, SessionContext};
 use futures::TryStreamExt;
 use std::path::Path;
 use std::sync::Arc;
+use url::Url;
 
 /// File formats prefdb reads, told apart by file extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +32,16 @@ impl TableFormat {
             _ => None,
         }
     }
+
+    /// The format's name in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            TableFormat::Parquet => "Parquet",
+            TableFormat::Csv => "CSV",
+            TableFormat::Json => "JSON",
+            TableFormat::Arrow => "Arrow IPC",
+        }
+    }
 }
 
 /// A `--table name=location` argument.
@@ -44,18 +57,12 @@ impl std::str::FromStr for TableSpec {
     fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
         let Some((name, location)) = s.split_once('=') else {
             return Err(format!(
-                "table '{s}' must be name=path (for example votes=data/votes.parquet)"
+                "table '{}' must be name=path (for example votes=data/votes.parquet)",
+                shown(s)
             ));
         };
         let name = name.trim();
-        let valid_name = !name.is_empty()
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            && !name.starts_with(|c: char| c.is_ascii_digit());
-        if !valid_name {
-            return Err(format!(
-                "table name '{name}' must be letters, digits and underscores, not starting with a digit"
-            ));
-        }
+        check_table_name(name)?;
         if location.trim().is_empty() {
             return Err(format!("table '{name}' has an empty path"));
         }
@@ -63,6 +70,43 @@ impl std::str::FromStr for TableSpec {
             name: name.to_string(),
             location: location.trim().to_string(),
         })
+    }
+}
+
+/// Why `name` cannot name a table, if it cannot: it must be a plain SQL identifier that
+/// queries can use unquoted, in the CLI's dialect and the server's (Postgres).
+pub fn check_table_name(name: &str) -> std::result::Result<(), String> {
+    let plain = !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit());
+    if !plain {
+        return Err(format!(
+            "table name '{}' must be letters, digits and underscores, not starting with a digit",
+            shown(name)
+        ));
+    }
+    use datafusion::sql::sqlparser::dialect::{Dialect, GenericDialect, PostgreSqlDialect};
+    use datafusion::sql::sqlparser::parser::Parser;
+    let query = format!("SELECT * FROM {name}");
+    let dialects: [&dyn Dialect; 2] = [&GenericDialect {}, &PostgreSqlDialect {}];
+    if dialects
+        .iter()
+        .any(|d| Parser::parse_sql(*d, &query).is_err())
+    {
+        return Err(format!(
+            "table name '{name}' is an SQL keyword, so every query would have to quote it (\"{name}\"): choose another name"
+        ));
+    }
+    Ok(())
+}
+
+/// A location as an error message shows it: as given, unless it holds control characters
+/// (a newline would break the one-line message), which are escaped.
+fn shown(location: &str) -> String {
+    if location.chars().any(char::is_control) {
+        location.escape_debug().to_string()
+    } else {
+        location.to_string()
     }
 }
 
@@ -77,49 +121,154 @@ fn is_glob(location: &str) -> bool {
     location.contains(['*', '?', '['])
 }
 
-/// The format and the file extension that selects files, for a file, directory or glob.
-fn detect_format(location: &str) -> Result<(TableFormat, String)> {
-    let path = Path::new(location);
-    let from_path = |p: &Path| {
-        p.extension()
-            .and_then(|e| e.to_str())
-            .and_then(|e| TableFormat::from_extension(e).map(|f| (f, format!(".{e}"))))
+/// The format a file name's extension selects, and that extension (with its dot).
+fn format_of_name(name: &str) -> Option<(TableFormat, String)> {
+    let ext = Path::new(name).extension()?.to_str()?;
+    TableFormat::from_extension(ext).map(|f| (f, format!(".{ext}")))
+}
+
+/// Where a table's files are: a local path (a `file://` URL becomes one), or a URL that an
+/// object store serves.
+enum Source {
+    Local(String),
+    Remote,
+}
+
+/// Check a location's URL syntax, if it is a URL, before any store sees it: unknown schemes
+/// and URLs without a bucket or host are refused here rather than deep in a store.
+fn source_of(location: &str) -> std::result::Result<Source, String> {
+    let Some((scheme, rest)) = location.split_once("://") else {
+        return Ok(Source::Local(location.to_string()));
     };
-    if path.is_dir() {
-        let mut entries: Vec<_> = std::fs::read_dir(path)
-            .map_err(|e| DataFusionError::Plan(format!("cannot read directory '{location}': {e}")))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file())
-            .collect();
-        entries.sort();
-        let mut found = entries.iter().filter_map(|p| from_path(p).map(|f| (p, f)));
-        let Some((first_path, first)) = found.next() else {
-            return plan_err!(
-                "directory '{location}' holds no .parquet, .csv, .json or .arrow files"
-            );
+    if scheme.is_empty() {
+        return Err(format!(
+            "'{}' is not a valid URL: it has no scheme (such as s3:// or https://)",
+            shown(location)
+        ));
+    }
+    // "data/a://b" is a (strange) path, not a URL.
+    let url_scheme = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    if !url_scheme {
+        return Ok(Source::Local(location.to_string()));
+    }
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme == "file" {
+        return file_url_path(location, rest).map(Source::Local);
+    }
+    if !crate::stores::is_supported_scheme(&scheme) {
+        return Err(format!(
+            "unsupported URL scheme '{scheme}://' in '{}': prefdb reads {}",
+            shown(location),
+            crate::stores::SUPPORTED_SCHEMES
+        ));
+    }
+    if rest.is_empty() || rest.starts_with('/') {
+        let what = match scheme.as_str() {
+            "http" | "https" => "host",
+            "az" | "azure" | "abfs" | "abfss" | "adl" => "container",
+            _ => "bucket",
         };
-        // A table reads one format; files of another would be silently left out.
-        if let Some((other_path, _)) = found.find(|(_, f)| f.1 != first.1) {
-            return plan_err!(
-                "directory '{location}' mixes file types ('{}' and '{}'): a table reads one format; \
-                 name the files with a glob such as '{}/*{}', or separate them",
-                file_name(first_path),
-                file_name(other_path),
-                location.trim_end_matches('/'),
-                first.1
-            );
+        return Err(format!(
+            "'{}' names no {what}: write {scheme}://{}/path",
+            shown(location),
+            what.to_ascii_uppercase()
+        ));
+    }
+    Url::parse(location).map_err(|e| format!("'{}' is not a valid URL: {e}", shown(location)))?;
+    Ok(Source::Remote)
+}
+
+/// The local path of a `file://` URL: `file:///abs/path` or `file://localhost/abs/path`,
+/// percent-decoded unless it is a glob.
+fn file_url_path(location: &str, rest: &str) -> std::result::Result<String, String> {
+    let path = rest.strip_prefix("localhost").unwrap_or(rest);
+    if !path.starts_with('/') {
+        return Err(format!(
+            "file URL '{}' must hold an absolute path, as in file:///data/votes.parquet (or give the path itself)",
+            shown(location)
+        ));
+    }
+    if is_glob(path) {
+        return Ok(path.to_string());
+    }
+    Ok(Url::parse(location)
+        .ok()
+        .and_then(|u| u.to_file_path().ok())
+        .map_or_else(|| path.to_string(), |p| p.to_string_lossy().into_owned()))
+}
+
+/// The format and the file extension that selects files, for a local file, directory or
+/// glob; checks that the file or directory is there and can be read.
+fn detect_format(location: &str) -> std::result::Result<(TableFormat, String), String> {
+    let shown = shown(location);
+    if is_glob(location) {
+        return format_of_name(location).ok_or_else(|| {
+            format!(
+                "cannot tell the format of '{shown}': end the pattern with .parquet, .csv, .json/.ndjson or .arrow"
+            )
+        });
+    }
+    let path = Path::new(location);
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if std::fs::symlink_metadata(path).is_ok() {
+                return Err(format!(
+                    "'{shown}' is a symbolic link to a file that does not exist"
+                ));
+            }
+            return Err(format!("no such file or directory: '{shown}'"));
         }
-        return Ok(first);
+        Err(e) => return Err(format!("cannot read '{shown}': {e}")),
+    };
+    if meta.is_dir() {
+        return detect_directory_format(location);
     }
-    if !is_glob(location) && !location.contains("://") && !path.exists() {
-        return plan_err!("no such file or directory: '{location}'");
+    if !meta.is_file() {
+        return Err(format!(
+            "'{shown}' is not a regular file or a directory (a pipe or a device cannot be read as a table)"
+        ));
     }
-    match from_path(path) {
-        Some(found) => Ok(found),
-        None => plan_err!(
-            "cannot tell the format of '{location}': use a .parquet, .csv, .json/.ndjson or .arrow extension"
-        ),
+    format_of_name(location).ok_or_else(|| {
+        format!(
+            "cannot tell the format of '{shown}': use a .parquet, .csv, .json/.ndjson or .arrow extension"
+        )
+    })
+}
+
+/// The format of a directory's data files: one format, or an error naming two that differ.
+fn detect_directory_format(location: &str) -> std::result::Result<(TableFormat, String), String> {
+    let shown = shown(location);
+    let mut entries: Vec<_> = std::fs::read_dir(location)
+        .map_err(|e| format!("cannot read directory '{shown}': {e}"))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    entries.sort();
+    let mut found = entries.iter().filter_map(|p| {
+        let name = p.file_name()?.to_str()?;
+        format_of_name(name).map(|f| (p, f))
+    });
+    let Some((first_path, first)) = found.next() else {
+        return Err(format!(
+            "directory '{shown}' holds no .parquet, .csv, .json or .arrow files"
+        ));
+    };
+    // A table reads one format; files of another would be silently left out.
+    if let Some((other_path, _)) = found.find(|(_, f)| f.1 != first.1) {
+        return Err(format!(
+            "directory '{shown}' mixes file types ('{}' and '{}'): a table reads one format; \
+             name the files with a glob such as '{}/*{}', or separate them",
+            file_name(first_path),
+            file_name(other_path),
+            shown.trim_end_matches('/'),
+            first.1
+        ));
     }
+    Ok(first)
 }
 
 /// The format of a URL location: from its extension, or, for a prefix ("directory") URL,
@@ -127,48 +276,132 @@ fn detect_format(location: &str) -> Result<(TableFormat, String)> {
 async fn detect_remote_format(
     ctx: &SessionContext,
     location: &str,
-) -> Result<(TableFormat, String)> {
+) -> std::result::Result<(TableFormat, String), String> {
+    let shown = shown(location);
     let from_name = |name: &str| {
         let ext = name.rsplit_once('.').map(|(_, e)| e)?;
         TableFormat::from_extension(ext).map(|f| (f, format!(".{ext}")))
     };
-    let url = ListingTableUrl::parse(location)?;
+    let url = ListingTableUrl::parse(location).map_err(|e| detail(&e))?;
     if let Some(found) = url.as_str().rsplit('/').next().and_then(from_name) {
         return Ok(found);
     }
     if is_glob(location) {
-        return plan_err!(
-            "cannot tell the format of '{location}': end the pattern with .parquet, .csv, .json or .arrow"
-        );
+        return Err(format!(
+            "cannot tell the format of '{shown}': end the pattern with .parquet, .csv, .json or .arrow"
+        ));
     }
-    let store = ctx.runtime_env().object_store(url.object_store())?;
-    let mut listing = store.list(Some(url.prefix()));
-    let mut seen = 0usize;
-    while let Some(meta) = listing.try_next().await? {
-        if let Some(found) = meta.location.filename().and_then(from_name) {
-            return Ok(found);
+    let store = ctx
+        .runtime_env()
+        .object_store(url.object_store())
+        .map_err(|e| detail(&e))?;
+    let listed = async {
+        let mut listing = store.list(Some(url.prefix()));
+        let mut seen = 0usize;
+        while let Some(meta) = listing.try_next().await? {
+            if let Some(found) = meta.location.filename().and_then(from_name) {
+                return Ok(Some(found));
+            }
+            seen += 1;
+            if seen >= 1000 {
+                break;
+            }
         }
-        seen += 1;
-        if seen >= 1000 {
-            break;
-        }
+        Ok::<_, object_store::Error>(None)
+    };
+    match listed.await {
+        Ok(Some(found)) => Ok(found),
+        Ok(None) => Err(format!(
+            "'{shown}' holds no .parquet, .csv, .json or .arrow files"
+        )),
+        Err(e) => Err(format!(
+            "cannot list '{shown}': {}",
+            detail(&DataFusionError::ObjectStore(Box::new(e)))
+        )),
     }
-    plan_err!("'{location}' holds no .parquet, .csv, .json or .arrow files")
 }
 
 /// Register `location` (a file, a directory of files, a glob, or an object-store or HTTP
-/// URL of any of these) as table `name`.
+/// URL of any of these) as table `name`. Every error names the table and says what is
+/// wrong with the location, in one line.
 pub async fn register_table(ctx: &SessionContext, name: &str, location: &str) -> Result<()> {
-    let remote = location.contains("://") && !location.starts_with("file://");
-    let (format, extension) = if remote {
-        detect_remote_format(ctx, location).await?
-    } else {
-        detect_format(location)?
+    let table = open_table(ctx, location)
+        .await
+        .map_err(|why| DataFusionError::Plan(format!("table '{name}': {why}")))?;
+    ctx.register_table(name, Arc::new(table)).map(|_| ())
+}
+
+/// Why `location` cannot be read as a table, or `None` if it can. For a query's
+/// `FROM 'file.parquet'`, which DataFusion reports only as "table not found".
+pub async fn location_error(ctx: &SessionContext, location: &str) -> Option<String> {
+    open_table(ctx, location).await.err()
+}
+
+async fn open_table(
+    ctx: &SessionContext,
+    location: &str,
+) -> std::result::Result<ListingTable, String> {
+    let shown = shown(location);
+    if location.trim().is_empty() {
+        return Err("the path is empty".into());
+    }
+    let (format, extension, url) = match source_of(location)? {
+        Source::Local(path) => {
+            let (format, extension) = detect_format(&path)?;
+            (
+                format,
+                extension,
+                table_url(&local_absolute(&path), false, &shown)?,
+            )
+        }
+        Source::Remote => {
+            let (format, extension) = detect_remote_format(ctx, location).await?;
+            (format, extension, table_url(location, true, &shown)?)
+        }
     };
-    let ext = extension.as_str();
+    let options = listing_options(ctx, format, &extension);
+    let files = list_files(ctx, &url, &extension)
+        .await
+        .map_err(|e| format!("cannot list '{shown}': {}", detail(&e)))?;
+    if files.is_empty() {
+        return Err(if is_glob(location) {
+            format!("no files match '{shown}'")
+        } else if url.is_collection() {
+            format!("no {extension} files under '{shown}'")
+        } else {
+            format!("no such file: '{shown}'")
+        });
+    }
+    if files.iter().all(|f| f.size == 0) {
+        let single_file = !is_glob(location) && !url.is_collection();
+        return Err(match files.len() {
+            1 if single_file => format!("'{shown}' is empty (0 bytes)"),
+            1 => format!(
+                "'{shown}' holds one file, '{}', and it is empty (0 bytes)",
+                files[0].location.filename().unwrap_or_default()
+            ),
+            n => format!("all {n} files at '{shown}' are empty (0 bytes)"),
+        });
+    }
+    let schema = options
+        .infer_schema(&ctx.state(), &url)
+        .await
+        .map_err(|e| read_error(format, &shown, &e))?;
+    if schema.fields().is_empty() {
+        return Err(format!("'{shown}' holds no columns"));
+    }
+    ListingTable::try_new(
+        ListingTableConfig::new(url)
+            .with_listing_options(options)
+            .with_schema(schema),
+    )
+    .map_err(|e| detail(&e))
+}
+
+fn listing_options(ctx: &SessionContext, format: TableFormat, ext: &str) -> ListingOptions {
     let config = ctx.copied_config();
     let table_options = ctx.copied_table_options();
-    let options = match format {
+    match format {
         TableFormat::Parquet => {
             let mut options = ParquetReadOptions::default()
                 .file_extension(ext)
@@ -187,35 +420,141 @@ pub async fn register_table(ctx: &SessionContext, name: &str, location: &str) ->
             ..Default::default()
         }
         .to_listing_options(&config, table_options),
-    };
-    let open = async {
-        let url = table_url(location, remote)?;
-        let schema = options.infer_schema(&ctx.state(), &url).await?;
-        let table = ListingTable::try_new(
-            ListingTableConfig::new(url)
-                .with_listing_options(options)
-                .with_schema(schema),
-        )?;
-        ctx.register_table(name, Arc::new(table)).map(|_| ())
-    };
-    open.await.map_err(|e| match e {
-        DataFusionError::Plan(_) | DataFusionError::Configuration(_) => e,
-        other => DataFusionError::Plan(format!(
-            "cannot open table '{name}' at '{location}': {other}"
-        )),
-    })
+    }
+}
+
+/// The files a table would read, as DataFusion lists them.
+async fn list_files(
+    ctx: &SessionContext,
+    url: &ListingTableUrl,
+    extension: &str,
+) -> Result<Vec<object_store::ObjectMeta>> {
+    let state = ctx.state();
+    let store = ctx.runtime_env().object_store(url)?;
+    let files = url
+        .list_all_files(&state, store.as_ref(), extension)
+        .await?
+        .try_collect()
+        .await;
+    files
+}
+
+/// A local path made absolute, so that DataFusion never mistakes one for a URL
+/// (`c:data.csv`, `mailto:x.csv`).
+fn local_absolute(path: &str) -> String {
+    std::path::absolute(path)
+        .map_or_else(|_| path.to_string(), |p| p.to_string_lossy().into_owned())
+}
+
+/// What went wrong reading a table's files, for a format chosen by extension.
+fn read_error(format: TableFormat, shown: &str, e: &DataFusionError) -> String {
+    let why = detail(e);
+    match format {
+        TableFormat::Json if why.contains("Expected JSON record to be an object, found Array") => {
+            format!(
+                "'{shown}' holds a JSON array, but prefdb reads newline-delimited JSON, one object per line (convert with: jq -c '.[]')"
+            )
+        }
+        TableFormat::Json => format!(
+            "cannot read '{shown}' as newline-delimited JSON (one object per line): {why}"
+        ),
+        TableFormat::Arrow if why.contains("Failed to parse Arrow file") => format!(
+            "cannot read '{shown}' as Arrow IPC: it is neither an Arrow file nor an Arrow stream (prefdb takes the format from the file extension)"
+        ),
+        TableFormat::Parquet | TableFormat::Arrow => format!(
+            "cannot read '{shown}' as {}: {why} (prefdb takes the format from the file extension)",
+            format.name()
+        ),
+        TableFormat::Csv => format!("cannot read '{shown}' as CSV: {why}"),
+    }
+}
+
+/// The longest cause a message quotes from a library error; longer ones (a JSON parser
+/// quoting the whole document) are cut.
+const MAX_DETAIL_CHARS: usize = 300;
+
+/// A library error as one short line: the innermost DataFusion error without the layers of
+/// wrapping ("External error: ", "Arrow error: Csv error: "), plus the innermost cause when
+/// the message leaves it out (an HTTP client's "connection refused").
+fn detail(e: &DataFusionError) -> String {
+    const WRAPPERS: [&str; 18] = [
+        "Error during planning: ",
+        "Execution error: ",
+        "Internal error: ",
+        "External error: ",
+        "Arrow error: ",
+        "Parquet error: ",
+        "Json error: ",
+        "Csv error: ",
+        "Parser error: ",
+        "Object Store error: ",
+        "object store: ",
+        "I/O error: ",
+        "IO error: ",
+        "Generic LocalFileSystem error: ",
+        "Generic S3 error: ",
+        "Generic GCS error: ",
+        "Generic HTTP error: ",
+        "Generic MicrosoftAzure error: ",
+    ];
+    let mut text = crate::user_message(e);
+    loop {
+        if let Some(rest) = text
+            .strip_prefix("Error when processing CSV file ")
+            .and_then(|r| r.split_once(" caused by ").map(|(_, cause)| cause))
+        {
+            text = rest.to_string();
+        } else if let Some(w) = WRAPPERS.iter().find(|w| text.starts_with(**w)) {
+            text = text[w.len()..].to_string();
+        } else {
+            break;
+        }
+    }
+    if let Some(at) = text.find(". This issue was likely caused by a bug in DataFusion") {
+        text.truncate(at);
+    }
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    let cause = cause.to_string();
+    if !cause.is_empty() && !text.contains(cause.as_str()) && !cause.contains(text.as_str()) {
+        text = format!("{text} ({cause})");
+    }
+    if text.chars().count() > MAX_DETAIL_CHARS {
+        text = text.chars().take(MAX_DETAIL_CHARS).collect::<String>() + "...";
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// DataFusion reads globs in local paths but takes a URL literally, so a URL glob
 /// (`s3://bucket/votes/*.parquet`) is split here into the prefix it lists and the pattern
 /// the listed names must match.
-fn table_url(location: &str, remote: bool) -> Result<ListingTableUrl> {
+///
+/// `shown` is the location as the user wrote it, for errors.
+fn table_url(
+    location: &str,
+    remote: bool,
+    shown: &str,
+) -> std::result::Result<ListingTableUrl, String> {
+    let glob_error = |e: DataFusionError| {
+        let why = detail(&e);
+        match why.split_once("Pattern syntax error near position ") {
+            Some((_, reason)) => format!(
+                "'{shown}' is not a valid glob: {} (a literal '[' is written [[])",
+                reason.split_once(": ").map_or(reason, |(_, r)| r)
+            ),
+            None => format!("'{shown}': {why}"),
+        }
+    };
     if !(remote && is_glob(location)) {
-        return ListingTableUrl::parse(location);
+        return ListingTableUrl::parse(location).map_err(glob_error);
     }
     let first_glob = location.find(['*', '?', '[']).unwrap_or(location.len());
     let cut = location[..first_glob].rfind('/').map_or(0, |i| i + 1);
-    ListingTableUrl::parse(&location[..cut])?.with_glob(&location[cut..])
+    ListingTableUrl::parse(&location[..cut])
+        .and_then(|url| url.with_glob(&location[cut..]))
+        .map_err(glob_error)
 }
 
 #[cfg(test)]
@@ -233,6 +572,64 @@ mod tests {
             .contains("name=path"));
         assert!("1x=a.csv".parse::<TableSpec>().is_err());
         assert!("v=".parse::<TableSpec>().is_err());
+    }
+
+    #[test]
+    fn table_names_must_be_usable_unquoted() {
+        for ok in [
+            "votes",
+            "Votes",
+            "ratings",
+            "scores",
+            "judge",
+            "t_2",
+            "user_votes",
+        ] {
+            assert_eq!(check_table_name(ok), Ok(()), "{ok}");
+        }
+        assert_eq!(
+            check_table_name("table").unwrap_err(),
+            "table name 'table' is an SQL keyword, so every query would have to quote it (\"table\"): choose another name"
+        );
+        assert!(check_table_name("lateral").is_err());
+        // Keywords the parser accepts as a table name are fine: FROM select works.
+        for keyword in ["select", "from", "where", "user"] {
+            assert_eq!(check_table_name(keyword), Ok(()), "{keyword}");
+        }
+        assert!(check_table_name("a.b")
+            .unwrap_err()
+            .contains("letters, digits"));
+    }
+
+    #[test]
+    fn urls_are_checked_before_any_store_sees_them() {
+        let err = |l: &str| source_of(l).err().unwrap();
+        assert_eq!(
+            err("ftp://host/x.parquet"),
+            "unsupported URL scheme 'ftp://' in 'ftp://host/x.parquet': prefdb reads s3://, gs://, az://, abfs(s)://, http(s):// and file:// URLs"
+        );
+        assert_eq!(
+            err("s3:///x.parquet"),
+            "'s3:///x.parquet' names no bucket: write s3://BUCKET/path"
+        );
+        assert_eq!(
+            err("https://"),
+            "'https://' names no host: write https://HOST/path"
+        );
+        assert_eq!(
+            err("http://[::1/x.csv"),
+            "'http://[::1/x.csv' is not a valid URL: invalid IPv6 address"
+        );
+        assert!(err("://x.csv").contains("has no scheme"));
+        assert!(err("file://data/x.csv").contains("must hold an absolute path"));
+        assert!(
+            matches!(source_of("file:///d/my%20votes.csv"), Ok(Source::Local(p)) if p == "/d/my votes.csv")
+        );
+        assert!(matches!(source_of("data/x.csv"), Ok(Source::Local(_))));
+        assert!(matches!(
+            source_of("s3://bucket/v/*.parquet"),
+            Ok(Source::Remote)
+        ));
     }
 
     #[test]
