@@ -19,7 +19,7 @@ use crate::state::StateRows;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, StructArray, UInt32Array};
 use datafusion::arrow::buffer::ScalarBuffer;
 use datafusion::arrow::datatypes::{
-    DataType, Field, FieldRef, Fields, Float64Type, Int64Type, UInt32Type,
+    DataType, Field, FieldRef, Fields, Float64Type, Int64Type, UInt32Type, UInt64Type,
 };
 use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{exec_err, plan_err, DataFusionError, HashMap, Result, ScalarValue};
@@ -268,6 +268,9 @@ fn value_coercion(function: AgreementFunction, arg: &str, t: &DataType) -> Resul
         t if is_text(t) => t.clone(),
         DataType::Dictionary(_, v) if is_text(v) => v.as_ref().clone(),
         DataType::Null => DataType::Float64,
+        // Integers stay integers until each value is checked to be exact as a double.
+        t if t.is_signed_integer() => DataType::Int64,
+        t if t.is_unsigned_integer() => DataType::UInt64,
         t if t.is_numeric() => DataType::Float64,
         t => {
             return plan_err!(
@@ -567,13 +570,39 @@ impl ValueDictionary {
 /// Row access to a value column.
 enum ValueColumn<'a> {
     Text(ItemColumn<'a>),
-    Number(&'a Float64Array),
+    Number(Float64Array),
 }
 
+/// Integers up to this magnitude are exact as doubles, so distinct labels stay distinct.
+const EXACT_DOUBLE_INTEGER: u64 = 1 << 53;
+
 impl<'a> ValueColumn<'a> {
-    fn new(array: &'a ArrayRef) -> Result<Self> {
+    fn new(function: &str, array: &'a ArrayRef) -> Result<Self> {
+        let beyond = |v: String| {
+            exec_err!(
+                "{function}: the integer label {v} is beyond 2^53, where distinct labels could be read as one number; cast the labels to text (CAST(label AS VARCHAR))"
+            )
+        };
         Ok(match array.data_type() {
-            DataType::Float64 => ValueColumn::Number(array.as_primitive::<Float64Type>()),
+            DataType::Float64 => ValueColumn::Number(array.as_primitive::<Float64Type>().clone()),
+            DataType::Int64 => {
+                let a = array.as_primitive::<Int64Type>();
+                if let Some(v) = a
+                    .iter()
+                    .flatten()
+                    .find(|v| v.unsigned_abs() > EXACT_DOUBLE_INTEGER)
+                {
+                    return beyond(v.to_string());
+                }
+                ValueColumn::Number(a.unary(|v| v as f64))
+            }
+            DataType::UInt64 => {
+                let a = array.as_primitive::<UInt64Type>();
+                if let Some(v) = a.iter().flatten().find(|&v| v > EXACT_DOUBLE_INTEGER) {
+                    return beyond(v.to_string());
+                }
+                ValueColumn::Number(a.unary(|v| v as f64))
+            }
             _ => ValueColumn::Text(ItemColumn::new(array)?),
         })
     }
@@ -1246,7 +1275,7 @@ impl Accumulator for RatingsAccumulator {
         } else {
             None
         };
-        let labels = ValueColumn::new(&values[f.label_arg()])?;
+        let labels = ValueColumn::new(f.name(), &values[f.label_arg()])?;
         self.ratings.reserve(values[0].len());
         // Long-form tables usually keep an item's ratings together: remember the last item.
         let mut last_item = None;
@@ -1434,8 +1463,8 @@ struct PairAccumulator {
 
 impl Accumulator for PairAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let first = ValueColumn::new(&values[0])?;
-        let second = ValueColumn::new(&values[1])?;
+        let first = ValueColumn::new(self.function.name(), &values[0])?;
+        let second = ValueColumn::new(self.function.name(), &values[1])?;
         let name = self.function.name();
         for row in 0..values[0].len() {
             let a = first.intern(row, &mut self.values, name)?;
@@ -1538,7 +1567,8 @@ fn documentation(function: AgreementFunction) -> &'static Documentation {
 
 const NULLS_LONG: &str = "A row with a NULL item, rater or label is skipped (a missing \
 rating, not a category). Labels may be numbers or text; categories are ordered by value \
-(text lexicographically).";
+(text lexicographically). Integer labels beyond ±2^53 are an error (cast them to text), since \
+as numbers two of them could read as one category.";
 
 fn build_documentation(function: AgreementFunction) -> Documentation {
     let (description, example) = match function {
