@@ -906,6 +906,11 @@ async fn psycopg_and_pandas_read_the_leaderboard() {
     );
     let text = String::from_utf8_lossy(&out.stdout);
     let parsed: serde_json::Value = serde_json::from_str(text.trim()).expect("JSON");
+    assert_eq!(parsed["bigint_in_range"], (1u64 << 62).to_string());
+    assert_eq!(
+        parsed["bigint_out_of_range"],
+        serde_json::json!(["22003", "bigint out of range (parameter $1)"])
+    );
     for key in ["psycopg", "pandas"] {
         let rows = parsed[key].as_array().unwrap();
         assert_eq!(rows.len(), expected.len(), "{key}");

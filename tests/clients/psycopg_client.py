@@ -25,6 +25,17 @@ with psycopg.connect(f"host=127.0.0.1 port={port} user=prefdb dbname=prefdb", co
         cur.execute("SELECT count(*) FROM votes WHERE category = %s", ("coding",))
         out["param"] = cur.fetchone()[0]
 
+# Python ints beyond int8 travel as NUMERIC: out of range is an error, as in Postgres.
+with psycopg.connect(f"host=127.0.0.1 port={port} user=prefdb dbname=prefdb", connect_timeout=10, autocommit=True) as conn:
+    with conn.cursor() as cur:
+        cur.execute("SELECT %s::bigint", (2**62,))
+        out["bigint_in_range"] = str(cur.fetchone()[0])
+        try:
+            cur.execute("SELECT %s::bigint", (2**70,))
+            out["bigint_out_of_range"] = ["no error", str(cur.fetchone()[0])]
+        except psycopg.Error as e:
+            out["bigint_out_of_range"] = [e.sqlstate, str(e).strip()]
+
 engine = sqlalchemy.create_engine(f"postgresql+psycopg://prefdb@127.0.0.1:{port}/prefdb")
 with engine.connect() as conn:
     frame = pd.read_sql(sqlalchemy.text(FLAT), conn)

@@ -22,6 +22,7 @@ use datafusion::sql::sqlparser::parser::ParserError;
 use datafusion_postgres::pgwire::api::portal::Portal;
 use datafusion_postgres::pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use datafusion_postgres::pgwire::api::results::{QueryResponse, Response, Tag};
+use datafusion_postgres::pgwire::api::stmt::QueryParser;
 use datafusion_postgres::pgwire::api::store::PortalStore;
 use datafusion_postgres::pgwire::api::{
     ClientInfo, ClientPortalStore, ErrorHandler, METADATA_USER,
@@ -399,6 +400,11 @@ impl ExtendedQueryHandler for Service {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        let server_types = self
+            .inner
+            .query_parser()
+            .get_parameter_types(&portal.statement.statement)?;
+        super::params::check_numeric_parameters(portal, &server_types)?;
         let guard = InFlight::start(&self.in_flight);
         let deadline = self.deadline();
         let limit = self.timeout.unwrap_or_default();
