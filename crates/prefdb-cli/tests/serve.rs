@@ -149,6 +149,11 @@ fn queries_that_aborted_the_server_get_answers_or_errors() {
     let e = query(port, &format!("SELECT count(*) FROM votes WHERE {ors}")).unwrap_err();
     assert!(e.contains("query too complex"), "{e}");
     assert_eq!(query_one(port, &format!("SELECT {}", terms(2000))), "2000");
+    // A select list that would plan for minutes.
+    let columns = vec!["1"; 100_000].join(", ");
+    let e = query(port, &format!("SELECT {columns}")).unwrap_err();
+    assert!(e.contains("54001"), "{e}");
+    assert!(e.contains("a select list names 100000 items"), "{e}");
     let nested = "SELECT * FROM leaderboard('SELECT * FROM leaderboard(''SELECT bt_rank(model_a, model_b, winner) FROM votes'')')";
     let e = query(port, nested).unwrap_err();
     assert!(e.contains("exactly one list-of-structs column"), "{e}");

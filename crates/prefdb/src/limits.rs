@@ -8,6 +8,11 @@
 //! ...`, which it parses with a loop into a tree as deep as the chain is long. So prefdb
 //! counts, without recursion, the operators of the longest chain in a statement and refuses
 //! one longer than [`MAX_OPERATOR_CHAIN`].
+//!
+//! Planning a select list is quadratic in its length too (a 100,000-column `SELECT` planned
+//! for four minutes, and planning cannot be interrupted), so a select list longer than
+//! [`MAX_SELECT_ITEMS`] is refused the same way. `SELECT *` over a wide table is not
+//! affected: the limit is on what the query's text lists.
 
 use datafusion::common::{DataFusionError, Result};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
@@ -19,32 +24,61 @@ use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 /// fits easily in the query threads' stack ([`crate::QUERY_STACK`]).
 pub const MAX_OPERATOR_CHAIN: usize = 2000;
 
-/// Refuse a statement whose longest operator chain exceeds [`MAX_OPERATOR_CHAIN`]. Text the
-/// tokenizer cannot read passes, for the parser to report.
+/// The most items one select list may name. At this length planning takes about a second.
+pub const MAX_SELECT_ITEMS: usize = 10_000;
+
+/// What the tokens seen so far hold at one parenthesis level.
+#[derive(Default)]
+struct Level {
+    /// Operators in the current chain.
+    chain: usize,
+    /// Items of the select list being read, if one is.
+    select_items: Option<usize>,
+}
+
+/// Refuse a statement whose longest operator chain exceeds [`MAX_OPERATOR_CHAIN`], or whose
+/// longest select list exceeds [`MAX_SELECT_ITEMS`]. Text the tokenizer cannot read passes,
+/// for the parser to report.
 pub fn check_operator_chains(sql: &str) -> Result<()> {
     let dialect = PostgreSqlDialect {};
     let Ok(tokens) = Tokenizer::new(&dialect, sql).tokenize() else {
         return Ok(());
     };
-    // One counter per open parenthesis; a comma or a clause keyword starts a new chain.
-    let mut chains: Vec<usize> = vec![0];
-    let mut longest = 0;
+    // One level per open parenthesis; a comma or a clause keyword starts a new chain.
+    let mut levels: Vec<Level> = vec![Level::default()];
+    let (mut longest, mut widest) = (0, 0);
     for token in &tokens {
         match token {
-            Token::LParen | Token::LBracket => chains.push(0),
+            Token::LParen | Token::LBracket => levels.push(Level::default()),
             // An unbalanced closing parenthesis is the parser's to report.
-            Token::RParen | Token::RBracket if chains.len() > 1 => {
-                chains.pop();
+            Token::RParen | Token::RBracket if levels.len() > 1 => {
+                levels.pop();
             }
-            Token::Comma | Token::SemiColon => *chains.last_mut().expect("never empty") = 0,
-            Token::Word(w) if is_clause(w.keyword) => *chains.last_mut().expect("never empty") = 0,
+            Token::Comma | Token::SemiColon => {
+                let level = levels.last_mut().expect("never empty");
+                level.chain = 0;
+                if let Some(items) = &mut level.select_items {
+                    *items += 1;
+                    widest = widest.max(*items);
+                }
+            }
+            Token::Word(w) if is_clause(w.keyword) => {
+                let level = levels.last_mut().expect("never empty");
+                level.chain = 0;
+                level.select_items = (w.keyword == Keyword::SELECT).then_some(1);
+            }
             t if is_operator(t) => {
-                let chain = chains.last_mut().expect("never empty");
-                *chain += 1;
-                longest = longest.max(*chain);
+                let level = levels.last_mut().expect("never empty");
+                level.chain += 1;
+                longest = longest.max(level.chain);
             }
             _ => {}
         }
+    }
+    if widest > MAX_SELECT_ITEMS {
+        return Err(DataFusionError::Plan(format!(
+            "query too complex: a select list names {widest} items, and prefdb accepts at most {MAX_SELECT_ITEMS}; select fewer columns, or gather values into an array or struct"
+        )));
     }
     if longest > MAX_OPERATOR_CHAIN {
         return Err(DataFusionError::Plan(format!(
@@ -133,6 +167,27 @@ mod tests {
         );
         assert!(check_operator_chains(&list).is_ok());
         assert!(check_operator_chains("SELECT 'unterminated").is_ok());
+    }
+
+    #[test]
+    fn long_select_lists_are_refused_and_long_in_lists_pass() {
+        let columns = |n: usize| vec!["1"; n].join(", ");
+        assert!(check_operator_chains(&format!("SELECT {} FROM t", columns(10_000))).is_ok());
+        let e = check_operator_chains(&format!("SELECT {} FROM t", columns(10_001))).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Error during planning: query too complex: a select list names 10001 items, and prefdb accepts at most 10000; select fewer columns, or gather values into an array or struct"
+        );
+        // In a subquery too; but not a long IN list, VALUES rows or GROUP BY after it.
+        let nested = format!("SELECT * FROM (SELECT {}) AS s", columns(20_000));
+        assert!(check_operator_chains(&nested).is_err());
+        let list = format!("SELECT a FROM t WHERE a IN ({})", columns(50_000));
+        assert!(check_operator_chains(&list).is_ok());
+        let values = format!(
+            "SELECT * FROM (VALUES {}) AS v(x)",
+            vec!["(1)"; 20_000].join(", ")
+        );
+        assert!(check_operator_chains(&values).is_ok());
     }
 }
 
