@@ -378,6 +378,11 @@ impl Accumulator for ControlledAccumulator {
             return ScalarValue::try_from(&self.return_type);
         };
         let n = self.items.len();
+        if !self.battles.weight.iter().sum::<f64>().is_finite() {
+            return exec_err!(
+                "{NAME}: the weights add up past the largest representable number; scale them down"
+            );
+        }
         check_dense_size(
             NAME,
             "the controlled model",

@@ -733,7 +733,6 @@ impl PairwiseAccumulator {
         let n = self.items.len();
         let (original, pairs) = self.canonical_pairs();
         let name = self.function.name();
-        check_finite_counts(name, &pairs)?;
         if self.config.tie_model.is_some() {
             let what = match self.function {
                 PairwiseFunction::NewmanRank => "Newman's model",
@@ -1013,6 +1012,7 @@ impl Accumulator for PairwiseAccumulator {
         if self.items.is_empty() {
             return ScalarValue::try_from(&self.return_type);
         }
+        check_finite_counts(self.function.name(), self.counts.pairs())?;
         match self.function {
             PairwiseFunction::BtRank | PairwiseFunction::NewmanRank => self.evaluate_bt_rank(),
             PairwiseFunction::WinMatrix => self.evaluate_win_matrix(),

@@ -292,6 +292,11 @@ impl Accumulator for PlAccumulator {
         if rankings.is_empty() {
             return ScalarValue::try_from(&self.return_type);
         }
+        if !rankings.iter().map(|r| r.weight).sum::<f64>().is_finite() {
+            return exec_err!(
+                "{NAME}: the weights add up past the largest representable number; scale them down"
+            );
+        }
         let n = self.rows.items.len();
         check_dense_size(
             NAME,
