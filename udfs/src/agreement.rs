@@ -535,6 +535,14 @@ impl ValueDictionary {
         }
     }
 
+    /// Bytes held: text labels with their text, numbers with their hash index.
+    fn heap_size(&self) -> usize {
+        match self {
+            ValueDictionary::Text(t) => t.heap_size(),
+            ValueDictionary::Number { ids, values } => values.capacity() * 8 + ids.capacity() * 16,
+        }
+    }
+
     fn to_array(&self) -> ArrayRef {
         match self {
             ValueDictionary::Text(t) => t.to_array(),
@@ -1373,7 +1381,7 @@ impl Accumulator for RatingsAccumulator {
         std::mem::size_of_val(self)
             + self.items.heap_size()
             + self.raters.heap_size()
-            + self.values.len() * 24
+            + self.values.heap_size()
             + self.ratings.heap_size()
             + self.counts.capacity() * 8
     }
@@ -1523,7 +1531,7 @@ impl Accumulator for PairAccumulator {
     }
 
     fn size(&self) -> usize {
-        std::mem::size_of_val(self) + self.values.len() * 24 + self.confusion.capacity() * 20
+        std::mem::size_of_val(self) + self.values.heap_size() + self.confusion.capacity() * 24
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {

@@ -99,8 +99,8 @@ enum Command {
     },
     /// Generate an arena, rank it and print the leaderboards beside the true ratings.
     Demo {
-        /// Number of votes to generate.
-        #[arg(long, default_value_t = 200_000, value_parser = whole_number, allow_hyphen_values = true)]
+        /// Number of votes to generate (kept in memory: at most 100,000,000).
+        #[arg(long, default_value_t = 200_000, value_parser = demo_vote_count, allow_hyphen_values = true)]
         votes: u64,
         /// Number of models.
         #[arg(long, default_value_t = 12, value_parser = model_count, allow_hyphen_values = true)]
@@ -115,7 +115,8 @@ enum GenCommand {
     /// A Chatbot-Arena-like vote table: model_a, model_b, winner, category, turn_len_a,
     /// turn_len_b, ts.
     Arena {
-        #[arg(long, value_parser = whole_number, allow_hyphen_values = true)]
+        /// Number of votes (streamed to the file: at most 10,000,000,000, about 120 GB).
+        #[arg(long, value_parser = vote_count, allow_hyphen_values = true)]
         votes: u64,
         #[arg(long, value_parser = model_count, allow_hyphen_values = true)]
         models: usize,
@@ -434,6 +435,26 @@ fn connections(text: &str) -> Result<usize, String> {
 /// The most models `gen arena` and `demo` make: each costs a rating per category, and a
 /// leaderboard of more is not an arena.
 const MAX_MODELS: usize = 1_000_000;
+
+/// The most votes `gen arena` writes (streamed; about 120 GB of Parquet) and `demo` keeps in
+/// memory, so a typo cannot run until the disk or the memory is full.
+const MAX_GEN_VOTES: u64 = 10_000_000_000;
+const MAX_DEMO_VOTES: u64 = 100_000_000;
+
+fn vote_count(text: &str) -> Result<u64, String> {
+    votes_up_to(text, MAX_GEN_VOTES)
+}
+
+fn demo_vote_count(text: &str) -> Result<u64, String> {
+    votes_up_to(text, MAX_DEMO_VOTES)
+}
+
+fn votes_up_to(text: &str, max: u64) -> Result<u64, String> {
+    match text.trim().parse::<u64>() {
+        Ok(n) if n <= max => Ok(n),
+        _ => Err(format!("expected a whole number from 0 to {max}")),
+    }
+}
 
 fn model_count(text: &str) -> Result<usize, String> {
     match text.trim().parse::<usize>() {

@@ -468,7 +468,15 @@ fn numeric_arguments_out_of_range_are_refused_by_name() {
     );
     assert_eq!(
         gen_error(&["--votes", "-5", "--models", "3"]),
-        "error: invalid value '-5' for '--votes <VOTES>': expected a whole number from 0 to 18446744073709551615 (see prefdb --help)"
+        "error: invalid value '-5' for '--votes <VOTES>': expected a whole number from 0 to 10000000000 (see prefdb --help)"
+    );
+    assert_eq!(
+        gen_error(&["--votes", "18446744073709551615", "--models", "3"]),
+        "error: invalid value '18446744073709551615' for '--votes <VOTES>': expected a whole number from 0 to 10000000000 (see prefdb --help)"
+    );
+    assert_eq!(
+        one_line_error(prefdb().args(["demo", "--votes", "100000001"])).trim_end(),
+        "error: invalid value '100000001' for '--votes <VOTES>': expected a whole number from 0 to 100000000 (see prefdb --help)"
     );
     assert_eq!(
         gen_error(&["--votes", "10", "--models", "3", "--tie-rate", "-0.5"]),
