@@ -95,14 +95,22 @@ async fn bt_rank_is_independent_of_partitioning() {
         results.push(pairs(&ctx, sql).await);
     }
     assert_eq!(results[0].len(), 59);
-    for (a, b) in results[0].iter().zip(&results[1]) {
+    assert_bitwise_equal(&results[0], &results[1]);
+}
+
+/// With integer counts (outcomes 0, ½, 1 and no weights) every merged sum is exact, so the
+/// README promises the same bits on every partitioning, intervals included.
+fn assert_bitwise_equal(a: &[(String, f64)], b: &[(String, f64)]) {
+    assert_eq!(a.len(), b.len());
+    for (a, b) in a.iter().zip(b) {
         assert_eq!(a.0, b.0);
-        assert!((a.1 - b.1).abs() < 1e-9, "{}: {} vs {}", a.0, a.1, b.1);
+        assert_eq!(a.1.to_bits(), b.1.to_bits(), "{}: {} vs {}", a.0, a.1, b.1);
     }
 }
 
 /// Bootstrap intervals are the same for a seed whatever the partitioning: the replicates
-/// resample the merged, canonically ordered pair table. Also with the Davidson tie model.
+/// resample the merged, canonically ordered pair table. So are Fisher intervals; also with
+/// both tie models.
 #[tokio::test]
 async fn bt_rank_bootstrap_is_independent_of_partitioning() {
     repo_root();
@@ -113,21 +121,20 @@ async fn bt_rank_bootstrap_is_independent_of_partitioning() {
             .await
             .unwrap();
         let mut both = Vec::new();
-        for ties in ["", "ties=davidson, "] {
-            for column in ["ci_lower", "ci_upper"] {
-                let sql = format!(
-                    "SELECT item, {column} FROM leaderboard('SELECT bt_rank(\"left\", \"right\", winner, ''{ties}bootstrap=100, seed=3'') FROM (SELECT * FROM llmfao ORDER BY random())') ORDER BY item"
-                );
-                both.extend(pairs(&ctx, &sql).await);
+        for ties in ["", "ties=davidson, ", "ties=rao_kupper, "] {
+            for intervals in ["bootstrap=100, seed=3", "se=fisher"] {
+                for column in ["rating", "ci_lower", "ci_upper"] {
+                    let sql = format!(
+                        "SELECT item, {column} FROM leaderboard('SELECT bt_rank(\"left\", \"right\", winner, ''{ties}{intervals}'') FROM (SELECT * FROM llmfao ORDER BY random())') ORDER BY item"
+                    );
+                    both.extend(pairs(&ctx, &sql).await);
+                }
             }
         }
         results.push(both);
     }
-    assert_eq!(results[0].len(), 4 * 59);
-    for (a, b) in results[0].iter().zip(&results[1]) {
-        assert_eq!(a.0, b.0);
-        assert!((a.1 - b.1).abs() < 1e-9, "{}: {} vs {}", a.0, a.1, b.1);
-    }
+    assert_eq!(results[0].len(), 18 * 59);
+    assert_bitwise_equal(&results[0], &results[1]);
 }
 
 fn ranks(values: &[f64]) -> Vec<f64> {
