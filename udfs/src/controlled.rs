@@ -159,6 +159,7 @@ impl AggregateUDFImpl for ControlledUdaf {
         let mut coerced = coerce_item_pair(NAME, &arg_types[..2])?;
         coerced.push(match &arg_types[2] {
             t @ (DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) => t.clone(),
+            DataType::Dictionary(_, v) if v.is_string() => v.as_ref().clone(),
             DataType::Null => DataType::Float64,
             t if t.is_numeric() => DataType::Float64,
             t => {
@@ -182,6 +183,7 @@ impl AggregateUDFImpl for ControlledUdaf {
         for (i, t) in arg_types.iter().enumerate().skip(4) {
             coerced.push(match t {
                 DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => t.clone(),
+                DataType::Dictionary(_, v) if v.is_string() => v.as_ref().clone(),
                 DataType::Null => DataType::Float64,
                 t if i == 4 && t.is_numeric() => DataType::Float64,
                 t if i == 4 => return plan_err!("{NAME}: weight must be numeric, got {t}"),

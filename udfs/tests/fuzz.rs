@@ -21,6 +21,7 @@ use datafusion::arrow::array::{
     UInt16Array, UInt32Array, UInt64Array, UInt8Array,
 };
 use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer};
+use datafusion::arrow::compute::{cast_with_options, CastOptions};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::datasource::MemTable;
@@ -238,13 +239,61 @@ const CALLS: &[&str] = &[
     "rank_aggregate(a, g, x, 'method=copeland')",
 ];
 
-/// The session with prefdb's functions and an empty table of the input columns.
+/// The tables every call is planned over: `t` with the input columns as generated, and
+/// `t1`..`t3` with the same columns in the other types the functions accept (large, view and
+/// dictionary strings; Float32 and Decimal; narrow, wide and unsigned integers). Values are
+/// cast from the generated batch; what a type cannot hold becomes NULL.
+const TABLES: [&str; 4] = ["t", "t1", "t2", "t3"];
+
+fn table_schema(table: &str) -> SchemaRef {
+    let dictionary = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+    let (items, text, float, int) = match table {
+        "t1" => (
+            DataType::LargeUtf8,
+            DataType::LargeUtf8,
+            DataType::Float32,
+            DataType::Int32,
+        ),
+        "t2" => (
+            DataType::Utf8View,
+            dictionary,
+            DataType::Decimal128(20, 6),
+            DataType::UInt64,
+        ),
+        "t3" => (
+            dictionary.clone(),
+            DataType::Utf8View,
+            DataType::Float64,
+            DataType::Int8,
+        ),
+        _ => return input_schema(),
+    };
+    let fields = input_schema()
+        .fields()
+        .iter()
+        .map(|f| {
+            let t = match (f.name().as_str(), f.data_type()) {
+                ("a" | "b", _) => items.clone(),
+                (_, DataType::Utf8) => text.clone(),
+                (_, DataType::Float64) => float.clone(),
+                (_, DataType::Int64) => int.clone(),
+                (_, other) => other.clone(),
+            };
+            Field::new(f.name(), t, true)
+        })
+        .collect::<Vec<_>>();
+    Arc::new(Schema::new(fields))
+}
+
+/// The session with prefdb's functions and an empty table of each input layout.
 fn session() -> SessionContext {
     let ctx = SessionContext::new();
     prefdb_udfs::register_all(&ctx);
-    let table = MemTable::try_new(input_schema(), vec![vec![]]).expect("an empty table");
-    ctx.register_table("t", Arc::new(table))
-        .expect("registering the table");
+    for name in TABLES {
+        let table = MemTable::try_new(table_schema(name), vec![vec![]]).expect("an empty table");
+        ctx.register_table(name, Arc::new(table))
+            .expect("registering the table");
+    }
     ctx
 }
 
@@ -275,8 +324,12 @@ fn raw_aggregate(plan: &Arc<dyn ExecutionPlan>) -> Option<(Arc<AggregateFunction
 }
 
 fn target(ctx: &SessionContext, call: &str) -> Target {
+    target_over(ctx, call, "t")
+}
+
+fn target_over(ctx: &SessionContext, call: &str, table: &str) -> Target {
     let plan = runtime().block_on(async {
-        ctx.sql(&format!("SELECT {call} FROM t"))
+        ctx.sql(&format!("SELECT {call} FROM {table}"))
             .await
             .unwrap_or_else(|e| panic!("{call}: {e}"))
             .create_physical_plan()
@@ -307,11 +360,11 @@ impl Target {
             .fields()
             .iter()
             .map(|f| {
-                Arc::clone(
-                    batch
-                        .column_by_name(f.name())
-                        .expect("the aggregate reads table columns"),
-                )
+                let column = batch
+                    .column_by_name(f.name())
+                    .expect("the aggregate reads table columns");
+                cast_with_options(column, f.data_type(), &CastOptions::default())
+                    .expect("generated values cast, NULL where they do not fit")
             })
             .collect();
         let batch = RecordBatch::try_new(Arc::clone(&self.input_schema), columns)
@@ -369,11 +422,11 @@ fn no_panic<R>(what: &str, work: impl FnOnce() -> R) -> R {
 #[test]
 fn random_inputs_update_merge_and_evaluate_without_panicking() {
     let ctx = session();
-    for call in CALLS {
-        let target = target(&ctx, call);
+    for (call, table) in CALLS.iter().flat_map(|c| TABLES.map(|t| (c, t))) {
+        let target = target_over(&ctx, call, table);
         let mut rng = Rng(seed());
         for case in 0..cases() {
-            let what = format!("{call} (seed {}, case {case})", seed());
+            let what = format!("{call} FROM {table} (seed {}, case {case})", seed());
             no_panic(&what, || {
                 let mut whole = target.accumulator();
                 let mut parts = Vec::new();
