@@ -683,6 +683,49 @@ async fn catalog_introspection_replay() {
     server.stop().await;
 }
 
+/// Session statements drivers and pools send: `SHOW` of the settings they read answers as
+/// Postgres does (an unknown name is 42704), and `DISCARD ALL` (every pool's reset) is
+/// accepted; on both protocols.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn show_settings_and_discard_all_answer_as_postgres() {
+    let server = start(demo_context(None), loopback()).await;
+    let client = connect(&server.url("prefdb")).await;
+    for (name, value) in [
+        ("standard_conforming_strings", "on"),
+        ("client_encoding", "UTF8"),
+        ("server_version_num", "160006"),
+        ("integer_datetimes", "on"),
+        ("server_encoding", "UTF8"),
+    ] {
+        let sql = format!("SHOW {name}");
+        let messages = client.simple_query(&sql).await.unwrap();
+        assert_eq!(
+            simple_rows(&messages),
+            vec![vec![value.to_string()]],
+            "{sql}"
+        );
+        let row = client.query_one(sql.as_str(), &[]).await.unwrap();
+        assert_eq!(row.columns()[0].name(), name);
+        assert_eq!(row.get::<_, String>(0), value, "{sql} (extended)");
+    }
+    let e = client
+        .simple_query("SHOW no_such_setting")
+        .await
+        .unwrap_err();
+    assert_eq!(e.code().map(|c| c.code()), Some("42704"), "{e:?}");
+    assert!(message(&e).contains("unrecognized configuration parameter \"no_such_setting\""));
+    // Settings datafusion-postgres keeps per connection still come from it.
+    let path = simple_rows(&client.simple_query("SHOW search_path").await.unwrap());
+    assert!(!path[0][0].is_empty(), "{path:?}");
+    client.batch_execute("DISCARD ALL").await.unwrap();
+    client.execute("DISCARD ALL", &[]).await.unwrap();
+    assert_eq!(
+        simple_rows(&client.simple_query("SELECT 1").await.unwrap()),
+        vec![vec!["1".to_string()]]
+    );
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_waits_for_running_queries() {
     let server = start(

@@ -423,6 +423,7 @@ impl Server {
             hooks.push(Arc::new(policy::Refusing::read_only()));
         }
         hooks.push(Arc::new(policy::SavepointHook));
+        hooks.push(Arc::new(pg_compat::SessionStatements));
         // datafusion-postgres's own hooks, in its order: cursors, SET/SHOW, transactions.
         hooks.push(Arc::new(
             datafusion_postgres::hooks::cursor::CursorStatementHook,

@@ -2,18 +2,27 @@
 //! datafusion-postgres's `pg_catalog` provide: `version()` in the form drivers parse
 //! (SQLAlchemy reads "PostgreSQL X.Y"), `current_setting(name)` (Grafana asks for
 //! `server_version_num`), `pg_function_is_visible(oid)` (psql's `\df`), and prefdb's own
-//! functions in `pg_proc`.
+//! functions in `pg_proc`; and the session statements upstream lacks ([`SessionStatements`]).
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{
     new_null_array, Array, ArrayRef, Int64Array, RecordBatch, StringArray,
 };
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::catalog::{SchemaProvider, TableProvider};
-use datafusion::common::{exec_err, Result, ScalarValue};
+use datafusion::common::{exec_err, DFSchema, ParamValues, Result, ScalarValue};
 use datafusion::datasource::MemTable;
 use datafusion::logical_expr::{create_udf, ColumnarValue, ScalarUDF, Volatility};
+use datafusion::logical_expr::{EmptyRelation, LogicalPlan};
 use datafusion::prelude::SessionContext;
+use datafusion::sql::sqlparser::ast::Statement;
+use datafusion_postgres::hooks::HookClient;
+use datafusion_postgres::pgwire::api::results::{
+    DataRowEncoder, FieldFormat, FieldInfo, QueryResponse, Response, Tag,
+};
+use datafusion_postgres::pgwire::api::{ClientInfo, Type};
+use datafusion_postgres::pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use datafusion_postgres::QueryHook;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -299,4 +308,131 @@ pub async fn register_function_catalog(ctx: &SessionContext, catalog: &str) -> R
         ));
     }
     Ok(())
+}
+
+/// Session statements datafusion-postgres 0.19 lacks: `DISCARD` (every connection pool
+/// resets a connection with `DISCARD ALL`; upstream rejects it), and `SHOW` of the settings
+/// in [`setting`] (drivers read `standard_conforming_strings`, `client_encoding`,
+/// `server_version_num`, `integer_datetimes`; upstream answers them with an empty
+/// `unsupported_show_statement`, and an unknown name the same way where Postgres says
+/// `unrecognized configuration parameter`). The settings upstream keeps per connection
+/// (`statement_timeout`, `search_path`, `DateStyle`, ...) are left to it.
+#[derive(Debug, Default)]
+pub struct SessionStatements;
+
+/// Settings datafusion-postgres answers itself, from the connection's own values.
+const UPSTREAM_SHOWS: &[&str] = &[
+    "time zone",
+    "server_version",
+    "transaction_isolation",
+    "transaction isolation level",
+    "catalogs",
+    "statement_timeout",
+    "bytea_output",
+    "datestyle",
+    "intervalstyle",
+    "extra_float_digits",
+    "application_name",
+    "search_path",
+    "all",
+];
+
+enum SessionAnswer {
+    /// A command tag.
+    Done(String),
+    /// A setting's name and value, as one text column.
+    Show(String, &'static str),
+}
+
+fn session_answer(statement: &Statement) -> Option<PgWireResult<SessionAnswer>> {
+    match statement {
+        Statement::Discard { object_type } => {
+            Some(Ok(SessionAnswer::Done(format!("DISCARD {object_type}"))))
+        }
+        Statement::ShowVariable { variable } => {
+            let name = variable
+                .iter()
+                .map(|part| part.value.to_ascii_lowercase())
+                .collect::<Vec<_>>()
+                .join(" ");
+            if UPSTREAM_SHOWS.contains(&name.as_str()) {
+                return None;
+            }
+            Some(match setting(&name) {
+                Ok(value) => Ok(SessionAnswer::Show(name, value)),
+                Err(_) => Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+                    "ERROR".to_string(),
+                    "42704".to_string(),
+                    format!("unrecognized configuration parameter \"{name}\""),
+                )))),
+            })
+        }
+        _ => None,
+    }
+}
+
+fn session_response(answer: SessionAnswer) -> PgWireResult<Response> {
+    match answer {
+        SessionAnswer::Done(tag) => Ok(Response::Execution(Tag::new(&tag))),
+        SessionAnswer::Show(name, value) => {
+            let fields = Arc::new(vec![FieldInfo::new(
+                name,
+                None,
+                None,
+                Type::TEXT,
+                FieldFormat::Text,
+            )]);
+            let mut encoder = DataRowEncoder::new(Arc::clone(&fields));
+            encoder.encode_field(&Some(value))?;
+            let row = encoder.take_row();
+            Ok(Response::Query(QueryResponse::new(
+                fields,
+                futures::stream::once(async move { Ok(row) }),
+            )))
+        }
+    }
+}
+
+#[async_trait]
+impl QueryHook for SessionStatements {
+    async fn handle_simple_query(
+        &self,
+        statement: &Statement,
+        _ctx: &SessionContext,
+        _client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        session_answer(statement).map(|a| a.and_then(session_response))
+    }
+
+    async fn handle_extended_parse_query(
+        &self,
+        statement: &Statement,
+        _ctx: &SessionContext,
+        _client: &(dyn ClientInfo + Send + Sync),
+    ) -> Option<PgWireResult<LogicalPlan>> {
+        let answer = session_answer(statement)?;
+        Some(answer.and_then(|answer| {
+            let fields = match answer {
+                SessionAnswer::Done(_) => vec![],
+                SessionAnswer::Show(name, _) => vec![Field::new(name, DataType::Utf8, false)],
+            };
+            let schema = DFSchema::try_from(Schema::new(fields))
+                .map_err(|e| PgWireError::ApiError(Box::new(e)))?;
+            Ok(LogicalPlan::EmptyRelation(EmptyRelation {
+                produce_one_row: true,
+                schema: Arc::new(schema),
+            }))
+        }))
+    }
+
+    async fn handle_extended_query(
+        &self,
+        statement: &Statement,
+        _plan: &LogicalPlan,
+        _params: &ParamValues,
+        _ctx: &SessionContext,
+        _client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        session_answer(statement).map(|a| a.and_then(session_response))
+    }
 }
