@@ -717,6 +717,35 @@ async fn show_settings_and_discard_all_answer_as_postgres() {
     // Settings datafusion-postgres keeps per connection still come from it.
     let path = simple_rows(&client.simple_query("SHOW search_path").await.unwrap());
     assert!(!path[0][0].is_empty(), "{path:?}");
+    // Result columns carry Postgres's names, on both protocols.
+    let names = |row: &tokio_postgres::Row| -> Vec<String> {
+        row.columns().iter().map(|c| c.name().to_string()).collect()
+    };
+    let sql =
+        "SELECT 1, count(*), current_user, session_user, 2::int, max(model_a) AS top FROM votes";
+    let row = client.query_one(sql, &[]).await.unwrap();
+    assert_eq!(
+        names(&row),
+        [
+            "?column?",
+            "count",
+            "current_user",
+            "session_user",
+            "int4",
+            "top"
+        ]
+    );
+    let messages = client.simple_query(sql).await.unwrap();
+    let described = messages.iter().find_map(|m| match m {
+        tokio_postgres::SimpleQueryMessage::Row(r) => Some(
+            r.columns()
+                .iter()
+                .map(|c| c.name().to_string())
+                .collect::<Vec<_>>(),
+        ),
+        _ => None,
+    });
+    assert_eq!(described.unwrap(), names(&row));
     client.batch_execute("DISCARD ALL").await.unwrap();
     client.execute("DISCARD ALL", &[]).await.unwrap();
     assert_eq!(

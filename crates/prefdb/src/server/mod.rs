@@ -6,6 +6,7 @@
 //! non-loopback listeners, a connection limit answered with SQLSTATE 53300, statement
 //! deadlines and cancellation that cover execution ([`service`]), and a graceful shutdown.
 
+mod column_names;
 mod params;
 pub mod pg_compat;
 pub mod policy;

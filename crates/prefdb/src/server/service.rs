@@ -19,13 +19,14 @@ use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::{DFParser, Statement as DFStatement};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::ParserError;
+use datafusion_postgres::pgwire::api::portal::Format;
 use datafusion_postgres::pgwire::api::portal::Portal;
 use datafusion_postgres::pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
-use datafusion_postgres::pgwire::api::results::{QueryResponse, Response, Tag};
+use datafusion_postgres::pgwire::api::results::{FieldInfo, QueryResponse, Response, Tag};
 use datafusion_postgres::pgwire::api::stmt::QueryParser;
 use datafusion_postgres::pgwire::api::store::PortalStore;
 use datafusion_postgres::pgwire::api::{
-    ClientInfo, ClientPortalStore, ErrorHandler, METADATA_USER,
+    ClientInfo, ClientPortalStore, ErrorHandler, Type, METADATA_USER,
 };
 use datafusion_postgres::pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use datafusion_postgres::pgwire::messages::data::DataRow;
@@ -367,7 +368,9 @@ impl SimpleQueryHandler for Service {
                 if let Some(result) = self.datafusion_statement(query).await {
                     return result;
                 }
-                let responses = SimpleQueryHandler::do_query(inner.as_ref(), client, query).await?;
+                let query = super::column_names::with_postgres_names(query);
+                let responses =
+                    SimpleQueryHandler::do_query(inner.as_ref(), client, &query).await?;
                 let mut out = Vec::with_capacity(responses.len());
                 for response in responses {
                     out.push(prefetch(response, deadline, limit, guard.clone(), stop).await?);
@@ -379,13 +382,47 @@ impl SimpleQueryHandler for Service {
     }
 }
 
+/// datafusion-postgres's parser, given statements whose select items carry Postgres's
+/// names ([`super::column_names`]).
+pub struct NamingParser(Arc<Parser>);
+
+#[async_trait]
+impl QueryParser for NamingParser {
+    type Statement = <Parser as QueryParser>::Statement;
+
+    async fn parse_sql<C>(
+        &self,
+        client: &C,
+        sql: &str,
+        types: &[Option<Type>],
+    ) -> PgWireResult<Option<Self::Statement>>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        let sql = super::column_names::with_postgres_names(sql);
+        self.0.parse_sql(client, &sql, types).await
+    }
+
+    fn get_parameter_types(&self, stmt: &Self::Statement) -> PgWireResult<Vec<Type>> {
+        self.0.get_parameter_types(stmt)
+    }
+
+    fn get_result_schema(
+        &self,
+        stmt: &Self::Statement,
+        column_format: Option<&Format>,
+    ) -> PgWireResult<Vec<FieldInfo>> {
+        self.0.get_result_schema(stmt, column_format)
+    }
+}
+
 #[async_trait]
 impl ExtendedQueryHandler for Service {
     type Statement = <DfSessionService as ExtendedQueryHandler>::Statement;
-    type QueryParser = Parser;
+    type QueryParser = NamingParser;
 
     fn query_parser(&self) -> Arc<Self::QueryParser> {
-        self.inner.query_parser()
+        Arc::new(NamingParser(self.inner.query_parser()))
     }
 
     async fn do_query<C>(
