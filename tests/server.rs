@@ -746,6 +746,13 @@ async fn show_settings_and_discard_all_answer_as_postgres() {
         _ => None,
     });
     assert_eq!(described.unwrap(), names(&row));
+    // A column of untyped NULLs is text, as Postgres describes it, not `unknown` (705).
+    let row = client
+        .query_one("SELECT NULL AS x, 1 AS y", &[])
+        .await
+        .unwrap();
+    assert_eq!(row.columns()[0].type_(), &tokio_postgres::types::Type::TEXT);
+    assert_eq!(row.get::<_, Option<String>>(0), None);
     client.batch_execute("DISCARD ALL").await.unwrap();
     client.execute("DISCARD ALL", &[]).await.unwrap();
     assert_eq!(

@@ -283,7 +283,8 @@ async fn prefetch(
         _guard: guard,
         _stop: StopOnDrop::new(flag),
     };
-    let mut out = QueryResponse::new(query.row_schema(), futures::stream::iter(first).chain(rest));
+    let fields = Arc::new(text_for_unknown(query.row_schema().as_ref().clone()));
+    let mut out = QueryResponse::new(fields, futures::stream::iter(first).chain(rest));
     out.set_command_tag(query.command_tag());
     Ok(Response::Query(out))
 }
@@ -412,8 +413,30 @@ impl QueryParser for NamingParser {
         stmt: &Self::Statement,
         column_format: Option<&Format>,
     ) -> PgWireResult<Vec<FieldInfo>> {
-        self.0.get_result_schema(stmt, column_format)
+        Ok(text_for_unknown(
+            self.0.get_result_schema(stmt, column_format)?,
+        ))
     }
+}
+
+/// Columns of untyped NULLs (`SELECT NULL AS x`) described as `text`, as Postgres describes
+/// them, instead of arrow-pg's `unknown` (OID 705), whose type pgjdbc cannot look up.
+fn text_for_unknown(fields: Vec<FieldInfo>) -> Vec<FieldInfo> {
+    fields
+        .into_iter()
+        .map(|f| match *f.datatype() {
+            Type::UNKNOWN => FieldInfo::new(
+                f.name().to_string(),
+                f.table_id(),
+                f.column_id(),
+                Type::TEXT,
+                f.format(),
+            )
+            .with_format_options(Arc::clone(f.format_options()))
+            .with_type_size(-1),
+            _ => f,
+        })
+        .collect()
 }
 
 #[async_trait]
