@@ -753,6 +753,31 @@ async fn show_settings_and_discard_all_answer_as_postgres() {
         .unwrap();
     assert_eq!(row.columns()[0].type_(), &tokio_postgres::types::Type::TEXT);
     assert_eq!(row.get::<_, Option<String>>(0), None);
+    // A correlated scalar subquery in a select list is computed, not replaced by NULL
+    // (datafusion-pg-catalog's RemoveSubqueryFromProjection did that).
+    let sql = "SELECT v.model_a, (SELECT count(*) FROM votes w WHERE w.model_b = v.model_a) AS n \
+               FROM (SELECT DISTINCT model_a FROM votes) v ORDER BY v.model_a LIMIT 1";
+    let row = client.query_one(sql, &[]).await.unwrap();
+    let model: String = row.get(0);
+    let expected = client
+        .query_one("SELECT count(*) FROM votes WHERE model_b = $1", &[&model])
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i64>(1), expected.get::<_, i64>(0));
+    // regproc columns compare by name: pgjdbc's array-type lookup and ADBC's startup query.
+    let is_array = client
+        .query_one(
+            "SELECT typinput='pg_catalog.array_in'::regproc FROM pg_catalog.pg_type WHERE oid=$1",
+            &[&1009u32],
+        )
+        .await
+        .unwrap();
+    assert!(is_array.get::<_, bool>(0));
+    let receivable = client
+        .simple_query("SELECT oid, typname FROM pg_catalog.pg_type WHERE (typreceive != 0 OR typsend != 0) AND typtype != 'r'")
+        .await
+        .unwrap();
+    assert!(simple_rows(&receivable).len() > 10);
     client.batch_execute("DISCARD ALL").await.unwrap();
     client.execute("DISCARD ALL", &[]).await.unwrap();
     assert_eq!(

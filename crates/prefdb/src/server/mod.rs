@@ -6,11 +6,11 @@
 //! non-loopback listeners, a connection limit answered with SQLSTATE 53300, statement
 //! deadlines and cancellation that cover execution ([`service`]), and a graceful shutdown.
 
-mod column_names;
 mod params;
 pub mod pg_compat;
 pub mod policy;
 pub mod service;
+mod sql_compat;
 
 use crate::config::{Config, UserConfig};
 use async_trait::async_trait;

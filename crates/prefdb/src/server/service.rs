@@ -369,7 +369,7 @@ impl SimpleQueryHandler for Service {
                 if let Some(result) = self.datafusion_statement(query).await {
                     return result;
                 }
-                let query = super::column_names::with_postgres_names(query);
+                let query = super::sql_compat::rewrite(query);
                 let responses =
                     SimpleQueryHandler::do_query(inner.as_ref(), client, &query).await?;
                 let mut out = Vec::with_capacity(responses.len());
@@ -384,7 +384,7 @@ impl SimpleQueryHandler for Service {
 }
 
 /// datafusion-postgres's parser, given statements whose select items carry Postgres's
-/// names ([`super::column_names`]).
+/// names ([`super::sql_compat`]).
 pub struct NamingParser(Arc<Parser>);
 
 #[async_trait]
@@ -400,7 +400,7 @@ impl QueryParser for NamingParser {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
-        let sql = super::column_names::with_postgres_names(sql);
+        let sql = super::sql_compat::rewrite(sql);
         self.0.parse_sql(client, &sql, types).await
     }
 
