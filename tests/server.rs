@@ -787,6 +787,76 @@ async fn show_settings_and_discard_all_answer_as_postgres() {
     server.stop().await;
 }
 
+/// `COPY (query) TO STDOUT` (connectorx, ADBC, psycopg's copy) in text, CSV and binary, on
+/// a read-only server; `COPY ... TO 'file'` stays refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_to_stdout_serves_text_csv_and_binary() {
+    use futures::TryStreamExt;
+    let server = start(demo_context(None), loopback()).await;
+    let client = connect(&server.url("prefdb")).await;
+    let copied = |sql: &'static str| {
+        let client = &client;
+        async move {
+            let stream = client.copy_out(sql).await.unwrap();
+            let chunks: Vec<_> = stream.try_collect().await.unwrap();
+            chunks.concat()
+        }
+    };
+    let sql =
+        "SELECT 'a,b' AS \"x y\", 1 AS n, NULL::text AS z UNION ALL SELECT 'c', 2, 'w' ORDER BY n";
+    let text = copied(Box::leak(
+        format!("COPY ({sql}) TO STDOUT").into_boxed_str(),
+    ))
+    .await;
+    assert_eq!(String::from_utf8(text).unwrap(), "a,b\t1\t\\N\nc\t2\tw\n");
+    let csv = copied(Box::leak(
+        format!("COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER)").into_boxed_str(),
+    ))
+    .await;
+    assert_eq!(
+        String::from_utf8(csv).unwrap(),
+        "x y,n,z\n\"a,b\",1,\nc,2,w\n"
+    );
+    let binary = copied("COPY (SELECT 7::bigint AS n) TO STDOUT (FORMAT binary)").await;
+    let mut expected = b"PGCOPY\n\xFF\r\n\x00".to_vec();
+    expected.extend_from_slice(&[0; 8]); // flags, header extension
+    expected.extend_from_slice(&[0, 1, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 7]); // 1 field of 8 bytes
+    expected.extend_from_slice(&[0xFF, 0xFF]); // trailer
+    assert_eq!(binary, expected);
+    let empty = copied("COPY (SELECT 1 AS n WHERE false) TO STDOUT (FORMAT binary)").await;
+    assert_eq!(empty.len(), 19 + 2, "{empty:?}");
+    // The simple protocol, as psql sends it.
+    if let Some(psql) = component("psql (postgresql-client)", "psql", &["--version"]) {
+        let out = run_psql(
+            &psql,
+            &server,
+            &[
+                "-c",
+                "COPY (SELECT count(*) AS n FROM votes) TO STDOUT WITH (FORMAT csv, HEADER)",
+            ],
+        )
+        .await;
+        let votes = client
+            .query_one("SELECT count(*) FROM votes", &[])
+            .await
+            .unwrap();
+        assert_eq!(out, format!("n\n{}\n", votes.get::<_, i64>(0)));
+    }
+    let e = client
+        .batch_execute("COPY (SELECT 1) TO '/tmp/prefdb-copy-refused.csv'")
+        .await
+        .unwrap_err();
+    assert_eq!(e.code().map(|c| c.code()), Some("42501"), "{e:?}");
+    let Err(e) = client
+        .copy_out("COPY (SELECT 1) TO STDOUT (FORMAT xml)")
+        .await
+    else {
+        panic!("an unknown COPY format is an error");
+    };
+    assert_eq!(e.code().map(|c| c.code()), Some("0A000"), "{e:?}");
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_waits_for_running_queries() {
     let server = start(

@@ -6,6 +6,7 @@
 //! non-loopback listeners, a connection limit answered with SQLSTATE 53300, statement
 //! deadlines and cancellation that cover execution ([`service`]), and a graceful shutdown.
 
+mod copy_out;
 mod params;
 pub mod pg_compat;
 pub mod policy;
@@ -425,6 +426,7 @@ impl Server {
         }
         hooks.push(Arc::new(policy::SavepointHook));
         hooks.push(Arc::new(pg_compat::SessionStatements));
+        hooks.push(Arc::new(copy_out::CopyOut));
         // datafusion-postgres's own hooks, in its order: cursors, SET/SHOW, transactions.
         hooks.push(Arc::new(
             datafusion_postgres::hooks::cursor::CursorStatementHook,

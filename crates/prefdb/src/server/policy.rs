@@ -45,6 +45,8 @@ pub fn check(statement: &Statement) -> Result<(), String> {
         | Statement::Discard { .. }
         | Statement::Deallocate { .. }
         | Statement::Execute { .. } => Ok(()),
+        // A read: the rows go to the client, not to the server's disk.
+        statement if super::copy_out::is_copy_to_stdout(statement) => Ok(()),
         Statement::Explain { statement, .. } | Statement::Prepare { statement, .. } => {
             check(statement)
         }
