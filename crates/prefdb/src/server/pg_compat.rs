@@ -6,13 +6,17 @@
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{
-    new_null_array, Array, ArrayRef, Int64Array, RecordBatch, StringArray,
+    new_null_array, Array, ArrayRef, Int64Array, ListArray, RecordBatch, StringArray,
 };
+use datafusion::arrow::datatypes::Int16Type;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::catalog::{SchemaProvider, TableProvider};
 use datafusion::common::{exec_err, DFSchema, ParamValues, Result, ScalarValue};
 use datafusion::datasource::MemTable;
-use datafusion::logical_expr::{create_udf, ColumnarValue, ScalarUDF, Volatility};
+use datafusion::logical_expr::{
+    create_udf, ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    TypeSignature, Volatility,
+};
 use datafusion::logical_expr::{EmptyRelation, LogicalPlan};
 use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::ast::Statement;
@@ -70,8 +74,215 @@ fn constant(name: &str, input: DataType, value: ScalarValue) -> ScalarUDF {
     )
 }
 
+/// A catalog function whose answer is the same for every argument, taking any arguments
+/// of the given counts: what a Postgres database with no indexes, sequences, comments or
+/// private types answers.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Constant {
+    name: &'static str,
+    signature: Signature,
+    value: ScalarValue,
+}
+
+impl ScalarUDFImpl for Constant {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(self.value.data_type())
+    }
+
+    fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        Ok(ColumnarValue::Scalar(self.value.clone()))
+    }
+}
+
+fn constant_of(name: &'static str, arities: &[usize], value: ScalarValue) -> ScalarUDF {
+    let signature = Signature::one_of(
+        arities.iter().map(|&n| TypeSignature::Any(n)).collect(),
+        Volatility::Stable,
+    );
+    ScalarUDF::new_from_impl(Constant {
+        name,
+        signature,
+        value,
+    })
+}
+
+/// `pg_size_pretty(bytes)`: Postgres's rounding to bytes, kB, MB, GB, TB, PB.
+fn size_pretty(bytes: i64) -> String {
+    let mut size = bytes;
+    for unit in ["bytes", "kB", "MB", "GB", "TB"] {
+        if size.unsigned_abs() < 10 * 1024 {
+            return format!("{size} {unit}");
+        }
+        size = (size + size.signum() * 512) / 1024;
+    }
+    format!("{size} PB")
+}
+
+/// `pg_int_array(text)`: an `int2vector` (`1 3`) or `int2[]` (`{1,3}`) catalog column as
+/// datafusion-pg-catalog serves it, text, read as the array Postgres has
+/// ([`super::sql_compat`] routes such columns through it).
+fn int_array(text: &str) -> Option<Vec<Option<i16>>> {
+    text.trim_matches(|c| c == '{' || c == '}')
+        .split([',', ' '])
+        .filter(|part| !part.is_empty())
+        .map(|part| part.trim().parse().ok().map(Some))
+        .collect()
+}
+
+/// `json_build_object(key, value, ...)` as text (SQLAlchemy's column reflection builds its
+/// identity options with it).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct JsonBuildObject {
+    signature: Signature,
+}
+
+fn json_value(value: &ScalarValue) -> String {
+    if value.is_null() {
+        return "null".to_string();
+    }
+    match value {
+        ScalarValue::Boolean(Some(b)) => b.to_string(),
+        v if v.data_type().is_numeric() => v.to_string(),
+        v => {
+            let text = v.to_string();
+            let mut out = String::with_capacity(text.len() + 2);
+            out.push('"');
+            for c in text.chars() {
+                match c {
+                    '"' => out.push_str("\\\""),
+                    '\\' => out.push_str("\\\\"),
+                    c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+                    c => out.push(c),
+                }
+            }
+            out.push('"');
+            out
+        }
+    }
+}
+
+impl ScalarUDFImpl for JsonBuildObject {
+    fn name(&self) -> &str {
+        "json_build_object"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        if args.args.len() % 2 != 0 {
+            return exec_err!("json_build_object: the arguments must be key, value pairs");
+        }
+        let n = args.number_rows;
+        let columns = args
+            .args
+            .iter()
+            .map(|a| a.to_array(n))
+            .collect::<Result<Vec<_>>>()?;
+        let rows = (0..n)
+            .map(|row| {
+                let mut parts = Vec::with_capacity(columns.len() / 2);
+                for pair in columns.chunks(2) {
+                    let key = ScalarValue::try_from_array(&pair[0], row)?;
+                    let value = ScalarValue::try_from_array(&pair[1], row)?;
+                    let key = match key.is_null() {
+                        true => return exec_err!("json_build_object: a key is NULL"),
+                        false => json_value(&ScalarValue::Utf8(Some(key.to_string()))),
+                    };
+                    parts.push(format!("{key} : {}", json_value(&value)));
+                }
+                Ok(Some(format!("{{{}}}", parts.join(", "))))
+            })
+            .collect::<Result<StringArray>>()?;
+        Ok(ColumnarValue::Array(Arc::new(rows)))
+    }
+}
+
 /// Register the functions on the session the server serves.
 pub fn register(ctx: &SessionContext) {
+    ctx.register_udf(ScalarUDF::new_from_impl(JsonBuildObject {
+        signature: Signature::one_of(
+            vec![TypeSignature::VariadicAny, TypeSignature::Nullary],
+            Volatility::Immutable,
+        ),
+    }));
+    ctx.register_udf(create_udf(
+        "pg_int_array",
+        vec![DataType::Utf8],
+        DataType::new_list(DataType::Int16, true),
+        Volatility::Immutable,
+        Arc::new(|args: &[ColumnarValue]| {
+            let texts = args[0].to_array(1)?;
+            let texts = texts
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .expect("coerced to Utf8");
+            let lists = ListArray::from_iter_primitive::<Int16Type, _, _>(
+                texts.iter().map(|t| t.and_then(int_array)),
+            );
+            Ok(match &args[0] {
+                ColumnarValue::Scalar(_) => {
+                    ColumnarValue::Scalar(ScalarValue::try_from_array(&lists, 0)?)
+                }
+                ColumnarValue::Array(_) => ColumnarValue::Array(Arc::new(lists)),
+            })
+        }),
+    ));
+    let text_null = ScalarValue::Utf8(None);
+    for f in [
+        // psql's \dT, SQLAlchemy's column reflection.
+        constant_of("pg_type_is_visible", &[1], ScalarValue::Boolean(Some(true))),
+        constant_of(
+            "pg_collation_is_visible",
+            &[1],
+            ScalarValue::Boolean(Some(true)),
+        ),
+        // No sequences, indexes or comments.
+        constant_of("pg_get_serial_sequence", &[2], text_null.clone()),
+        constant_of("pg_get_indexdef", &[1, 3], text_null.clone()),
+        constant_of("obj_description", &[1, 2], text_null.clone()),
+        constant_of("col_description", &[2], text_null.clone()),
+        constant_of("shobj_description", &[2], text_null),
+        // psql's \dt+ and \d+: tables live in files, not in the database's storage.
+        constant_of("pg_table_size", &[1], ScalarValue::Int64(None)),
+        constant_of("pg_total_relation_size", &[1], ScalarValue::Int64(None)),
+        constant_of("pg_relation_size", &[1, 2], ScalarValue::Int64(None)),
+    ] {
+        ctx.register_udf(f);
+    }
+    ctx.register_udf(create_udf(
+        "pg_size_pretty",
+        vec![DataType::Int64],
+        DataType::Utf8,
+        Volatility::Immutable,
+        Arc::new(|args: &[ColumnarValue]| {
+            let sizes = args[0].to_array(1)?;
+            let sizes = sizes
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .expect("coerced to Int64");
+            let out: StringArray = sizes.iter().map(|s| s.map(size_pretty)).collect();
+            Ok(match &args[0] {
+                ColumnarValue::Scalar(_) => {
+                    ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?)
+                }
+                ColumnarValue::Array(_) => ColumnarValue::Array(Arc::new(out)),
+            })
+        }),
+    ));
     ctx.register_udf(create_udf(
         "version",
         vec![],
@@ -434,5 +645,28 @@ impl QueryHook for SessionStatements {
         _client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
         session_answer(statement).map(|a| a.and_then(session_response))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::size_pretty;
+
+    #[test]
+    fn catalog_int_vectors_read_as_arrays() {
+        use super::int_array;
+        assert_eq!(int_array("1 3"), Some(vec![Some(1), Some(3)]));
+        assert_eq!(int_array("{2,5}"), Some(vec![Some(2), Some(5)]));
+        assert_eq!(int_array(""), Some(vec![]));
+        assert_eq!(int_array("x"), None);
+    }
+
+    #[test]
+    fn sizes_print_as_postgres_prints_them() {
+        assert_eq!(size_pretty(10_239), "10239 bytes");
+        assert_eq!(size_pretty(10_240), "10 kB");
+        assert_eq!(size_pretty(1_000_000), "977 kB");
+        assert_eq!(size_pretty(1_000_000_000), "954 MB");
+        assert_eq!(size_pretty(-1_000_000), "-977 kB");
     }
 }

@@ -18,6 +18,16 @@
 //!   failed (`Cannot cast string 'unknownin' to value of Int32 type`: pgjdbc's array-type
 //!   lookup, ADBC's startup query). Such comparisons become comparisons of names: the cast
 //!   operand without its schema, and 0 as `-` (how Postgres displays the zero oid).
+//! - **`LIKE ... ESCAPE 'c'`.** DataFusion takes only the backslash as LIKE's escape
+//!   character; SQLAlchemy writes `nspname NOT LIKE 'pg/_' || '%' ESCAPE '/'`. A literal
+//!   pattern (or a concatenation of literals) is rewritten to the backslash.
+//!   A pattern from a parameter becomes `replace(replace(p, '\', '\\'), 'c', '\')`
+//!   (exact except for a doubled escape character, which then reads as a backslash).
+//! - **Catalog arrays and missing columns.** datafusion-pg-catalog serves `int2vector` and
+//!   `int2[]` columns (`pg_index.indkey`, `pg_constraint.conkey` ...) as text, so
+//!   `unnest(indkey)`, `attnum = ANY(conkey)` and `confkey[n]` failed (SQLAlchemy's and
+//!   pgjdbc's key reflection); they are read through `pg_int_array(...)`, which parses the
+//!   text. `pg_class.reloptions` and `relacl`, which it lacks, read as NULL arrays.
 //! - **Scalar subqueries in a select list.** datafusion-pg-catalog's
 //!   `RemoveSubqueryFromProjection` replaces a correlated one by NULL (so that psql's
 //!   describe queries plan) and gives an uncorrelated one `LIMIT 1`: silent wrong answers in
@@ -26,14 +36,17 @@
 //!   does not look into, so DataFusion plans it as written: the right answer, or an error.
 
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, CastKind, DataType, Expr, Ident, ObjectNamePart, Query, SelectItem, SetExpr,
-    Statement, Value, VisitMut, VisitorMut,
+    ArrayElemTypeDef, BinaryOperator, CastKind, DataType, Expr, Function, FunctionArg,
+    FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident, ObjectName, ObjectNamePart,
+    Query, SelectItem, SetExpr, Statement, Value, VisitMut, VisitorMut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
+use datafusion_postgres::datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::ops::ControlFlow;
+use std::sync::OnceLock;
 
 /// `sql` with both rules applied, or `sql` itself when neither changes anything (or it
 /// does not parse: the parser reports that later).
@@ -41,7 +54,16 @@ pub fn rewrite(sql: &str) -> Cow<'_, str> {
     let lower = sql.to_ascii_lowercase();
     let catalog = lower.contains("pg_") || lower.contains("information_schema");
     let regproc = REGPROC_COLUMNS.iter().any(|c| lower.contains(c));
-    if catalog && !regproc {
+    let escape = lower.contains("escape");
+    let arrays = CATALOG_ARRAYS
+        .iter()
+        .chain(MISSING_ARRAYS)
+        .any(|c| lower.contains(c));
+    let booleans = BOOLEAN_COLUMNS.iter().any(|c| lower.contains(c));
+    if catalog && !regproc && !escape && !arrays && !booleans {
+        return Cow::Borrowed(sql);
+    }
+    if catalog && substituted_upstream(sql) {
         return Cow::Borrowed(sql);
     }
     let Ok(mut statements) = Parser::parse_sql(&PostgreSqlDialect {}, sql) else {
@@ -50,6 +72,21 @@ pub fn rewrite(sql: &str) -> Cow<'_, str> {
     let mut changed = false;
     if regproc {
         let mut rule = RegprocComparisons(false);
+        let _ = statements.visit(&mut rule);
+        changed |= rule.0;
+    }
+    if booleans {
+        let mut rule = BooleanLiterals(false);
+        let _ = statements.visit(&mut rule);
+        changed |= rule.0;
+    }
+    if escape {
+        let mut rule = BackslashEscapes(false);
+        let _ = statements.visit(&mut rule);
+        changed |= rule.0;
+    }
+    if arrays {
+        let mut rule = CatalogArrays(false);
         let _ = statements.visit(&mut rule);
         changed |= rule.0;
     }
@@ -83,12 +120,287 @@ pub fn rewrite(sql: &str) -> Cow<'_, str> {
     Cow::Owned(joined(&statements))
 }
 
+/// Whether datafusion-postgres replaces `sql` wholesale: its parser matches some client
+/// catalog queries by their exact tokens and answers them with an empty `... WHERE false`
+/// query. Rewriting such a query here would change its tokens and lose that.
+fn substituted_upstream(sql: &str) -> bool {
+    static UPSTREAM: OnceLock<PostgresCompatibilityParser> = OnceLock::new();
+    let parser = UPSTREAM.get_or_init(PostgresCompatibilityParser::new);
+    let Ok(statements) = parser.parse(sql) else {
+        return false;
+    };
+    !sql.to_ascii_lowercase().contains("where false")
+        && statements
+            .iter()
+            .any(|s| s.to_string().ends_with("WHERE false"))
+}
+
 fn joined(statements: &[Statement]) -> String {
     statements
         .iter()
         .map(|s| s.to_string())
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// Boolean catalog columns that clients compare with `'t'` or `'f'`, which Postgres reads as
+/// booleans and DataFusion cannot compare with a boolean (SQLAlchemy 1.4's
+/// `ix.indisprimary = 'f'`).
+const BOOLEAN_COLUMNS: &[&str] = &[
+    "indisprimary",
+    "indisunique",
+    "indisclustered",
+    "indisvalid",
+    "indisexclusion",
+    "indimmediate",
+    "relhasindex",
+    "relhasrules",
+    "relhastriggers",
+    "relhassubclass",
+    "relispartition",
+    "relispopulated",
+    "attnotnull",
+    "attisdropped",
+    "atthasdef",
+    "attislocal",
+    "condeferrable",
+    "condeferred",
+    "convalidated",
+    "proisstrict",
+    "proretset",
+    "typisdefined",
+    "typnotnull",
+    "rolsuper",
+    "rolinherit",
+    "rolcanlogin",
+];
+
+/// Rewrites `bool_column = 't'` (and `'f'`, `'true'`, `'false'`, `<>`) to a boolean
+/// literal for the columns in [`BOOLEAN_COLUMNS`]; records whether it did.
+struct BooleanLiterals(bool);
+
+impl VisitorMut for BooleanLiterals {
+    type Break = ();
+
+    fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        let Expr::BinaryOp { left, op, right } = expr else {
+            return ControlFlow::Continue(());
+        };
+        if !matches!(op, BinaryOperator::Eq | BinaryOperator::NotEq) {
+            return ControlFlow::Continue(());
+        }
+        let is_boolean_column = |e: &Expr| {
+            column_name(e)
+                .is_some_and(|c| BOOLEAN_COLUMNS.contains(&c.to_ascii_lowercase().as_str()))
+        };
+        let literal = |e: &Expr| match e {
+            Expr::Value(v) => match &v.value {
+                Value::SingleQuotedString(t) => match t.to_ascii_lowercase().as_str() {
+                    "t" | "true" => Some(true),
+                    "f" | "false" => Some(false),
+                    _ => None,
+                },
+                _ => None,
+            },
+            _ => None,
+        };
+        if is_boolean_column(left) {
+            if let Some(b) = literal(right) {
+                **right = Expr::value(Value::Boolean(b));
+                self.0 = true;
+            }
+        } else if is_boolean_column(right) {
+            if let Some(b) = literal(left) {
+                **left = Expr::value(Value::Boolean(b));
+                self.0 = true;
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// Rewrites `LIKE pattern ESCAPE 'c'` with a literal pattern to the backslash escape;
+/// records whether it did.
+struct BackslashEscapes(bool);
+
+impl BackslashEscapes {
+    /// `pattern` written with `\\` as its escape character instead of `escape`.
+    fn pattern(pattern: &Expr, escape: char) -> Option<Expr> {
+        match pattern {
+            Expr::Value(v) if matches!(v.value, Value::SingleQuotedString(_)) => {
+                let Value::SingleQuotedString(text) = &v.value else {
+                    return None;
+                };
+                let mut out = String::with_capacity(text.len());
+                let mut chars = text.chars();
+                while let Some(c) = chars.next() {
+                    if c == escape {
+                        out.push('\\');
+                        out.push(chars.next()?);
+                    } else if c == '\\' {
+                        out.push_str("\\\\");
+                    } else {
+                        out.push(c);
+                    }
+                }
+                Some(Expr::value(Value::SingleQuotedString(out)))
+            }
+            Expr::BinaryOp {
+                left,
+                op: BinaryOperator::StringConcat,
+                right,
+            } => Some(Expr::BinaryOp {
+                left: Box::new(Self::pattern(left, escape)?),
+                op: BinaryOperator::StringConcat,
+                right: Box::new(Self::pattern(right, escape)?),
+            }),
+            Expr::Nested(inner) => Some(Expr::Nested(Box::new(Self::pattern(inner, escape)?))),
+            // A bound or computed pattern: translated when the query runs.
+            other => {
+                let text = |t: &str| Expr::value(Value::SingleQuotedString(t.to_string()));
+                let backslashes_doubled =
+                    call("replace", vec![other.clone(), text("\\"), text("\\\\")]);
+                Some(call(
+                    "replace",
+                    vec![backslashes_doubled, text(&escape.to_string()), text("\\")],
+                ))
+            }
+        }
+    }
+}
+
+/// `name(args)` as an expression.
+fn call(name: &str, args: Vec<Expr>) -> Expr {
+    Expr::Function(Function {
+        name: ObjectName::from(vec![Ident::new(name)]),
+        uses_odbc_syntax: false,
+        parameters: FunctionArguments::None,
+        args: FunctionArguments::List(FunctionArgumentList {
+            duplicate_treatment: None,
+            args: args
+                .into_iter()
+                .map(|a| FunctionArg::Unnamed(FunctionArgExpr::Expr(a)))
+                .collect(),
+            clauses: vec![],
+        }),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: vec![],
+    })
+}
+
+/// Catalog columns of integer vectors that datafusion-pg-catalog serves as text.
+const CATALOG_ARRAYS: &[&str] = &[
+    "indkey",
+    "indclass",
+    "indoption",
+    "indcollation",
+    "conkey",
+    "confkey",
+];
+/// Array columns of `pg_class` that datafusion-pg-catalog lacks.
+const MISSING_ARRAYS: &[&str] = &["reloptions", "relacl"];
+
+/// Reads [`CATALOG_ARRAYS`] through `pg_int_array` and [`MISSING_ARRAYS`] as NULL arrays;
+/// records whether it changed anything.
+struct CatalogArrays(bool);
+
+impl VisitorMut for CatalogArrays {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+        // Keep the column's name where it is selected bare.
+        if let SetExpr::Select(select) = query.body.as_mut() {
+            for item in &mut select.projection {
+                if let SelectItem::UnnamedExpr(expr) = item {
+                    if let Some(name) = column_name(expr).filter(|n| {
+                        let n = n.to_ascii_lowercase();
+                        CATALOG_ARRAYS.contains(&n.as_str()) || MISSING_ARRAYS.contains(&n.as_str())
+                    }) {
+                        *item = SelectItem::ExprWithAlias {
+                            expr: expr.clone(),
+                            alias: Ident::new(name),
+                        };
+                    }
+                }
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        // generate_subscripts(a, 1), a set-returning function DataFusion lacks, as the
+        // unnest of 1..cardinality(a); beside unnest(a) in one select list the two zip, as
+        // in Postgres.
+        if let Expr::Function(f) = expr {
+            if let (Some(ObjectNamePart::Identifier(name)), FunctionArguments::List(list)) =
+                (f.name.0.last(), &f.args)
+            {
+                if name.value.eq_ignore_ascii_case("generate_subscripts") && list.args.len() == 2 {
+                    if let FunctionArg::Unnamed(FunctionArgExpr::Expr(array)) = &list.args[0] {
+                        let one = Expr::value(Value::Number("1".to_string(), false));
+                        let n = call("cardinality", vec![array.clone()]);
+                        *expr = call("unnest", vec![call("generate_series", vec![one, n])]);
+                        self.0 = true;
+                        return ControlFlow::Continue(());
+                    }
+                }
+            }
+        }
+        let Some(name) = column_name(expr).map(|n| n.to_ascii_lowercase()) else {
+            return ControlFlow::Continue(());
+        };
+        if CATALOG_ARRAYS.contains(&name.as_str()) {
+            *expr = call("pg_int_array", vec![expr.clone()]);
+            self.0 = true;
+        } else if MISSING_ARRAYS.contains(&name.as_str()) {
+            *expr = Expr::Cast {
+                kind: CastKind::Cast,
+                expr: Box::new(Expr::value(Value::Null)),
+                data_type: DataType::Array(ArrayElemTypeDef::SquareBracket(
+                    Box::new(DataType::Text),
+                    None,
+                )),
+                array: false,
+                format: None,
+            };
+            self.0 = true;
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+impl VisitorMut for BackslashEscapes {
+    type Break = ();
+
+    fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        let (Expr::Like {
+            pattern,
+            escape_char,
+            ..
+        }
+        | Expr::ILike {
+            pattern,
+            escape_char,
+            ..
+        }) = expr
+        else {
+            return ControlFlow::Continue(());
+        };
+        let escape = match escape_char.as_ref().map(|v| &v.value) {
+            Some(Value::SingleQuotedString(e)) if e.chars().count() == 1 && e != "\\" => {
+                e.chars().next().expect("one character")
+            }
+            _ => return ControlFlow::Continue(()),
+        };
+        if let Some(rewritten) = Self::pattern(pattern, escape) {
+            **pattern = rewritten;
+            *escape_char = None;
+            self.0 = true;
+        }
+        ControlFlow::Continue(())
+    }
 }
 
 /// Wraps scalar subqueries of select lists in parentheses; records whether it did.
@@ -325,6 +637,49 @@ mod tests {
         // Catalog queries keep upstream's handling.
         let psql = "SELECT (SELECT c.collname FROM pg_catalog.pg_collation c WHERE c.oid = a.attcollation) FROM pg_catalog.pg_attribute a";
         assert_eq!(named(psql), psql);
+    }
+
+    #[test]
+    fn like_escapes_become_backslashes() {
+        assert_eq!(
+            named("SELECT nspname FROM pg_catalog.pg_namespace WHERE (nspname NOT LIKE 'pg/_' || '%' ESCAPE '/')"),
+            "SELECT nspname FROM pg_catalog.pg_namespace WHERE (nspname NOT LIKE 'pg\\_' || '%')"
+        );
+        assert_eq!(
+            named("SELECT a FROM t WHERE a LIKE 'x!%\\y' ESCAPE '!'"),
+            "SELECT a FROM t WHERE a LIKE 'x\\%\\\\y'"
+        );
+        let plain = "SELECT a FROM t WHERE a LIKE 'x\\_y' ESCAPE '\\'";
+        assert_eq!(named(plain), plain);
+    }
+
+    #[test]
+    fn catalog_arrays_are_read_as_arrays() {
+        assert_eq!(
+            named("SELECT unnest(pg_catalog.pg_index.indkey) AS attnum, i.reloptions FROM pg_catalog.pg_index i WHERE a.attnum = ANY(con.conkey)"),
+            "SELECT unnest(pg_int_array(pg_catalog.pg_index.indkey)) AS attnum, CAST(NULL AS TEXT[]) AS reloptions FROM pg_catalog.pg_index i WHERE a.attnum = ANY(pg_int_array(con.conkey))"
+        );
+        assert_eq!(
+            named("SELECT n FROM pg_catalog.pg_namespace WHERE n LIKE $1 ESCAPE '/'"),
+            "SELECT n FROM pg_catalog.pg_namespace WHERE n LIKE replace(replace($1, '\\', '\\\\'), '/', '\\')"
+        );
+    }
+
+    #[test]
+    fn queries_upstream_substitutes_are_left_alone() {
+        // pgcli's foreign-key lookup: datafusion-postgres answers it with an empty result.
+        let pgcli = "SELECT s_p.nspname AS parentschema, t_p.relname AS parenttable, unnest(( select array_agg(attname ORDER BY i) from (select unnest(confkey) as attnum, generate_subscripts(confkey, 1) as i) x JOIN pg_catalog.pg_attribute c USING(attnum) WHERE c.attrelid = fk.confrelid )) AS parentcolumn, s_c.nspname AS childschema, t_c.relname AS childtable, unnest(( select array_agg(attname ORDER BY i) from (select unnest(conkey) as attnum, generate_subscripts(conkey, 1) as i) x JOIN pg_catalog.pg_attribute c USING(attnum) WHERE c.attrelid = fk.conrelid )) AS childcolumn FROM pg_catalog.pg_constraint fk JOIN pg_catalog.pg_class t_p ON t_p.oid = fk.confrelid JOIN pg_catalog.pg_namespace s_p ON s_p.oid = t_p.relnamespace JOIN pg_catalog.pg_class t_c ON t_c.oid = fk.conrelid JOIN pg_catalog.pg_namespace s_c ON s_c.oid = t_c.relnamespace WHERE fk.contype = 'f'";
+        assert_eq!(named(pgcli), pgcli);
+    }
+
+    #[test]
+    fn boolean_columns_compare_with_booleans() {
+        assert_eq!(
+            named("SELECT 1 FROM pg_catalog.pg_index ix WHERE ix.indisprimary = 'f' AND ix.indrelid = 1"),
+            "SELECT 1 FROM pg_catalog.pg_index ix WHERE ix.indisprimary = false AND ix.indrelid = 1"
+        );
+        let text = "SELECT 1 FROM pg_catalog.pg_constraint r WHERE r.contype = 'f'";
+        assert_eq!(named(text), text);
     }
 
     #[test]
