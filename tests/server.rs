@@ -1268,3 +1268,185 @@ async fn concurrent_clients_get_right_answers() {
     assert!(total >= 32);
     server.stop().await;
 }
+
+/// The client matrix: each script in `tests/clients/` runs against a server the test
+/// starts, performs every operation its tool sends (connect, reflection, metadata calls,
+/// cursors, COPY ...) and prints `{operation: {"ok": ...} | {"error": ...}}`. Every
+/// operation must succeed except the listed `gaps`, the ones not supported yet (the
+/// README's client matrix says which); a gap that starts to work fails the test, so the
+/// list only shrinks.
+async fn client_matrix(client: &str, program: &str, args: &[&str], gaps: &[&str]) {
+    let server = start(demo_context(None), loopback()).await;
+    let port = server.addr.port().to_string();
+    let clients = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients");
+    let home = std::env::var("HOME").unwrap_or_default();
+    let out = tokio::time::timeout(
+        Duration::from_secs(240),
+        tokio::process::Command::new(program)
+            .args(args)
+            .arg(&port)
+            .current_dir(clients)
+            .env(
+                "NODE_PATH",
+                format!("{home}/.cache/prefdb/npm/node_modules"),
+            )
+            .output(),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("{client}: the matrix script ran for over 4 minutes"))
+    .unwrap_or_else(|e| panic!("{client}: cannot run {program}: {e}"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let results: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text.trim())
+        .unwrap_or_else(|e| {
+            panic!(
+                "{client}: no JSON ({e}): {text}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    let mut failed = Vec::new();
+    let mut fixed = Vec::new();
+    // `versions` reports what the script ran with, not an operation.
+    for (operation, result) in results.iter().filter(|(op, _)| *op != "versions") {
+        let ok = result.get("ok").is_some();
+        match (gaps.contains(&operation.as_str()), ok) {
+            (false, false) => failed.push(format!("{operation}: {result}")),
+            (true, true) => fixed.push(operation.clone()),
+            _ => {}
+        }
+    }
+    for gap in gaps {
+        assert!(
+            results.contains_key(*gap),
+            "{client}: no operation named {gap}"
+        );
+    }
+    assert!(failed.is_empty(), "{client}:\n{}", failed.join("\n"));
+    assert!(
+        fixed.is_empty(),
+        "{client}: these work now, remove them from the gaps: {fixed:?}"
+    );
+    server.stop().await;
+}
+
+/// The venv `.ci/run` builds for the client matrix (SQLAlchemy 2, psycopg 3 and 2, polars,
+/// connectorx, ADBC, pgcli); `clients-venv14` holds SQLAlchemy 1.4.
+fn clients_python(venv: &str) -> String {
+    let home = std::env::var("HOME").unwrap_or_default();
+    format!("{home}/.cache/prefdb/{venv}/bin/python")
+}
+
+fn python_with(venv: &str, modules: &str) -> Option<String> {
+    let python = clients_python(venv);
+    component(
+        &format!("{venv} with {modules}"),
+        &python,
+        &["-c", &format!("import {modules}")],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_matrix_psycopg() {
+    let Some(python) = python_with("clients-venv", "psycopg") else {
+        return;
+    };
+    let gaps = ["named_cursor", "named_cursor_param", "named_cursor_binary"];
+    client_matrix("psycopg 3", &python, &["psycopg_matrix.py"], &gaps).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_matrix_psycopg2() {
+    let Some(python) = python_with("clients-venv", "psycopg2") else {
+        return;
+    };
+    client_matrix("psycopg2", &python, &["psycopg2_matrix.py"], &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_matrix_sqlalchemy_2() {
+    let Some(python) = python_with("clients-venv", "sqlalchemy, pandas, psycopg") else {
+        return;
+    };
+    let gaps = [
+        "get_columns",
+        "get_pk_constraint",
+        "get_indexes",
+        "get_unique_constraints",
+        "table_autoload",
+        "read_sql_table",
+        "stream_results",
+    ];
+    let args = ["sqlalchemy_matrix.py"];
+    client_matrix("SQLAlchemy 2", &python, &args, &gaps).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_matrix_sqlalchemy_1_4() {
+    let Some(python) = python_with("clients-venv14", "sqlalchemy, pandas, psycopg2") else {
+        return;
+    };
+    // The script takes the port, then the driver.
+    let command = format!("exec {python} sqlalchemy_matrix.py \"$0\" psycopg2");
+    client_matrix("SQLAlchemy 1.4", "bash", &["-c", &command], &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_matrix_polars_connectorx_and_adbc() {
+    let Some(python) = python_with("clients-venv", "polars, connectorx, adbc_driver_postgresql")
+    else {
+        return;
+    };
+    client_matrix("polars", &python, &["polars_matrix.py"], &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_matrix_pgcli() {
+    let Some(python) = python_with("clients-venv", "pgcli") else {
+        return;
+    };
+    client_matrix(
+        "pgcli",
+        &python,
+        &["pgcli_matrix.py"],
+        &["functions", "casing"],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_matrix_node_postgres() {
+    let Some(node) = component("node", "node", &["--version"]) else {
+        return;
+    };
+    client_matrix("node-postgres", &node, &["node_pg_matrix.js"], &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_matrix_pgjdbc() {
+    let jar = "/usr/share/java/postgresql.jar";
+    let Some(java) = component("a JDK", "java", &["-version"]) else {
+        return;
+    };
+    if !std::path::Path::new(jar).exists() {
+        component("pgjdbc (libpostgresql-jdbc-java)", "false", &[]);
+        return;
+    }
+    let gaps = [
+        "prepared_setDate_timestamptz",
+        "getTypeInfo",
+        "getPrimaryKeys",
+        "getIndexInfo",
+        "getImportedKeys",
+        "getExportedKeys",
+        "getProcedures",
+    ];
+    client_matrix("pgjdbc", &java, &["-cp", jar, "JdbcMatrix.java"], &gaps).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_matrix_psql() {
+    if component("psql (postgresql-client)", "psql", &["--version"]).is_none() {
+        return;
+    }
+    let gaps = ["\\d+ votes", "\\du", "\\dT", "\\dp"];
+    client_matrix("psql", "bash", &["psql_matrix.sh"], &gaps).await;
+}
