@@ -10,7 +10,7 @@
 use async_trait::async_trait;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::common::ParamValues;
-use datafusion::logical_expr::{EmptyRelation, LogicalPlan};
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::ast::{
     CopyLegacyCsvOption, CopyLegacyOption, CopyOption, CopySource, CopyTarget, Query, Statement,
@@ -290,6 +290,14 @@ async fn copy_out(ctx: &SessionContext, request: CopyRequest) -> PgWireResult<Re
     )))
 }
 
+/// The response to `statement` if it is a `COPY (query) TO STDOUT`.
+async fn answer(statement: &Statement, ctx: &SessionContext) -> Option<PgWireResult<Response>> {
+    Some(match request(statement)? {
+        Ok(r) => copy_out(ctx, r).await,
+        Err(e) => Err(e),
+    })
+}
+
 /// Serves `COPY (query) TO STDOUT` on both protocols.
 #[derive(Debug, Default)]
 pub struct CopyOut;
@@ -302,11 +310,7 @@ impl QueryHook for CopyOut {
         ctx: &SessionContext,
         _client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
-        let request = request(statement)?;
-        Some(match request {
-            Ok(r) => copy_out(ctx, r).await,
-            Err(e) => Err(e),
-        })
+        answer(statement, ctx).await
     }
 
     async fn handle_extended_parse_query(
@@ -318,10 +322,7 @@ impl QueryHook for CopyOut {
         if let Err(e) = request(statement)? {
             return Some(Err(e));
         }
-        Some(Ok(LogicalPlan::EmptyRelation(EmptyRelation {
-            produce_one_row: false,
-            schema: Arc::new(datafusion::common::DFSchema::empty()),
-        })))
+        Some(super::answered_by_hook(vec![]))
     }
 
     async fn handle_extended_query(
@@ -332,10 +333,6 @@ impl QueryHook for CopyOut {
         ctx: &SessionContext,
         _client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
-        let request = request(statement)?;
-        Some(match request {
-            Ok(r) => copy_out(ctx, r).await,
-            Err(e) => Err(e),
-        })
+        answer(statement, ctx).await
     }
 }

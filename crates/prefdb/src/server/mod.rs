@@ -43,6 +43,22 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+/// The plan a query hook gives, at Parse, a statement it answers itself at Execute: no
+/// input, and the columns its answer has (none for a command), for Describe.
+pub(crate) fn answered_by_hook(
+    columns: Vec<datafusion::arrow::datatypes::Field>,
+) -> PgWireResult<datafusion::logical_expr::LogicalPlan> {
+    let schema =
+        datafusion::common::DFSchema::try_from(datafusion::arrow::datatypes::Schema::new(columns))
+            .map_err(|e| PgWireError::ApiError(Box::new(e)))?;
+    Ok(datafusion::logical_expr::LogicalPlan::EmptyRelation(
+        datafusion::logical_expr::EmptyRelation {
+            produce_one_row: false,
+            schema: Arc::new(schema),
+        },
+    ))
+}
+
 pub use service::sqlstate;
 
 /// Everything `prefdb serve` is told, after the config file and the flags are merged.

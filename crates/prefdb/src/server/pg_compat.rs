@@ -9,15 +9,15 @@ use datafusion::arrow::array::{
     new_null_array, Array, ArrayRef, Int64Array, ListArray, RecordBatch, StringArray,
 };
 use datafusion::arrow::datatypes::Int16Type;
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::catalog::{SchemaProvider, TableProvider};
-use datafusion::common::{exec_err, DFSchema, ParamValues, Result, ScalarValue};
+use datafusion::common::{exec_err, ParamValues, Result, ScalarValue};
 use datafusion::datasource::MemTable;
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::logical_expr::{
     create_udf, ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
     TypeSignature, Volatility,
 };
-use datafusion::logical_expr::{EmptyRelation, LogicalPlan};
 use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::ast::Statement;
 use datafusion_postgres::hooks::HookClient;
@@ -627,12 +627,7 @@ impl QueryHook for SessionStatements {
                 SessionAnswer::Done(_) => vec![],
                 SessionAnswer::Show(name, _) => vec![Field::new(name, DataType::Utf8, false)],
             };
-            let schema = DFSchema::try_from(Schema::new(fields))
-                .map_err(|e| PgWireError::ApiError(Box::new(e)))?;
-            Ok(LogicalPlan::EmptyRelation(EmptyRelation {
-                produce_one_row: true,
-                schema: Arc::new(schema),
-            }))
+            super::answered_by_hook(fields)
         }))
     }
 

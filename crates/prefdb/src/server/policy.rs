@@ -17,7 +17,6 @@ use datafusion_postgres::pgwire::api::results::{Response, Tag};
 use datafusion_postgres::pgwire::api::ClientInfo;
 use datafusion_postgres::pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use datafusion_postgres::QueryHook;
-use std::sync::Arc;
 
 /// `Err(what)` names the refused statement for the error message.
 pub fn check(statement: &Statement) -> Result<(), String> {
@@ -140,14 +139,7 @@ impl QueryHook for SavepointHook {
         _ctx: &SessionContext,
         _client: &(dyn ClientInfo + Send + Sync),
     ) -> Option<PgWireResult<LogicalPlan>> {
-        savepoint_tag(statement).map(|_| {
-            Ok(LogicalPlan::EmptyRelation(
-                datafusion::logical_expr::EmptyRelation {
-                    produce_one_row: false,
-                    schema: Arc::new(datafusion::common::DFSchema::empty()),
-                },
-            ))
-        })
+        savepoint_tag(statement).map(|_| super::answered_by_hook(vec![]))
     }
 
     async fn handle_extended_query(
