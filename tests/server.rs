@@ -1437,7 +1437,6 @@ async fn client_matrix_pgjdbc() {
         "getIndexInfo",
         "getImportedKeys",
         "getExportedKeys",
-        "getProcedures",
     ];
     client_matrix("pgjdbc", &java, &["-cp", jar, "JdbcMatrix.java"], &gaps).await;
 }

@@ -51,6 +51,10 @@ use std::sync::OnceLock;
 /// `sql` with both rules applied, or `sql` itself when neither changes anything (or it
 /// does not parse: the parser reports that later).
 pub fn rewrite(sql: &str) -> Cow<'_, str> {
+    // A statement beyond the shape limits is refused before planning; not worth a rewrite.
+    if crate::limits::check_operator_chains(sql).is_err() {
+        return Cow::Borrowed(sql);
+    }
     let lower = sql.to_ascii_lowercase();
     let catalog = lower.contains("pg_") || lower.contains("information_schema");
     let regproc = REGPROC_COLUMNS.iter().any(|c| lower.contains(c));
@@ -60,9 +64,6 @@ pub fn rewrite(sql: &str) -> Cow<'_, str> {
         .chain(MISSING_ARRAYS)
         .any(|c| lower.contains(c));
     let booleans = BOOLEAN_COLUMNS.iter().any(|c| lower.contains(c));
-    if catalog && !regproc && !escape && !arrays && !booleans {
-        return Cow::Borrowed(sql);
-    }
     if catalog && substituted_upstream(sql) {
         return Cow::Borrowed(sql);
     }
@@ -89,6 +90,11 @@ pub fn rewrite(sql: &str) -> Cow<'_, str> {
         let mut rule = CatalogArrays(false);
         let _ = statements.visit(&mut rule);
         changed |= rule.0;
+    }
+    for statement in &mut statements {
+        if let Statement::Query(query) = statement {
+            changed |= alias_repeated_items(query);
+        }
     }
     if catalog {
         return match changed {
@@ -550,6 +556,50 @@ fn name_items(query: &mut Query) -> bool {
     changed
 }
 
+/// Aliases select items that repeat an earlier unaliased item (`SELECT NULL, NULL`,
+/// pgjdbc's `getProcedures`): Postgres allows two columns of one name, DataFusion does not,
+/// so the repeats are named `<name>_2`, `<name>_3` .... Returns whether anything changed.
+fn alias_repeated_items(query: &mut Query) -> bool {
+    let SetExpr::Select(select) = query.body.as_mut() else {
+        return false;
+    };
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut counters: std::collections::HashMap<String, usize> = Default::default();
+    let mut names: HashSet<String> = select
+        .projection
+        .iter()
+        .filter_map(|item| match item {
+            SelectItem::ExprWithAlias { alias, .. } => Some(alias.value.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut changed = false;
+    for item in &mut select.projection {
+        let SelectItem::UnnamedExpr(expr) = item else {
+            continue;
+        };
+        if seen.insert(expr.to_string()) {
+            continue;
+        }
+        let base = postgres_name(expr).unwrap_or_else(|| "?column?".to_string());
+        let next = counters.entry(base.clone()).or_insert(2);
+        let name = loop {
+            let candidate = format!("{base}_{next}");
+            *next += 1;
+            if !names.contains(&candidate) {
+                break candidate;
+            }
+        };
+        names.insert(name.clone());
+        *item = SelectItem::ExprWithAlias {
+            expr: expr.clone(),
+            alias: Ident::with_quote('"', name),
+        };
+        changed = true;
+    }
+    changed
+}
+
 /// The name of a plain column reference, which DataFusion already names as Postgres does.
 fn column_name(expr: &Expr) -> Option<String> {
     match expr {
@@ -728,6 +778,11 @@ mod tests {
         }
         // A name already in the list stays DataFusion's: its names must be unique.
         assert_eq!(named("SELECT 1, 2"), "SELECT 1 AS \"?column?\", 2");
+        // A repeated item gets a numbered name, where DataFusion would refuse the repeat.
+        assert_eq!(
+            named("SELECT NULL AS a, NULL, NULL, x, x FROM pg_catalog.pg_proc"),
+            "SELECT NULL AS a, NULL, NULL AS \"?column?_2\", x, x AS \"x_2\" FROM pg_catalog.pg_proc"
+        );
         assert_eq!(
             named("SELECT count, count(*) FROM t"),
             "SELECT count, count(*) FROM t"
