@@ -680,6 +680,22 @@ async fn catalog_introspection_replay() {
     );
     let columns = simple_rows(&client.simple_query(INTROSPECTION[2]).await.unwrap());
     assert_eq!(columns[0][0], "model_a");
+    // Postgres's type names and 1-based positions, by which tools find time columns.
+    let types = simple_rows(
+        &client
+            .simple_query("SELECT ordinal_position, column_name, data_type FROM information_schema.columns WHERE table_name = 'votes' AND column_name IN ('model_a', 'turn_len_a', 'ts') ORDER BY ordinal_position")
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        types,
+        [
+            ["1", "model_a", "text"],
+            ["5", "turn_len_a", "bigint"],
+            ["7", "ts", "timestamp with time zone"]
+        ]
+        .map(|r| r.map(str::to_string).to_vec())
+    );
     server.stop().await;
 }
 

@@ -211,8 +211,55 @@ impl ScalarUDFImpl for JsonBuildObject {
     }
 }
 
+/// The Postgres name of a column type, from the Arrow type name DataFusion's
+/// `information_schema.columns.data_type` holds ([`super::sql_compat`] reads it through
+/// this): the names `information_schema` gives in Postgres.
+fn postgres_type_name(arrow: &str) -> String {
+    let head = arrow.split('(').next().unwrap_or(arrow);
+    match head {
+        "Utf8" | "LargeUtf8" | "Utf8View" | "Null" => "text",
+        "Int8" | "Int16" | "UInt8" => "smallint",
+        "Int32" | "UInt16" => "integer",
+        "Int64" | "UInt32" => "bigint",
+        "UInt64" | "Decimal32" | "Decimal64" | "Decimal128" | "Decimal256" => "numeric",
+        "Float16" | "Float32" => "real",
+        "Float64" => "double precision",
+        "Boolean" => "boolean",
+        "Timestamp" if arrow.contains(',') => "timestamp with time zone",
+        "Timestamp" => "timestamp without time zone",
+        "Date32" | "Date64" => "date",
+        "Time32" | "Time64" => "time without time zone",
+        "Interval" | "Duration" => "interval",
+        "Binary" | "LargeBinary" | "BinaryView" | "FixedSizeBinary" => "bytea",
+        "List" | "LargeList" | "FixedSizeList" | "ListView" | "LargeListView" => "ARRAY",
+        "Struct" | "Map" | "Union" | "Dictionary" => "USER-DEFINED",
+        other => return other.to_ascii_lowercase(),
+    }
+    .to_string()
+}
+
 /// Register the functions on the session the server serves.
 pub fn register(ctx: &SessionContext) {
+    ctx.register_udf(create_udf(
+        "pg_type_name",
+        vec![DataType::Utf8],
+        DataType::Utf8,
+        Volatility::Immutable,
+        Arc::new(|args: &[ColumnarValue]| {
+            let names = args[0].to_array(1)?;
+            let names = names
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .expect("coerced to Utf8");
+            let out: StringArray = names.iter().map(|n| n.map(postgres_type_name)).collect();
+            Ok(match &args[0] {
+                ColumnarValue::Scalar(_) => {
+                    ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?)
+                }
+                ColumnarValue::Array(_) => ColumnarValue::Array(Arc::new(out)),
+            })
+        }),
+    ));
     ctx.register_udf(ScalarUDF::new_from_impl(JsonBuildObject {
         signature: Signature::one_of(
             vec![TypeSignature::VariadicAny, TypeSignature::Nullary],
@@ -654,6 +701,18 @@ mod tests {
         assert_eq!(int_array("{2,5}"), Some(vec![Some(2), Some(5)]));
         assert_eq!(int_array(""), Some(vec![]));
         assert_eq!(int_array("x"), None);
+    }
+
+    #[test]
+    fn arrow_types_get_postgres_names() {
+        use super::postgres_type_name as name;
+        assert_eq!(name("Utf8"), "text");
+        assert_eq!(name("Int64"), "bigint");
+        assert_eq!(name("Float64"), "double precision");
+        assert_eq!(name("Timestamp(µs, \"UTC\")"), "timestamp with time zone");
+        assert_eq!(name("Timestamp(ms)"), "timestamp without time zone");
+        assert_eq!(name("List(Utf8)"), "ARRAY");
+        assert_eq!(name("Decimal128(38, 0)"), "numeric");
     }
 
     #[test]

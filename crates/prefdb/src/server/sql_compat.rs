@@ -28,6 +28,10 @@
 //!   `unnest(indkey)`, `attnum = ANY(conkey)` and `confkey[n]` failed (SQLAlchemy's and
 //!   pgjdbc's key reflection); they are read through `pg_int_array(...)`, which parses the
 //!   text. `pg_class.reloptions` and `relacl`, which it lacks, read as NULL arrays.
+//! - **`information_schema.columns`.** DataFusion 55 reports Arrow type names (`Utf8`,
+//!   `Timestamp(µs, "UTC")`) as `data_type` and counts `ordinal_position` from 0; tools find
+//!   time and numeric columns by Postgres's names and count from 1. The view is read
+//!   through a subquery with `pg_type_name(data_type)` and `ordinal_position + 1`.
 //! - **Scalar subqueries in a select list.** datafusion-pg-catalog's
 //!   `RemoveSubqueryFromProjection` replaces a correlated one by NULL (so that psql's
 //!   describe queries plan) and gives an uncorrelated one `LIMIT 1`: silent wrong answers in
@@ -38,7 +42,7 @@
 use datafusion::sql::sqlparser::ast::{
     ArrayElemTypeDef, BinaryOperator, CastKind, DataType, Expr, Function, FunctionArg,
     FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident, ObjectName, ObjectNamePart,
-    Query, SelectItem, SetExpr, Statement, Value, VisitMut, VisitorMut,
+    Query, SelectItem, SetExpr, Statement, TableAlias, TableFactor, Value, VisitMut, VisitorMut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -73,6 +77,11 @@ pub fn rewrite(sql: &str) -> Cow<'_, str> {
     let mut changed = false;
     if regproc {
         let mut rule = RegprocComparisons(false);
+        let _ = statements.visit(&mut rule);
+        changed |= rule.0;
+    }
+    if lower.contains("information_schema.columns") {
+        let mut rule = PostgresColumnsView(false);
         let _ = statements.visit(&mut rule);
         changed |= rule.0;
     }
@@ -147,6 +156,54 @@ fn joined(statements: &[Statement]) -> String {
         .map(|s| s.to_string())
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// `information_schema.columns` with Postgres's type names and 1-based positions.
+const COLUMNS_VIEW: &str = "SELECT table_catalog, table_schema, table_name, column_name, \
+    ordinal_position + 1 AS ordinal_position, column_default, is_nullable, \
+    pg_type_name(data_type) AS data_type, character_maximum_length, character_octet_length, \
+    numeric_precision, numeric_precision_radix, numeric_scale, datetime_precision, \
+    interval_type FROM information_schema.columns";
+
+/// Reads `information_schema.columns` through [`COLUMNS_VIEW`]; records whether it did.
+struct PostgresColumnsView(bool);
+
+impl VisitorMut for PostgresColumnsView {
+    type Break = ();
+
+    fn post_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
+        let TableFactor::Table { name, alias, .. } = factor else {
+            return ControlFlow::Continue(());
+        };
+        let parts: Vec<String> = name
+            .0
+            .iter()
+            .filter_map(|p| p.as_ident().map(|i| i.value.to_ascii_lowercase()))
+            .collect();
+        if !parts.ends_with(&["information_schema".to_string(), "columns".to_string()]) {
+            return ControlFlow::Continue(());
+        }
+        let Ok(mut parsed) = Parser::parse_sql(&PostgreSqlDialect {}, COLUMNS_VIEW) else {
+            return ControlFlow::Continue(());
+        };
+        let Some(Statement::Query(view)) = parsed.pop() else {
+            return ControlFlow::Continue(());
+        };
+        let alias = alias.clone().unwrap_or_else(|| TableAlias {
+            explicit: true,
+            name: Ident::new("columns"),
+            columns: vec![],
+            at: None,
+        });
+        *factor = TableFactor::Derived {
+            lateral: false,
+            subquery: view,
+            alias: Some(alias),
+            sample: None,
+        };
+        self.0 = true;
+        ControlFlow::Continue(())
+    }
 }
 
 /// Boolean catalog columns that clients compare with `'t'` or `'f'`, which Postgres reads as
@@ -720,6 +777,19 @@ mod tests {
         // pgcli's foreign-key lookup: datafusion-postgres answers it with an empty result.
         let pgcli = "SELECT s_p.nspname AS parentschema, t_p.relname AS parenttable, unnest(( select array_agg(attname ORDER BY i) from (select unnest(confkey) as attnum, generate_subscripts(confkey, 1) as i) x JOIN pg_catalog.pg_attribute c USING(attnum) WHERE c.attrelid = fk.confrelid )) AS parentcolumn, s_c.nspname AS childschema, t_c.relname AS childtable, unnest(( select array_agg(attname ORDER BY i) from (select unnest(conkey) as attnum, generate_subscripts(conkey, 1) as i) x JOIN pg_catalog.pg_attribute c USING(attnum) WHERE c.attrelid = fk.conrelid )) AS childcolumn FROM pg_catalog.pg_constraint fk JOIN pg_catalog.pg_class t_p ON t_p.oid = fk.confrelid JOIN pg_catalog.pg_namespace s_p ON s_p.oid = t_p.relnamespace JOIN pg_catalog.pg_class t_c ON t_c.oid = fk.conrelid JOIN pg_catalog.pg_namespace s_c ON s_c.oid = t_c.relnamespace WHERE fk.contype = 'f'";
         assert_eq!(named(pgcli), pgcli);
+    }
+
+    #[test]
+    fn information_schema_columns_has_postgres_types() {
+        let sql = named("SELECT column_name, data_type FROM information_schema.columns c WHERE c.table_name = 'votes'");
+        assert!(
+            sql.contains("pg_type_name(data_type) AS data_type"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("FROM information_schema.columns) c WHERE c.table_name = 'votes'"),
+            "{sql}"
+        );
     }
 
     #[test]
