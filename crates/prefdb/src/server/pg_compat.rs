@@ -238,6 +238,14 @@ fn postgres_type_name(arrow: &str) -> String {
     .to_string()
 }
 
+/// A one-argument function's result for `input`: a scalar for a scalar, else the array.
+fn like_input(input: &ColumnarValue, result: ArrayRef) -> Result<ColumnarValue> {
+    Ok(match input {
+        ColumnarValue::Scalar(_) => ColumnarValue::Scalar(ScalarValue::try_from_array(&result, 0)?),
+        ColumnarValue::Array(_) => ColumnarValue::Array(result),
+    })
+}
+
 /// Register the functions on the session the server serves.
 pub fn register(ctx: &SessionContext) {
     ctx.register_udf(create_udf(
@@ -252,12 +260,7 @@ pub fn register(ctx: &SessionContext) {
                 .downcast_ref::<StringArray>()
                 .expect("coerced to Utf8");
             let out: StringArray = names.iter().map(|n| n.map(postgres_type_name)).collect();
-            Ok(match &args[0] {
-                ColumnarValue::Scalar(_) => {
-                    ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?)
-                }
-                ColumnarValue::Array(_) => ColumnarValue::Array(Arc::new(out)),
-            })
+            like_input(&args[0], Arc::new(out))
         }),
     ));
     ctx.register_udf(ScalarUDF::new_from_impl(JsonBuildObject {
@@ -280,12 +283,7 @@ pub fn register(ctx: &SessionContext) {
             let lists = ListArray::from_iter_primitive::<Int16Type, _, _>(
                 texts.iter().map(|t| t.and_then(int_array)),
             );
-            Ok(match &args[0] {
-                ColumnarValue::Scalar(_) => {
-                    ColumnarValue::Scalar(ScalarValue::try_from_array(&lists, 0)?)
-                }
-                ColumnarValue::Array(_) => ColumnarValue::Array(Arc::new(lists)),
-            })
+            like_input(&args[0], Arc::new(lists))
         }),
     ));
     let text_null = ScalarValue::Utf8(None);
@@ -322,12 +320,7 @@ pub fn register(ctx: &SessionContext) {
                 .downcast_ref::<Int64Array>()
                 .expect("coerced to Int64");
             let out: StringArray = sizes.iter().map(|s| s.map(size_pretty)).collect();
-            Ok(match &args[0] {
-                ColumnarValue::Scalar(_) => {
-                    ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?)
-                }
-                ColumnarValue::Array(_) => ColumnarValue::Array(Arc::new(out)),
-            })
+            like_input(&args[0], Arc::new(out))
         }),
     ));
     ctx.register_udf(create_udf(
