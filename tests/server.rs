@@ -1451,8 +1451,6 @@ async fn client_matrix_pgjdbc() {
         "getTypeInfo",
         "getPrimaryKeys",
         "getIndexInfo",
-        "getImportedKeys",
-        "getExportedKeys",
     ];
     client_matrix("pgjdbc", &java, &["-cp", jar, "JdbcMatrix.java"], &gaps).await;
 }

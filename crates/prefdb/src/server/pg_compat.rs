@@ -382,6 +382,7 @@ pub fn register(ctx: &SessionContext) {
 struct CatalogWithFunctions {
     inner: Arc<dyn SchemaProvider>,
     pg_proc: Arc<dyn TableProvider>,
+    pg_settings: Arc<dyn TableProvider>,
 }
 
 #[async_trait]
@@ -391,8 +392,10 @@ impl SchemaProvider for CatalogWithFunctions {
     }
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
-        if name == "pg_proc" {
-            return Ok(Some(Arc::clone(&self.pg_proc)));
+        match name {
+            "pg_proc" => return Ok(Some(Arc::clone(&self.pg_proc))),
+            "pg_settings" => return Ok(Some(Arc::clone(&self.pg_settings))),
+            _ => {}
         }
         self.inner.table(name).await
     }
@@ -400,6 +403,69 @@ impl SchemaProvider for CatalogWithFunctions {
     fn table_exist(&self, name: &str) -> bool {
         self.inner.table_exist(name)
     }
+}
+
+/// Settings clients read from `pg_settings` that datafusion-pg-catalog's table lacks, as
+/// PostgreSQL 16 reports them (pgjdbc reads `max_index_keys` for its key metadata).
+const MISSING_SETTINGS: &[(&str, &str)] = &[
+    ("max_index_keys", "32"),
+    ("max_identifier_length", "63"),
+    ("block_size", "8192"),
+    ("integer_datetimes", "on"),
+    ("server_encoding", "UTF8"),
+];
+
+/// `pg_settings` with the [`MISSING_SETTINGS`] it lacks added.
+async fn settings_with_additions(ctx: &SessionContext) -> Result<Arc<dyn TableProvider>> {
+    let rows = ctx
+        .sql("SELECT * FROM pg_catalog.pg_settings")
+        .await?
+        .collect()
+        .await?;
+    let schema = ctx
+        .table("pg_catalog.pg_settings")
+        .await?
+        .schema()
+        .inner()
+        .clone();
+    let present: Vec<String> = ctx
+        .sql("SELECT name FROM pg_catalog.pg_settings")
+        .await?
+        .collect()
+        .await?
+        .iter()
+        .flat_map(|b| {
+            let names = b.column(0).as_any().downcast_ref::<StringArray>().cloned();
+            names
+                .into_iter()
+                .flat_map(|a| a.iter().flatten().map(str::to_string).collect::<Vec<_>>())
+        })
+        .collect();
+    let missing: Vec<&(&str, &str)> = MISSING_SETTINGS
+        .iter()
+        .filter(|(name, _)| !present.iter().any(|p| p == name))
+        .collect();
+    let n = missing.len();
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|f| -> Result<ArrayRef> {
+            let text = |values: Vec<&str>| {
+                datafusion::arrow::compute::cast(&StringArray::from(values), f.data_type())
+            };
+            Ok(match f.name().as_str() {
+                "name" => text(missing.iter().map(|(k, _)| *k).collect())?,
+                "setting" | "reset_val" | "boot_val" => {
+                    text(missing.iter().map(|(_, v)| *v).collect())?
+                }
+                _ if f.is_nullable() => new_null_array(f.data_type(), n),
+                _ => ScalarValue::new_default(f.data_type())?.to_array_of_size(n)?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut batches = rows;
+    batches.push(RecordBatch::try_new(Arc::clone(&schema), columns)?);
+    Ok(Arc::new(MemTable::try_new(schema, vec![batches])?))
 }
 
 /// First oid given to a prefdb function; Postgres's built-ins and the emulation's dynamic
@@ -504,9 +570,14 @@ pub async fn register_function_catalog(ctx: &SessionContext, catalog: &str) -> R
     let mut batches = static_rows;
     batches.push(ours);
     let pg_proc: Arc<dyn TableProvider> = Arc::new(MemTable::try_new(schema, vec![batches])?);
+    let pg_settings = settings_with_additions(ctx).await?;
     catalog_provider.register_schema(
         "pg_catalog",
-        Arc::new(CatalogWithFunctions { inner, pg_proc }),
+        Arc::new(CatalogWithFunctions {
+            inner,
+            pg_proc,
+            pg_settings,
+        }),
     )?;
 
     let describe: Arc<HashMap<i64, (String, String)>> = Arc::new(

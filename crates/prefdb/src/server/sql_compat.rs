@@ -40,7 +40,7 @@
 //!   does not look into, so DataFusion plans it as written: the right answer, or an error.
 
 use datafusion::sql::sqlparser::ast::{
-    ArrayElemTypeDef, BinaryOperator, CastKind, DataType, Expr, Function, FunctionArg,
+    AccessExpr, ArrayElemTypeDef, BinaryOperator, CastKind, DataType, Expr, Function, FunctionArg,
     FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident, ObjectName, ObjectNamePart,
     Query, SelectItem, SetExpr, Statement, TableAlias, TableFactor, Value, VisitMut, VisitorMut,
 };
@@ -371,6 +371,22 @@ struct CatalogArrays(bool);
 
 impl VisitorMut for CatalogArrays {
     type Break = ();
+
+    /// `con.confkey[n]` parses as `con` accessed by `.confkey` then `[n]`: made
+    /// `(con.confkey)[n]` first, so the column is read through `pg_int_array` below.
+    fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        if let Expr::CompoundFieldAccess { root, access_chain } = expr {
+            if let (Expr::Identifier(table), Some(AccessExpr::Dot(Expr::Identifier(column)))) =
+                (root.as_ref(), access_chain.first())
+            {
+                if CATALOG_ARRAYS.contains(&column.value.to_ascii_lowercase().as_str()) {
+                    **root = Expr::CompoundIdentifier(vec![table.clone(), column.clone()]);
+                    access_chain.remove(0);
+                }
+            }
+        }
+        ControlFlow::Continue(())
+    }
 
     fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
         // Keep the column's name where it is selected bare.
@@ -789,6 +805,14 @@ mod tests {
         assert!(
             sql.contains("FROM information_schema.columns) c WHERE c.table_name = 'votes'"),
             "{sql}"
+        );
+    }
+
+    #[test]
+    fn subscripted_catalog_arrays_read_as_arrays() {
+        assert_eq!(
+            named("SELECT 1 FROM pg_catalog.pg_constraint con WHERE pka.attnum = con.confkey[pos.n]"),
+            "SELECT 1 FROM pg_catalog.pg_constraint con WHERE pka.attnum = pg_int_array(con.confkey)[pos.n]"
         );
     }
 
