@@ -32,6 +32,8 @@
 //!   `Timestamp(µs, "UTC")`) as `data_type` and counts `ordinal_position` from 0; tools find
 //!   time and numeric columns by Postgres's names and count from 1. The view is read
 //!   through a subquery with `pg_type_name(data_type)` and `ordinal_position + 1`.
+//! - **`ARRAY(subquery)`.** DataFusion has no array constructor over a subquery (psql's
+//!   `\du`, `\dp`, `\d+ table`); it becomes `(SELECT array_agg(v) FROM (subquery) AS a(v))`.
 //! - **Scalar subqueries in a select list.** datafusion-pg-catalog's
 //!   `RemoveSubqueryFromProjection` replaces a correlated one by NULL (so that psql's
 //!   describe queries plan) and gives an uncorrelated one `LIMIT 1`: silent wrong answers in
@@ -77,6 +79,11 @@ pub fn rewrite(sql: &str) -> Cow<'_, str> {
     let mut changed = false;
     if regproc {
         let mut rule = RegprocComparisons(false);
+        let _ = statements.visit(&mut rule);
+        changed |= rule.0;
+    }
+    if lower.contains("array(") || lower.contains("array (") {
+        let mut rule = ArraySubqueries(false);
         let _ = statements.visit(&mut rule);
         changed |= rule.0;
     }
@@ -156,6 +163,37 @@ fn joined(statements: &[Statement]) -> String {
         .map(|s| s.to_string())
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// Rewrites `ARRAY(subquery)` to a scalar subquery aggregating its one column; records
+/// whether it did.
+struct ArraySubqueries(bool);
+
+impl VisitorMut for ArraySubqueries {
+    type Break = ();
+
+    fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        let Expr::Function(f) = expr else {
+            return ControlFlow::Continue(());
+        };
+        let (Some(ObjectNamePart::Identifier(name)), FunctionArguments::Subquery(query)) =
+            (f.name.0.last(), &f.args)
+        else {
+            return ControlFlow::Continue(());
+        };
+        if !name.value.eq_ignore_ascii_case("array") || f.name.0.len() != 1 {
+            return ControlFlow::Continue(());
+        }
+        let aggregated =
+            format!("SELECT array_agg(array_value) FROM ({query}) AS array_rows(array_value)");
+        if let Ok(mut parsed) = Parser::parse_sql(&PostgreSqlDialect {}, &aggregated) {
+            if let Some(Statement::Query(q)) = parsed.pop() {
+                *expr = Expr::Subquery(q);
+                self.0 = true;
+            }
+        }
+        ControlFlow::Continue(())
+    }
 }
 
 /// `information_schema.columns` with Postgres's type names and 1-based positions.
@@ -814,6 +852,17 @@ mod tests {
             named("SELECT 1 FROM pg_catalog.pg_constraint con WHERE pka.attnum = con.confkey[pos.n]"),
             "SELECT 1 FROM pg_catalog.pg_constraint con WHERE pka.attnum = pg_int_array(con.confkey)[pos.n]"
         );
+    }
+
+    #[test]
+    fn array_subqueries_aggregate_their_column() {
+        assert_eq!(
+            named("SELECT ARRAY(SELECT b.x FROM t b WHERE b.y = r.y) AS m FROM pg_catalog.pg_roles r"),
+            "SELECT (SELECT array_agg(array_value) FROM (SELECT b.x FROM t b WHERE b.y = r.y) AS array_rows (array_value)) AS m FROM pg_catalog.pg_roles r"
+        );
+        // In a user query the result is computed, not left to upstream's NULL.
+        let user = named("SELECT a, ARRAY(SELECT x FROM t WHERE t.k = v.a) AS xs FROM v");
+        assert!(user.contains("((SELECT array_agg(array_value)"), "{user}");
     }
 
     #[test]
