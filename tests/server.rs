@@ -780,6 +780,30 @@ async fn show_settings_and_discard_all_answer_as_postgres() {
         .await
         .unwrap();
     assert_eq!(row.get::<_, i64>(1), expected.get::<_, i64>(0));
+    // ARRAY(subquery) in a user query is computed (DataFusion has no such constructor).
+    let row = client
+        .query_one(
+            "SELECT ARRAY(SELECT DISTINCT model_a FROM votes ORDER BY model_a LIMIT 2) AS two",
+            &[],
+        )
+        .await
+        .unwrap();
+    let mut two: Vec<String> = row.get(0);
+    two.sort(); // array_agg need not keep the subquery's order
+    let first_two = client
+        .query(
+            "SELECT DISTINCT model_a FROM votes ORDER BY model_a LIMIT 2",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        two,
+        first_two
+            .iter()
+            .map(|r| r.get::<_, String>(0))
+            .collect::<Vec<_>>()
+    );
     // regproc columns compare by name: pgjdbc's array-type lookup and ADBC's startup query.
     let is_array = client
         .query_one(
