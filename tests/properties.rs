@@ -280,6 +280,20 @@ fn fail(what: &str, seed: u64, sql: &str, t: &Table, detail: String) -> ! {
     panic!("{what} (seed {seed})\n{sql}\n{detail}\n{}", t.describe())
 }
 
+/// Fails with `what` unless one partitioning's result equals the other's exactly.
+fn assert_same<T: PartialEq + std::fmt::Debug>(
+    what: &str,
+    seed: u64,
+    sql: &str,
+    t: &Table,
+    one: &T,
+    many: &T,
+) {
+    if one != many {
+        fail(what, seed, sql, t, format!("{one:?}\n{many:?}"));
+    }
+}
+
 fn float_of(s: &ScalarValue) -> Option<f64> {
     match s {
         ScalarValue::Float64(v) => *v,
@@ -1544,15 +1558,14 @@ async fn long_form_agreement_matches_direct_coincidences() {
         }
         // Exact tallies and value-ordered resampling: the README promises the same bits on
         // every partitioning for alpha, its interval, percent agreement and Gwet's AC.
-        if one != many {
-            fail(
-                "partitioning changed an agreement result",
-                seed,
-                &sql,
-                &t,
-                format!("{one:?}\n{many:?}"),
-            );
-        }
+        assert_same(
+            "partitioning changed an agreement result",
+            seed,
+            &sql,
+            &t,
+            &one,
+            &many,
+        );
     }
 }
 
@@ -2138,15 +2151,14 @@ async fn pairwise_counts_match_direct_counting() {
         // partitioning or row order". With integer weights every sum is exact, so this must
         // hold here; fractional weights are the subject of a separate test.
         if g.integer_weights {
-            if one != many {
-                fail(
-                    "partitioning changed a pairwise result",
-                    seed,
-                    &sql,
-                    t,
-                    format!("{one:?}\n{many:?}"),
-                );
-            }
+            assert_same(
+                "partitioning changed a pairwise result",
+                seed,
+                &sql,
+                t,
+                &one,
+                &many,
+            );
         } else {
             for (a, b) in one.iter().zip(&many) {
                 assert_close_values(
@@ -2322,15 +2334,14 @@ async fn fitted_pairwise_leaderboards_are_invariant() {
         let sql = format!("SELECT {function}({}{options}) FROM t", g.args());
         let t = &g.table;
         let (one, many) = both_ok(t, &sql, seed).await;
-        if one != many {
-            fail(
-                "partitioning changed a leaderboard",
-                seed,
-                &sql,
-                t,
-                format!("{one:?}\n{many:?}"),
-            );
-        }
+        assert_same(
+            "partitioning changed a leaderboard",
+            seed,
+            &sql,
+            t,
+            &one,
+            &many,
+        );
         if g.outcome {
             let s = swapped(&g);
             let (other, _) = both_ok(&s, &sql, seed).await;
@@ -2559,15 +2570,7 @@ async fn elo_rank_matches_a_direct_replay() {
             );
         }
         // "the result never depends on how the table was read or partitioned"
-        if one != many {
-            fail(
-                "partitioning changed elo_rank",
-                seed,
-                &sql,
-                t,
-                format!("{one:?}\n{many:?}"),
-            );
-        }
+        assert_same("partitioning changed elo_rank", seed, &sql, t, &one, &many);
     }
 }
 
@@ -2723,15 +2726,14 @@ async fn rank_aggregate_matches_its_rules() {
                     );
                 }
             }
-            if one != many {
-                fail(
-                    "partitioning changed rank_aggregate",
-                    seed,
-                    &sql,
-                    &t,
-                    format!("{one:?}\n{many:?}"),
-                );
-            }
+            assert_same(
+                "partitioning changed rank_aggregate",
+                seed,
+                &sql,
+                &t,
+                &one,
+                &many,
+            );
         }
     }
 }
@@ -3045,15 +3047,14 @@ async fn other_rankings_are_invariant_to_partitioning() {
                    pl_rank(rid, item, pos, w, 'bootstrap=20, seed=9'), \
                    openskill_rank(rid, item, pos ORDER BY ts) FROM t";
         let (one, many) = both_ok(&t, sql, seed).await;
-        if one != many {
-            fail(
-                "partitioning changed pl_rank or openskill_rank",
-                seed,
-                sql,
-                &t,
-                format!("{one:?}\n{many:?}"),
-            );
-        }
+        assert_same(
+            "partitioning changed pl_rank or openskill_rank",
+            seed,
+            sql,
+            &t,
+            &one,
+            &many,
+        );
         if two_items {
             let bt_sql = "SELECT bt_rank(a, b, 'a', w) FROM t";
             let bt_sql = if pairs.rows.is_empty() {
@@ -3101,15 +3102,14 @@ async fn bt_rank_controlled_is_invariant() {
             (Err(a), Err(b)) if a == b && a.contains("no finite estimate") => continue,
             (a, b) => fail("bt_rank_controlled", seed, sql, t, format!("{a:?}\n{b:?}")),
         };
-        if one != many {
-            fail(
-                "partitioning changed bt_rank_controlled",
-                seed,
-                sql,
-                t,
-                format!("{one:?}\n{many:?}"),
-            );
-        }
+        assert_same(
+            "partitioning changed bt_rank_controlled",
+            seed,
+            sql,
+            t,
+            &one,
+            &many,
+        );
         let mut s = swapped(&g);
         for r in &mut s.rows {
             r[3] = V::F(-r[3].num());

@@ -16,13 +16,13 @@
 
 use datafusion::arrow::array::{
     new_null_array, Array, ArrayRef, BinaryArray, BooleanArray, Decimal128Array, Float32Array,
-    Float64Array, Float64Builder, Int16Array, Int32Array, Int64Array, Int8Array, LargeListArray,
-    LargeStringArray, ListArray, ListBuilder, StringArray, StringViewArray, StructArray,
-    UInt16Array, UInt32Array, UInt64Array, UInt8Array,
+    Float64Array, Float64Builder, GenericListArray, Int16Array, Int32Array, Int64Array, Int8Array,
+    LargeStringArray, ListArray, ListBuilder, OffsetSizeTrait, StringArray, StringViewArray,
+    StructArray, UInt16Array, UInt32Array, UInt64Array, UInt8Array,
 };
 use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer};
 use datafusion::arrow::compute::{cast_with_options, CastOptions};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::datasource::MemTable;
 use datafusion::logical_expr::Accumulator;
@@ -533,24 +533,12 @@ fn arbitrary(rng: &mut Rng, data_type: &DataType, n: usize) -> ArrayRef {
             Arc::new(BinaryArray::from_iter_values(values))
         }
         DataType::List(field) => {
-            let lengths = lists(rng);
-            let values = arbitrary(rng, field.data_type(), lengths.iter().sum());
-            Arc::new(ListArray::new(
-                Arc::clone(field),
-                OffsetBuffer::from_lengths(lengths),
-                values,
-                nulls(rng),
-            ))
+            let (lengths, nulls) = (lists(rng), nulls(rng));
+            arbitrary_list::<i32>(rng, field, lengths, nulls)
         }
         DataType::LargeList(field) => {
-            let lengths = lists(rng);
-            let values = arbitrary(rng, field.data_type(), lengths.iter().sum());
-            Arc::new(LargeListArray::new(
-                Arc::clone(field),
-                OffsetBuffer::from_lengths(lengths),
-                values,
-                nulls(rng),
-            ))
+            let (lengths, nulls) = (lists(rng), nulls(rng));
+            arbitrary_list::<i64>(rng, field, lengths, nulls)
         }
         DataType::Struct(fields) => {
             let columns = fields
@@ -561,6 +549,22 @@ fn arbitrary(rng: &mut Rng, data_type: &DataType, n: usize) -> ArrayRef {
         }
         other => new_null_array(other, n),
     }
+}
+
+/// A list array of `lengths` with arbitrary values of `field`'s type.
+fn arbitrary_list<O: OffsetSizeTrait>(
+    rng: &mut Rng,
+    field: &FieldRef,
+    lengths: Vec<usize>,
+    nulls: Option<NullBuffer>,
+) -> ArrayRef {
+    let values = arbitrary(rng, field.data_type(), lengths.iter().sum());
+    Arc::new(GenericListArray::<O>::new(
+        Arc::clone(field),
+        OffsetBuffer::from_lengths(lengths),
+        values,
+        nulls,
+    ))
 }
 
 /// A valid list column of one row whose values are replaced by arbitrary ones of the same
