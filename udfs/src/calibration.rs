@@ -595,8 +595,8 @@ impl Accumulator for ScorerAccumulator {
                 }
                 self.check(a.value(k).approx(), b.value(k).approx())?;
             }
-            self.first.extend_from(&row.list(0)?)?;
-            self.second.extend_from(&row.list(1)?)?;
+            self.first.extend_with(&a);
+            self.second.extend_with(&b);
             for (mine, theirs) in self.sums.iter_mut().zip(partial.values()) {
                 *mine += theirs;
             }

@@ -166,9 +166,9 @@ impl Numbers {
         })
     }
 
-    /// Append a partial state's values.
-    pub fn extend_from(&mut self, array: &ArrayRef) -> Result<()> {
-        match (self, NumberColumn::new(array)?) {
+    /// Append a partial state's values, as read.
+    pub fn extend_with(&mut self, column: &NumberColumn) {
+        match (self, column) {
             (Numbers::Float(v), NumberColumn::Float(a)) => v.extend(a.values().iter()),
             (Numbers::Integer(v), NumberColumn::Integer(a)) => v.extend(a.values().iter()),
             (Numbers::Float(v), NumberColumn::Integer(a)) => {
@@ -178,7 +178,6 @@ impl Numbers {
                 v.extend(a.values().iter().map(|&f| f as i128))
             }
         }
-        Ok(())
     }
 
     /// Values with the same order and ties, as f64 for the rank kernels: floats as they
@@ -226,7 +225,7 @@ mod tests {
         assert_eq!(kept.order_values(), vec![2.0, 1.0, 0.0]);
         // Through the partial state and back.
         let mut merged = Numbers::for_type(big.data_type());
-        merged.extend_from(&kept.to_array().unwrap()).unwrap();
+        merged.extend_with(&NumberColumn::new(&kept.to_array().unwrap()).unwrap());
         assert_eq!(merged.order_values(), vec![2.0, 1.0, 0.0]);
         let unsigned: ArrayRef = Arc::new(UInt64Array::from(vec![u64::MAX, u64::MAX - 1]));
         let column = NumberColumn::new(&unsigned).unwrap();

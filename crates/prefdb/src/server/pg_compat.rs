@@ -61,19 +61,6 @@ fn setting(name: &str) -> Result<&'static str> {
     })
 }
 
-/// A one-argument function whose answer does not depend on its argument. DataFusion
-/// broadcasts a scalar result to the batch's rows.
-fn constant(name: &str, input: DataType, value: ScalarValue) -> ScalarUDF {
-    let output = value.data_type();
-    create_udf(
-        name,
-        vec![input],
-        output,
-        Volatility::Stable,
-        Arc::new(move |_args: &[ColumnarValue]| Ok(ColumnarValue::Scalar(value.clone()))),
-    )
-}
-
 /// A catalog function whose answer is the same for every argument, taking any arguments
 /// of the given counts: what a Postgres database with no indexes, sequences, comments or
 /// private types answers.
@@ -364,14 +351,10 @@ pub fn register(ctx: &SessionContext) {
     ));
     // SQLAlchemy's psycopg dialect looks up optional types (hstore) by name on connect;
     // prefdb has none of them, so the answer is NULL, as Postgres gives for a missing type.
-    ctx.register_udf(constant(
-        "to_regtype",
-        DataType::Utf8,
-        ScalarValue::Int64(None),
-    ));
-    ctx.register_udf(constant(
+    ctx.register_udf(constant_of("to_regtype", &[1], ScalarValue::Int64(None)));
+    ctx.register_udf(constant_of(
         "pg_function_is_visible",
-        DataType::Int64,
+        &[1],
         ScalarValue::Boolean(Some(true)),
     ));
 }

@@ -77,8 +77,8 @@ pub fn rewrite(sql: &str) -> Cow<'_, str> {
         return Cow::Borrowed(sql);
     };
     let mut changed = false;
-    if regproc {
-        let mut rule = RegprocComparisons(false);
+    if regproc || booleans {
+        let mut rule = CatalogComparisons(false);
         let _ = statements.visit(&mut rule);
         changed |= rule.0;
     }
@@ -89,11 +89,6 @@ pub fn rewrite(sql: &str) -> Cow<'_, str> {
     }
     if lower.contains("information_schema.columns") {
         let mut rule = PostgresColumnsView(false);
-        let _ = statements.visit(&mut rule);
-        changed |= rule.0;
-    }
-    if booleans {
-        let mut rule = BooleanLiterals(false);
         let _ = statements.visit(&mut rule);
         changed |= rule.0;
     }
@@ -275,50 +270,6 @@ const BOOLEAN_COLUMNS: &[&str] = &[
     "rolinherit",
     "rolcanlogin",
 ];
-
-/// Rewrites `bool_column = 't'` (and `'f'`, `'true'`, `'false'`, `<>`) to a boolean
-/// literal for the columns in [`BOOLEAN_COLUMNS`]; records whether it did.
-struct BooleanLiterals(bool);
-
-impl VisitorMut for BooleanLiterals {
-    type Break = ();
-
-    fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
-        let Expr::BinaryOp { left, op, right } = expr else {
-            return ControlFlow::Continue(());
-        };
-        if !matches!(op, BinaryOperator::Eq | BinaryOperator::NotEq) {
-            return ControlFlow::Continue(());
-        }
-        let is_boolean_column = |e: &Expr| {
-            column_name(e)
-                .is_some_and(|c| BOOLEAN_COLUMNS.contains(&c.to_ascii_lowercase().as_str()))
-        };
-        let literal = |e: &Expr| match e {
-            Expr::Value(v) => match &v.value {
-                Value::SingleQuotedString(t) => match t.to_ascii_lowercase().as_str() {
-                    "t" | "true" => Some(true),
-                    "f" | "false" => Some(false),
-                    _ => None,
-                },
-                _ => None,
-            },
-            _ => None,
-        };
-        if is_boolean_column(left) {
-            if let Some(b) = literal(right) {
-                **right = Expr::value(Value::Boolean(b));
-                self.0 = true;
-            }
-        } else if is_boolean_column(right) {
-            if let Some(b) = literal(left) {
-                **left = Expr::value(Value::Boolean(b));
-                self.0 = true;
-            }
-        }
-        ControlFlow::Continue(())
-    }
-}
 
 /// Rewrites `LIKE pattern ESCAPE 'c'` with a literal pattern to the backslash escape;
 /// records whether it did.
@@ -557,18 +508,36 @@ const REGPROC_COLUMNS: &[&str] = &[
     "prosupport",
 ];
 
-/// Rewrites `col = 'schema.name'::regproc` to `col = 'name'` and `col != 0` to
-/// `col != '-'` for the columns in [`REGPROC_COLUMNS`]; records whether it did.
-struct RegprocComparisons(bool);
+/// Rewrites comparisons of catalog columns with literals Postgres reads in the column's
+/// type: for [`REGPROC_COLUMNS`], `col = 'schema.name'::regproc` to `col = 'name'` and
+/// `col != 0` to `col != '-'`; for [`BOOLEAN_COLUMNS`], `col = 't'` (`'f'`, `'true'`,
+/// `'false'`) to a boolean. Records whether it changed anything.
+struct CatalogComparisons(bool);
 
-impl RegprocComparisons {
-    fn is_regproc_column(expr: &Expr) -> bool {
-        column_name(expr)
-            .is_some_and(|c| REGPROC_COLUMNS.contains(&c.to_ascii_lowercase().as_str()))
+impl CatalogComparisons {
+    /// The operand `column` compares with, as the column's type reads it, if this rule
+    /// rewrites it.
+    fn operand_for(column: &Expr, operand: &Expr) -> Option<Expr> {
+        let name = column_name(column)?.to_ascii_lowercase();
+        if REGPROC_COLUMNS.contains(&name.as_str()) {
+            return Self::regproc_name(operand);
+        }
+        if !BOOLEAN_COLUMNS.contains(&name.as_str()) {
+            return None;
+        }
+        let Expr::Value(v) = operand else { return None };
+        let Value::SingleQuotedString(t) = &v.value else {
+            return None;
+        };
+        match t.to_ascii_lowercase().as_str() {
+            "t" | "true" => Some(Expr::value(Value::Boolean(true))),
+            "f" | "false" => Some(Expr::value(Value::Boolean(false))),
+            _ => None,
+        }
     }
 
-    /// The name a `regproc` operand compares as, if it is one this rule rewrites.
-    fn as_name(expr: &Expr) -> Option<Expr> {
+    /// The name a `regproc` operand compares as.
+    fn regproc_name(expr: &Expr) -> Option<Expr> {
         match expr {
             Expr::Cast {
                 expr, data_type, ..
@@ -594,24 +563,22 @@ impl RegprocComparisons {
     }
 }
 
-impl VisitorMut for RegprocComparisons {
+impl VisitorMut for CatalogComparisons {
     type Break = ();
 
     fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
-        if let Expr::BinaryOp { left, op, right } = expr {
-            if matches!(op, BinaryOperator::Eq | BinaryOperator::NotEq) {
-                if Self::is_regproc_column(left) {
-                    if let Some(name) = Self::as_name(right) {
-                        **right = name;
-                        self.0 = true;
-                    }
-                } else if Self::is_regproc_column(right) {
-                    if let Some(name) = Self::as_name(left) {
-                        **left = name;
-                        self.0 = true;
-                    }
-                }
-            }
+        let Expr::BinaryOp { left, op, right } = expr else {
+            return ControlFlow::Continue(());
+        };
+        if !matches!(op, BinaryOperator::Eq | BinaryOperator::NotEq) {
+            return ControlFlow::Continue(());
+        }
+        if let Some(operand) = Self::operand_for(left, right) {
+            **right = operand;
+            self.0 = true;
+        } else if let Some(operand) = Self::operand_for(right, left) {
+            **left = operand;
+            self.0 = true;
         }
         ControlFlow::Continue(())
     }
