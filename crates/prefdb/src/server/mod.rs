@@ -7,6 +7,7 @@
 //! deadlines and cancellation that cover execution ([`service`]), and a graceful shutdown.
 
 mod copy_out;
+mod cursors;
 mod params;
 pub mod pg_compat;
 pub mod policy;
@@ -443,10 +444,10 @@ impl Server {
         hooks.push(Arc::new(policy::SavepointHook));
         hooks.push(Arc::new(pg_compat::SessionStatements));
         hooks.push(Arc::new(copy_out::CopyOut));
-        // datafusion-postgres's own hooks, in its order: cursors, SET/SHOW, transactions.
-        hooks.push(Arc::new(
-            datafusion_postgres::hooks::cursor::CursorStatementHook,
-        ));
+        // prefdb's cursors, then datafusion-postgres's own hooks in its order: SET/SHOW,
+        // transactions.
+        let cursors = Arc::new(cursors::Cursors::default());
+        hooks.push(Arc::new(cursors::CursorHook(Arc::clone(&cursors))));
         hooks.push(Arc::new(datafusion_postgres::hooks::set_show::SetShowHook));
         hooks.push(Arc::new(
             datafusion_postgres::hooks::transactions::TransactionStatementHook,
@@ -478,6 +479,7 @@ impl Server {
                 options.query_timeout,
                 Arc::clone(&in_flight),
                 Arc::clone(&running),
+                Arc::clone(&cursors),
             )),
             auth,
             cancel: Arc::new(StopAndCancel {
@@ -550,9 +552,11 @@ impl Server {
                             return;
                         };
                         let watcher = watch_for_hangup(&socket, peer, running);
+                        let cursors = handlers.service.cursors();
                         if let Err(e) = process_socket(socket, tls, handlers).await {
                             log::info!("connection from {peer} ended: {e}");
                         }
+                        cursors.forget(peer);
                         if let Some(w) = watcher {
                             w.abort();
                         }

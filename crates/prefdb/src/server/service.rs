@@ -17,6 +17,7 @@ use datafusion::arrow::error::ArrowError;
 use datafusion::common::DataFusionError;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::{DFParser, Statement as DFStatement};
+use datafusion::sql::sqlparser::ast::Statement;
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::ParserError;
 use datafusion_postgres::pgwire::api::portal::Format;
@@ -137,6 +138,7 @@ pub struct Service {
     timeout: Option<Duration>,
     in_flight: Arc<AtomicUsize>,
     running: Arc<Running>,
+    cursors: Arc<super::cursors::Cursors>,
 }
 
 impl Service {
@@ -147,6 +149,7 @@ impl Service {
         timeout: Option<Duration>,
         in_flight: Arc<AtomicUsize>,
         running: Arc<Running>,
+        cursors: Arc<super::cursors::Cursors>,
     ) -> Self {
         Service {
             inner,
@@ -155,7 +158,13 @@ impl Service {
             timeout,
             in_flight,
             running,
+            cursors,
         }
+    }
+
+    /// Every connection's open cursors.
+    pub(crate) fn cursors(&self) -> Arc<super::cursors::Cursors> {
+        Arc::clone(&self.cursors)
     }
 
     /// DataFusion's own statements — `CREATE EXTERNAL TABLE` and `COPY ... TO` — which the
@@ -413,6 +422,10 @@ impl QueryParser for NamingParser {
         stmt: &Self::Statement,
         column_format: Option<&Format>,
     ) -> PgWireResult<Vec<FieldInfo>> {
+        // A DECLARE returns no rows; its plan is its query's, for the parameters' types.
+        if let (_, Some((Statement::Declare { .. }, _))) = stmt {
+            return Ok(vec![]);
+        }
         Ok(text_for_unknown(
             self.0.get_result_schema(stmt, column_format)?,
         ))
@@ -469,6 +482,7 @@ impl ExtendedQueryHandler for Service {
         let deadline = self.deadline();
         let limit = self.timeout.unwrap_or_default();
         let inner = &self.inner;
+        let cursors = &self.cursors;
         let flag = self.running.register(Owner::of(client));
         let stop = &flag;
         bounded(
@@ -476,6 +490,14 @@ impl ExtendedQueryHandler for Service {
             || self.timeout_error(),
             &flag,
             contained(async move {
+                // A FETCH from a cursor, encoded in the format this portal asks for.
+                if let Some((statement, _)) = &portal.statement.statement.1 {
+                    let format = &portal.result_column_format;
+                    let peer = client.socket_addr();
+                    if let Some(response) = cursors.answer_fetch(peer, statement, format).await {
+                        return prefetch(response?, deadline, limit, guard, stop).await;
+                    }
+                }
                 let response =
                     ExtendedQueryHandler::do_query(inner.as_ref(), client, portal, max_rows)
                         .await?;

@@ -41,10 +41,13 @@
 //!   NULLs). Outside catalog queries, such a subquery is put in parentheses, which that rule
 //!   does not look into, so DataFusion plans it as written: the right answer, or an error.
 
+use datafusion::sql::sqlparser::ast::helpers::attached_token::AttachedToken;
 use datafusion::sql::sqlparser::ast::{
-    AccessExpr, ArrayElemTypeDef, BinaryOperator, CastKind, DataType, Expr, Function, FunctionArg,
-    FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident, ObjectName, ObjectNamePart,
-    Query, SelectItem, SetExpr, Statement, TableAlias, TableFactor, Value, VisitMut, VisitorMut,
+    AccessExpr, ArrayElemTypeDef, BinaryOperator, CaseWhen, CastKind, DataType, Expr, Function,
+    FunctionArg, FunctionArgExpr, FunctionArgumentClause, FunctionArgumentList, FunctionArguments,
+    GroupByExpr, Ident, ObjectName, ObjectNamePart, OrderBy, OrderByKind, Query, Select,
+    SelectItem, SetExpr, Statement, TableAlias, TableAliasColumnDef, TableFactor, Value, VisitMut,
+    Visitor, VisitorMut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -87,6 +90,11 @@ pub fn rewrite(sql: &str) -> Cow<'_, str> {
         let _ = statements.visit(&mut rule);
         changed |= rule.0;
     }
+    if lower.contains("unnest") || lower.contains("generate_series") {
+        let mut rule = FunctionColumnAliases(false);
+        let _ = statements.visit(&mut rule);
+        changed |= rule.0;
+    }
     if lower.contains("information_schema.columns") {
         let mut rule = PostgresColumnsView(false);
         let _ = statements.visit(&mut rule);
@@ -108,8 +116,11 @@ pub fn rewrite(sql: &str) -> Cow<'_, str> {
         }
     }
     if catalog {
+        let mut rule = CorrelatedCatalogSubqueries(false);
+        let _ = statements.visit(&mut rule);
+        changed |= rule.0;
         return match changed {
-            true => Cow::Owned(joined(&statements)),
+            true => keeping_parameters(sql, &statements),
             false => Cow::Borrowed(sql),
         };
     }
@@ -134,22 +145,59 @@ pub fn rewrite(sql: &str) -> Cow<'_, str> {
     if !changed {
         return Cow::Borrowed(sql);
     }
-    Cow::Owned(joined(&statements))
+    keeping_parameters(sql, &statements)
 }
 
-/// Whether datafusion-postgres replaces `sql` wholesale: its parser matches some client
-/// catalog queries by their exact tokens and answers them with an empty `... WHERE false`
-/// query. Rewriting such a query here would change its tokens and lose that.
+/// The rewritten `statements`, unless they lost a parameter that `sql` has: datafusion-postgres
+/// numbers bound values by the placeholders it finds, so a lost `$1` would shift every later
+/// value onto the wrong placeholder. Then `sql` as it was.
+fn keeping_parameters<'a>(sql: &'a str, statements: &[Statement]) -> Cow<'a, str> {
+    fn placeholders(statements: &[Statement]) -> std::collections::BTreeSet<String> {
+        struct Collect(std::collections::BTreeSet<String>);
+        impl Visitor for Collect {
+            type Break = ();
+            fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
+                if let Expr::Value(v) = expr {
+                    if let Value::Placeholder(p) = &v.value {
+                        self.0.insert(p.clone());
+                    }
+                }
+                ControlFlow::Continue(())
+            }
+        }
+        let mut collect = Collect(Default::default());
+        for statement in statements {
+            let _ = datafusion::sql::sqlparser::ast::Visit::visit(statement, &mut collect);
+        }
+        collect.0
+    }
+    let Ok(original) = Parser::parse_sql(&PostgreSqlDialect {}, sql) else {
+        return Cow::Borrowed(sql);
+    };
+    match placeholders(&original).is_subset(&placeholders(statements)) {
+        true => Cow::Owned(joined(statements)),
+        false => Cow::Borrowed(sql),
+    }
+}
+
+/// Whether datafusion-postgres substitutes part of `sql`: its parser matches some client
+/// catalog queries by their exact tokens and replaces them (or a fragment, such as
+/// Grafana's `search_path` subquery) with something it can plan. Rewriting such a query
+/// here would change its tokens and lose that. Detected by comparing upstream's parse with
+/// its rewrite rules applied to the plain parse: they differ only by a substitution.
 fn substituted_upstream(sql: &str) -> bool {
     static UPSTREAM: OnceLock<PostgresCompatibilityParser> = OnceLock::new();
     let parser = UPSTREAM.get_or_init(PostgresCompatibilityParser::new);
-    let Ok(statements) = parser.parse(sql) else {
+    let (Ok(upstream), Ok(plain)) = (
+        parser.parse(sql),
+        Parser::parse_sql(&PostgreSqlDialect {}, sql),
+    ) else {
         return false;
     };
-    !sql.to_ascii_lowercase().contains("where false")
-        && statements
-            .iter()
-            .any(|s| s.to_string().ends_with("WHERE false"))
+    let texts = |statements: Vec<Statement>| -> Vec<String> {
+        statements.iter().map(|s| s.to_string()).collect()
+    };
+    texts(upstream) != texts(plain.into_iter().map(|s| parser.rewrite(s)).collect())
 }
 
 fn joined(statements: &[Statement]) -> String {
@@ -163,6 +211,60 @@ fn joined(statements: &[Statement]) -> String {
 /// Rewrites `ARRAY(subquery)` to a scalar subquery aggregating its one column; records
 /// whether it did.
 struct ArraySubqueries(bool);
+
+impl ArraySubqueries {
+    /// `SELECT e FROM ... WHERE ... ORDER BY o` as `SELECT array_agg(e ORDER BY o) FROM ...
+    /// WHERE ...`, for a plain select of one item: a correlated one (psql's `\dp` lists a
+    /// table's policies with `ARRAY(SELECT ... WHERE polrelid = c.oid)`) then stays
+    /// decorrelatable, which it is not inside a derived table.
+    fn aggregated_in_place(query: &Query) -> Option<Query> {
+        let mut query = query.clone();
+        if query.limit_clause.is_some() || query.fetch.is_some() || query.with.is_some() {
+            return None;
+        }
+        let order = match query.order_by.take() {
+            None => vec![],
+            Some(OrderBy {
+                kind: OrderByKind::Expressions(exprs),
+                interpolate: None,
+            }) => exprs,
+            Some(_) => return None,
+        };
+        let SetExpr::Select(select) = query.body.as_mut() else {
+            return None;
+        };
+        let no_grouping = matches!(&select.group_by, GroupByExpr::Expressions(e, m) if e.is_empty() && m.is_empty());
+        if select.projection.len() != 1
+            || !no_grouping
+            || select.having.is_some()
+            || select.distinct.is_some()
+        {
+            return None;
+        }
+        let (SelectItem::UnnamedExpr(item) | SelectItem::ExprWithAlias { expr: item, .. }) =
+            &mut select.projection[0]
+        else {
+            return None;
+        };
+        let mut order = order;
+        for o in &mut order {
+            // `ORDER BY 1` names the item.
+            if matches!(&o.expr, Expr::Value(v) if v.value == Value::Number("1".into(), false)) {
+                o.expr = item.clone();
+            } else if matches!(&o.expr, Expr::Value(_)) {
+                return None;
+            }
+        }
+        let mut array_agg = call("array_agg", vec![item.clone()]);
+        if let (Expr::Function(f), false) = (&mut array_agg, order.is_empty()) {
+            if let FunctionArguments::List(list) = &mut f.args {
+                list.clauses.push(FunctionArgumentClause::OrderBy(order));
+            }
+        }
+        *item = array_agg;
+        Some(query)
+    }
+}
 
 impl VisitorMut for ArraySubqueries {
     type Break = ();
@@ -179,6 +281,11 @@ impl VisitorMut for ArraySubqueries {
         if !name.value.eq_ignore_ascii_case("array") || f.name.0.len() != 1 {
             return ControlFlow::Continue(());
         }
+        if let Some(aggregated) = Self::aggregated_in_place(query) {
+            *expr = Expr::Subquery(Box::new(aggregated));
+            self.0 = true;
+            return ControlFlow::Continue(());
+        }
         let aggregated =
             format!("SELECT array_agg(array_value) FROM ({query}) AS array_rows(array_value)");
         if let Ok(mut parsed) = Parser::parse_sql(&PostgreSqlDialect {}, &aggregated) {
@@ -186,6 +293,58 @@ impl VisitorMut for ArraySubqueries {
                 *expr = Expr::Subquery(q);
                 self.0 = true;
             }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// Set-returning functions of one output column that clients call in `FROM`.
+const ONE_COLUMN_FUNCTIONS: &[&str] = &["unnest", "generate_series"];
+
+/// Names the column of a one-column set-returning function in `FROM` after its alias, as
+/// Postgres does: `FROM unnest(a) x` has a column `x` (psql's `\d+ table` reads the
+/// options as `'toast.' || x FROM pg_catalog.unnest(tc.reloptions) x`), where DataFusion
+/// names it `UNNEST(a)`. Records whether it changed anything.
+struct FunctionColumnAliases(bool);
+
+impl VisitorMut for FunctionColumnAliases {
+    type Break = ();
+
+    fn post_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
+        let (name, alias) = match factor {
+            TableFactor::Table {
+                name,
+                args: Some(_),
+                alias,
+                ..
+            }
+            | TableFactor::Function { name, alias, .. } => (
+                name.0
+                    .last()
+                    .and_then(|p| p.as_ident())
+                    .map(|i| i.value.to_ascii_lowercase()),
+                alias,
+            ),
+            TableFactor::UNNEST {
+                alias,
+                array_exprs,
+                with_offset: false,
+                with_ordinality: false,
+                ..
+            } if array_exprs.len() == 1 => (Some("unnest".to_string()), alias),
+            _ => return ControlFlow::Continue(()),
+        };
+        let Some(alias) = alias else {
+            return ControlFlow::Continue(());
+        };
+        if alias.columns.is_empty()
+            && name.is_some_and(|n| ONE_COLUMN_FUNCTIONS.contains(&n.as_str()))
+        {
+            alias.columns = vec![TableAliasColumnDef {
+                name: alias.name.clone(),
+                data_type: None,
+            }];
+            self.0 = true;
         }
         ControlFlow::Continue(())
     }
@@ -350,9 +509,13 @@ const CATALOG_ARRAYS: &[&str] = &[
     "indcollation",
     "conkey",
     "confkey",
+    // `pg_policy.polroles` holds oids; prefdb has no row-level policies, so it is empty.
+    "polroles",
 ];
-/// Array columns of `pg_class` that datafusion-pg-catalog lacks.
-const MISSING_ARRAYS: &[&str] = &["reloptions", "relacl"];
+/// Access-privilege and option arrays that datafusion-pg-catalog lacks (`pg_class`) or
+/// serves as text (`pg_attribute.attacl`); prefdb grants no object privileges and sets no
+/// options, so they read as NULL, as in a fresh Postgres.
+const MISSING_ARRAYS: &[&str] = &["reloptions", "relacl", "attacl"];
 
 /// Reads [`CATALOG_ARRAYS`] through `pg_int_array` and [`MISSING_ARRAYS`] as NULL arrays;
 /// records whether it changed anything.
@@ -398,17 +561,54 @@ impl VisitorMut for CatalogArrays {
     }
 
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
-        // generate_subscripts(a, 1), a set-returning function DataFusion lacks, as the
+        // A catalog array compared with an array literal in text (psql's `pol.polroles <>
+        // '{0}'`): the literal is read the same way.
+        if let Expr::BinaryOp { left, right, .. } = expr {
+            let is_array =
+                |e: &Expr| matches!(e, Expr::Function(f) if f.name.to_string() == "pg_int_array");
+            let is_text = |e: &Expr| matches!(e, Expr::Value(v) if matches!(v.value, Value::SingleQuotedString(_)));
+            if is_array(left) && is_text(right) {
+                **right = call("pg_int_array", vec![(**right).clone()]);
+                self.0 = true;
+            } else if is_array(right) && is_text(left) {
+                **left = call("pg_int_array", vec![(**left).clone()]);
+                self.0 = true;
+            }
+            return ControlFlow::Continue(());
+        }
+        // generate_subscripts(a, dim), a set-returning function DataFusion lacks, as the
         // unnest of 1..cardinality(a); beside unnest(a) in one select list the two zip, as
-        // in Postgres.
+        // in Postgres. Catalog arrays have one dimension, so any other `dim` gives no rows.
+        // A `dim` that is not the literal 1 stays in the statement (as a condition), so
+        // that the statement keeps every parameter a client binds (SQLAlchemy binds it).
         if let Expr::Function(f) = expr {
             if let (Some(ObjectNamePart::Identifier(name)), FunctionArguments::List(list)) =
                 (f.name.0.last(), &f.args)
             {
                 if name.value.eq_ignore_ascii_case("generate_subscripts") && list.args.len() == 2 {
-                    if let FunctionArg::Unnamed(FunctionArgExpr::Expr(array)) = &list.args[0] {
+                    if let (
+                        FunctionArg::Unnamed(FunctionArgExpr::Expr(array)),
+                        FunctionArg::Unnamed(FunctionArgExpr::Expr(dim)),
+                    ) = (&list.args[0], &list.args[1])
+                    {
                         let one = Expr::value(Value::Number("1".to_string(), false));
-                        let n = call("cardinality", vec![array.clone()]);
+                        let mut n = call("cardinality", vec![array.clone()]);
+                        if *dim != one {
+                            n = Expr::Case {
+                                case_token: AttachedToken::empty(),
+                                end_token: AttachedToken::empty(),
+                                operand: None,
+                                conditions: vec![CaseWhen {
+                                    condition: Expr::BinaryOp {
+                                        left: Box::new(dim.clone()),
+                                        op: BinaryOperator::Eq,
+                                        right: Box::new(one.clone()),
+                                    },
+                                    result: n,
+                                }],
+                                else_result: None,
+                            };
+                        }
                         *expr = call("unnest", vec![call("generate_series", vec![one, n])]);
                         self.0 = true;
                         return ControlFlow::Continue(());
@@ -466,6 +666,279 @@ impl VisitorMut for BackslashEscapes {
             **pattern = rewritten;
             *escape_char = None;
             self.0 = true;
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// Aggregate functions: a scalar subquery selecting one of these returns one row already.
+const AGGREGATES: &[&str] = &[
+    "count",
+    "sum",
+    "min",
+    "max",
+    "avg",
+    "array_agg",
+    "string_agg",
+    "bool_and",
+    "bool_or",
+    "every",
+    "json_agg",
+    "jsonb_agg",
+    "first_value",
+    "last_value",
+];
+
+/// Makes correlated scalar subqueries of catalog queries plannable by DataFusion, which
+/// decorrelates one only when it is aggregated and its `WHERE` mentions an outer column
+/// nowhere but in comparisons with inner ones. Clients' catalog queries are written for
+/// Postgres, which runs such subqueries row by row: SQLAlchemy 2's column reflection reads a
+/// column's default, identity and collation as `CASE WHEN a.atthasdef THEN (SELECT
+/// pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d WHERE a.atthasdef AND d.adrelid =
+/// a.attrelid ...) END`. Each such subquery, wherever it stands in an expression:
+/// - selects `max(item)` instead of `item`, unless it is aggregated already (the subquery of
+///   a catalog lookup by key finds at most one row, so this changes nothing there);
+/// - has the conjuncts of its `WHERE` that read only outer columns moved out, as `CASE
+///   WHEN conjuncts THEN (subquery) END`, which is the same value;
+/// - reads as NULL if DataFusion 55 cannot decorrelate it: if its item itself reads an
+///   outer column (SQLAlchemy's identity options read `a.attidentity` inside the subquery;
+///   prefdb has no identity columns, so the answer is NULL in Postgres too), or if a
+///   correlated conjunct other than an equality remains (psql's collation lookup compares
+///   `a.attcollation <> t.typcollation`; prefdb's columns have their type's collation, so
+///   NULL again). This is what upstream does to every correlated subquery.
+///
+/// Records whether it changed anything.
+struct CorrelatedCatalogSubqueries(bool);
+
+impl CorrelatedCatalogSubqueries {
+    /// The names by which `select`'s own columns can be qualified: each relation's alias,
+    /// or its table name, lowercased.
+    fn inner_names(select: &Select) -> HashSet<String> {
+        let mut names = HashSet::new();
+        let mut add = |factor: &TableFactor| match factor {
+            TableFactor::Table { name, alias, .. } => {
+                if let Some(alias) = alias {
+                    names.insert(alias.name.value.to_ascii_lowercase());
+                } else if let Some(ObjectNamePart::Identifier(last)) = name.0.last() {
+                    names.insert(last.value.to_ascii_lowercase());
+                }
+            }
+            TableFactor::Derived {
+                alias: Some(alias), ..
+            }
+            | TableFactor::Function {
+                alias: Some(alias), ..
+            }
+            | TableFactor::UNNEST {
+                alias: Some(alias), ..
+            } => {
+                names.insert(alias.name.value.to_ascii_lowercase());
+            }
+            _ => {}
+        };
+        for from in &select.from {
+            add(&from.relation);
+            for join in &from.joins {
+                add(&join.relation);
+            }
+        }
+        names
+    }
+
+    /// The qualifiers of the column references in `expr`, lowercased, with `None` for an
+    /// unqualified one; `None` overall if `expr` holds a subquery.
+    fn qualifiers(expr: &Expr) -> Option<Vec<Option<String>>> {
+        struct Collect(Vec<Option<String>>, bool);
+        impl Visitor for Collect {
+            type Break = ();
+            fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
+                match expr {
+                    Expr::Identifier(_) => self.0.push(None),
+                    Expr::CompoundIdentifier(parts) if parts.len() >= 2 => self
+                        .0
+                        .push(Some(parts[parts.len() - 2].value.to_ascii_lowercase())),
+                    Expr::Subquery(_) | Expr::Exists { .. } | Expr::InSubquery { .. } => {
+                        self.1 = true
+                    }
+                    _ => {}
+                }
+                ControlFlow::Continue(())
+            }
+        }
+        let mut collect = Collect(vec![], false);
+        let _ = datafusion::sql::sqlparser::ast::Visit::visit(expr, &mut collect);
+        (!collect.1).then_some(collect.0)
+    }
+
+    fn conjuncts(expr: Expr, out: &mut Vec<Expr>) {
+        match expr {
+            Expr::BinaryOp {
+                left,
+                op: BinaryOperator::And,
+                right,
+            } => {
+                Self::conjuncts(*left, out);
+                Self::conjuncts(*right, out);
+            }
+            Expr::Nested(inner)
+                if matches!(
+                    *inner,
+                    Expr::BinaryOp {
+                        op: BinaryOperator::And,
+                        ..
+                    }
+                ) =>
+            {
+                Self::conjuncts(*inner, out)
+            }
+            other => out.push(other),
+        }
+    }
+
+    fn and_all(exprs: Vec<Expr>) -> Option<Expr> {
+        exprs.into_iter().reduce(|left, right| Expr::BinaryOp {
+            left: Box::new(left),
+            op: BinaryOperator::And,
+            right: Box::new(right),
+        })
+    }
+
+    /// `subquery` made plannable, or `None` if it is not a correlated single-item select
+    /// without grouping, ordering or a limit.
+    fn rewritten(mut subquery: Query) -> Option<Expr> {
+        if subquery.order_by.is_some()
+            || subquery.limit_clause.is_some()
+            || subquery.fetch.is_some()
+            || subquery.with.is_some()
+        {
+            return None;
+        }
+        let SetExpr::Select(select) = subquery.body.as_mut() else {
+            return None;
+        };
+        let no_grouping = matches!(&select.group_by, GroupByExpr::Expressions(e, m) if e.is_empty() && m.is_empty());
+        if select.projection.len() != 1
+            || !no_grouping
+            || select.having.is_some()
+            || select.distinct.is_some()
+        {
+            return None;
+        }
+        let inner = Self::inner_names(select);
+        let outer_only = |e: &Expr| {
+            Self::qualifiers(e).is_some_and(|q| {
+                !q.is_empty()
+                    && q.iter()
+                        .all(|q| q.as_ref().is_some_and(|q| !inner.contains(q)))
+            })
+        };
+        let correlated = {
+            struct Outer<'a>(&'a HashSet<String>, bool);
+            impl Visitor for Outer<'_> {
+                type Break = ();
+                fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
+                    if let Expr::CompoundIdentifier(parts) = expr {
+                        if parts.len() >= 2
+                            && !self
+                                .0
+                                .contains(&parts[parts.len() - 2].value.to_ascii_lowercase())
+                        {
+                            self.1 = true;
+                        }
+                    }
+                    ControlFlow::Continue(())
+                }
+            }
+            let mut outer = Outer(&inner, false);
+            let _ = datafusion::sql::sqlparser::ast::Visit::visit(&select.selection, &mut outer);
+            let _ = datafusion::sql::sqlparser::ast::Visit::visit(&select.projection, &mut outer);
+            outer.1
+        };
+        if !correlated {
+            return None;
+        }
+        let (SelectItem::UnnamedExpr(item) | SelectItem::ExprWithAlias { expr: item, .. }) =
+            &mut select.projection[0]
+        else {
+            return None;
+        };
+        let aggregated = matches!(item, Expr::Function(f) if f.over.is_none() && matches!(f.name.0.last(),
+            Some(ObjectNamePart::Identifier(n)) if AGGREGATES.contains(&n.value.to_ascii_lowercase().as_str())));
+        // DataFusion cannot decorrelate an item that reads outer columns itself.
+        let item_reads_outer = Self::qualifiers(item).is_none_or(|q| {
+            q.iter()
+                .any(|q| q.as_ref().is_some_and(|q| !inner.contains(q)))
+        });
+        if !aggregated {
+            *item = call("max", vec![item.clone()]);
+        }
+        let mut hoisted = vec![];
+        let mut plannable = !item_reads_outer;
+        if let Some(selection) = select.selection.take() {
+            let mut all = vec![];
+            Self::conjuncts(selection, &mut all);
+            let (outer, kept): (Vec<Expr>, Vec<Expr>) = all.into_iter().partition(outer_only);
+            // What stays correlated must be an equality for DataFusion to decorrelate it
+            // (psql's `a.attcollation <> t.typcollation` is not).
+            plannable &= kept.iter().all(|e| {
+                let reads_outer = Self::qualifiers(e).is_none_or(|q| {
+                    q.iter()
+                        .any(|q| q.as_ref().is_some_and(|q| !inner.contains(q)))
+                });
+                !reads_outer
+                    || matches!(
+                        e,
+                        Expr::BinaryOp {
+                            op: BinaryOperator::Eq,
+                            ..
+                        }
+                    )
+            });
+            hoisted = outer;
+            select.selection = Self::and_all(kept);
+        }
+        // Parenthesised, so that upstream's `RemoveSubqueryFromProjection` leaves it be. One
+        // DataFusion cannot plan reads as NULL, as upstream has it: `CASE WHEN false THEN
+        // (subquery) END`, which DataFusion simplifies to NULL before it decorrelates, and
+        // which keeps the subquery's parameters in the statement.
+        let mut subquery = Expr::Nested(Box::new(Expr::Subquery(Box::new(subquery))));
+        if !plannable {
+            subquery = Expr::Case {
+                case_token: AttachedToken::empty(),
+                end_token: AttachedToken::empty(),
+                operand: None,
+                conditions: vec![CaseWhen {
+                    condition: Expr::value(Value::Boolean(false)),
+                    result: subquery,
+                }],
+                else_result: None,
+            };
+        }
+        Some(match Self::and_all(hoisted) {
+            None => subquery,
+            Some(condition) => Expr::Case {
+                case_token: AttachedToken::empty(),
+                end_token: AttachedToken::empty(),
+                operand: None,
+                conditions: vec![CaseWhen {
+                    condition,
+                    result: subquery,
+                }],
+                else_result: None,
+            },
+        })
+    }
+}
+
+impl VisitorMut for CorrelatedCatalogSubqueries {
+    type Break = ();
+
+    fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        if let Expr::Subquery(subquery) = expr {
+            if let Some(rewritten) = Self::rewritten(subquery.as_ref().clone()) {
+                *expr = rewritten;
+                self.0 = true;
+            }
         }
         ControlFlow::Continue(())
     }
@@ -762,9 +1235,38 @@ mod tests {
         );
         let reparsed = Parser::parse_sql(&PostgreSqlDialect {}, &named(sql)).unwrap();
         assert_eq!(reparsed[0].to_string(), named(sql));
-        // Catalog queries keep upstream's handling.
+    }
+
+    #[test]
+    fn correlated_catalog_subqueries_are_aggregated_with_outer_conditions_outside() {
         let psql = "SELECT (SELECT c.collname FROM pg_catalog.pg_collation c WHERE c.oid = a.attcollation) FROM pg_catalog.pg_attribute a";
-        assert_eq!(named(psql), psql);
+        assert_eq!(
+            named(psql),
+            "SELECT ((SELECT max(c.collname) FROM pg_catalog.pg_collation c WHERE c.oid = a.attcollation)) FROM pg_catalog.pg_attribute a"
+        );
+        // SQLAlchemy 2's column default: the outer-only conjunct moves out, the rest stays.
+        let default = "SELECT CASE WHEN pg_catalog.pg_attribute.atthasdef THEN (SELECT pg_catalog.pg_get_expr(pg_catalog.pg_attrdef.adbin, pg_catalog.pg_attrdef.adrelid) AS e FROM pg_catalog.pg_attrdef WHERE pg_catalog.pg_attribute.atthasdef AND pg_catalog.pg_attrdef.adrelid = pg_catalog.pg_attribute.attrelid) ELSE NULL END AS d FROM pg_catalog.pg_attribute";
+        assert_eq!(
+            named(default),
+            "SELECT CASE WHEN pg_catalog.pg_attribute.atthasdef THEN CASE WHEN pg_catalog.pg_attribute.atthasdef THEN ((SELECT max(pg_catalog.pg_get_expr(pg_catalog.pg_attrdef.adbin, pg_catalog.pg_attrdef.adrelid)) AS e FROM pg_catalog.pg_attrdef WHERE pg_catalog.pg_attrdef.adrelid = pg_catalog.pg_attribute.attrelid)) END ELSE NULL END AS d FROM pg_catalog.pg_attribute"
+        );
+        // One whose item reads an outer column reads as NULL, keeping its parameters.
+        assert_eq!(
+            named("SELECT (SELECT json_build_object($1::VARCHAR, a.attidentity = $2::VARCHAR) FROM pg_catalog.pg_sequence s WHERE s.seqrelid = a.attrelid) FROM pg_catalog.pg_attribute a WHERE a.attnum > $3"),
+            "SELECT CASE WHEN false THEN ((SELECT max(json_build_object($1::VARCHAR, a.attidentity = $2::VARCHAR)) FROM pg_catalog.pg_sequence s WHERE s.seqrelid = a.attrelid)) END FROM pg_catalog.pg_attribute a WHERE a.attnum > $3"
+        );
+        // An aggregated one is only kept from upstream's NULL; uncorrelated or limited ones
+        // are left as they are.
+        assert_eq!(
+            named("SELECT (SELECT count(*) FROM pg_catalog.pg_class c WHERE c.relnamespace = n.oid) FROM pg_catalog.pg_namespace n"),
+            "SELECT ((SELECT count(*) FROM pg_catalog.pg_class c WHERE c.relnamespace = n.oid)) FROM pg_catalog.pg_namespace n"
+        );
+        for kept in [
+            "SELECT (SELECT c.relname FROM pg_catalog.pg_class c WHERE c.oid = 1) FROM pg_catalog.pg_namespace n",
+            "SELECT (SELECT c.relname FROM pg_catalog.pg_class c WHERE c.relnamespace = n.oid LIMIT 1) FROM pg_catalog.pg_namespace n",
+        ] {
+            assert_eq!(named(kept), kept);
+        }
     }
 
     #[test]
@@ -801,6 +1303,42 @@ mod tests {
     }
 
     #[test]
+    fn generate_subscripts_keeps_a_bound_dimension() {
+        assert_eq!(
+            named("SELECT unnest(i.indkey) AS a, generate_subscripts(i.indkey, 1) AS o FROM pg_catalog.pg_index i"),
+            "SELECT unnest(pg_int_array(i.indkey)) AS a, unnest(generate_series(1, cardinality(pg_int_array(i.indkey)))) AS o FROM pg_catalog.pg_index i"
+        );
+        // SQLAlchemy binds the dimension: the parameter stays, or the later ones would shift.
+        assert_eq!(
+            named("SELECT generate_subscripts(i.indkey, $1::INTEGER) AS o FROM pg_catalog.pg_index i WHERE i.indrelid = $2"),
+            "SELECT unnest(generate_series(1, CASE WHEN $1::INTEGER = 1 THEN cardinality(pg_int_array(i.indkey)) END)) AS o FROM pg_catalog.pg_index i WHERE i.indrelid = $2"
+        );
+    }
+
+    #[test]
+    fn catalog_arrays_compare_with_array_literals() {
+        assert_eq!(
+            named("SELECT 1 FROM pg_catalog.pg_policy pol WHERE pol.polroles <> '{0}'"),
+            "SELECT 1 FROM pg_catalog.pg_policy pol WHERE pg_int_array(pol.polroles) <> pg_int_array('{0}')"
+        );
+    }
+
+    #[test]
+    fn one_column_functions_in_from_name_their_column_after_the_alias() {
+        // psql's `\d+ table`.
+        assert_eq!(
+            named("SELECT 'toast.' || x FROM pg_catalog.unnest(tc.reloptions) x"),
+            "SELECT 'toast.' || x FROM pg_catalog.unnest(CAST(NULL AS TEXT[])) x (x)"
+        );
+        assert_eq!(
+            named("SELECT s FROM generate_series(1, 3) AS s"),
+            "SELECT s FROM generate_series(1, 3) AS s (s)"
+        );
+        let kept = "SELECT v FROM unnest([1, 2]) AS u (v)";
+        assert_eq!(named(kept), kept);
+    }
+
+    #[test]
     fn information_schema_columns_has_postgres_types() {
         let sql = named("SELECT column_name, data_type FROM information_schema.columns c WHERE c.table_name = 'votes'");
         assert!(
@@ -824,12 +1362,20 @@ mod tests {
     #[test]
     fn array_subqueries_aggregate_their_column() {
         assert_eq!(
-            named("SELECT ARRAY(SELECT b.x FROM t b WHERE b.y = r.y) AS m FROM pg_catalog.pg_roles r"),
-            "SELECT (SELECT array_agg(array_value) FROM (SELECT b.x FROM t b WHERE b.y = r.y) AS array_rows (array_value)) AS m FROM pg_catalog.pg_roles r"
+            named("SELECT ARRAY(SELECT b.x FROM t b WHERE b.y = r.y ORDER BY 1) AS m FROM pg_catalog.pg_roles r"),
+            "SELECT ((SELECT array_agg(b.x ORDER BY b.x) FROM t b WHERE b.y = r.y)) AS m FROM pg_catalog.pg_roles r"
+        );
+        // One the aggregate cannot take in place (a limit) reads through a derived table.
+        assert_eq!(
+            named("SELECT ARRAY(SELECT b.x FROM t b LIMIT 3) AS m FROM pg_catalog.pg_roles r"),
+            "SELECT (SELECT array_agg(array_value) FROM (SELECT b.x FROM t b LIMIT 3) AS array_rows (array_value)) AS m FROM pg_catalog.pg_roles r"
         );
         // In a user query the result is computed, not left to upstream's NULL.
         let user = named("SELECT a, ARRAY(SELECT x FROM t WHERE t.k = v.a) AS xs FROM v");
-        assert!(user.contains("((SELECT array_agg(array_value)"), "{user}");
+        assert!(
+            user.contains("((SELECT array_agg(x) FROM t WHERE t.k = v.a))"),
+            "{user}"
+        );
     }
 
     #[test]
