@@ -1,5 +1,12 @@
-//! Bound parameters that cannot hold their value.
+//! Bound parameters that arrow-pg reads differently from Postgres.
 //!
+//! **Dates bound to timestamps.** pgjdbc's `setDate` sends a date with its zone, untyped:
+//! `2024-01-15 +00`. Postgres reads that as midnight in that zone for a `timestamptz`
+//! (and midnight, the zone ignored, for a `timestamp`); pgwire 0.41's text parser accepts
+//! only a date with a time, and failed (`Unable to parse datetime`). Such values get the
+//! time `00:00:00` before they are read.
+//!
+//! **Integers too large.**
 //! Drivers send an integer too large for `int8` (Python's `2**70`, a JavaScript BigInt) as
 //! NUMERIC. arrow-pg 0.16 converts a NUMERIC parameter to the statement's integer type with
 //! `to_i64()` and turns a failure into NULL, so `SELECT $1::bigint` answered NULL: a silent
@@ -9,6 +16,7 @@
 use datafusion_postgres::pgwire::api::portal::Portal;
 use datafusion_postgres::pgwire::api::Type;
 use datafusion_postgres::pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use std::sync::Arc;
 
 /// Refuses a NUMERIC parameter whose value does not fit the integer type the server gave
 /// its placeholder (`server_types`, as described to the client).
@@ -36,6 +44,79 @@ pub fn check_numeric_parameters<S>(portal: &Portal<S>, server_types: &[Type]) ->
         }
     }
     Ok(())
+}
+
+/// `portal` with each text date bound to a timestamp (see the module's documentation)
+/// given the time of midnight; `None` when none is.
+pub fn dates_as_midnight<S: Clone>(portal: &Portal<S>, server_types: &[Type]) -> Option<Portal<S>> {
+    let mut parameters = portal.parameters.clone();
+    let mut changed = false;
+    for (i, value) in parameters.iter_mut().enumerate() {
+        let Some(bytes) = value else { continue };
+        if portal.parameter_format.is_binary(i) {
+            continue;
+        }
+        let declared = portal.statement.parameter_types.get(i).cloned().flatten();
+        let Some(ty) = declared
+            .filter(|t| *t != Type::UNKNOWN)
+            .or_else(|| server_types.get(i).cloned())
+        else {
+            continue;
+        };
+        let with_zone = match ty {
+            Type::TIMESTAMPTZ => true,
+            Type::TIMESTAMP => false,
+            _ => continue,
+        };
+        if let Some(midnight) = std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|text| date_at_midnight(text, with_zone))
+        {
+            *bytes = midnight.into();
+            changed = true;
+        }
+    }
+    changed.then(|| {
+        let mut patched = Portal::new_cursor(portal.name.clone(), Arc::clone(&portal.statement));
+        patched.parameter_format = portal.parameter_format.clone();
+        patched.parameters = parameters;
+        patched.result_column_format = portal.result_column_format.clone();
+        patched.state = Arc::clone(&portal.state);
+        patched
+    })
+}
+
+/// `2024-01-15` or `2024-01-15 +00` (`-05:30` ...) as `2024-01-15 00:00:00` with the zone
+/// kept if `with_zone`; `None` for anything else.
+fn date_at_midnight(text: &str, with_zone: bool) -> Option<String> {
+    let text = text.trim();
+    let (date, zone) = match text.split_once(' ') {
+        Some((date, zone)) => (date, Some(zone.trim())),
+        None => (text, None),
+    };
+    let shape = date.len() == 10
+        && date.bytes().enumerate().all(|(k, b)| match k {
+            4 | 7 => b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    if !shape {
+        return None;
+    }
+    let zone = match zone {
+        None => "",
+        Some(z)
+            if z.len() >= 3
+                && (z.starts_with('+') || z.starts_with('-'))
+                && z[1..].bytes().all(|b| b.is_ascii_digit() || b == b':') =>
+        {
+            z
+        }
+        Some(_) => return None,
+    };
+    Some(match with_zone {
+        true => format!("{date} 00:00:00{zone}"),
+        false => format!("{date} 00:00:00"),
+    })
 }
 
 /// The Postgres name and value range of an integer wire type.
@@ -132,6 +213,29 @@ mod tests {
             out.extend_from_slice(&d.to_be_bytes());
         }
         out
+    }
+
+    #[test]
+    fn dates_bound_to_timestamps_mean_midnight() {
+        assert_eq!(
+            date_at_midnight("2024-01-15 +00", true).as_deref(),
+            Some("2024-01-15 00:00:00+00")
+        );
+        assert_eq!(
+            date_at_midnight("2024-01-15 -05:30", true).as_deref(),
+            Some("2024-01-15 00:00:00-05:30")
+        );
+        assert_eq!(
+            date_at_midnight("2024-01-15 +02", false).as_deref(),
+            Some("2024-01-15 00:00:00")
+        );
+        assert_eq!(
+            date_at_midnight("2024-01-15", true).as_deref(),
+            Some("2024-01-15 00:00:00")
+        );
+        for other in ["2024-01-15 10:00:00+00", "15.01.2024", "2024-01-15 UTC", ""] {
+            assert_eq!(date_at_midnight(other, true), None, "{other}");
+        }
     }
 
     #[test]

@@ -6,7 +6,8 @@
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{
-    new_null_array, Array, ArrayRef, Int64Array, ListArray, RecordBatch, StringArray,
+    new_null_array, Array, ArrayRef, Int64Array, ListArray, ListBuilder, RecordBatch, StringArray,
+    StringBuilder,
 };
 use datafusion::arrow::datatypes::Int16Type;
 use datafusion::arrow::datatypes::{DataType, Field};
@@ -117,11 +118,77 @@ fn size_pretty(bytes: i64) -> String {
 /// datafusion-pg-catalog serves it, text, read as the array Postgres has
 /// ([`super::sql_compat`] routes such columns through it).
 fn int_array(text: &str) -> Option<Vec<Option<i16>>> {
-    text.trim_matches(|c| c == '{' || c == '}')
+    text.trim_matches(|c| matches!(c, '{' | '}' | '[' | ']'))
         .split([',', ' '])
         .filter(|part| !part.is_empty())
         .map(|part| part.trim().parse().ok().map(Some))
         .collect()
+}
+
+/// The oids of an `oidvector` or `oid[]` catalog column as datafusion-pg-catalog serves it
+/// (`25 1043`, `{25,1043}` or `[25, 1043]`); `None` if one is not a number.
+fn oids(text: &str) -> Option<Vec<u32>> {
+    text.trim_matches(|c| matches!(c, '{' | '}' | '[' | ']'))
+        .split([',', ' '])
+        .filter(|part| !part.is_empty())
+        .map(|part| part.trim().parse().ok())
+        .collect()
+}
+
+/// How Postgres prints a type's oid as `regtype`, for the types functions take and return;
+/// others print as their number, as Postgres prints an oid it does not know.
+fn regtype_name(oid: u32) -> String {
+    let name = match oid {
+        16 => "boolean",
+        17 => "bytea",
+        18 => "\"char\"",
+        19 => "name",
+        20 => "bigint",
+        21 => "smallint",
+        23 => "integer",
+        25 => "text",
+        26 => "oid",
+        114 => "json",
+        700 => "real",
+        701 => "double precision",
+        1042 => "character",
+        1043 => "character varying",
+        1082 => "date",
+        1083 => "time without time zone",
+        1114 => "timestamp without time zone",
+        1184 => "timestamp with time zone",
+        1186 => "interval",
+        1700 => "numeric",
+        2249 => "record",
+        2276 => "\"any\"",
+        2277 => "anyarray",
+        2278 => "void",
+        2283 => "anyelement",
+        2950 => "uuid",
+        3802 => "jsonb",
+        _ => return oid.to_string(),
+    };
+    name.to_string()
+}
+
+/// A text-array catalog column as datafusion-pg-catalog serves it (`['acl', 'grantor']`,
+/// or Postgres's `{acl,grantor}`), read as its elements.
+fn text_array(text: &str) -> Vec<String> {
+    text.trim_matches(|c| matches!(c, '{' | '}' | '[' | ']'))
+        .split(',')
+        .map(|part| {
+            part.trim()
+                .trim_matches(|c| c == '\'' || c == '"')
+                .to_string()
+        })
+        .filter(|part| !part.is_empty())
+        .collect()
+}
+
+/// `regexp_split_to_array(text, pattern)`: the pieces of `text` between matches of
+/// `pattern`, as Postgres splits them.
+fn regexp_split(text: &str, pattern: &regex::Regex) -> Vec<String> {
+    pattern.split(text).map(str::to_string).collect()
 }
 
 /// `json_build_object(key, value, ...)` as text (SQLAlchemy's column reflection builds its
@@ -271,6 +338,134 @@ pub fn register(ctx: &SessionContext) {
                 texts.iter().map(|t| t.and_then(int_array)),
             );
             like_input(&args[0], Arc::new(lists))
+        }),
+    ));
+    // pgcli's function completion reads `proargtypes::regtype[]` (rewritten to this).
+    ctx.register_udf(create_udf(
+        "pg_regtype_array",
+        vec![DataType::Utf8],
+        DataType::new_list(DataType::Utf8, true),
+        Volatility::Immutable,
+        Arc::new(|args: &[ColumnarValue]| {
+            let texts = args[0].to_array(1)?;
+            let texts = texts
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .expect("coerced to Utf8");
+            let mut lists = ListBuilder::new(StringBuilder::new());
+            for text in texts.iter() {
+                match text.and_then(oids) {
+                    Some(oids) => {
+                        for oid in oids {
+                            lists.values().append_value(regtype_name(oid));
+                        }
+                        lists.append(true);
+                    }
+                    None => lists.append(false),
+                }
+            }
+            like_input(&args[0], Arc::new(lists.finish()))
+        }),
+    ));
+    ctx.register_udf(create_udf(
+        "pg_regtype_name",
+        vec![DataType::Int64],
+        DataType::Utf8,
+        Volatility::Immutable,
+        Arc::new(|args: &[ColumnarValue]| {
+            let oids = args[0].to_array(1)?;
+            let oids = oids
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .expect("coerced to Int64");
+            let out: StringArray = oids
+                .iter()
+                .map(|o| {
+                    o.map(|o| match u32::try_from(o) {
+                        Ok(0) => "-".to_string(),
+                        Ok(o) => regtype_name(o),
+                        Err(_) => o.to_string(),
+                    })
+                })
+                .collect();
+            like_input(&args[0], Arc::new(out))
+        }),
+    ));
+    ctx.register_udf(create_udf(
+        "pg_text_array",
+        vec![DataType::Utf8],
+        DataType::new_list(DataType::Utf8, true),
+        Volatility::Immutable,
+        Arc::new(|args: &[ColumnarValue]| {
+            let texts = args[0].to_array(1)?;
+            let texts = texts
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .expect("coerced to Utf8");
+            let mut lists = ListBuilder::new(StringBuilder::new());
+            for text in texts.iter() {
+                match text {
+                    Some(text) => {
+                        for element in text_array(text) {
+                            lists.values().append_value(element);
+                        }
+                        lists.append(true);
+                    }
+                    None => lists.append(false),
+                }
+            }
+            like_input(&args[0], Arc::new(lists.finish()))
+        }),
+    ));
+    // `regexp_split_to_table(t, p)` is rewritten to `unnest(regexp_split_to_array(t, p))`.
+    ctx.register_udf(create_udf(
+        "regexp_split_to_array",
+        vec![DataType::Utf8, DataType::Utf8],
+        DataType::new_list(DataType::Utf8, true),
+        Volatility::Immutable,
+        Arc::new(|args: &[ColumnarValue]| {
+            let rows = args
+                .iter()
+                .find_map(|a| match a {
+                    ColumnarValue::Array(a) => Some(a.len()),
+                    ColumnarValue::Scalar(_) => None,
+                })
+                .unwrap_or(1);
+            let texts = args[0].to_array(rows)?;
+            let patterns = args[1].to_array(rows)?;
+            let texts = texts.as_any().downcast_ref::<StringArray>().expect("Utf8");
+            let patterns = patterns
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .expect("Utf8");
+            let mut lists = ListBuilder::new(StringBuilder::new());
+            let mut compiled: Option<(String, regex::Regex)> = None;
+            for (text, pattern) in texts.iter().zip(patterns.iter()) {
+                let (Some(text), Some(pattern)) = (text, pattern) else {
+                    lists.append(false);
+                    continue;
+                };
+                if compiled.as_ref().is_none_or(|(p, _)| p != pattern) {
+                    let re = regex::Regex::new(pattern).map_err(|e| {
+                        datafusion::common::DataFusionError::Execution(format!(
+                            "invalid regular expression {pattern:?}: {e}"
+                        ))
+                    })?;
+                    compiled = Some((pattern.to_string(), re));
+                }
+                let (_, re) = compiled.as_ref().expect("compiled above");
+                for piece in regexp_split(text, re) {
+                    lists.values().append_value(piece);
+                }
+                lists.append(true);
+            }
+            let result: ArrayRef = Arc::new(lists.finish());
+            match args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_))) {
+                true => Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
+                    &result, 0,
+                )?)),
+                false => Ok(ColumnarValue::Array(result)),
+            }
         }),
     ));
     let text_null = ScalarValue::Utf8(None);

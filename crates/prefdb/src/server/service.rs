@@ -478,6 +478,8 @@ impl ExtendedQueryHandler for Service {
             .query_parser()
             .get_parameter_types(&portal.statement.statement)?;
         super::params::check_numeric_parameters(portal, &server_types)?;
+        let midnight = super::params::dates_as_midnight(portal, &server_types);
+        let portal = midnight.as_ref().unwrap_or(portal);
         let guard = InFlight::start(&self.in_flight);
         let deadline = self.deadline();
         let limit = self.timeout.unwrap_or_default();

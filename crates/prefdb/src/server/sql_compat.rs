@@ -71,6 +71,7 @@ pub fn rewrite(sql: &str) -> Cow<'_, str> {
     let arrays = CATALOG_ARRAYS
         .iter()
         .chain(MISSING_ARRAYS)
+        .chain(TEXT_ARRAYS)
         .any(|c| lower.contains(c));
     let booleans = BOOLEAN_COLUMNS.iter().any(|c| lower.contains(c));
     if catalog && substituted_upstream(sql) {
@@ -87,6 +88,11 @@ pub fn rewrite(sql: &str) -> Cow<'_, str> {
     }
     if lower.contains("array(") || lower.contains("array (") {
         let mut rule = ArraySubqueries(false);
+        let _ = statements.visit(&mut rule);
+        changed |= rule.0;
+    }
+    if lower.contains("regtype") || lower.contains("regexp_split_to_table") {
+        let mut rule = PostgresFunctions(false);
         let _ = statements.visit(&mut rule);
         changed |= rule.0;
     }
@@ -113,6 +119,18 @@ pub fn rewrite(sql: &str) -> Cow<'_, str> {
     for statement in &mut statements {
         if let Statement::Query(query) = statement {
             changed |= alias_repeated_items(query);
+            // A CTE's columns get Postgres's names too, since the rest of the statement
+            // refers to them by those (pgcli's `WITH Words AS (SELECT ..., COUNT(1) ...)
+            // ... ORDER BY Count`).
+            if let Some(with) = &mut query.with {
+                for cte in with
+                    .cte_tables
+                    .iter_mut()
+                    .filter(|c| c.alias.columns.is_empty())
+                {
+                    changed |= name_items(&mut cte.query);
+                }
+            }
         }
     }
     if catalog {
@@ -293,6 +311,61 @@ impl VisitorMut for ArraySubqueries {
                 *expr = Expr::Subquery(q);
                 self.0 = true;
             }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// Postgres functions and casts DataFusion lacks, in terms of ones prefdb registers
+/// ([`super::pg_compat`]): `x::regtype[]` (an `oidvector` as type names, pgcli's function
+/// completion) as `pg_regtype_array(x)`, and the set-returning `regexp_split_to_table(t, p)`
+/// (pgcli's name casing) as `unnest(regexp_split_to_array(t, p))`, `oid::regtype::text` as
+/// `pg_regtype_name(oid)`. Records whether it changed anything.
+struct PostgresFunctions(bool);
+
+impl VisitorMut for PostgresFunctions {
+    type Break = ();
+
+    fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        let regtype = |t: &DataType| t.to_string().eq_ignore_ascii_case("regtype");
+        let text = |t: &DataType| matches!(t, DataType::Text | DataType::Varchar(_));
+        match expr {
+            Expr::Cast {
+                expr: operand,
+                data_type,
+                ..
+            } if data_type.to_string().eq_ignore_ascii_case("regtype[]") => {
+                *expr = call("pg_regtype_array", vec![(**operand).clone()]);
+                self.0 = true;
+            }
+            // `oid::regtype::text`: the type's name.
+            Expr::Cast {
+                expr: operand,
+                data_type: outer,
+                ..
+            } if text(outer)
+                && matches!(operand.as_ref(), Expr::Cast { data_type: inner, .. } if regtype(inner)) =>
+            {
+                let Expr::Cast { expr: oid, .. } = operand.as_ref() else {
+                    unreachable!("matched above")
+                };
+                *expr = call("pg_regtype_name", vec![(**oid).clone()]);
+                self.0 = true;
+            }
+            Expr::Function(f) => {
+                let name = f.name.0.last().and_then(|p| p.as_ident());
+                if let (Some(name), FunctionArguments::List(list)) = (name, &f.args) {
+                    if name.value.eq_ignore_ascii_case("regexp_split_to_table")
+                        && list.args.len() == 2
+                    {
+                        let mut split = f.clone();
+                        split.name = ObjectName::from(vec![Ident::new("regexp_split_to_array")]);
+                        *expr = call("unnest", vec![Expr::Function(split)]);
+                        self.0 = true;
+                    }
+                }
+            }
+            _ => {}
         }
         ControlFlow::Continue(())
     }
@@ -516,8 +589,12 @@ const CATALOG_ARRAYS: &[&str] = &[
 /// serves as text (`pg_attribute.attacl`); prefdb grants no object privileges and sets no
 /// options, so they read as NULL, as in a fresh Postgres.
 const MISSING_ARRAYS: &[&str] = &["reloptions", "relacl", "attacl"];
+/// Text-array columns of `pg_proc` that datafusion-pg-catalog serves as text
+/// (`['acl', 'grantor']`); read through `pg_text_array` (pgcli's function completion).
+const TEXT_ARRAYS: &[&str] = &["proargnames", "proargmodes"];
 
-/// Reads [`CATALOG_ARRAYS`] through `pg_int_array` and [`MISSING_ARRAYS`] as NULL arrays;
+/// Reads [`CATALOG_ARRAYS`] through `pg_int_array`, [`TEXT_ARRAYS`] through
+/// `pg_text_array` and [`MISSING_ARRAYS`] as NULL arrays;
 /// records whether it changed anything.
 struct CatalogArrays(bool);
 
@@ -547,7 +624,9 @@ impl VisitorMut for CatalogArrays {
                 if let SelectItem::UnnamedExpr(expr) = item {
                     if let Some(name) = column_name(expr).filter(|n| {
                         let n = n.to_ascii_lowercase();
-                        CATALOG_ARRAYS.contains(&n.as_str()) || MISSING_ARRAYS.contains(&n.as_str())
+                        CATALOG_ARRAYS.contains(&n.as_str())
+                            || MISSING_ARRAYS.contains(&n.as_str())
+                            || TEXT_ARRAYS.contains(&n.as_str())
                     }) {
                         *item = SelectItem::ExprWithAlias {
                             expr: expr.clone(),
@@ -575,6 +654,46 @@ impl VisitorMut for CatalogArrays {
                 self.0 = true;
             }
             return ControlFlow::Continue(());
+        }
+        // `(composite).field`, which DataFusion does not read, as `get_field(composite,
+        // 'field')` (pgjdbc's `(result.KEYS).x` over `_pg_expandarray` below).
+        if let Expr::CompoundFieldAccess { root, access_chain } = expr {
+            if let (Expr::Nested(inner), [AccessExpr::Dot(Expr::Identifier(field))]) =
+                (root.as_ref(), access_chain.as_slice())
+            {
+                let name = Expr::value(Value::SingleQuotedString(field.value.to_ascii_lowercase()));
+                *expr = call("get_field", vec![(**inner).clone(), name]);
+                self.0 = true;
+                return ControlFlow::Continue(());
+            }
+        }
+        // information_schema._pg_expandarray(a), Postgres's set of (element x, subscript
+        // n) records of an array (pgjdbc's key and index metadata), as a struct of the
+        // two zipped unnests.
+        if let Expr::Function(f) = expr {
+            if let (Some(ObjectNamePart::Identifier(name)), FunctionArguments::List(list)) =
+                (f.name.0.last(), &f.args)
+            {
+                if let (true, [FunctionArg::Unnamed(FunctionArgExpr::Expr(array))]) = (
+                    name.value.eq_ignore_ascii_case("_pg_expandarray"),
+                    list.args.as_slice(),
+                ) {
+                    let text = |t: &str| Expr::value(Value::SingleQuotedString(t.to_string()));
+                    let one = Expr::value(Value::Number("1".to_string(), false));
+                    let n = call("cardinality", vec![array.clone()]);
+                    *expr = call(
+                        "named_struct",
+                        vec![
+                            text("x"),
+                            call("unnest", vec![array.clone()]),
+                            text("n"),
+                            call("unnest", vec![call("generate_series", vec![one, n])]),
+                        ],
+                    );
+                    self.0 = true;
+                    return ControlFlow::Continue(());
+                }
+            }
         }
         // generate_subscripts(a, dim), a set-returning function DataFusion lacks, as the
         // unnest of 1..cardinality(a); beside unnest(a) in one select list the two zip, as
@@ -621,6 +740,9 @@ impl VisitorMut for CatalogArrays {
         };
         if CATALOG_ARRAYS.contains(&name.as_str()) {
             *expr = call("pg_int_array", vec![expr.clone()]);
+            self.0 = true;
+        } else if TEXT_ARRAYS.contains(&name.as_str()) {
+            *expr = call("pg_text_array", vec![expr.clone()]);
             self.0 = true;
         } else if MISSING_ARRAYS.contains(&name.as_str()) {
             *expr = Expr::Cast {
@@ -1320,6 +1442,35 @@ mod tests {
         assert_eq!(
             named("SELECT 1 FROM pg_catalog.pg_policy pol WHERE pol.polroles <> '{0}'"),
             "SELECT 1 FROM pg_catalog.pg_policy pol WHERE pg_int_array(pol.polroles) <> pg_int_array('{0}')"
+        );
+    }
+
+    #[test]
+    fn pg_expandarray_reads_as_zipped_unnests() {
+        let sql = named("SELECT r.k FROM (SELECT (information_schema._pg_expandarray(i.indkey)).n AS s, information_schema._pg_expandarray(i.indkey) AS k FROM pg_catalog.pg_index i) r WHERE r.a = (r.k).x");
+        assert_eq!(
+            sql,
+            "SELECT r.k FROM (SELECT get_field(named_struct('x', unnest(pg_int_array(i.indkey)), 'n', unnest(generate_series(1, cardinality(pg_int_array(i.indkey))))), 'n') AS s, named_struct('x', unnest(pg_int_array(i.indkey)), 'n', unnest(generate_series(1, cardinality(pg_int_array(i.indkey))))) AS k FROM pg_catalog.pg_index i) r WHERE r.a = get_field(r.k, 'x')"
+        );
+    }
+
+    #[test]
+    fn regtype_arrays_and_regexp_split_to_table_use_prefdb_functions() {
+        assert_eq!(
+            named("SELECT COALESCE(proallargtypes::regtype[], proargtypes::regtype[])::text[] FROM pg_catalog.pg_proc"),
+            "SELECT COALESCE(pg_regtype_array(proallargtypes), pg_regtype_array(proargtypes))::TEXT[] FROM pg_catalog.pg_proc"
+        );
+        assert_eq!(
+            named("SELECT regexp_split_to_table(prosrc, '\\W+') AS w FROM pg_catalog.pg_proc"),
+            "SELECT unnest(regexp_split_to_array(prosrc, '\\W+')) AS w FROM pg_catalog.pg_proc"
+        );
+    }
+
+    #[test]
+    fn cte_columns_get_postgres_names() {
+        assert_eq!(
+            named("WITH w AS (SELECT proname, COUNT(1) FROM pg_catalog.pg_proc GROUP BY proname) SELECT proname FROM w ORDER BY Count DESC"),
+            "WITH w AS (SELECT proname, COUNT(1) AS \"count\" FROM pg_catalog.pg_proc GROUP BY proname) SELECT proname FROM w ORDER BY Count DESC"
         );
     }
 
