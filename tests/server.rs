@@ -392,6 +392,35 @@ async fn query_timeout_stops_the_statement_and_the_server_keeps_serving() {
         assert_eq!(code(&e), "57014", "{e}");
     }
     assert_serves_votes(&client).await;
+    // COPY TO STDOUT streams its rows after the statement has started: still bounded. The
+    // client gets an error, though not 57014: pgwire 0.41 answers an error in a COPY OUT
+    // stream with CopyFail, a message only a client may send, and tokio-postgres reports
+    // that as a protocol error (see the README's design notes).
+    let started = Instant::now();
+    let copy = client
+        .copy_out("COPY (SELECT v FROM generate_series(1, 100000000000) AS t(v)) TO STDOUT")
+        .await
+        .unwrap();
+    futures::pin_mut!(copy);
+    let mut bytes = 0usize;
+    let e = loop {
+        match futures::StreamExt::next(&mut copy).await {
+            Some(Ok(chunk)) => bytes += chunk.len(),
+            Some(Err(e)) => break e,
+            None => panic!("an endless COPY ended after {bytes} bytes"),
+        }
+    };
+    assert!(
+        format!("{e:?}").contains("unknown message tag `102`"),
+        "{e:?}"
+    );
+    assert!(bytes > 0);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_serves_votes(&connect(&server.url("prefdb")).await).await;
     server.stop().await;
 }
 
@@ -820,6 +849,37 @@ async fn show_settings_and_discard_all_answer_as_postgres() {
     assert!(simple_rows(&receivable).len() > 10);
     client.batch_execute("DISCARD ALL").await.unwrap();
     client.execute("DISCARD ALL", &[]).await.unwrap();
+    // asyncpg's pool reset, then RESET of a setting: the connection's timeout is gone.
+    let show = |sql: &'static str| {
+        let client = &client;
+        async move { simple_rows(&client.simple_query(sql).await.unwrap())[0][0].clone() }
+    };
+    let default_timeout = show("SHOW statement_timeout").await;
+    client
+        .batch_execute("SET statement_timeout = 5000")
+        .await
+        .unwrap();
+    assert_ne!(show("SHOW statement_timeout").await, default_timeout);
+    client
+        .batch_execute("SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL")
+        .await
+        .unwrap();
+    assert_eq!(show("SHOW statement_timeout").await, default_timeout);
+    client
+        .batch_execute("SET statement_timeout = 5000")
+        .await
+        .unwrap();
+    client
+        .execute("RESET statement_timeout", &[])
+        .await
+        .unwrap();
+    assert_eq!(show("SHOW statement_timeout").await, default_timeout);
+    // An engine setting is the server's, as with SET.
+    let e = client
+        .simple_query("RESET datafusion.execution.batch_size")
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "42501", "{e:?}");
     assert_eq!(
         simple_rows(&client.simple_query("SELECT 1").await.unwrap()),
         vec![vec!["1".to_string()]]

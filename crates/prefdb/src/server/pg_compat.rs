@@ -20,7 +20,7 @@ use datafusion::logical_expr::{
     TypeSignature, Volatility,
 };
 use datafusion::prelude::SessionContext;
-use datafusion::sql::sqlparser::ast::Statement;
+use datafusion::sql::sqlparser::ast::{Reset, Statement};
 use datafusion_postgres::hooks::HookClient;
 use datafusion_postgres::pgwire::api::results::{
     DataRowEncoder, FieldFormat, FieldInfo, QueryResponse, Response, Tag,
@@ -92,7 +92,13 @@ impl ScalarUDFImpl for Constant {
 
 fn constant_of(name: &'static str, arities: &[usize], value: ScalarValue) -> ScalarUDF {
     let signature = Signature::one_of(
-        arities.iter().map(|&n| TypeSignature::Any(n)).collect(),
+        arities
+            .iter()
+            .map(|&n| match n {
+                0 => TypeSignature::Nullary,
+                n => TypeSignature::Any(n),
+            })
+            .collect(),
         Volatility::Stable,
     );
     ScalarUDF::new_from_impl(Constant {
@@ -477,6 +483,8 @@ pub fn register(ctx: &SessionContext) {
             &[1],
             ScalarValue::Boolean(Some(true)),
         ),
+        // No advisory locks to release (asyncpg's pool reset).
+        constant_of("pg_advisory_unlock_all", &[0], ScalarValue::Null),
         // No sequences, indexes or comments.
         constant_of("pg_get_serial_sequence", &[2], text_null.clone()),
         constant_of("pg_get_indexdef", &[1, 3], text_null.clone()),
@@ -844,8 +852,40 @@ enum SessionAnswer {
     Show(String, &'static str),
 }
 
+/// The client settings datafusion-postgres 0.19 keeps per connection, under these
+/// metadata keys (its `client.rs`): `SET statement_timeout` and `SET TIME ZONE`.
+const UPSTREAM_SESSION_KEYS: &[(&str, &str)] = &[
+    ("statement_timeout", "statement_timeout_ms"),
+    ("timezone", "timezone"),
+    ("time zone", "timezone"),
+];
+
+/// `RESET ALL` or `RESET name`: the connection's settings back to the server's defaults.
+/// Others have no per-connection state in prefdb, so there is nothing to reset.
+fn reset_session(statement: &Statement, client: &mut dyn HookClient) {
+    let Statement::Reset(reset) = statement else {
+        return;
+    };
+    let names: Vec<String> = match &reset.reset {
+        Reset::ALL => UPSTREAM_SESSION_KEYS
+            .iter()
+            .map(|(n, _)| n.to_string())
+            .collect(),
+        Reset::ConfigurationParameter(name) => vec![name.to_string().to_ascii_lowercase()],
+    };
+    for name in names {
+        if let Some((_, key)) = UPSTREAM_SESSION_KEYS.iter().find(|(n, _)| *n == name) {
+            client.metadata_mut().remove(*key);
+        }
+    }
+}
+
 fn session_answer(statement: &Statement) -> Option<PgWireResult<SessionAnswer>> {
     match statement {
+        // Pool resets (asyncpg's is `SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
+        // RESET ALL`): prefdb has no LISTEN, so UNLISTEN has nothing to stop.
+        Statement::Reset(_) => Some(Ok(SessionAnswer::Done("RESET".to_string()))),
+        Statement::UNLISTEN { .. } => Some(Ok(SessionAnswer::Done("UNLISTEN".to_string()))),
         Statement::Discard { object_type } => {
             Some(Ok(SessionAnswer::Done(format!("DISCARD {object_type}"))))
         }
@@ -899,8 +939,9 @@ impl QueryHook for SessionStatements {
         &self,
         statement: &Statement,
         _ctx: &SessionContext,
-        _client: &mut dyn HookClient,
+        client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
+        reset_session(statement, client);
         session_answer(statement).map(|a| a.and_then(session_response))
     }
 
@@ -926,8 +967,9 @@ impl QueryHook for SessionStatements {
         _plan: &LogicalPlan,
         _params: &ParamValues,
         _ctx: &SessionContext,
-        _client: &mut dyn HookClient,
+        client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
+        reset_session(statement, client);
         session_answer(statement).map(|a| a.and_then(session_response))
     }
 }

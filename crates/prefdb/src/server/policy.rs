@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use datafusion::common::ParamValues;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
-use datafusion::sql::sqlparser::ast::{ObjectName, Set, Statement};
+use datafusion::sql::sqlparser::ast::{ObjectName, Reset, Set, Statement};
 use datafusion_postgres::hooks::HookClient;
 use datafusion_postgres::pgwire::api::results::{Response, Tag};
 use datafusion_postgres::pgwire::api::ClientInfo;
@@ -53,6 +53,14 @@ pub fn check(statement: &Statement) -> Result<(), String> {
             Some(name) => Err(format!("SET {name}")),
             None => Ok(()),
         },
+        // Session settings only; an engine setting is shared, as with SET.
+        Statement::Reset(reset) => match &reset.reset {
+            Reset::ConfigurationParameter(name) if is_engine_setting(&unquoted(name)) => {
+                Err(format!("RESET {}", unquoted(name)))
+            }
+            _ => Ok(()),
+        },
+        Statement::UNLISTEN { .. } => Ok(()),
         other => Err(statement_kind(other)),
     }
 }

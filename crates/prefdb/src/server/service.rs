@@ -30,7 +30,6 @@ use datafusion_postgres::pgwire::api::{
     ClientInfo, ClientPortalStore, ErrorHandler, Type, METADATA_USER,
 };
 use datafusion_postgres::pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
-use datafusion_postgres::pgwire::messages::data::DataRow;
 use datafusion_postgres::pgwire::messages::PgWireBackendMessage;
 use datafusion_postgres::{DfSessionService, Parser};
 use futures::{FutureExt, Sink, Stream, StreamExt};
@@ -276,8 +275,22 @@ async fn prefetch(
     guard: InFlight,
     flag: &StopFlag,
 ) -> PgWireResult<Response> {
-    let Response::Query(mut query) = response else {
-        return Ok(response);
+    let mut query = match response {
+        Response::Query(query) => query,
+        // COPY TO STDOUT streams its rows after this returns: bounded the same way.
+        Response::CopyOut(mut copy) => {
+            let data = std::mem::replace(&mut copy.data_stream, Box::pin(futures::stream::empty()));
+            copy.data_stream = Box::pin(Bounded {
+                rows: Interruptible::new(Some(Arc::clone(flag)), data),
+                deadline: deadline.map(|d| Box::pin(tokio::time::sleep_until(d))),
+                limit,
+                done: false,
+                _guard: guard,
+                _stop: StopOnDrop::new(flag),
+            });
+            return Ok(Response::CopyOut(copy));
+        }
+        other => return Ok(other),
     };
     let mut rows = std::mem::replace(&mut query.data_rows, Box::pin(futures::stream::empty()));
     let first = match rows.next().await {
@@ -298,9 +311,9 @@ async fn prefetch(
     Ok(Response::Query(out))
 }
 
-/// A row stream that fails with 57014 once the deadline passes.
-struct Bounded {
-    rows: Interruptible<Pin<Box<dyn Stream<Item = PgWireResult<DataRow>> + Send>>>,
+/// A stream of rows (or COPY data) that fails with 57014 once the deadline passes.
+struct Bounded<T> {
+    rows: Interruptible<Pin<Box<dyn Stream<Item = PgWireResult<T>> + Send>>>,
     deadline: Option<Pin<Box<Sleep>>>,
     limit: Duration,
     done: bool,
@@ -309,8 +322,8 @@ struct Bounded {
     _stop: StopOnDrop,
 }
 
-impl Stream for Bounded {
-    type Item = PgWireResult<DataRow>;
+impl<T> Stream for Bounded<T> {
+    type Item = PgWireResult<T>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
