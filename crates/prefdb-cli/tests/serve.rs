@@ -154,6 +154,11 @@ fn queries_that_aborted_the_server_get_answers_or_errors() {
     let e = query(port, &format!("SELECT {columns}")).unwrap_err();
     assert!(e.contains("54001"), "{e}");
     assert!(e.contains("a select list names 100000 items"), "{e}");
+    // Calls nested 45 deep, which the Postgres-dialect parser would take years over.
+    let calls = format!("SELECT {}1{}", "abs(".repeat(45), ")".repeat(45));
+    let e = query(port, &calls).unwrap_err();
+    assert!(e.contains("54001"), "{e}");
+    assert!(e.contains("function calls nest 45 deep"), "{e}");
     let nested = "SELECT * FROM leaderboard('SELECT * FROM leaderboard(''SELECT bt_rank(model_a, model_b, winner) FROM votes'')')";
     let e = query(port, nested).unwrap_err();
     assert!(e.contains("exactly one list-of-structs column"), "{e}");

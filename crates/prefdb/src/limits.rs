@@ -88,6 +88,106 @@ pub fn check_operator_chains(sql: &str) -> Result<()> {
     Ok(())
 }
 
+/// The deepest function calls may nest in a statement the server parses. sqlparser 0.62
+/// parses each argument of a function twice in its Postgres dialect (first as the name of a
+/// `name => value` argument, then, when no `=>` follows, again as the value), so parsing
+/// takes time exponential in how deeply calls nest: `abs(abs(...))` 16 deep parsed in 0.15 s
+/// (debug build), 45 deep would take years. The generic dialect of `prefdb sql` parses
+/// them linearly.
+pub const MAX_CALL_NESTING: usize = 16;
+
+/// Refuse a statement whose function calls nest deeper than [`MAX_CALL_NESTING`], counted
+/// on its tokens before anything parses it. A parenthesis counts as a call's when it
+/// follows a name that is not a keyword of the statement's structure (`IN (`, `AS (`,
+/// `OVER (` ... do not count).
+pub fn check_call_nesting(sql: &str) -> Result<()> {
+    let dialect = PostgreSqlDialect {};
+    let Ok(tokens) = Tokenizer::new(&dialect, sql).tokenize() else {
+        return Ok(());
+    };
+    let mut open: Vec<bool> = vec![];
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let mut previous: Option<&Token> = None;
+    for token in &tokens {
+        match token {
+            Token::Whitespace(_) => continue,
+            Token::LParen => {
+                let call = matches!(previous, Some(Token::Word(w)) if !is_structural(w.keyword));
+                open.push(call);
+                if call {
+                    depth += 1;
+                    deepest = deepest.max(depth);
+                }
+            }
+            Token::RParen => {
+                if open.pop() == Some(true) {
+                    depth -= 1;
+                }
+            }
+            _ => {}
+        }
+        previous = Some(token);
+    }
+    if deepest > MAX_CALL_NESTING {
+        return Err(DataFusionError::Plan(format!(
+            "query too complex: function calls nest {deepest} deep, and the server accepts at most {MAX_CALL_NESTING} (its Postgres-dialect parser takes time exponential in the depth); compute inner parts in a subquery or CTE, or run it with prefdb sql"
+        )));
+    }
+    Ok(())
+}
+
+/// Keywords a parenthesis can follow without being a function call's.
+fn is_structural(keyword: Keyword) -> bool {
+    matches!(
+        keyword,
+        Keyword::IN
+            | Keyword::VALUES
+            | Keyword::EXISTS
+            | Keyword::AS
+            | Keyword::FROM
+            | Keyword::JOIN
+            | Keyword::ON
+            | Keyword::USING
+            | Keyword::OVER
+            | Keyword::FILTER
+            | Keyword::WITHIN
+            | Keyword::AND
+            | Keyword::OR
+            | Keyword::NOT
+            | Keyword::WHERE
+            | Keyword::SELECT
+            | Keyword::THEN
+            | Keyword::ELSE
+            | Keyword::WHEN
+            | Keyword::CASE
+            | Keyword::ANY
+            | Keyword::ALL
+            | Keyword::SOME
+            | Keyword::LATERAL
+            | Keyword::CAST
+            | Keyword::TRY_CAST
+            | Keyword::EXTRACT
+            | Keyword::ARRAY
+            | Keyword::ROW
+            | Keyword::WITH
+            | Keyword::UNION
+            | Keyword::INTERSECT
+            | Keyword::EXCEPT
+            | Keyword::BY
+            | Keyword::HAVING
+            | Keyword::IS
+            | Keyword::LIKE
+            | Keyword::ILIKE
+            | Keyword::BETWEEN
+            | Keyword::DISTINCT
+            | Keyword::LIMIT
+            | Keyword::OFFSET
+            | Keyword::RECURSIVE
+            | Keyword::INTO
+            | Keyword::TABLE
+    )
+}
+
 fn is_clause(keyword: Keyword) -> bool {
     matches!(
         keyword,
@@ -167,6 +267,25 @@ mod tests {
         );
         assert!(check_operator_chains(&list).is_ok());
         assert!(check_operator_chains("SELECT 'unterminated").is_ok());
+    }
+
+    #[test]
+    fn deeply_nested_calls_are_refused_and_structure_does_not_count() {
+        let nested = |n: usize| format!("SELECT {}1{}", "abs(".repeat(n), ")".repeat(n));
+        assert!(check_call_nesting(&nested(MAX_CALL_NESTING)).is_ok());
+        let e = check_call_nesting(&nested(MAX_CALL_NESTING + 1)).unwrap_err();
+        assert!(e.to_string().contains("function calls nest 17 deep"), "{e}");
+        // Subqueries, IN lists, casts, CTEs and windows nest without counting.
+        let mut structural = "SELECT 1".to_string();
+        for _ in 0..30 {
+            structural = format!(
+                "SELECT CAST(x AS INT) FROM (SELECT count(*) OVER (PARTITION BY a) FROM t WHERE a IN ({structural}))"
+            );
+        }
+        assert!(check_call_nesting(&structural).is_ok());
+        // Calls side by side do not add up.
+        let wide = vec![nested(10); 50].join(" UNION ALL ");
+        assert!(check_call_nesting(&wide).is_ok());
     }
 
     #[test]

@@ -388,6 +388,8 @@ impl SimpleQueryHandler for Service {
             || self.timeout_error(),
             &flag,
             contained(async move {
+                crate::limits::check_call_nesting(query)
+                    .map_err(|e| PgWireError::ApiError(Box::new(e)))?;
                 if let Some(result) = self.datafusion_statement(query).await {
                     return result;
                 }
@@ -422,6 +424,7 @@ impl QueryParser for NamingParser {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
+        crate::limits::check_call_nesting(sql).map_err(|e| PgWireError::ApiError(Box::new(e)))?;
         let sql = super::sql_compat::rewrite(sql);
         self.0.parse_sql(client, &sql, types).await
     }
