@@ -202,6 +202,13 @@ impl ItemInterner {
         }
     }
 
+    pub fn kind(&self) -> ItemKind {
+        match self {
+            ItemInterner::Text { .. } => ItemKind::Text,
+            ItemInterner::Integer { .. } => ItemKind::Integer,
+        }
+    }
+
     pub fn len(&self) -> usize {
         match self {
             ItemInterner::Text { names, .. } => names.len(),

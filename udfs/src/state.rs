@@ -90,6 +90,11 @@ pub(crate) struct StateRow<'a> {
 }
 
 impl StateRow<'_> {
+    /// The row's position in the state batch.
+    pub fn index(&self) -> usize {
+        self.row
+    }
+
     pub fn corrupt(&self, what: impl std::fmt::Display) -> DataFusionError {
         corrupt(self.name, what)
     }

@@ -814,3 +814,159 @@ fn a_state_id_beyond_its_dictionary_is_a_named_error() {
         )
     );
 }
+
+/// Calls whose grouped form (a `GroupsAccumulator`) must equal one accumulator per group.
+const GROUPED_CALLS: &[&str] = &[
+    "bt_rank(a, b, t, w)",
+    "bt_rank(a, b, t, w, 'ties=davidson, se=fisher')",
+    "bt_rank(la, lb, t)",
+    "bt_rank(a, b, t, 'bootstrap=20, seed=3')",
+    "bt_rank(a, b, o, 'ties=ignore, prior=0')",
+    "newman_rank(a, b, t)",
+    "win_matrix(a, b, t, w)",
+    "avg_win_rate(a, b)",
+    "intransitivity(la, lb, t)",
+];
+
+/// A batch of `n` valid votes (items from a few names or ids, outcomes, whole weights) in
+/// the input layout, with group numbers below `groups` in `g`.
+fn clean_batch(rng: &mut Rng, n: usize, groups: usize) -> RecordBatch {
+    let schema = input_schema();
+    let names = ["m0", "m1", "m2", "m3", "m4", "m5"];
+    let text = |rng: &mut Rng, values: &[&str]| -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(
+            (0..n).map(|_| rng.pick(values).to_string()),
+        ))
+    };
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|f| -> ArrayRef {
+            match f.name().as_str() {
+                "a" | "b" => text(rng, &names),
+                "t" => text(rng, &["a", "b", "tie", "a", "b"]),
+                "o" => Arc::new(Float64Array::from_iter_values(
+                    (0..n).map(|_| rng.pick(&[0.0, 1.0, 0.5, 0.25])),
+                )),
+                "w" => Arc::new(Float64Array::from_iter_values(
+                    (0..n).map(|_| rng.pick(&[1.0, 2.0, 3.0])),
+                )),
+                "la" | "lb" => Arc::new(Int64Array::from_iter_values(
+                    (0..n).map(|_| rng.below(6) as i64 * 7),
+                )),
+                "g" => Arc::new(Int64Array::from_iter_values(
+                    (0..n).map(|_| rng.below(groups) as i64),
+                )),
+                _ => new_null_array(f.data_type(), n),
+            }
+        })
+        .collect();
+    RecordBatch::try_new(schema, columns).expect("the clean batch matches the schema")
+}
+
+/// The group number of each row of a clean batch.
+fn group_column(batch: &RecordBatch) -> Vec<usize> {
+    let g = batch.column_by_name("g").expect("a g column");
+    let g = g.as_any().downcast_ref::<Int64Array>().expect("g is Int64");
+    g.values().iter().map(|&v| v as usize).collect()
+}
+
+/// A grouped aggregation (`GROUP BY`) through the family's `GroupsAccumulator` gives each
+/// group exactly, bit for bit, what one accumulator fed only that group's rows gives: after
+/// updates, after a partial state is merged in, and when groups are emitted in two parts.
+#[test]
+fn grouped_accumulators_equal_one_accumulator_per_group() {
+    use datafusion::arrow::compute::filter_record_batch;
+    use datafusion::common::ScalarValue;
+    use datafusion::logical_expr::EmitTo;
+    let ctx = session();
+    let mut rng = Rng(seed());
+    for call in GROUPED_CALLS {
+        let target = target(&ctx, call);
+        assert!(
+            target.aggregate.groups_accumulator_supported(),
+            "{call} has no GroupsAccumulator"
+        );
+        for case in 0..cases() {
+            let what = format!("{call} (seed {}, case {case})", seed());
+            let groups = 1 + rng.below(5);
+            let batches: Vec<RecordBatch> = (0..3)
+                .map(|_| {
+                    let n = rng.pick(&[0, 5, 40, 150]);
+                    clean_batch(&mut rng, n, groups)
+                })
+                .collect();
+            // One accumulator per group, fed that group's rows.
+            let expected: Vec<datafusion::common::Result<ScalarValue>> = (0..groups)
+                .map(|g| {
+                    let mut acc = target.accumulator();
+                    for batch in &batches {
+                        let keep = BooleanArray::from_iter(
+                            group_column(batch).iter().map(|&x| Some(x == g)),
+                        );
+                        let rows = filter_record_batch(batch, &keep).expect("filtering");
+                        acc.update_batch(&target.arguments(&rows))?;
+                    }
+                    acc.evaluate()
+                })
+                .collect();
+            let grouped = || {
+                target
+                    .aggregate
+                    .create_groups_accumulator()
+                    .expect("a groups accumulator")
+            };
+            // All batches into one; and the last batch as a partial state merged in, with
+            // the groups emitted in two parts.
+            let mut whole = grouped();
+            let (mut first, mut last) = (grouped(), grouped());
+            for (k, batch) in batches.iter().enumerate() {
+                let args = target.arguments(batch);
+                let ids = group_column(batch);
+                whole.update_batch(&args, &ids, None, groups).expect(&what);
+                let part = if k < 2 { &mut first } else { &mut last };
+                part.update_batch(&args, &ids, None, groups).expect(&what);
+            }
+            let state = last.state(EmitTo::All).expect(&what);
+            let all: Vec<usize> = (0..groups).collect();
+            first.merge_batch(&state, &all, groups).expect(&what);
+            let split = rng.below(groups + 1);
+            let results = [
+                whole.evaluate(EmitTo::All).map(|a| vec![a]),
+                first
+                    .evaluate(EmitTo::First(split))
+                    .and_then(|head| Ok(vec![head, first.evaluate(EmitTo::All)?])),
+            ];
+            for result in results {
+                match result {
+                    Ok(parts) => {
+                        let got: Vec<ScalarValue> = parts
+                            .iter()
+                            .flat_map(|a| {
+                                (0..a.len()).map(|i| ScalarValue::try_from_array(a, i).unwrap())
+                            })
+                            .collect();
+                        assert_eq!(got.len(), groups, "{what}");
+                        for (g, (got, expected)) in got.iter().zip(&expected).enumerate() {
+                            let expected = expected.as_ref().unwrap_or_else(|e| {
+                                panic!("{what}: group {g} failed alone ({e}) but not grouped")
+                            });
+                            assert_eq!(
+                                format!("{got:?}"),
+                                format!("{expected:?}"),
+                                "{what}: group {g}"
+                            );
+                        }
+                    }
+                    // A group's evaluation failed: it fails alone too, with the same error.
+                    Err(e) => assert!(
+                        expected
+                            .iter()
+                            .any(|r| r.as_ref().is_err_and(|x| x.to_string() == e.to_string())),
+                        "{what}: grouped evaluation failed ({e}) but no group does alone"
+                    ),
+                }
+            }
+        }
+    }
+}

@@ -26,8 +26,8 @@ use datafusion::logical_expr::function::{
 };
 use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, DocSection, Documentation, Expr, Signature,
-    Volatility,
+    Accumulator, AggregateUDF, AggregateUDFImpl, DocSection, Documentation, Expr,
+    GroupsAccumulator, Signature, Volatility,
 };
 use prefdb_stats::pairwise::bradley_terry::{to_elo_scale, MleObstacle};
 use prefdb_stats::pairwise::{
@@ -37,6 +37,8 @@ use prefdb_stats::pairwise::{
     PairOutcomes, TieHandling, TieModel, STRENGTH_RANK_TOLERANCE,
 };
 use std::sync::{Arc, OnceLock};
+
+mod groups;
 
 pub(crate) const DOC_SECTION: DocSection = DocSection {
     include: true,
@@ -307,7 +309,7 @@ impl BtConfig {
 /// Positions of the optional outcome and weight arguments, once a trailing options literal
 /// is told apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct ArgLayout {
+pub(crate) struct ArgLayout {
     outcome: Option<usize>,
     weight: Option<usize>,
 }
@@ -471,6 +473,29 @@ pub(crate) fn coerce_item_pair(name: &str, arg_types: &[DataType]) -> Result<Vec
     ])
 }
 
+impl PairwiseUdaf {
+    /// The argument layout, parsed options and item kind of a physical call.
+    fn prepare(&self, acc_args: &AccumulatorArgs) -> Result<(ArgLayout, BtConfig, ItemKind)> {
+        let function = self.function;
+        check_physical(function.name(), acc_args, RowOrder::Ignored)?;
+        let last = acc_args.exprs.last().and_then(physical_string_literal);
+        let layout = ArgLayout::resolve(function, acc_args.exprs.len(), last.is_some())?;
+        let config = parse_config(function, last.flatten().as_deref())?;
+        if let Some(w) = layout.weight {
+            let t = acc_args.expr_fields[w].data_type();
+            if *t != DataType::Float64 {
+                return plan_err!("{}: weight must be numeric, got {t}", function.name());
+            }
+        }
+        let kind = ItemKind::of(
+            function.name(),
+            "the first item argument",
+            acc_args.expr_fields[0].data_type(),
+        )?;
+        Ok((layout, config, kind))
+    }
+}
+
 impl AggregateUDFImpl for PairwiseUdaf {
     fn name(&self) -> &str {
         self.function.name()
@@ -555,24 +580,9 @@ impl AggregateUDFImpl for PairwiseUdaf {
     }
 
     fn accumulator(&self, acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        let function = self.function;
-        check_physical(function.name(), &acc_args, RowOrder::Ignored)?;
-        let last = acc_args.exprs.last().and_then(physical_string_literal);
-        let layout = ArgLayout::resolve(function, acc_args.exprs.len(), last.is_some())?;
-        let config = parse_config(function, last.flatten().as_deref())?;
-        if let Some(w) = layout.weight {
-            let t = acc_args.expr_fields[w].data_type();
-            if *t != DataType::Float64 {
-                return plan_err!("{}: weight must be numeric, got {t}", function.name());
-            }
-        }
-        let kind = ItemKind::of(
-            function.name(),
-            "the first item argument",
-            acc_args.expr_fields[0].data_type(),
-        )?;
+        let (layout, config, kind) = self.prepare(&acc_args)?;
         Ok(Box::new(PairwiseAccumulator {
-            function,
+            function: self.function,
             layout,
             config,
             items: ItemInterner::new(kind),
@@ -580,6 +590,27 @@ impl AggregateUDFImpl for PairwiseUdaf {
             return_type: acc_args.return_field.data_type().clone(),
             budget: self.budget.clone(),
         }))
+    }
+
+    /// Every function of the family keeps its groups' counts in one accumulator.
+    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
+        true
+    }
+
+    fn create_groups_accumulator(
+        &self,
+        acc_args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
+        let (layout, config, kind) = self.prepare(&acc_args)?;
+        Ok(Box::new(groups::PairwiseGroups::new(PairwiseAccumulator {
+            function: self.function,
+            layout,
+            config,
+            items: ItemInterner::new(kind),
+            counts: PairCounts::new(),
+            return_type: acc_args.return_field.data_type().clone(),
+            budget: self.budget.clone(),
+        })))
     }
 
     /// Validates the options literal during logical optimisation, so that a bad key or value
@@ -602,7 +633,7 @@ impl AggregateUDFImpl for PairwiseUdaf {
 }
 
 #[derive(Debug)]
-struct PairwiseAccumulator {
+pub(crate) struct PairwiseAccumulator {
     function: PairwiseFunction,
     layout: ArgLayout,
     config: BtConfig,
@@ -684,11 +715,22 @@ fn text_outcome(function: &str, s: &str) -> Result<(f64, f64, f64)> {
 }
 
 impl PairwiseAccumulator {
-    fn outcome_column<'a>(&self, values: &'a [ArrayRef]) -> Result<OutcomeColumn<'a>> {
-        OutcomeColumn::new(
-            self.function.name(),
-            self.layout.outcome.map(|i| &values[i]),
-        )
+    /// The kind of the items this accumulator's calls take.
+    pub(crate) fn kind(&self) -> ItemKind {
+        self.items.kind()
+    }
+
+    /// An accumulator of the same call over `items` and `counts`.
+    pub(crate) fn with_counts(&self, items: ItemInterner, counts: PairCounts) -> Self {
+        Self {
+            function: self.function,
+            layout: self.layout,
+            config: self.config,
+            items,
+            counts,
+            return_type: self.return_type.clone(),
+            budget: self.budget.clone(),
+        }
     }
 
     fn list_scalar(&self, fields: Vec<Field>, columns: Vec<ArrayRef>) -> Result<ScalarValue> {
@@ -977,35 +1019,58 @@ impl PairwiseAccumulator {
     }
 }
 
+/// Reads the votes of a batch: for each row `take(row)` accepts that counts (both items,
+/// outcome and weight present, weight not 0, two different items), interns its items in
+/// `items` and calls `add(row, a, b, a_wins, b_wins, ties)` with the weighted shares.
+pub(crate) fn read_votes(
+    function: PairwiseFunction,
+    layout: ArgLayout,
+    values: &[ArrayRef],
+    items: &mut ItemInterner,
+    mut take: impl FnMut(usize) -> bool,
+    mut add: impl FnMut(usize, u32, u32, f64, f64, f64),
+) -> Result<()> {
+    let name = function.name();
+    let col_a = ItemColumn::new(&values[0])?;
+    let col_b = ItemColumn::new(&values[1])?;
+    let outcome = OutcomeColumn::new(name, layout.outcome.map(|i| &values[i]))?;
+    let weight = layout
+        .weight
+        .map(|i| values[i].as_primitive::<Float64Type>());
+    for row in 0..values[0].len() {
+        if !take(row) {
+            continue;
+        }
+        let (Some(a), Some(b)) = (col_a.get(row), col_b.get(row)) else {
+            continue;
+        };
+        let Some(w) = row_weight(name, weight, row)? else {
+            continue;
+        };
+        let Some((a_share, b_share, tie_share)) = outcome.shares(name, row)? else {
+            continue;
+        };
+        if w == 0.0 || ItemColumn::same(a, b) {
+            continue;
+        }
+        let ia = items.intern(a)?;
+        let ib = items.intern(b)?;
+        add(row, ia, ib, w * a_share, w * b_share, w * tie_share);
+    }
+    Ok(())
+}
+
 impl Accumulator for PairwiseAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let name = self.function.name();
-        let col_a = ItemColumn::new(&values[0])?;
-        let col_b = ItemColumn::new(&values[1])?;
-        let outcome = self.outcome_column(values)?;
-        let weight = self
-            .layout
-            .weight
-            .map(|i| values[i].as_primitive::<Float64Type>());
-        for row in 0..values[0].len() {
-            let (Some(a), Some(b)) = (col_a.get(row), col_b.get(row)) else {
-                continue;
-            };
-            let Some(w) = row_weight(name, weight, row)? else {
-                continue;
-            };
-            let Some((a_share, b_share, tie_share)) = outcome.shares(name, row)? else {
-                continue;
-            };
-            if w == 0.0 || ItemColumn::same(a, b) {
-                continue;
-            }
-            let ia = self.items.intern(a)?;
-            let ib = self.items.intern(b)?;
-            self.counts
-                .add(ia, ib, w * a_share, w * b_share, w * tie_share);
-        }
-        Ok(())
+        let counts = &mut self.counts;
+        read_votes(
+            self.function,
+            self.layout,
+            values,
+            &mut self.items,
+            |_| true,
+            |_, a, b, a_wins, b_wins, ties| counts.add(a, b, a_wins, b_wins, ties),
+        )
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {

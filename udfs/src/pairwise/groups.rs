@@ -1,0 +1,252 @@
+//! The pairwise family under `GROUP BY`: one [`GroupsAccumulator`] keeps every group's
+//! counts.
+//!
+//! Without it DataFusion builds one [`Accumulator`](datafusion::logical_expr::Accumulator)
+//! per group, hands each its rows in slices, and turns each partial state into scalar
+//! values: a leaderboard per prompt (100,000 groups) spent most of its time there. Here the
+//! items of all groups are interned once, into one dictionary, and each group keeps only
+//! the counts of the pairs it has seen ([`PairCounts`], in shared item ids), so a row costs
+//! two dictionary lookups and one small hash-map update in its group.
+//!
+//! A group is evaluated exactly as the per-group accumulator evaluates it: its items are
+//! copied into a dictionary of their own and its counts renamed to those ids (copies, no
+//! arithmetic), and evaluation orders items by value. So grouped and ungrouped results are
+//! the same bit for bit, however rows are split into groups, batches and partitions.
+
+use super::{read_votes, PairwiseAccumulator};
+use crate::items::ItemInterner;
+use crate::state::StateRows;
+use datafusion::arrow::array::{
+    new_empty_array, Array, ArrayRef, BooleanArray, Float64Array, ListArray, UInt32Array,
+};
+use datafusion::arrow::buffer::OffsetBuffer;
+use datafusion::arrow::datatypes::Field;
+use datafusion::common::{Result, ScalarValue};
+use datafusion::logical_expr::{Accumulator, EmitTo, GroupsAccumulator};
+use prefdb_stats::pairwise::PairCounts;
+use std::sync::Arc;
+
+/// Marks a shared id that has no local id in the group being read.
+const UNSEEN: u32 = u32::MAX;
+
+pub(crate) struct PairwiseGroups {
+    /// The function, its options and its dictionary of every group's items; its own
+    /// `counts` stay empty.
+    shared: PairwiseAccumulator,
+    /// Each group's counts, in the shared item ids.
+    groups: Vec<PairCounts>,
+    /// Scratch: the local id of each shared id while one group is read, else [`UNSEEN`].
+    local: Vec<u32>,
+    /// Pairs over all groups, for [`GroupsAccumulator::size`].
+    pairs: usize,
+}
+
+/// One group's items and pairs, renamed to ids of its own (in order of first appearance).
+struct LocalGroup {
+    /// Shared id of each local id.
+    items: Vec<usize>,
+    pairs: Vec<(u32, u32, f64, f64, f64)>,
+}
+
+impl PairwiseGroups {
+    pub(crate) fn new(shared: PairwiseAccumulator) -> Self {
+        Self {
+            shared,
+            groups: Vec::new(),
+            local: Vec::new(),
+            pairs: 0,
+        }
+    }
+
+    /// The groups `emit_to` names, which leave the accumulator.
+    fn take(&mut self, emit_to: EmitTo) -> Vec<PairCounts> {
+        let groups = emit_to.take_needed(&mut self.groups);
+        self.pairs -= groups.iter().map(PairCounts::len).sum::<usize>();
+        groups
+    }
+
+    /// `counts` with its items renamed to local ids.
+    fn localise(&mut self, counts: &PairCounts) -> LocalGroup {
+        self.local.resize(self.shared.items.len(), UNSEEN);
+        let mut items = Vec::new();
+        let mut id = |shared: u32, items: &mut Vec<usize>| -> u32 {
+            let slot = &mut self.local[shared as usize];
+            if *slot == UNSEEN {
+                *slot = items.len() as u32;
+                items.push(shared as usize);
+            }
+            *slot
+        };
+        let pairs = counts
+            .pairs()
+            .iter()
+            .map(|p| {
+                let a = id(p.a, &mut items);
+                let b = id(p.b, &mut items);
+                (a, b, p.a_wins, p.b_wins, p.ties)
+            })
+            .collect();
+        for &shared in &items {
+            self.local[shared] = UNSEEN;
+        }
+        LocalGroup { items, pairs }
+    }
+
+    /// One group's result, computed by a per-group accumulator over its counts.
+    fn evaluate_group(&mut self, counts: &PairCounts) -> Result<ScalarValue> {
+        let group = self.localise(counts);
+        let mut items = ItemInterner::new(self.shared.kind());
+        items.intern_array(&self.shared.items.take(group.items.iter().copied()))?;
+        let mut local = PairCounts::new();
+        for (a, b, a_wins, b_wins, ties) in group.pairs {
+            local.add(a, b, a_wins, b_wins, ties);
+        }
+        self.shared.with_counts(items, local).evaluate()
+    }
+}
+
+impl std::fmt::Debug for PairwiseGroups {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PairwiseGroups")
+            .field("function", &self.shared.function.name())
+            .field("groups", &self.groups.len())
+            .finish()
+    }
+}
+
+/// A list column of one list per group: `values` cut at `offsets`.
+fn lists(values: ArrayRef, offsets: Vec<i32>) -> ArrayRef {
+    let field = Arc::new(Field::new_list_field(values.data_type().clone(), true));
+    Arc::new(ListArray::new(
+        field,
+        OffsetBuffer::new(offsets.into()),
+        values,
+        None,
+    ))
+}
+
+impl GroupsAccumulator for PairwiseGroups {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.groups.resize_with(total_num_groups, PairCounts::new);
+        let (groups, pairs) = (&mut self.groups, &mut self.pairs);
+        read_votes(
+            self.shared.function,
+            self.shared.layout,
+            values,
+            &mut self.shared.items,
+            |row| opt_filter.is_none_or(|f| f.is_valid(row) && f.value(row)),
+            |row, a, b, a_wins, b_wins, ties| {
+                let counts = &mut groups[group_indices[row]];
+                let before = counts.len();
+                counts.add(a, b, a_wins, b_wins, ties);
+                *pairs += counts.len() - before;
+            },
+        )
+    }
+
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        let groups = self.take(emit_to);
+        if groups.is_empty() {
+            return Ok(new_empty_array(&self.shared.return_type));
+        }
+        let results = groups
+            .iter()
+            .map(|counts| self.evaluate_group(counts))
+            .collect::<Result<Vec<_>>>()?;
+        ScalarValue::iter_to_array(results)
+    }
+
+    /// The same six list columns as the per-group state: each group's items, then its
+    /// pairs in ids local to the group.
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        let groups = self.take(emit_to);
+        let (mut items, mut item_offsets) = (Vec::new(), vec![0i32]);
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let (mut a_wins, mut b_wins, mut ties) = (Vec::new(), Vec::new(), Vec::new());
+        let mut pair_offsets = vec![0i32];
+        for counts in &groups {
+            let group = self.localise(counts);
+            items.extend(group.items);
+            item_offsets.push(items.len() as i32);
+            for (x, y, xw, yw, t) in group.pairs {
+                a.push(x);
+                b.push(y);
+                a_wins.push(xw);
+                b_wins.push(yw);
+                ties.push(t);
+            }
+            pair_offsets.push(a.len() as i32);
+        }
+        let values = self.shared.items.take(items.into_iter());
+        Ok(vec![
+            lists(values, item_offsets),
+            lists(Arc::new(UInt32Array::from(a)), pair_offsets.clone()),
+            lists(Arc::new(UInt32Array::from(b)), pair_offsets.clone()),
+            lists(Arc::new(Float64Array::from(a_wins)), pair_offsets.clone()),
+            lists(Arc::new(Float64Array::from(b_wins)), pair_offsets.clone()),
+            lists(Arc::new(Float64Array::from(ties)), pair_offsets),
+        ])
+    }
+
+    fn merge_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.groups.resize_with(total_num_groups, PairCounts::new);
+        let name = self.shared.function.name();
+        for row in StateRows::new(name, values, 6)?.rows() {
+            let index = row.index();
+            let group = group_indices
+                .get(index)
+                .copied()
+                .ok_or_else(|| row.corrupt("more state rows than group indices"))?;
+            let id_map = self.shared.items.intern_array(&row.list(0)?)?;
+            let (a, b) = (row.ids(1, &id_map)?, row.ids(2, &id_map)?);
+            let (a_wins, b_wins, ties) = (row.counts(3)?, row.counts(4)?, row.counts(5)?);
+            let n = row.same_length(&[a.len(), b.len(), a_wins.len(), b_wins.len(), ties.len()])?;
+            let counts = &mut self.groups[group];
+            let before = counts.len();
+            for k in 0..n {
+                counts.add(a[k], b[k], a_wins.value(k), b_wins.value(k), ties.value(k));
+            }
+            self.pairs += counts.len() - before;
+        }
+        Ok(())
+    }
+
+    /// Each row as a group of its own (DataFusion asks for this only when partial
+    /// aggregation is skipped, which [`GroupsAccumulator::supports_convert_to_state`] does
+    /// not allow; kept correct for completeness).
+    fn convert_to_state(
+        &self,
+        values: &[ArrayRef],
+        opt_filter: Option<&BooleanArray>,
+    ) -> Result<Vec<ArrayRef>> {
+        let rows = values.first().map_or(0, |v| v.len());
+        let mut each = PairwiseGroups::new(
+            self.shared
+                .with_counts(ItemInterner::new(self.shared.kind()), PairCounts::new()),
+        );
+        let indices: Vec<usize> = (0..rows).collect();
+        each.update_batch(values, &indices, opt_filter, rows)?;
+        each.state(EmitTo::All)
+    }
+
+    /// Estimated: a pair costs its entry and its hash-map slot, at the tables' load.
+    fn size(&self) -> usize {
+        const PAIR: usize = 2 * (std::mem::size_of::<prefdb_stats::pairwise::PairOutcomes>() + 17);
+        std::mem::size_of_val(self)
+            + self.shared.items.heap_size()
+            + self.local.capacity() * 4
+            + self.groups.capacity() * std::mem::size_of::<PairCounts>()
+            + self.pairs * PAIR
+    }
+}
