@@ -1,0 +1,77 @@
+//! Grouped leaderboards: `bt_rank ... GROUP BY` a category (20 values), a day (365) and a
+//! prompt (100,000 groups of 100 votes), against ungrouped `bt_rank` and against the plain
+//! `GROUP BY` counts of the same columns (the engine's floor), in one process. Run with
+//!
+//! ```text
+//! cargo bench --bench bt_grouped            # 10M votes among 100 models
+//! PREFDB_BENCH_VOTES=1000000 cargo bench --bench bt_grouped
+//! ```
+//!
+//! The arena of `bt_end_to_end` gets the three grouping columns and is written once to the
+//! target directory: `category` from the turn lengths, `day` and `prompt` from the row
+//! number (consecutive votes share a day and a prompt).
+
+mod common;
+
+const RUNS: usize = 3;
+
+fn main() {
+    if !common::is_bench_run() {
+        return;
+    }
+    let votes: u64 = std::env::var("PREFDB_BENCH_VOTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000_000);
+    let runtime = common::runtime();
+    runtime.block_on(async {
+        let path = common::data_dir().join(format!("arena-grouped-{votes}.parquet"));
+        if !path.exists() {
+            let arena = common::arena_file(votes);
+            let ctx = prefdb::new_context();
+            prefdb::register_table(&ctx, "arena", &arena.to_string_lossy())
+                .await
+                .unwrap();
+            let partial = path.with_extension("partial.parquet");
+            let copy = format!(
+                "COPY (SELECT model_a, model_b, winner, \
+                   'c' || CAST((turn_len_a * 31 + turn_len_b) % 20 AS VARCHAR) AS category, \
+                   CAST((rn - 1) * 365 / {votes} AS BIGINT) AS day, \
+                   CAST((rn - 1) / 100 AS BIGINT) AS prompt \
+                 FROM (SELECT *, row_number() OVER () AS rn FROM arena)) \
+                 TO '{}' STORED AS PARQUET",
+                partial.display()
+            );
+            ctx.sql(&copy).await.unwrap().collect().await.unwrap();
+            std::fs::rename(&partial, &path).unwrap();
+        }
+        let ctx = prefdb::new_context();
+        prefdb::register_table(&ctx, "votes", &path.to_string_lossy())
+            .await
+            .unwrap();
+        let bt = "bt_rank(model_a, model_b, winner)";
+        let time = |sql: String| {
+            let ctx = ctx.clone();
+            async move { common::median_run(&ctx, &sql, RUNS).await.0 }
+        };
+        let floor = time("SELECT model_a, model_b, winner, count(*) FROM votes GROUP BY 1, 2, 3".into()).await;
+        let ungrouped = time(format!("SELECT {bt} FROM votes")).await;
+        let category = time(format!("SELECT category, {bt} FROM votes GROUP BY category")).await;
+        let day = time(format!("SELECT day, {bt} FROM votes GROUP BY day")).await;
+        let prompt_floor = time(
+            "SELECT prompt, model_a, model_b, winner, count(*) FROM votes GROUP BY 1, 2, 3, 4".into(),
+        )
+        .await;
+        let prompt = time(format!("SELECT prompt, {bt} FROM votes GROUP BY prompt")).await;
+        println!(
+            "votes: {votes}, models: 100, threads: {}, medians of {RUNS} runs",
+            ctx.state().config().target_partitions()
+        );
+        println!("GROUP BY model_a, model_b, winner count:  {floor:.3} s");
+        println!("bt_rank ungrouped:                        {ungrouped:.3} s  ({:.2}x the count; target <= 1.3)", ungrouped / floor);
+        println!("bt_rank GROUP BY category (20):           {category:.3} s  ({:.2}x ungrouped; target <= 1.5)", category / ungrouped);
+        println!("bt_rank GROUP BY day (365):               {day:.3} s  ({:.2}x ungrouped; target <= 2)", day / ungrouped);
+        println!("GROUP BY prompt, model_a, model_b, winner: {prompt_floor:.3} s");
+        println!("bt_rank GROUP BY prompt (100,000):        {prompt:.3} s  ({:.2}x its count; target <= 2)", prompt / prompt_floor);
+    });
+}
