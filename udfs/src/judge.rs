@@ -11,21 +11,21 @@ use crate::options::{check_arg_count, logical_options, physical_options, Functio
 use crate::pairwise::{f64_field, leaderboard_fields, list_of};
 use crate::state::{corrupt, wrap, StateRows};
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Float64Array, Int64Array, PrimitiveArray, StructArray, UInt32Array,
-    UInt8Array,
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, PrimitiveArray, StructArray,
+    UInt32Array, UInt8Array,
 };
 use datafusion::arrow::datatypes::{
     ArrowPrimitiveType, DataType, Field, FieldRef, Fields, Float64Type, Int64Type, UInt8Type,
 };
-use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
+use datafusion::common::{exec_err, internal_err, plan_err, Result, ScalarValue};
 use datafusion::logical_expr::expr::AggregateFunction;
 use datafusion::logical_expr::function::{
     AccumulatorArgs, AggregateFunctionSimplification, StateFieldsArgs,
 };
 use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, DocSection, Documentation, Expr, Signature,
-    Volatility,
+    Accumulator, AggregateUDF, AggregateUDFImpl, DocSection, Documentation, EmitTo, Expr,
+    GroupsAccumulator, Signature, Volatility,
 };
 use prefdb_stats::judge::{
     aggregate_ranks, position_consistency, wildbench_reward, FiveLevel, PositionError, RankRule,
@@ -319,6 +319,29 @@ impl AggregateUDFImpl for JudgeUdaf {
                 count: 0,
             }),
         })
+    }
+
+    /// `wb_reward` keeps every group's (sum, count) in one accumulator.
+    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
+        self.function == JudgeFunction::WbReward
+    }
+
+    fn create_groups_accumulator(
+        &self,
+        acc_args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
+        let f = self.function;
+        if f != JudgeFunction::WbReward {
+            return internal_err!("{}: no grouped form", f.name());
+        }
+        check_physical(f.name(), &acc_args, RowOrder::Ignored)?;
+        let options = physical_options(f.name(), acc_args.exprs, f.data_args().len())?;
+        let config = parse_config(f, options.as_deref())?;
+        Ok(Box::new(WbRewardGroups {
+            k: config.k,
+            sums: Vec::new(),
+            counts: Vec::new(),
+        }))
     }
 
     fn simplify(&self) -> Option<AggregateFunctionSimplification> {
@@ -795,6 +818,132 @@ impl Accumulator for WbRewardAccumulator {
                 .ok_or_else(|| corrupt(name, "counts past the largest integer"))?;
         }
         Ok(())
+    }
+}
+
+/// `wb_reward` under `GROUP BY`: every group's (sum, count) side by side.
+#[derive(Debug)]
+struct WbRewardGroups {
+    k: f64,
+    sums: Vec<f64>,
+    counts: Vec<i64>,
+}
+
+impl WbRewardGroups {
+    fn take(&mut self, emit_to: EmitTo) -> (Vec<f64>, Vec<i64>) {
+        (
+            emit_to.take_needed(&mut self.sums),
+            emit_to.take_needed(&mut self.counts),
+        )
+    }
+}
+
+impl GroupsAccumulator for WbRewardGroups {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.sums.resize(total_num_groups, 0.0);
+        self.counts.resize(total_num_groups, 0);
+        let name = JudgeFunction::WbReward.name();
+        let outcomes = VerdictColumn::new(&values[0])?;
+        let len_a = values[1].as_primitive::<Float64Type>();
+        let len_b = values[2].as_primitive::<Float64Type>();
+        for (row, &g) in group_indices.iter().enumerate() {
+            if opt_filter.is_some_and(|f| !(f.is_valid(row) && f.value(row))) {
+                continue;
+            }
+            let Some(level) = five_level(name, &outcomes, row)? else {
+                continue;
+            };
+            if len_a.is_null(row) || len_b.is_null(row) {
+                continue;
+            }
+            let (la, lb) = (len_a.value(row), len_b.value(row));
+            if !(la.is_finite() && lb.is_finite() && la >= 0.0 && lb >= 0.0) {
+                return exec_err!("{name}: lengths must be finite numbers >= 0, got {la} and {lb}");
+            }
+            self.sums[g] += wildbench_reward(level, la, lb, self.k);
+            self.counts[g] += 1;
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        let (sums, counts) = self.take(emit_to);
+        Ok(Arc::new(
+            sums.iter()
+                .zip(&counts)
+                .map(|(&s, &n)| (n > 0).then(|| s / n as f64))
+                .collect::<Float64Array>(),
+        ))
+    }
+
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        let (sums, counts) = self.take(emit_to);
+        Ok(vec![
+            Arc::new(Float64Array::from(sums)),
+            Arc::new(Int64Array::from(counts)),
+        ])
+    }
+
+    fn merge_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.sums.resize(total_num_groups, 0.0);
+        self.counts.resize(total_num_groups, 0);
+        let name = JudgeFunction::WbReward.name();
+        let ([sums], [counts]) = (
+            scalar_states::<Float64Type, 1>(name, &values[..1])?,
+            scalar_states::<Int64Type, 1>(name, &values[1..])?,
+        );
+        if sums.len() != group_indices.len() {
+            return Err(corrupt(name, "more state rows than group indices"));
+        }
+        for (row, &g) in group_indices.iter().enumerate() {
+            if sums.is_null(row) {
+                continue;
+            }
+            if counts.is_null(row) || counts.value(row) < 0 || !sums.value(row).is_finite() {
+                return Err(corrupt(
+                    name,
+                    "a NULL or negative count, or an infinite sum",
+                ));
+            }
+            self.sums[g] += sums.value(row);
+            self.counts[g] = self.counts[g]
+                .checked_add(counts.value(row))
+                .ok_or_else(|| corrupt(name, "counts past the largest integer"))?;
+        }
+        Ok(())
+    }
+
+    /// Each row as a group of its own (asked only when partial aggregation is skipped,
+    /// which is not allowed here; kept correct for completeness).
+    fn convert_to_state(
+        &self,
+        values: &[ArrayRef],
+        opt_filter: Option<&BooleanArray>,
+    ) -> Result<Vec<ArrayRef>> {
+        let rows = values.first().map_or(0, |v| v.len());
+        let mut each = WbRewardGroups {
+            k: self.k,
+            sums: Vec::new(),
+            counts: Vec::new(),
+        };
+        let indices: Vec<usize> = (0..rows).collect();
+        each.update_batch(values, &indices, opt_filter, rows)?;
+        each.state(EmitTo::All)
+    }
+
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self) + self.sums.capacity() * 8 + self.counts.capacity() * 8
     }
 }
 

@@ -815,7 +815,8 @@ fn a_state_id_beyond_its_dictionary_is_a_named_error() {
     );
 }
 
-/// Calls whose grouped form (a `GroupsAccumulator`) must equal one accumulator per group.
+/// Calls whose grouped form (a `GroupsAccumulator`) must equal one accumulator per group:
+/// the pairwise family and the running-sum scorers.
 const GROUPED_CALLS: &[&str] = &[
     "bt_rank(a, b, t, w)",
     "bt_rank(a, b, t, w, 'ties=davidson, se=fisher')",
@@ -826,10 +827,18 @@ const GROUPED_CALLS: &[&str] = &[
     "win_matrix(a, b, t, w)",
     "avg_win_rate(a, b)",
     "intransitivity(la, lb, t)",
+    "brier_score(p, y)",
+    "log_loss(p, y, 'eps=1e-7')",
+    "ece(p, y)",
+    "ece(p, y, 'bins=4, norm=max')",
+    "reliability_bins(p, y, 'bins=5')",
+    "pairwise_accuracy(x, p)",
+    "wb_reward(v5, la, lb, 'k=10')",
 ];
 
-/// A batch of `n` valid votes (items from a few names or ids, outcomes, whole weights) in
-/// the input layout, with group numbers below `groups` in `g`.
+/// A batch of `n` valid rows in the input layout: votes (items from a few names or ids,
+/// outcomes, whole weights), probabilities with 0/1 labels, scores, five-level verdicts;
+/// group numbers below `groups` in `g`.
 fn clean_batch(rng: &mut Rng, n: usize, groups: usize) -> RecordBatch {
     let schema = input_schema();
     let names = ["m0", "m1", "m2", "m3", "m4", "m5"];
@@ -857,6 +866,19 @@ fn clean_batch(rng: &mut Rng, n: usize, groups: usize) -> RecordBatch {
                 "g" => Arc::new(Int64Array::from_iter_values(
                     (0..n).map(|_| rng.below(groups) as i64),
                 )),
+                "p" => Arc::new(Float64Array::from_iter_values((0..n).map(
+                    |_| match rng.below(4) {
+                        0 => rng.pick(&[0.0, 1.0, 0.5]),
+                        _ => rng.unit(),
+                    },
+                ))),
+                "y" => Arc::new(Int64Array::from_iter_values(
+                    (0..n).map(|_| rng.below(2) as i64),
+                )),
+                "x" => Arc::new(Float64Array::from_iter_values(
+                    (0..n).map(|_| (rng.unit() * 4.0 - 2.0).round() / 2.0),
+                )),
+                "v5" => text(rng, &["A++", "A+", "A=B", "B+", "B++"]),
                 _ => new_null_array(f.data_type(), n),
             }
         })
@@ -896,18 +918,37 @@ fn grouped_accumulators_equal_one_accumulator_per_group() {
                     clean_batch(&mut rng, n, groups)
                 })
                 .collect();
-            // One accumulator per group, fed that group's rows.
-            let expected: Vec<datafusion::common::Result<ScalarValue>> = (0..groups)
+            // One accumulator per group, fed that group's rows: all batches into one, and
+            // (as below) the last batch as a partial state merged into the first two. Float
+            // sums depend on the order of additions, so each grouped path is compared with
+            // the per-group path that adds in the same order.
+            let rows_of = |batch: &RecordBatch, g: usize| {
+                let keep =
+                    BooleanArray::from_iter(group_column(batch).iter().map(|&x| Some(x == g)));
+                target.arguments(&filter_record_batch(batch, &keep).expect("filtering"))
+            };
+            let expected_whole: Vec<datafusion::common::Result<ScalarValue>> = (0..groups)
                 .map(|g| {
                     let mut acc = target.accumulator();
                     for batch in &batches {
-                        let keep = BooleanArray::from_iter(
-                            group_column(batch).iter().map(|&x| Some(x == g)),
-                        );
-                        let rows = filter_record_batch(batch, &keep).expect("filtering");
-                        acc.update_batch(&target.arguments(&rows))?;
+                        acc.update_batch(&rows_of(batch, g))?;
                     }
                     acc.evaluate()
+                })
+                .collect();
+            let expected_split: Vec<datafusion::common::Result<ScalarValue>> = (0..groups)
+                .map(|g| {
+                    let (mut head, mut tail) = (target.accumulator(), target.accumulator());
+                    head.update_batch(&rows_of(&batches[0], g))?;
+                    head.update_batch(&rows_of(&batches[1], g))?;
+                    tail.update_batch(&rows_of(&batches[2], g))?;
+                    let state: Vec<ArrayRef> = tail
+                        .state()?
+                        .into_iter()
+                        .map(|s| s.to_array())
+                        .collect::<datafusion::common::Result<_>>()?;
+                    head.merge_batch(&state)?;
+                    head.evaluate()
                 })
                 .collect();
             let grouped = || {
@@ -932,12 +973,18 @@ fn grouped_accumulators_equal_one_accumulator_per_group() {
             first.merge_batch(&state, &all, groups).expect(&what);
             let split = rng.below(groups + 1);
             let results = [
-                whole.evaluate(EmitTo::All).map(|a| vec![a]),
-                first
-                    .evaluate(EmitTo::First(split))
-                    .and_then(|head| Ok(vec![head, first.evaluate(EmitTo::All)?])),
+                (
+                    whole.evaluate(EmitTo::All).map(|a| vec![a]),
+                    &expected_whole,
+                ),
+                (
+                    first
+                        .evaluate(EmitTo::First(split))
+                        .and_then(|head| Ok(vec![head, first.evaluate(EmitTo::All)?])),
+                    &expected_split,
+                ),
             ];
-            for result in results {
+            for (result, expected) in results {
                 match result {
                     Ok(parts) => {
                         let got: Vec<ScalarValue> = parts
@@ -947,7 +994,7 @@ fn grouped_accumulators_equal_one_accumulator_per_group() {
                             })
                             .collect();
                         assert_eq!(got.len(), groups, "{what}");
-                        for (g, (got, expected)) in got.iter().zip(&expected).enumerate() {
+                        for (g, (got, expected)) in got.iter().zip(expected).enumerate() {
                             let expected = expected.as_ref().unwrap_or_else(|e| {
                                 panic!("{what}: group {g} failed alone ({e}) but not grouped")
                             });

@@ -18,15 +18,15 @@ use crate::state::StateRows;
 use datafusion::arrow::array::{ArrayRef, Float64Array, Int64Array, StructArray};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields};
 use datafusion::common::utils::SingleRowListArrayBuilder;
-use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
+use datafusion::common::{exec_err, internal_err, plan_err, Result, ScalarValue};
 use datafusion::logical_expr::expr::AggregateFunction;
 use datafusion::logical_expr::function::{
     AccumulatorArgs, AggregateFunctionSimplification, StateFieldsArgs,
 };
 use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, DocSection, Documentation, Expr, Signature,
-    Volatility,
+    Accumulator, AggregateUDF, AggregateUDFImpl, DocSection, Documentation, Expr,
+    GroupsAccumulator, Signature, Volatility,
 };
 use prefdb_stats::calibration::{
     auroc, brier_score, calibration_error, expected_calibration_error, kendall_tau_b, log_loss,
@@ -34,6 +34,8 @@ use prefdb_stats::calibration::{
     CalibrationNorm, Correlation, ReliabilityBin,
 };
 use std::sync::{Arc, OnceLock};
+
+mod groups;
 
 pub(crate) const DOC_SECTION: DocSection = DocSection {
     include: true,
@@ -314,6 +316,34 @@ impl AggregateUDFImpl for ScorerUdaf {
         }))
     }
 
+    /// The running-sum scorers keep every group's sums in one accumulator.
+    fn groups_accumulator_supported(&self, args: AccumulatorArgs) -> bool {
+        physical_options(self.function.name(), args.exprs, 2)
+            .and_then(|o| self.function.parse_config(o.as_deref()))
+            .is_ok_and(|c| streaming_layout(self.function, &c).is_some())
+    }
+
+    fn create_groups_accumulator(
+        &self,
+        acc_args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
+        let f = self.function;
+        check_physical(f.name(), &acc_args, RowOrder::Ignored)?;
+        let options = physical_options(f.name(), acc_args.exprs, 2)?;
+        let config = f.parse_config(options.as_deref())?;
+        let Some(width) = streaming_layout(f, &config) else {
+            return internal_err!("{}: no grouped form for these options", f.name());
+        };
+        let kept = |i: usize| Numbers::state_type(acc_args.expr_fields[i].data_type());
+        Ok(Box::new(groups::ScorerGroups::new(
+            f,
+            config,
+            width,
+            [kept(0), kept(1)],
+            acc_args.return_field.data_type().clone(),
+        )))
+    }
+
     fn simplify(&self) -> Option<AggregateFunctionSimplification> {
         let f = self.function;
         Some(Box::new(move |aggregate: AggregateFunction, _info| {
@@ -359,27 +389,95 @@ struct ScorerAccumulator {
     budget: MemoryBudget,
 }
 
+/// The error for a pair of values `f` cannot take.
+fn check_pair(f: ScorerFunction, a: f64, b: f64) -> Result<()> {
+    let [first, second] = f.args();
+    if a.is_nan() || b.is_nan() {
+        return exec_err!(
+            "{}: NaN is not a valid {}",
+            f.name(),
+            if a.is_nan() { first } else { second }
+        );
+    }
+    if f.first_is_probability() && !(0.0..=1.0).contains(&a) {
+        return exec_err!("{}: prob must be in [0, 1], got {a}", f.name());
+    }
+    if f.second() == Second::Label && b != 0.0 && b != 1.0 {
+        return exec_err!("{}: label must be true/false or 0/1, got {b}", f.name());
+    }
+    if !a.is_finite() || !b.is_finite() {
+        return exec_err!("{}: values must be finite, got {a} and {b}", f.name());
+    }
+    Ok(())
+}
+
+/// Adds one checked pair to the running sums of a streaming function
+/// ([`streaming_layout`]): (count, total) or, for uniform bins, the per-bin counts,
+/// probability sums and positives.
+fn add_to_sums(
+    f: ScorerFunction,
+    c: &ScorerConfig,
+    sums: &mut [f64],
+    exact_x: Number,
+    exact_y: Number,
+) {
+    let (x, y) = (exact_x.approx(), exact_y.approx());
+    let label = y == 1.0;
+    match f {
+        ScorerFunction::BrierScore => {
+            sums[0] += 1.0;
+            sums[1] += (x - y) * (x - y);
+        }
+        ScorerFunction::LogLoss => {
+            let p = x.clamp(c.eps, 1.0 - c.eps);
+            sums[0] += 1.0;
+            sums[1] -= if label { p.ln() } else { (1.0 - p).ln() };
+        }
+        ScorerFunction::PairwiseAccuracy => {
+            sums[0] += 1.0;
+            sums[1] += match exact_x.partial_cmp(exact_y) {
+                Some(std::cmp::Ordering::Greater) => 1.0,
+                Some(std::cmp::Ordering::Equal) => 0.5,
+                _ => 0.0,
+            };
+        }
+        _ => {
+            let bins = c.bins;
+            let b = uniform_bin(x, bins);
+            sums[b] += 1.0;
+            sums[bins + b] += x;
+            sums[2 * bins + b] += f64::from(u8::from(label));
+        }
+    }
+}
+
+/// A streaming function's result from its running sums.
+fn streaming_value(f: ScorerFunction, c: &ScorerConfig, sums: &[f64]) -> Result<ScalarValue> {
+    let ratio = |s: &[f64]| (s[0] > 0.0).then(|| s[1] / s[0]);
+    let bin_sums = || {
+        let bins = c.bins;
+        BinSums {
+            count: sums[..bins].to_vec(),
+            prob_sum: sums[bins..2 * bins].to_vec(),
+            positives: sums[2 * bins..].to_vec(),
+        }
+    };
+    Ok(match f {
+        ScorerFunction::BrierScore | ScorerFunction::LogLoss | ScorerFunction::PairwiseAccuracy => {
+            ScalarValue::Float64(ratio(sums))
+        }
+        ScorerFunction::Ece => {
+            let sums = bin_sums();
+            let table = sums.uniform_table();
+            ScalarValue::Float64(calibration_error(&table, sums.total(), c.norm))
+        }
+        _ => return ScorerAccumulator::bins_scalar(&bin_sums().uniform_table()),
+    })
+}
+
 impl ScorerAccumulator {
     fn check(&self, a: f64, b: f64) -> Result<()> {
-        let f = self.function;
-        let [first, second] = f.args();
-        if a.is_nan() || b.is_nan() {
-            return exec_err!(
-                "{}: NaN is not a valid {}",
-                f.name(),
-                if a.is_nan() { first } else { second }
-            );
-        }
-        if f.first_is_probability() && !(0.0..=1.0).contains(&a) {
-            return exec_err!("{}: prob must be in [0, 1], got {a}", f.name());
-        }
-        if f.second() == Second::Label && b != 0.0 && b != 1.0 {
-            return exec_err!("{}: label must be true/false or 0/1, got {b}", f.name());
-        }
-        if !a.is_finite() || !b.is_finite() {
-            return exec_err!("{}: values must be finite, got {a} and {b}", f.name());
-        }
-        Ok(())
+        check_pair(self.function, a, b)
     }
 
     fn add(&mut self, exact_x: Number, exact_y: Number) {
@@ -388,43 +486,13 @@ impl ScorerAccumulator {
             self.second.push(exact_y);
             return;
         }
-        let (x, y) = (exact_x.approx(), exact_y.approx());
-        let label = y == 1.0;
-        match self.function {
-            ScorerFunction::BrierScore => {
-                self.sums[0] += 1.0;
-                self.sums[1] += (x - y) * (x - y);
-            }
-            ScorerFunction::LogLoss => {
-                let p = x.clamp(self.config.eps, 1.0 - self.config.eps);
-                self.sums[0] += 1.0;
-                self.sums[1] -= if label { p.ln() } else { (1.0 - p).ln() };
-            }
-            ScorerFunction::PairwiseAccuracy => {
-                self.sums[0] += 1.0;
-                self.sums[1] += match exact_x.partial_cmp(exact_y) {
-                    Some(std::cmp::Ordering::Greater) => 1.0,
-                    Some(std::cmp::Ordering::Equal) => 0.5,
-                    _ => 0.0,
-                };
-            }
-            _ => {
-                let bins = self.config.bins;
-                let b = uniform_bin(x, bins);
-                self.sums[b] += 1.0;
-                self.sums[bins + b] += x;
-                self.sums[2 * bins + b] += f64::from(u8::from(label));
-            }
-        }
-    }
-
-    fn bin_sums(&self) -> BinSums {
-        let bins = self.config.bins;
-        BinSums {
-            count: self.sums[..bins].to_vec(),
-            prob_sum: self.sums[bins..2 * bins].to_vec(),
-            positives: self.sums[2 * bins..].to_vec(),
-        }
+        add_to_sums(
+            self.function,
+            &self.config,
+            &mut self.sums,
+            exact_x,
+            exact_y,
+        );
     }
 
     fn bins_scalar(bins: &[ReliabilityBin]) -> Result<ScalarValue> {
@@ -453,18 +521,7 @@ impl ScorerAccumulator {
     }
 
     fn evaluate_streaming(&self) -> Result<ScalarValue> {
-        let ratio = |s: &[f64]| (s[0] > 0.0).then(|| s[1] / s[0]);
-        Ok(match self.function {
-            ScorerFunction::BrierScore
-            | ScorerFunction::LogLoss
-            | ScorerFunction::PairwiseAccuracy => ScalarValue::Float64(ratio(&self.sums)),
-            ScorerFunction::Ece => {
-                let sums = self.bin_sums();
-                let table = sums.uniform_table();
-                ScalarValue::Float64(calibration_error(&table, sums.total(), self.config.norm))
-            }
-            _ => return Self::bins_scalar(&self.bin_sums().uniform_table()),
-        })
+        streaming_value(self.function, &self.config, &self.sums)
     }
 
     fn test_scalar(result: Option<Correlation>) -> Result<ScalarValue> {
