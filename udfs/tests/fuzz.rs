@@ -816,7 +816,7 @@ fn a_state_id_beyond_its_dictionary_is_a_named_error() {
 }
 
 /// Calls whose grouped form (a `GroupsAccumulator`) must equal one accumulator per group:
-/// the pairwise family and the running-sum scorers.
+/// the pairwise family, the running-sum scorers and the long-form agreement family.
 const GROUPED_CALLS: &[&str] = &[
     "bt_rank(a, b, t, w)",
     "bt_rank(a, b, t, w, 'ties=davidson, se=fisher')",
@@ -834,6 +834,16 @@ const GROUPED_CALLS: &[&str] = &[
     "reliability_bins(p, y, 'bins=5')",
     "pairwise_accuracy(x, p)",
     "wb_reward(v5, la, lb, 'k=10')",
+    "percent_agreement(la, r, l1)",
+    "fleiss_kappa(la, l1)",
+    "fleiss_kappa(la, y)",
+    "krippendorff_alpha(la, r, l1)",
+    "krippendorff_alpha(la, r, x, 'level=interval')",
+    "krippendorff_alpha(la, r, y, 'level=ordinal')",
+    "gwet_ac1(la, r, l1)",
+    "gwet_ac2(la, r, y, 'weights=linear')",
+    "icc(la, r, x)",
+    "krippendorff_alpha_ci(la, r, l1, 'bootstrap=20')",
 ];
 
 /// A batch of `n` valid rows in the input layout: votes (items from a few names or ids,
@@ -879,6 +889,10 @@ fn clean_batch(rng: &mut Rng, n: usize, groups: usize) -> RecordBatch {
                     (0..n).map(|_| (rng.unit() * 4.0 - 2.0).round() / 2.0),
                 )),
                 "v5" => text(rng, &["A++", "A+", "A=B", "B+", "B++"]),
+                "r" => Arc::new(Int64Array::from_iter_values(
+                    (0..n).map(|_| rng.below(4) as i64),
+                )),
+                "l1" => text(rng, &["yes", "no", "maybe"]),
                 _ => new_null_array(f.data_type(), n),
             }
         })

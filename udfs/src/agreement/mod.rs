@@ -29,8 +29,8 @@ use datafusion::logical_expr::function::{
 };
 use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, DocSection, Documentation, Expr, Signature,
-    Volatility,
+    Accumulator, AggregateUDF, AggregateUDFImpl, DocSection, Documentation, Expr,
+    GroupsAccumulator, Signature, Volatility,
 };
 use prefdb_stats::agreement::{
     agreement_weights, alpha_from_coincidences, alpha_interval, cohen_interval, cohen_kappa,
@@ -38,6 +38,8 @@ use prefdb_stats::agreement::{
     ExactCoincidences, FleissError, IccForm, Interval, Level, Weighting,
 };
 use std::sync::{Arc, OnceLock};
+
+mod groups;
 
 const DOC_SECTION: DocSection = DocSection {
     include: true,
@@ -315,6 +317,62 @@ pub fn agreement_udafs(budget: &MemoryBudget) -> Vec<AggregateUDF> {
     .collect()
 }
 
+/// What a long-form accumulator is made from: one per call, or one per group.
+#[derive(Debug, Clone)]
+pub(crate) struct LongForm {
+    function: AgreementFunction,
+    config: AgreementConfig,
+    items: ItemKind,
+    raters: ItemKind,
+    text_values: bool,
+    budget: MemoryBudget,
+}
+
+impl LongForm {
+    /// An empty accumulator.
+    pub(crate) fn fresh(&self) -> RatingsAccumulator {
+        RatingsAccumulator {
+            function: self.function,
+            config: self.config,
+            items: ItemInterner::new(self.items),
+            raters: ItemInterner::new(self.raters),
+            values: ValueDictionary::new(self.text_values),
+            ratings: Ratings::default(),
+            counts: Vec::new(),
+            budget: self.budget.clone(),
+        }
+    }
+
+    pub(crate) fn function(&self) -> AgreementFunction {
+        self.function
+    }
+}
+
+impl AgreementUdaf {
+    /// The long-form accumulator of a physical call.
+    fn long_form(&self, acc_args: &AccumulatorArgs) -> Result<LongForm> {
+        let f = self.function;
+        check_physical(f.name(), acc_args, RowOrder::Ignored)?;
+        let options = physical_options(f.name(), acc_args.exprs, f.data_args().len())?;
+        let config = f.parse_config(options.as_deref())?;
+        let value_type = acc_args.expr_fields[f.label_arg()].data_type();
+        f.check_value_type(config, value_type)?;
+        let kind = |i: usize| ItemKind::of(f.name(), "item", acc_args.expr_fields[i].data_type());
+        Ok(LongForm {
+            function: f,
+            config,
+            items: kind(0)?,
+            raters: if f.has_rater() {
+                kind(1)?
+            } else {
+                ItemKind::Text
+            },
+            text_values: is_text(value_type),
+            budget: self.budget.clone(),
+        })
+    }
+}
+
 impl AggregateUDFImpl for AgreementUdaf {
     fn name(&self) -> &str {
         self.function.name()
@@ -437,21 +495,22 @@ impl AggregateUDFImpl for AgreementUdaf {
                 budget: self.budget.clone(),
             }));
         }
-        let kind = |i: usize| ItemKind::of(f.name(), "item", acc_args.expr_fields[i].data_type());
-        Ok(Box::new(RatingsAccumulator {
-            function: f,
-            config,
-            items: ItemInterner::new(kind(0)?),
-            raters: ItemInterner::new(if f.has_rater() {
-                kind(1)?
-            } else {
-                ItemKind::Text
-            }),
-            values,
-            ratings: Ratings::default(),
-            counts: Vec::new(),
-            budget: self.budget.clone(),
-        }))
+        Ok(Box::new(self.long_form(&acc_args)?.fresh()))
+    }
+
+    /// The long-form functions keep every group's ratings in one accumulator.
+    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
+        !self.function.is_wide()
+    }
+
+    fn create_groups_accumulator(
+        &self,
+        acc_args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
+        Ok(Box::new(groups::RatingsGroups::new(
+            self.long_form(&acc_args)?,
+            acc_args.return_field.data_type().clone(),
+        )))
     }
 
     /// Validates the options, and the value type against the level, at planning time.
@@ -726,7 +785,7 @@ impl Ratings {
 
 /// Long-form ratings.
 #[derive(Debug)]
-struct RatingsAccumulator {
+pub(crate) struct RatingsAccumulator {
     function: AgreementFunction,
     config: AgreementConfig,
     budget: MemoryBudget,
@@ -1271,23 +1330,43 @@ impl RatingsAccumulator {
     }
 }
 
-impl Accumulator for RatingsAccumulator {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        if self.update_numeric(values)? {
-            return Ok(());
-        }
+/// A batch's long-form columns, read once for all the groups its rows go to.
+pub(crate) struct RatingColumns<'a> {
+    items: ItemColumn<'a>,
+    raters: Option<ItemColumn<'a>>,
+    labels: ValueColumn<'a>,
+}
+
+impl<'a> RatingColumns<'a> {
+    pub(crate) fn new(function: AgreementFunction, values: &'a [ArrayRef]) -> Result<Self> {
+        Ok(Self {
+            items: ItemColumn::new(&values[0])?,
+            raters: match function.has_rater() {
+                true => Some(ItemColumn::new(&values[1])?),
+                false => None,
+            },
+            labels: ValueColumn::new(function.name(), &values[function.label_arg()])?,
+        })
+    }
+}
+
+impl RatingsAccumulator {
+    /// Adds the ratings of `rows` of a batch, in that order.
+    pub(crate) fn add_rows(
+        &mut self,
+        columns: &RatingColumns,
+        rows: impl ExactSizeIterator<Item = usize>,
+    ) -> Result<()> {
         let f = self.function;
-        let items = ItemColumn::new(&values[0])?;
-        let raters = if f.has_rater() {
-            Some(ItemColumn::new(&values[1])?)
-        } else {
-            None
-        };
-        let labels = ValueColumn::new(f.name(), &values[f.label_arg()])?;
-        self.ratings.reserve(values[0].len());
+        let RatingColumns {
+            items,
+            raters,
+            labels,
+        } = columns;
+        self.ratings.reserve(rows.len());
         // Long-form tables usually keep an item's ratings together: remember the last item.
         let mut last_item = None;
-        for row in 0..values[0].len() {
+        for row in rows {
             let Some(item_ref) = items.get(row) else {
                 continue;
             };
@@ -1318,6 +1397,16 @@ impl Accumulator for RatingsAccumulator {
             }
         }
         Ok(())
+    }
+}
+
+impl Accumulator for RatingsAccumulator {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        if self.update_numeric(values)? {
+            return Ok(());
+        }
+        let columns = RatingColumns::new(self.function, values)?;
+        self.add_rows(&columns, 0..values[0].len())
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {

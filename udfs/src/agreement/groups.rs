@@ -1,0 +1,139 @@
+//! The long-form agreement functions under `GROUP BY` (agreement per aspect, per batch of
+//! annotations ...): one [`GroupsAccumulator`] for all groups.
+//!
+//! Each group keeps an accumulator of its own, as without `GROUP BY`, but the batch is read
+//! once: its columns are decoded once, its rows are put in group order by one sort, and each
+//! group takes its run of rows. DataFusion's per-group adapter instead cut every batch into
+//! one batch per group (copying each column) and called each group's accumulator with it.
+//! Each group's accumulator sees its rows in their original order, so every result is
+//! exactly the per-group one.
+
+use super::{LongForm, RatingColumns, RatingsAccumulator};
+use datafusion::arrow::array::{new_empty_array, Array, ArrayRef, BooleanArray};
+use datafusion::common::{Result, ScalarValue};
+use datafusion::logical_expr::{Accumulator, EmitTo, GroupsAccumulator};
+
+#[derive(Debug)]
+pub(crate) struct RatingsGroups {
+    template: LongForm,
+    groups: Vec<RatingsAccumulator>,
+    return_type: datafusion::arrow::datatypes::DataType,
+}
+
+impl RatingsGroups {
+    pub(crate) fn new(
+        template: LongForm,
+        return_type: datafusion::arrow::datatypes::DataType,
+    ) -> Self {
+        Self {
+            template,
+            groups: Vec::new(),
+            return_type,
+        }
+    }
+
+    fn grow(&mut self, total_num_groups: usize) {
+        while self.groups.len() < total_num_groups {
+            self.groups.push(self.template.fresh());
+        }
+    }
+}
+
+impl GroupsAccumulator for RatingsGroups {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.grow(total_num_groups);
+        let columns = RatingColumns::new(self.template.function(), values)?;
+        // The rows in group order, each group's in their original order (a stable sort).
+        let mut rows: Vec<usize> = (0..group_indices.len())
+            .filter(|&row| opt_filter.is_none_or(|f| f.is_valid(row) && f.value(row)))
+            .collect();
+        rows.sort_by_key(|&row| group_indices[row]);
+        for run in rows.chunk_by(|&x, &y| group_indices[x] == group_indices[y]) {
+            let group = &mut self.groups[group_indices[run[0]]];
+            group.add_rows(&columns, run.iter().copied())?;
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        let mut groups = emit_to.take_needed(&mut self.groups);
+        if groups.is_empty() {
+            return Ok(new_empty_array(&self.return_type));
+        }
+        let results = groups
+            .iter_mut()
+            .map(|g| g.evaluate())
+            .collect::<Result<Vec<_>>>()?;
+        ScalarValue::iter_to_array(results)
+    }
+
+    /// Each group's state, as one row per group in the per-group layout.
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        let mut groups = emit_to.take_needed(&mut self.groups);
+        let states = groups
+            .iter_mut()
+            .map(|g| g.state())
+            .collect::<Result<Vec<_>>>()?;
+        let columns = match states.first() {
+            Some(first) => first.len(),
+            // No groups: one empty column per state field, typed as a fresh state's.
+            None => {
+                return self
+                    .template
+                    .fresh()
+                    .state()?
+                    .iter()
+                    .map(|s| Ok(new_empty_array(&s.data_type())))
+                    .collect()
+            }
+        };
+        (0..columns)
+            .map(|c| ScalarValue::iter_to_array(states.iter().map(|s| s[c].clone())))
+            .collect()
+    }
+
+    fn merge_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.grow(total_num_groups);
+        let rows = values.first().map_or(0, |v| v.len());
+        if rows != group_indices.len() {
+            return Err(crate::state::corrupt(
+                self.template.function().name(),
+                "more state rows than group indices",
+            ));
+        }
+        for (row, &g) in group_indices.iter().enumerate() {
+            let state: Vec<ArrayRef> = values.iter().map(|v| v.slice(row, 1)).collect();
+            self.groups[g].merge_batch(&state)?;
+        }
+        Ok(())
+    }
+
+    /// Each row as a group of its own (asked only when partial aggregation is skipped,
+    /// which is not allowed here; kept correct for completeness).
+    fn convert_to_state(
+        &self,
+        values: &[ArrayRef],
+        opt_filter: Option<&BooleanArray>,
+    ) -> Result<Vec<ArrayRef>> {
+        let rows = values.first().map_or(0, |v| v.len());
+        let mut each = RatingsGroups::new(self.template.clone(), self.return_type.clone());
+        let indices: Vec<usize> = (0..rows).collect();
+        each.update_batch(values, &indices, opt_filter, rows)?;
+        each.state(EmitTo::All)
+    }
+
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self) + self.groups.iter().map(|g| g.size()).sum::<usize>()
+    }
+}
