@@ -3,13 +3,15 @@
 //!
 //! Each group keeps an accumulator of its own, as without `GROUP BY`, but the batch is read
 //! once: its columns are decoded once, its rows are put in group order by one sort, and each
-//! group takes its run of rows. DataFusion's per-group adapter instead cut every batch into
+//! group takes its run of rows (gathered into plain vectors for integer items and numeric
+//! labels, which then take the same column-at-a-time path as an ungrouped query). DataFusion's per-group adapter instead cut every batch into
 //! one batch per group (copying each column) and called each group's accumulator with it.
 //! Each group's accumulator sees its rows in their original order, so every result is
 //! exactly the per-group one.
 
 use super::{LongForm, RatingColumns, RatingsAccumulator};
-use datafusion::arrow::array::{new_empty_array, Array, ArrayRef, BooleanArray};
+use datafusion::arrow::array::{new_empty_array, Array, ArrayRef, AsArray, BooleanArray};
+use datafusion::arrow::datatypes::{Float64Type, Int64Type};
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::{Accumulator, EmitTo, GroupsAccumulator};
 
@@ -48,13 +50,43 @@ impl GroupsAccumulator for RatingsGroups {
         total_num_groups: usize,
     ) -> Result<()> {
         self.grow(total_num_groups);
-        let columns = RatingColumns::new(self.template.function(), values)?;
         // The rows in group order, each group's in their original order (a stable sort).
         let mut rows: Vec<usize> = (0..group_indices.len())
             .filter(|&row| opt_filter.is_none_or(|f| f.is_valid(row) && f.value(row)))
             .collect();
         rows.sort_by_key(|&row| group_indices[row]);
-        for run in rows.chunk_by(|&x, &y| group_indices[x] == group_indices[y]) {
+        let runs = rows.chunk_by(|&x, &y| group_indices[x] == group_indices[y]);
+        let function = self.template.function();
+        if self
+            .groups
+            .first()
+            .is_some_and(|g| g.numeric_columns(values))
+        {
+            // Integer items and raters, numeric labels, no NULLs: each group's values are
+            // gathered into plain vectors and added column at a time.
+            let label = function.label_arg();
+            let items = values[0].as_primitive::<Int64Type>().values();
+            let raters = function
+                .has_rater()
+                .then(|| values[1].as_primitive::<Int64Type>().values());
+            let labels = values[label].as_primitive::<Float64Type>().values();
+            let (mut i, mut r, mut l) = (Vec::new(), Vec::new(), Vec::new());
+            for run in runs {
+                i.clear();
+                r.clear();
+                l.clear();
+                i.extend(run.iter().map(|&row| items[row]));
+                if let Some(raters) = raters {
+                    r.extend(run.iter().map(|&row| raters[row]));
+                }
+                l.extend(run.iter().map(|&row| labels[row]));
+                let rater_column = raters.is_some().then_some(r.as_slice());
+                self.groups[group_indices[run[0]]].add_numeric(&i, rater_column, &l)?;
+            }
+            return Ok(());
+        }
+        let columns = RatingColumns::new(function, values)?;
+        for run in runs {
             let group = &mut self.groups[group_indices[run[0]]];
             group.add_rows(&columns, run.iter().copied())?;
         }

@@ -1271,27 +1271,48 @@ impl RatingsAccumulator {
     /// `update_batch` for the common all-numeric layout (Int64 item and rater ids, Float64
     /// values; no rater for `fleiss_kappa`) without NULLs: plain slices, no per-row type
     /// dispatch. Returns false when the batch has another layout.
-    fn update_numeric(&mut self, values: &[ArrayRef]) -> Result<bool> {
-        let f = self.function;
-        // (item, rater, label), or (item, label) for fleiss_kappa.
-        let label = f.label_arg();
-        if values[..label]
+    /// Whether `values` can take the column-at-a-time path: integer items (and raters),
+    /// numeric labels, no NULLs.
+    pub(crate) fn numeric_columns(&self, values: &[ArrayRef]) -> bool {
+        let label = self.function.label_arg();
+        values[..label]
             .iter()
-            .any(|v| v.data_type() != &DataType::Int64)
-            || values[label].data_type() != &DataType::Float64
-            || values[..=label].iter().any(|v| v.null_count() > 0)
-        {
+            .all(|v| v.data_type() == &DataType::Int64)
+            && values[label].data_type() == &DataType::Float64
+            && values[..=label].iter().all(|v| v.null_count() == 0)
+            && matches!(self.values, ValueDictionary::Number { .. })
+    }
+
+    fn update_numeric(&mut self, values: &[ArrayRef]) -> Result<bool> {
+        if !self.numeric_columns(values) {
             return Ok(false);
         }
+        let label = self.function.label_arg();
+        let items = values[0].as_primitive::<Int64Type>().values();
+        let raters = self
+            .function
+            .has_rater()
+            .then(|| values[1].as_primitive::<Int64Type>().values().as_ref());
+        let labels = values[label].as_primitive::<Float64Type>().values();
+        self.add_numeric(items, raters, labels)?;
+        Ok(true)
+    }
+
+    /// Adds ratings given as plain columns (items, raters unless `fleiss_kappa`, labels).
+    pub(crate) fn add_numeric(
+        &mut self,
+        items: &[i64],
+        raters: Option<&[i64]>,
+        labels: &[f64],
+    ) -> Result<()> {
+        let f = self.function;
         let ValueDictionary::Number {
             ids: value_ids,
             values: value_list,
         } = &mut self.values
         else {
-            return Ok(false);
+            return exec_err!("internal error: numeric ratings into a text dictionary");
         };
-        let items = values[0].as_primitive::<Int64Type>().values();
-        let labels = values[label].as_primitive::<Float64Type>().values();
         if let Some(v) = labels.iter().find(|v| !v.is_finite()) {
             return exec_err!("{}: a rating must be a finite number, got {v}", f.name());
         }
@@ -1299,18 +1320,19 @@ impl RatingsAccumulator {
         self.ratings.reserve(items.len());
         self.items
             .intern_integer_runs(items, &mut self.ratings.item)?;
-        if f.has_rater() {
-            let raters = values[1].as_primitive::<Int64Type>().values();
-            self.raters
-                .intern_integers(raters, &mut self.ratings.rater)?;
-        } else {
-            // fleiss_kappa: rater 0 and a count of 1 each. The counts column is kept only
-            // once a merged state brought other counts; then it grows with the ratings.
-            self.ratings
-                .rater
-                .extend(std::iter::repeat_n(0, items.len()));
-            if !self.counts.is_empty() {
-                self.counts.resize(self.ratings.rater.len(), 1.0);
+        match raters {
+            Some(raters) => self
+                .raters
+                .intern_integers(raters, &mut self.ratings.rater)?,
+            None => {
+                // fleiss_kappa: rater 0 and a count of 1 each. The counts column is kept only
+                // once a merged state brought other counts; then it grows with the ratings.
+                self.ratings
+                    .rater
+                    .extend(std::iter::repeat_n(0, items.len()));
+                if !self.counts.is_empty() {
+                    self.counts.resize(self.ratings.rater.len(), 1.0);
+                }
             }
         }
         // Ratings are usually small whole numbers: their ids by one array read.
@@ -1326,7 +1348,7 @@ impl RatingsAccumulator {
                 ValueDictionary::intern_number(value_ids, value_list, v)
             }
         }));
-        Ok(true)
+        Ok(())
     }
 }
 
