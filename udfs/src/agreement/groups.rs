@@ -2,7 +2,7 @@
 //! annotations ...): one [`GroupsAccumulator`] for all groups.
 //!
 //! Each group keeps an accumulator of its own, as without `GROUP BY`, but the batch is read
-//! once: its columns are decoded once, its rows are put in group order by one sort, and each
+//! once: its columns are decoded once, its rows are put in group order by one counting sort, and each
 //! group takes its run of rows (gathered into plain vectors for integer items and numeric
 //! labels, which then take the same column-at-a-time path as an ungrouped query). DataFusion's per-group adapter instead cut every batch into
 //! one batch per group (copying each column) and called each group's accumulator with it.
@@ -20,6 +20,8 @@ pub(crate) struct RatingsGroups {
     template: LongForm,
     groups: Vec<RatingsAccumulator>,
     return_type: datafusion::arrow::datatypes::DataType,
+    /// Scratch for [`RatingsGroups::rows_by_group`], zero between batches.
+    start: Vec<usize>,
 }
 
 impl RatingsGroups {
@@ -31,7 +33,47 @@ impl RatingsGroups {
             template,
             groups: Vec::new(),
             return_type,
+            start: Vec::new(),
         }
+    }
+
+    /// The rows `opt_filter` keeps, in group order, each group's in their original order:
+    /// a counting sort that touches only the groups present in the batch.
+    fn rows_by_group(
+        &mut self,
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+    ) -> Vec<usize> {
+        let keep = |row: usize| opt_filter.is_none_or(|f| f.is_valid(row) && f.value(row));
+        self.start.resize(self.groups.len(), 0);
+        let mut present = Vec::new();
+        for (row, &g) in group_indices.iter().enumerate() {
+            if keep(row) {
+                if self.start[g] == 0 {
+                    present.push(g);
+                }
+                self.start[g] += 1;
+            }
+        }
+        present.sort_unstable();
+        // Counts become each group's first position.
+        let mut next = 0;
+        for &g in &present {
+            let count = self.start[g];
+            self.start[g] = next;
+            next += count;
+        }
+        let mut rows = vec![0; next];
+        for (row, &g) in group_indices.iter().enumerate() {
+            if keep(row) {
+                rows[self.start[g]] = row;
+                self.start[g] += 1;
+            }
+        }
+        for &g in &present {
+            self.start[g] = 0;
+        }
+        rows
     }
 
     fn grow(&mut self, total_num_groups: usize) {
@@ -50,11 +92,7 @@ impl GroupsAccumulator for RatingsGroups {
         total_num_groups: usize,
     ) -> Result<()> {
         self.grow(total_num_groups);
-        // The rows in group order, each group's in their original order (a stable sort).
-        let mut rows: Vec<usize> = (0..group_indices.len())
-            .filter(|&row| opt_filter.is_none_or(|f| f.is_valid(row) && f.value(row)))
-            .collect();
-        rows.sort_by_key(|&row| group_indices[row]);
+        let rows = self.rows_by_group(group_indices, opt_filter);
         let runs = rows.chunk_by(|&x, &y| group_indices[x] == group_indices[y]);
         let function = self.template.function();
         if self
