@@ -22,6 +22,10 @@ pub(crate) struct RatingsGroups {
     return_type: datafusion::arrow::datatypes::DataType,
     /// Scratch for [`RatingsGroups::rows_by_group`], zero between batches.
     start: Vec<usize>,
+    /// Each group's last measured size, and their total: only the groups a batch touches
+    /// are measured again.
+    sizes: Vec<usize>,
+    total_size: usize,
 }
 
 impl RatingsGroups {
@@ -34,6 +38,8 @@ impl RatingsGroups {
             groups: Vec::new(),
             return_type,
             start: Vec::new(),
+            sizes: Vec::new(),
+            total_size: 0,
         }
     }
 
@@ -80,6 +86,21 @@ impl RatingsGroups {
         while self.groups.len() < total_num_groups {
             self.groups.push(self.template.fresh());
         }
+        self.sizes.resize(self.groups.len(), 0);
+    }
+
+    /// Measures group `g` again after it changed.
+    fn remeasure(&mut self, g: usize) {
+        let size = self.groups[g].size();
+        self.total_size = self.total_size + size - self.sizes[g];
+        self.sizes[g] = size;
+    }
+
+    /// The groups `emit_to` names, which leave the accumulator with their sizes.
+    fn take(&mut self, emit_to: EmitTo) -> Vec<RatingsAccumulator> {
+        let sizes = emit_to.take_needed(&mut self.sizes);
+        self.total_size -= sizes.iter().sum::<usize>();
+        emit_to.take_needed(&mut self.groups)
     }
 }
 
@@ -109,7 +130,7 @@ impl GroupsAccumulator for RatingsGroups {
                 .then(|| values[1].as_primitive::<Int64Type>().values());
             let labels = values[label].as_primitive::<Float64Type>().values();
             let (mut i, mut r, mut l) = (Vec::new(), Vec::new(), Vec::new());
-            for run in runs {
+            for run in runs.clone() {
                 i.clear();
                 r.clear();
                 l.clear();
@@ -121,18 +142,21 @@ impl GroupsAccumulator for RatingsGroups {
                 let rater_column = raters.is_some().then_some(r.as_slice());
                 self.groups[group_indices[run[0]]].add_numeric(&i, rater_column, &l)?;
             }
-            return Ok(());
+        } else {
+            let columns = RatingColumns::new(function, values)?;
+            for run in runs.clone() {
+                let group = &mut self.groups[group_indices[run[0]]];
+                group.add_rows(&columns, run.iter().copied())?;
+            }
         }
-        let columns = RatingColumns::new(function, values)?;
         for run in runs {
-            let group = &mut self.groups[group_indices[run[0]]];
-            group.add_rows(&columns, run.iter().copied())?;
+            self.remeasure(group_indices[run[0]]);
         }
         Ok(())
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        let mut groups = emit_to.take_needed(&mut self.groups);
+        let mut groups = self.take(emit_to);
         if groups.is_empty() {
             return Ok(new_empty_array(&self.return_type));
         }
@@ -145,7 +169,7 @@ impl GroupsAccumulator for RatingsGroups {
 
     /// Each group's state, as one row per group in the per-group layout.
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        let mut groups = emit_to.take_needed(&mut self.groups);
+        let mut groups = self.take(emit_to);
         let states = groups
             .iter_mut()
             .map(|g| g.state())
@@ -185,6 +209,7 @@ impl GroupsAccumulator for RatingsGroups {
         for (row, &g) in group_indices.iter().enumerate() {
             let state: Vec<ArrayRef> = values.iter().map(|v| v.slice(row, 1)).collect();
             self.groups[g].merge_batch(&state)?;
+            self.remeasure(g);
         }
         Ok(())
     }
@@ -204,6 +229,8 @@ impl GroupsAccumulator for RatingsGroups {
     }
 
     fn size(&self) -> usize {
-        std::mem::size_of_val(self) + self.groups.iter().map(|g| g.size()).sum::<usize>()
+        std::mem::size_of_val(self)
+            + self.total_size
+            + (self.start.capacity() + self.sizes.capacity()) * std::mem::size_of::<usize>()
     }
 }
