@@ -924,22 +924,17 @@ impl GroupsAccumulator for WbRewardGroups {
         Ok(())
     }
 
-    /// Each row as a group of its own (asked only when partial aggregation is skipped,
-    /// which is not allowed here; kept correct for completeness).
     fn convert_to_state(
         &self,
         values: &[ArrayRef],
         opt_filter: Option<&BooleanArray>,
     ) -> Result<Vec<ArrayRef>> {
-        let rows = values.first().map_or(0, |v| v.len());
-        let mut each = WbRewardGroups {
+        let fresh = WbRewardGroups {
             k: self.k,
             sums: Vec::new(),
             counts: Vec::new(),
         };
-        let indices: Vec<usize> = (0..rows).collect();
-        each.update_batch(values, &indices, opt_filter, rows)?;
-        each.state(EmitTo::All)
+        crate::state::each_row_as_a_group(fresh, values, opt_filter)
     }
 
     fn size(&self) -> usize {

@@ -170,3 +170,18 @@ impl StateRow<'_> {
         }
     }
 }
+
+/// `convert_to_state` of a [`GroupsAccumulator`](datafusion::logical_expr::GroupsAccumulator):
+/// each row of `values` as a group of its own, through `fresh`, an empty accumulator of the
+/// same call. DataFusion asks for this only when partial aggregation is skipped, which
+/// prefdb's accumulators do not allow; kept correct for completeness.
+pub(crate) fn each_row_as_a_group(
+    mut fresh: impl datafusion::logical_expr::GroupsAccumulator,
+    values: &[ArrayRef],
+    opt_filter: Option<&datafusion::arrow::array::BooleanArray>,
+) -> Result<Vec<ArrayRef>> {
+    let rows = values.first().map_or(0, |v| v.len());
+    let indices: Vec<usize> = (0..rows).collect();
+    fresh.update_batch(values, &indices, opt_filter, rows)?;
+    fresh.state(datafusion::logical_expr::EmitTo::All)
+}

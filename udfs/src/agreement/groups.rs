@@ -214,18 +214,13 @@ impl GroupsAccumulator for RatingsGroups {
         Ok(())
     }
 
-    /// Each row as a group of its own (asked only when partial aggregation is skipped,
-    /// which is not allowed here; kept correct for completeness).
     fn convert_to_state(
         &self,
         values: &[ArrayRef],
         opt_filter: Option<&BooleanArray>,
     ) -> Result<Vec<ArrayRef>> {
-        let rows = values.first().map_or(0, |v| v.len());
-        let mut each = RatingsGroups::new(self.template.clone(), self.return_type.clone());
-        let indices: Vec<usize> = (0..rows).collect();
-        each.update_batch(values, &indices, opt_filter, rows)?;
-        each.state(EmitTo::All)
+        let fresh = RatingsGroups::new(self.template.clone(), self.return_type.clone());
+        crate::state::each_row_as_a_group(fresh, values, opt_filter)
     }
 
     fn size(&self) -> usize {

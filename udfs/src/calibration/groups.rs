@@ -7,7 +7,7 @@
 
 use super::{add_to_sums, check_pair, streaming_value, ScorerConfig, ScorerFunction};
 use crate::numbers::NumberColumn;
-use crate::state::StateRows;
+use crate::state::{each_row_as_a_group, StateRows};
 use datafusion::arrow::array::{
     new_empty_array, Array, ArrayRef, BooleanArray, Float64Array, ListArray,
 };
@@ -164,24 +164,19 @@ impl GroupsAccumulator for ScorerGroups {
         Ok(())
     }
 
-    /// Each row as a group of its own (DataFusion asks only when partial aggregation is
-    /// skipped, which is not allowed here; kept correct for completeness).
     fn convert_to_state(
         &self,
         values: &[ArrayRef],
         opt_filter: Option<&BooleanArray>,
     ) -> Result<Vec<ArrayRef>> {
-        let rows = values.first().map_or(0, |v| v.len());
-        let mut each = ScorerGroups::new(
+        let fresh = ScorerGroups::new(
             self.function,
             self.config,
             self.width,
             self.kept.clone(),
             self.return_type.clone(),
         );
-        let indices: Vec<usize> = (0..rows).collect();
-        each.update_batch(values, &indices, opt_filter, rows)?;
-        each.state(EmitTo::All)
+        each_row_as_a_group(fresh, values, opt_filter)
     }
 
     fn size(&self) -> usize {

@@ -15,7 +15,7 @@
 
 use super::{read_votes, PairwiseAccumulator};
 use crate::items::ItemInterner;
-use crate::state::StateRows;
+use crate::state::{each_row_as_a_group, StateRows};
 use datafusion::arrow::array::{
     new_empty_array, Array, ArrayRef, BooleanArray, Float64Array, ListArray, UInt32Array,
 };
@@ -222,22 +222,15 @@ impl GroupsAccumulator for PairwiseGroups {
         Ok(())
     }
 
-    /// Each row as a group of its own (DataFusion asks for this only when partial
-    /// aggregation is skipped, which [`GroupsAccumulator::supports_convert_to_state`] does
-    /// not allow; kept correct for completeness).
     fn convert_to_state(
         &self,
         values: &[ArrayRef],
         opt_filter: Option<&BooleanArray>,
     ) -> Result<Vec<ArrayRef>> {
-        let rows = values.first().map_or(0, |v| v.len());
-        let mut each = PairwiseGroups::new(
-            self.shared
-                .with_counts(ItemInterner::new(self.shared.kind()), PairCounts::new()),
-        );
-        let indices: Vec<usize> = (0..rows).collect();
-        each.update_batch(values, &indices, opt_filter, rows)?;
-        each.state(EmitTo::All)
+        let fresh = self
+            .shared
+            .with_counts(ItemInterner::new(self.shared.kind()), PairCounts::new());
+        each_row_as_a_group(PairwiseGroups::new(fresh), values, opt_filter)
     }
 
     /// Estimated: a pair costs its entry and its hash-map slot, at the tables' load.

@@ -310,6 +310,43 @@ fn single_declare(statement: &Statement) -> Option<PgWireResult<&Declare>> {
 }
 
 impl CursorHook {
+    /// The answer to a cursor statement, over either protocol: `bound` is the plan and
+    /// parameters of an extended-protocol one (a `DECLARE` planned when it was parsed), `None`
+    /// for a simple query. An extended `FETCH` never gets here (see [`CursorHook`]).
+    async fn answer(
+        &self,
+        statement: &Statement,
+        bound: Option<(&LogicalPlan, &ParamValues)>,
+        ctx: &SessionContext,
+        client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        if let Some(declare) = single_declare(statement) {
+            return Some(
+                async {
+                    let declare = declare?;
+                    let plan = match bound {
+                        Some((plan, params)) => plan
+                            .clone()
+                            .replace_params_with_values(params)
+                            .map_err(api)?,
+                        None => declared_plan(declare, ctx).await?,
+                    };
+                    self.0.declare(client, declare, plan, ctx).await
+                }
+                .await,
+            );
+        }
+        match statement {
+            Statement::Fetch { .. } => {
+                self.0
+                    .answer_fetch(client.socket_addr(), statement, &Format::UnifiedText)
+                    .await
+            }
+            Statement::Close { cursor } => Some(Ok(self.close(client, cursor))),
+            _ => None,
+        }
+    }
+
     fn close(&self, client: &mut dyn HookClient, cursor: &CloseCursor) -> Response {
         let peer = client.socket_addr();
         match cursor {
@@ -334,25 +371,7 @@ impl QueryHook for CursorHook {
         ctx: &SessionContext,
         client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
-        if let Some(declare) = single_declare(statement) {
-            return Some(
-                async {
-                    let declare = declare?;
-                    let plan = declared_plan(declare, ctx).await?;
-                    self.0.declare(client, declare, plan, ctx).await
-                }
-                .await,
-            );
-        }
-        match statement {
-            Statement::Fetch { .. } => {
-                self.0
-                    .answer_fetch(client.socket_addr(), statement, &Format::UnifiedText)
-                    .await
-            }
-            Statement::Close { cursor } => Some(Ok(self.close(client, cursor))),
-            _ => None,
-        }
+        self.answer(statement, None, ctx, client).await
     }
 
     async fn handle_extended_parse_query(
@@ -390,27 +409,7 @@ impl QueryHook for CursorHook {
         ctx: &SessionContext,
         client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
-        if let Some(declare) = single_declare(statement) {
-            return Some(
-                async {
-                    let declare = declare?;
-                    let plan = plan
-                        .clone()
-                        .replace_params_with_values(params)
-                        .map_err(api)?;
-                    self.0.declare(client, declare, plan, ctx).await
-                }
-                .await,
-            );
-        }
-        match statement {
-            Statement::Fetch { .. } => {
-                self.0
-                    .answer_fetch(client.socket_addr(), statement, &Format::UnifiedText)
-                    .await
-            }
-            Statement::Close { cursor } => Some(Ok(self.close(client, cursor))),
-            _ => None,
-        }
+        self.answer(statement, Some((plan, params)), ctx, client)
+            .await
     }
 }

@@ -553,6 +553,17 @@ impl BackslashEscapes {
     }
 }
 
+/// `CASE WHEN condition THEN result END`.
+fn case_when(condition: Expr, result: Expr) -> Expr {
+    Expr::Case {
+        case_token: AttachedToken::empty(),
+        end_token: AttachedToken::empty(),
+        operand: None,
+        conditions: vec![CaseWhen { condition, result }],
+        else_result: None,
+    }
+}
+
 /// `name(args)` as an expression.
 fn call(name: &str, args: Vec<Expr>) -> Expr {
     Expr::Function(Function {
@@ -713,20 +724,12 @@ impl VisitorMut for CatalogArrays {
                         let one = Expr::value(Value::Number("1".to_string(), false));
                         let mut n = call("cardinality", vec![array.clone()]);
                         if *dim != one {
-                            n = Expr::Case {
-                                case_token: AttachedToken::empty(),
-                                end_token: AttachedToken::empty(),
-                                operand: None,
-                                conditions: vec![CaseWhen {
-                                    condition: Expr::BinaryOp {
-                                        left: Box::new(dim.clone()),
-                                        op: BinaryOperator::Eq,
-                                        right: Box::new(one.clone()),
-                                    },
-                                    result: n,
-                                }],
-                                else_result: None,
+                            let is_one = Expr::BinaryOp {
+                                left: Box::new(dim.clone()),
+                                op: BinaryOperator::Eq,
+                                right: Box::new(one.clone()),
                             };
+                            n = case_when(is_one, n);
                         }
                         *expr = call("unnest", vec![call("generate_series", vec![one, n])]);
                         self.0 = true;
@@ -1025,29 +1028,11 @@ impl CorrelatedCatalogSubqueries {
         // which keeps the subquery's parameters in the statement.
         let mut subquery = Expr::Nested(Box::new(Expr::Subquery(Box::new(subquery))));
         if !plannable {
-            subquery = Expr::Case {
-                case_token: AttachedToken::empty(),
-                end_token: AttachedToken::empty(),
-                operand: None,
-                conditions: vec![CaseWhen {
-                    condition: Expr::value(Value::Boolean(false)),
-                    result: subquery,
-                }],
-                else_result: None,
-            };
+            subquery = case_when(Expr::value(Value::Boolean(false)), subquery);
         }
         Some(match Self::and_all(hoisted) {
             None => subquery,
-            Some(condition) => Expr::Case {
-                case_token: AttachedToken::empty(),
-                end_token: AttachedToken::empty(),
-                operand: None,
-                conditions: vec![CaseWhen {
-                    condition,
-                    result: subquery,
-                }],
-                else_result: None,
-            },
+            Some(condition) => case_when(condition, subquery),
         })
     }
 }
