@@ -248,17 +248,7 @@ impl ArraySubqueries {
             }) => exprs,
             Some(_) => return None,
         };
-        let SetExpr::Select(select) = query.body.as_mut() else {
-            return None;
-        };
-        let no_grouping = matches!(&select.group_by, GroupByExpr::Expressions(e, m) if e.is_empty() && m.is_empty());
-        if select.projection.len() != 1
-            || !no_grouping
-            || select.having.is_some()
-            || select.distinct.is_some()
-        {
-            return None;
-        }
+        let select = single_item_select(&mut query.body)?;
         let (SelectItem::UnnamedExpr(item) | SelectItem::ExprWithAlias { expr: item, .. }) =
             &mut select.projection[0]
         else {
@@ -551,6 +541,21 @@ impl BackslashEscapes {
             }
         }
     }
+}
+
+/// The select of `body` if it is a plain select of one item: no grouping, `HAVING` or
+/// `DISTINCT`.
+fn single_item_select(body: &mut SetExpr) -> Option<&mut Select> {
+    let SetExpr::Select(select) = body else {
+        return None;
+    };
+    let no_grouping =
+        matches!(&select.group_by, GroupByExpr::Expressions(e, m) if e.is_empty() && m.is_empty());
+    let plain = select.projection.len() == 1
+        && no_grouping
+        && select.having.is_none()
+        && select.distinct.is_none();
+    plain.then_some(select.as_mut())
 }
 
 /// `CASE WHEN condition THEN result END`.
@@ -938,17 +943,7 @@ impl CorrelatedCatalogSubqueries {
         {
             return None;
         }
-        let SetExpr::Select(select) = subquery.body.as_mut() else {
-            return None;
-        };
-        let no_grouping = matches!(&select.group_by, GroupByExpr::Expressions(e, m) if e.is_empty() && m.is_empty());
-        if select.projection.len() != 1
-            || !no_grouping
-            || select.having.is_some()
-            || select.distinct.is_some()
-        {
-            return None;
-        }
+        let select = single_item_select(&mut subquery.body)?;
         let inner = Self::inner_names(select);
         let outer_only = |e: &Expr| {
             Self::qualifiers(e).is_some_and(|q| {
