@@ -700,6 +700,13 @@ const TEXT_OUTCOMES: &str =
     "'a', 'b', 'tie', 'model_a', 'model_b', 'tie (bothbad)', 'left', 'right'";
 
 fn text_outcome(function: &str, s: &str) -> Result<(f64, f64, f64)> {
+    // The spellings as arenas export them, matched exactly first: this runs for every row.
+    match s {
+        "a" | "model_a" | "left" => return Ok((1.0, 0.0, 0.0)),
+        "b" | "model_b" | "right" => return Ok((0.0, 1.0, 0.0)),
+        "tie" | "tie (bothbad)" => return Ok((0.0, 0.0, 1.0)),
+        _ => {}
+    }
     let is = |names: &[&str]| names.iter().any(|n| s.eq_ignore_ascii_case(n));
     if is(&["a", "model_a", "left"]) {
         Ok((1.0, 0.0, 0.0))
