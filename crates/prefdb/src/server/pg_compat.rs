@@ -308,6 +308,37 @@ fn like_input(input: &ColumnarValue, result: ArrayRef) -> Result<ColumnarValue> 
     })
 }
 
+/// A function of one text column: `f` maps the column's values, and the result is a scalar
+/// for a scalar argument.
+fn string_column(
+    arg: &ColumnarValue,
+    f: impl Fn(&StringArray) -> ArrayRef,
+) -> Result<ColumnarValue> {
+    let texts = arg.to_array(1)?;
+    let texts = texts
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .expect("coerced to Utf8");
+    like_input(arg, f(texts))
+}
+
+/// A list of text per value of `texts`: `elements` of it, NULL where it gives none.
+fn text_lists(texts: &StringArray, elements: impl Fn(&str) -> Option<Vec<String>>) -> ArrayRef {
+    let mut lists = ListBuilder::new(StringBuilder::new());
+    for text in texts.iter() {
+        match text.and_then(&elements) {
+            Some(elements) => {
+                for element in elements {
+                    lists.values().append_value(element);
+                }
+                lists.append(true);
+            }
+            None => lists.append(false),
+        }
+    }
+    Arc::new(lists.finish())
+}
+
 /// Register the functions on the session the server serves.
 pub fn register(ctx: &SessionContext) {
     ctx.register_udf(create_udf(
@@ -316,13 +347,14 @@ pub fn register(ctx: &SessionContext) {
         DataType::Utf8,
         Volatility::Immutable,
         Arc::new(|args: &[ColumnarValue]| {
-            let names = args[0].to_array(1)?;
-            let names = names
-                .as_any()
-                .downcast_ref::<StringArray>()
-                .expect("coerced to Utf8");
-            let out: StringArray = names.iter().map(|n| n.map(postgres_type_name)).collect();
-            like_input(&args[0], Arc::new(out))
+            string_column(&args[0], |names| {
+                Arc::new(
+                    names
+                        .iter()
+                        .map(|n| n.map(postgres_type_name))
+                        .collect::<StringArray>(),
+                )
+            })
         }),
     ));
     ctx.register_udf(ScalarUDF::new_from_impl(JsonBuildObject {
@@ -337,15 +369,11 @@ pub fn register(ctx: &SessionContext) {
         DataType::new_list(DataType::Int16, true),
         Volatility::Immutable,
         Arc::new(|args: &[ColumnarValue]| {
-            let texts = args[0].to_array(1)?;
-            let texts = texts
-                .as_any()
-                .downcast_ref::<StringArray>()
-                .expect("coerced to Utf8");
-            let lists = ListArray::from_iter_primitive::<Int16Type, _, _>(
-                texts.iter().map(|t| t.and_then(int_array)),
-            );
-            like_input(&args[0], Arc::new(lists))
+            string_column(&args[0], |texts| {
+                Arc::new(ListArray::from_iter_primitive::<Int16Type, _, _>(
+                    texts.iter().map(|t| t.and_then(int_array)),
+                ))
+            })
         }),
     ));
     // pgcli's function completion reads `proargtypes::regtype[]` (rewritten to this).
@@ -355,24 +383,11 @@ pub fn register(ctx: &SessionContext) {
         DataType::new_list(DataType::Utf8, true),
         Volatility::Immutable,
         Arc::new(|args: &[ColumnarValue]| {
-            let texts = args[0].to_array(1)?;
-            let texts = texts
-                .as_any()
-                .downcast_ref::<StringArray>()
-                .expect("coerced to Utf8");
-            let mut lists = ListBuilder::new(StringBuilder::new());
-            for text in texts.iter() {
-                match text.and_then(oids) {
-                    Some(oids) => {
-                        for oid in oids {
-                            lists.values().append_value(regtype_name(oid));
-                        }
-                        lists.append(true);
-                    }
-                    None => lists.append(false),
-                }
-            }
-            like_input(&args[0], Arc::new(lists.finish()))
+            string_column(&args[0], |texts| {
+                text_lists(texts, |t| {
+                    oids(t).map(|oids| oids.into_iter().map(regtype_name).collect())
+                })
+            })
         }),
     ));
     ctx.register_udf(create_udf(
@@ -405,24 +420,7 @@ pub fn register(ctx: &SessionContext) {
         DataType::new_list(DataType::Utf8, true),
         Volatility::Immutable,
         Arc::new(|args: &[ColumnarValue]| {
-            let texts = args[0].to_array(1)?;
-            let texts = texts
-                .as_any()
-                .downcast_ref::<StringArray>()
-                .expect("coerced to Utf8");
-            let mut lists = ListBuilder::new(StringBuilder::new());
-            for text in texts.iter() {
-                match text {
-                    Some(text) => {
-                        for element in text_array(text) {
-                            lists.values().append_value(element);
-                        }
-                        lists.append(true);
-                    }
-                    None => lists.append(false),
-                }
-            }
-            like_input(&args[0], Arc::new(lists.finish()))
+            string_column(&args[0], |texts| text_lists(texts, |t| Some(text_array(t))))
         }),
     ));
     // `regexp_split_to_table(t, p)` is rewritten to `unnest(regexp_split_to_array(t, p))`.

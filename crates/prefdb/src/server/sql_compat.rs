@@ -57,6 +57,16 @@ use std::collections::HashSet;
 use std::ops::ControlFlow;
 use std::sync::OnceLock;
 
+/// Runs a rule (a visitor recording in its `.0` whether it changed anything) over the
+/// statements; whether it did.
+macro_rules! applied {
+    ($statements:expr, $rule:expr) => {{
+        let mut rule = $rule;
+        let _ = $statements.visit(&mut rule);
+        rule.0
+    }};
+}
+
 /// `sql` with both rules applied, or `sql` itself when neither changes anything (or it
 /// does not parse: the parser reports that later).
 pub fn rewrite(sql: &str) -> Cow<'_, str> {
@@ -82,39 +92,25 @@ pub fn rewrite(sql: &str) -> Cow<'_, str> {
     };
     let mut changed = false;
     if regproc || booleans {
-        let mut rule = CatalogComparisons(false);
-        let _ = statements.visit(&mut rule);
-        changed |= rule.0;
+        changed |= applied!(statements, CatalogComparisons(false));
     }
     if lower.contains("array(") || lower.contains("array (") {
-        let mut rule = ArraySubqueries(false);
-        let _ = statements.visit(&mut rule);
-        changed |= rule.0;
+        changed |= applied!(statements, ArraySubqueries(false));
     }
     if lower.contains("regtype") || lower.contains("regexp_split_to_table") {
-        let mut rule = PostgresFunctions(false);
-        let _ = statements.visit(&mut rule);
-        changed |= rule.0;
+        changed |= applied!(statements, PostgresFunctions(false));
     }
     if lower.contains("unnest") || lower.contains("generate_series") {
-        let mut rule = FunctionColumnAliases(false);
-        let _ = statements.visit(&mut rule);
-        changed |= rule.0;
+        changed |= applied!(statements, FunctionColumnAliases(false));
     }
     if lower.contains("information_schema.columns") {
-        let mut rule = PostgresColumnsView(false);
-        let _ = statements.visit(&mut rule);
-        changed |= rule.0;
+        changed |= applied!(statements, PostgresColumnsView(false));
     }
     if escape {
-        let mut rule = BackslashEscapes(false);
-        let _ = statements.visit(&mut rule);
-        changed |= rule.0;
+        changed |= applied!(statements, BackslashEscapes(false));
     }
     if arrays {
-        let mut rule = CatalogArrays(false);
-        let _ = statements.visit(&mut rule);
-        changed |= rule.0;
+        changed |= applied!(statements, CatalogArrays(false));
     }
     for statement in &mut statements {
         if let Statement::Query(query) = statement {
@@ -134,17 +130,13 @@ pub fn rewrite(sql: &str) -> Cow<'_, str> {
         }
     }
     if catalog {
-        let mut rule = CorrelatedCatalogSubqueries(false);
-        let _ = statements.visit(&mut rule);
-        changed |= rule.0;
+        changed |= applied!(statements, CorrelatedCatalogSubqueries(false));
         return match changed {
             true => keeping_parameters(sql, &statements),
             false => Cow::Borrowed(sql),
         };
     }
-    let mut subqueries = ProtectSubqueries(false);
-    let _ = statements.visit(&mut subqueries);
-    changed |= subqueries.0;
+    changed |= applied!(statements, ProtectSubqueries(false));
     for statement in &mut statements {
         let query = match statement {
             Statement::Query(query) => query,
