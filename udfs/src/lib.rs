@@ -34,6 +34,7 @@ pub mod plackett_luce;
 mod ranked;
 pub mod reference;
 pub mod scalar;
+pub mod spec;
 mod state;
 pub mod unnest_dependencies;
 
@@ -67,6 +68,11 @@ pub fn aggregate_functions_with(budget: &MemoryBudget) -> Vec<AggregateUDF> {
     .chain(calibration::scorer_udafs(budget))
     .chain(judge::judge_udafs(budget))
     .collect()
+}
+
+/// The declaration of every prefdb aggregate, in documentation order.
+pub fn specs() -> Vec<&'static spec::FunctionSpec> {
+    calibration::spec::SPECS.to_vec()
 }
 
 /// The names of every prefdb function: aggregates, scalars and the `leaderboard` table

@@ -13,7 +13,7 @@ use prefdb_stats::calibration::{pass_at_k, proportion_ci, ProportionMethod};
 use std::sync::{Arc, OnceLock};
 
 /// The scalar functions belong with the calibration and scorer-quality aggregates.
-use crate::calibration::DOC_SECTION;
+use crate::spec::Section;
 
 pub fn scalar_udfs() -> Vec<ScalarUDF> {
     vec![
@@ -125,7 +125,7 @@ impl ScalarUDFImpl for PassAtK {
         static DOC: OnceLock<Documentation> = OnceLock::new();
         Some(DOC.get_or_init(|| {
             Documentation::builder(
-                DOC_SECTION,
+                Section::Calibration.doc_section(),
                 "The unbiased pass@k estimator 1 - C(n - c, k) / C(n, k) for a problem with n \
                  samples of which c passed (Chen et al. 2021), computed in the stable product \
                  form of the HumanEval code, 1 - prod_{i = n - c + 1..n} (1 - k / i). The \
@@ -306,7 +306,7 @@ impl ScalarUDFImpl for ProportionCi {
         static DOC: OnceLock<Documentation> = OnceLock::new();
         Some(DOC.get_or_init(|| {
             Documentation::builder(
-                DOC_SECTION,
+                Section::Calibration.doc_section(),
                 "Estimate and two-sided interval for a proportion successes / n, as the struct \
                  (estimate, lower, upper): Wilson's score interval (the default) or the exact \
                  Clopper-Pearson interval from beta quantiles (reference: statsmodels \

@@ -10,38 +10,25 @@
 //! partitionings within floating-point rounding. Probabilities outside [0, 1], NaN and
 //! labels other than true/false/0/1 are errors that name the function and show the value.
 
-use crate::call::{check_logical, check_physical, RowOrder};
 use crate::memory::{bytes_of, MemoryBudget};
-use crate::numbers::{order_coerced, Number, NumberColumn, Numbers};
-use crate::options::{logical_options, physical_options, FunctionOptions, MAX_BINS};
-use crate::state::StateRows;
+use crate::numbers::{Number, NumberColumn, Numbers};
+use crate::spec::aggregate::{Call, Family, PrefdbAggregate};
+use crate::spec::{struct_fields, ArgType, FunctionSpec, Options};
+use crate::state::{list_fields, StateRows};
 use datafusion::arrow::array::{ArrayRef, Float64Array, Int64Array, StructArray};
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields};
+use datafusion::arrow::datatypes::{DataType, FieldRef, Fields};
 use datafusion::common::utils::SingleRowListArrayBuilder;
-use datafusion::common::{exec_err, internal_err, plan_err, Result, ScalarValue};
-use datafusion::logical_expr::expr::AggregateFunction;
-use datafusion::logical_expr::function::{
-    AccumulatorArgs, AggregateFunctionSimplification, StateFieldsArgs,
-};
-use datafusion::logical_expr::utils::format_state_name;
-use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, DocSection, Documentation, Expr,
-    GroupsAccumulator, Signature, Volatility,
-};
+use datafusion::common::{exec_err, internal_err, Result, ScalarValue};
+use datafusion::logical_expr::{Accumulator, AggregateUDF, GroupsAccumulator};
 use prefdb_stats::calibration::{
     auroc, brier_score, calibration_error, expected_calibration_error, kendall_tau_b, log_loss,
     pairwise_accuracy, reliability_bins, spearman, uniform_bin, BinStrategy, BinSums,
     CalibrationNorm, Correlation, ReliabilityBin,
 };
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 mod groups;
-
-pub(crate) const DOC_SECTION: DocSection = DocSection {
-    include: true,
-    label: "Calibration and scorer quality",
-    description: Some("How good a probability, score or ranking is."),
-};
+pub(crate) mod spec;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ScorerFunction {
@@ -70,15 +57,8 @@ const ALL: [ScorerFunction; 10] = [
     ScorerFunction::PairwiseAccuracy,
 ];
 
-/// What the second argument holds, which decides its validation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Second {
-    Label,
-    Number,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct ScorerConfig {
+pub struct ScorerConfig {
     eps: f64,
     bins: usize,
     strategy: BinStrategy,
@@ -87,277 +67,118 @@ struct ScorerConfig {
 
 impl ScorerFunction {
     pub fn name(self) -> &'static str {
-        match self {
-            ScorerFunction::BrierScore => "brier_score",
-            ScorerFunction::LogLoss => "log_loss",
-            ScorerFunction::Ece => "ece",
-            ScorerFunction::ReliabilityBins => "reliability_bins",
-            ScorerFunction::Auroc => "auroc",
-            ScorerFunction::Spearman => "spearman",
-            ScorerFunction::SpearmanTest => "spearman_test",
-            ScorerFunction::KendallTau => "kendall_tau",
-            ScorerFunction::KendallTauTest => "kendall_tau_test",
-            ScorerFunction::PairwiseAccuracy => "pairwise_accuracy",
-        }
+        self.spec().name
     }
 
-    fn args(self) -> [&'static str; 2] {
-        match self {
-            ScorerFunction::BrierScore
-            | ScorerFunction::LogLoss
-            | ScorerFunction::Ece
-            | ScorerFunction::ReliabilityBins => ["prob", "label"],
-            ScorerFunction::Auroc => ["score", "label"],
-            ScorerFunction::PairwiseAccuracy => ["score_chosen", "score_rejected"],
-            _ => ["x", "y"],
-        }
+    fn arg_name(self, i: usize) -> &'static str {
+        self.spec().args[i].name
     }
 
-    fn second(self) -> Second {
-        if self.args()[1] == "label" {
-            Second::Label
-        } else {
-            Second::Number
-        }
+    /// Whether the second argument is a binary label (rather than a number).
+    fn second_is_label(self) -> bool {
+        self.spec().args[1].ty == ArgType::Label
     }
 
     /// Which arguments matter only through their order (rank statistics, pairwise
     /// accuracy): integer columns there are compared as integers, not as f64.
     fn order_only(self, arg: usize) -> bool {
-        match self {
-            ScorerFunction::Auroc => arg == 0,
-            ScorerFunction::Spearman
-            | ScorerFunction::SpearmanTest
-            | ScorerFunction::KendallTau
-            | ScorerFunction::KendallTauTest
-            | ScorerFunction::PairwiseAccuracy => arg < 2,
-            _ => false,
-        }
+        self.spec().args[arg].ty == ArgType::Ordered
     }
 
     /// Whether the first argument is a probability that must lie in [0, 1].
     fn first_is_probability(self) -> bool {
-        self.args()[0] == "prob"
+        self.spec().args[0].ty == ArgType::Probability
     }
-
-    fn option_keys(self) -> &'static [&'static str] {
-        match self {
-            ScorerFunction::LogLoss => &["eps"],
-            ScorerFunction::Ece | ScorerFunction::ReliabilityBins => &["bins", "strategy", "norm"],
-            _ => &[],
-        }
-    }
-
-    fn parse_config(self, text: Option<&str>) -> Result<ScorerConfig> {
-        let o = match text {
-            Some(t) => FunctionOptions::parse(self.name(), t, self.option_keys())?,
-            None => FunctionOptions::empty(self.name()),
-        };
-        Ok(ScorerConfig {
-            eps: o.f64_or("eps", 1e-15, |e| e > 0.0 && e < 0.5, "a number in (0, 0.5)")?,
-            bins: o.usize_or("bins", 15, 1..=MAX_BINS)?,
-            strategy: o.choice_or(
-                "strategy",
-                BinStrategy::Uniform,
-                &[
-                    ("uniform", BinStrategy::Uniform),
-                    ("quantile", BinStrategy::Quantile),
-                ],
-            )?,
-            norm: o.choice_or(
-                "norm",
-                CalibrationNorm::L1,
-                &[
-                    ("l1", CalibrationNorm::L1),
-                    ("l2", CalibrationNorm::L2),
-                    ("max", CalibrationNorm::Max),
-                ],
-            )?,
-        })
-    }
-}
-
-fn test_fields() -> Fields {
-    Fields::from(vec![
-        Field::new("statistic", DataType::Float64, true),
-        Field::new("p_value", DataType::Float64, true),
-    ])
-}
-
-fn bin_fields() -> Fields {
-    Fields::from(vec![
-        Field::new("bin", DataType::Int64, true),
-        Field::new("lower", DataType::Float64, true),
-        Field::new("upper", DataType::Float64, true),
-        Field::new("count", DataType::Int64, true),
-        Field::new("mean_prob", DataType::Float64, true),
-        Field::new("frac_positive", DataType::Float64, true),
-        Field::new("gap", DataType::Float64, true),
-    ])
-}
-
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct ScorerUdaf {
-    function: ScorerFunction,
-    signature: Signature,
-    budget: MemoryBudget,
 }
 
 pub fn scorer_udafs(budget: &MemoryBudget) -> Vec<AggregateUDF> {
     ALL.into_iter()
-        .map(|function| {
-            AggregateUDF::from(ScorerUdaf {
-                function,
-                signature: Signature::user_defined(Volatility::Immutable),
-                budget: budget.clone(),
-            })
-        })
+        .map(|function| PrefdbAggregate::udaf(function, budget))
         .collect()
 }
 
-impl AggregateUDFImpl for ScorerUdaf {
-    fn name(&self) -> &str {
-        self.function.name()
+impl Family for ScorerFunction {
+    type Config = ScorerConfig;
+
+    fn spec(&self) -> &'static FunctionSpec {
+        spec::SPECS[*self as usize]
     }
 
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        let f = self.function;
-        let [a, b] = f.args();
-        let max = 2 + usize::from(!f.option_keys().is_empty());
-        if !(2..=max).contains(&arg_types.len()) {
-            let options = if max == 3 { " [, options]" } else { "" };
-            return plan_err!(
-                "{} takes {} arguments, got {}: {}({a}, {b}{options})",
-                f.name(),
-                if max == 3 { "2 or 3" } else { "2" },
-                arg_types.len(),
-                f.name()
-            );
-        }
-        let mut coerced = Vec::with_capacity(arg_types.len());
-        for (i, t) in arg_types.iter().enumerate() {
-            let name = f.args().get(i).copied().unwrap_or("options");
-            coerced.push(match (i, t) {
-                (2, t)
-                    if matches!(t, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8) =>
-                {
-                    t.clone()
-                }
-                (2, _) => {
-                    return plan_err!(
-                        "{}: the last argument must be the options string literal",
-                        f.name()
-                    )
-                }
-                (1, DataType::Boolean) if f.second() == Second::Label => DataType::Boolean,
-                (_, DataType::Null) => DataType::Float64,
-                (i, t) if t.is_numeric() && f.order_only(i) => order_coerced(t),
-                (_, t) if t.is_numeric() => DataType::Float64,
-                (_, t) => {
-                    let want = if i == 1 && f.second() == Second::Label {
-                        "boolean or 0/1"
-                    } else {
-                        "numeric"
-                    };
-                    return plan_err!("{}: {name} must be {want}, got {t}", f.name());
-                }
-            });
-        }
-        Ok(coerced)
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(match self.function {
-            ScorerFunction::ReliabilityBins => {
-                DataType::new_list(DataType::Struct(bin_fields()), true)
-            }
-            ScorerFunction::SpearmanTest | ScorerFunction::KendallTauTest => {
-                DataType::Struct(test_fields())
-            }
-            _ => DataType::Float64,
+    /// Each function reads the keys it declares; the others keep neutral values.
+    fn configure(&self, o: &Options) -> Result<ScorerConfig> {
+        Ok(ScorerConfig {
+            eps: o.number("eps").unwrap_or(0.0),
+            bins: o.count("bins").unwrap_or(0),
+            strategy: match o.choice("strategy") {
+                Some("quantile") => BinStrategy::Quantile,
+                _ => BinStrategy::Uniform,
+            },
+            norm: match o.choice("norm") {
+                Some("l2") => CalibrationNorm::L2,
+                Some("max") => CalibrationNorm::Max,
+                _ => CalibrationNorm::L1,
+            },
         })
     }
 
-    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        let list = |suffix: &str, t: DataType| {
-            Arc::new(Field::new(
-                format_state_name(args.name, suffix),
-                DataType::new_list(t, true),
-                true,
-            ))
-        };
-        let kept = |i: usize| Numbers::state_type(args.input_fields[i].data_type());
-        Ok(vec![
-            list("first", kept(0)),
-            list("second", kept(1)),
-            list("sums", DataType::Float64),
-        ])
+    fn state_fields(&self, name: &str, args: &[FieldRef]) -> Result<Vec<FieldRef>> {
+        let kept = |i: usize| Numbers::state_type(args[i].data_type());
+        Ok(list_fields(
+            name,
+            vec![
+                ("first", kept(0)),
+                ("second", kept(1)),
+                ("sums", DataType::Float64),
+            ],
+        ))
     }
 
-    fn accumulator(&self, acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        check_physical(self.function.name(), &acc_args, RowOrder::Ignored)?;
-        let options = physical_options(self.function.name(), acc_args.exprs, 2)?;
-        let config = self.function.parse_config(options.as_deref())?;
-        let sums = match streaming_layout(self.function, &config) {
+    fn accumulator(&self, call: &Call<'_, ScorerConfig>) -> Result<Box<dyn Accumulator>> {
+        let config = *call.config;
+        let sums = match streaming_layout(*self, &config) {
             Some(len) => vec![0.0; len],
             None => Vec::new(),
         };
         Ok(Box::new(ScorerAccumulator {
-            function: self.function,
+            function: *self,
             config,
-            first: Numbers::for_type(acc_args.expr_fields[0].data_type()),
-            second: Numbers::for_type(acc_args.expr_fields[1].data_type()),
+            first: Numbers::for_type(call.data_type(0)),
+            second: Numbers::for_type(call.data_type(1)),
             sums,
-            budget: self.budget.clone(),
+            budget: call.budget.clone(),
         }))
     }
 
     /// The running-sum scorers keep every group's sums in one accumulator.
-    fn groups_accumulator_supported(&self, args: AccumulatorArgs) -> bool {
-        physical_options(self.function.name(), args.exprs, 2)
-            .and_then(|o| self.function.parse_config(o.as_deref()))
-            .is_ok_and(|c| streaming_layout(self.function, &c).is_some())
+    fn grouped(&self, config: &ScorerConfig) -> bool {
+        streaming_layout(*self, config).is_some()
     }
 
-    fn create_groups_accumulator(
+    fn groups_accumulator(
         &self,
-        acc_args: AccumulatorArgs,
+        call: &Call<'_, ScorerConfig>,
     ) -> Result<Box<dyn GroupsAccumulator>> {
-        let f = self.function;
-        check_physical(f.name(), &acc_args, RowOrder::Ignored)?;
-        let options = physical_options(f.name(), acc_args.exprs, 2)?;
-        let config = f.parse_config(options.as_deref())?;
-        let Some(width) = streaming_layout(f, &config) else {
-            return internal_err!("{}: no grouped form for these options", f.name());
+        let config = *call.config;
+        let Some(width) = streaming_layout(*self, &config) else {
+            return internal_err!("{}: no grouped form for these options", self.name());
         };
-        let kept = |i: usize| Numbers::state_type(acc_args.expr_fields[i].data_type());
+        let kept = |i: usize| Numbers::state_type(call.data_type(i));
         Ok(Box::new(groups::ScorerGroups::new(
-            f,
+            *self,
             config,
             width,
             [kept(0), kept(1)],
-            acc_args.return_field.data_type().clone(),
+            call.return_type(),
         )))
     }
+}
 
-    fn simplify(&self) -> Option<AggregateFunctionSimplification> {
-        let f = self.function;
-        Some(Box::new(move |aggregate: AggregateFunction, _info| {
-            check_logical(&aggregate, RowOrder::Ignored)?;
-            let options = logical_options(f.name(), &aggregate.params.args, 2)?;
-            f.parse_config(options.as_deref())?;
-            Ok(Expr::AggregateFunction(aggregate))
-        }))
-    }
+fn bin_fields() -> Fields {
+    struct_fields(spec::BIN_FIELDS, &DataType::Utf8)
+}
 
-    fn documentation(&self) -> Option<&Documentation> {
-        static DOCS: [OnceLock<Documentation>; 10] = [const { OnceLock::new() }; 10];
-        Some(DOCS[self.function as usize].get_or_init(|| documentation(self.function)))
-    }
+fn test_fields() -> Fields {
+    struct_fields(spec::TEST_FIELDS, &DataType::Utf8)
 }
 
 /// Functions whose state is a few running sums rather than the values: the length of that
@@ -391,7 +212,7 @@ struct ScorerAccumulator {
 
 /// The error for a pair of values `f` cannot take.
 fn check_pair(f: ScorerFunction, a: f64, b: f64) -> Result<()> {
-    let [first, second] = f.args();
+    let (first, second) = (f.arg_name(0), f.arg_name(1));
     if a.is_nan() || b.is_nan() {
         return exec_err!(
             "{}: NaN is not a valid {}",
@@ -402,7 +223,7 @@ fn check_pair(f: ScorerFunction, a: f64, b: f64) -> Result<()> {
     if f.first_is_probability() && !(0.0..=1.0).contains(&a) {
         return exec_err!("{}: prob must be in [0, 1], got {a}", f.name());
     }
-    if f.second() == Second::Label && b != 0.0 && b != 1.0 {
+    if f.second_is_label() && b != 0.0 && b != 1.0 {
         return exec_err!("{}: label must be true/false or 0/1, got {b}", f.name());
     }
     if !a.is_finite() || !b.is_finite() {
@@ -660,52 +481,4 @@ impl Accumulator for ScorerAccumulator {
         }
         Ok(())
     }
-}
-
-fn documentation(f: ScorerFunction) -> Documentation {
-    const NULLS: &str = "A row where either argument is NULL is skipped. Labels are true/false \
-or 0/1; probabilities must lie in [0, 1]; NaN or any other value is an error that names the \
-function and shows the value. The result is NULL for no rows.";
-    let (description, example) = match f {
-        ScorerFunction::BrierScore => ("Mean of (prob - label)^2 (Brier 1950; reference: scikit-learn brier_score_loss).", "SELECT brier_score(confidence, is_correct) FROM judge_outputs;"),
-        ScorerFunction::LogLoss => ("Mean of -(label ln p + (1 - label) ln(1 - p)) with p clipped to [eps, 1 - eps] (option eps, default 1e-15), so a confident mistake costs -ln(eps) instead of infinity (reference: scikit-learn log_loss).", "SELECT log_loss(prob, label, 'eps=1e-7') FROM predictions;"),
-        ScorerFunction::Ece => ("Expected calibration error over bins: sum over bins of (n_b / N) |mean_prob_b - frac_positive_b| (norm=l1, the default), the square root of the weighted mean squared gap (norm=l2), or the largest gap (norm=max, the maximum calibration error). Options: bins (default 15), strategy = uniform (equal widths) | quantile (equal counts, adaptive ECE). Bins are (lower, upper], the first also holding its lower edge, so prob = 0 falls in the first bin and prob = 1 in the last (scikit-learn's calibration_curve rule). For the top-label ECE of a multiclass model pass (confidence of the predicted class, prediction is correct).", "SELECT ece(max_prob, predicted = gold, 'bins=10, strategy=quantile') FROM eval;"),
-        ScorerFunction::ReliabilityBins => ("The reliability diagram: one struct per non-empty bin (bin, lower, upper, count, mean_prob, frac_positive, gap = mean_prob - frac_positive), with the bins and options of ece. mean_prob and frac_positive match scikit-learn calibration_curve. Flat rows: SELECT * FROM leaderboard('SELECT reliability_bins(p, y) FROM t').", "SELECT * FROM leaderboard('SELECT reliability_bins(prob, label, ''bins=10'') FROM predictions');"),
-        ScorerFunction::Auroc => ("Area under the ROC curve, as the Mann-Whitney U statistic with midranks so that tied scores count half (reference: scikit-learn roc_auc_score). An error unless both classes occur.", "SELECT auroc(reward, is_preferred) FROM scored;"),
-        ScorerFunction::Spearman => ("Spearman's rank correlation: Pearson's r of the midranks (reference: SciPy spearmanr). NULL for fewer than 3 pairs or a constant column. Pearson's r itself is DataFusion's corr(x, y).", "SELECT spearman(a.rating, b.rating) FROM judge AS a JOIN human AS b USING (item);"),
-        ScorerFunction::SpearmanTest => ("Spearman's rho with its two-sided p-value from t = rho sqrt((n - 2) / (1 - rho^2)) on n - 2 degrees of freedom, as the struct (statistic, p_value) (reference: SciPy spearmanr).", "SELECT spearman_test(x, y)['p_value'] FROM t;"),
-        ScorerFunction::KendallTau => ("Kendall's tau-b, tie-corrected, in O(n log n) by Knight's algorithm (reference: SciPy kendalltau). NULL for fewer than 2 pairs or a constant column.", "SELECT kendall_tau(judge_rank, human_rank) FROM ranks;"),
-        ScorerFunction::KendallTauTest => ("Kendall's tau-b with its two-sided p-value from the tie-corrected normal approximation, as the struct (statistic, p_value) (reference: SciPy kendalltau, method='asymptotic').", "SELECT kendall_tau_test(x, y) FROM t;"),
-        ScorerFunction::PairwiseAccuracy => ("Share of pairs where the chosen response scores higher than the rejected one, ties counting half: RewardBench-style accuracy, or the ranking accuracy of log-likelihoods.", "SELECT pairwise_accuracy(reward_chosen, reward_rejected) FROM preference_pairs;"),
-    };
-    let [a, b] = f.args();
-    let mut builder = Documentation::builder(
-        DOC_SECTION,
-        format!("{description} {NULLS}"),
-        format!(
-            "{}({a}, {b}{})",
-            f.name(),
-            if f.option_keys().is_empty() {
-                String::new()
-            } else {
-                format!(" [, '{}=...']", f.option_keys()[0])
-            }
-        ),
-    )
-    .with_argument(a, "A number (a probability in [0, 1] for prob).")
-    .with_argument(
-        b,
-        if f.second() == Second::Label {
-            "Boolean or 0/1 outcome."
-        } else {
-            "A number."
-        },
-    );
-    if !f.option_keys().is_empty() {
-        builder = builder.with_argument(
-            "options",
-            format!("String literal with keys: {}.", f.option_keys().join(", ")),
-        );
-    }
-    builder.with_sql_example(example).build()
 }
