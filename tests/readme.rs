@@ -1,9 +1,11 @@
-//! The README cannot drift from the code:
-//! - its function reference is exactly `prefdb_udfs::reference::reference_markdown()`;
+//! The README and the function reference cannot drift from the code:
+//! - `docs/functions.md` is exactly `prefdb_udfs::spec::reference::markdown()`, generated
+//!   from the functions' declarations, and the README's function index is
+//!   `prefdb_udfs::spec::reference::index()`;
 //! - each example block holds a query of `sql/examples/*.slt` and the table that query prints
 //!   on the README's arena (`prefdb gen arena --votes 100000 --models 8 --seed 42`).
 //!
-//! `UPDATE_README=1 cargo test --test readme` rewrites those sections from a fresh run.
+//! `UPDATE_README=1 cargo test --test readme` rewrites them from a fresh run.
 
 use prefdb::arena::ArenaSpec;
 use std::path::Path;
@@ -129,30 +131,37 @@ async fn readme_matches_code_and_examples() {
         let start = format!("<!-- example: {} -->", example.name);
         expected = replace_section(&expected, &start, "<!-- /example -->", &block);
     }
-    let reference = format!(
-        "<!-- function reference -->\n{}<!-- /function reference -->",
-        prefdb_udfs::reference::reference_markdown()
+    let index = format!(
+        "<!-- function index -->\n{}<!-- /function index -->",
+        prefdb_udfs::spec::reference::index()
     );
     expected = replace_section(
         &expected,
-        "<!-- function reference -->",
-        "<!-- /function reference -->",
-        &reference,
+        "<!-- function index -->",
+        "<!-- /function index -->",
+        &index,
     );
+    check_or_update("docs/functions.md", &prefdb_udfs::spec::reference::markdown());
+    check_or_update("README.md", &expected);
+}
+
+/// Fail unless the committed `path` is `expected`; with `UPDATE_README` set, write it.
+fn check_or_update(path: &str, expected: &str) {
     if std::env::var_os("UPDATE_README").is_some() {
-        std::fs::write("README.md", &expected).unwrap();
+        std::fs::write(path, expected).unwrap();
         return;
     }
-    if readme != expected {
-        let first = readme
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
+    if committed != expected {
+        let first = committed
             .lines()
             .zip(expected.lines())
             .position(|(a, b)| a != b)
-            .unwrap_or(readme.lines().count().min(expected.lines().count()));
+            .unwrap_or(committed.lines().count().min(expected.lines().count()));
         panic!(
-            "README.md is out of date from line {}: run UPDATE_README=1 cargo test --test readme\nREADME:   {:?}\nexpected: {:?}",
+            "{path} is out of date from line {}: run UPDATE_README=1 cargo test --test readme\n{path}: {:?}\nexpected: {:?}",
             first + 1,
-            readme.lines().nth(first),
+            committed.lines().nth(first),
             expected.lines().nth(first)
         );
     }

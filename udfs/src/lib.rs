@@ -32,7 +32,6 @@ mod ordered;
 pub mod pairwise;
 pub mod plackett_luce;
 mod ranked;
-pub mod reference;
 pub mod scalar;
 pub mod spec;
 mod state;

@@ -59,10 +59,10 @@ const ALL: [ScorerFunction; 10] = [
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ScorerConfig {
-    eps: f64,
-    bins: usize,
-    strategy: BinStrategy,
-    norm: CalibrationNorm,
+    pub(crate) eps: f64,
+    pub(crate) bins: usize,
+    pub(crate) strategy: BinStrategy,
+    pub(crate) norm: CalibrationNorm,
 }
 
 impl ScorerFunction {

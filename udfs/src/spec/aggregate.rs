@@ -344,3 +344,62 @@ pub fn documentation(spec: &'static FunctionSpec) -> &'static Documentation {
     docs.push((spec.name, doc));
     doc
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calibration::ScorerFunction;
+    use datafusion::logical_expr::LogicalPlan;
+    use datafusion::prelude::SessionContext;
+
+    /// The aggregate functions of a plan's first Aggregate node.
+    fn aggregate_functions(plan: &LogicalPlan) -> Vec<Arc<AggregateUDF>> {
+        if let LogicalPlan::Aggregate(a) = plan {
+            return a
+                .aggr_expr
+                .iter()
+                .filter_map(|e| match e {
+                    Expr::AggregateFunction(f) => Some(Arc::clone(&f.func)),
+                    Expr::Alias(alias) => match alias.expr.as_ref() {
+                        Expr::AggregateFunction(f) => Some(Arc::clone(&f.func)),
+                        _ => None,
+                    },
+                    _ => None,
+                })
+                .collect();
+        }
+        plan.inputs().into_iter().flat_map(aggregate_functions).collect()
+    }
+
+    #[tokio::test]
+    async fn options_are_parsed_once_when_the_query_is_planned() {
+        let ctx = SessionContext::new();
+        crate::register_all(&ctx);
+        let plan = ctx
+            .sql(
+                "SELECT ece(p, y, 'bins=4'), brier_score(p, y) \
+                 FROM (VALUES (0.2, true), (0.7, false)) AS t(p, y)",
+            )
+            .await
+            .unwrap()
+            .into_optimized_plan()
+            .unwrap();
+        let functions = aggregate_functions(&plan);
+        assert_eq!(functions.len(), 2);
+        for f in functions {
+            let any: &dyn std::any::Any = f.inner().as_ref();
+            let planned = any
+                .downcast_ref::<PrefdbAggregate<ScorerFunction>>()
+                .expect("a prefdb aggregate")
+                .planned
+                .as_ref()
+                .expect("settings carried from planning");
+            if f.name() == "ece" {
+                assert_eq!(planned.options.as_deref(), Some("bins=4"));
+                assert_eq!(planned.config.bins, 4);
+            } else {
+                assert_eq!(planned.options, None);
+            }
+        }
+    }
+}

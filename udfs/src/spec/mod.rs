@@ -517,6 +517,11 @@ pub fn all() -> Vec<&'static FunctionSpec> {
     crate::specs()
 }
 
+/// The declaration of the function called `name`.
+pub fn find(name: &str) -> Option<&'static FunctionSpec> {
+    all().into_iter().find(|s| s.name == name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,37 +4,64 @@
 use super::{FunctionSpec, OptionSpec, Output, Section};
 use std::fmt::Write;
 
+/// The README's index: one row per documentation section, linking each function to
+/// `docs/functions.md`.
+pub fn index() -> String {
+    let mut out = String::from("| family | functions |\n|---|---|\n");
+    for (label, names) in sections() {
+        let links: Vec<String> = names
+            .iter()
+            .map(|n| format!("[`{n}`](docs/functions.md#{n})"))
+            .collect();
+        let _ = writeln!(out, "| {label} | {} |", links.join(", "));
+    }
+    let _ = writeln!(
+        out,
+        "| Table function | [`leaderboard`](docs/functions.md#leaderboard) |"
+    );
+    out
+}
+
+/// Each documentation section's label and function names: aggregates, then scalars.
+fn sections() -> Vec<(&'static str, Vec<String>)> {
+    let specs = super::all();
+    Section::ALL
+        .iter()
+        .map(|section| {
+            let label = section.doc_section().label;
+            let aggregates = specs
+                .iter()
+                .filter(|s| s.section == *section)
+                .map(|s| s.name.to_string());
+            let scalars = crate::scalar::scalar_udfs()
+                .into_iter()
+                .filter(|f| {
+                    f.documentation()
+                        .is_some_and(|d| d.doc_section.label == label)
+                })
+                .map(|f| f.name().to_string())
+                .collect::<Vec<_>>();
+            (label, aggregates.chain(scalars).collect::<Vec<_>>())
+        })
+        .filter(|(_, names)| !names.is_empty())
+        .collect()
+}
+
 /// The whole reference, in documentation order.
 pub fn markdown() -> String {
     let specs = super::all();
     let mut out = String::from(
         "# prefdb function reference\n\n\
          Generated from each function's declaration in `udfs/src/` by \
-         `UPDATE_DOCS=1 cargo test --test readme`; do not edit by hand. The same declarations \
+         `UPDATE_README=1 cargo test --test readme`; do not edit by hand. The same declarations \
          give `information_schema.routines`, psql's `\\df` and the error messages.\n\n\
          Options are one trailing string literal, `'key=value, key=value'`: keys are \
          case-insensitive, an unknown key or a value out of range is an error when the query \
          is planned, and an absent key takes its default.\n\n",
     );
-    for section in Section::ALL {
-        let label = section.doc_section().label;
-        let names: Vec<String> = specs
-            .iter()
-            .filter(|s| s.section == section)
-            .map(|s| format!("[`{0}`](#{0})", s.name))
-            .collect();
-        let scalars: Vec<String> = crate::scalar::scalar_udfs()
-            .iter()
-            .filter(|f| {
-                f.documentation()
-                    .is_some_and(|d| d.doc_section.label == label)
-            })
-            .map(|f| format!("[`{0}`](#{0})", f.name()))
-            .collect();
-        let all: Vec<String> = names.into_iter().chain(scalars).collect();
-        if !all.is_empty() {
-            let _ = writeln!(out, "- **{label}**: {}", all.join(", "));
-        }
+    for (label, names) in sections() {
+        let links: Vec<String> = names.iter().map(|n| format!("[`{n}`](#{n})")).collect();
+        let _ = writeln!(out, "- **{label}**: {}", links.join(", "));
     }
     let _ = writeln!(out, "- **Table function**: [`leaderboard`](#leaderboard)\n");
     for section in Section::ALL {

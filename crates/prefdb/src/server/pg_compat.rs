@@ -701,15 +701,19 @@ pub async fn register_function_catalog(ctx: &SessionContext, catalog: &str) -> R
         } else {
             continue;
         };
-        let syntax = doc
-            .as_ref()
-            .map(|d| d.syntax_example.clone())
-            .unwrap_or_default();
-        let arguments = syntax
-            .split_once('(')
-            .and_then(|(_, rest)| rest.rsplit_once(')'))
-            .map(|(args, _)| args.to_string())
-            .unwrap_or_default();
+        // The argument list as the declaration states it; a function without one (the
+        // scalars) shows its documented syntax's.
+        let arguments = match prefdb_udfs::spec::find(&name) {
+            Some(spec) => spec.argument_list(),
+            None => doc
+                .as_ref()
+                .and_then(|d| {
+                    let syntax = &d.syntax_example;
+                    let (_, rest) = syntax.split_once('(')?;
+                    Some(rest.rsplit_once(')')?.0.to_string())
+                })
+                .unwrap_or_default(),
+        };
         let result = if kind == "a" { "aggregate" } else { "scalar" }.to_string();
         functions.push((oid, name, kind, arguments, result));
     }
