@@ -1,6 +1,11 @@
 //! Scalar functions: `pass_at_k(n, c, k)` and `proportion_ci(successes, n [, options])`.
 
-use crate::options::FunctionOptions;
+use crate::spec::ArgType::Whole;
+use crate::spec::FieldType::Float;
+use crate::spec::{
+    struct_fields, Arg, Doc, FunctionSpec, OptionSpec, OptionType, OutField, Output, RowOrder,
+    Section, CONFIDENCE,
+};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, StructArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type, Int64Type};
@@ -10,32 +15,72 @@ use datafusion::logical_expr::{
     Signature, Volatility,
 };
 use prefdb_stats::calibration::{pass_at_k, proportion_ci, ProportionMethod};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 /// The scalar functions belong with the calibration and scorer-quality aggregates.
-use crate::spec::Section;
+pub(crate) static PASS_AT_K: FunctionSpec = FunctionSpec {
+    name: "pass_at_k",
+    section: Section::Calibration,
+    args: &[
+        Arg::required("n", Whole, "Samples drawn for the problem."),
+        Arg::required("c", Whole, "Samples that passed."),
+        Arg::required("k", Whole, "The k of pass@k."),
+    ],
+    options: &[],
+    misplaced: &[],
+    output: Output::Number,
+    row_order: RowOrder::Ignored,
+    doc: Doc {
+        summary: "The unbiased pass@k estimator for one problem: the chance that at least one of k samples passes.",
+        method: "1 - C(n - c, k) / C(n, k) for a problem with n samples of which c passed (Chen et al. 2021), computed in the stable product form of the HumanEval code, 1 - prod_{i = n - c + 1..n} (1 - k / i). The benchmark score is AVG(pass_at_k(n, c, k)) over problems.",
+        nulls: "NULL when an argument is NULL; n < 1, c outside [0, n], k outside [1, n] or a fractional value is an error that names the argument.",
+        degenerate: "",
+        example: "SELECT avg(pass_at_k(n, c, 10)) AS pass_at_10 FROM problems;",
+    },
+};
+
+static CI_FIELDS: &[OutField] = &[
+    OutField::new("estimate", Float, "successes / n."),
+    OutField::new("lower", Float, "Lower end of the interval."),
+    OutField::new("upper", Float, "Upper end of the interval."),
+];
+
+pub(crate) static PROPORTION_CI: FunctionSpec = FunctionSpec {
+    name: "proportion_ci",
+    section: Section::Calibration,
+    args: &[
+        Arg::required("successes", Whole, "Number of successes."),
+        Arg::required("n", Whole, "Number of trials."),
+    ],
+    options: &[
+        OptionSpec {
+            key: "method",
+            ty: OptionType::Choice(&["wilson", "clopper_pearson"]),
+            default: Some("wilson"),
+            meaning: "wilson: Wilson's score interval; clopper_pearson: the exact interval from beta quantiles.",
+        },
+        CONFIDENCE,
+    ],
+    misplaced: &[],
+    output: Output::Struct(CI_FIELDS),
+    row_order: RowOrder::Ignored,
+    doc: Doc {
+        summary: "Estimate and two-sided interval for a proportion successes / n, for win rates and accuracies.",
+        method: "Wilson's score interval or the exact Clopper-Pearson interval (reference: statsmodels proportion_confint, methods wilson and beta).",
+        nulls: "NULL when an argument is NULL; n < 1 or successes outside [0, n] is an error.",
+        degenerate: "",
+        example: "SELECT model, proportion_ci(wins, battles) FROM totals;",
+    },
+};
+
+/// The scalar functions' declarations, in documentation order.
+pub(crate) static SPECS: [&FunctionSpec; 2] = [&PASS_AT_K, &PROPORTION_CI];
 
 pub fn scalar_udfs() -> Vec<ScalarUDF> {
     vec![
         ScalarUDF::from(PassAtK::default()),
         ScalarUDF::from(ProportionCi::default()),
     ]
-}
-
-fn integer_args(name: &str, arg_types: &[DataType], names: &[&str]) -> Result<Vec<DataType>> {
-    arg_types
-        .iter()
-        .zip(names)
-        .map(|(t, arg)| {
-            if t.is_integer() || *t == DataType::Null {
-                Ok(DataType::Int64)
-            } else if t.is_numeric() {
-                Ok(DataType::Float64)
-            } else {
-                plan_err!("{name}: {arg} must be a whole number, got {t}")
-            }
-        })
-        .collect()
 }
 
 /// Whole-number column values: integers as they are, floats only when integral.
@@ -83,13 +128,7 @@ impl ScalarUDFImpl for PassAtK {
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        if arg_types.len() != 3 {
-            return plan_err!(
-                "pass_at_k takes 3 arguments (n, c, k), got {}",
-                arg_types.len()
-            );
-        }
-        integer_args("pass_at_k", arg_types, &["n", "c", "k"])
+        PASS_AT_K.coerce(arg_types)
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
@@ -122,24 +161,7 @@ impl ScalarUDFImpl for PassAtK {
     }
 
     fn documentation(&self) -> Option<&Documentation> {
-        static DOC: OnceLock<Documentation> = OnceLock::new();
-        Some(DOC.get_or_init(|| {
-            Documentation::builder(
-                Section::Calibration.doc_section(),
-                "The unbiased pass@k estimator 1 - C(n - c, k) / C(n, k) for a problem with n \
-                 samples of which c passed (Chen et al. 2021), computed in the stable product \
-                 form of the HumanEval code, 1 - prod_{i = n - c + 1..n} (1 - k / i). The \
-                 benchmark score is AVG(pass_at_k(n, c, k)) over problems. NULL when an argument \
-                 is NULL; n < 1, c outside [0, n], k outside [1, n] or a fractional value is an \
-                 error that names the argument.",
-                "pass_at_k(n, c, k)",
-            )
-            .with_argument("n", "Samples drawn for the problem.")
-            .with_argument("c", "Samples that passed.")
-            .with_argument("k", "The k of pass@k.")
-            .with_sql_example("SELECT avg(pass_at_k(n, c, 10)) AS pass_at_10 FROM problems;")
-            .build()
-        }))
+        Some(crate::spec::aggregate::documentation(&PASS_AT_K))
     }
 }
 
@@ -157,34 +179,16 @@ impl Default for ProportionCi {
 }
 
 fn ci_fields() -> Fields {
-    ["estimate", "lower", "upper"]
-        .into_iter()
-        .map(|n| Field::new(n, DataType::Float64, true))
-        .collect()
+    struct_fields(CI_FIELDS, &DataType::Utf8)
 }
 
 fn proportion_options(text: Option<&str>) -> Result<(ProportionMethod, f64)> {
-    const NAME: &str = "proportion_ci";
-    let o = match text {
-        Some(t) => FunctionOptions::parse(NAME, t, &["method", "confidence"])?,
-        None => FunctionOptions::empty(NAME),
+    let o = crate::spec::Options::parse(&PROPORTION_CI, text)?;
+    let method = match o.choice("method") {
+        Some("clopper_pearson") => ProportionMethod::ClopperPearson,
+        _ => ProportionMethod::Wilson,
     };
-    Ok((
-        o.choice_or(
-            "method",
-            ProportionMethod::Wilson,
-            &[
-                ("wilson", ProportionMethod::Wilson),
-                ("clopper_pearson", ProportionMethod::ClopperPearson),
-            ],
-        )?,
-        o.f64_or(
-            "confidence",
-            0.95,
-            |c| c > 0.0 && c < 1.0,
-            "a number between 0 and 1",
-        )?,
-    ))
+    Ok((method, o.number("confidence").unwrap_or_default()))
 }
 
 fn string_of(value: &ScalarValue) -> Option<Option<String>> {
@@ -206,22 +210,7 @@ impl ScalarUDFImpl for ProportionCi {
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        if !(2..=3).contains(&arg_types.len()) {
-            return plan_err!(
-                "proportion_ci takes 2 or 3 arguments (successes, n [, 'method=wilson|clopper_pearson, confidence=0.95']), got {}",
-                arg_types.len()
-            );
-        }
-        let mut coerced = integer_args("proportion_ci", &arg_types[..2], &["successes", "n"])?;
-        if let Some(t) = arg_types.get(2) {
-            if !matches!(t, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8) {
-                return plan_err!(
-                    "proportion_ci: the third argument must be the options string literal"
-                );
-            }
-            coerced.push(t.clone());
-        }
-        Ok(coerced)
+        PROPORTION_CI.coerce(arg_types)
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
@@ -303,25 +292,6 @@ impl ScalarUDFImpl for ProportionCi {
     }
 
     fn documentation(&self) -> Option<&Documentation> {
-        static DOC: OnceLock<Documentation> = OnceLock::new();
-        Some(DOC.get_or_init(|| {
-            Documentation::builder(
-                Section::Calibration.doc_section(),
-                "Estimate and two-sided interval for a proportion successes / n, as the struct \
-                 (estimate, lower, upper): Wilson's score interval (the default) or the exact \
-                 Clopper-Pearson interval from beta quantiles (reference: statsmodels \
-                 proportion_confint, methods wilson and beta). For win rates and accuracies. \
-                 NULL when an argument is NULL; n < 1 or successes outside [0, n] is an error.",
-                "proportion_ci(successes, n [, 'method=wilson|clopper_pearson, confidence=0.95'])",
-            )
-            .with_argument("successes", "Number of successes (a whole number).")
-            .with_argument("n", "Number of trials.")
-            .with_argument(
-                "options",
-                "String literal: method (wilson, clopper_pearson), confidence (default 0.95).",
-            )
-            .with_sql_example("SELECT model, proportion_ci(wins, battles) FROM totals;")
-            .build()
-        }))
+        Some(crate::spec::aggregate::documentation(&PROPORTION_CI))
     }
 }

@@ -87,6 +87,8 @@ pub enum ArgType {
     Outcome,
     /// A non-negative row weight, read as Float64.
     Weight,
+    /// A count: integers as Int64; other numbers as Float64, each value checked to be whole.
+    Whole,
     /// Any type the family reads itself.
     Any,
 }
@@ -106,6 +108,7 @@ impl ArgType {
             ArgType::Value => "numeric or text",
             ArgType::Outcome => "text or numeric in [0, 1]",
             ArgType::Weight => "numeric >= 0",
+            ArgType::Whole => "whole number",
             ArgType::Any => "any",
         }
     }
@@ -127,6 +130,12 @@ impl ArgType {
                 Null => Float64,
                 t if t.is_numeric() => Float64,
                 t => return plan_err!("{function}: {arg} must be numeric, got {t}"),
+            },
+            ArgType::Whole => match t {
+                Null => Int64,
+                t if t.is_integer() => Int64,
+                t if t.is_numeric() => Float64,
+                t => return plan_err!("{function}: {arg} must be a whole number, got {t}"),
             },
             ArgType::Ordered => match t {
                 Null => Float64,
@@ -512,9 +521,17 @@ impl OptionType {
     }
 }
 
-/// The declarations of every prefdb function, aggregates first, in documentation order.
+/// The declarations of every prefdb function, aggregates then scalars, in documentation
+/// order.
 pub fn all() -> Vec<&'static FunctionSpec> {
-    crate::specs()
+    let mut specs = crate::specs();
+    specs.extend(crate::scalar::SPECS);
+    specs
+}
+
+/// Whether `spec` declares a scalar function (rather than an aggregate).
+pub fn is_scalar(spec: &FunctionSpec) -> bool {
+    crate::scalar::SPECS.iter().any(|s| std::ptr::eq(*s, spec))
 }
 
 /// The declaration of the function called `name`.

@@ -22,26 +22,18 @@ pub fn index() -> String {
     out
 }
 
-/// Each documentation section's label and function names: aggregates, then scalars.
-fn sections() -> Vec<(&'static str, Vec<String>)> {
+/// Each documentation section's label and function names, aggregates then scalars.
+fn sections() -> Vec<(&'static str, Vec<&'static str>)> {
     let specs = super::all();
     Section::ALL
         .iter()
         .map(|section| {
-            let label = section.doc_section().label;
-            let aggregates = specs
+            let names = specs
                 .iter()
                 .filter(|s| s.section == *section)
-                .map(|s| s.name.to_string());
-            let scalars = crate::scalar::scalar_udfs()
-                .into_iter()
-                .filter(|f| {
-                    f.documentation()
-                        .is_some_and(|d| d.doc_section.label == label)
-                })
-                .map(|f| f.name().to_string())
+                .map(|s| s.name)
                 .collect::<Vec<_>>();
-            (label, aggregates.chain(scalars).collect::<Vec<_>>())
+            (section.doc_section().label, names)
         })
         .filter(|(_, names)| !names.is_empty())
         .collect()
@@ -73,21 +65,6 @@ pub fn markdown() -> String {
         for spec in specs.iter().filter(|s| s.section == section) {
             function(&mut out, spec);
         }
-        for f in crate::scalar::scalar_udfs() {
-            let Some(doc) = f.documentation() else {
-                continue;
-            };
-            if doc.doc_section.label != doc_section.label {
-                continue;
-            }
-            let _ = writeln!(out, "### `{}`\n", f.name());
-            let _ = writeln!(out, "Scalar function.\n");
-            let _ = writeln!(out, "```sql\n{}\n```\n", doc.syntax_example);
-            let _ = writeln!(out, "{}\n", doc.description);
-            if let Some(example) = &doc.sql_example {
-                let _ = writeln!(out, "```sql\n{example}\n```\n");
-            }
-        }
     }
     let _ = writeln!(out, "## Table function\n\n### `leaderboard`\n");
     let _ = writeln!(out, "```sql\nSELECT * FROM leaderboard('<query>')\n```\n");
@@ -102,6 +79,9 @@ fn cell(text: &str) -> String {
 fn function(out: &mut String, spec: &FunctionSpec) {
     let d = &spec.doc;
     let _ = writeln!(out, "### `{}`\n", spec.name);
+    if super::is_scalar(spec) {
+        let _ = writeln!(out, "Scalar function: one value per row.\n");
+    }
     let _ = writeln!(out, "```sql\n{}\n```\n", spec.syntax());
     let _ = writeln!(out, "{}\n", d.summary);
     if !d.method.is_empty() {
@@ -136,11 +116,15 @@ fn function(out: &mut String, spec: &FunctionSpec) {
             } else {
                 "a struct"
             };
-            let _ = writeln!(
-                out,
-                "**Returns** {what} (flat rows: `SELECT * FROM leaderboard('SELECT {}(...) FROM t')`):\n",
-                spec.name
-            );
+            let flat = if super::is_scalar(spec) {
+                String::new()
+            } else {
+                format!(
+                    " (flat rows: `SELECT * FROM leaderboard('SELECT {}(...) FROM t')`)",
+                    spec.name
+                )
+            };
+            let _ = writeln!(out, "**Returns** {what}{flat}:\n");
             let _ = writeln!(out, "| field | type | meaning |\n|---|---|---|");
             for f in fields {
                 let ty = f.ty.describe();
