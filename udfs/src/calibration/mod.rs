@@ -21,9 +21,10 @@ use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{exec_err, internal_err, Result, ScalarValue};
 use datafusion::logical_expr::{Accumulator, AggregateUDF, GroupsAccumulator};
 use prefdb_stats::calibration::{
-    auroc, brier_score, calibration_error, expected_calibration_error, kendall_tau_b, log_loss,
-    pairwise_accuracy, reliability_bins, spearman, uniform_bin, BinStrategy, BinSums,
-    CalibrationNorm, Correlation, ReliabilityBin,
+    auroc, brier_score, brier_term, calibration_error, expected_calibration_error,
+    kendall_tau_b, log_loss, log_loss_term, mean_of_sums, pairwise_accuracy, pairwise_credit,
+    reliability_bins, spearman, uniform_bin, BinStrategy, BinSums, CalibrationNorm, Correlation,
+    ReliabilityBin,
 };
 use std::sync::Arc;
 
@@ -247,20 +248,15 @@ fn add_to_sums(
     match f {
         ScorerFunction::BrierScore => {
             sums[0] += 1.0;
-            sums[1] += (x - y) * (x - y);
+            sums[1] += brier_term(x, label);
         }
         ScorerFunction::LogLoss => {
-            let p = x.clamp(c.eps, 1.0 - c.eps);
             sums[0] += 1.0;
-            sums[1] -= if label { p.ln() } else { (1.0 - p).ln() };
+            sums[1] += log_loss_term(x, label, c.eps);
         }
         ScorerFunction::PairwiseAccuracy => {
             sums[0] += 1.0;
-            sums[1] += match exact_x.partial_cmp(exact_y) {
-                Some(std::cmp::Ordering::Greater) => 1.0,
-                Some(std::cmp::Ordering::Equal) => 0.5,
-                _ => 0.0,
-            };
+            sums[1] += pairwise_credit(exact_x.partial_cmp(exact_y));
         }
         _ => {
             let bins = c.bins;
@@ -274,7 +270,6 @@ fn add_to_sums(
 
 /// A streaming function's result from its running sums.
 fn streaming_value(f: ScorerFunction, c: &ScorerConfig, sums: &[f64]) -> Result<ScalarValue> {
-    let ratio = |s: &[f64]| (s[0] > 0.0).then(|| s[1] / s[0]);
     let bin_sums = || {
         let bins = c.bins;
         BinSums {
@@ -285,7 +280,7 @@ fn streaming_value(f: ScorerFunction, c: &ScorerConfig, sums: &[f64]) -> Result<
     };
     Ok(match f {
         ScorerFunction::BrierScore | ScorerFunction::LogLoss | ScorerFunction::PairwiseAccuracy => {
-            ScalarValue::Float64(ratio(sums))
+            ScalarValue::Float64(mean_of_sums(sums[0], sums[1]))
         }
         ScorerFunction::Ece => {
             let sums = bin_sums();

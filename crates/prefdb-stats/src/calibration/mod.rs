@@ -15,5 +15,6 @@ pub use bins::{
 };
 pub use correlation::{kendall_tau_b, spearman, Correlation};
 pub use scores::{
-    auroc, brier_score, log_loss, pairwise_accuracy, pass_at_k, proportion_ci, ProportionMethod,
+    auroc, brier_score, brier_term, log_loss, log_loss_term, mean_of_sums, pairwise_accuracy,
+    pairwise_credit, pass_at_k, proportion_ci, ProportionMethod,
 };

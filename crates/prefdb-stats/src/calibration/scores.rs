@@ -2,39 +2,55 @@
 
 use crate::special::{beta_quantile_logit, logistic_pair, Tail};
 
+/// One prediction's Brier term, `(p − y)²`. The scores below are means of such terms, so a
+/// caller that keeps running sums (as the SQL functions do per group) uses these terms and
+/// [`mean_of_sums`], and every formula exists once.
+pub fn brier_term(p: f64, y: bool) -> f64 {
+    (p - f64::from(u8::from(y))).powi(2)
+}
+
+/// One prediction's log loss, `−ln p` for a positive and `−ln(1 − p)` for a negative, with
+/// `p` clipped to `[eps, 1 − eps]` so that a confident mistake costs `−ln(eps)`, not ∞.
+pub fn log_loss_term(p: f64, y: bool, eps: f64) -> f64 {
+    let p = p.clamp(eps, 1.0 - eps);
+    if y {
+        -p.ln()
+    } else {
+        -(1.0 - p).ln()
+    }
+}
+
+/// One preference pair's credit: 1 when the chosen response scores higher, ½ for a tie,
+/// 0 otherwise (also when the scores do not compare).
+pub fn pairwise_credit(chosen_vs_rejected: Option<std::cmp::Ordering>) -> f64 {
+    match chosen_vs_rejected {
+        Some(std::cmp::Ordering::Greater) => 1.0,
+        Some(std::cmp::Ordering::Equal) => 0.5,
+        _ => 0.0,
+    }
+}
+
+/// The mean from running sums `(count, total)`: `None` for a count of 0.
+pub fn mean_of_sums(count: f64, total: f64) -> Option<f64> {
+    (count > 0.0).then(|| total / count)
+}
+
+/// Mean of `term` over the pairs of `a` and `b`, summed in order; `None` for no input.
+fn mean_term<A: Copy, B: Copy>(a: &[A], b: &[B], term: impl Fn(A, B) -> f64) -> Option<f64> {
+    let total: f64 = a.iter().zip(b).map(|(&x, &y)| term(x, y)).sum();
+    mean_of_sums(a.len() as f64, total)
+}
+
 /// Mean squared difference between probability and outcome (Brier 1950; scikit-learn
 /// `brier_score_loss`). `None` for no input.
 pub fn brier_score(probs: &[f64], labels: &[bool]) -> Option<f64> {
-    if probs.is_empty() {
-        return None;
-    }
-    let sum: f64 = probs
-        .iter()
-        .zip(labels)
-        .map(|(&p, &y)| (p - f64::from(u8::from(y))).powi(2))
-        .sum();
-    Some(sum / probs.len() as f64)
+    mean_term(probs, labels, brier_term)
 }
 
-/// Mean negative log-likelihood of the labels, with probabilities clipped to
-/// `[eps, 1 − eps]` so that a confident mistake costs `−ln(eps)` rather than infinity.
+/// Mean negative log-likelihood of the labels ([`log_loss_term`]; scikit-learn
+/// `log_loss`). `None` for no input.
 pub fn log_loss(probs: &[f64], labels: &[bool], eps: f64) -> Option<f64> {
-    if probs.is_empty() {
-        return None;
-    }
-    let sum: f64 = probs
-        .iter()
-        .zip(labels)
-        .map(|(&p, &y)| {
-            let p = p.clamp(eps, 1.0 - eps);
-            if y {
-                -p.ln()
-            } else {
-                -(1.0 - p).ln()
-            }
-        })
-        .sum();
-    Some(sum / probs.len() as f64)
+    mean_term(probs, labels, |p, y| log_loss_term(p, y, eps))
 }
 
 /// Midranks (1-based, ties get the mean of their positions) of `values`.
@@ -88,19 +104,7 @@ pub fn auroc(scores: &[f64], labels: &[bool]) -> Option<f64> {
 /// Share of pairs where the chosen response scores higher than the rejected one, a tie
 /// counting half (RewardBench-style accuracy). `None` for no input.
 pub fn pairwise_accuracy(chosen: &[f64], rejected: &[f64]) -> Option<f64> {
-    if chosen.is_empty() {
-        return None;
-    }
-    let wins: f64 = chosen
-        .iter()
-        .zip(rejected)
-        .map(|(c, r)| match c.partial_cmp(r) {
-            Some(std::cmp::Ordering::Greater) => 1.0,
-            Some(std::cmp::Ordering::Equal) => 0.5,
-            _ => 0.0,
-        })
-        .sum();
-    Some(wins / chosen.len() as f64)
+    mean_term(chosen, rejected, |c: f64, r: f64| pairwise_credit(c.partial_cmp(&r)))
 }
 
 /// The unbiased pass@k estimator `1 − C(n − c, k) / C(n, k)` (Chen et al. 2021), in the
