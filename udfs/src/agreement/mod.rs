@@ -32,6 +32,9 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, DocSection, Documentation, Expr,
     GroupsAccumulator, Signature, Volatility,
 };
+use prefdb_stats::agreement::tally::{
+    tally_coincidences, RaterConflict, TallyInput, MAX_TALLY_CATEGORIES,
+};
 use prefdb_stats::agreement::{
     agreement_weights, alpha_from_coincidences, alpha_interval, cohen_interval, cohen_kappa,
     fleiss_kappa, gwet_ac, icc, krippendorff_alpha, percent_agreement, scott_pi, BootstrapSpec,
@@ -900,153 +903,6 @@ impl RatingsAccumulator {
     }
 }
 
-/// Exact coincidence counts from (item, rater, category) ratings in increasing item order,
-/// one unit at a time. Each rater's first rating of a unit is counted by category; a per-rater
-/// stamp finds repeats without clearing anything between units. When the unit closes its
-/// pairs go to [`ExactCoincidences`]. Categories number at most
-/// [`FAST_ALPHA_MAX_CATEGORIES`].
-struct UnitTally {
-    /// Per rater: the last item it rated (high half) and the category it gave (low half).
-    stamp: Vec<u64>,
-    q: usize,
-    exact: ExactCoincidences,
-}
-
-/// Why a tally stopped.
-enum TallyStop {
-    /// A rater gave an item two different values: (item, rater).
-    Conflict(u32, u32),
-    /// An item id smaller than the one before: the ratings need sorting first.
-    Unsorted,
-}
-
-impl UnitTally {
-    fn new(categories: usize, raters: usize) -> Self {
-        debug_assert!(categories <= FAST_ALPHA_MAX_CATEGORIES);
-        Self {
-            stamp: vec![u64::MAX; raters],
-            q: categories,
-            exact: ExactCoincidences::new(categories),
-        }
-    }
-
-    /// Whether this is `rater`'s first rating of `item`; a repeat of the same category is
-    /// not, and a different category is a conflict.
-    #[inline]
-    fn first_rating(stamp: &mut [u64], item: u32, rater: u32, c: u32) -> Result<bool, TallyStop> {
-        let stamp = &mut stamp[rater as usize];
-        let mark = (u64::from(item) << 32) | u64::from(c);
-        if *stamp >> 32 == u64::from(item) {
-            return if *stamp == mark {
-                Ok(false)
-            } else {
-                Err(TallyStop::Conflict(item, rater))
-            };
-        }
-        *stamp = mark;
-        Ok(true)
-    }
-
-    /// Tally every rating; item ids must not decrease.
-    fn tally(&mut self, ratings: impl Iterator<Item = (u32, u32, u32)>) -> Result<(), TallyStop> {
-        // Scales of up to 16 categories are counted densely, one instance per length so
-        // that the loops unroll.
-        macro_rules! dense {
-            ($($q:literal)*) => {
-                match self.q {
-                    $($q => self.tally_with(DenseCounts::<$q>([0; $q]), ratings),)*
-                    _ => self.tally_with(SparseCounts::default(), ratings),
-                }
-            };
-        }
-        dense!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
-    }
-
-    /// The tally loop: a unit closes when the item id changes.
-    fn tally_with(
-        &mut self,
-        mut unit: impl UnitCounts,
-        ratings: impl Iterator<Item = (u32, u32, u32)>,
-    ) -> Result<(), TallyStop> {
-        let (stamp, exact) = (&mut self.stamp[..], &mut self.exact);
-        let mut current = None;
-        for (item, rater, c) in ratings {
-            if current != Some(item) {
-                if current > Some(item) {
-                    return Err(TallyStop::Unsorted);
-                }
-                unit.close(exact);
-                current = Some(item);
-            }
-            if Self::first_rating(stamp, item, rater, c)? {
-                unit.count(c as usize);
-            }
-        }
-        unit.close(exact);
-        Ok(())
-    }
-}
-
-/// One unit's category counts while it is being tallied.
-trait UnitCounts {
-    fn count(&mut self, c: usize);
-    /// Add the unit's pairs to `exact` and start the next unit.
-    fn close(&mut self, exact: &mut ExactCoincidences);
-}
-
-/// Every category of a short scale (`Q` of them): all `Q²` pairs per unit, with no branch
-/// on which categories occur (such branches mispredict on real data).
-struct DenseCounts<const Q: usize>([u64; Q]);
-
-impl<const Q: usize> UnitCounts for DenseCounts<Q> {
-    #[inline]
-    fn count(&mut self, c: usize) {
-        self.0[c] += 1;
-    }
-
-    #[inline]
-    fn close(&mut self, exact: &mut ExactCoincidences) {
-        exact.add_dense_unit(&self.0);
-        self.0 = [0; Q];
-    }
-}
-
-/// The categories present in the unit, for scales of more than 16 categories.
-struct SparseCounts {
-    counts: [u64; FAST_ALPHA_MAX_CATEGORIES],
-    present: Vec<usize>,
-}
-
-impl Default for SparseCounts {
-    fn default() -> Self {
-        Self {
-            counts: [0; FAST_ALPHA_MAX_CATEGORIES],
-            present: Vec::new(),
-        }
-    }
-}
-
-impl UnitCounts for SparseCounts {
-    #[inline]
-    fn count(&mut self, c: usize) {
-        if self.counts[c] == 0 {
-            self.present.push(c);
-        }
-        self.counts[c] += 1;
-    }
-
-    fn close(&mut self, exact: &mut ExactCoincidences) {
-        exact.add_unit(&self.counts, &self.present);
-        for &c in &self.present {
-            self.counts[c] = 0;
-        }
-        self.present.clear();
-    }
-}
-
-/// Categories up to which `krippendorff_alpha` keeps exact per-size pair counts.
-const FAST_ALPHA_MAX_CATEGORIES: usize = 64;
-
 /// The most distinct values the agreement statistics take: they build values × values
 /// matrices (coincidences, agreement weights, a confusion matrix), 128 MB at this size.
 pub(crate) const MAX_DISTINCT_VALUES: usize = 4096;
@@ -1149,57 +1005,30 @@ impl RatingsAccumulator {
 
     /// The exact per-size pair counts of the ratings and the numeric value of each category,
     /// by the one-pass tally; `None` when it does not apply (weighted counts, or more than
-    /// [`FAST_ALPHA_MAX_CATEGORIES`] categories). Alpha, percent agreement and Gwet's
+    /// [`MAX_TALLY_CATEGORIES`] categories). Alpha, percent agreement and Gwet's
     /// coefficients all follow from these counts.
     #[allow(clippy::type_complexity)]
     fn fast_tally(&self) -> Result<Option<(ExactCoincidences, Vec<f64>)>> {
         let (category, numbers) = self.values.sorted();
         let q = numbers.len();
-        if !self.counts.is_empty() || q > FAST_ALPHA_MAX_CATEGORIES {
+        if !self.counts.is_empty() || q > MAX_TALLY_CATEGORIES {
             return Ok(None);
         }
-        let n_items = self.items.len();
         let [items, raters, values] = self.ratings.columns();
-        let category_of = |value: u32| category[value as usize] as u32;
-        // Ids are handed out in order of first appearance, so a table stored grouped by item
-        // (the usual layout) arrives with non-decreasing ids and is tallied in place. The
-        // tally stops at the first decrease; then the ratings are put in item order by a
-        // counting sort and tallied afresh.
-        let in_place = items
-            .iter()
-            .zip(raters)
-            .zip(values)
-            .map(|((&item, &rater), &value)| (item, rater, category_of(value)));
-        let mut tally = UnitTally::new(q, self.raters.len());
-        let mut outcome = tally.tally(in_place);
-        if let Err(TallyStop::Unsorted) = outcome {
-            let mut cursor = vec![0u32; n_items + 1];
-            for &item in items {
-                cursor[item as usize + 1] += 1;
-            }
-            for i in 0..n_items {
-                cursor[i + 1] += cursor[i];
-            }
-            let mut by_item = vec![(0u32, 0u32, 0u32); items.len()];
-            for ((&item, &rater), &value) in items.iter().zip(raters).zip(values) {
-                let slot = &mut cursor[item as usize];
-                by_item[*slot as usize] = (item, rater, category_of(value));
-                *slot += 1;
-            }
-            tally = UnitTally::new(q, self.raters.len());
-            outcome = tally.tally(by_item.into_iter());
-        }
-        match outcome {
-            Ok(()) => Ok(Some((tally.exact, numbers))),
-            Err(TallyStop::Conflict(item, rater)) => exec_err!(
+        let ratings = TallyInput {
+            items,
+            raters,
+            values,
+            category: &category,
+        };
+        match tally_coincidences(self.items.len(), self.raters.len(), q, ratings) {
+            Ok(exact) => Ok(Some((exact, numbers))),
+            Err(RaterConflict { item, rater }) => exec_err!(
                 "{}: rater {} gave item {} two different values; each rater rates an item at most once",
                 self.function.name(),
                 self.raters.display(rater as usize),
                 self.items.display(item as usize)
             ),
-            Err(TallyStop::Unsorted) => {
-                exec_err!("internal error: ratings out of item order after sorting")
-            }
         }
     }
 

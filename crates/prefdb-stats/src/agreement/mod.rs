@@ -7,6 +7,7 @@ pub mod bootstrap;
 pub mod icc;
 pub mod kappa;
 pub mod krippendorff;
+pub mod tally;
 
 pub use bootstrap::{alpha_interval, cohen_interval, BootstrapSpec, Interval};
 pub use icc::{icc, IccForm, IccResult};
