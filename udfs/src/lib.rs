@@ -71,7 +71,15 @@ pub fn aggregate_functions_with(budget: &MemoryBudget) -> Vec<AggregateUDF> {
 
 /// The declaration of every prefdb aggregate, in documentation order.
 pub fn specs() -> Vec<&'static spec::FunctionSpec> {
-    calibration::spec::SPECS.to_vec()
+    let declared: Vec<&'static spec::FunctionSpec> = calibration::spec::SPECS
+        .iter()
+        .chain(agreement::spec::SPECS.iter())
+        .copied()
+        .collect();
+    aggregate_functions()
+        .iter()
+        .filter_map(|f| declared.iter().find(|s| s.name == f.name()).copied())
+        .collect()
 }
 
 /// The names of every prefdb function: aggregates, scalars and the `leaderboard` table

@@ -9,29 +9,19 @@
 //! Every statistic is computed once, in `evaluate`, by the kernels in
 //! `prefdb_stats::agreement`.
 
-use crate::call::{check_logical, check_physical, RowOrder};
 use crate::items::{ItemColumn, ItemInterner, ItemKind};
 use crate::memory::{bytes_of, MemoryBudget, Workspace};
-use crate::options::{
-    check_arg_count, logical_options, physical_options, FunctionOptions, MAX_BOOTSTRAP,
-};
-use crate::state::StateRows;
+use crate::spec::aggregate::{Call, Family, PrefdbAggregate};
+use crate::spec::{struct_fields, FunctionSpec, Options};
+use crate::state::{list_fields, StateRows};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, StructArray, UInt32Array};
 use datafusion::arrow::buffer::ScalarBuffer;
 use datafusion::arrow::datatypes::{
-    DataType, Field, FieldRef, Fields, Float64Type, Int64Type, UInt32Type, UInt64Type,
+    DataType, FieldRef, Fields, Float64Type, Int64Type, UInt32Type, UInt64Type,
 };
 use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{exec_err, plan_err, DataFusionError, HashMap, Result, ScalarValue};
-use datafusion::logical_expr::expr::AggregateFunction;
-use datafusion::logical_expr::function::{
-    AccumulatorArgs, AggregateFunctionSimplification, StateFieldsArgs,
-};
-use datafusion::logical_expr::utils::format_state_name;
-use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, DocSection, Documentation, Expr,
-    GroupsAccumulator, Signature, Volatility,
-};
+use datafusion::logical_expr::{Accumulator, AggregateUDF, GroupsAccumulator};
 use prefdb_stats::agreement::tally::{
     tally_coincidences, RaterConflict, TallyInput, MAX_TALLY_CATEGORIES,
 };
@@ -40,15 +30,10 @@ use prefdb_stats::agreement::{
     fleiss_kappa, gwet_ac, icc, krippendorff_alpha, percent_agreement, scott_pi, BootstrapSpec,
     ExactCoincidences, FleissError, IccForm, Interval, Level, Weighting,
 };
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 mod groups;
-
-const DOC_SECTION: DocSection = DocSection {
-    include: true,
-    label: "Inter-rater agreement",
-    description: Some("Agreement among raters of the same items."),
-};
+pub(crate) mod spec;
 
 /// Which statistic an instance computes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -67,7 +52,7 @@ pub enum AgreementFunction {
 
 /// Settings parsed from the options literal.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct AgreementConfig {
+pub struct AgreementConfig {
     level: Level,
     weighting: Weighting,
     form: IccForm,
@@ -76,35 +61,9 @@ struct AgreementConfig {
 }
 
 /// The fields of the `_ci` functions' result.
-pub fn interval_fields() -> Fields {
-    ["value", "ci_lower", "ci_upper"]
-        .into_iter()
-        .map(|name| Field::new(name, DataType::Float64, true))
-        .collect()
-}
-
-/// The fields of `icc`'s result, as pingouin reports them.
-pub fn icc_fields() -> Fields {
-    ["icc", "f", "df1", "df2", "p_value", "ci_lower", "ci_upper"]
-        .into_iter()
-        .map(|name| Field::new(name, DataType::Float64, true))
-        .collect()
-}
-
 impl AgreementFunction {
     pub fn name(self) -> &'static str {
-        match self {
-            AgreementFunction::PercentAgreement => "percent_agreement",
-            AgreementFunction::FleissKappa => "fleiss_kappa",
-            AgreementFunction::KrippendorffAlpha => "krippendorff_alpha",
-            AgreementFunction::GwetAc1 => "gwet_ac1",
-            AgreementFunction::GwetAc2 => "gwet_ac2",
-            AgreementFunction::CohenKappa => "cohen_kappa",
-            AgreementFunction::ScottPi => "scott_pi",
-            AgreementFunction::Icc => "icc",
-            AgreementFunction::KrippendorffAlphaCi => "krippendorff_alpha_ci",
-            AgreementFunction::CohenKappaCi => "cohen_kappa_ci",
-        }
+        self.spec().name
     }
 
     /// The point statistic a `_ci` function brackets; itself otherwise.
@@ -113,28 +72,6 @@ impl AgreementFunction {
             AgreementFunction::KrippendorffAlphaCi => AgreementFunction::KrippendorffAlpha,
             AgreementFunction::CohenKappaCi => AgreementFunction::CohenKappa,
             other => other,
-        }
-    }
-
-    /// Names of the data arguments, before the optional options literal.
-    fn data_args(self) -> &'static [&'static str] {
-        match self.base() {
-            AgreementFunction::FleissKappa => &["item", "label"],
-            AgreementFunction::CohenKappa | AgreementFunction::ScottPi => &["label_1", "label_2"],
-            AgreementFunction::KrippendorffAlpha => &["item", "rater", "value"],
-            AgreementFunction::Icc => &["item", "rater", "score"],
-            _ => &["item", "rater", "label"],
-        }
-    }
-
-    fn option_keys(self) -> &'static [&'static str] {
-        match self {
-            AgreementFunction::KrippendorffAlpha => &["level"],
-            AgreementFunction::GwetAc2 | AgreementFunction::CohenKappa => &["weights"],
-            AgreementFunction::Icc => &["form", "confidence"],
-            AgreementFunction::KrippendorffAlphaCi => &["level", "bootstrap", "seed", "confidence"],
-            AgreementFunction::CohenKappaCi => &["weights", "bootstrap", "seed", "confidence"],
-            _ => &[],
         }
     }
 
@@ -151,94 +88,7 @@ impl AgreementFunction {
 
     /// Index of the label (value) argument in the long form.
     fn label_arg(self) -> usize {
-        self.data_args().len() - 1
-    }
-
-    fn usage(self) -> String {
-        let args = self.data_args().join(", ");
-        match self.option_keys() {
-            [] => format!("{}({args})", self.name()),
-            keys => format!("{}({args} [, '{}=...'])", self.name(), keys[0]),
-        }
-    }
-
-    fn parse_config(self, text: Option<&str>) -> Result<AgreementConfig> {
-        let hint = format!(
-            "bootstrap intervals come from {}_ci(...), which returns (value, ci_lower, ci_upper); {} itself always returns one number",
-            self.name(),
-            self.name()
-        );
-        let hints: &[(&str, &str)] = match self {
-            AgreementFunction::KrippendorffAlpha | AgreementFunction::CohenKappa => {
-                &[("bootstrap", &hint)]
-            }
-            _ => &[],
-        };
-        let options = match text {
-            Some(t) => {
-                FunctionOptions::parse_with_hints(self.name(), t, self.option_keys(), hints)?
-            }
-            None => FunctionOptions::empty(self.name()),
-        };
-        let level = options.choice_or(
-            "level",
-            Level::Nominal,
-            &[
-                ("nominal", Level::Nominal),
-                ("ordinal", Level::Ordinal),
-                ("interval", Level::Interval),
-                ("ratio", Level::Ratio),
-            ],
-        )?;
-        let weighting = match self {
-            AgreementFunction::GwetAc2 => options.choice_or(
-                "weights",
-                Weighting::Quadratic,
-                &[
-                    ("linear", Weighting::Linear),
-                    ("quadratic", Weighting::Quadratic),
-                ],
-            )?,
-            _ => options.choice_or(
-                "weights",
-                Weighting::Identity,
-                &[
-                    ("none", Weighting::Identity),
-                    ("linear", Weighting::Linear),
-                    ("quadratic", Weighting::Quadratic),
-                ],
-            )?,
-        };
-        let form = options.choice_or(
-            "form",
-            IccForm::Icc2,
-            &[
-                ("icc1", IccForm::Icc1),
-                ("icc2", IccForm::Icc2),
-                ("icc3", IccForm::Icc3),
-                ("icc1k", IccForm::Icc1k),
-                ("icc2k", IccForm::Icc2k),
-                ("icc3k", IccForm::Icc3k),
-            ],
-        )?;
-        let confidence = options.f64_or(
-            "confidence",
-            0.95,
-            |c| c > 0.0 && c < 1.0,
-            "a number between 0 and 1",
-        )?;
-        let bootstrap = BootstrapSpec {
-            replicates: options.usize_or("bootstrap", 1000, 1..=MAX_BOOTSTRAP)?,
-            seed: options.u64_or("seed", 42)?,
-            confidence,
-        };
-        Ok(AgreementConfig {
-            level,
-            weighting,
-            form,
-            confidence,
-            bootstrap,
-        })
+        self.spec().args.len() - 1
     }
 
     /// Interval and ratio differences need numbers; text labels support the nominal and
@@ -268,40 +118,7 @@ fn is_text(t: &DataType) -> bool {
     matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
 }
 
-fn value_coercion(function: AgreementFunction, arg: &str, t: &DataType) -> Result<DataType> {
-    Ok(match t {
-        t if is_text(t) => t.clone(),
-        DataType::Dictionary(_, v) if is_text(v) => v.as_ref().clone(),
-        DataType::Null => DataType::Float64,
-        // Integers stay integers until each value is checked to be exact as a double.
-        t if t.is_signed_integer() => DataType::Int64,
-        t if t.is_unsigned_integer() => DataType::UInt64,
-        t if t.is_numeric() => DataType::Float64,
-        t => {
-            return plan_err!(
-                "{}: {arg} must be a number or text label, got {t}",
-                function.name()
-            )
-        }
-    })
-}
-
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct AgreementUdaf {
-    function: AgreementFunction,
-    signature: Signature,
-    budget: MemoryBudget,
-}
-
-pub fn agreement_udaf(function: AgreementFunction, budget: &MemoryBudget) -> AggregateUDF {
-    AggregateUDF::from(AgreementUdaf {
-        function,
-        signature: Signature::user_defined(Volatility::Immutable),
-        budget: budget.clone(),
-    })
-}
-
-/// All agreement functions.
+/// All agreement functions, in documentation order.
 pub fn agreement_udafs(budget: &MemoryBudget) -> Vec<AggregateUDF> {
     [
         AgreementFunction::PercentAgreement,
@@ -316,7 +133,7 @@ pub fn agreement_udafs(budget: &MemoryBudget) -> Vec<AggregateUDF> {
         AgreementFunction::CohenKappaCi,
     ]
     .into_iter()
-    .map(|f| agreement_udaf(f, budget))
+    .map(|f| PrefdbAggregate::udaf(f, budget))
     .collect()
 }
 
@@ -351,189 +168,171 @@ impl LongForm {
     }
 }
 
-impl AgreementUdaf {
-    /// The long-form accumulator of a physical call.
-    fn long_form(&self, acc_args: &AccumulatorArgs) -> Result<LongForm> {
-        let f = self.function;
-        check_physical(f.name(), acc_args, RowOrder::Ignored)?;
-        let options = physical_options(f.name(), acc_args.exprs, f.data_args().len())?;
-        let config = f.parse_config(options.as_deref())?;
-        let value_type = acc_args.expr_fields[f.label_arg()].data_type();
-        f.check_value_type(config, value_type)?;
-        let kind = |i: usize| ItemKind::of(f.name(), "item", acc_args.expr_fields[i].data_type());
+impl LongForm {
+    /// The long-form accumulator settings of a call.
+    fn of(f: AgreementFunction, call: &Call<'_, AgreementConfig>) -> Result<Self> {
+        let kind = |i: usize| ItemKind::of(f.name(), "item", call.data_type(i));
         Ok(LongForm {
             function: f,
-            config,
+            config: *call.config,
             items: kind(0)?,
             raters: if f.has_rater() {
                 kind(1)?
             } else {
                 ItemKind::Text
             },
-            text_values: is_text(value_type),
-            budget: self.budget.clone(),
+            text_values: is_text(call.data_type(f.label_arg())),
+            budget: call.budget.clone(),
         })
     }
 }
 
-impl AggregateUDFImpl for AgreementUdaf {
-    fn name(&self) -> &str {
-        self.function.name()
+impl Family for AgreementFunction {
+    type Config = AgreementConfig;
+
+    fn spec(&self) -> &'static FunctionSpec {
+        spec::SPECS[*self as usize]
     }
 
-    fn signature(&self) -> &Signature {
-        &self.signature
+    /// Each function reads the keys it declares; the others keep neutral values.
+    fn configure(&self, o: &Options) -> Result<AgreementConfig> {
+        let confidence = o.number("confidence").unwrap_or_default();
+        Ok(AgreementConfig {
+            level: match o.choice("level") {
+                Some("ordinal") => Level::Ordinal,
+                Some("interval") => Level::Interval,
+                Some("ratio") => Level::Ratio,
+                _ => Level::Nominal,
+            },
+            weighting: match o.choice("weights") {
+                Some("linear") => Weighting::Linear,
+                Some("quadratic") => Weighting::Quadratic,
+                _ => Weighting::Identity,
+            },
+            form: match o.choice("form") {
+                Some("icc1") => IccForm::Icc1,
+                Some("icc3") => IccForm::Icc3,
+                Some("icc1k") => IccForm::Icc1k,
+                Some("icc2k") => IccForm::Icc2k,
+                Some("icc3k") => IccForm::Icc3k,
+                _ => IccForm::Icc2,
+            },
+            confidence,
+            bootstrap: BootstrapSpec {
+                replicates: o.count("bootstrap").unwrap_or_default(),
+                seed: o.integer("seed").unwrap_or_default(),
+                confidence,
+            },
+        })
     }
 
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        let f = self.function;
-        let data = f.data_args();
-        check_arg_count(
-            f.name(),
-            arg_types.len(),
-            data.len(),
-            !f.option_keys().is_empty(),
-            &f.usage(),
-        )?;
-        let mut coerced = Vec::with_capacity(arg_types.len());
-        for (i, t) in arg_types.iter().enumerate() {
-            coerced.push(match data.get(i) {
-                Some(name) if f.is_wide() || i == f.label_arg() => value_coercion(f, name, t)?,
-                Some(name) => ItemKind::of(f.name(), name, t)?.coerced_type(t),
-                None if is_text(t) => t.clone(),
-                None => {
-                    return plan_err!(
-                        "{}: the last argument must be the options string literal, e.g. '{}=...'",
-                        f.name(),
-                        f.option_keys()[0]
-                    )
-                }
-            });
-        }
-        // An untyped NULL label takes the other label's type.
-        if f.is_wide() {
-            if arg_types[0] == DataType::Null {
+    /// The wide form's two labels are one kind; an untyped NULL takes the other's type.
+    fn coerce(&self, types: &[DataType]) -> Result<Vec<DataType>> {
+        let mut coerced = self.spec().coerce(types)?;
+        if self.is_wide() {
+            if types[0] == DataType::Null {
                 coerced[0] = coerced[1].clone();
             }
-            if arg_types[1] == DataType::Null {
+            if types[1] == DataType::Null {
                 coerced[1] = coerced[0].clone();
             }
-        }
-        if f.is_wide() && is_text(&coerced[0]) != is_text(&coerced[1]) {
-            return plan_err!(
-                "{}: label_1 and label_2 must both be numbers or both text, got {} and {}",
-                f.name(),
-                arg_types[0],
-                arg_types[1]
-            );
+            if is_text(&coerced[0]) != is_text(&coerced[1]) {
+                return plan_err!(
+                    "{}: label_1 and label_2 must both be numbers or both text, got {} and {}",
+                    self.name(),
+                    types[0],
+                    types[1]
+                );
+            }
         }
         Ok(coerced)
     }
 
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(match self.function {
-            AgreementFunction::Icc => DataType::Struct(icc_fields()),
-            AgreementFunction::KrippendorffAlphaCi | AgreementFunction::CohenKappaCi => {
-                DataType::Struct(interval_fields())
-            }
-            _ => DataType::Float64,
-        })
+    fn check_types(&self, config: &AgreementConfig, data: &[DataType]) -> Result<()> {
+        match data.get(self.label_arg()) {
+            Some(t) => self.check_value_type(*config, t),
+            None => Ok(()),
+        }
     }
 
-    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        let f = self.function;
-        let list = |suffix: &str, t: DataType| {
-            Arc::new(Field::new(
-                format_state_name(args.name, suffix),
-                DataType::new_list(t, true),
-                true,
-            ))
-        };
-        let value = if is_text(args.input_fields[f.label_arg()].data_type()) {
+    fn state_fields(&self, name: &str, args: &[FieldRef]) -> Result<Vec<FieldRef>> {
+        let f = *self;
+        let value = if is_text(args[f.label_arg()].data_type()) {
             DataType::Utf8
         } else {
             DataType::Float64
         };
         if f.is_wide() {
-            return Ok(vec![
-                list("values", value),
-                list("value_1", DataType::UInt32),
-                list("value_2", DataType::UInt32),
-                list("count", DataType::Float64),
-            ]);
+            return Ok(list_fields(
+                name,
+                vec![
+                    ("values", value),
+                    ("value_1", DataType::UInt32),
+                    ("value_2", DataType::UInt32),
+                    ("count", DataType::Float64),
+                ],
+            ));
         }
         let kind = |i: usize| -> Result<DataType> {
-            Ok(ItemKind::of(f.name(), "item", args.input_fields[i].data_type())?.output_type())
+            Ok(ItemKind::of(f.name(), "item", args[i].data_type())?.output_type())
         };
         let rater = if f.has_rater() {
             kind(1)?
         } else {
             DataType::Utf8
         };
-        Ok(vec![
-            list("items", kind(0)?),
-            list("raters", rater),
-            list("values", value),
-            list("item_ids", DataType::UInt32),
-            list("rater_ids", DataType::UInt32),
-            list("value_ids", DataType::UInt32),
-            list("counts", DataType::Float64),
-        ])
+        Ok(list_fields(
+            name,
+            vec![
+                ("items", kind(0)?),
+                ("raters", rater),
+                ("values", value),
+                ("item_ids", DataType::UInt32),
+                ("rater_ids", DataType::UInt32),
+                ("value_ids", DataType::UInt32),
+                ("counts", DataType::Float64),
+            ],
+        ))
     }
 
-    fn accumulator(&self, acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        let f = self.function;
-        check_physical(f.name(), &acc_args, RowOrder::Ignored)?;
-        let options = physical_options(f.name(), acc_args.exprs, f.data_args().len())?;
-        let config = f.parse_config(options.as_deref())?;
-        let value_type = acc_args.expr_fields[f.label_arg()].data_type();
-        f.check_value_type(config, value_type)?;
-        let values = ValueDictionary::new(is_text(value_type));
+    fn accumulator(&self, call: &Call<'_, AgreementConfig>) -> Result<Box<dyn Accumulator>> {
+        let f = *self;
         if f.is_wide() {
             return Ok(Box::new(PairAccumulator {
                 function: f,
-                config,
-                values,
+                config: *call.config,
+                values: ValueDictionary::new(is_text(call.data_type(f.label_arg()))),
                 confusion: HashMap::default(),
-                budget: self.budget.clone(),
+                budget: call.budget.clone(),
             }));
         }
-        Ok(Box::new(self.long_form(&acc_args)?.fresh()))
+        Ok(Box::new(LongForm::of(f, call)?.fresh()))
     }
 
     /// The long-form functions keep every group's ratings in one accumulator.
-    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
-        !self.function.is_wide()
+    fn grouped(&self, _config: &AgreementConfig) -> bool {
+        !self.is_wide()
     }
 
-    fn create_groups_accumulator(
+    fn groups_accumulator(
         &self,
-        acc_args: AccumulatorArgs,
+        call: &Call<'_, AgreementConfig>,
     ) -> Result<Box<dyn GroupsAccumulator>> {
         Ok(Box::new(groups::RatingsGroups::new(
-            self.long_form(&acc_args)?,
-            acc_args.return_field.data_type().clone(),
+            LongForm::of(*self, call)?,
+            call.return_type(),
         )))
     }
+}
 
-    /// Validates the options, and the value type against the level, at planning time.
-    fn simplify(&self) -> Option<AggregateFunctionSimplification> {
-        let f = self.function;
-        Some(Box::new(move |aggregate: AggregateFunction, info| {
-            check_logical(&aggregate, RowOrder::Ignored)?;
-            let args = &aggregate.params.args;
-            let options = logical_options(f.name(), args, f.data_args().len())?;
-            let config = f.parse_config(options.as_deref())?;
-            if let Some(value) = args.get(f.label_arg()) {
-                f.check_value_type(config, &info.get_data_type(value)?)?;
-            }
-            Ok(Expr::AggregateFunction(aggregate))
-        }))
-    }
+/// The fields of the `_ci` functions' result.
+pub fn interval_fields() -> Fields {
+    struct_fields(spec::INTERVAL_FIELDS, &DataType::Utf8)
+}
 
-    fn documentation(&self) -> Option<&Documentation> {
-        Some(documentation(self.function))
-    }
+/// The fields of `icc`'s result.
+pub fn icc_fields() -> Fields {
+    struct_fields(spec::ICC_FIELDS, &DataType::Utf8)
 }
 
 /// Distinct rating values: text labels or numbers.
@@ -1507,145 +1306,6 @@ impl Accumulator for PairAccumulator {
     }
 }
 
-fn documentation(function: AgreementFunction) -> &'static Documentation {
-    static DOCS: [OnceLock<Documentation>; 10] = [const { OnceLock::new() }; 10];
-    let slot = function as usize;
-    DOCS[slot].get_or_init(|| build_documentation(function))
-}
-
-const NULLS_LONG: &str = "A row with a NULL item, rater or label is skipped (a missing \
-rating, not a category). Labels may be numbers or text; categories are ordered by value \
-(text lexicographically). Integer labels beyond ±2^53 are an error (cast them to text), since \
-as numbers two of them could read as one category.";
-
-fn build_documentation(function: AgreementFunction) -> Documentation {
-    let (description, example) = match function {
-        AgreementFunction::PercentAgreement => (
-            format!("Share of agreeing rater pairs: over items with at least two ratings, the \
-             mean of sum_k r_ik (r_ik - 1) / (r_i (r_i - 1)), where r_ik raters put item i in \
-             category k (irrCAC's percent agreement pa; not chance-corrected). NULL when no \
-             item has two ratings. {NULLS_LONG}"),
-            "SELECT percent_agreement(prompt_id, worker, verdict) FROM judgments;",
-        ),
-        AgreementFunction::FleissKappa => (
-            "Fleiss' kappa (Fleiss 1971; reference: statsmodels fleiss_kappa) over \
-             long-form (item, label) rows: P_i = (sum_k n_ik^2 - m) / (m (m - 1)), p_k = share \
-             of all ratings in k, kappa = (mean P_i - sum p_k^2) / (1 - sum p_k^2). Every item \
-             must have the same number m of ratings; otherwise it is an error that points to \
-             krippendorff_alpha and gwet_ac1, which allow missing ratings. NULL when all \
-             ratings are one category (chance agreement 1) or there is no input. A row with a \
-             NULL item or label is skipped."
-                .to_string(),
-            "SELECT fleiss_kappa(item_id, label) FROM annotations;",
-        ),
-        AgreementFunction::KrippendorffAlpha => (
-            format!("Krippendorff's alpha from the coincidence matrix: alpha = 1 - (n - 1) * \
-             sum(o_ck * d2_ck) / sum(n_c * n_k * d2_ck) (Krippendorff 2011, Computing \
-             Krippendorff's Alpha-Reliability; references: the krippendorff Python package and evalica's alpha). \
-             Missing ratings are allowed; items with fewer than two ratings are not pairable and \
-             are ignored. d2 is 0/1 for nominal, (c - k)^2 for interval, ((c - k)/(c + k))^2 for \
-             ratio, and for ordinal the squared count of values between c and k less half of \
-             each end. Text labels support nominal and ordinal; interval and ratio need numbers \
-             (a planning-time error otherwise). NULL when nothing is pairable or every pairable \
-             value is the same (expected disagreement 0, where the reference packages give \
-             NaN). A rater who gives one item two different values is an error. {NULLS_LONG}"),
-            "SELECT category, krippendorff_alpha(item_id, worker, label, 'level=ordinal') FROM ratings GROUP BY category;",
-        ),
-        AgreementFunction::GwetAc1 | AgreementFunction::GwetAc2 => (
-            format!("Gwet's AC1 (identity weights) and AC2 (weighted) for any number of raters \
-             with missing ratings (Gwet 2008; reference: irrCAC CAC.gwet). pa = weighted \
-             percent agreement over items with at least two ratings; pi_k = mean over items of \
-             r_ik / r_i; pe = sum(w) / (q (q - 1)) * sum_k pi_k (1 - pi_k); AC = (pa - pe) / \
-             (1 - pe). gwet_ac2 weights (default quadratic) use category values, or ranks for \
-             text labels, as irrCAC: linear 1 - |x_k - x_l| / (x_max - x_min), quadratic \
-             1 - (x_k - x_l)^2 / (x_max - x_min)^2. NULL with fewer than two categories (where \
-             irrCAC substitutes pe = 1 - 1e-15) or no item with two ratings. {NULLS_LONG}"),
-            if function == AgreementFunction::GwetAc1 {
-                "SELECT gwet_ac1(item_id, worker, label) FROM ratings;"
-            } else {
-                "SELECT gwet_ac2(item_id, worker, stars, 'weights=linear') FROM ratings;"
-            },
-        ),
-        AgreementFunction::CohenKappa => (
-            "Cohen's kappa for two raters in wide form (one row per item): kappa = 1 - \
-             sum(w * observed) / sum(w * expected), expected = outer(row totals, column totals) \
-             / n, with disagreement weights w = [i != j] (none, the default), |i - j| (linear) \
-             or (i - j)^2 (quadratic) over category positions in value order (Cohen 1960, 1968; \
-             reference: scikit-learn cohen_kappa_score). Rows where either label is NULL are \
-             skipped. NULL when only one category occurs (expected disagreement 0; \
-             scikit-learn gives NaN) or there is no complete row."
-                .to_string(),
-            "SELECT cohen_kappa(judge_verdict, human_verdict, 'weights=quadratic') FROM paired;",
-        ),
-        AgreementFunction::Icc => (
-            "Intraclass correlation of numeric scores from a complete item x rater design, as \
-             pingouin's intraclass_corr reports it (Shrout & Fleiss 1979; McGraw & Wong 1996). \
-             Two-way ANOVA mean squares MSB (items), MSJ (raters), MSE (error), MSW (within \
-             items); ICC1 = (MSB - MSW) / (MSB + (k - 1) MSW), ICC2 = (MSB - MSE) / (MSB + \
-             (k - 1) MSE + k (MSJ - MSE) / n), ICC3 = (MSB - MSE) / (MSB + (k - 1) MSE), and the \
-             k-rater averages ICC1k, ICC2k, ICC3k. Returns a struct (icc, f, df1, df2, p_value, \
-             ci_lower, ci_upper): the F test of no item effect and the interval at the chosen \
-             confidence (ICC2 uses Satterthwaite's degrees of freedom). Every rater must rate \
-             every item exactly once: an incomplete design is an error that points to \
-             krippendorff_alpha with level=interval. A row with a NULL item, rater or score is \
-             skipped (so it can make the design incomplete). The struct is NULL with fewer than \
-             two items or two raters."
-                .to_string(),
-            "SELECT (icc(wine, judge, score, 'form=ICC3'))['icc'] FROM tastings;",
-        ),
-        AgreementFunction::KrippendorffAlphaCi | AgreementFunction::CohenKappaCi => (
-            format!("{} with a percentile bootstrap interval: a struct (value, ci_lower, \
-             ci_upper). The options of {} plus bootstrap (replicates, default 1000), seed \
-             (default 42) and confidence (default 0.95). Alpha uses the unit-resampling \
-             bootstrap: each replicate draws the pairable items with replacement and recomputes \
-             alpha from their summed coincidences. Kappa resamples items (rows), a multinomial \
-             draw of the confusion matrix. Replicates where the coefficient is undefined are \
-             left out. Items and categories are put in value order before resampling, so a seed \
-             gives the same interval whatever the partitioning. A separate function because a \
-             SQL result type cannot change with an option value.",
-             function.base().name(), function.base().name()),
-            if function == AgreementFunction::KrippendorffAlphaCi {
-                "SELECT krippendorff_alpha_ci(item_id, worker, label, 'level=ordinal, bootstrap=1000, seed=7') FROM ratings;"
-            } else {
-                "SELECT cohen_kappa_ci(judge, human, 'bootstrap=2000') FROM paired;"
-            },
-        ),
-        AgreementFunction::ScottPi => (
-            "Scott's pi for two raters in wide form: (P_o - P_e) / (1 - P_e), where P_e = sum \
-             p_k^2 over the pooled proportions of both raters (Scott 1955; reference: irrCAC \
-             Fleiss' kappa on two raters, which is Scott's pi). Rows where either label is NULL \
-             are skipped. NULL when only one category occurs or there is no complete row."
-                .to_string(),
-            "SELECT scott_pi(rater_a, rater_b) FROM paired;",
-        ),
-    };
-    let mut builder = Documentation::builder(DOC_SECTION, description, function.usage());
-    for name in function.data_args() {
-        let text = match *name {
-            "item" => "The rated unit (string or integer).",
-            "rater" => "Who rated it (string or integer).",
-            "label" | "value" => "The rating: a number or a text label.",
-            "score" => "The numeric rating.",
-            _ => "One rater's label for the row's item: a number or text, the same kind for both.",
-        };
-        builder = builder.with_argument(*name, text);
-    }
-    if let Some(key) = function.option_keys().first() {
-        let text = match *key {
-            "level" => "String literal: level = nominal (default) | ordinal | interval | ratio.",
-            "form" => "String literal: form = ICC1 | ICC2 (default: two-way random, absolute agreement) | ICC3 | ICC1k | ICC2k | ICC3k; confidence = 0.95 (default).",
-            _ if function == AgreementFunction::KrippendorffAlphaCi => "String literal: level (as krippendorff_alpha), bootstrap = 1000, seed = 42, confidence = 0.95.",
-            _ if function == AgreementFunction::CohenKappaCi => "String literal: weights (as cohen_kappa), bootstrap = 1000, seed = 42, confidence = 0.95.",
-            _ if function == AgreementFunction::GwetAc2 => {
-                "String literal: weights = quadratic (default) | linear."
-            }
-            _ => "String literal: weights = none (default) | linear | quadratic.",
-        };
-        builder = builder.with_argument("options", text);
-    }
-    builder.with_sql_example(example).build()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1663,7 +1323,7 @@ mod tests {
         RatingsAccumulator {
             function: f,
             config: f
-                .parse_config((!options.is_empty()).then_some(options))
+                .configure(&Options::parse(f.spec(), Some(options)).unwrap())
                 .unwrap(),
             items: ItemInterner::new(ItemKind::Integer),
             raters: ItemInterner::new(ItemKind::Integer),
