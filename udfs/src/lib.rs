@@ -74,6 +74,7 @@ pub fn specs() -> Vec<&'static spec::FunctionSpec> {
     let declared: Vec<&'static spec::FunctionSpec> = calibration::spec::SPECS
         .iter()
         .chain(agreement::spec::SPECS.iter())
+        .chain(judge::spec::SPECS.iter())
         .copied()
         .collect();
     aggregate_functions()

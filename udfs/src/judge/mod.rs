@@ -3,13 +3,12 @@
 //!
 //! Each function only turns rows into the inputs of a kernel in `prefdb_stats::judge`.
 
-use crate::call::{check_logical, check_physical, RowOrder};
 use crate::items::{ItemColumn, ItemInterner, ItemKind, ItemRef};
 use crate::leaderboard::Ranking;
 use crate::memory::{bytes_of, MemoryBudget};
-use crate::options::{check_arg_count, logical_options, physical_options, FunctionOptions};
-use crate::pairwise::{f64_field, leaderboard_fields, list_of};
-use crate::state::{corrupt, wrap, StateRows};
+use crate::spec::aggregate::{Call, Family, PrefdbAggregate};
+use crate::spec::{struct_fields, FunctionSpec, Options};
+use crate::state::{corrupt, list_fields, wrap, StateRows};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, PrimitiveArray, StructArray,
     UInt32Array, UInt8Array,
@@ -18,26 +17,15 @@ use datafusion::arrow::datatypes::{
     ArrowPrimitiveType, DataType, Field, FieldRef, Fields, Float64Type, Int64Type, UInt8Type,
 };
 use datafusion::common::{exec_err, internal_err, plan_err, Result, ScalarValue};
-use datafusion::logical_expr::expr::AggregateFunction;
-use datafusion::logical_expr::function::{
-    AccumulatorArgs, AggregateFunctionSimplification, StateFieldsArgs,
-};
 use datafusion::logical_expr::utils::format_state_name;
-use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, DocSection, Documentation, EmitTo, Expr,
-    GroupsAccumulator, Signature, Volatility,
-};
+use datafusion::logical_expr::{Accumulator, AggregateUDF, EmitTo, GroupsAccumulator};
 use prefdb_stats::judge::{
     aggregate_ranks, position_consistency, wildbench_reward, FiveLevel, PositionError, RankRule,
     ScoreComparison, Verdict,
 };
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-const DOC_SECTION: DocSection = DocSection {
-    include: true,
-    label: "Judge diagnostics",
-    description: Some("Checks of LLM judges, judge-based rewards, and rank aggregation."),
-};
+pub(crate) mod spec;
 
 /// The functions of this file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -50,69 +38,19 @@ pub enum JudgeFunction {
 
 impl JudgeFunction {
     pub fn name(self) -> &'static str {
-        match self {
-            JudgeFunction::PositionConsistency => "position_consistency",
-            JudgeFunction::ScoreComparison => "score_comparison_inconsistency",
-            JudgeFunction::WbReward => "wb_reward",
-            JudgeFunction::RankAggregate => "rank_aggregate",
-        }
+        self.spec().name
     }
 
-    fn data_args(self) -> &'static [&'static str] {
-        match self {
-            JudgeFunction::PositionConsistency => &["pair_id", "order", "verdict"],
-            JudgeFunction::ScoreComparison => &["score_a", "score_b", "verdict"],
-            JudgeFunction::WbReward => &["outcome", "len_a", "len_b"],
-            JudgeFunction::RankAggregate => &["system", "task", "score"],
-        }
-    }
-
-    fn option_keys(self) -> &'static [&'static str] {
-        match self {
-            JudgeFunction::WbReward => &["k"],
-            JudgeFunction::RankAggregate => &["method"],
-            _ => &[],
-        }
-    }
-
-    fn usage(self) -> String {
-        let args = self.data_args().join(", ");
-        match self.option_keys() {
-            [] => format!("{}({args})", self.name()),
-            keys => format!("{}({args} [, '{}=...'])", self.name(), keys[0]),
-        }
+    fn arg_name(self, i: usize) -> &'static str {
+        self.spec().args[i].name
     }
 }
 
 /// Parsed options of the functions that take any.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct JudgeConfig {
+pub struct JudgeConfig {
     k: f64,
     rule: RankRule,
-}
-
-fn parse_config(f: JudgeFunction, text: Option<&str>) -> Result<JudgeConfig> {
-    let o = match text {
-        Some(t) => FunctionOptions::parse(f.name(), t, f.option_keys())?,
-        None => FunctionOptions::empty(f.name()),
-    };
-    Ok(JudgeConfig {
-        k: o.f64_or(
-            "k",
-            500.0,
-            |v| v.is_finite() && v >= 0.0,
-            "a number of characters >= 0",
-        )?,
-        rule: o.choice_or(
-            "method",
-            RankRule::Mean,
-            &[
-                ("mean", RankRule::Mean),
-                ("borda", RankRule::Borda),
-                ("copeland", RankRule::Copeland),
-            ],
-        )?,
-    })
 }
 
 fn is_text(t: &DataType) -> bool {
@@ -145,13 +83,6 @@ fn key_coercion(name: &str, arg: &str, t: &DataType) -> Result<DataType> {
     Ok(ItemKind::of(name, arg, t)?.coerced_type(t))
 }
 
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct JudgeUdaf {
-    function: JudgeFunction,
-    signature: Signature,
-    budget: MemoryBudget,
-}
-
 pub fn judge_udafs(budget: &MemoryBudget) -> Vec<AggregateUDF> {
     [
         JudgeFunction::PositionConsistency,
@@ -160,58 +91,40 @@ pub fn judge_udafs(budget: &MemoryBudget) -> Vec<AggregateUDF> {
         JudgeFunction::RankAggregate,
     ]
     .into_iter()
-    .map(|function| {
-        AggregateUDF::from(JudgeUdaf {
-            function,
-            signature: Signature::user_defined(Volatility::Immutable),
-            budget: budget.clone(),
-        })
-    })
+    .map(|function| PrefdbAggregate::udaf(function, budget))
     .collect()
 }
 
-fn position_fields() -> Fields {
-    Fields::from(vec![
-        f64_field("consistency"),
-        f64_field("first_position_rate"),
-        Field::new("pairs", DataType::Int64, true),
-        Field::new("verdicts", DataType::Int64, true),
-    ])
-}
+impl Family for JudgeFunction {
+    type Config = JudgeConfig;
 
-fn score_comparison_fields() -> Fields {
-    Fields::from(vec![
-        f64_field("conflict_rate"),
-        f64_field("mismatch_rate"),
-        Field::new("pairs", DataType::Int64, true),
-    ])
-}
-
-impl AggregateUDFImpl for JudgeUdaf {
-    fn name(&self) -> &str {
-        self.function.name()
+    fn spec(&self) -> &'static FunctionSpec {
+        spec::SPECS[*self as usize]
     }
 
-    fn signature(&self) -> &Signature {
-        &self.signature
+    fn configure(&self, o: &Options) -> Result<JudgeConfig> {
+        Ok(JudgeConfig {
+            k: o.number("k").unwrap_or_default(),
+            rule: match o.choice("method") {
+                Some("borda") => RankRule::Borda,
+                Some("copeland") => RankRule::Copeland,
+                _ => RankRule::Mean,
+            },
+        })
     }
 
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        let f = self.function;
+    /// Pair ids, orders, systems and tasks are keys (booleans allowed); verdicts are text
+    /// or numbers.
+    fn coerce(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        let f = *self;
+        let spec = f.spec();
+        spec.check_arg_count(arg_types.len())?;
         let name = f.name();
-        let data = f.data_args();
-        check_arg_count(
-            name,
-            arg_types.len(),
-            data.len(),
-            !f.option_keys().is_empty(),
-            &f.usage(),
-        )?;
         arg_types
             .iter()
             .enumerate()
             .map(|(i, t)| {
-                let Some(arg) = data.get(i) else {
+                let Some(arg) = spec.args.get(i).map(|a| a.name) else {
                     return if is_text(t) {
                         Ok(t.clone())
                     } else {
@@ -231,70 +144,57 @@ impl AggregateUDFImpl for JudgeUdaf {
             .collect()
     }
 
-    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        Ok(match self.function {
-            JudgeFunction::PositionConsistency => DataType::Struct(position_fields()),
-            JudgeFunction::ScoreComparison => DataType::Struct(score_comparison_fields()),
-            JudgeFunction::WbReward => DataType::Float64,
-            JudgeFunction::RankAggregate => {
-                let item = key_coercion(self.name(), "system", &arg_types[0])?;
-                let kind = ItemKind::of(self.name(), "system", &item)?;
-                list_of(leaderboard_fields(kind.output_type()))
-            }
-        })
+    fn item_type(&self, data: &[DataType]) -> Result<DataType> {
+        if *self != JudgeFunction::RankAggregate {
+            return Ok(DataType::Utf8);
+        }
+        let item = key_coercion(self.name(), "system", &data[0])?;
+        Ok(ItemKind::of(self.name(), "system", &item)?.output_type())
     }
 
-    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        let name = |suffix: &str| format_state_name(args.name, suffix);
-        let list = |suffix: &str, t: DataType| {
-            Arc::new(Field::new(name(suffix), DataType::new_list(t, true), true))
-        };
+    fn state_fields(&self, name: &str, args: &[FieldRef]) -> Result<Vec<FieldRef>> {
         let key = |i: usize| -> Result<DataType> {
-            Ok(ItemKind::of(
-                self.name(),
-                self.function.data_args()[i],
-                args.input_fields[i].data_type(),
-            )?
-            .output_type())
+            Ok(ItemKind::of(self.name(), self.arg_name(i), args[i].data_type())?.output_type())
         };
-        Ok(match self.function {
-            JudgeFunction::PositionConsistency => vec![
-                list("pairs", key(0)?),
-                list("orders", key(1)?),
-                list("pair_ids", DataType::UInt32),
-                list("order_ids", DataType::UInt32),
-                list("verdicts", DataType::UInt8),
-            ],
-            JudgeFunction::RankAggregate => vec![
-                list("systems", key(0)?),
-                list("tasks", key(1)?),
-                list("system_ids", DataType::UInt32),
-                list("task_ids", DataType::UInt32),
-                list("scores", DataType::Float64),
-            ],
+        let scalar = |suffix: &str, t: DataType| -> FieldRef {
+            Arc::new(Field::new(format_state_name(name, suffix), t, true))
+        };
+        Ok(match self {
+            JudgeFunction::PositionConsistency => list_fields(
+                name,
+                vec![
+                    ("pairs", key(0)?),
+                    ("orders", key(1)?),
+                    ("pair_ids", DataType::UInt32),
+                    ("order_ids", DataType::UInt32),
+                    ("verdicts", DataType::UInt8),
+                ],
+            ),
+            JudgeFunction::RankAggregate => list_fields(
+                name,
+                vec![
+                    ("systems", key(0)?),
+                    ("tasks", key(1)?),
+                    ("system_ids", DataType::UInt32),
+                    ("task_ids", DataType::UInt32),
+                    ("scores", DataType::Float64),
+                ],
+            ),
             JudgeFunction::ScoreComparison => ["pairs", "conflicts", "mismatches"]
                 .iter()
-                .map(|s| Arc::new(Field::new(name(s), DataType::Int64, true)))
+                .map(|s| scalar(s, DataType::Int64))
                 .collect(),
             JudgeFunction::WbReward => vec![
-                Arc::new(Field::new(name("sum"), DataType::Float64, true)),
-                Arc::new(Field::new(name("count"), DataType::Int64, true)),
+                scalar("sum", DataType::Float64),
+                scalar("count", DataType::Int64),
             ],
         })
     }
 
-    fn accumulator(&self, acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        let f = self.function;
-        check_physical(f.name(), &acc_args, RowOrder::Ignored)?;
-        let options = physical_options(f.name(), acc_args.exprs, f.data_args().len())?;
-        let config = parse_config(f, options.as_deref())?;
-        let kind = |i: usize| {
-            ItemKind::of(
-                f.name(),
-                f.data_args()[i],
-                acc_args.expr_fields[i].data_type(),
-            )
-        };
+    fn accumulator(&self, call: &Call<'_, JudgeConfig>) -> Result<Box<dyn Accumulator>> {
+        let f = *self;
+        let config = *call.config;
+        let kind = |i: usize| ItemKind::of(f.name(), f.arg_name(i), call.data_type(i));
         Ok(match f {
             JudgeFunction::PositionConsistency | JudgeFunction::RankAggregate => {
                 Box::new(KeyedAccumulator {
@@ -306,8 +206,8 @@ impl AggregateUDFImpl for JudgeUdaf {
                     group_ids: Vec::new(),
                     verdicts: Vec::new(),
                     scores: Vec::new(),
-                    return_type: acc_args.return_field.data_type().clone(),
-                    budget: self.budget.clone(),
+                    return_type: call.return_type(),
+                    budget: call.budget.clone(),
                 })
             }
             JudgeFunction::ScoreComparison => Box::new(ScoreComparisonAccumulator {
@@ -322,41 +222,28 @@ impl AggregateUDFImpl for JudgeUdaf {
     }
 
     /// `wb_reward` keeps every group's (sum, count) in one accumulator.
-    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
-        self.function == JudgeFunction::WbReward
+    fn grouped(&self, _config: &JudgeConfig) -> bool {
+        *self == JudgeFunction::WbReward
     }
 
-    fn create_groups_accumulator(
-        &self,
-        acc_args: AccumulatorArgs,
-    ) -> Result<Box<dyn GroupsAccumulator>> {
-        let f = self.function;
-        if f != JudgeFunction::WbReward {
-            return internal_err!("{}: no grouped form", f.name());
+    fn groups_accumulator(&self, call: &Call<'_, JudgeConfig>) -> Result<Box<dyn GroupsAccumulator>> {
+        if *self != JudgeFunction::WbReward {
+            return internal_err!("{}: no grouped form", self.name());
         }
-        check_physical(f.name(), &acc_args, RowOrder::Ignored)?;
-        let options = physical_options(f.name(), acc_args.exprs, f.data_args().len())?;
-        let config = parse_config(f, options.as_deref())?;
         Ok(Box::new(WbRewardGroups {
-            k: config.k,
+            k: call.config.k,
             sums: Vec::new(),
             counts: Vec::new(),
         }))
     }
+}
 
-    fn simplify(&self) -> Option<AggregateFunctionSimplification> {
-        let f = self.function;
-        Some(Box::new(move |aggregate: AggregateFunction, _info| {
-            check_logical(&aggregate, RowOrder::Ignored)?;
-            let options = logical_options(f.name(), &aggregate.params.args, f.data_args().len())?;
-            parse_config(f, options.as_deref())?;
-            Ok(Expr::AggregateFunction(aggregate))
-        }))
-    }
+fn position_fields() -> Fields {
+    struct_fields(spec::POSITION_FIELDS, &DataType::Utf8)
+}
 
-    fn documentation(&self) -> Option<&Documentation> {
-        Some(documentation(self.function))
-    }
+fn score_comparison_fields() -> Fields {
+    struct_fields(spec::SCORE_COMPARISON_FIELDS, &DataType::Utf8)
 }
 
 const VERDICTS: &str = "'a' | 'first' | 'left' | 'model_a' (the first response), 'b' | 'second' | \
@@ -942,123 +829,13 @@ impl GroupsAccumulator for WbRewardGroups {
     }
 }
 
-fn documentation(function: JudgeFunction) -> &'static Documentation {
-    static DOCS: OnceLock<Vec<Documentation>> = OnceLock::new();
-    let docs = DOCS.get_or_init(|| {
-        [
-            JudgeFunction::PositionConsistency,
-            JudgeFunction::ScoreComparison,
-            JudgeFunction::WbReward,
-            JudgeFunction::RankAggregate,
-        ]
-        .into_iter()
-        .map(build_documentation)
-        .collect()
-    });
-    &docs[function as usize]
-}
-
-fn build_documentation(function: JudgeFunction) -> Documentation {
-    match function {
-        JudgeFunction::PositionConsistency => Documentation::builder(
-            DOC_SECTION,
-            format!(
-                "Position bias of a judge (Wang et al. 2023, Large Language Models are not Fair \
-                 Evaluators): how often a verdict survives swapping the two responses. Each row \
-                 is one judgement of pair pair_id shown in order order (any two values per pair, \
-                 e.g. 'ab' and 'ba', or a boolean swapped flag); verdict is positional: {VERDICTS}. \
-                 Returns a struct: consistency, the share of pairs judged in both orders whose \
-                 two verdicts name the same response (or are both ties); first_position_rate, the \
-                 share of decisive verdicts over all rows that chose the response shown first \
-                 (0.5 means no position bias); pairs, the number judged in both orders; verdicts, \
-                 the rows counted. consistency is NULL with no pair seen in both orders, \
-                 first_position_rate with no decisive verdict. A pair with two verdicts in one \
-                 order, or with three order values, is an error. A row with a NULL argument is \
-                 skipped; with no rows left the struct is NULL."
-            ),
-            "position_consistency(pair_id, order, verdict)",
-        )
-        .with_argument("pair_id", "The compared pair (string or integer).")
-        .with_argument("order", "Which presentation: any two string, integer or boolean values per pair.")
-        .with_argument("verdict", "The chosen position, or a tie.")
-        .with_sql_example(
-            "SELECT judge, position_consistency(pair_id, swapped, verdict) AS p FROM judgements GROUP BY judge;",
-        )
-        .with_related_udf("score_comparison_inconsistency")
-        .build(),
-        JudgeFunction::ScoreComparison => Documentation::builder(
-            DOC_SECTION,
-            format!(
-                "Score-comparison inconsistency (TrustJudge): whether a judge's pairwise verdict \
-                 agrees with the scores it gave the same two responses on their own. Returns a \
-                 struct: conflict_rate, the share of pairs where the verdict prefers the response \
-                 with the strictly lower score; mismatch_rate, the share where the verdict's \
-                 direction differs from the sign of score_a - score_b in any way (conflicts, a \
-                 decisive verdict between equal scores, or a tie verdict between different \
-                 scores); pairs, the rows counted. verdict: {VERDICTS}. A row with a NULL \
-                 argument is skipped; with no rows left the struct is NULL."
-            ),
-            "score_comparison_inconsistency(score_a, score_b, verdict)",
-        )
-        .with_argument("score_a, score_b", "The judge's single-answer scores of the two responses.")
-        .with_argument("verdict", "The judge's pairwise verdict on the same two responses.")
-        .with_sql_example(
-            "SELECT score_comparison_inconsistency(score_a, score_b, verdict) FROM judgements;",
-        )
-        .with_related_udf("position_consistency")
-        .build(),
-        JudgeFunction::WbReward => Documentation::builder(
-            DOC_SECTION,
-            format!(
-                "WildBench's pairwise reward of response A against a reference response B, \
-                 averaged over rows (use GROUP BY model for a per-model reward, as WildBench \
-                 reports it; multiply by 100 for its percentage form). Much better +1, slightly \
-                 better +0.5, tie 0, slightly worse -0.5, much worse -1; but a 'slightly better' \
-                 win by a response more than k characters longer than the loser counts as a tie \
-                 (0). outcome: {LEVELS} (also 'A>>B', 'A>B', 'B>A', 'B>>A'). A row with a NULL \
-                 outcome or length is skipped (the length rule could not be applied); NULL with \
-                 no rows left."
-            ),
-            "wb_reward(outcome, len_a, len_b [, 'k=500'])",
-        )
-        .with_argument("outcome", "The five-level verdict from A's side.")
-        .with_argument("len_a, len_b", "Response lengths in characters, e.g. length(response_a).")
-        .with_argument("options", "String literal: k, the length margin in characters (default 500, WildBench's K).")
-        .with_sql_example(
-            "SELECT model, wb_reward(verdict, length(output), length(ref_output), 'k=500') AS reward FROM wildbench GROUP BY model ORDER BY reward DESC;",
-        )
-        .build(),
-        JudgeFunction::RankAggregate => Documentation::builder(
-            DOC_SECTION,
-            "One leaderboard from per-task scores by a social-choice rule (Colombo et al. 2022, \
-             What are the best systems?). Higher scores are better; pass -score for errors or \
-             losses. method=mean (default): the mean of a system's scores over the tasks it \
-             has. method=borda: per task, one point for each system with a lower score and half \
-             a point for each with an equal score, summed over tasks (a missing task earns \
-             nothing). method=copeland: for each other system sharing at least one task, one \
-             point if this system scores higher on more shared tasks than it scores lower, \
-             half a point for an even split. Returns the leaderboard list (rank, item = system, \
-             rating = the aggregate score) ordered by rating descending, equal ratings sharing \
-             a rank and ordered by system; interval and win/loss fields are NULL. A system with \
-             two scores for one task is an error. A row with a NULL argument is skipped; NULL \
-             with no rows left.",
-            "rank_aggregate(system, task, score [, 'method=mean|borda|copeland'])",
-        )
-        .with_argument("system", "The ranked system (string or integer).")
-        .with_argument("task", "The task or benchmark (string or integer).")
-        .with_argument("score", "The system's score on the task; higher is better.")
-        .with_argument("options", "String literal: method = mean (default) | borda | copeland.")
-        .with_sql_example(
-            "SELECT * FROM leaderboard('SELECT rank_aggregate(model, benchmark, accuracy, ''method=borda'') FROM results');",
-        )
-        .with_related_udf("bt_rank")
-        .build(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse_config(f: JudgeFunction, text: Option<&str>) -> Result<JudgeConfig> {
+        f.configure(&Options::parse(f.spec(), text)?)
+    }
 
     #[test]
     fn options_are_checked() {
@@ -1070,18 +847,6 @@ mod tests {
             .contains("wb_reward: option 'k' must be a number of characters >= 0"));
         let e = parse_config(JudgeFunction::PositionConsistency, Some("k=1")).unwrap_err();
         assert!(e.to_string().contains("takes no options"));
-    }
-
-    #[test]
-    fn documentation_matches_function() {
-        for f in [
-            JudgeFunction::PositionConsistency,
-            JudgeFunction::ScoreComparison,
-            JudgeFunction::WbReward,
-            JudgeFunction::RankAggregate,
-        ] {
-            assert!(documentation(f).syntax_example.starts_with(f.name()));
-        }
     }
 }
 

@@ -1,0 +1,163 @@
+//! The declarations of the judge diagnostics (`position_consistency`,
+//! `score_comparison_inconsistency`), the judge-based reward `wb_reward`, and
+//! `rank_aggregate`, which is filed with the leaderboards it returns.
+
+use crate::spec::ArgType::{Item, Number, Outcome};
+use crate::spec::FieldType::{Float, Int};
+use crate::spec::{
+    valid, Arg, Doc, FieldType, FunctionSpec, OptionSpec, OptionType, OutField, Output, RowOrder,
+    Section,
+};
+
+const VERDICT: Arg = Arg::required(
+    "verdict",
+    Outcome,
+    "The chosen position, or a tie: 'a' | 'first' | 'left' | 'model_a' (the first response), 'b' | 'second' | 'right' | 'model_b', 'tie' | 'tie (bothbad)' (case-insensitive), or 1 / 0 / 0.5.",
+);
+
+pub(crate) static POSITION_FIELDS: &[OutField] = &[
+    OutField::new("consistency", Float, "Share of pairs judged in both orders whose two verdicts name the same response (or are both ties)."),
+    OutField::new("first_position_rate", Float, "Share of decisive verdicts, over all rows, that chose the response shown first; 0.5 means no position bias."),
+    OutField::new("pairs", Int, "Pairs judged in both orders."),
+    OutField::new("verdicts", Int, "Rows counted."),
+];
+
+pub(crate) static POSITION_CONSISTENCY: FunctionSpec = FunctionSpec {
+    name: "position_consistency",
+    section: Section::Judge,
+    args: &[
+        Arg::required("pair_id", Item, "The compared pair."),
+        Arg::required("order", Item, "Which presentation: any two values per pair, e.g. 'ab' and 'ba', or a boolean swapped flag."),
+        VERDICT,
+    ],
+    options: &[],
+    misplaced: &[],
+    output: Output::Struct(POSITION_FIELDS),
+    row_order: RowOrder::Ignored,
+    doc: Doc {
+        summary: "Position bias of a judge: how often a verdict survives swapping the two responses.",
+        method: "Each row is one judgement of pair pair_id shown in order order, and verdict is positional; a pair judged in both orders is consistent when its two verdicts name the same response or are both ties (Wang et al. 2023, Large Language Models are not Fair Evaluators).",
+        nulls: "A row with a NULL argument is skipped. A verdict that is not one of the accepted words or numbers is an error, and so is a pair with two verdicts in one order or with three order values.",
+        degenerate: "consistency is NULL with no pair seen in both orders, first_position_rate with no decisive verdict. With no rows left the struct is NULL.",
+        example: "SELECT judge, position_consistency(pair_id, swapped, verdict) AS p FROM judgements GROUP BY judge;",
+    },
+};
+
+pub(crate) static SCORE_COMPARISON_FIELDS: &[OutField] = &[
+    OutField::new("conflict_rate", Float, "Share of pairs where the verdict prefers the response with the strictly lower score."),
+    OutField::new("mismatch_rate", Float, "Share of pairs where the verdict's direction differs from the sign of score_a - score_b in any way."),
+    OutField::new("pairs", Int, "Rows counted."),
+];
+
+pub(crate) static SCORE_COMPARISON_INCONSISTENCY: FunctionSpec = FunctionSpec {
+    name: "score_comparison_inconsistency",
+    section: Section::Judge,
+    args: &[
+        Arg::required("score_a", Number, "The judge's single-answer score of the first response."),
+        Arg::required("score_b", Number, "The judge's single-answer score of the second response."),
+        Arg::required(
+            "verdict",
+            Outcome,
+            "The judge's pairwise verdict on the same two responses: 'a' | 'first' | 'left' | 'model_a' (the first response), 'b' | 'second' | 'right' | 'model_b', 'tie' | 'tie (bothbad)' (case-insensitive), or 1 / 0 / 0.5.",
+        ),
+    ],
+    options: &[],
+    misplaced: &[],
+    output: Output::Struct(SCORE_COMPARISON_FIELDS),
+    row_order: RowOrder::Ignored,
+    doc: Doc {
+        summary: "Score-comparison inconsistency: whether a judge's pairwise verdict agrees with the scores it gave the same two responses on their own.",
+        method: "A conflict is a verdict for the response with the strictly lower score; a mismatch is any difference between the verdict's direction and the sign of score_a - score_b: a conflict, a decisive verdict between equal scores, or a tie verdict between different scores (TrustJudge).",
+        nulls: "A row with a NULL argument is skipped. A verdict that is not one of the accepted words or numbers is an error, and so are scores whose difference is not a finite number.",
+        degenerate: "With no rows left the struct is NULL.",
+        example: "SELECT score_comparison_inconsistency(score_a, score_b, verdict) FROM judgements;",
+    },
+};
+
+pub(crate) static WB_REWARD: FunctionSpec = FunctionSpec {
+    name: "wb_reward",
+    section: Section::Judge,
+    args: &[
+        Arg::required(
+            "outcome",
+            Outcome,
+            "The five-level verdict from A's side: 'A++', 'A+', 'A=B' (or 'tie'), 'B+', 'B++' (case-insensitive; also 'A>>B', 'A>B', 'B>A', 'B>>A'), or the rewards 1, 0.5, 0, -0.5, -1.",
+        ),
+        Arg::required("len_a", Number, "Length of response A in characters, e.g. length(response_a)."),
+        Arg::required("len_b", Number, "Length of response B in characters."),
+    ],
+    options: &[OptionSpec {
+        key: "k",
+        ty: OptionType::Number {
+            valid: valid::non_negative,
+            what: "a number of characters >= 0",
+        },
+        default: Some("500"),
+        meaning: "The length margin in characters (WildBench's K): a 'slightly better' win by a response more than k characters longer than the loser counts as a tie.",
+    }],
+    misplaced: &[],
+    output: Output::Number,
+    row_order: RowOrder::Ignored,
+    doc: Doc {
+        summary: "WildBench's pairwise reward of response A against a reference response B, averaged over rows.",
+        method: "Much better +1, slightly better +0.5, tie 0, slightly worse -0.5, much worse -1; but a 'slightly better' win by a response more than k characters longer than the loser counts as a tie (0). Use GROUP BY model for a per-model reward, as WildBench reports it; multiply by 100 for its percentage form.",
+        nulls: "A row with a NULL outcome or length is skipped (the length rule could not be applied). An outcome that is not one of the five levels is an error, and so is a length that is not a finite number >= 0.",
+        degenerate: "NULL with no rows left.",
+        example: "SELECT model, wb_reward(verdict, length(output), length(ref_output), 'k=500') AS reward FROM wildbench GROUP BY model ORDER BY reward DESC;",
+    },
+};
+
+/// A leaderboard entry, the fields of `pairwise::leaderboard_fields`, with what each holds
+/// for `rank_aggregate`.
+pub(crate) static LEADERBOARD_FIELDS: &[OutField] = &[
+    OutField::new("rank", Int, "Competition rank: equal ratings share a rank."),
+    OutField::new("item", FieldType::Item, "The system."),
+    OutField::new(
+        "rating",
+        Float,
+        "The aggregate score under the chosen method.",
+    ),
+    OutField::new("ci_lower", Float, "NULL: no intervals."),
+    OutField::new("ci_upper", Float, "NULL: no intervals."),
+    OutField::new("rank_lower", Int, "NULL: no intervals."),
+    OutField::new("rank_upper", Int, "NULL: no intervals."),
+    OutField::new("wins", Float, "NULL: no win/loss counts."),
+    OutField::new("losses", Float, "NULL: no win/loss counts."),
+    OutField::new("ties", Float, "NULL: no win/loss counts."),
+    OutField::new("battles", Float, "NULL: no win/loss counts."),
+    OutField::new("tie_param", Float, "NULL: no tie model."),
+];
+
+pub(crate) static RANK_AGGREGATE: FunctionSpec = FunctionSpec {
+    name: "rank_aggregate",
+    section: Section::Ranking,
+    args: &[
+        Arg::required("system", Item, "The ranked system."),
+        Arg::required("task", Item, "The task or benchmark."),
+        Arg::required("score", Number, "The system's score on the task; higher is better."),
+    ],
+    options: &[OptionSpec {
+        key: "method",
+        ty: OptionType::Choice(&["mean", "borda", "copeland"]),
+        default: Some("mean"),
+        meaning: "The social-choice rule: mean, the mean of a system's scores over the tasks it has; borda, per task one point for each system with a lower score and half a point for each with an equal score, summed over tasks (a missing task earns nothing); copeland, for each other system sharing at least one task, one point if this system scores higher on more shared tasks than it scores lower, half a point for an even split.",
+    }],
+    misplaced: &[],
+    output: Output::List(LEADERBOARD_FIELDS),
+    row_order: RowOrder::Ignored,
+    doc: Doc {
+        summary: "One leaderboard from per-task scores by a social-choice rule.",
+        method: "The rating is the system's mean score, Borda count or Copeland score (Colombo et al. 2022, What are the best systems?). Higher scores are better; pass -score for errors or losses. The leaderboard is ordered by rating descending, equal ratings sharing a rank and ordered by system; interval and win/loss fields are NULL.",
+        nulls: "A row with a NULL argument is skipped. A NaN or infinite score is an error, and so is a system with two scores for one task.",
+        degenerate: "NULL with no rows left.",
+        example: "SELECT * FROM leaderboard('SELECT rank_aggregate(model, benchmark, accuracy, ''method=borda'') FROM results');",
+    },
+};
+
+/// The declarations, indexed by `JudgeFunction`'s discriminants.
+pub(crate) static SPECS: [&FunctionSpec; 4] = [
+    &POSITION_CONSISTENCY,
+    &SCORE_COMPARISON_INCONSISTENCY,
+    &WB_REWARD,
+    &RANK_AGGREGATE,
+];
