@@ -4,171 +4,90 @@
 //! Features differ from battle to battle, so unlike `bt_rank` the state cannot shrink to
 //! pair counts: it keeps every battle (ids, score, weight and its feature vector).
 
-use crate::call::{check_logical, check_physical, RowOrder};
 use crate::items::{ItemColumn, ItemInterner, ItemKind};
 use crate::leaderboard::{fisher_bounds, item_type, to_original_ids, Ranking};
 use crate::memory::{bytes_of, MemoryBudget};
-use crate::options::{
-    row_weight, split_logical_call, split_physical_call, FunctionOptions, MAX_ITER,
-};
-use crate::pairwise::{
-    check_dense_size, coerce_item_pair, f64_field, leaderboard_fields, OutcomeColumn, ARG_ITEMS,
-    ARG_OUTCOME, DOC_SECTION,
-};
+use crate::options::row_weight;
+use crate::pairwise::{check_dense_size, coerce_item_pair, OutcomeColumn};
+use crate::spec::aggregate::{Call, Family, PrefdbAggregate};
+use crate::spec::{struct_fields, ArgType, FunctionSpec, Options};
 use crate::state::{list_fields, wrap, StateRows};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Float64Array, Int64Array, StructArray, UInt32Array,
 };
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type};
+use datafusion::arrow::datatypes::{DataType, FieldRef, Fields, Float64Type};
 use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
-use datafusion::logical_expr::expr::AggregateFunction;
-use datafusion::logical_expr::function::{
-    AccumulatorArgs, AggregateFunctionSimplification, StateFieldsArgs,
-};
-use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, Expr, Signature, Volatility,
-};
+use datafusion::logical_expr::{Accumulator, AggregateUDF};
 use prefdb_stats::calibration::scores::normal_upper_quantile;
 use prefdb_stats::pairwise::bradley_terry::to_elo_scale;
 use prefdb_stats::pairwise::{
     fit_controlled, Battles, BtOptions, ItemTotals, TieHandling, STRENGTH_RANK_TOLERANCE,
 };
 use prefdb_stats::special::normal_cdf;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 /// The most features (entries of the features array) a controlled fit takes.
 const MAX_FEATURES: usize = 100;
 
 const NAME: &str = "bt_rank_controlled";
-const OPTION_KEYS: &[&str] = &[
-    "scale",
-    "base",
-    "ties",
-    "prior",
-    "max_iter",
-    "tol",
-    "confidence",
-];
-const USAGE: &str =
-    "bt_rank_controlled(item_a, item_b, outcome, ARRAY[feature, ...] [, weight] [, 'options'])";
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Config {
+pub struct Config {
     fit: BtOptions,
     scale: f64,
     base: f64,
     confidence: f64,
 }
 
-fn parse_options(text: Option<&str>) -> Result<Config> {
-    let o = match text {
-        Some(t) => FunctionOptions::parse(NAME, t, OPTION_KEYS)?,
-        None => FunctionOptions::empty(NAME),
-    };
-    let d = BtOptions::default();
-    Ok(Config {
-        fit: BtOptions {
-            ties: o.choice_or(
-                "ties",
-                TieHandling::Half,
-                &[("half", TieHandling::Half), ("ignore", TieHandling::Ignore)],
-            )?,
-            prior: o.f64_or(
-                "prior",
-                d.prior,
-                |v| v.is_finite() && v >= 0.0,
-                "a number >= 0",
-            )?,
-            max_iter: o.usize_or("max_iter", d.max_iter, 1..=MAX_ITER)?,
-            tol: o.f64_or("tol", d.tol, |v| v.is_finite() && v > 0.0, "a number > 0")?,
-        },
-        scale: o.f64_or("scale", 400.0, |v| v.is_finite() && v > 0.0, "a number > 0")?,
-        base: o.f64_or("base", 1000.0, f64::is_finite, "a finite number")?,
-        confidence: o.f64_or(
-            "confidence",
-            0.95,
-            |c| c > 0.0 && c < 1.0,
-            "a number between 0 and 1",
-        )?,
-    })
-}
-
-/// Data arguments: item_a, item_b, outcome, features and an optional weight.
-const ARITY: (usize, usize) = (4, 5);
-
 pub fn coefficient_fields() -> Fields {
-    Fields::from(vec![
-        Field::new("feature", DataType::Int64, true),
-        f64_field("coef"),
-        f64_field("se"),
-        f64_field("z"),
-        f64_field("p_value"),
-        f64_field("ci_lower"),
-        f64_field("ci_upper"),
-    ])
+    struct_fields(crate::pairwise::spec::COEFFICIENT_FIELDS, &DataType::Utf8)
 }
 
 fn result_fields(item: DataType) -> Fields {
-    Fields::from(vec![
-        Field::new(
-            "leaderboard",
-            DataType::new_list(
-                DataType::Struct(Fields::from(leaderboard_fields(item))),
-                true,
-            ),
-            true,
-        ),
-        Field::new(
-            "coefficients",
-            DataType::new_list(DataType::Struct(coefficient_fields()), true),
-            true,
-        ),
-    ])
+    struct_fields(crate::pairwise::spec::CONTROLLED_FIELDS, &item)
 }
 
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct ControlledUdaf {
-    signature: Signature,
-    budget: MemoryBudget,
-}
+/// `bt_rank_controlled`: its declaration is `pairwise::spec::BT_RANK_CONTROLLED`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct BtRankControlled;
 
 pub fn bt_rank_controlled_udaf(budget: &MemoryBudget) -> AggregateUDF {
-    AggregateUDF::from(ControlledUdaf {
-        signature: Signature::user_defined(Volatility::Immutable),
-        budget: budget.clone(),
-    })
+    PrefdbAggregate::udaf(BtRankControlled, budget)
 }
 
-impl AggregateUDFImpl for ControlledUdaf {
-    fn name(&self) -> &str {
-        NAME
+impl Family for BtRankControlled {
+    type Config = Config;
+
+    fn spec(&self) -> &'static FunctionSpec {
+        &crate::pairwise::spec::BT_RANK_CONTROLLED
     }
 
-    fn signature(&self) -> &Signature {
-        &self.signature
+    fn configure(&self, o: &Options) -> Result<Config> {
+        let d = BtOptions::default();
+        Ok(Config {
+            fit: BtOptions {
+                ties: match o.choice("ties") {
+                    Some("ignore") => TieHandling::Ignore,
+                    _ => TieHandling::Half,
+                },
+                prior: o.number("prior").unwrap_or(d.prior),
+                max_iter: o.count("max_iter").unwrap_or(d.max_iter),
+                tol: o.number("tol").unwrap_or(d.tol),
+            },
+            scale: o.number("scale").unwrap_or_default(),
+            base: o.number("base").unwrap_or_default(),
+            confidence: o.number("confidence").unwrap_or_default(),
+        })
     }
 
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        if !(4..=6).contains(&arg_types.len()) {
-            return plan_err!(
-                "{NAME} takes 4 to 6 arguments, got {}: {USAGE}",
-                arg_types.len()
-            );
-        }
-        let mut coerced = coerce_item_pair(NAME, &arg_types[..2])?;
-        coerced.push(match &arg_types[2] {
-            t @ (DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) => t.clone(),
-            DataType::Dictionary(_, v) if v.is_string() => v.as_ref().clone(),
-            DataType::Null => DataType::Float64,
-            t if t.is_numeric() => DataType::Float64,
-            t => {
-                return plan_err!(
-                    "{NAME}: outcome must be text ('a', 'b', 'tie', ...) or a number in [0, 1], got {t}"
-                )
-            }
-        });
-        coerced.push(match &arg_types[3] {
+    /// Items of one kind, and the features an array of numbers.
+    fn coerce(&self, types: &[DataType]) -> Result<Vec<DataType>> {
+        let spec = self.spec();
+        spec.check_arg_count(types.len())?;
+        let mut coerced = coerce_item_pair(NAME, &types[..2])?;
+        coerced.push(ArgType::Outcome.coerce(NAME, "outcome", &types[2])?);
+        coerced.push(match &types[3] {
             DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _)
                 if f.data_type().is_numeric() || f.data_type() == &DataType::Null =>
             {
@@ -176,41 +95,21 @@ impl AggregateUDFImpl for ControlledUdaf {
             }
             t => {
                 return plan_err!(
-                "{NAME}: features must be an array of numbers, e.g. ARRAY[len_diff, 1.0], got {t}"
-            )
+                    "{NAME}: features must be an array of numbers, e.g. ARRAY[len_diff, 1.0], got {t}"
+                )
             }
         });
-        for (i, t) in arg_types.iter().enumerate().skip(4) {
-            coerced.push(match t {
-                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => t.clone(),
-                DataType::Dictionary(_, v) if v.is_string() => v.as_ref().clone(),
-                DataType::Null => DataType::Float64,
-                t if i == 4 && t.is_numeric() => DataType::Float64,
-                t if i == 4 => return plan_err!("{NAME}: weight must be numeric, got {t}"),
-                t => {
-                    return plan_err!(
-                        "{NAME}: the last argument must be the options string literal, got {t}"
-                    )
-                }
-            });
-        }
-        Ok(coerced)
+        spec.coerce_rest(types, coerced)
     }
 
-    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        let item = ItemKind::of(NAME, "the first item argument", &arg_types[0])?.output_type();
-        Ok(DataType::Struct(result_fields(item)))
+    fn item_type(&self, data: &[DataType]) -> Result<DataType> {
+        Ok(ItemKind::of(NAME, "the first item argument", &data[0])?.output_type())
     }
 
-    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        let item = ItemKind::of(
-            NAME,
-            "the first item argument",
-            args.input_fields[0].data_type(),
-        )?
-        .output_type();
+    fn state_fields(&self, name: &str, args: &[FieldRef]) -> Result<Vec<FieldRef>> {
+        let item = self.item_type(&[args[0].data_type().clone()])?;
         Ok(list_fields(
-            args.name,
+            name,
             vec![
                 ("items", item),
                 ("a", DataType::UInt32),
@@ -222,39 +121,17 @@ impl AggregateUDFImpl for ControlledUdaf {
         ))
     }
 
-    fn accumulator(&self, acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        check_physical(NAME, &acc_args, RowOrder::Ignored)?;
-        let (data_args, options) = split_physical_call(NAME, acc_args.exprs, ARITY, USAGE)?;
-        let weight = data_args == 5;
-        let config = parse_options(options.as_deref())?;
-        let kind = ItemKind::of(
-            NAME,
-            "the first item argument",
-            acc_args.expr_fields[0].data_type(),
-        )?;
+    fn accumulator(&self, call: &Call<'_, Config>) -> Result<Box<dyn Accumulator>> {
+        let kind = ItemKind::of(NAME, "the first item argument", call.data_type(0))?;
         Ok(Box::new(ControlledAccumulator {
-            config,
-            weight,
+            config: *call.config,
+            weight: call.data == 5,
             items: ItemInterner::new(kind),
             n_features: None,
             battles: Battles::default(),
-            return_type: acc_args.return_field.data_type().clone(),
-            budget: self.budget.clone(),
+            return_type: call.return_type(),
+            budget: call.budget.clone(),
         }))
-    }
-
-    fn simplify(&self) -> Option<AggregateFunctionSimplification> {
-        Some(Box::new(|aggregate: AggregateFunction, _info| {
-            check_logical(&aggregate, RowOrder::Ignored)?;
-            let (_, options) = split_logical_call(NAME, &aggregate.params.args, ARITY, USAGE)?;
-            parse_options(options.as_deref())?;
-            Ok(Expr::AggregateFunction(aggregate))
-        }))
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        static DOC: OnceLock<Documentation> = OnceLock::new();
-        Some(DOC.get_or_init(documentation))
     }
 }
 
@@ -522,34 +399,3 @@ impl Accumulator for ControlledAccumulator {
     }
 }
 
-fn documentation() -> Documentation {
-    Documentation::builder(
-        DOC_SECTION,
-        "Bradley–Terry with per-battle covariates, for style and length control (Chatbot \
-         Arena's style control; Style Over Substance): logit P(item_a beats item_b) = s_a - s_b \
-         + beta . features, with features the battle's feature differences (e.g. (len_a - \
-         len_b) / (len_a + len_b), or a constant 1 for a first-position effect). Fitted by \
-         maximum likelihood (Newton, dense Hessian) with the same Gaussian prior on s as bt_rank \
-         and none on beta; a tie counts as half a win for each side (ties=ignore drops ties). \
-         Checked against a statsmodels binomial GLM with the same design to 1e-6. Returns a \
-         struct: leaderboard, the controlled leaderboard list (ratings on bt_rank's scale; \
-         ci_lower/ci_upper and rank_lower/rank_upper from the observed Fisher information at \
-         the chosen confidence), and coefficients, a list of (feature, coef, se, z, p_value, \
-         ci_lower, ci_upper), feature being the 1-based position in the array and coef on the \
-         log-odds scale. Every features array must have the same length. A row with a NULL \
-         item, outcome, weight, features array or feature is skipped, as are self-comparisons \
-         and rows of weight 0. NULL with no rows left. Up to 1000 items and 100 features. Memory: every battle \
-         is kept (about 24 + 8 * features bytes).",
-        "bt_rank_controlled(item_a, item_b, outcome, ARRAY[f1, ...] [, weight] [, 'scale=400, base=1000, ties=half, prior=0.01, max_iter=100, tol=1e-10, confidence=0.95'])",
-    )
-    .with_argument("item_a, item_b", ARG_ITEMS)
-    .with_argument("outcome", ARG_OUTCOME)
-    .with_argument("features", "An array of numbers per battle: the covariates, as differences a - b.")
-    .with_argument("weight", "Optional non-negative row weight.")
-    .with_argument("options", "String literal, last: scale, base, ties (half | ignore), prior, max_iter, tol, confidence.")
-    .with_sql_example(
-        "SELECT unnest(r['coefficients']) FROM (SELECT bt_rank_controlled(model_a, model_b, winner, ARRAY[(len_a - len_b) / (len_a + len_b)]) AS r FROM votes);",
-    )
-    .with_related_udf("bt_rank")
-    .build()
-}

@@ -5,143 +5,60 @@
 //! are applied in the order of (item_a, item_b, outcome) values, so the result never
 //! depends on partitioning.
 
-use crate::call::{check_logical, check_physical, RowOrder};
 use crate::items::{ItemColumn, ItemInterner, ItemKind};
 use crate::leaderboard::Ranking;
-#[cfg(test)]
-use crate::options::split_call;
-use crate::options::{split_logical_call, split_physical_call, FunctionOptions};
+use crate::spec::aggregate::{Call, Family, PrefdbAggregate};
+use crate::spec::{FunctionSpec, Options};
 use crate::ordered::OrderKeys;
-use crate::pairwise::{
-    leaderboard_fields, list_of, OutcomeColumn, ARG_ITEMS, ARG_OUTCOME, DOC_SECTION,
-};
+use crate::pairwise::{coerce_item_pair, OutcomeColumn};
 use crate::state::{list_fields, wrap, StateRows};
 use datafusion::arrow::array::{Array, ArrayRef, Float64Array, UInt32Array};
 use datafusion::arrow::datatypes::{DataType, FieldRef, Float64Type};
-use datafusion::common::{plan_err, Result, ScalarValue};
-use datafusion::logical_expr::expr::AggregateFunction;
-use datafusion::logical_expr::function::{
-    AccumulatorArgs, AggregateFunctionSimplification, StateFieldsArgs,
-};
-use datafusion::logical_expr::utils::AggregateOrderSensitivity;
-use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, Expr, Signature, Volatility,
-};
+use datafusion::common::{Result, ScalarValue};
+use datafusion::logical_expr::{Accumulator, AggregateUDF};
 use prefdb_stats::pairwise::{online_elo, EloBattle, EloOptions, ItemTotals};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 const NAME: &str = "elo_rank";
-const OPTION_KEYS: &[&str] = &["k", "scale", "base", "init"];
-const USAGE: &str =
-    "elo_rank(winner, loser ORDER BY t) or elo_rank(item_a, item_b, outcome ORDER BY t), \
-each with an optional trailing options string literal";
 
-fn parse_options(text: Option<&str>) -> Result<EloOptions> {
-    let o = match text {
-        Some(t) => FunctionOptions::parse_with_hints(
-            NAME,
-            t,
-            OPTION_KEYS,
-            &[(
-                "initial",
-                "the starting rating is the option 'init' (default 1000)",
-            )],
-        )?,
-        None => FunctionOptions::empty(NAME),
-    };
-    let d = EloOptions::default();
-    Ok(EloOptions {
-        k: o.f64_or("k", d.k, |v| v.is_finite() && v > 0.0, "a number > 0")?,
-        scale: o.f64_or(
-            "scale",
-            d.scale,
-            |v| v.is_finite() && v > 0.0,
-            "a number > 0",
-        )?,
-        base: o.f64_or(
-            "base",
-            d.base,
-            |v| v.is_finite() && v > 1.0,
-            "a number > 1 (the base of the exponent, 10 in FastChat and evalica)",
-        )?,
-        initial: o.f64_or("init", d.initial, f64::is_finite, "a finite number")?,
-    })
-}
-
-/// Data arguments: item_a, item_b and an optional outcome.
-const ARITY: (usize, usize) = (2, 3);
-
-fn no_order_error() -> datafusion::common::DataFusionError {
-    crate::ordered::no_order_error(
-        NAME,
-        "online Elo",
-        "elo_rank(model_a, model_b, winner ORDER BY tstamp)",
-    )
-}
-
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct EloUdaf {
-    signature: Signature,
-}
+/// `elo_rank`: its declaration is `pairwise::spec::ELO_RANK`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EloRank;
 
 pub fn elo_rank_udaf() -> AggregateUDF {
-    AggregateUDF::from(EloUdaf {
-        signature: Signature::user_defined(Volatility::Immutable),
-    })
+    PrefdbAggregate::udaf(EloRank, &crate::MemoryBudget::default())
 }
 
-impl AggregateUDFImpl for EloUdaf {
-    fn name(&self) -> &str {
-        NAME
+impl Family for EloRank {
+    type Config = EloOptions;
+
+    fn spec(&self) -> &'static FunctionSpec {
+        &crate::pairwise::spec::ELO_RANK
     }
 
-    fn signature(&self) -> &Signature {
-        &self.signature
+    fn configure(&self, o: &Options) -> Result<EloOptions> {
+        Ok(EloOptions {
+            k: o.number("k").unwrap_or_default(),
+            scale: o.number("scale").unwrap_or_default(),
+            base: o.number("base").unwrap_or_default(),
+            initial: o.number("init").unwrap_or_default(),
+        })
     }
 
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        if !(2..=4).contains(&arg_types.len()) {
-            return plan_err!(
-                "{NAME} takes 2 to 4 arguments, got {}: {USAGE}",
-                arg_types.len()
-            );
-        }
-        let mut coerced = crate::pairwise::coerce_item_pair(NAME, &arg_types[..2])?;
-        for (i, t) in arg_types.iter().enumerate().skip(2) {
-            coerced.push(match t {
-                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => t.clone(),
-                DataType::Dictionary(_, v) if v.is_string() => v.as_ref().clone(),
-                DataType::Null if i == 2 => DataType::Float64,
-                t if i == 2 && t.is_numeric() => DataType::Float64,
-                t if i == 2 => {
-                    return plan_err!(
-                        "{NAME}: outcome must be text ('a', 'b', 'tie', ...) or a number in [0, 1], got {t}"
-                    )
-                }
-                t => {
-                    return plan_err!(
-                        "{NAME}: the fourth argument must be the options string literal, got {t}"
-                    )
-                }
-            });
-        }
-        Ok(coerced)
+    fn coerce(&self, types: &[DataType]) -> Result<Vec<DataType>> {
+        let spec = self.spec();
+        spec.check_arg_count(types.len())?;
+        spec.coerce_rest(types, coerce_item_pair(NAME, &types[..2])?)
     }
 
-    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        let item = ItemKind::of(NAME, "the first item argument", &arg_types[0])?.output_type();
-        Ok(list_of(leaderboard_fields(item)))
+    fn item_type(&self, data: &[DataType]) -> Result<DataType> {
+        Ok(ItemKind::of(NAME, "the first item argument", &data[0])?.output_type())
     }
 
-    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        let item = ItemKind::of(
-            NAME,
-            "the first item argument",
-            args.input_fields[0].data_type(),
-        )?
-        .output_type();
+    fn state_fields(&self, name: &str, args: &[FieldRef]) -> Result<Vec<FieldRef>> {
+        let item = self.item_type(&[args[0].data_type().clone()])?;
         Ok(list_fields(
-            args.name,
+            name,
             vec![
                 ("items", item),
                 ("a", DataType::UInt32),
@@ -152,61 +69,19 @@ impl AggregateUDFImpl for EloUdaf {
         ))
     }
 
-    fn order_sensitivity(&self) -> AggregateOrderSensitivity {
-        AggregateOrderSensitivity::Beneficial
-    }
-
-    /// The accumulator sorts by itself, so an ordered input changes nothing.
-    fn with_beneficial_ordering(
-        self: Arc<Self>,
-        _beneficial_ordering: bool,
-    ) -> Result<Option<Arc<dyn AggregateUDFImpl>>> {
-        Ok(Some(self))
-    }
-
-    fn accumulator(&self, acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        check_physical(NAME, &acc_args, RowOrder::Used)?;
-        if acc_args.order_bys.is_empty() {
-            return Err(no_order_error());
-        }
-        let n_args = acc_args.exprs.len();
-        let (data_args, options) = split_physical_call(NAME, acc_args.exprs, ARITY, USAGE)?;
-        let outcome = data_args == 3;
-        let options = parse_options(options.as_deref())?;
-        let kind = ItemKind::of(
-            NAME,
-            "the first item argument",
-            acc_args.expr_fields[0].data_type(),
-        )?;
+    fn accumulator(&self, call: &Call<'_, EloOptions>) -> Result<Box<dyn Accumulator>> {
+        let kind = ItemKind::of(NAME, "the first item argument", call.data_type(0))?;
         Ok(Box::new(EloAccumulator {
-            options,
-            n_args,
-            outcome,
-            keys: OrderKeys::new(acc_args.order_bys, acc_args.schema)?,
+            options: *call.config,
+            n_args: call.args.exprs.len(),
+            outcome: call.data == 3,
+            keys: OrderKeys::new(call.args.order_bys, call.args.schema)?,
             items: ItemInterner::new(kind),
             a: Vec::new(),
             b: Vec::new(),
             score_a: Vec::new(),
-            return_type: acc_args.return_field.data_type().clone(),
+            return_type: call.return_type(),
         }))
-    }
-
-    /// Rejects a call without ORDER BY, and bad options, while the query is planned.
-    fn simplify(&self) -> Option<AggregateFunctionSimplification> {
-        Some(Box::new(|aggregate: AggregateFunction, _info| {
-            check_logical(&aggregate, RowOrder::Used)?;
-            let (_, options) = split_logical_call(NAME, &aggregate.params.args, ARITY, USAGE)?;
-            parse_options(options.as_deref())?;
-            if aggregate.params.order_by.is_empty() {
-                return Err(no_order_error());
-            }
-            Ok(Expr::AggregateFunction(aggregate))
-        }))
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        static DOC: OnceLock<Documentation> = OnceLock::new();
-        Some(DOC.get_or_init(documentation))
     }
 }
 
@@ -342,63 +217,26 @@ impl Accumulator for EloAccumulator {
     }
 }
 
-fn documentation() -> Documentation {
-    Documentation::builder(
-        DOC_SECTION,
-        "Online Elo, as Chatbot Arena first computed its leaderboard (FastChat's \
-         compute_online_elo; evalica's elo). Every item starts at init; battles are replayed in \
-         ORDER BY order, and each moves item_a by k * (s - e) and item_b by the opposite, where \
-         s is item_a's score (1 win, 0 loss, 0.5 tie, or a fraction) and e = 1 / (1 + \
-         base^((r_b - r_a) / scale)). ORDER BY inside the call is required: without it the \
-         query fails to plan. Battles with equal ORDER BY keys are applied in order of \
-         (item_a, item_b, outcome) values, so the result never depends on how the table was \
-         read or partitioned; add a unique column such as a battle id to the ORDER BY to fix \
-         a different order. Returns the leaderboard list ordered by rating descending (equal \
-         ratings by item), with competition ranks; ci_lower, ci_upper, rank_lower and \
-         rank_upper are NULL; wins, losses and ties count battles (a fractional score splits \
-         one battle between wins and losses). A row with a NULL item or outcome is skipped, \
-         as is a row comparing an item with itself. With no rows left the result is NULL. \
-         Memory: the accumulator keeps every battle (about 20 bytes plus the ORDER BY key).",
-        "elo_rank(item_a, item_b [, outcome] [, 'k=4, scale=400, base=10, init=1000'] ORDER BY t)",
-    )
-    .with_argument("item_a, item_b", ARG_ITEMS)
-    .with_argument("outcome", ARG_OUTCOME)
-    .with_argument(
-        "options",
-        "String literal, last: k (K-factor > 0, default 4), scale (> 0, default 400), base (the \
-         base of the exponent, > 1, default 10), init (starting rating, default 1000). Unknown \
-         keys and bad values are planning-time errors.",
-    )
-    .with_sql_example(
-        "SELECT r.rank, r.item, round(r.rating, 1) AS rating\n\
-         FROM (SELECT unnest(elo_rank(model_a, model_b, winner ORDER BY tstamp)) AS r FROM votes);",
-    )
-    .with_related_udf("bt_rank")
-    .build()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn options_and_layout() {
-        let o = parse_options(Some("k=32, init=1500")).unwrap();
+        let parse = |text| Options::parse(EloRank.spec(), Some(text)).and_then(|o| EloRank.configure(&o));
+        let o = parse("k=32, init=1500").unwrap();
         assert_eq!(
             (o.k, o.initial, o.base, o.scale),
             (32.0, 1500.0, 10.0, 400.0)
         );
-        let e = parse_options(Some("base=1")).unwrap_err().to_string();
+        let e = parse("base=1").unwrap_err().to_string();
         assert!(
             e.contains("elo_rank: option 'base' must be a number > 1"),
             "{e}"
         );
-        let some = |t: &str| Some(Some(t.to_string()));
-        assert_eq!(
-            split_call(NAME, 3, some("k=1"), ARITY, USAGE).unwrap(),
-            (2, Some("k=1".into()))
-        );
-        assert_eq!(split_call(NAME, 3, None, ARITY, USAGE).unwrap(), (3, None));
-        assert!(split_call(NAME, 5, some("k=1"), ARITY, USAGE).is_err());
+        let spec = EloRank.spec();
+        assert_eq!(spec.split(3, true).unwrap(), 2);
+        assert_eq!(spec.split(3, false).unwrap(), 3);
+        assert!(spec.split(5, true).is_err());
     }
 }

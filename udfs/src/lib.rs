@@ -17,7 +17,6 @@
 
 pub mod agreement;
 pub mod calibration;
-mod call;
 pub mod controlled;
 pub mod elo;
 pub mod flat;
@@ -75,7 +74,14 @@ pub fn specs() -> Vec<&'static spec::FunctionSpec> {
         .iter()
         .chain(agreement::spec::SPECS.iter())
         .chain(judge::spec::SPECS.iter())
+        .chain(pairwise::spec::PAIRWISE_SPECS.iter())
         .copied()
+        .chain([
+            &pairwise::spec::ELO_RANK,
+            &pairwise::spec::PL_RANK,
+            &pairwise::spec::BT_RANK_CONTROLLED,
+            &pairwise::spec::OPENSKILL_RANK,
+        ])
         .collect();
     aggregate_functions()
         .iter()

@@ -5,136 +5,75 @@
 //! order); rows with equal keys are ordered by match, position and item values, so the
 //! result never depends on partitioning.
 
-use crate::call::{check_logical, check_physical, RowOrder};
 use crate::items::ItemKind;
-use crate::options::{split_logical_call, split_physical_call, FunctionOptions};
-use crate::ordered::{no_order_error, OrderKeys};
-use crate::pairwise::{f64_field, list_of, DOC_SECTION};
+use crate::ordered::OrderKeys;
+use crate::spec::aggregate::{Call, Family, PrefdbAggregate};
+use crate::spec::{struct_fields, FunctionSpec, Options};
 use crate::ranked::RankedRows;
 use crate::state::{list_fields, wrap, StateRows};
 use datafusion::arrow::array::{Array, ArrayRef, Float64Array, Int64Array, StructArray};
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields};
+use datafusion::arrow::datatypes::{DataType, FieldRef, Fields};
 use datafusion::common::utils::SingleRowListArrayBuilder;
-use datafusion::common::{exec_err, plan_err, HashMap, Result, ScalarValue};
-use datafusion::logical_expr::expr::AggregateFunction;
-use datafusion::logical_expr::function::{
-    AccumulatorArgs, AggregateFunctionSimplification, StateFieldsArgs,
-};
-use datafusion::logical_expr::utils::AggregateOrderSensitivity;
-use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, Expr, Signature, Volatility,
-};
+use datafusion::common::{exec_err, HashMap, Result, ScalarValue};
+use datafusion::logical_expr::{Accumulator, AggregateUDF};
 use prefdb_stats::pairwise::{competition_ranks, weng_lin_update, Skill, WengLinOptions};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 /// The most entries one match may have.
 const MAX_MATCH_SIZE: usize = 1000;
 
 const NAME: &str = "openskill_rank";
-const OPTION_KEYS: &[&str] = &["mu", "sigma", "beta", "kappa", "tau", "z"];
-const USAGE: &str = "openskill_rank(match_id, item, position [, 'options'] ORDER BY t)";
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Config {
+pub struct Config {
     model: WengLinOptions,
     z: f64,
 }
 
-fn parse_options(text: Option<&str>) -> Result<Config> {
-    let o = match text {
-        Some(t) => FunctionOptions::parse(NAME, t, OPTION_KEYS)?,
-        None => FunctionOptions::empty(NAME),
-    };
-    let d = WengLinOptions::default();
-    let positive = |v: f64| v.is_finite() && v > 0.0;
-    Ok(Config {
-        model: WengLinOptions {
-            mu: o.f64_or("mu", d.mu, f64::is_finite, "a finite number")?,
-            sigma: o.f64_or("sigma", d.sigma, positive, "a number > 0")?,
-            beta: o.f64_or("beta", d.beta, positive, "a number > 0")?,
-            kappa: o.f64_or("kappa", d.kappa, positive, "a number > 0")?,
-            tau: o.f64_or("tau", d.tau, |v| v.is_finite() && v >= 0.0, "a number >= 0")?,
-        },
-        z: o.f64_or("z", 3.0, |v| v.is_finite() && v >= 0.0, "a number >= 0")?,
-    })
+fn entry_fields(item: DataType) -> Fields {
+    struct_fields(crate::pairwise::spec::OPENSKILL_FIELDS, &item)
 }
 
-/// Data arguments: match_id, item, position.
-const ARITY: (usize, usize) = (3, 3);
-
-fn entry_fields(item: DataType) -> Vec<Field> {
-    vec![
-        Field::new("rank", DataType::Int64, true),
-        Field::new("item", item, true),
-        f64_field("rating"),
-        f64_field("mu"),
-        f64_field("sigma"),
-        Field::new("matches", DataType::Int64, true),
-    ]
-}
-
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct OpenSkillUdaf {
-    signature: Signature,
-}
+/// `openskill_rank`: its declaration is `pairwise::spec::OPENSKILL_RANK`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct OpenSkillRank;
 
 pub fn openskill_rank_udaf() -> AggregateUDF {
-    AggregateUDF::from(OpenSkillUdaf {
-        signature: Signature::user_defined(Volatility::Immutable),
-    })
+    PrefdbAggregate::udaf(OpenSkillRank, &crate::MemoryBudget::default())
 }
 
-impl AggregateUDFImpl for OpenSkillUdaf {
-    fn name(&self) -> &str {
-        NAME
+impl Family for OpenSkillRank {
+    type Config = Config;
+
+    fn spec(&self) -> &'static FunctionSpec {
+        &crate::pairwise::spec::OPENSKILL_RANK
     }
 
-    fn signature(&self) -> &Signature {
-        &self.signature
+    fn configure(&self, o: &Options) -> Result<Config> {
+        let number = |key: &str| o.number(key).unwrap_or_default();
+        Ok(Config {
+            model: WengLinOptions {
+                mu: number("mu"),
+                sigma: number("sigma"),
+                beta: number("beta"),
+                kappa: number("kappa"),
+                tau: number("tau"),
+            },
+            z: number("z"),
+        })
     }
 
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        if !(3..=4).contains(&arg_types.len()) {
-            return plan_err!(
-                "{NAME} takes 3 or 4 arguments, got {}: {USAGE}",
-                arg_types.len()
-            );
-        }
-        let mut coerced = vec![
-            ItemKind::of(NAME, "match_id", &arg_types[0])?.coerced_type(&arg_types[0]),
-            ItemKind::of(NAME, "item", &arg_types[1])?.coerced_type(&arg_types[1]),
-        ];
-        coerced.push(match &arg_types[2] {
-            DataType::Null => DataType::Float64,
-            t if t.is_numeric() => DataType::Float64,
-            t => return plan_err!("{NAME}: position must be numeric, got {t}"),
-        });
-        if let Some(t) = arg_types.get(3) {
-            match t {
-                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
-                    coerced.push(t.clone())
-                }
-                t => {
-                    return plan_err!(
-                        "{NAME}: the last argument must be the options string literal, got {t}"
-                    )
-                }
-            }
-        }
-        Ok(coerced)
+    /// The items are the second argument (the first is the match).
+    fn item_type(&self, data: &[DataType]) -> Result<DataType> {
+        Ok(ItemKind::of(NAME, "item", &data[1])?.output_type())
     }
 
-    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        let item = ItemKind::of(NAME, "item", &arg_types[1])?.output_type();
-        Ok(list_of(entry_fields(item)))
-    }
-
-    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+    fn state_fields(&self, name: &str, args: &[FieldRef]) -> Result<Vec<FieldRef>> {
         let kind = |i: usize, arg: &str| -> Result<DataType> {
-            Ok(ItemKind::of(NAME, arg, args.input_fields[i].data_type())?.output_type())
+            Ok(ItemKind::of(NAME, arg, args[i].data_type())?.output_type())
         };
         Ok(list_fields(
-            args.name,
+            name,
             vec![
                 ("matches", kind(0, "match_id")?),
                 ("items", kind(1, "item")?),
@@ -146,60 +85,16 @@ impl AggregateUDFImpl for OpenSkillUdaf {
         ))
     }
 
-    fn order_sensitivity(&self) -> AggregateOrderSensitivity {
-        AggregateOrderSensitivity::Beneficial
-    }
-
-    fn with_beneficial_ordering(
-        self: Arc<Self>,
-        _beneficial_ordering: bool,
-    ) -> Result<Option<Arc<dyn AggregateUDFImpl>>> {
-        Ok(Some(self))
-    }
-
-    fn accumulator(&self, acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        check_physical(NAME, &acc_args, RowOrder::Used)?;
-        if acc_args.order_bys.is_empty() {
-            return Err(order_error());
-        }
-        let n_args = acc_args.exprs.len();
-        let (_, options) = split_physical_call(NAME, acc_args.exprs, ARITY, USAGE)?;
-        let config = parse_options(options.as_deref())?;
-        let kind =
-            |i: usize, arg: &str| ItemKind::of(NAME, arg, acc_args.expr_fields[i].data_type());
+    fn accumulator(&self, call: &Call<'_, Config>) -> Result<Box<dyn Accumulator>> {
+        let kind = |i: usize, arg: &str| ItemKind::of(NAME, arg, call.data_type(i));
         Ok(Box::new(OpenSkillAccumulator {
-            config,
-            n_args,
-            keys: OrderKeys::new(acc_args.order_bys, acc_args.schema)?,
+            config: *call.config,
+            n_args: call.args.exprs.len(),
+            keys: OrderKeys::new(call.args.order_bys, call.args.schema)?,
             rows: RankedRows::new(kind(0, "match_id")?, kind(1, "item")?),
-            return_type: acc_args.return_field.data_type().clone(),
+            return_type: call.return_type(),
         }))
     }
-
-    fn simplify(&self) -> Option<AggregateFunctionSimplification> {
-        Some(Box::new(|aggregate: AggregateFunction, _info| {
-            check_logical(&aggregate, RowOrder::Used)?;
-            let (_, options) = split_logical_call(NAME, &aggregate.params.args, ARITY, USAGE)?;
-            parse_options(options.as_deref())?;
-            if aggregate.params.order_by.is_empty() {
-                return Err(order_error());
-            }
-            Ok(Expr::AggregateFunction(aggregate))
-        }))
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        static DOC: OnceLock<Documentation> = OnceLock::new();
-        Some(DOC.get_or_init(documentation))
-    }
-}
-
-fn order_error() -> datafusion::common::DataFusionError {
-    no_order_error(
-        NAME,
-        "online rating",
-        "openskill_rank(match_id, model, position ORDER BY tstamp)",
-    )
 }
 
 #[derive(Debug)]
@@ -358,30 +253,3 @@ impl Accumulator for OpenSkillAccumulator {
     }
 }
 
-fn documentation() -> Documentation {
-    Documentation::builder(
-        DOC_SECTION,
-        "Online Bayesian ratings from ranked matches: Weng–Lin's Plackett–Luce update (Weng & \
-         Lin 2011), as the openskill Python package computes it for one-item teams (checked \
-         against openskill 6.2 to 1e-9). Each row is one item's position in one match (lower is \
-         better; equal positions tie); matches are replayed in ORDER BY order, a match taking \
-         the key of its first row. Every item starts at N(mu, sigma^2); before each match its \
-         sigma grows by tau, then mu and sigma move by the Plackett–Luce update. ORDER BY \
-         inside the call is required (a planning error without it); rows with equal keys are \
-         ordered by match, position and item values, so the result never depends on \
-         partitioning. Returns a list of (rank, item, rating, mu, sigma, matches) ordered by \
-         rating = mu - z * sigma (openskill's ordinal, the conservative estimate) descending. \
-         A match with one item is skipped; an item listed twice in a match is an error. A row \
-         with a NULL match, item or position is skipped; NULL with no rows left.",
-        "openskill_rank(match_id, item, position [, 'mu=25, sigma=8.333, beta=4.1667, kappa=0.0001, tau=0.08333, z=3'] ORDER BY t)",
-    )
-    .with_argument("match_id", "The match (string or integer).")
-    .with_argument("item", "The ranked item (string or integer).")
-    .with_argument("position", "The item's place in the match, 1 = best; equal positions are ties.")
-    .with_argument("options", "String literal, last: mu, sigma, beta, kappa, tau (openskill's defaults: 25, 25/3, 25/6, 0.0001, 25/300) and z (default 3).")
-    .with_sql_example(
-        "SELECT * FROM leaderboard('SELECT openskill_rank(match_id, model, position ORDER BY tstamp) FROM ksort_votes');",
-    )
-    .with_related_udf("pl_rank")
-    .build()
-}

@@ -4,42 +4,31 @@
 //! The rows of one ranking may arrive in different partitions, so the state keeps every
 //! row; `evaluate` groups them by ranking, in value order, and fits once.
 
-use crate::call::{check_logical, check_physical, RowOrder};
 use crate::items::ItemKind;
 use crate::leaderboard::{fisher_bounds, to_original_ids, Bounds, Ranking as Leaderboard};
 use crate::memory::{bytes_of, MemoryBudget};
-use crate::options::{
-    row_weight, split_logical_call, split_physical_call, FunctionOptions, MAX_ITER,
-};
-use crate::pairwise::{
-    check_dense_size, check_interval_size, leaderboard_fields, list_of, Intervals, DOC_SECTION,
-    RANKING_OPTION_KEYS,
-};
+use crate::options::row_weight;
+use crate::pairwise::{check_dense_size, check_interval_size, Intervals};
+use crate::spec::aggregate::{Call, Family, PrefdbAggregate};
+use crate::spec::{FunctionSpec, Options};
 use crate::ranked::RankedRows;
 use crate::state::{list_fields, wrap, StateRows};
 use datafusion::arrow::array::{ArrayRef, AsArray, Float64Array};
 use datafusion::arrow::datatypes::{DataType, FieldRef, Float64Type};
-use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
-use datafusion::logical_expr::expr::AggregateFunction;
-use datafusion::logical_expr::function::{
-    AccumulatorArgs, AggregateFunctionSimplification, StateFieldsArgs,
-};
-use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, Expr, Signature, Volatility,
-};
+use datafusion::common::{exec_err, Result, ScalarValue};
+use datafusion::logical_expr::{Accumulator, AggregateUDF};
 use prefdb_stats::pairwise::bradley_terry::{to_elo_scale, DEFAULT_PRIOR};
 use prefdb_stats::pairwise::{
     bootstrap_plackett_luce, fit_plackett_luce, implied_pairs, item_totals,
     plackett_luce_covariance, BootstrapOptions, BtError, BtOptions, Ranking, TieHandling,
     STRENGTH_RANK_TOLERANCE,
 };
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 const NAME: &str = "pl_rank";
-const USAGE: &str = "pl_rank(ranking_id, item, position [, weight] [, 'options'])";
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct PlConfig {
+pub struct PlConfig {
     fit: BtOptions,
     scale: f64,
     base: f64,
@@ -47,108 +36,48 @@ struct PlConfig {
     confidence: f64,
 }
 
-fn parse_options(text: Option<&str>) -> Result<PlConfig> {
-    let o = match text {
-        Some(t) => FunctionOptions::parse_with_hints(
-            NAME,
-            t,
-            RANKING_OPTION_KEYS,
-            &[(
-                "ties",
-                "tied positions are handled by Breslow's convention and need no option",
-            )],
-        )?,
-        None => FunctionOptions::empty(NAME),
-    };
-    let d = BtOptions::default();
-    Ok(PlConfig {
-        fit: BtOptions {
-            ties: TieHandling::Half,
-            prior: o.f64_or(
-                "prior",
-                d.prior,
-                |v| v.is_finite() && v >= 0.0,
-                "a number >= 0",
-            )?,
-            max_iter: o.usize_or("max_iter", d.max_iter, 1..=MAX_ITER)?,
-            tol: o.f64_or("tol", d.tol, |v| v.is_finite() && v > 0.0, "a number > 0")?,
-        },
-        scale: o.f64_or("scale", 400.0, |v| v.is_finite() && v > 0.0, "a number > 0")?,
-        base: o.f64_or("base", 1000.0, f64::is_finite, "a finite number")?,
-        intervals: Intervals::from_options(&o, NAME)?,
-        confidence: o.f64_or(
-            "confidence",
-            0.95,
-            |c| c > 0.0 && c < 1.0,
-            "a number between 0 and 1",
-        )?,
-    })
-}
-
-/// Data arguments: ranking_id, item, position and an optional weight.
-const ARITY: (usize, usize) = (3, 4);
-
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct PlUdaf {
-    signature: Signature,
-    budget: MemoryBudget,
-}
+/// `pl_rank`: its declaration is `pairwise::spec::PL_RANK`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PlRank;
 
 pub fn pl_rank_udaf(budget: &MemoryBudget) -> AggregateUDF {
-    AggregateUDF::from(PlUdaf {
-        signature: Signature::user_defined(Volatility::Immutable),
-        budget: budget.clone(),
-    })
+    PrefdbAggregate::udaf(PlRank, budget)
 }
 
-impl AggregateUDFImpl for PlUdaf {
-    fn name(&self) -> &str {
-        NAME
+impl Family for PlRank {
+    type Config = PlConfig;
+
+    fn spec(&self) -> &'static FunctionSpec {
+        &crate::pairwise::spec::PL_RANK
     }
 
-    fn signature(&self) -> &Signature {
-        &self.signature
+    fn configure(&self, o: &Options) -> Result<PlConfig> {
+        let d = BtOptions::default();
+        Ok(PlConfig {
+            fit: BtOptions {
+                ties: TieHandling::Half,
+                prior: o.number("prior").unwrap_or(d.prior),
+                max_iter: o.count("max_iter").unwrap_or(d.max_iter),
+                tol: o.number("tol").unwrap_or(d.tol),
+            },
+            scale: o.number("scale").unwrap_or_default(),
+            base: o.number("base").unwrap_or_default(),
+            intervals: Intervals::from_options(o)?,
+            confidence: o.number("confidence").unwrap_or_default(),
+        })
     }
 
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        if !(3..=5).contains(&arg_types.len()) {
-            return plan_err!(
-                "{NAME} takes 3 to 5 arguments, got {}: {USAGE}",
-                arg_types.len()
-            );
-        }
-        let mut coerced = vec![
-            ItemKind::of(NAME, "ranking_id", &arg_types[0])?.coerced_type(&arg_types[0]),
-            ItemKind::of(NAME, "item", &arg_types[1])?.coerced_type(&arg_types[1]),
-        ];
-        for (i, t) in arg_types.iter().enumerate().skip(2) {
-            coerced.push(match t {
-                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View if i >= 3 => t.clone(),
-                DataType::Null => DataType::Float64,
-                t if t.is_numeric() => DataType::Float64,
-                t if i == 2 => return plan_err!("{NAME}: position must be numeric, got {t}"),
-                t if i == 3 => return plan_err!("{NAME}: weight must be numeric, got {t}"),
-                t => {
-                    return plan_err!(
-                        "{NAME}: the last argument must be the options string literal, got {t}"
-                    )
-                }
-            });
-        }
-        Ok(coerced)
+    /// The items are the second argument (the first is the ranking).
+    fn item_type(&self, data: &[DataType]) -> Result<DataType> {
+        Ok(ItemKind::of(NAME, "item", &data[1])?.output_type())
     }
 
-    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        let item = ItemKind::of(NAME, "item", &arg_types[1])?.output_type();
-        Ok(list_of(leaderboard_fields(item)))
-    }
-
-    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+    fn state_fields(&self, name: &str, args: &[FieldRef]) -> Result<Vec<FieldRef>> {
         let kind = |i: usize, arg: &str| -> Result<DataType> {
-            Ok(ItemKind::of(NAME, arg, args.input_fields[i].data_type())?.output_type())
+            Ok(ItemKind::of(NAME, arg, args[i].data_type())?.output_type())
         };
         Ok(list_fields(
-            args.name,
+            name,
             vec![
                 ("rankings", kind(0, "ranking_id")?),
                 ("items", kind(1, "item")?),
@@ -160,35 +89,16 @@ impl AggregateUDFImpl for PlUdaf {
         ))
     }
 
-    fn accumulator(&self, acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        check_physical(NAME, &acc_args, RowOrder::Ignored)?;
-        let (data_args, options) = split_physical_call(NAME, acc_args.exprs, ARITY, USAGE)?;
-        let weight = data_args == 4;
-        let config = parse_options(options.as_deref())?;
-        let kind =
-            |i: usize, arg: &str| ItemKind::of(NAME, arg, acc_args.expr_fields[i].data_type());
+    fn accumulator(&self, call: &Call<'_, PlConfig>) -> Result<Box<dyn Accumulator>> {
+        let kind = |i: usize, arg: &str| ItemKind::of(NAME, arg, call.data_type(i));
         Ok(Box::new(PlAccumulator {
-            config,
-            weight,
+            config: *call.config,
+            weight: call.data == 4,
             rows: RankedRows::new(kind(0, "ranking_id")?, kind(1, "item")?),
             weights: Vec::new(),
-            return_type: acc_args.return_field.data_type().clone(),
-            budget: self.budget.clone(),
+            return_type: call.return_type(),
+            budget: call.budget.clone(),
         }))
-    }
-
-    fn simplify(&self) -> Option<AggregateFunctionSimplification> {
-        Some(Box::new(|aggregate: AggregateFunction, _info| {
-            check_logical(&aggregate, RowOrder::Ignored)?;
-            let (_, options) = split_logical_call(NAME, &aggregate.params.args, ARITY, USAGE)?;
-            parse_options(options.as_deref())?;
-            Ok(Expr::AggregateFunction(aggregate))
-        }))
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        static DOC: OnceLock<Documentation> = OnceLock::new();
-        Some(DOC.get_or_init(documentation))
     }
 }
 
@@ -399,42 +309,3 @@ impl Accumulator for PlAccumulator {
     }
 }
 
-fn documentation() -> Documentation {
-    Documentation::builder(
-        DOC_SECTION,
-        "Plackett–Luce leaderboard from rankings (Luce 1959; Plackett 1975): K-wise votes (K-Sort \
-         Arena), ranked lists (UltraFeedback), or partial top-k lists. Each row is one item of \
-         one ranking at a position (lower is better; only the order matters). A ranking is read \
-         as successive choices, the best item chosen from all listed items with probability \
-         e^{s_i} / sum of e^{s_j}, the next from the rest, and so on; unlisted items play no \
-         part. Tied positions follow Breslow's convention: each tied item counts as chosen from \
-         its group and everything below it. Strengths maximise the log-likelihood with the \
-         same Gaussian prior as bt_rank (Newton's method, dense Hessian; checked against choix's \
-         ilsr_rankings and opt_rankings, and SciPy for the prior and ties); rating = base + \
-         scale * s / ln(10), as bt_rank. With prior=0 and an item never ranked below (or never \
-         above) the items it meets, the ratings do not exist: an error. Returns the leaderboard \
-         list; wins, losses and ties are the implied pairwise counts (items ranked below, \
-         above, and tied within the same rankings, weighted). An item listed twice in a \
-         ranking, or rows of one ranking with different weights, are errors. A row with a NULL \
-         ranking, item, position or weight is skipped; a ranking of one item adds nothing but \
-         the item; NULL with no rows left. With se=fisher, ci_lower and ci_upper are rating ± \
-         z * se * scale / ln(10) from the observed information, for the centred \
-         strengths as bt_rank's; on rankings of two items they equal \
-         bt_rank's (tested), and rank_lower / rank_upper follow from them. With \
-         bootstrap=B (and seed, default 42) they are percentile intervals from B refits on \
-         rankings resampled with replacement (a multinomial over the distinct rankings; \
-         weights are frequency weights), the same for a seed whatever the partitioning. \
-         Fitted by dense Newton steps, up to 1000 items.",
-        "pl_rank(ranking_id, item, position [, weight] [, 'scale=400, base=1000, prior=0.01, max_iter=100, tol=1e-10, se=none, bootstrap=0, seed=42, confidence=0.95'])",
-    )
-    .with_argument("ranking_id", "Which ranking the row belongs to (string or integer).")
-    .with_argument("item", "The ranked item (string or integer).")
-    .with_argument("position", "The item's place in the ranking, 1 = best; equal positions are ties.")
-    .with_argument("weight", "Optional non-negative weight of the ranking (the same on all its rows).")
-    .with_argument("options", "String literal, last: scale, base, prior, max_iter, tol, se (none or fisher), bootstrap, seed and confidence, as bt_rank.")
-    .with_sql_example(
-        "SELECT * FROM leaderboard('SELECT pl_rank(vote_id, model, position) FROM ksort_votes');",
-    )
-    .with_related_udf("bt_rank")
-    .build()
-}

@@ -28,6 +28,7 @@ pub(crate) static PASS_AT_K: FunctionSpec = FunctionSpec {
     ],
     options: &[],
     misplaced: &[],
+    options_slot: false,
     output: Output::Number,
     row_order: RowOrder::Ignored,
     doc: Doc {
@@ -62,6 +63,7 @@ pub(crate) static PROPORTION_CI: FunctionSpec = FunctionSpec {
         CONFIDENCE,
     ],
     misplaced: &[],
+    options_slot: false,
     output: Output::Struct(CI_FIELDS),
     row_order: RowOrder::Ignored,
     doc: Doc {

@@ -131,6 +131,7 @@ pub(crate) static PERCENT_AGREEMENT: FunctionSpec = FunctionSpec {
     args: &[ITEM, RATER, LABEL],
     options: &[],
     misplaced: &[],
+    options_slot: false,
     output: Output::Number,
     row_order: RowOrder::Ignored,
     doc: Doc {
@@ -148,6 +149,7 @@ pub(crate) static FLEISS_KAPPA: FunctionSpec = FunctionSpec {
     args: &[ITEM, LABEL],
     options: &[],
     misplaced: &[],
+    options_slot: false,
     output: Output::Number,
     row_order: RowOrder::Ignored,
     doc: Doc {
@@ -183,6 +185,7 @@ pub(crate) static KRIPPENDORFF_ALPHA: FunctionSpec = FunctionSpec {
         "bootstrap",
         "bootstrap intervals come from krippendorff_alpha_ci(...), which returns (value, ci_lower, ci_upper); krippendorff_alpha itself always returns one number",
     )],
+    options_slot: false,
     output: Output::Number,
     row_order: RowOrder::Ignored,
     doc: Doc {
@@ -203,6 +206,7 @@ pub(crate) static GWET_AC1: FunctionSpec = FunctionSpec {
     args: &[ITEM, RATER, LABEL],
     options: &[],
     misplaced: &[],
+    options_slot: false,
     output: Output::Number,
     row_order: RowOrder::Ignored,
     doc: Doc {
@@ -220,6 +224,7 @@ pub(crate) static GWET_AC2: FunctionSpec = FunctionSpec {
     args: &[ITEM, RATER, LABEL],
     options: &[GWET_WEIGHTS],
     misplaced: &[],
+    options_slot: false,
     output: Output::Number,
     row_order: RowOrder::Ignored,
     doc: Doc {
@@ -246,6 +251,7 @@ pub(crate) static COHEN_KAPPA: FunctionSpec = FunctionSpec {
         "bootstrap",
         "bootstrap intervals come from cohen_kappa_ci(...), which returns (value, ci_lower, ci_upper); cohen_kappa itself always returns one number",
     )],
+    options_slot: false,
     output: Output::Number,
     row_order: RowOrder::Ignored,
     doc: Doc {
@@ -263,6 +269,7 @@ pub(crate) static SCOTT_PI: FunctionSpec = FunctionSpec {
     args: &[LABEL_1, LABEL_2],
     options: &[],
     misplaced: &[],
+    options_slot: false,
     output: Output::Number,
     row_order: RowOrder::Ignored,
     doc: Doc {
@@ -284,6 +291,7 @@ pub(crate) static ICC: FunctionSpec = FunctionSpec {
     ],
     options: &[FORM, CONFIDENCE],
     misplaced: &[],
+    options_slot: false,
     output: Output::Struct(ICC_FIELDS),
     row_order: RowOrder::Ignored,
     doc: Doc {
@@ -301,6 +309,7 @@ pub(crate) static KRIPPENDORFF_ALPHA_CI: FunctionSpec = FunctionSpec {
     args: &[ITEM, RATER, VALUE],
     options: &[LEVEL, BOOTSTRAP, SEED, CONFIDENCE],
     misplaced: &[],
+    options_slot: false,
     output: Output::Struct(INTERVAL_FIELDS),
     row_order: RowOrder::Ignored,
     doc: Doc {
@@ -318,6 +327,7 @@ pub(crate) static COHEN_KAPPA_CI: FunctionSpec = FunctionSpec {
     args: &[LABEL_1, LABEL_2],
     options: &[COHEN_WEIGHTS, BOOTSTRAP, SEED, CONFIDENCE],
     misplaced: &[],
+    options_slot: false,
     output: Output::Struct(INTERVAL_FIELDS),
     row_order: RowOrder::Ignored,
     doc: Doc {

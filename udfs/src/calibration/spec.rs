@@ -61,6 +61,7 @@ pub(crate) static BRIER_SCORE: FunctionSpec = FunctionSpec {
     args: &[PROB, LABEL],
     options: &[],
     misplaced: &[],
+    options_slot: false,
     output: Output::Number,
     row_order: RowOrder::Ignored,
     doc: Doc {
@@ -78,6 +79,7 @@ pub(crate) static LOG_LOSS: FunctionSpec = FunctionSpec {
     args: &[PROB, LABEL],
     options: &[EPS],
     misplaced: &[],
+    options_slot: false,
     output: Output::Number,
     row_order: RowOrder::Ignored,
     doc: Doc {
@@ -95,6 +97,7 @@ pub(crate) static ECE: FunctionSpec = FunctionSpec {
     args: &[PROB, LABEL],
     options: BIN_OPTIONS,
     misplaced: &[],
+    options_slot: false,
     output: Output::Number,
     row_order: RowOrder::Ignored,
     doc: Doc {
@@ -122,6 +125,7 @@ pub(crate) static RELIABILITY_BINS: FunctionSpec = FunctionSpec {
     args: &[PROB, LABEL],
     options: BIN_OPTIONS,
     misplaced: &[],
+    options_slot: false,
     output: Output::List(BIN_FIELDS),
     row_order: RowOrder::Ignored,
     doc: Doc {
@@ -142,6 +146,7 @@ pub(crate) static AUROC: FunctionSpec = FunctionSpec {
     ],
     options: &[],
     misplaced: &[],
+    options_slot: false,
     output: Output::Number,
     row_order: RowOrder::Ignored,
     doc: Doc {
@@ -167,6 +172,7 @@ pub(crate) static SPEARMAN: FunctionSpec = FunctionSpec {
     args: &[X, Y],
     options: &[],
     misplaced: &[],
+    options_slot: false,
     output: Output::Number,
     row_order: RowOrder::Ignored,
     doc: Doc {
@@ -184,6 +190,7 @@ pub(crate) static SPEARMAN_TEST: FunctionSpec = FunctionSpec {
     args: &[X, Y],
     options: &[],
     misplaced: &[],
+    options_slot: false,
     output: Output::Struct(TEST_FIELDS),
     row_order: RowOrder::Ignored,
     doc: Doc {
@@ -201,6 +208,7 @@ pub(crate) static KENDALL_TAU: FunctionSpec = FunctionSpec {
     args: &[X, Y],
     options: &[],
     misplaced: &[],
+    options_slot: false,
     output: Output::Number,
     row_order: RowOrder::Ignored,
     doc: Doc {
@@ -218,6 +226,7 @@ pub(crate) static KENDALL_TAU_TEST: FunctionSpec = FunctionSpec {
     args: &[X, Y],
     options: &[],
     misplaced: &[],
+    options_slot: false,
     output: Output::Struct(TEST_FIELDS),
     row_order: RowOrder::Ignored,
     doc: Doc {
@@ -238,6 +247,7 @@ pub(crate) static PAIRWISE_ACCURACY: FunctionSpec = FunctionSpec {
     ],
     options: &[],
     misplaced: &[],
+    options_slot: false,
     output: Output::Number,
     row_order: RowOrder::Ignored,
     doc: Doc {

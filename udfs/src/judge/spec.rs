@@ -32,6 +32,7 @@ pub(crate) static POSITION_CONSISTENCY: FunctionSpec = FunctionSpec {
     ],
     options: &[],
     misplaced: &[],
+    options_slot: false,
     output: Output::Struct(POSITION_FIELDS),
     row_order: RowOrder::Ignored,
     doc: Doc {
@@ -63,6 +64,7 @@ pub(crate) static SCORE_COMPARISON_INCONSISTENCY: FunctionSpec = FunctionSpec {
     ],
     options: &[],
     misplaced: &[],
+    options_slot: false,
     output: Output::Struct(SCORE_COMPARISON_FIELDS),
     row_order: RowOrder::Ignored,
     doc: Doc {
@@ -96,6 +98,7 @@ pub(crate) static WB_REWARD: FunctionSpec = FunctionSpec {
         meaning: "The length margin in characters (WildBench's K): a 'slightly better' win by a response more than k characters longer than the loser counts as a tie.",
     }],
     misplaced: &[],
+    options_slot: false,
     output: Output::Number,
     row_order: RowOrder::Ignored,
     doc: Doc {
@@ -143,6 +146,7 @@ pub(crate) static RANK_AGGREGATE: FunctionSpec = FunctionSpec {
         meaning: "The social-choice rule: mean, the mean of a system's scores over the tasks it has; borda, per task one point for each system with a lower score and half a point for each with an equal score, summed over tasks (a missing task earns nothing); copeland, for each other system sharing at least one task, one point if this system scores higher on more shared tasks than it scores lower, half a point for an even split.",
     }],
     misplaced: &[],
+    options_slot: false,
     output: Output::List(LEADERBOARD_FIELDS),
     row_order: RowOrder::Ignored,
     doc: Doc {

@@ -5,14 +5,12 @@
 //! weighted ties. Partial states merge by addition; every statistic is computed once, in
 //! `evaluate`, on the merged state. Nothing is ever computed per row but the counts.
 
-use crate::call::{check_logical, check_physical, RowOrder};
 use crate::items::{ItemColumn, ItemInterner, ItemKind, ItemRef};
 use crate::leaderboard::{fisher_bounds, to_original_ids, Bounds, Ranking};
 use crate::memory::{bytes_of, MemoryBudget, Workspace};
-use crate::options::{
-    logical_string_literal, physical_string_literal, row_weight, FunctionOptions, MAX_BOOTSTRAP,
-    MAX_ITER,
-};
+use crate::options::row_weight;
+use crate::spec::aggregate::{Call, Family, PrefdbAggregate};
+use crate::spec::{struct_fields, FunctionSpec, OutField, Options};
 use crate::state::StateRows;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Float64Array, Int64Array, StructArray, UInt32Array,
@@ -20,15 +18,7 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type};
 use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
-use datafusion::logical_expr::expr::AggregateFunction;
-use datafusion::logical_expr::function::{
-    AccumulatorArgs, AggregateFunctionSimplification, StateFieldsArgs,
-};
-use datafusion::logical_expr::utils::format_state_name;
-use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, DocSection, Documentation, Expr,
-    GroupsAccumulator, Signature, Volatility,
-};
+use datafusion::logical_expr::{Accumulator, AggregateUDF, GroupsAccumulator};
 use prefdb_stats::pairwise::bradley_terry::{to_elo_scale, MleObstacle};
 use prefdb_stats::pairwise::{
     average_win_rate, bootstrap_bradley_terry, bootstrap_tie_model, fisher_covariance,
@@ -36,29 +26,10 @@ use prefdb_stats::pairwise::{
     pair_win_rate, tie_model_covariance, BootstrapOptions, BtError, BtOptions, PairCounts,
     PairOutcomes, TieHandling, TieModel, STRENGTH_RANK_TOLERANCE,
 };
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 mod groups;
-
-pub(crate) const DOC_SECTION: DocSection = DocSection {
-    include: true,
-    label: "Pairwise ranking",
-    description: Some("Leaderboards from pairwise comparisons (A/B votes, arena battles)."),
-};
-
-/// The options of the Bradley–Terry-style leaderboards (`newman_rank`, `pl_rank`); `bt_rank`
-/// adds `ties` after `base`.
-pub(crate) const RANKING_OPTION_KEYS: &[&str] = &[
-    "scale",
-    "base",
-    "prior",
-    "max_iter",
-    "tol",
-    "se",
-    "confidence",
-    "bootstrap",
-    "seed",
-];
+pub(crate) mod spec;
 
 /// Which function of the family an instance implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -74,38 +45,7 @@ pub enum PairwiseFunction {
 
 impl PairwiseFunction {
     pub fn name(self) -> &'static str {
-        match self {
-            PairwiseFunction::BtRank => "bt_rank",
-            PairwiseFunction::NewmanRank => "newman_rank",
-            PairwiseFunction::WinMatrix => "win_matrix",
-            PairwiseFunction::AvgWinRate => "avg_win_rate",
-            PairwiseFunction::Intransitivity => "intransitivity",
-        }
-    }
-
-    fn option_keys(self) -> &'static [&'static str] {
-        match self {
-            PairwiseFunction::BtRank => {
-                static KEYS: OnceLock<Vec<&str>> = OnceLock::new();
-                KEYS.get_or_init(|| {
-                    let (scale_base, rest) = RANKING_OPTION_KEYS.split_at(2);
-                    [scale_base, &["ties"], rest].concat()
-                })
-            }
-            PairwiseFunction::NewmanRank => RANKING_OPTION_KEYS,
-            PairwiseFunction::WinMatrix
-            | PairwiseFunction::AvgWinRate
-            | PairwiseFunction::Intransitivity => &[],
-        }
-    }
-
-    fn usage(self) -> String {
-        let name = self.name();
-        format!(
-            "{name}(winner, loser), {name}(item_a, item_b, outcome) or \
-             {name}(item_a, item_b, outcome, weight), each with an optional trailing options \
-             string literal"
-        )
+        self.spec().name
     }
 }
 
@@ -139,11 +79,11 @@ pub enum Intervals {
 impl Intervals {
     /// The `se` and `bootstrap` (with `seed`) options of a ranking function: at most one
     /// interval method, and at least 2 replicates.
-    pub(crate) fn from_options(o: &FunctionOptions, function: &str) -> Result<Self> {
-        let fisher = o.choice_or("se", false, &[("none", false), ("fisher", true)])?;
-        // Validated whether or not a bootstrap uses it.
-        let seed = o.u64_or("seed", 42)?;
-        match (fisher, o.usize_or("bootstrap", 0, 0..=MAX_BOOTSTRAP)?) {
+    pub(crate) fn from_options(o: &Options) -> Result<Self> {
+        let function = o.function();
+        let fisher = o.choice("se") == Some("fisher");
+        let seed = o.integer("seed").unwrap_or_default();
+        match (fisher, o.count("bootstrap").unwrap_or_default()) {
             (true, 0) => Ok(Intervals::Fisher),
             (true, _) => plan_err!(
                 "{function}: choose one interval method, se=fisher or bootstrap=..., not both"
@@ -254,55 +194,30 @@ pub(crate) fn check_fisher_size(function: &str, n: usize) -> Result<()> {
 }
 
 impl BtConfig {
-    pub fn from_options(o: &FunctionOptions, function: PairwiseFunction) -> Result<Self> {
+    /// The settings of a call from its options; the declaration supplies every default.
+    pub fn from_options(o: &Options, function: PairwiseFunction) -> Result<Self> {
+        // newman_rank always fits Davidson's model.
+        let (ties, tie_model) = match (function, o.choice("ties")) {
+            (PairwiseFunction::NewmanRank, _) => (TieHandling::Half, Some(TieModel::Davidson)),
+            (_, Some("ignore")) => (TieHandling::Ignore, None),
+            (_, Some("davidson")) => (TieHandling::Half, Some(TieModel::Davidson)),
+            (_, Some("rao_kupper")) => (TieHandling::Half, Some(TieModel::RaoKupper)),
+            _ => (TieHandling::Half, None),
+        };
         let defaults = BtOptions::default();
-        // newman_rank always fits Davidson's model and, like evalica's newman, defaults to
-        // the plain maximum-likelihood fit.
-        let newman = function == PairwiseFunction::NewmanRank;
-        let (ties, tie_model) = if newman {
-            (TieHandling::Half, Some(TieModel::Davidson))
-        } else {
-            o.choice_or(
-                "ties",
-                (TieHandling::Half, None),
-                &[
-                    ("half", (TieHandling::Half, None)),
-                    ("ignore", (TieHandling::Ignore, None)),
-                    ("davidson", (TieHandling::Half, Some(TieModel::Davidson))),
-                    ("rao_kupper", (TieHandling::Half, Some(TieModel::RaoKupper))),
-                ],
-            )?
-        };
-        let fit = BtOptions {
-            ties,
-            prior: o.f64_or(
-                "prior",
-                if newman { 0.0 } else { defaults.prior },
-                |v| v.is_finite() && v >= 0.0,
-                "a number >= 0",
-            )?,
-            max_iter: o.usize_or("max_iter", defaults.max_iter, 1..=MAX_ITER)?,
-            tol: o.f64_or(
-                "tol",
-                defaults.tol,
-                |v| v.is_finite() && v > 0.0,
-                "a number > 0",
-            )?,
-        };
-        let config = Self {
-            fit,
+        Ok(Self {
+            fit: BtOptions {
+                ties,
+                prior: o.number("prior").unwrap_or(defaults.prior),
+                max_iter: o.count("max_iter").unwrap_or(defaults.max_iter),
+                tol: o.number("tol").unwrap_or(defaults.tol),
+            },
             tie_model,
-            scale: o.f64_or("scale", 400.0, |v| v.is_finite() && v > 0.0, "a number > 0")?,
-            base: o.f64_or("base", 1000.0, f64::is_finite, "a finite number")?,
-            intervals: Intervals::from_options(o, function.name())?,
-            confidence: o.f64_or(
-                "confidence",
-                0.95,
-                |c| c > 0.0 && c < 1.0,
-                "a number between 0 and 1",
-            )?,
-        };
-        Ok(config)
+            scale: o.number("scale").unwrap_or_default(),
+            base: o.number("base").unwrap_or_default(),
+            intervals: Intervals::from_options(o)?,
+            confidence: o.number("confidence").unwrap_or_default(),
+        })
     }
 }
 
@@ -315,145 +230,59 @@ pub(crate) struct ArgLayout {
 }
 
 impl ArgLayout {
-    /// `last_is_string_literal`: whether the last argument is a string literal, which makes
-    /// it the options (never an outcome or weight column).
-    fn resolve(
-        function: PairwiseFunction,
-        n_args: usize,
-        last_is_string_literal: bool,
-    ) -> Result<Self> {
-        let has_options = n_args >= 3 && last_is_string_literal;
-        let core = n_args - usize::from(has_options);
-        let (outcome, weight) = match core {
-            2 => (None, None),
-            3 => (Some(2), None),
-            4 => (Some(2), Some(3)),
-            _ if n_args == 5 => {
-                return plan_err!(
-                    "{}: the fifth argument must be the options string literal, e.g. 'ties=ignore'",
-                    function.name()
-                )
-            }
-            _ => {
-                return plan_err!(
-                    "{} takes 2 to 5 arguments, got {n_args}: {}",
-                    function.name(),
-                    function.usage()
-                )
-            }
-        };
-        Ok(Self { outcome, weight })
-    }
-}
-
-/// Parse and validate a function's options text; the result is only used by `bt_rank`.
-fn parse_config(function: PairwiseFunction, text: Option<&str>) -> Result<BtConfig> {
-    let hints: &[(&str, &str)] = match function {
-        PairwiseFunction::NewmanRank => &[(
-            "ties",
-            "ties are always modelled (Davidson's model), so there is no ties option; bt_rank has the other tie handlings",
-        )],
-        _ => &[],
-    };
-    let options = match text {
-        Some(t) => {
-            FunctionOptions::parse_with_hints(function.name(), t, function.option_keys(), hints)?
-        }
-        None => FunctionOptions::empty(function.name()),
-    };
-    BtConfig::from_options(&options, function)
-}
-
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct PairwiseUdaf {
-    function: PairwiseFunction,
-    signature: Signature,
-    budget: MemoryBudget,
-}
-
-impl PairwiseUdaf {
-    pub fn new(function: PairwiseFunction, budget: &MemoryBudget) -> Self {
+    /// The layout of a call with `data` data arguments.
+    fn of(data: usize) -> Self {
         Self {
-            function,
-            signature: Signature::user_defined(Volatility::Immutable),
-            budget: budget.clone(),
+            outcome: (data >= 3).then_some(2),
+            weight: (data >= 4).then_some(3),
         }
     }
 }
 
 pub fn bt_rank_udaf(budget: &MemoryBudget) -> AggregateUDF {
-    AggregateUDF::from(PairwiseUdaf::new(PairwiseFunction::BtRank, budget))
+    PrefdbAggregate::udaf(PairwiseFunction::BtRank, budget)
 }
 
 pub fn newman_rank_udaf(budget: &MemoryBudget) -> AggregateUDF {
-    AggregateUDF::from(PairwiseUdaf::new(PairwiseFunction::NewmanRank, budget))
+    PrefdbAggregate::udaf(PairwiseFunction::NewmanRank, budget)
 }
 
 pub fn win_matrix_udaf(budget: &MemoryBudget) -> AggregateUDF {
-    AggregateUDF::from(PairwiseUdaf::new(PairwiseFunction::WinMatrix, budget))
+    PrefdbAggregate::udaf(PairwiseFunction::WinMatrix, budget)
 }
 
 pub fn avg_win_rate_udaf(budget: &MemoryBudget) -> AggregateUDF {
-    AggregateUDF::from(PairwiseUdaf::new(PairwiseFunction::AvgWinRate, budget))
+    PrefdbAggregate::udaf(PairwiseFunction::AvgWinRate, budget)
 }
 
 pub fn intransitivity_udaf(budget: &MemoryBudget) -> AggregateUDF {
-    AggregateUDF::from(PairwiseUdaf::new(PairwiseFunction::Intransitivity, budget))
+    PrefdbAggregate::udaf(PairwiseFunction::Intransitivity, budget)
 }
 
 /// The fields of `intransitivity`'s result struct.
 pub fn intransitivity_fields() -> Fields {
-    let count = |name: &str| Field::new(name, DataType::Int64, true);
-    Fields::from(vec![
-        count("triads"),
-        count("cycles"),
-        f64_field("cycle_share"),
-        count("tie_between"),
-        count("equivalence_contradictions"),
-        count("weak_violations"),
-        f64_field("weak_violation_share"),
-    ])
+    struct_fields(spec::INTRANSITIVITY_FIELDS, &DataType::Utf8)
 }
 
-pub(crate) fn list_of(fields: Vec<Field>) -> DataType {
-    DataType::new_list(DataType::Struct(Fields::from(fields)), true)
+/// Arrow fields of declared output fields, with `item` as the item type.
+fn fields_of(declared: &[OutField], item: DataType) -> Vec<Field> {
+    struct_fields(declared, &item)
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect()
 }
 
-pub(crate) fn f64_field(name: &str) -> Field {
-    Field::new(name, DataType::Float64, true)
-}
-
-/// The fields of one leaderboard entry of `bt_rank`.
+/// The fields of one leaderboard entry (`bt_rank` and every other leaderboard).
 pub fn leaderboard_fields(item: DataType) -> Vec<Field> {
-    vec![
-        Field::new("rank", DataType::Int64, true),
-        Field::new("item", item, true),
-        f64_field("rating"),
-        f64_field("ci_lower"),
-        f64_field("ci_upper"),
-        Field::new("rank_lower", DataType::Int64, true),
-        Field::new("rank_upper", DataType::Int64, true),
-        f64_field("wins"),
-        f64_field("losses"),
-        f64_field("ties"),
-        f64_field("battles"),
-        f64_field("tie_param"),
-    ]
+    fields_of(spec::LEADERBOARD_FIELDS, item)
 }
 
 fn win_matrix_fields(item: DataType) -> Vec<Field> {
-    vec![
-        Field::new("item_a", item.clone(), true),
-        Field::new("item_b", item, true),
-        f64_field("wins"),
-        f64_field("losses"),
-        f64_field("ties"),
-        f64_field("win_rate"),
-    ]
+    fields_of(spec::WIN_MATRIX_FIELDS, item)
 }
 
 fn avg_win_rate_fields(item: DataType) -> Vec<Field> {
-    vec![Field::new("item", item, true), f64_field("score")]
+    fields_of(spec::AVG_WIN_RATE_FIELDS, item)
 }
 
 /// The coerced types of a call's two item arguments, which must be of one kind.
@@ -473,162 +302,81 @@ pub(crate) fn coerce_item_pair(name: &str, arg_types: &[DataType]) -> Result<Vec
     ])
 }
 
-impl PairwiseUdaf {
-    /// The argument layout, parsed options and item kind of a physical call.
-    fn prepare(&self, acc_args: &AccumulatorArgs) -> Result<(ArgLayout, BtConfig, ItemKind)> {
-        let function = self.function;
-        check_physical(function.name(), acc_args, RowOrder::Ignored)?;
-        let last = acc_args.exprs.last().and_then(physical_string_literal);
-        let layout = ArgLayout::resolve(function, acc_args.exprs.len(), last.is_some())?;
-        let config = parse_config(function, last.flatten().as_deref())?;
-        if let Some(w) = layout.weight {
-            let t = acc_args.expr_fields[w].data_type();
-            if *t != DataType::Float64 {
-                return plan_err!("{}: weight must be numeric, got {t}", function.name());
-            }
-        }
-        let kind = ItemKind::of(
-            function.name(),
-            "the first item argument",
-            acc_args.expr_fields[0].data_type(),
-        )?;
-        Ok((layout, config, kind))
+impl PairwiseFunction {
+    /// An empty accumulator for a call.
+    fn fresh(self, call: &Call<'_, BtConfig>) -> Result<PairwiseAccumulator> {
+        let kind = ItemKind::of(self.name(), "the first item argument", call.data_type(0))?;
+        Ok(PairwiseAccumulator {
+            function: self,
+            layout: ArgLayout::of(call.data),
+            config: *call.config,
+            items: ItemInterner::new(kind),
+            counts: PairCounts::new(),
+            return_type: call.return_type(),
+            budget: call.budget.clone(),
+        })
     }
 }
 
-impl AggregateUDFImpl for PairwiseUdaf {
-    fn name(&self) -> &str {
-        self.function.name()
+impl Family for PairwiseFunction {
+    type Config = BtConfig;
+
+    fn spec(&self) -> &'static FunctionSpec {
+        spec::PAIRWISE_SPECS[*self as usize]
     }
 
-    fn signature(&self) -> &Signature {
-        &self.signature
+    fn configure(&self, options: &Options) -> Result<BtConfig> {
+        BtConfig::from_options(options, *self)
     }
 
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        let name = self.function.name();
-        if !(2..=5).contains(&arg_types.len()) {
-            return plan_err!(
-                "{name} takes 2 to 5 arguments, got {}: {}",
-                arg_types.len(),
-                self.function.usage()
-            );
-        }
-        let mut coerced = coerce_item_pair(name, &arg_types[..2])?;
-        for (i, t) in arg_types.iter().enumerate().skip(2) {
-            let is_text = matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View);
-            coerced.push(match (i, t) {
-                (_, t) if is_text => t.clone(),
-                (_, DataType::Dictionary(_, v)) if v.is_string() => v.as_ref().clone(),
-                (2 | 3, DataType::Null) => DataType::Float64,
-                (2 | 3, t) if t.is_numeric() => DataType::Float64,
-                (2, t) => {
-                    return plan_err!(
-                        "{name}: outcome must be text ('a', 'b', 'tie', ...) or a number in [0, 1], got {t}"
-                    )
-                }
-                (3, t) => return plan_err!("{name}: weight must be numeric, got {t}"),
-                (_, t) => {
-                    return plan_err!(
-                        "{name}: the fifth argument must be the options string literal, got {t}"
-                    )
-                }
-            });
-        }
-        Ok(coerced)
+    /// Both items are strings or both integers.
+    fn coerce(&self, types: &[DataType]) -> Result<Vec<DataType>> {
+        let spec = self.spec();
+        spec.check_arg_count(types.len())?;
+        let items = coerce_item_pair(spec.name, &types[..2])?;
+        spec.coerce_rest(types, items)
     }
 
-    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        let item = ItemKind::of(
-            self.function.name(),
-            "the first item argument",
-            &arg_types[0],
-        )?
-        .output_type();
-        Ok(match self.function {
-            PairwiseFunction::BtRank | PairwiseFunction::NewmanRank => {
-                list_of(leaderboard_fields(item))
+    /// A text column in the weight's place is not an options literal.
+    fn check_types(&self, _config: &BtConfig, data: &[DataType]) -> Result<()> {
+        match data.get(3) {
+            Some(t) if *t != DataType::Float64 => {
+                plan_err!("{}: weight must be numeric, got {t}", self.name())
             }
-            PairwiseFunction::WinMatrix => list_of(win_matrix_fields(item)),
-            PairwiseFunction::AvgWinRate => list_of(avg_win_rate_fields(item)),
-            PairwiseFunction::Intransitivity => DataType::Struct(intransitivity_fields()),
-        })
+            _ => Ok(()),
+        }
     }
 
-    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        let item = ItemKind::of(
-            self.function.name(),
-            "the first item argument",
-            args.input_fields[0].data_type(),
-        )?
-        .output_type();
-        let list = |suffix: &str, t: DataType| {
-            Arc::new(Field::new(
-                format_state_name(args.name, suffix),
-                DataType::new_list(t, true),
-                true,
-            ))
-        };
-        Ok(vec![
-            list("items", item),
-            list("pair_a", DataType::UInt32),
-            list("pair_b", DataType::UInt32),
-            list("a_wins", DataType::Float64),
-            list("b_wins", DataType::Float64),
-            list("ties", DataType::Float64),
-        ])
+    fn item_type(&self, data: &[DataType]) -> Result<DataType> {
+        Ok(ItemKind::of(self.name(), "the first item argument", &data[0])?.output_type())
     }
 
-    fn accumulator(&self, acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        let (layout, config, kind) = self.prepare(&acc_args)?;
-        Ok(Box::new(PairwiseAccumulator {
-            function: self.function,
-            layout,
-            config,
-            items: ItemInterner::new(kind),
-            counts: PairCounts::new(),
-            return_type: acc_args.return_field.data_type().clone(),
-            budget: self.budget.clone(),
-        }))
+    fn state_fields(&self, name: &str, args: &[FieldRef]) -> Result<Vec<FieldRef>> {
+        let item = self.item_type(&[args[0].data_type().clone()])?;
+        Ok(crate::state::list_fields(
+            name,
+            vec![
+                ("items", item),
+                ("pair_a", DataType::UInt32),
+                ("pair_b", DataType::UInt32),
+                ("a_wins", DataType::Float64),
+                ("b_wins", DataType::Float64),
+                ("ties", DataType::Float64),
+            ],
+        ))
+    }
+
+    fn accumulator(&self, call: &Call<'_, BtConfig>) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::new(self.fresh(call)?))
     }
 
     /// Every function of the family keeps its groups' counts in one accumulator.
-    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
+    fn grouped(&self, _config: &BtConfig) -> bool {
         true
     }
 
-    fn create_groups_accumulator(
-        &self,
-        acc_args: AccumulatorArgs,
-    ) -> Result<Box<dyn GroupsAccumulator>> {
-        let (layout, config, kind) = self.prepare(&acc_args)?;
-        Ok(Box::new(groups::PairwiseGroups::new(PairwiseAccumulator {
-            function: self.function,
-            layout,
-            config,
-            items: ItemInterner::new(kind),
-            counts: PairCounts::new(),
-            return_type: acc_args.return_field.data_type().clone(),
-            budget: self.budget.clone(),
-        })))
-    }
-
-    /// Validates the options literal during logical optimisation, so that a bad key or value
-    /// is a planning-time error; the expression itself is returned unchanged.
-    fn simplify(&self) -> Option<AggregateFunctionSimplification> {
-        let function = self.function;
-        Some(Box::new(move |aggregate: AggregateFunction, _info| {
-            check_logical(&aggregate, RowOrder::Ignored)?;
-            let args = &aggregate.params.args;
-            let last = args.last().and_then(logical_string_literal);
-            ArgLayout::resolve(function, args.len(), last.is_some())?;
-            parse_config(function, last.flatten().as_deref())?;
-            Ok(Expr::AggregateFunction(aggregate))
-        }))
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        Some(documentation(self.function))
+    fn groups_accumulator(&self, call: &Call<'_, BtConfig>) -> Result<Box<dyn GroupsAccumulator>> {
+        Ok(Box::new(groups::PairwiseGroups::new(self.fresh(call)?)))
     }
 }
 
@@ -1133,200 +881,6 @@ impl Accumulator for PairwiseAccumulator {
         }
         Ok(())
     }
-}
-
-fn documentation(function: PairwiseFunction) -> &'static Documentation {
-    static BT: OnceLock<Documentation> = OnceLock::new();
-    static NEWMAN: OnceLock<Documentation> = OnceLock::new();
-    static WM: OnceLock<Documentation> = OnceLock::new();
-    static AWR: OnceLock<Documentation> = OnceLock::new();
-    static INT: OnceLock<Documentation> = OnceLock::new();
-    match function {
-        PairwiseFunction::BtRank => BT.get_or_init(bt_rank_doc),
-        PairwiseFunction::NewmanRank => NEWMAN.get_or_init(newman_rank_doc),
-        PairwiseFunction::WinMatrix => WM.get_or_init(win_matrix_doc),
-        PairwiseFunction::AvgWinRate => AWR.get_or_init(avg_win_rate_doc),
-        PairwiseFunction::Intransitivity => INT.get_or_init(intransitivity_doc),
-    }
-}
-
-pub(crate) const ARG_ITEMS: &str =
-    "Item columns (any string or integer type; both the same kind). \
-In the two-argument form each row is a win of item_a (the winner) over item_b (the loser).";
-pub(crate) const ARG_OUTCOME: &str =
-    "Text 'a' | 'b' | 'tie' (also 'model_a', 'model_b', 'tie (bothbad)', \
-'left', 'right'; case-insensitive), or a number in [0, 1]: the score of item_a, 1 = a wins, \
-0 = b wins, exactly 0.5 = tie, other fractions = soft preferences split between the two sides.";
-const ARG_WEIGHT: &str =
-    "Non-negative row weight (survey weights, or counts of pre-aggregated votes).";
-const NULLS: &str = "A row with a NULL item, outcome or weight is skipped, as are rows that \
-compare an item with itself and rows of weight 0; skipped rows do not make an item appear. \
-With no rows left the result is NULL.";
-
-fn newman_rank_doc() -> Documentation {
-    Documentation::builder(
-        DOC_SECTION,
-        format!(
-            "Bradley–Terry leaderboard with ties in Newman's parameterisation (Newman 2023, \
-             Efficient computation of rankings from pairwise comparisons; reference: evalica's \
-             newman): P(i beats j) = pi_i / (pi_i + pi_j + 2 v sqrt(pi_i pi_j)) and P(tie) = \
-             2 v sqrt(pi_i pi_j) / (pi_i + pi_j + 2 v sqrt(pi_i pi_j)). This is Davidson's \
-             model with nu = 2v, so newman_rank is bt_rank(..., 'ties=davidson') with two \
-             differences: the default prior is 0 (the maximum-likelihood fit, as evalica's), \
-             and tie_param reports v. Newman's iteration and bt_rank's Newton method reach the \
-             same maximum; prefdb uses Newton. The output, the other options (scale, base, \
-             prior, max_iter, tol, se=fisher, bootstrap, seed, confidence) and the errors are \
-             bt_rank's; with prior=0 an item that never lost or never won is an error that \
-             suggests a prior. {NULLS}"
-        ),
-        "newman_rank(item_a, item_b [, outcome [, weight]] [, 'scale=400, base=1000, prior=0, max_iter=100, tol=1e-10, se=none, bootstrap=0, seed=42, confidence=0.95'])",
-    )
-    .with_argument("item_a, item_b", ARG_ITEMS)
-    .with_argument("outcome", ARG_OUTCOME)
-    .with_argument("weight", ARG_WEIGHT)
-    .with_argument(
-        "options",
-        "String literal, last: as bt_rank's, except that there is no ties option (ties are \
-         always modelled) and prior defaults to 0.",
-    )
-    .with_sql_example(
-        "SELECT item, round(rating, 1) AS rating, round(tie_param, 3) AS v\n\
-         FROM leaderboard('SELECT newman_rank(model_a, model_b, winner) FROM votes');",
-    )
-    .with_related_udf("bt_rank")
-    .build()
-}
-
-fn bt_rank_doc() -> Documentation {
-    Documentation::builder(
-        DOC_SECTION,
-        format!(
-            "Bradley–Terry leaderboard. Fits P(i beats j) = 1 / (1 + exp(-(s_i - s_j))) by \
-             maximum likelihood with a Gaussian prior s_i ~ N(0, 1/prior) (Bradley & Terry 1952; \
-             Newton's method with a line search), and reports rating = base + scale * s / ln(10), \
-             the Elo-like scale of Chatbot Arena. The prior fixes the mean of s at 0; with \
-             prior=0 the mean is fixed explicitly and the pure MLE is returned, or an error when \
-             it does not exist (an item that never lost or never won, or a comparison graph that \
-             is not strongly connected). The default prior=0.01 (sd 10 on s, about 1737 rating \
-             points) moves well-measured items by far less than their sampling error and keeps \
-             undefeated, winless and disconnected items finite: each disconnected group of items \
-             is centred on base and is not comparable with the others. Returns a list of structs \
-             ordered by rating descending, with competition ranks (1224) for equal ratings. \
-             With se=fisher, ci_lower and ci_upper are rating ± z * se * scale / ln(10), se \
-             from the observed Fisher information: the covariance of the centred strengths, \
-             C H^-1 C with H the negative Hessian at the fit and C = I - J/n, since ratings \
-             are relative to their mean (this leaves out the common-mode variance that only \
-             the prior determines, and with prior=0 it is the pseudo-inverse; checked against \
-             a statsmodels binomial GLM and, with the prior, a numpy computation), and rank_lower / rank_upper are the best and worst ranks those \
-             intervals allow (1 + the items whose lower bound is above this upper bound; the \
-             items whose upper bound reaches this lower bound). Without it these four fields \
-             are NULL. With bootstrap=B (and seed, default 42), ci_lower and ci_upper are \
-             percentile intervals from B refits on resampled pair counts: a multinomial draw \
-             over the (pair, outcome) cells, which has the same distribution as Chatbot Arena's \
-             resampling of rows but costs B × pairs, not B × rows; weights count as frequency \
-             weights. The intervals are the same for a seed whatever the partitioning. \
-             wins, losses, ties and battles are weighted counts. With ties=davidson \
-             (Davidson 1970: P(tie) = nu sqrt(pi_i pi_j) / (pi_i + pi_j + nu sqrt(pi_i pi_j))) \
-             or ties=rao_kupper (Rao & Kupper 1967: P(i beats j) = pi_i / (pi_i + theta pi_j)), \
-             ties are outcomes of the model: the strengths and the tie parameter (nu >= 0 or \
-             theta >= 1) are fitted jointly by maximum likelihood (Newton on the concave \
-             log-likelihood, same prior on s; checked against SciPy), and tie_param reports \
-             the parameter on every row (NULL for half and ignore). With no ties it is 0 or 1 \
-             (the boundary, where the fit is plain Bradley–Terry); with no decisive outcome it \
-             is infinite, reported as NULL, and every item sits at base. With a tie model, \
-             se=fisher inverts the joint information of the strengths and the tie parameter, \
-             so the strengths' standard errors allow for the parameter's uncertainty (checked \
-             against a numerical Hessian of an independent likelihood); with no decisive \
-             outcome the intervals are NULL. bootstrap=B with a tie model refits the strengths \
-             and the tie parameter on every replicate. {NULLS}"
-        ),
-        "bt_rank(item_a, item_b [, outcome [, weight]] [, 'scale=400, base=1000, ties=half|ignore|davidson|rao_kupper, prior=0.01, max_iter=100, tol=1e-10, se=none, bootstrap=0, seed=42, confidence=0.95'])",
-    )
-    .with_argument("item_a, item_b", ARG_ITEMS)
-    .with_argument("outcome", ARG_OUTCOME)
-    .with_argument("weight", ARG_WEIGHT)
-    .with_argument(
-        "options",
-        "String literal, last: scale (> 0, default 400), base (default 1000), ties (half: a tie \
-         is half a win for each side, the default; ignore: ties are left out of the fit but still \
-         counted; davidson or rao_kupper: ties modelled with a fitted tie parameter, up to 1000 items), prior (>= 0, default 0.01), max_iter (default 100 Newton steps, at most 10000), tol \
-         (default 1e-10, largest change of s in a step), se (none, the default, or fisher: \
-         analytic intervals, up to 5000 items), bootstrap (replicates for percentile intervals, \
-         default 0: none; at most 100000, and replicates × items at most 50000000; not with se=fisher), seed (default 42), confidence (default 0.95). \
-         Unknown keys and bad \
-         values are planning-time errors.",
-    )
-    .with_sql_example(
-        "SELECT r.rank, r.item, round(r.rating, 1) AS rating\n\
-         FROM (SELECT unnest(bt_rank(model_a, model_b, winner)) AS r FROM votes);",
-    )
-    .with_related_udf("win_matrix")
-    .with_related_udf("avg_win_rate")
-    .build()
-}
-
-fn win_matrix_doc() -> Documentation {
-    Documentation::builder(
-        DOC_SECTION,
-        format!(
-            "Head-to-head counts: one struct per ordered pair of items that met, both \
-             orientations, sorted by item_a then item_b. wins, losses and ties are weighted \
-             counts from item_a's side; win_rate = (wins + ties / 2) / (wins + losses + ties). {NULLS}"
-        ),
-        "win_matrix(item_a, item_b [, outcome [, weight]])",
-    )
-    .with_argument("item_a, item_b", ARG_ITEMS)
-    .with_argument("outcome", ARG_OUTCOME)
-    .with_argument("weight", ARG_WEIGHT)
-    .with_sql_example("SELECT unnest(win_matrix(model_a, model_b, winner)) AS m FROM votes;")
-    .with_related_udf("bt_rank")
-    .build()
-}
-
-fn avg_win_rate_doc() -> Documentation {
-    Documentation::builder(
-        DOC_SECTION,
-        format!(
-            "Each item's mean win rate over the distinct opponents it met, ties counted as half \
-             a win (evalica's average_win_rate). A list of (item, score) ordered by score \
-             descending, then by item. {NULLS}"
-        ),
-        "avg_win_rate(item_a, item_b [, outcome [, weight]])",
-    )
-    .with_argument("item_a, item_b", ARG_ITEMS)
-    .with_argument("outcome", ARG_OUTCOME)
-    .with_argument("weight", ARG_WEIGHT)
-    .with_sql_example("SELECT unnest(avg_win_rate(model_a, model_b, winner)) AS s FROM votes;")
-    .with_related_udf("bt_rank")
-    .build()
-}
-
-fn intransitivity_doc() -> Documentation {
-    Documentation::builder(
-        DOC_SECTION,
-        format!(
-            "Intransitivity of the majority-preference tournament (for judge diagnostics: \
-             TrustJudge; LLMs-as-judges cycle checks). Each compared pair gets its majority \
-             relation from the weighted wins of each side (ties count for neither; equal wins \
-             make the pair a tie). Over the triads whose three pairs were all compared it \
-             returns a struct: triads; cycles, the strict 3-cycles a > b > c > a, and \
-             cycle_share = cycles / triads; weak_violations, the triads whose relations are \
-             no weak order (no ranking with ties reproduces them): the cycles, tie_between \
-             (a ~ b but a > c > b) and equivalence_contradictions (a ~ b ~ c but a > c; with \
-             cycles, TrustJudge's circular chains), and weak_violation_share. Shares are NULL \
-             when no triad was fully compared. Counted once from the merged win matrix with \
-             bitsets, O(K^3 / 64) for K items, so hundreds of items take milliseconds. {NULLS}"
-        ),
-        "intransitivity(item_a, item_b [, outcome [, weight]])",
-    )
-    .with_argument("item_a, item_b", ARG_ITEMS)
-    .with_argument("outcome", ARG_OUTCOME)
-    .with_argument("weight", ARG_WEIGHT)
-    .with_sql_example(
-        "SELECT judge, intransitivity(model_a, model_b, verdict) AS t FROM judgements GROUP BY judge;",
-    )
-    .with_related_udf("win_matrix")
-    .build()
 }
 
 #[cfg(test)]

@@ -367,6 +367,11 @@ pub struct FunctionSpec {
     /// Keys a user may reach for that belong elsewhere, each with the hint given instead of
     /// "unknown option".
     pub misplaced: &'static [(&'static str, &'static str)],
+    /// Whether a call keeps a place for the options literal although the function declares
+    /// no options, because the other functions of its family take them in that place
+    /// (`win_matrix` shares `bt_rank`'s arguments): a trailing string literal is then the
+    /// options, and any key in it is an error, not an outcome.
+    pub options_slot: bool,
     pub output: Output,
     pub row_order: RowOrder,
     pub doc: Doc,
@@ -378,7 +383,7 @@ impl FunctionSpec {
     }
 
     pub fn takes_options(&self) -> bool {
-        !self.options.is_empty()
+        self.options_slot || !self.options.is_empty()
     }
 
     /// The most arguments a call may have, counting the options literal.
@@ -438,11 +443,7 @@ impl FunctionSpec {
         let options = self.takes_options() && n > self.required_args() && last_is_string_literal;
         let data = n - usize::from(options);
         if data > self.args.len() {
-            return plan_err!(
-                "{}: the last argument must be the options string literal, e.g. '{}=...'",
-                self.name,
-                self.options[0].key
-            );
+            return plan_err!("{}: the last argument must be {}", self.name, self.options_example());
         }
         Ok(data)
     }
@@ -452,8 +453,17 @@ impl FunctionSpec {
     /// no text, is the options literal and stays text.
     pub fn coerce(&self, types: &[DataType]) -> Result<Vec<DataType>> {
         self.check_arg_count(types.len())?;
-        let mut coerced = Vec::with_capacity(types.len());
-        for (i, t) in types.iter().enumerate() {
+        self.coerce_rest(types, Vec::with_capacity(types.len()))
+    }
+
+    /// As [`FunctionSpec::coerce`], for the arguments after the `coerced` ones a family
+    /// coerced itself.
+    pub fn coerce_rest(
+        &self,
+        types: &[DataType],
+        mut coerced: Vec<DataType>,
+    ) -> Result<Vec<DataType>> {
+        for (i, t) in types.iter().enumerate().skip(coerced.len()) {
             let is_last = i + 1 == types.len();
             let could_be_options =
                 self.takes_options() && is_last && i >= self.required_args() && is_text(t);
@@ -470,14 +480,22 @@ impl FunctionSpec {
                 None if is_text(t) => t.clone(),
                 None => {
                     return plan_err!(
-                        "{}: the last argument must be the options string literal, e.g. '{}=...'",
+                        "{}: the last argument must be {}",
                         self.name,
-                        self.options[0].key
+                        self.options_example()
                     )
                 }
             });
         }
         Ok(coerced)
+    }
+
+    /// "the options string literal, e.g. 'key=...'", for errors about its place.
+    fn options_example(&self) -> String {
+        match self.options.first() {
+            Some(o) => format!("the options string literal, e.g. '{}=...'", o.key),
+            None => "the options string literal".to_string(),
+        }
     }
 
     /// DataFusion's documentation of the function, from the declaration.

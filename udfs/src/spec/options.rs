@@ -191,6 +191,7 @@ mod tests {
             },
         ],
         misplaced: &[("se", "no intervals here")],
+        options_slot: false,
         output: Output::Number,
         row_order: RowOrder::Ignored,
         doc: Doc {
