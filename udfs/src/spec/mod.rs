@@ -410,10 +410,13 @@ impl FunctionSpec {
             }
         }
         text.push_str(&"]".repeat(open));
-        if self.takes_options() {
+        if !self.options.is_empty() {
             text.push_str(" [, options]");
         }
-        text.replace("( [", "([")
+        if let RowOrder::Sequence { .. } = self.row_order {
+            text.push_str(" ORDER BY key");
+        }
+        text
     }
 
     /// The error for a call with `n` arguments, unless `n` is a valid count.

@@ -99,7 +99,7 @@ fn function(out: &mut String, spec: &FunctionSpec) {
         );
     }
     out.push('\n');
-    if spec.takes_options() {
+    if !spec.options.is_empty() {
         let _ = writeln!(out, "| option | values | default | meaning |\n|---|---|---|---|");
         for o in spec.options {
             option_row(out, o);
