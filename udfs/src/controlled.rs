@@ -5,7 +5,7 @@
 //! pair counts: it keeps every battle (ids, score, weight and its feature vector).
 
 use crate::items::{ItemColumn, ItemInterner, ItemKind};
-use crate::leaderboard::{fisher_bounds, item_type, to_original_ids, Ranking};
+use crate::leaderboard::{fisher_bounds, item_type, Ranking};
 use crate::memory::{bytes_of, MemoryBudget};
 use crate::options::row_weight;
 use crate::pairwise::{check_dense_size, coerce_item_pair, OutcomeColumn};
@@ -303,22 +303,15 @@ impl Accumulator for ControlledAccumulator {
             self.config.confidence,
             unit,
         );
-        let ratings = to_original_ids(canonical_ratings, &original);
-        let (lower, upper) = (
-            to_original_ids(lower, &original),
-            to_original_ids(upper, &original),
-        );
         let mut totals = vec![ItemTotals::default(); n];
         for r in 0..battles.a.len() {
-            let (a, b) = (
-                original[battles.a[r] as usize],
-                original[battles.b[r] as usize],
-            );
+            let (a, b) = (battles.a[r] as usize, battles.b[r] as usize);
             ItemTotals::add_battle(&mut totals, a, b, battles.score_a[r], battles.weight[r]);
         }
         let entries = Ranking {
             items: &self.items,
-            ratings,
+            ids: &original,
+            ratings: canonical_ratings,
             rank_tolerance: STRENGTH_RANK_TOLERANCE * unit,
             totals: Some(totals),
             intervals: Some((lower, upper)),

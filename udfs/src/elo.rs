@@ -6,7 +6,7 @@
 //! depends on partitioning.
 
 use crate::items::{ItemColumn, ItemInterner, ItemKind};
-use crate::leaderboard::Ranking;
+use crate::leaderboard::{by_canonical_id, Ranking};
 use crate::spec::aggregate::{Call, Family, PrefdbAggregate};
 use crate::spec::{FunctionSpec, Options};
 use crate::ordered::OrderKeys;
@@ -169,11 +169,13 @@ impl Accumulator for EloAccumulator {
             let (a, b) = (self.a[i] as usize, self.b[i] as usize);
             ItemTotals::add_battle(&mut totals, a, b, self.score_a[i], 1.0);
         }
+        let ids = self.items.value_order();
         Ranking {
             items: &self.items,
-            ratings,
+            ids: &ids,
+            ratings: by_canonical_id(&ratings, &ids),
             rank_tolerance: 1e-9 * self.options.scale,
-            totals: Some(totals),
+            totals: Some(by_canonical_id(&totals, &ids)),
             intervals: None,
             tie_param: None,
         }

@@ -15,16 +15,23 @@ use std::sync::Arc;
 /// `(ci_lower, ci_upper)` per item; `None` where an interval is undefined.
 pub(crate) type Bounds = (Vec<Option<f64>>, Vec<Option<f64>>);
 
-/// A finished ranking, indexed by item id, before it is sorted into a leaderboard.
+/// A finished ranking in value order, before it is sorted into a leaderboard.
+///
+/// Every evaluation numbers its items in value order once ("canonical" ids: item `c` is the
+/// `c`-th smallest value) and fits, bounds and counts by those ids. Equal ratings are
+/// therefore listed by canonical id, which is item value order, and nothing is renumbered
+/// back.
 pub(crate) struct Ranking<'a> {
     pub items: &'a ItemInterner,
-    /// The rating of each item id, on the output scale.
+    /// The interner id of each canonical id: `ids[c]` is item `c`'s id in `items`.
+    pub ids: &'a [usize],
+    /// The rating of each canonical id, on the output scale.
     pub ratings: Vec<f64>,
     /// Ratings closer than this share a rank.
     pub rank_tolerance: f64,
-    /// Weighted wins, losses, ties and battles per item id; NULL fields when absent.
+    /// Weighted wins, losses, ties and battles per canonical id; NULL fields when absent.
     pub totals: Option<Vec<ItemTotals>>,
-    /// `(ci_lower, ci_upper)` per item id; the rank range follows from them. NULL when
+    /// `(ci_lower, ci_upper)` per canonical id; the rank range follows from them. NULL when
     /// absent.
     pub intervals: Option<Bounds>,
     /// The fitted tie parameter of `bt_rank`'s tie models, the same on every row; NULL
@@ -32,14 +39,10 @@ pub(crate) struct Ranking<'a> {
     pub tie_param: Option<f64>,
 }
 
-/// Values indexed by canonical id (`original[c]` is canonical id c's item id), re-indexed
-/// by item id.
-pub(crate) fn to_original_ids<T: Clone + Default>(canonical: Vec<T>, original: &[usize]) -> Vec<T> {
-    let mut out = vec![T::default(); canonical.len()];
-    for (value, &id) in canonical.into_iter().zip(original) {
-        out[id] = value;
-    }
-    out
+/// Values indexed by interner id, re-indexed by canonical id (`ids[c]` is canonical id
+/// `c`'s interner id), for the online ratings, which replay in arrival ids.
+pub(crate) fn by_canonical_id<T: Clone>(values: &[T], ids: &[usize]) -> Vec<T> {
+    ids.iter().map(|&i| values[i].clone()).collect()
 }
 
 /// Normal-approximation intervals `rating ± z · sd · unit`, `z` the two-sided quantile of
@@ -75,7 +78,13 @@ impl Ranking<'_> {
 
     /// The leaderboard entries, one struct per item in rank order.
     pub fn into_entries(self) -> Result<StructArray> {
-        let order = self.items.order_by_rating(&self.ratings);
+        // By rating descending, equal ratings by canonical id: item value order.
+        let mut order: Vec<usize> = (0..self.ratings.len()).collect();
+        order.sort_by(|&i, &j| {
+            self.ratings[j]
+                .total_cmp(&self.ratings[i])
+                .then(i.cmp(&j))
+        });
         let n = order.len();
         let sorted: Vec<f64> = order.iter().map(|&i| self.ratings[i]).collect();
         let ranks = competition_ranks(&sorted, self.rank_tolerance);
@@ -101,7 +110,7 @@ impl Ranking<'_> {
         };
         let columns: Vec<ArrayRef> = vec![
             Arc::new(Int64Array::from(ranks)),
-            self.items.take(order.iter().copied()),
+            self.items.take(order.iter().map(|&c| self.ids[c])),
             Arc::new(Float64Array::from(sorted)),
             ci_lower,
             ci_upper,

@@ -5,7 +5,7 @@
 //! row; `evaluate` groups them by ranking, in value order, and fits once.
 
 use crate::items::ItemKind;
-use crate::leaderboard::{fisher_bounds, to_original_ids, Bounds, Ranking as Leaderboard};
+use crate::leaderboard::{fisher_bounds, Bounds, Ranking as Leaderboard};
 use crate::memory::{bytes_of, MemoryBudget};
 use crate::options::row_weight;
 use crate::pairwise::{check_dense_size, check_interval_size, Intervals};
@@ -231,16 +231,14 @@ impl Accumulator for PlAccumulator {
         )?;
         let (canonical, _) = fit_plackett_luce(n, &rankings, &self.config.fit)
             .map_err(|e| self.fit_error(e, &original))?;
-        let totals_canonical = item_totals(n, &implied_pairs(&rankings));
-        let mut ratings = vec![0.0; n];
-        let mut totals = vec![Default::default(); n];
-        for (c, &id) in original.iter().enumerate() {
-            ratings[id] = to_elo_scale(canonical[c], self.config.scale, self.config.base);
-            totals[id] = totals_canonical[c];
-        }
+        let totals = item_totals(n, &implied_pairs(&rankings));
+        let ratings: Vec<f64> = canonical
+            .iter()
+            .map(|&s| to_elo_scale(s, self.config.scale, self.config.base))
+            .collect();
         let unit = self.config.scale / std::f64::consts::LN_10;
         let rating = |s: f64| to_elo_scale(s, self.config.scale, self.config.base);
-        // Intervals by canonical id, then by item id.
+        // Intervals by canonical id.
         let intervals: Option<Bounds> = match self.config.intervals {
             Intervals::None => None,
             Intervals::Fisher => {
@@ -268,15 +266,10 @@ impl Accumulator for PlAccumulator {
                 let bounds = |v: &[f64]| v.iter().map(|&s| Some(rating(s))).collect();
                 Some((bounds(&boot.lower), bounds(&boot.upper)))
             }
-        }
-        .map(|(lower, upper)| {
-            (
-                to_original_ids(lower, &original),
-                to_original_ids(upper, &original),
-            )
-        });
+        };
         Leaderboard {
             items: &self.rows.items,
+            ids: &original,
             ratings,
             rank_tolerance: STRENGTH_RANK_TOLERANCE * self.config.scale,
             totals: Some(totals),

@@ -4,7 +4,7 @@
 //! Each function only turns rows into the inputs of a kernel in `prefdb_stats::judge`.
 
 use crate::items::{ItemColumn, ItemInterner, ItemKind, ItemRef};
-use crate::leaderboard::Ranking;
+use crate::leaderboard::{by_canonical_id, Ranking};
 use crate::memory::{bytes_of, MemoryBudget};
 use crate::spec::aggregate::{Call, Family, PrefdbAggregate};
 use crate::spec::{struct_fields, FunctionSpec, Options};
@@ -405,9 +405,11 @@ impl KeyedAccumulator {
             .map(|i| (self.key_ids[i], self.group_ids[i], self.scores[i]))
             .collect();
         let ratings = aggregate_ranks(n_systems, n_tasks, &scores, self.config.rule);
+        let ids = self.keys.value_order();
         Ranking {
             items: &self.keys,
-            ratings,
+            ids: &ids,
+            ratings: by_canonical_id(&ratings, &ids),
             rank_tolerance: 1e-12,
             totals: None,
             intervals: None,

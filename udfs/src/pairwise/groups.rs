@@ -8,12 +8,13 @@
 //! the counts of the pairs it has seen ([`PairCounts`], in shared item ids), so a row costs
 //! two dictionary lookups and one small hash-map update in its group.
 //!
-//! A group is evaluated exactly as the per-group accumulator evaluates it: its items are
-//! copied into a dictionary of their own and its counts renamed to those ids (copies, no
-//! arithmetic), and evaluation orders items by value. So grouped and ungrouped results are
+//! A group is evaluated exactly as the per-group accumulator evaluates it, in value order
+//! ([`ValueOrdered`]): the shared dictionary is put in value order once per evaluation, and
+//! a group's items in value order are its shared ids sorted by that position. Its counts
+//! are renamed to those ids (copies, no arithmetic). So grouped and ungrouped results are
 //! the same bit for bit, however rows are split into groups, batches and partitions.
 
-use super::{read_votes, PairwiseAccumulator};
+use super::{read_votes, PairwiseAccumulator, ValueOrdered};
 use crate::items::ItemInterner;
 use crate::state::{each_row_as_a_group, StateRows};
 use datafusion::arrow::array::{
@@ -22,7 +23,7 @@ use datafusion::arrow::array::{
 use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::datatypes::Field;
 use datafusion::common::{Result, ScalarValue};
-use datafusion::logical_expr::{Accumulator, EmitTo, GroupsAccumulator};
+use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
 use prefdb_stats::pairwise::PairCounts;
 use std::sync::Arc;
 
@@ -91,18 +92,6 @@ impl PairwiseGroups {
         }
         LocalGroup { items, pairs }
     }
-
-    /// One group's result, computed by a per-group accumulator over its counts.
-    fn evaluate_group(&mut self, counts: &PairCounts) -> Result<ScalarValue> {
-        let group = self.localise(counts);
-        let mut items = ItemInterner::new(self.shared.kind());
-        items.intern_array(&self.shared.items.take(group.items.iter().copied()))?;
-        let mut local = PairCounts::new();
-        for (a, b, a_wins, b_wins, ties) in group.pairs {
-            local.add(a, b, a_wins, b_wins, ties);
-        }
-        self.shared.with_counts(items, local).evaluate()
-    }
 }
 
 impl std::fmt::Debug for PairwiseGroups {
@@ -155,9 +144,15 @@ impl GroupsAccumulator for PairwiseGroups {
         if groups.is_empty() {
             return Ok(new_empty_array(&self.shared.return_type));
         }
+        let items = &self.shared.items;
+        let positions = items.value_positions();
+        self.local.resize(items.len(), UNSEEN);
         let results = groups
             .iter()
-            .map(|counts| self.evaluate_group(counts))
+            .map(|counts| {
+                let ordered = ValueOrdered::of_group(items, &positions, &mut self.local, counts);
+                self.shared.evaluate_ordered(&ordered)
+            })
             .collect::<Result<Vec<_>>>()?;
         ScalarValue::iter_to_array(results)
     }

@@ -6,7 +6,7 @@
 //! `evaluate`, on the merged state. Nothing is ever computed per row but the counts.
 
 use crate::items::{ItemColumn, ItemInterner, ItemKind, ItemRef};
-use crate::leaderboard::{fisher_bounds, to_original_ids, Bounds, Ranking};
+use crate::leaderboard::{fisher_bounds, Bounds, Ranking};
 use crate::memory::{bytes_of, MemoryBudget, Workspace};
 use crate::options::row_weight;
 use crate::spec::aggregate::{Call, Family, PrefdbAggregate};
@@ -380,6 +380,104 @@ impl Family for PairwiseFunction {
     }
 }
 
+/// A call's counts in value order, which is all any evaluation reads.
+///
+/// Row order and partitioning decide the ids an interner hands out. Every evaluation first
+/// numbers the items in value order ("canonical" ids) and sorts the pairs, so fits, bounds
+/// and counts see the same input in the same order however the rows arrived, and the
+/// result is bitwise the same. Results stay in canonical ids up to the output, which takes
+/// each item's value through `ids`.
+pub(crate) struct ValueOrdered<'a> {
+    pub items: &'a ItemInterner,
+    /// The interner id of each canonical id, in item value order.
+    pub ids: Vec<usize>,
+    /// Every pair in canonical ids, with `a < b`, sorted by `(a, b)`.
+    pub pairs: Vec<PairOutcomes>,
+}
+
+impl<'a> ValueOrdered<'a> {
+    /// All of `items` (every interned item is in some pair) and `counts`.
+    pub(crate) fn of(items: &'a ItemInterner, counts: &PairCounts) -> Self {
+        let ids = items.value_order();
+        let position: Vec<u32> = crate::items::inverse(&ids)
+            .into_iter()
+            .map(|p| p as u32)
+            .collect();
+        Self::with_positions(items, ids, counts, |id| position[id as usize])
+    }
+
+    /// One group's `counts`, in ids of the shared `items`, given every shared id's value
+    /// position (`positions`, computed once for all groups) and a scratch vector of
+    /// `items.len()` entries (left as it was found). The group's items in value order are
+    /// its shared ids sorted by position, so no item is compared or copied per group.
+    pub(crate) fn of_group(
+        items: &'a ItemInterner,
+        positions: &[usize],
+        scratch: &mut [u32],
+        counts: &PairCounts,
+    ) -> Self {
+        let mut ids: Vec<usize> = Vec::new();
+        for p in counts.pairs() {
+            for id in [p.a as usize, p.b as usize] {
+                if scratch[id] == u32::MAX {
+                    scratch[id] = 0;
+                    ids.push(id);
+                }
+            }
+        }
+        ids.sort_unstable_by_key(|&id| positions[id]);
+        for (c, &id) in ids.iter().enumerate() {
+            scratch[id] = c as u32;
+        }
+        let ordered = Self::with_positions(items, ids, counts, |id| scratch[id as usize]);
+        for &id in &ordered.ids {
+            scratch[id] = u32::MAX;
+        }
+        ordered
+    }
+
+    fn with_positions(
+        items: &'a ItemInterner,
+        ids: Vec<usize>,
+        counts: &PairCounts,
+        canonical: impl Fn(u32) -> u32,
+    ) -> Self {
+        let mut pairs: Vec<PairOutcomes> = counts
+            .pairs()
+            .iter()
+            .map(|p| {
+                let (a, b) = (canonical(p.a), canonical(p.b));
+                if a < b {
+                    PairOutcomes { a, b, ..*p }
+                } else {
+                    PairOutcomes {
+                        a: b,
+                        b: a,
+                        a_wins: p.b_wins,
+                        b_wins: p.a_wins,
+                        ties: p.ties,
+                    }
+                }
+            })
+            .collect();
+        pairs.sort_by_key(|p| (p.a, p.b));
+        Self { items, ids, pairs }
+    }
+
+    fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// The item values of `canonical` ids, as an Arrow array.
+    fn take(&self, canonical: impl Iterator<Item = usize>) -> ArrayRef {
+        self.items.take(canonical.map(|c| self.ids[c]))
+    }
+
+    fn item_type(&self) -> DataType {
+        crate::leaderboard::item_type(self.items)
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct PairwiseAccumulator {
     function: PairwiseFunction,
@@ -493,42 +591,9 @@ impl PairwiseAccumulator {
         Ok(SingleRowListArrayBuilder::new(Arc::new(entries)).build_list_scalar())
     }
 
-    /// The pairs with items renumbered in value order and sorted by (a, b). Row order and
-    /// partitioning decide the ids the accumulator hands out; fitting on this canonical form
-    /// makes the result bitwise identical however the rows arrived. Returns the original id
-    /// of each canonical id, and the renumbered pairs.
-    fn canonical_pairs(&self) -> (Vec<usize>, Vec<PairOutcomes>) {
-        let original = self.items.value_order();
-        let canonical: Vec<u32> = crate::items::inverse(&original)
-            .into_iter()
-            .map(|p| p as u32)
-            .collect();
-        let mut pairs: Vec<PairOutcomes> = self
-            .counts
-            .pairs()
-            .iter()
-            .map(|p| {
-                let (a, b) = (canonical[p.a as usize], canonical[p.b as usize]);
-                if a < b {
-                    PairOutcomes { a, b, ..*p }
-                } else {
-                    PairOutcomes {
-                        a: b,
-                        b: a,
-                        a_wins: p.b_wins,
-                        b_wins: p.a_wins,
-                        ties: p.ties,
-                    }
-                }
-            })
-            .collect();
-        pairs.sort_by_key(|p| (p.a, p.b));
-        (original, pairs)
-    }
-
-    fn evaluate_bt_rank(&self) -> Result<ScalarValue> {
-        let n = self.items.len();
-        let (original, pairs) = self.canonical_pairs();
+    fn evaluate_bt_rank(&self, v: &ValueOrdered) -> Result<ScalarValue> {
+        let n = v.len();
+        let pairs = &v.pairs;
         let name = self.function.name();
         if self.config.tie_model.is_some() {
             let what = match self.function {
@@ -546,14 +611,14 @@ impl PairwiseAccumulator {
         let _workspace = self.fit_workspace(n, pairs.len())?;
         let (strengths, tie_fit) = match self.config.tie_model {
             None => (
-                fit_bradley_terry(n, &pairs, &self.config.fit)
-                    .map_err(|e| self.fit_error(e, &original))?
+                fit_bradley_terry(n, pairs, &self.config.fit)
+                    .map_err(|e| self.fit_error(e, v))?
                     .strengths,
                 None,
             ),
             Some(model) => {
-                let f = fit_tie_model(n, &pairs, model, &self.config.fit)
-                    .map_err(|e| self.fit_error(e, &original))?;
+                let f = fit_tie_model(n, pairs, model, &self.config.fit)
+                    .map_err(|e| self.fit_error(e, v))?;
                 (f.strengths.clone(), Some((model, f)))
             }
         };
@@ -571,9 +636,9 @@ impl PairwiseAccumulator {
             // rating ± z · se · scale / ln 10, se from the observed Fisher information.
             Intervals::Fisher => {
                 let cov = match &tie_fit {
-                    None => fisher_covariance(n, &pairs, &strengths, &self.config.fit),
+                    None => fisher_covariance(n, pairs, &strengths, &self.config.fit),
                     Some((model, fit)) => {
-                        tie_model_covariance(n, &pairs, *model, &self.config.fit, fit)
+                        tie_model_covariance(n, pairs, *model, &self.config.fit, fit)
                     }
                 };
                 let ratings: Vec<f64> = strengths.iter().map(|&s| rating(s)).collect();
@@ -591,12 +656,12 @@ impl PairwiseAccumulator {
                     confidence: self.config.confidence,
                 };
                 let boot = match &tie_fit {
-                    None => bootstrap_bradley_terry(n, &pairs, &self.config.fit, &boot_opts),
+                    None => bootstrap_bradley_terry(n, pairs, &self.config.fit, &boot_opts),
                     Some((model, _)) => {
-                        bootstrap_tie_model(n, &pairs, *model, &self.config.fit, &boot_opts)
+                        bootstrap_tie_model(n, pairs, *model, &self.config.fit, &boot_opts)
                     }
                 }
-                .map_err(|e| self.fit_error(e, &original))?;
+                .map_err(|e| self.fit_error(e, v))?;
                 Some((
                     boot.lower.iter().map(|&s| Some(rating(s))).collect(),
                     boot.upper.iter().map(|&s| Some(rating(s))).collect(),
@@ -604,16 +669,12 @@ impl PairwiseAccumulator {
             }
         };
         Ranking {
-            items: &self.items,
-            ratings: to_original_ids(strengths.iter().map(|&s| rating(s)).collect(), &original),
+            items: v.items,
+            ids: &v.ids,
+            ratings: strengths.iter().map(|&s| rating(s)).collect(),
             rank_tolerance: STRENGTH_RANK_TOLERANCE * unit,
-            totals: Some(to_original_ids(item_totals(n, &pairs), &original)),
-            intervals: intervals.map(|(lower, upper)| {
-                (
-                    to_original_ids(lower, &original),
-                    to_original_ids(upper, &original),
-                )
-            }),
+            totals: Some(item_totals(n, pairs)),
+            intervals,
             tie_param,
         }
         .into_scalar()
@@ -657,11 +718,11 @@ impl PairwiseAccumulator {
         Ok(workspace)
     }
 
-    fn fit_error(&self, e: BtError, original: &[usize]) -> datafusion::common::DataFusionError {
+    fn fit_error(&self, e: BtError, v: &ValueOrdered) -> datafusion::common::DataFusionError {
         let name = self.function.name();
         let message = match e {
             BtError::MleDoesNotExist { item, obstacle } => {
-                let item = self.items.display(original[item as usize]);
+                let item = v.items.display(v.ids[item as usize]);
                 let why = match obstacle {
                     MleObstacle::NeverLost => format!("item {item} never lost"),
                     MleObstacle::NeverWon => format!("item {item} never won"),
@@ -687,9 +748,9 @@ impl PairwiseAccumulator {
     }
 
     /// Both orientations of every compared pair, sorted by (item_a, item_b) value.
-    fn evaluate_win_matrix(&self) -> Result<ScalarValue> {
-        let mut rows: Vec<PairOutcomes> = Vec::with_capacity(2 * self.counts.len());
-        for p in self.counts.pairs() {
+    fn evaluate_win_matrix(&self, v: &ValueOrdered) -> Result<ScalarValue> {
+        let mut rows: Vec<PairOutcomes> = Vec::with_capacity(2 * v.pairs.len());
+        for p in &v.pairs {
             rows.push(*p);
             rows.push(PairOutcomes {
                 a: p.b,
@@ -699,32 +760,25 @@ impl PairwiseAccumulator {
                 ties: p.ties,
             });
         }
-        rows.sort_by(|x, y| {
-            self.items
-                .cmp(x.a as usize, y.a as usize)
-                .then(self.items.cmp(x.b as usize, y.b as usize))
-        });
+        rows.sort_by_key(|r| (r.a, r.b));
         let f = |g: fn(&PairOutcomes) -> f64| -> ArrayRef {
             Arc::new(Float64Array::from_iter_values(rows.iter().map(g)))
         };
         let columns: Vec<ArrayRef> = vec![
-            self.items.take(rows.iter().map(|r| r.a as usize)),
-            self.items.take(rows.iter().map(|r| r.b as usize)),
+            v.take(rows.iter().map(|r| r.a as usize)),
+            v.take(rows.iter().map(|r| r.b as usize)),
             f(|r| r.a_wins),
             f(|r| r.b_wins),
             f(|r| r.ties),
             Arc::new(rows.iter().map(pair_win_rate).collect::<Float64Array>()),
         ];
-        self.list_scalar(
-            win_matrix_fields(crate::leaderboard::item_type(&self.items)),
-            columns,
-        )
+        self.list_scalar(win_matrix_fields(v.item_type()), columns)
     }
 
-    fn evaluate_intransitivity(&self) -> Result<ScalarValue> {
+    fn evaluate_intransitivity(&self, v: &ValueOrdered) -> Result<ScalarValue> {
         // Four items × items bitsets: 200 MB at this size.
         const MAX_ITEMS: usize = 20_000;
-        let n = self.items.len();
+        let n = v.len();
         if n > MAX_ITEMS {
             return exec_err!(
                 "intransitivity: counts cycles with items × items bitsets and supports up to {MAX_ITEMS} items, got {n}"
@@ -736,7 +790,7 @@ impl PairwiseAccumulator {
             "the items × items bitsets",
             bytes_of::<u64>(4 * n * n.div_ceil(64)),
         )?;
-        let r = intransitivity(n, self.counts.pairs());
+        let r = intransitivity(n, &v.pairs);
         let count = |v: u64| Arc::new(Int64Array::from(vec![v as i64])) as ArrayRef;
         let share = |v: Option<f64>| Arc::new(Float64Array::from(vec![v])) as ArrayRef;
         let columns = vec![
@@ -755,22 +809,32 @@ impl PairwiseAccumulator {
         )?)))
     }
 
-    fn evaluate_avg_win_rate(&self) -> Result<ScalarValue> {
-        let (original, pairs) = self.canonical_pairs();
+    fn evaluate_avg_win_rate(&self, v: &ValueOrdered) -> Result<ScalarValue> {
         // Canonical ids follow item value order, so the stable sort breaks equal scores by
         // item value.
-        let scores = average_win_rate(self.items.len(), &pairs);
+        let scores = average_win_rate(v.len(), &v.pairs);
         let order = order_by_score_desc(&scores);
         let columns: Vec<ArrayRef> = vec![
-            self.items.take(order.iter().map(|&i| original[i])),
+            v.take(order.iter().copied()),
             Arc::new(Float64Array::from_iter_values(
                 order.iter().map(|&i| scores[i]),
             )),
         ];
-        self.list_scalar(
-            avg_win_rate_fields(crate::leaderboard::item_type(&self.items)),
-            columns,
-        )
+        self.list_scalar(avg_win_rate_fields(v.item_type()), columns)
+    }
+
+    /// The result for counts in value order; NULL for no items.
+    pub(crate) fn evaluate_ordered(&self, v: &ValueOrdered) -> Result<ScalarValue> {
+        if v.len() == 0 {
+            return ScalarValue::try_from(&self.return_type);
+        }
+        check_finite_counts(self.function.name(), &v.pairs)?;
+        match self.function {
+            PairwiseFunction::BtRank | PairwiseFunction::NewmanRank => self.evaluate_bt_rank(v),
+            PairwiseFunction::WinMatrix => self.evaluate_win_matrix(v),
+            PairwiseFunction::AvgWinRate => self.evaluate_avg_win_rate(v),
+            PairwiseFunction::Intransitivity => self.evaluate_intransitivity(v),
+        }
     }
 }
 
@@ -829,16 +893,7 @@ impl Accumulator for PairwiseAccumulator {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        if self.items.is_empty() {
-            return ScalarValue::try_from(&self.return_type);
-        }
-        check_finite_counts(self.function.name(), self.counts.pairs())?;
-        match self.function {
-            PairwiseFunction::BtRank | PairwiseFunction::NewmanRank => self.evaluate_bt_rank(),
-            PairwiseFunction::WinMatrix => self.evaluate_win_matrix(),
-            PairwiseFunction::AvgWinRate => self.evaluate_avg_win_rate(),
-            PairwiseFunction::Intransitivity => self.evaluate_intransitivity(),
-        }
+        self.evaluate_ordered(&ValueOrdered::of(&self.items, &self.counts))
     }
 
     fn size(&self) -> usize {
