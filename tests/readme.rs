@@ -141,7 +141,10 @@ async fn readme_matches_code_and_examples() {
         "<!-- /function index -->",
         &index,
     );
-    check_or_update("docs/functions.md", &prefdb_udfs::spec::reference::markdown());
+    check_or_update(
+        "docs/functions.md",
+        &prefdb_udfs::spec::reference::markdown(),
+    );
     check_or_update("README.md", &expected);
 }
 

@@ -93,11 +93,9 @@ impl Family for BtRankControlled {
             {
                 DataType::new_list(DataType::Float64, true)
             }
-            t => {
-                return plan_err!(
-                    "{NAME}: features must be an array of numbers, e.g. ARRAY[len_diff, 1.0], got {t}"
-                )
-            }
+            t => return plan_err!(
+                "{NAME}: features must be an array of numbers, e.g. ARRAY[len_diff, 1.0], got {t}"
+            ),
         });
         spec.coerce_rest(types, coerced)
     }
@@ -391,4 +389,3 @@ impl Accumulator for ControlledAccumulator {
         Ok(())
     }
 }
-

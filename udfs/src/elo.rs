@@ -7,10 +7,10 @@
 
 use crate::items::{ItemColumn, ItemInterner, ItemKind};
 use crate::leaderboard::{by_canonical_id, Ranking};
-use crate::spec::aggregate::{Call, Family, PrefdbAggregate};
-use crate::spec::{FunctionSpec, Options};
 use crate::ordered::OrderKeys;
 use crate::pairwise::{coerce_item_pair, OutcomeColumn};
+use crate::spec::aggregate::{Call, Family, PrefdbAggregate};
+use crate::spec::{FunctionSpec, Options};
 use crate::state::{list_fields, wrap, StateRows};
 use datafusion::arrow::array::{Array, ArrayRef, Float64Array, UInt32Array};
 use datafusion::arrow::datatypes::{DataType, FieldRef, Float64Type};
@@ -225,7 +225,8 @@ mod tests {
 
     #[test]
     fn options_and_layout() {
-        let parse = |text| Options::parse(EloRank.spec(), Some(text)).and_then(|o| EloRank.configure(&o));
+        let parse =
+            |text| Options::parse(EloRank.spec(), Some(text)).and_then(|o| EloRank.configure(&o));
         let o = parse("k=32, init=1500").unwrap();
         assert_eq!(
             (o.k, o.initial, o.base, o.scale),

@@ -1,16 +1,41 @@
 //! The leaderboard list every ranking function returns: one struct per item with
 //! `rank, item, rating, ci_lower, ci_upper, rank_lower, rank_upper, wins, losses, ties,
-//! battles, tie_param` (see [`crate::pairwise::leaderboard_fields`]).
+//! battles, tie_param` ([`LEADERBOARD_FIELDS`]).
 
 use crate::items::ItemInterner;
-use crate::pairwise::{interval_columns, leaderboard_fields};
-use datafusion::arrow::array::{ArrayRef, Float64Array, Int64Array, StructArray};
-use datafusion::arrow::datatypes::{DataType, Fields};
+use crate::spec::FieldType::{self, Float, Int};
+use crate::spec::{struct_fields, OutField};
+use datafusion::arrow::array::{Array, ArrayRef, Float64Array, Int64Array, ListArray, StructArray};
+use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer};
+use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{Result, ScalarValue};
 use prefdb_stats::calibration::scores::normal_upper_quantile;
 use prefdb_stats::pairwise::{competition_ranks, ItemTotals};
 use std::sync::Arc;
+
+pub(crate) static LEADERBOARD_FIELDS: &[OutField] = &[
+    OutField::new("rank", Int, "Competition rank by rating descending (1224: equal ratings share a rank)."),
+    OutField::new("item", FieldType::Item, "The item."),
+    OutField::new("rating", Float, "The item's rating; higher is better."),
+    OutField::new("ci_lower", Float, "Lower end of the rating's interval at the chosen confidence; NULL when the call computes no intervals."),
+    OutField::new("ci_upper", Float, "Upper end of the rating's interval; NULL when the call computes no intervals."),
+    OutField::new("rank_lower", Int, "Best rank the intervals allow: 1 + the items whose lower bound is above this item's upper bound; NULL without intervals."),
+    OutField::new("rank_upper", Int, "Worst rank the intervals allow: the items whose upper bound reaches this item's lower bound (itself included); NULL without intervals."),
+    OutField::new("wins", Float, "Weighted wins (a fractional outcome splits a battle between wins and losses)."),
+    OutField::new("losses", Float, "Weighted losses."),
+    OutField::new("ties", Float, "Weighted ties."),
+    OutField::new("battles", Float, "wins + losses + ties."),
+    OutField::new("tie_param", Float, "The fitted tie parameter, the same on every row: nu with ties=davidson, theta with ties=rao_kupper, v for newman_rank; NULL otherwise, and with no decisive outcome."),
+];
+
+/// The Arrow fields of one leaderboard entry, with `item` as the item type.
+pub fn leaderboard_fields(item: DataType) -> Vec<Field> {
+    struct_fields(LEADERBOARD_FIELDS, &item)
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect()
+}
 
 /// `(ci_lower, ci_upper)` per item; `None` where an interval is undefined.
 pub(crate) type Bounds = (Vec<Option<f64>>, Vec<Option<f64>>);
@@ -69,6 +94,112 @@ pub(crate) fn item_type(items: &ItemInterner) -> DataType {
     }
 }
 
+/// The rank range the intervals imply: the best rank is 1 + the number of items whose
+/// lower bound is above this item's upper bound; the worst is the number of items whose
+/// upper bound reaches this item's lower bound (itself included). NULL where a bound is.
+pub(crate) fn rank_ranges(
+    lower: &[Option<f64>],
+    upper: &[Option<f64>],
+) -> (Vec<Option<i64>>, Vec<Option<i64>>) {
+    // Both counts by binary search in the sorted bounds: O(n log n) for any number of items.
+    let sorted = |bounds: &[Option<f64>]| {
+        let mut v: Vec<f64> = bounds.iter().flatten().copied().collect();
+        v.sort_by(f64::total_cmp);
+        v
+    };
+    let (lowers, uppers) = (sorted(lower), sorted(upper));
+    let ranks = |best: bool| -> Vec<Option<i64>> {
+        lower
+            .iter()
+            .zip(upper)
+            .map(|(&lo, &hi)| {
+                let (lo, hi) = (lo?, hi?);
+                Some(if best {
+                    1 + (lowers.len() - lowers.partition_point(|&l| l <= hi)) as i64
+                } else {
+                    (uppers.len() - uppers.partition_point(|&u| u < lo)) as i64
+                })
+            })
+            .collect()
+    };
+    (ranks(true), ranks(false))
+}
+
+/// Leaderboard entries built column by column, for one leaderboard or for one list per
+/// group (a grouped query appends every group's entries here and builds one list array).
+#[derive(Default)]
+pub(crate) struct LeaderboardColumns {
+    rank: Vec<i64>,
+    /// The interner id of each entry's item.
+    item: Vec<usize>,
+    rating: Vec<f64>,
+    ci_lower: Vec<Option<f64>>,
+    ci_upper: Vec<Option<f64>>,
+    rank_lower: Vec<Option<i64>>,
+    rank_upper: Vec<Option<i64>>,
+    wins: Vec<Option<f64>>,
+    losses: Vec<Option<f64>>,
+    ties: Vec<Option<f64>>,
+    battles: Vec<Option<f64>>,
+    tie_param: Vec<Option<f64>>,
+    /// Where each list ends, and whether it is non-NULL.
+    offsets: Vec<i32>,
+    valid: Vec<bool>,
+}
+
+impl LeaderboardColumns {
+    /// A NULL list (a group with no rows).
+    pub fn push_null(&mut self) {
+        self.close(false);
+    }
+
+    fn close(&mut self, valid: bool) {
+        if self.offsets.is_empty() {
+            self.offsets.push(0);
+        }
+        self.offsets.push(self.rank.len() as i32);
+        self.valid.push(valid);
+    }
+
+    /// The entries as one struct array, items taken from `items`.
+    fn entries(self, items: &ItemInterner) -> Result<StructArray> {
+        let floats = |v: Vec<Option<f64>>| Arc::new(Float64Array::from(v)) as ArrayRef;
+        let ints = |v: Vec<Option<i64>>| Arc::new(Int64Array::from(v)) as ArrayRef;
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from(self.rank)),
+            items.take(self.item.into_iter()),
+            Arc::new(Float64Array::from(self.rating)),
+            floats(self.ci_lower),
+            floats(self.ci_upper),
+            ints(self.rank_lower),
+            ints(self.rank_upper),
+            floats(self.wins),
+            floats(self.losses),
+            floats(self.ties),
+            floats(self.battles),
+            floats(self.tie_param),
+        ];
+        let fields = struct_fields(LEADERBOARD_FIELDS, &item_type(items));
+        Ok(StructArray::try_new(fields, columns, None)?)
+    }
+
+    /// One list per [`Ranking::append_to`] or [`LeaderboardColumns::push_null`], in order.
+    pub fn into_lists(mut self, items: &ItemInterner) -> Result<ArrayRef> {
+        let offsets = std::mem::take(&mut self.offsets);
+        let valid = std::mem::take(&mut self.valid);
+        let offsets = if offsets.is_empty() { vec![0] } else { offsets };
+        let entries = self.entries(items)?;
+        let field = Arc::new(Field::new_list_field(entries.data_type().clone(), true));
+        let nulls = valid.iter().any(|v| !v).then(|| NullBuffer::from(valid));
+        Ok(Arc::new(ListArray::try_new(
+            field,
+            OffsetBuffer::new(offsets.into()),
+            Arc::new(entries),
+            nulls,
+        )?))
+    }
+}
+
 impl Ranking<'_> {
     /// The leaderboard list scalar.
     pub fn into_scalar(self) -> Result<ScalarValue> {
@@ -78,51 +209,95 @@ impl Ranking<'_> {
 
     /// The leaderboard entries, one struct per item in rank order.
     pub fn into_entries(self) -> Result<StructArray> {
+        let items = self.items;
+        let mut columns = LeaderboardColumns::default();
+        self.append_to(&mut columns);
+        columns.entries(items)
+    }
+
+    /// Append the entries, one per item in rank order, to `out` as one list.
+    pub fn append_to(self, out: &mut LeaderboardColumns) {
         // By rating descending, equal ratings by canonical id: item value order.
         let mut order: Vec<usize> = (0..self.ratings.len()).collect();
-        order.sort_by(|&i, &j| {
-            self.ratings[j]
-                .total_cmp(&self.ratings[i])
-                .then(i.cmp(&j))
-        });
+        order.sort_by(|&i, &j| self.ratings[j].total_cmp(&self.ratings[i]).then(i.cmp(&j)));
         let n = order.len();
         let sorted: Vec<f64> = order.iter().map(|&i| self.ratings[i]).collect();
-        let ranks = competition_ranks(&sorted, self.rank_tolerance);
-        let total = |f: fn(&ItemTotals) -> f64| -> ArrayRef {
-            match &self.totals {
-                Some(t) => Arc::new(Float64Array::from_iter_values(
-                    order.iter().map(|&i| f(&t[i])),
-                )),
-                None => Arc::new(Float64Array::new_null(n)),
+        out.rank
+            .extend(competition_ranks(&sorted, self.rank_tolerance));
+        out.item.extend(order.iter().map(|&c| self.ids[c]));
+        out.rating.extend(sorted);
+        match &self.intervals {
+            Some((lower, upper)) => {
+                let lower: Vec<Option<f64>> = order.iter().map(|&i| lower[i]).collect();
+                let upper: Vec<Option<f64>> = order.iter().map(|&i| upper[i]).collect();
+                let (best, worst) = rank_ranges(&lower, &upper);
+                out.ci_lower.extend(lower);
+                out.ci_upper.extend(upper);
+                out.rank_lower.extend(best);
+                out.rank_upper.extend(worst);
             }
+            None => {
+                for column in [&mut out.ci_lower, &mut out.ci_upper] {
+                    column.extend(std::iter::repeat_n(None, n));
+                }
+                for column in [&mut out.rank_lower, &mut out.rank_upper] {
+                    column.extend(std::iter::repeat_n(None, n));
+                }
+            }
+        }
+        let totals = self.totals.as_ref();
+        let total = |column: &mut Vec<Option<f64>>, f: fn(&ItemTotals) -> f64| match totals {
+            Some(t) => column.extend(order.iter().map(|&i| Some(f(&t[i])))),
+            None => column.extend(std::iter::repeat_n(None, n)),
         };
-        let [ci_lower, ci_upper, rank_lower, rank_upper] = match &self.intervals {
-            Some((lower, upper)) => interval_columns(
-                order.iter().map(|&i| lower[i]).collect(),
-                order.iter().map(|&i| upper[i]).collect(),
-            ),
-            None => [
-                Arc::new(Float64Array::new_null(n)) as ArrayRef,
-                Arc::new(Float64Array::new_null(n)),
-                Arc::new(Int64Array::new_null(n)),
-                Arc::new(Int64Array::new_null(n)),
-            ],
-        };
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(Int64Array::from(ranks)),
-            self.items.take(order.iter().map(|&c| self.ids[c])),
-            Arc::new(Float64Array::from(sorted)),
-            ci_lower,
-            ci_upper,
-            rank_lower,
-            rank_upper,
-            total(|t| t.wins),
-            total(|t| t.losses),
-            total(|t| t.ties),
-            total(|t| t.battles()),
-            Arc::new(Float64Array::from(vec![self.tie_param; n])),
-        ];
-        let fields = Fields::from(leaderboard_fields(item_type(self.items)));
-        Ok(StructArray::try_new(fields, columns, None)?)
+        total(&mut out.wins, |t| t.wins);
+        total(&mut out.losses, |t| t.losses);
+        total(&mut out.ties, |t| t.ties);
+        total(&mut out.battles, |t| t.battles());
+        out.tie_param.extend(std::iter::repeat_n(self.tie_param, n));
+        out.close(true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The rank range straight from its definition, in O(n²).
+    fn rank_range_by_definition(
+        lower: &[Option<f64>],
+        upper: &[Option<f64>],
+    ) -> Vec<Option<(i64, i64)>> {
+        (0..lower.len())
+            .map(|i| {
+                let (lo, hi) = (lower[i]?, upper[i]?);
+                let best = 1 + lower.iter().flatten().filter(|&&l| l > hi).count() as i64;
+                let worst = upper.iter().flatten().filter(|&&u| u >= lo).count() as i64;
+                Some((best, worst))
+            })
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn rank_ranges_match_their_definition(
+            bounds in prop::collection::vec(
+                prop::option::weighted(0.9, (-3i32..3, 0i32..3)),
+                0..40,
+            )
+        ) {
+            // Few distinct values, signed zeros among them, so that ties are common.
+            let value = |v: i32| if v == 0 { -0.0 } else { f64::from(v) };
+            let lower: Vec<Option<f64>> = bounds.iter().map(|b| b.map(|(l, _)| value(l))).collect();
+            let upper: Vec<Option<f64>> =
+                bounds.iter().map(|b| b.map(|(l, w)| f64::from(l + w))).collect();
+            let expected = rank_range_by_definition(&lower, &upper);
+            let (best, worst) = rank_ranges(&lower, &upper);
+            for (i, e) in expected.iter().enumerate() {
+                let got = best[i].zip(worst[i]);
+                prop_assert_eq!(got, *e, "item {}", i);
+            }
+        }
     }
 }

@@ -7,9 +7,9 @@
 
 use crate::items::ItemKind;
 use crate::ordered::OrderKeys;
+use crate::ranked::RankedRows;
 use crate::spec::aggregate::{Call, Family, PrefdbAggregate};
 use crate::spec::{struct_fields, FunctionSpec, Options};
-use crate::ranked::RankedRows;
 use crate::state::{list_fields, wrap, StateRows};
 use datafusion::arrow::array::{Array, ArrayRef, Float64Array, Int64Array, StructArray};
 use datafusion::arrow::datatypes::{DataType, FieldRef, Fields};
@@ -252,4 +252,3 @@ impl Accumulator for OpenSkillAccumulator {
         Ok(())
     }
 }
-

@@ -9,9 +9,9 @@ use crate::leaderboard::{fisher_bounds, Bounds, Ranking as Leaderboard};
 use crate::memory::{bytes_of, MemoryBudget};
 use crate::options::row_weight;
 use crate::pairwise::{check_dense_size, check_interval_size, Intervals};
+use crate::ranked::RankedRows;
 use crate::spec::aggregate::{Call, Family, PrefdbAggregate};
 use crate::spec::{FunctionSpec, Options};
-use crate::ranked::RankedRows;
 use crate::state::{list_fields, wrap, StateRows};
 use datafusion::arrow::array::{ArrayRef, AsArray, Float64Array};
 use datafusion::arrow::datatypes::{DataType, FieldRef, Float64Type};
@@ -301,4 +301,3 @@ impl Accumulator for PlAccumulator {
         Ok(())
     }
 }
-

@@ -21,10 +21,9 @@ use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{exec_err, internal_err, Result, ScalarValue};
 use datafusion::logical_expr::{Accumulator, AggregateUDF, GroupsAccumulator};
 use prefdb_stats::calibration::{
-    auroc, brier_score, brier_term, calibration_error, expected_calibration_error,
-    kendall_tau_b, log_loss, log_loss_term, mean_of_sums, pairwise_accuracy, pairwise_credit,
-    reliability_bins, spearman, uniform_bin, BinStrategy, BinSums, CalibrationNorm, Correlation,
-    ReliabilityBin,
+    auroc, brier_score, brier_term, calibration_error, expected_calibration_error, kendall_tau_b,
+    log_loss, log_loss_term, mean_of_sums, pairwise_accuracy, pairwise_credit, reliability_bins,
+    spearman, uniform_bin, BinStrategy, BinSums, CalibrationNorm, Correlation, ReliabilityBin,
 };
 use std::sync::Arc;
 

@@ -11,8 +11,16 @@ const NULLS: &str = "A row where either argument is NULL is skipped. NaN, infini
 outside an argument's range are errors that name the function and show the value.";
 const NO_ROWS: &str = "The result is NULL for no rows.";
 
-const PROB: Arg = Arg::required("prob", Probability, "The predicted probability of the positive class.");
-const LABEL: Arg = Arg::required("label", Label, "The outcome: true or 1 for the positive class.");
+const PROB: Arg = Arg::required(
+    "prob",
+    Probability,
+    "The predicted probability of the positive class.",
+);
+const LABEL: Arg = Arg::required(
+    "label",
+    Label,
+    "The outcome: true or 1 for the positive class.",
+);
 
 fn eps_range(v: f64) -> bool {
     v > 0.0 && v < 0.5
@@ -114,8 +122,16 @@ pub(crate) static BIN_FIELDS: &[OutField] = &[
     OutField::new("lower", Float, "Lower edge of the bin."),
     OutField::new("upper", Float, "Upper edge of the bin."),
     OutField::new("count", Int, "Rows in the bin."),
-    OutField::new("mean_prob", Float, "Mean predicted probability in the bin (scikit-learn calibration_curve's prob_pred)."),
-    OutField::new("frac_positive", Float, "Share of positive labels in the bin (calibration_curve's prob_true)."),
+    OutField::new(
+        "mean_prob",
+        Float,
+        "Mean predicted probability in the bin (scikit-learn calibration_curve's prob_pred).",
+    ),
+    OutField::new(
+        "frac_positive",
+        Float,
+        "Share of positive labels in the bin (calibration_curve's prob_true).",
+    ),
     OutField::new("gap", Float, "mean_prob - frac_positive."),
 ];
 

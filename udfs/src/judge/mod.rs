@@ -226,7 +226,10 @@ impl Family for JudgeFunction {
         *self == JudgeFunction::WbReward
     }
 
-    fn groups_accumulator(&self, call: &Call<'_, JudgeConfig>) -> Result<Box<dyn GroupsAccumulator>> {
+    fn groups_accumulator(
+        &self,
+        call: &Call<'_, JudgeConfig>,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
         if *self != JudgeFunction::WbReward {
             return internal_err!("{}: no grouped form", self.name());
         }

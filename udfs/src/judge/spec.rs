@@ -2,11 +2,11 @@
 //! `score_comparison_inconsistency`), the judge-based reward `wb_reward`, and
 //! `rank_aggregate`, which is filed with the leaderboards it returns.
 
+use crate::leaderboard::LEADERBOARD_FIELDS;
 use crate::spec::ArgType::{Item, Number, Outcome};
 use crate::spec::FieldType::{Float, Int};
 use crate::spec::{
-    valid, Arg, Doc, FieldType, FunctionSpec, OptionSpec, OptionType, OutField, Output, RowOrder,
-    Section,
+    valid, Arg, Doc, FunctionSpec, OptionSpec, OptionType, OutField, Output, RowOrder, Section,
 };
 
 const VERDICT: Arg = Arg::required(
@@ -109,27 +109,6 @@ pub(crate) static WB_REWARD: FunctionSpec = FunctionSpec {
         example: "SELECT model, wb_reward(verdict, length(output), length(ref_output), 'k=500') AS reward FROM wildbench GROUP BY model ORDER BY reward DESC;",
     },
 };
-
-/// A leaderboard entry, the fields of `pairwise::leaderboard_fields`, with what each holds
-/// for `rank_aggregate`.
-pub(crate) static LEADERBOARD_FIELDS: &[OutField] = &[
-    OutField::new("rank", Int, "Competition rank: equal ratings share a rank."),
-    OutField::new("item", FieldType::Item, "The system."),
-    OutField::new(
-        "rating",
-        Float,
-        "The aggregate score under the chosen method.",
-    ),
-    OutField::new("ci_lower", Float, "NULL: no intervals."),
-    OutField::new("ci_upper", Float, "NULL: no intervals."),
-    OutField::new("rank_lower", Int, "NULL: no intervals."),
-    OutField::new("rank_upper", Int, "NULL: no intervals."),
-    OutField::new("wins", Float, "NULL: no win/loss counts."),
-    OutField::new("losses", Float, "NULL: no win/loss counts."),
-    OutField::new("ties", Float, "NULL: no win/loss counts."),
-    OutField::new("battles", Float, "NULL: no win/loss counts."),
-    OutField::new("tie_param", Float, "NULL: no tie model."),
-];
 
 pub(crate) static RANK_AGGREGATE: FunctionSpec = FunctionSpec {
     name: "rank_aggregate",

@@ -14,8 +14,9 @@
 //! are renamed to those ids (copies, no arithmetic). So grouped and ungrouped results are
 //! the same bit for bit, however rows are split into groups, batches and partitions.
 
-use super::{read_votes, PairwiseAccumulator, ValueOrdered};
+use super::{check_finite_counts, read_votes, PairwiseAccumulator, PairwiseFunction, ValueOrdered};
 use crate::items::ItemInterner;
+use crate::leaderboard::LeaderboardColumns;
 use crate::state::{each_row_as_a_group, StateRows};
 use datafusion::arrow::array::{
     new_empty_array, Array, ArrayRef, BooleanArray, Float64Array, ListArray, UInt32Array,
@@ -147,11 +148,31 @@ impl GroupsAccumulator for PairwiseGroups {
         let items = &self.shared.items;
         let positions = items.value_positions();
         self.local.resize(items.len(), UNSEEN);
+        let ordered =
+            |counts, local: &mut Vec<u32>| ValueOrdered::of_group(items, &positions, local, counts);
+        let function = self.shared.function;
+        if matches!(
+            function,
+            PairwiseFunction::BtRank | PairwiseFunction::NewmanRank
+        ) {
+            // Every group's leaderboard goes straight into one set of columns.
+            let mut columns = LeaderboardColumns::default();
+            for counts in &groups {
+                let v = ordered(counts, &mut self.local);
+                if v.ids.is_empty() {
+                    columns.push_null();
+                    continue;
+                }
+                check_finite_counts(function.name(), &v.pairs)?;
+                self.shared.rank(&v)?.append_to(&mut columns);
+            }
+            return columns.into_lists(items);
+        }
         let results = groups
             .iter()
             .map(|counts| {
-                let ordered = ValueOrdered::of_group(items, &positions, &mut self.local, counts);
-                self.shared.evaluate_ordered(&ordered)
+                self.shared
+                    .evaluate_ordered(&ordered(counts, &mut self.local))
             })
             .collect::<Result<Vec<_>>>()?;
         ScalarValue::iter_to_array(results)

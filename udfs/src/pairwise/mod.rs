@@ -10,7 +10,7 @@ use crate::leaderboard::{fisher_bounds, Bounds, Ranking};
 use crate::memory::{bytes_of, MemoryBudget, Workspace};
 use crate::options::row_weight;
 use crate::spec::aggregate::{Call, Family, PrefdbAggregate};
-use crate::spec::{struct_fields, FunctionSpec, OutField, Options};
+use crate::spec::{struct_fields, FunctionSpec, Options, OutField};
 use crate::state::StateRows;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Float64Array, Int64Array, StructArray, UInt32Array,
@@ -93,40 +93,6 @@ impl Intervals {
             (false, replicates) => Ok(Intervals::Bootstrap { replicates, seed }),
         }
     }
-}
-
-/// `ci_lower`, `ci_upper` and the rank range the intervals imply: the best rank is 1 + the
-/// number of items whose lower bound is above this item's upper bound; the worst is the
-/// number of items whose upper bound reaches this item's lower bound (itself included).
-pub(crate) fn interval_columns(lower: Vec<Option<f64>>, upper: Vec<Option<f64>>) -> [ArrayRef; 4] {
-    // Both counts by binary search in the sorted bounds: O(n log n) for any number of items.
-    let sorted = |bounds: &[Option<f64>]| {
-        let mut v: Vec<f64> = bounds.iter().flatten().copied().collect();
-        v.sort_by(f64::total_cmp);
-        v
-    };
-    let (lowers, uppers) = (sorted(&lower), sorted(&upper));
-    let ranks = |best: bool| -> Vec<Option<i64>> {
-        lower
-            .iter()
-            .zip(&upper)
-            .map(|(&lo, &hi)| {
-                let (lo, hi) = (lo?, hi?);
-                Some(if best {
-                    1 + (lowers.len() - lowers.partition_point(|&l| l <= hi)) as i64
-                } else {
-                    (uppers.len() - uppers.partition_point(|&u| u < lo)) as i64
-                })
-            })
-            .collect()
-    };
-    let (best, worst) = (ranks(true), ranks(false));
-    [
-        Arc::new(Float64Array::from(lower)),
-        Arc::new(Float64Array::from(upper)),
-        Arc::new(Int64Array::from(best)),
-        Arc::new(Int64Array::from(worst)),
-    ]
 }
 
 /// Items up to which `se=fisher` inverts the dense information matrix.
@@ -272,10 +238,7 @@ fn fields_of(declared: &[OutField], item: DataType) -> Vec<Field> {
         .collect()
 }
 
-/// The fields of one leaderboard entry (`bt_rank` and every other leaderboard).
-pub fn leaderboard_fields(item: DataType) -> Vec<Field> {
-    fields_of(spec::LEADERBOARD_FIELDS, item)
-}
+pub use crate::leaderboard::leaderboard_fields;
 
 fn win_matrix_fields(item: DataType) -> Vec<Field> {
     fields_of(spec::WIN_MATRIX_FIELDS, item)
@@ -592,6 +555,11 @@ impl PairwiseAccumulator {
     }
 
     fn evaluate_bt_rank(&self, v: &ValueOrdered) -> Result<ScalarValue> {
+        self.rank(v)?.into_scalar()
+    }
+
+    /// The fitted leaderboard of `bt_rank` or `newman_rank`, by canonical id.
+    pub(crate) fn rank<'a>(&self, v: &'a ValueOrdered) -> Result<Ranking<'a>> {
         let n = v.len();
         let pairs = &v.pairs;
         let name = self.function.name();
@@ -668,7 +636,7 @@ impl PairwiseAccumulator {
                 ))
             }
         };
-        Ranking {
+        Ok(Ranking {
             items: v.items,
             ids: &v.ids,
             ratings: strengths.iter().map(|&s| rating(s)).collect(),
@@ -676,8 +644,7 @@ impl PairwiseAccumulator {
             totals: Some(item_totals(n, pairs)),
             intervals,
             tie_param,
-        }
-        .into_scalar()
+        })
     }
 
     /// Reserves what a fit over `n` items and `pairs` pairs builds: the sparse Newton/CG
@@ -935,49 +902,5 @@ impl Accumulator for PairwiseAccumulator {
             }
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    /// The rank range straight from its definition, in O(n²).
-    fn rank_range_by_definition(
-        lower: &[Option<f64>],
-        upper: &[Option<f64>],
-    ) -> Vec<Option<(i64, i64)>> {
-        (0..lower.len())
-            .map(|i| {
-                let (lo, hi) = (lower[i]?, upper[i]?);
-                let best = 1 + lower.iter().flatten().filter(|&&l| l > hi).count() as i64;
-                let worst = upper.iter().flatten().filter(|&&u| u >= lo).count() as i64;
-                Some((best, worst))
-            })
-            .collect()
-    }
-
-    proptest! {
-        #[test]
-        fn rank_ranges_match_their_definition(
-            bounds in prop::collection::vec(
-                prop::option::weighted(0.9, (-3i32..3, 0i32..3)),
-                0..40,
-            )
-        ) {
-            // Few distinct values, signed zeros among them, so that ties are common.
-            let value = |v: i32| if v == 0 { -0.0 } else { f64::from(v) };
-            let lower: Vec<Option<f64>> = bounds.iter().map(|b| b.map(|(l, _)| value(l))).collect();
-            let upper: Vec<Option<f64>> =
-                bounds.iter().map(|b| b.map(|(l, w)| f64::from(l + w))).collect();
-            let expected = rank_range_by_definition(&lower, &upper);
-            let [_, _, best, worst] = interval_columns(lower, upper);
-            let (best, worst) = (best.as_primitive::<datafusion::arrow::datatypes::Int64Type>(), worst.as_primitive::<datafusion::arrow::datatypes::Int64Type>());
-            for (i, e) in expected.iter().enumerate() {
-                let got = (!best.is_null(i)).then(|| (best.value(i), worst.value(i)));
-                prop_assert_eq!(got, *e, "item {}", i);
-            }
-        }
     }
 }

@@ -3,19 +3,28 @@
 //! `pl_rank`, `bt_rank_controlled`, `openskill_rank`), which share their options and their
 //! leaderboard entry.
 
+use crate::leaderboard::LEADERBOARD_FIELDS;
 use crate::options;
 use crate::spec::ArgType::{Any, Item, Number, Outcome, Weight};
 use crate::spec::FieldType::{Float, Int, List};
 use crate::spec::{
-    valid, Arg, Doc, FieldType, FunctionSpec, OptionSpec, OptionType, OutField, Output,
-    RowOrder, Section, CONFIDENCE, SEED,
+    valid, Arg, Doc, FieldType, FunctionSpec, OptionSpec, OptionType, OutField, Output, RowOrder,
+    Section, CONFIDENCE, SEED,
 };
 
 const ITEM_A: Arg = Arg::required("item_a", Item, "The first item; item_a and item_b must both be strings or both integers. In the two-argument form each row is a win of item_a (the winner) over item_b (the loser).");
-const ITEM_B: Arg = Arg::required("item_b", Item, "The second item, of the same kind as item_a. In the two-argument form, the loser.");
+const ITEM_B: Arg = Arg::required(
+    "item_b",
+    Item,
+    "The second item, of the same kind as item_a. In the two-argument form, the loser.",
+);
 const OUTCOME_MEANING: &str = "Text 'a' | 'b' | 'tie' (also 'model_a', 'model_b', 'tie (bothbad)', 'left', 'right'; case-insensitive), or a number in [0, 1]: the score of item_a, 1 = a wins, 0 = b wins, exactly 0.5 = tie, other fractions = soft preferences split between the two sides.";
 const OUTCOME: Arg = Arg::optional("outcome", Outcome, OUTCOME_MEANING);
-const WEIGHT: Arg = Arg::optional("weight", Weight, "Row weight (survey weights, or counts of pre-aggregated votes).");
+const WEIGHT: Arg = Arg::optional(
+    "weight",
+    Weight,
+    "Row weight (survey weights, or counts of pre-aggregated votes).",
+);
 const PAIR_ARGS: &[Arg] = &[ITEM_A, ITEM_B, OUTCOME, WEIGHT];
 
 const NULLS: &str = "A row with a NULL item, outcome or weight is skipped, as are rows that \
@@ -100,22 +109,8 @@ const BOOTSTRAP: OptionSpec = OptionSpec {
 
 /// The options of the Bradley–Terry-style leaderboards (`newman_rank` changes `prior`'s
 /// default; `bt_rank` adds `ties` after `base`).
-const RANKING_OPTIONS: &[OptionSpec] =
-    &[SCALE, BASE, PRIOR, MAX_ITER, TOL, SE, CONFIDENCE, BOOTSTRAP, SEED];
-
-pub(crate) static LEADERBOARD_FIELDS: &[OutField] = &[
-    OutField::new("rank", Int, "Competition rank by rating descending (1224: equal ratings share a rank)."),
-    OutField::new("item", FieldType::Item, "The item."),
-    OutField::new("rating", Float, "The item's rating; higher is better."),
-    OutField::new("ci_lower", Float, "Lower end of the rating's interval at the chosen confidence; NULL when the call computes no intervals."),
-    OutField::new("ci_upper", Float, "Upper end of the rating's interval; NULL when the call computes no intervals."),
-    OutField::new("rank_lower", Int, "Best rank the intervals allow: 1 + the items whose lower bound is above this item's upper bound; NULL without intervals."),
-    OutField::new("rank_upper", Int, "Worst rank the intervals allow: the items whose upper bound reaches this item's lower bound (itself included); NULL without intervals."),
-    OutField::new("wins", Float, "Weighted wins (a fractional outcome splits a battle between wins and losses)."),
-    OutField::new("losses", Float, "Weighted losses."),
-    OutField::new("ties", Float, "Weighted ties."),
-    OutField::new("battles", Float, "wins + losses + ties."),
-    OutField::new("tie_param", Float, "The fitted tie parameter, the same on every row: nu with ties=davidson, theta with ties=rao_kupper, v for newman_rank; NULL otherwise, and with no decisive outcome."),
+const RANKING_OPTIONS: &[OptionSpec] = &[
+    SCALE, BASE, PRIOR, MAX_ITER, TOL, SE, CONFIDENCE, BOOTSTRAP, SEED,
 ];
 
 pub(crate) static BT_RANK: FunctionSpec = FunctionSpec {
@@ -177,12 +172,20 @@ FROM leaderboard('SELECT newman_rank(model_a, model_b, winner) FROM votes');",
 };
 
 pub(crate) static WIN_MATRIX_FIELDS: &[OutField] = &[
-    OutField::new("item_a", FieldType::Item, "The item whose side the counts take."),
+    OutField::new(
+        "item_a",
+        FieldType::Item,
+        "The item whose side the counts take.",
+    ),
     OutField::new("item_b", FieldType::Item, "Its opponent."),
     OutField::new("wins", Float, "Weighted wins of item_a over item_b."),
     OutField::new("losses", Float, "Weighted wins of item_b over item_a."),
     OutField::new("ties", Float, "Weighted ties."),
-    OutField::new("win_rate", Float, "(wins + ties / 2) / (wins + losses + ties)."),
+    OutField::new(
+        "win_rate",
+        Float,
+        "(wins + ties / 2) / (wins + losses + ties).",
+    ),
 ];
 
 pub(crate) static WIN_MATRIX: FunctionSpec = FunctionSpec {
@@ -205,7 +208,11 @@ pub(crate) static WIN_MATRIX: FunctionSpec = FunctionSpec {
 
 pub(crate) static AVG_WIN_RATE_FIELDS: &[OutField] = &[
     OutField::new("item", FieldType::Item, "The item."),
-    OutField::new("score", Float, "Mean win rate over the distinct opponents the item met, ties counted as half a win."),
+    OutField::new(
+        "score",
+        Float,
+        "Mean win rate over the distinct opponents the item met, ties counted as half a win.",
+    ),
 ];
 
 pub(crate) static AVG_WIN_RATE: FunctionSpec = FunctionSpec {
@@ -255,8 +262,13 @@ pub(crate) static INTRANSITIVITY: FunctionSpec = FunctionSpec {
 };
 
 /// The declarations of the pairwise family, in the order of `PairwiseFunction`.
-pub(crate) static PAIRWISE_SPECS: [&FunctionSpec; 5] =
-    [&BT_RANK, &NEWMAN_RANK, &WIN_MATRIX, &AVG_WIN_RATE, &INTRANSITIVITY];
+pub(crate) static PAIRWISE_SPECS: [&FunctionSpec; 5] = [
+    &BT_RANK,
+    &NEWMAN_RANK,
+    &WIN_MATRIX,
+    &AVG_WIN_RATE,
+    &INTRANSITIVITY,
+];
 
 fn above_one(v: f64) -> bool {
     v.is_finite() && v > 1.0
@@ -346,13 +358,33 @@ pub(crate) static PL_RANK: FunctionSpec = FunctionSpec {
 };
 
 pub(crate) static COEFFICIENT_FIELDS: &[OutField] = &[
-    OutField::new("feature", Int, "The feature's 1-based position in the features array."),
-    OutField::new("coef", Float, "Its coefficient beta, on the log-odds scale."),
-    OutField::new("se", Float, "Standard error of coef, from the observed Fisher information."),
+    OutField::new(
+        "feature",
+        Int,
+        "The feature's 1-based position in the features array.",
+    ),
+    OutField::new(
+        "coef",
+        Float,
+        "Its coefficient beta, on the log-odds scale.",
+    ),
+    OutField::new(
+        "se",
+        Float,
+        "Standard error of coef, from the observed Fisher information.",
+    ),
     OutField::new("z", Float, "coef / se."),
     OutField::new("p_value", Float, "Two-sided normal p-value of coef = 0."),
-    OutField::new("ci_lower", Float, "Lower end of coef's interval at the chosen confidence."),
-    OutField::new("ci_upper", Float, "Upper end of coef's interval at the chosen confidence."),
+    OutField::new(
+        "ci_lower",
+        Float,
+        "Lower end of coef's interval at the chosen confidence.",
+    ),
+    OutField::new(
+        "ci_upper",
+        Float,
+        "Upper end of coef's interval at the chosen confidence.",
+    ),
 ];
 
 pub(crate) static CONTROLLED_FIELDS: &[OutField] = &[
@@ -407,10 +439,26 @@ const POSITIVE: OptionType = OptionType::Number {
 pub(crate) static OPENSKILL_FIELDS: &[OutField] = &[
     OutField::new("rank", Int, "Competition rank by rating descending."),
     OutField::new("item", FieldType::Item, "The item."),
-    OutField::new("rating", Float, "mu - z * sigma, openskill's ordinal: the conservative estimate."),
-    OutField::new("mu", Float, "Mean of the item's skill belief after the last match."),
-    OutField::new("sigma", Float, "Standard deviation of the item's skill belief after the last match."),
-    OutField::new("matches", Int, "Matches the item played (matches with one item do not count)."),
+    OutField::new(
+        "rating",
+        Float,
+        "mu - z * sigma, openskill's ordinal: the conservative estimate.",
+    ),
+    OutField::new(
+        "mu",
+        Float,
+        "Mean of the item's skill belief after the last match.",
+    ),
+    OutField::new(
+        "sigma",
+        Float,
+        "Standard deviation of the item's skill belief after the last match.",
+    ),
+    OutField::new(
+        "matches",
+        Int,
+        "Matches the item played (matches with one item do not count).",
+    ),
 ];
 
 pub(crate) static OPENSKILL_RANK: FunctionSpec = FunctionSpec {

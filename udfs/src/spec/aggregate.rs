@@ -19,8 +19,8 @@ use datafusion::logical_expr::function::{
 use datafusion::logical_expr::simplify::SimplifyContext;
 use datafusion::logical_expr::utils::AggregateOrderSensitivity;
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, Expr, GroupsAccumulator,
-    Signature, Volatility,
+    Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, Expr, GroupsAccumulator, Signature,
+    Volatility,
 };
 use std::fmt::Debug;
 use std::hash::{Hash, Hasher};
@@ -194,10 +194,7 @@ impl<F: Family> PrefdbAggregate<F> {
                 return Err(crate::ordered::no_order_error(spec.name, model, example));
             }
         }
-        let planned_already = self
-            .planned
-            .as_ref()
-            .is_some_and(|p| p.options == options);
+        let planned_already = self.planned.as_ref().is_some_and(|p| p.options == options);
         if planned_already {
             return Ok(Expr::AggregateFunction(call));
         }
@@ -244,7 +241,8 @@ impl<F: Family> PartialEq for PrefdbAggregate<F> {
     fn eq(&self, other: &Self) -> bool {
         self.family == other.family
             && self.budget == other.budget
-            && self.planned.as_ref().map(|p| &p.options) == other.planned.as_ref().map(|p| &p.options)
+            && self.planned.as_ref().map(|p| &p.options)
+                == other.planned.as_ref().map(|p| &p.options)
     }
 }
 
@@ -368,7 +366,10 @@ mod tests {
                 })
                 .collect();
         }
-        plan.inputs().into_iter().flat_map(aggregate_functions).collect()
+        plan.inputs()
+            .into_iter()
+            .flat_map(aggregate_functions)
+            .collect()
     }
 
     #[tokio::test]

@@ -446,7 +446,11 @@ impl FunctionSpec {
         let options = self.takes_options() && n > self.required_args() && last_is_string_literal;
         let data = n - usize::from(options);
         if data > self.args.len() {
-            return plan_err!("{}: the last argument must be {}", self.name, self.options_example());
+            return plan_err!(
+                "{}: the last argument must be {}",
+                self.name,
+                self.options_example()
+            );
         }
         Ok(data)
     }
@@ -513,13 +517,17 @@ impl FunctionSpec {
         let mut builder =
             Documentation::builder(self.section.doc_section(), description, self.syntax());
         for arg in self.args {
-            builder = builder.with_argument(arg.name, format!("{} ({})", arg.meaning, arg.ty.describe()));
+            builder =
+                builder.with_argument(arg.name, format!("{} ({})", arg.meaning, arg.ty.describe()));
         }
         if self.takes_options() {
             let keys: Vec<String> = self.options.iter().map(option_summary).collect();
             builder = builder.with_argument(
                 "options",
-                format!("String literal 'key=value, ...' with keys: {}.", keys.join("; ")),
+                format!(
+                    "String literal 'key=value, ...' with keys: {}.",
+                    keys.join("; ")
+                ),
             );
         }
         builder.with_sql_example(d.example).build()
@@ -528,7 +536,10 @@ impl FunctionSpec {
 
 /// `prior` (a number >= 0, default 0.01): meaning.
 fn option_summary(o: &OptionSpec) -> String {
-    let default = o.default.map(|d| format!(", default {d}")).unwrap_or_default();
+    let default = o
+        .default
+        .map(|d| format!(", default {d}"))
+        .unwrap_or_default();
     format!("{} ({}{default}): {}", o.key, o.ty.describe(), o.meaning)
 }
 

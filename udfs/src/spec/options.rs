@@ -104,7 +104,8 @@ impl Options {
 
     /// An integer option that sizes work or state; its declared range keeps it small.
     pub fn count(&self, key: &str) -> Option<usize> {
-        self.integer(key).map(|v| usize::try_from(v).unwrap_or(usize::MAX))
+        self.integer(key)
+            .map(|v| usize::try_from(v).unwrap_or(usize::MAX))
     }
 
     /// A choice option, as its declared (lower-case) word.
@@ -124,7 +125,11 @@ fn expected(spec: &FunctionSpec) -> String {
     if spec.options.is_empty() {
         "none; this function takes no options".to_string()
     } else {
-        spec.options.iter().map(|o| o.key).collect::<Vec<_>>().join(", ")
+        spec.options
+            .iter()
+            .map(|o| o.key)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -218,7 +223,8 @@ mod tests {
     #[test]
     fn errors_name_function_key_and_what_was_expected() {
         let err = |text: &str| Options::parse(&SPEC, Some(text)).unwrap_err().to_string();
-        assert!(err("scael=1").contains("f: unknown option 'scael' (expected one of: scale, ties, bootstrap)"));
+        assert!(err("scael=1")
+            .contains("f: unknown option 'scael' (expected one of: scale, ties, bootstrap)"));
         assert!(err("scale=1,scale=2").contains("f: option 'scale' is given more than once"));
         assert!(err("scale=abc").contains("f: option 'scale' must be a number > 0, got 'abc'"));
         assert!(err("ties=x").contains("f: option 'ties' must be one of half, ignore, got 'x'"));

@@ -100,7 +100,10 @@ fn function(out: &mut String, spec: &FunctionSpec) {
     }
     out.push('\n');
     if !spec.options.is_empty() {
-        let _ = writeln!(out, "| option | values | default | meaning |\n|---|---|---|---|");
+        let _ = writeln!(
+            out,
+            "| option | values | default | meaning |\n|---|---|---|---|"
+        );
         for o in spec.options {
             option_row(out, o);
         }
@@ -128,7 +131,13 @@ fn function(out: &mut String, spec: &FunctionSpec) {
             let _ = writeln!(out, "| field | type | meaning |\n|---|---|---|");
             for f in fields {
                 let ty = f.ty.describe();
-                let _ = writeln!(out, "| `{}` | {} | {} |", f.name, cell(&ty), cell(f.meaning));
+                let _ = writeln!(
+                    out,
+                    "| `{}` | {} | {} |",
+                    f.name,
+                    cell(&ty),
+                    cell(f.meaning)
+                );
             }
             out.push('\n');
         }
@@ -143,7 +152,10 @@ fn function(out: &mut String, spec: &FunctionSpec) {
 }
 
 fn option_row(out: &mut String, o: &OptionSpec) {
-    let default = o.default.map(|d| format!("`{d}`")).unwrap_or_else(|| "none".into());
+    let default = o
+        .default
+        .map(|d| format!("`{d}`"))
+        .unwrap_or_else(|| "none".into());
     let _ = writeln!(
         out,
         "| `{}` | {} | {default} | {} |",

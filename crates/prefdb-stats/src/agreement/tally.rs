@@ -42,7 +42,10 @@ pub fn tally_coincidences(
     categories: usize,
     ratings: TallyInput<'_>,
 ) -> Result<ExactCoincidences, RaterConflict> {
-    assert!(categories <= MAX_TALLY_CATEGORIES, "too many categories to tally");
+    assert!(
+        categories <= MAX_TALLY_CATEGORIES,
+        "too many categories to tally"
+    );
     let TallyInput {
         items,
         raters,

@@ -104,7 +104,9 @@ pub fn auroc(scores: &[f64], labels: &[bool]) -> Option<f64> {
 /// Share of pairs where the chosen response scores higher than the rejected one, a tie
 /// counting half (RewardBench-style accuracy). `None` for no input.
 pub fn pairwise_accuracy(chosen: &[f64], rejected: &[f64]) -> Option<f64> {
-    mean_term(chosen, rejected, |c: f64, r: f64| pairwise_credit(c.partial_cmp(&r)))
+    mean_term(chosen, rejected, |c: f64, r: f64| {
+        pairwise_credit(c.partial_cmp(&r))
+    })
 }
 
 /// The unbiased pass@k estimator `1 − C(n − c, k) / C(n, k)` (Chen et al. 2021), in the
