@@ -93,9 +93,11 @@ impl Family for BtRankControlled {
             {
                 DataType::new_list(DataType::Float64, true)
             }
-            t => return plan_err!(
+            t => {
+                return plan_err!(
                 "{NAME}: features must be an array of numbers, e.g. ARRAY[len_diff, 1.0], got {t}"
-            ),
+            )
+            }
         });
         spec.coerce_rest(types, coerced)
     }
