@@ -87,6 +87,15 @@ impl<'a> ItemColumn<'a> {
         }
     }
 
+    /// The 16-byte view of row `row` of a string-view column; `None` for other columns.
+    #[inline]
+    pub fn view(&self, row: usize) -> Option<u128> {
+        match self {
+            ItemColumn::Utf8View(a) => Some(a.views()[row]),
+            _ => None,
+        }
+    }
+
     /// Whether two rows hold equal item values (both non-null).
     #[inline]
     pub fn same(x: ItemRef, y: ItemRef) -> bool {
@@ -166,6 +175,37 @@ fn integer_id_slow(
         values.push(v);
         (values.len() - 1) as u32
     })
+}
+
+/// Ids of one string-view column's rows, found by their 16-byte views. Two equal views in
+/// one array are equal strings: a string of up to 12 bytes is inline in its view, and a
+/// longer one is named by its buffer and offset. Parquet's dictionary-encoded string pages
+/// decode to views that repeat, so most rows are found here without hashing or comparing
+/// their text. Views mean nothing across arrays: one cache per column and batch.
+#[derive(Default)]
+pub struct ViewIds {
+    ids: HashMap<u128, u32>,
+}
+
+impl ViewIds {
+    /// The id of `item`, which is row `view`'s value, through the cache.
+    #[inline]
+    pub fn intern(
+        &mut self,
+        items: &mut ItemInterner,
+        view: Option<u128>,
+        item: ItemRef,
+    ) -> Result<u32> {
+        let Some(view) = view else {
+            return items.intern(item);
+        };
+        if let Some(&id) = self.ids.get(&view) {
+            return Ok(id);
+        }
+        let id = items.intern(item)?;
+        self.ids.insert(view, id);
+        Ok(id)
+    }
 }
 
 /// Interns item values into dense ids in order of first appearance.
@@ -372,5 +412,47 @@ impl ItemInterner {
                 values.len() * 24 + direct.capacity() * 4
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod view_tests {
+    use super::*;
+    use datafusion::arrow::array::StringViewArray;
+
+    /// Ids through the view cache equal plain interning, for inline and long strings, equal
+    /// strings behind different views, NULLs, and several batches (whose views differ).
+    #[test]
+    fn view_ids_equal_plain_interning() {
+        let names = [
+            "a",
+            "model-007",
+            "claude-3-opus-20240229",
+            "gpt-4o-2024-05-13",
+            "exactly12chr",
+            "thirteen-char",
+        ];
+        let mut cached = ItemInterner::new(ItemKind::Text);
+        let mut plain = ItemInterner::new(ItemKind::Text);
+        for batch in 0..3usize {
+            let values: Vec<Option<String>> = (0..200usize)
+                .map(|i| {
+                    let k = (i * 5 + batch * 3) % (names.len() + 1);
+                    names.get(k).map(|s| s.to_string())
+                })
+                .collect();
+            // Each row's own copy of the text, so equal long strings have different views.
+            let array: ArrayRef = Arc::new(StringViewArray::from(values));
+            let column = ItemColumn::new(&array).unwrap();
+            let mut cache = ViewIds::default();
+            for row in 0..array.len() {
+                let Some(item) = column.get(row) else {
+                    continue;
+                };
+                let id = cache.intern(&mut cached, column.view(row), item).unwrap();
+                assert_eq!(id, plain.intern(item).unwrap(), "batch {batch}, row {row}");
+            }
+        }
+        assert_eq!(cached.len(), names.len());
     }
 }

@@ -5,7 +5,7 @@
 //! weighted ties. Partial states merge by addition; every statistic is computed once, in
 //! `evaluate`, on the merged state. Nothing is ever computed per row but the counts.
 
-use crate::items::{ItemColumn, ItemInterner, ItemKind, ItemRef};
+use crate::items::{ItemColumn, ItemInterner, ItemKind, ItemRef, ViewIds};
 use crate::leaderboard::{fisher_bounds, Bounds, Ranking};
 use crate::memory::{bytes_of, MemoryBudget, Workspace};
 use crate::options::row_weight;
@@ -823,6 +823,7 @@ pub(crate) fn read_votes(
     let weight = layout
         .weight
         .map(|i| values[i].as_primitive::<Float64Type>());
+    let (mut ids_a, mut ids_b) = (ViewIds::default(), ViewIds::default());
     for row in 0..values[0].len() {
         if !take(row) {
             continue;
@@ -839,8 +840,8 @@ pub(crate) fn read_votes(
         if w == 0.0 || ItemColumn::same(a, b) {
             continue;
         }
-        let ia = items.intern(a)?;
-        let ib = items.intern(b)?;
+        let ia = ids_a.intern(items, col_a.view(row), a)?;
+        let ib = ids_b.intern(items, col_b.view(row), b)?;
         add(row, ia, ib, w * a_share, w * b_share, w * tie_share);
     }
     Ok(())
