@@ -70,23 +70,30 @@ pub fn aggregate_functions_with(budget: &MemoryBudget) -> Vec<AggregateUDF> {
 
 /// The declaration of every prefdb aggregate, in documentation order.
 pub fn specs() -> Vec<&'static spec::FunctionSpec> {
-    let declared: Vec<&'static spec::FunctionSpec> = calibration::spec::SPECS
-        .iter()
-        .chain(agreement::spec::SPECS.iter())
-        .chain(judge::spec::SPECS.iter())
-        .chain(pairwise::spec::PAIRWISE_SPECS.iter())
-        .copied()
-        .chain([
-            &pairwise::spec::ELO_RANK,
-            &pairwise::spec::PL_RANK,
-            &pairwise::spec::BT_RANK_CONTROLLED,
-            &pairwise::spec::OPENSKILL_RANK,
-        ])
-        .collect();
-    aggregate_functions()
-        .iter()
-        .filter_map(|f| declared.iter().find(|s| s.name == f.name()).copied())
-        .collect()
+    static SPECS: std::sync::OnceLock<Vec<&'static spec::FunctionSpec>> =
+        std::sync::OnceLock::new();
+    SPECS
+        .get_or_init(|| {
+            let declared: Vec<&'static spec::FunctionSpec> = calibration::spec::SPECS
+                .iter()
+                .chain(agreement::spec::SPECS.iter())
+                .chain(judge::spec::SPECS.iter())
+                .chain(pairwise::spec::PAIRWISE_SPECS.iter())
+                .copied()
+                .chain([
+                    &pairwise::spec::ELO_RANK,
+                    &pairwise::spec::PL_RANK,
+                    &pairwise::spec::BT_RANK_CONTROLLED,
+                    &pairwise::spec::OPENSKILL_RANK,
+                ])
+                .collect();
+            // Registration order is documentation order.
+            aggregate_functions()
+                .iter()
+                .filter_map(|f| declared.iter().find(|s| s.name == f.name()).copied())
+                .collect()
+        })
+        .clone()
 }
 
 /// The names of every prefdb function: aggregates, scalars and the `leaderboard` table

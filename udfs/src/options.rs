@@ -35,7 +35,7 @@ pub fn physical_string_literal(expr: &Arc<dyn PhysicalExpr>) -> Option<Option<St
 }
 
 /// `Some(Some(text))` for a non-null string scalar, `Some(None)` for a NULL string.
-fn string_scalar(value: &ScalarValue) -> Option<Option<String>> {
+pub(crate) fn string_scalar(value: &ScalarValue) -> Option<Option<String>> {
     match value {
         ScalarValue::Utf8(v) | ScalarValue::LargeUtf8(v) | ScalarValue::Utf8View(v) => {
             Some(v.clone())

@@ -1,5 +1,6 @@
 //! Scalar functions: `pass_at_k(n, c, k)` and `proportion_ci(successes, n [, options])`.
 
+use crate::options::string_scalar;
 use crate::spec::ArgType::Whole;
 use crate::spec::FieldType::Float;
 use crate::spec::{
@@ -9,7 +10,7 @@ use crate::spec::{
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, StructArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type, Int64Type};
-use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
+use datafusion::common::{exec_err, plan_err, Result};
 use datafusion::logical_expr::{
     ColumnarValue, Documentation, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl,
     Signature, Volatility,
@@ -163,7 +164,7 @@ impl ScalarUDFImpl for PassAtK {
     }
 
     fn documentation(&self) -> Option<&Documentation> {
-        Some(crate::spec::aggregate::documentation(&PASS_AT_K))
+        crate::spec::aggregate::documentation(&PASS_AT_K)
     }
 }
 
@@ -193,15 +194,6 @@ fn proportion_options(text: Option<&str>) -> Result<(ProportionMethod, f64)> {
     Ok((method, o.number("confidence").unwrap_or_default()))
 }
 
-fn string_of(value: &ScalarValue) -> Option<Option<String>> {
-    match value {
-        ScalarValue::Utf8(v) | ScalarValue::Utf8View(v) | ScalarValue::LargeUtf8(v) => {
-            Some(v.clone())
-        }
-        _ => None,
-    }
-}
-
 impl ScalarUDFImpl for ProportionCi {
     fn name(&self) -> &str {
         "proportion_ci"
@@ -227,7 +219,7 @@ impl ScalarUDFImpl for ProportionCi {
                 .get(2)
                 .copied()
                 .flatten()
-                .and_then(string_of)
+                .and_then(string_scalar)
             {
                 Some(text) => {
                     proportion_options(text.as_deref())?;
@@ -248,7 +240,7 @@ impl ScalarUDFImpl for ProportionCi {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let options = match args.args.get(2) {
-            Some(ColumnarValue::Scalar(v)) => string_of(v).flatten(),
+            Some(ColumnarValue::Scalar(v)) => string_scalar(v).flatten(),
             Some(_) => {
                 return exec_err!(
                     "proportion_ci: the third argument must be the options string literal"
@@ -294,6 +286,6 @@ impl ScalarUDFImpl for ProportionCi {
     }
 
     fn documentation(&self) -> Option<&Documentation> {
-        Some(crate::spec::aggregate::documentation(&PROPORTION_CI))
+        crate::spec::aggregate::documentation(&PROPORTION_CI)
     }
 }

@@ -22,6 +22,7 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, Expr, GroupsAccumulator, Signature,
     Volatility,
 };
+use std::collections::HashMap;
 use std::fmt::Debug;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, OnceLock};
@@ -104,6 +105,15 @@ struct Planned<C> {
     config: Arc<C>,
 }
 
+impl<C> Clone for Planned<C> {
+    fn clone(&self) -> Self {
+        Self {
+            options: self.options.clone(),
+            config: Arc::clone(&self.config),
+        }
+    }
+}
+
 /// A prefdb aggregate: a family's function with its declaration.
 #[derive(Debug)]
 pub struct PrefdbAggregate<F: Family> {
@@ -111,6 +121,17 @@ pub struct PrefdbAggregate<F: Family> {
     signature: Signature,
     budget: MemoryBudget,
     planned: Option<Planned<F::Config>>,
+}
+
+impl<F: Family> Clone for PrefdbAggregate<F> {
+    fn clone(&self) -> Self {
+        Self {
+            family: self.family.clone(),
+            signature: self.signature.clone(),
+            budget: self.budget.clone(),
+            planned: self.planned.clone(),
+        }
+    }
 }
 
 impl<F: Family> PrefdbAggregate<F> {
@@ -205,10 +226,8 @@ impl<F: Family> PrefdbAggregate<F> {
             .collect::<Result<Vec<_>>>()?;
         self.family.check_types(&config, &types)?;
         let planned = Self {
-            family: self.family.clone(),
-            signature: self.signature.clone(),
-            budget: self.budget.clone(),
             planned: Some(Planned { options, config }),
+            ..self.clone()
         };
         Ok(Expr::AggregateFunction(AggregateFunction {
             func: Arc::new(AggregateUDF::from(planned)),
@@ -312,35 +331,26 @@ impl<F: Family> AggregateUDFImpl for PrefdbAggregate<F> {
     /// Checks the call and parses its options at planning time, so that a bad key or value
     /// is a planning error, and hands the parsed settings on to the accumulators.
     fn simplify(&self) -> Option<AggregateFunctionSimplification> {
-        let me = Self {
-            family: self.family.clone(),
-            signature: self.signature.clone(),
-            budget: self.budget.clone(),
-            planned: self.planned.as_ref().map(|p| Planned {
-                options: p.options.clone(),
-                config: Arc::clone(&p.config),
-            }),
-        };
+        let me = self.clone();
         Some(Box::new(move |call, info| me.plan(call, info)))
     }
 
     fn documentation(&self) -> Option<&Documentation> {
-        Some(documentation(self.spec()))
+        documentation(self.spec())
     }
 }
 
-/// The documentation of `spec`, built once per function.
-pub fn documentation(spec: &'static FunctionSpec) -> &'static Documentation {
-    static DOCS: OnceLock<std::sync::Mutex<Vec<(&'static str, &'static Documentation)>>> =
-        OnceLock::new();
-    let docs = DOCS.get_or_init(Default::default);
-    let mut docs = docs.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((_, d)) = docs.iter().find(|(name, _)| *name == spec.name) {
-        return d;
-    }
-    let doc: &'static Documentation = Box::leak(Box::new(spec.documentation()));
-    docs.push((spec.name, doc));
-    doc
+/// The documentation of a prefdb function, built once for all of them from their
+/// declarations.
+pub fn documentation(spec: &FunctionSpec) -> Option<&'static Documentation> {
+    static DOCS: OnceLock<HashMap<&'static str, Documentation>> = OnceLock::new();
+    DOCS.get_or_init(|| {
+        super::all()
+            .into_iter()
+            .map(|s| (s.name, s.documentation()))
+            .collect()
+    })
+    .get(spec.name)
 }
 
 #[cfg(test)]
