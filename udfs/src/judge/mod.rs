@@ -649,25 +649,15 @@ struct WbRewardAccumulator {
 
 impl Accumulator for WbRewardAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let name = JudgeFunction::WbReward.name();
-        let outcomes = VerdictColumn::new(&values[0])?;
-        let len_a = values[1].as_primitive::<Float64Type>();
-        let len_b = values[2].as_primitive::<Float64Type>();
-        for row in 0..len_a.len() {
-            let Some(level) = five_level(name, &outcomes, row)? else {
-                continue;
-            };
-            if len_a.is_null(row) || len_b.is_null(row) {
-                continue;
-            }
-            let (la, lb) = (len_a.value(row), len_b.value(row));
-            if !(la.is_finite() && lb.is_finite() && la >= 0.0 && lb >= 0.0) {
-                return exec_err!("{name}: lengths must be finite numbers >= 0, got {la} and {lb}");
-            }
-            self.sum += wildbench_reward(level, la, lb, self.k);
-            self.count += 1;
-        }
-        Ok(())
+        read_rewards(
+            values,
+            self.k,
+            |_| true,
+            |_, reward| {
+                self.sum += reward;
+                self.count += 1;
+            },
+        )
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
@@ -713,6 +703,37 @@ impl Accumulator for WbRewardAccumulator {
     }
 }
 
+/// Reads `wb_reward`'s rows: for each row `take(row)` accepts with an outcome and both
+/// lengths, calls `add(row, reward)`; a length that is negative or not finite is an error.
+fn read_rewards(
+    values: &[ArrayRef],
+    k: f64,
+    mut take: impl FnMut(usize) -> bool,
+    mut add: impl FnMut(usize, f64),
+) -> Result<()> {
+    let name = JudgeFunction::WbReward.name();
+    let outcomes = VerdictColumn::new(&values[0])?;
+    let len_a = values[1].as_primitive::<Float64Type>();
+    let len_b = values[2].as_primitive::<Float64Type>();
+    for row in 0..len_a.len() {
+        if !take(row) {
+            continue;
+        }
+        let Some(level) = five_level(name, &outcomes, row)? else {
+            continue;
+        };
+        if len_a.is_null(row) || len_b.is_null(row) {
+            continue;
+        }
+        let (la, lb) = (len_a.value(row), len_b.value(row));
+        if !(la.is_finite() && lb.is_finite() && la >= 0.0 && lb >= 0.0) {
+            return exec_err!("{name}: lengths must be finite numbers >= 0, got {la} and {lb}");
+        }
+        add(row, wildbench_reward(level, la, lb, k));
+    }
+    Ok(())
+}
+
 /// `wb_reward` under `GROUP BY`: every group's (sum, count) side by side.
 #[derive(Debug)]
 struct WbRewardGroups {
@@ -740,28 +761,16 @@ impl GroupsAccumulator for WbRewardGroups {
     ) -> Result<()> {
         self.sums.resize(total_num_groups, 0.0);
         self.counts.resize(total_num_groups, 0);
-        let name = JudgeFunction::WbReward.name();
-        let outcomes = VerdictColumn::new(&values[0])?;
-        let len_a = values[1].as_primitive::<Float64Type>();
-        let len_b = values[2].as_primitive::<Float64Type>();
-        for (row, &g) in group_indices.iter().enumerate() {
-            if opt_filter.is_some_and(|f| !(f.is_valid(row) && f.value(row))) {
-                continue;
-            }
-            let Some(level) = five_level(name, &outcomes, row)? else {
-                continue;
-            };
-            if len_a.is_null(row) || len_b.is_null(row) {
-                continue;
-            }
-            let (la, lb) = (len_a.value(row), len_b.value(row));
-            if !(la.is_finite() && lb.is_finite() && la >= 0.0 && lb >= 0.0) {
-                return exec_err!("{name}: lengths must be finite numbers >= 0, got {la} and {lb}");
-            }
-            self.sums[g] += wildbench_reward(level, la, lb, self.k);
-            self.counts[g] += 1;
-        }
-        Ok(())
+        let (sums, counts) = (&mut self.sums, &mut self.counts);
+        read_rewards(
+            values,
+            self.k,
+            |row| opt_filter.is_none_or(|f| f.is_valid(row) && f.value(row)),
+            |row, reward| {
+                sums[group_indices[row]] += reward;
+                counts[group_indices[row]] += 1;
+            },
+        )
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
