@@ -14,7 +14,9 @@
 //! are renamed to those ids (copies, no arithmetic). So grouped and ungrouped results are
 //! the same bit for bit, however rows are split into groups, batches and partitions.
 
-use super::{check_finite_counts, read_votes, PairwiseAccumulator, PairwiseFunction, ValueOrdered};
+use super::{
+    check_finite_counts, read_votes, PairwiseAccumulator, PairwiseFunction, ValueOrdered, UNSEEN,
+};
 use crate::items::ItemInterner;
 use crate::leaderboard::LeaderboardColumns;
 use crate::state::{each_row_as_a_group, StateRows};
@@ -27,9 +29,6 @@ use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
 use prefdb_stats::pairwise::PairCounts;
 use std::sync::Arc;
-
-/// Marks a shared id that has no local id in the group being read.
-const UNSEEN: u32 = u32::MAX;
 
 pub(crate) struct PairwiseGroups {
     /// The function, its options and its dictionary of every group's items; its own

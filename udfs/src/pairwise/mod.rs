@@ -343,6 +343,9 @@ impl Family for PairwiseFunction {
     }
 }
 
+/// Marks a shared id with no canonical or local id in the group being read.
+pub(crate) const UNSEEN: u32 = u32::MAX;
+
 /// A call's counts in value order, which is all any evaluation reads.
 ///
 /// Row order and partitioning decide the ids an interner hands out. Every evaluation first
@@ -371,7 +374,7 @@ impl<'a> ValueOrdered<'a> {
 
     /// One group's `counts`, in ids of the shared `items`, given every shared id's value
     /// position (`positions`, computed once for all groups) and a scratch vector of
-    /// `items.len()` entries (left as it was found). The group's items in value order are
+    /// `items.len()` entries, all [`UNSEEN`] (and left so). The group's items in value order are
     /// its shared ids sorted by position, so no item is compared or copied per group.
     pub(crate) fn of_group(
         items: &'a ItemInterner,
@@ -382,7 +385,7 @@ impl<'a> ValueOrdered<'a> {
         let mut ids: Vec<usize> = Vec::new();
         for p in counts.pairs() {
             for id in [p.a as usize, p.b as usize] {
-                if scratch[id] == u32::MAX {
+                if scratch[id] == UNSEEN {
                     scratch[id] = 0;
                     ids.push(id);
                 }
@@ -394,7 +397,7 @@ impl<'a> ValueOrdered<'a> {
         }
         let ordered = Self::with_positions(items, ids, counts, |id| scratch[id as usize]);
         for &id in &ordered.ids {
-            scratch[id] = u32::MAX;
+            scratch[id] = UNSEEN;
         }
         ordered
     }

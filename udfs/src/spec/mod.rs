@@ -113,6 +113,15 @@ impl ArgType {
         }
     }
 
+    /// Whether a text column is a valid value of this argument (so a trailing text argument
+    /// in its place is data, not the options literal).
+    pub fn accepts_text(self) -> bool {
+        matches!(
+            self,
+            ArgType::Item | ArgType::Value | ArgType::Outcome | ArgType::Any
+        )
+    }
+
     /// The type an argument of type `t` is read as, or the error naming it.
     pub fn coerce(self, function: &str, arg: &str, t: &DataType) -> Result<DataType> {
         use DataType::*;
@@ -475,12 +484,7 @@ impl FunctionSpec {
             let could_be_options =
                 self.takes_options() && is_last && i >= self.required_args() && is_text(t);
             let arg = self.args.get(i);
-            let accepts_text = arg.is_some_and(|a| {
-                matches!(
-                    a.ty,
-                    ArgType::Item | ArgType::Value | ArgType::Outcome | ArgType::Any
-                )
-            });
+            let accepts_text = arg.is_some_and(|a| a.ty.accepts_text());
             coerced.push(match arg {
                 Some(_) if could_be_options && !accepts_text => t.clone(),
                 Some(a) => a.ty.coerce(self.name, a.name, t)?,
