@@ -1,7 +1,10 @@
 //! Criterion benchmark of the Bradley–Terry kernel on merged pair counts.
 //!
 //! The fit runs once per group on the merged state, so its cost depends on the number of
-//! items and compared pairs, never on the number of votes.
+//! items and compared pairs, never on the number of votes. `prompt_groups` is the shape of
+//! `bt_rank ... GROUP BY prompt`: 100 fits of 100 votes among 100 models (about 90 models
+//! and 100 pairs each, often in several connected components), where the direct sparse
+//! solve runs; the large cases run conjugate gradients.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use prefdb_stats::pairwise::{fit_bradley_terry, BtOptions, PairCounts};
@@ -41,6 +44,43 @@ fn counts(n: usize, per_item: Option<usize>) -> PairCounts {
     c
 }
 
+/// One prompt's votes: `votes` battles between two distinct models of `models`, a tie with
+/// probability 0.1, otherwise decided by the models' strengths. Models get dense ids in
+/// order of first appearance, as the engine's group state gives them.
+fn prompt_group(rng: &mut StdRng, models: usize, votes: usize) -> (usize, PairCounts) {
+    let strengths: Vec<f64> = (0..models)
+        .map(|_| rng.random::<f64>() * 4.0 - 2.0)
+        .collect();
+    let mut dense = vec![u32::MAX; models];
+    let mut n = 0u32;
+    let mut id = |m: usize, dense: &mut Vec<u32>| {
+        if dense[m] == u32::MAX {
+            dense[m] = n;
+            n += 1;
+        }
+        dense[m]
+    };
+    let mut counts = PairCounts::new();
+    for _ in 0..votes {
+        let a = rng.random_range(0..models);
+        let mut b = rng.random_range(0..models - 1);
+        if b >= a {
+            b += 1;
+        }
+        let (ia, ib) = (id(a, &mut dense), id(b, &mut dense));
+        let u = rng.random::<f64>();
+        let p = 1.0 / (1.0 + (strengths[b] - strengths[a]).exp());
+        if u < 0.1 {
+            counts.add(ia, ib, 0.0, 0.0, 1.0);
+        } else if rng.random::<f64>() < p {
+            counts.add(ia, ib, 1.0, 0.0, 0.0);
+        } else {
+            counts.add(ia, ib, 0.0, 1.0, 0.0);
+        }
+    }
+    (n as usize, counts)
+}
+
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("fit_bradley_terry");
     group.sample_size(20);
@@ -55,6 +95,17 @@ fn bench(c: &mut Criterion) {
             b.iter(|| fit_bradley_terry(n, counts.pairs(), &opts).unwrap())
         });
     }
+    let mut rng = StdRng::seed_from_u64(7);
+    let prompts: Vec<(usize, PairCounts)> =
+        (0..100).map(|_| prompt_group(&mut rng, 100, 100)).collect();
+    let opts = BtOptions::default();
+    group.bench_function("prompt_groups_x100", |b| {
+        b.iter(|| {
+            for (n, counts) in &prompts {
+                std::hint::black_box(fit_bradley_terry(*n, counts.pairs(), &opts).unwrap());
+            }
+        })
+    });
     group.finish();
 }
 
