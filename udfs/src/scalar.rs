@@ -4,8 +4,8 @@ use crate::options::string_scalar;
 use crate::spec::ArgType::Whole;
 use crate::spec::FieldType::Float;
 use crate::spec::{
-    struct_fields, Arg, Doc, FunctionSpec, OptionSpec, OptionType, OutField, Output, RowOrder,
-    Section, CONFIDENCE,
+    struct_fields, Arg, Doc, FunctionSpec, OptionSpec, OptionType, OutField, Output, Section,
+    CONFIDENCE,
 };
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, StructArray};
 use datafusion::arrow::compute::cast;
@@ -27,11 +27,7 @@ pub(crate) static PASS_AT_K: FunctionSpec = FunctionSpec {
         Arg::required("c", Whole, "Samples that passed."),
         Arg::required("k", Whole, "The k of pass@k."),
     ],
-    options: &[],
-    misplaced: &[],
-    options_slot: false,
     output: Output::Number,
-    row_order: RowOrder::Ignored,
     doc: Doc {
         summary: "The unbiased pass@k estimator for one problem: the chance that at least one of k samples passes.",
         method: "1 - C(n - c, k) / C(n, k) for a problem with n samples of which c passed (Chen et al. 2021), computed in the stable product form of the HumanEval code, 1 - prod_{i = n - c + 1..n} (1 - k / i). The benchmark score is AVG(pass_at_k(n, c, k)) over problems.",
@@ -39,6 +35,7 @@ pub(crate) static PASS_AT_K: FunctionSpec = FunctionSpec {
         degenerate: "",
         example: "SELECT avg(pass_at_k(n, c, 10)) AS pass_at_10 FROM problems;",
     },
+    ..FunctionSpec::PLAIN
 };
 
 static CI_FIELDS: &[OutField] = &[
@@ -63,10 +60,7 @@ pub(crate) static PROPORTION_CI: FunctionSpec = FunctionSpec {
         },
         CONFIDENCE,
     ],
-    misplaced: &[],
-    options_slot: false,
     output: Output::Struct(CI_FIELDS),
-    row_order: RowOrder::Ignored,
     doc: Doc {
         summary: "Estimate and two-sided interval for a proportion successes / n, for win rates and accuracies.",
         method: "Wilson's score interval or the exact Clopper-Pearson interval (reference: statsmodels proportion_confint, methods wilson and beta).",
@@ -74,6 +68,7 @@ pub(crate) static PROPORTION_CI: FunctionSpec = FunctionSpec {
         degenerate: "",
         example: "SELECT model, proportion_ci(wins, battles) FROM totals;",
     },
+    ..FunctionSpec::PLAIN
 };
 
 /// The scalar functions' declarations, in documentation order.

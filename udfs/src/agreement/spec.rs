@@ -10,8 +10,7 @@ use crate::options::MAX_BOOTSTRAP;
 use crate::spec::ArgType::{Item, Value};
 use crate::spec::FieldType::Float;
 use crate::spec::{
-    Arg, Doc, FunctionSpec, OptionSpec, OptionType, OutField, Output, RowOrder, Section,
-    CONFIDENCE, SEED,
+    Arg, Doc, FunctionSpec, OptionSpec, OptionType, OutField, Output, Section, CONFIDENCE, SEED,
 };
 
 const NULLS_RATINGS: &str = "A row with a NULL item, rater or label is skipped (a missing \
@@ -129,11 +128,7 @@ pub(crate) static PERCENT_AGREEMENT: FunctionSpec = FunctionSpec {
     name: "percent_agreement",
     section: Section::Agreement,
     args: &[ITEM, RATER, LABEL],
-    options: &[],
-    misplaced: &[],
-    options_slot: false,
     output: Output::Number,
-    row_order: RowOrder::Ignored,
     doc: Doc {
         summary: "Share of agreeing rater pairs, not corrected for chance.",
         method: "Over items with at least two ratings, the mean of sum_k r_ik (r_ik - 1) / (r_i (r_i - 1)), where r_ik raters put item i in category k (irrCAC's percent agreement pa).",
@@ -141,17 +136,14 @@ pub(crate) static PERCENT_AGREEMENT: FunctionSpec = FunctionSpec {
         degenerate: "NULL when no item has two ratings.",
         example: "SELECT percent_agreement(prompt_id, worker, verdict) FROM judgments;",
     },
+    ..FunctionSpec::PLAIN
 };
 
 pub(crate) static FLEISS_KAPPA: FunctionSpec = FunctionSpec {
     name: "fleiss_kappa",
     section: Section::Agreement,
     args: &[ITEM, LABEL],
-    options: &[],
-    misplaced: &[],
-    options_slot: false,
     output: Output::Number,
-    row_order: RowOrder::Ignored,
     doc: Doc {
         summary: "Fleiss' kappa over long-form (item, label) rows, for items that all have the same number of ratings.",
         method: "P_i = (sum_k n_ik^2 - m) / (m (m - 1)), p_k = share of all ratings in k, kappa = (mean P_i - sum p_k^2) / (1 - sum p_k^2), where n_ik of the m ratings of item i are in category k (Fleiss 1971; reference: statsmodels fleiss_kappa).",
@@ -159,6 +151,7 @@ pub(crate) static FLEISS_KAPPA: FunctionSpec = FunctionSpec {
         degenerate: "Every item must have the same number m of ratings; otherwise it is an error that points to krippendorff_alpha and gwet_ac1, which allow missing ratings. NULL when all ratings are one category (chance agreement 1) or there is no input.",
         example: "SELECT fleiss_kappa(item_id, label) FROM annotations;",
     },
+    ..FunctionSpec::PLAIN
 };
 
 const ALPHA_METHOD: &str = "From the coincidence matrix o: alpha = 1 - (n - 1) * sum(o_ck * \
@@ -185,9 +178,7 @@ pub(crate) static KRIPPENDORFF_ALPHA: FunctionSpec = FunctionSpec {
         "bootstrap",
         "bootstrap intervals come from krippendorff_alpha_ci(...), which returns (value, ci_lower, ci_upper); krippendorff_alpha itself always returns one number",
     )],
-    options_slot: false,
     output: Output::Number,
-    row_order: RowOrder::Ignored,
     doc: Doc {
         summary: "Krippendorff's alpha for any number of raters, with missing ratings, at the nominal, ordinal, interval or ratio level.",
         method: ALPHA_METHOD,
@@ -195,6 +186,7 @@ pub(crate) static KRIPPENDORFF_ALPHA: FunctionSpec = FunctionSpec {
         degenerate: "NULL when nothing is pairable or every pairable value is the same (expected disagreement 0, where the reference packages give NaN).",
         example: "SELECT category, krippendorff_alpha(item_id, worker, label, 'level=ordinal') FROM ratings GROUP BY category;",
     },
+    ..FunctionSpec::PLAIN
 };
 
 const GWET_DEGENERATE: &str = "NULL with fewer than two categories (where irrCAC substitutes \
@@ -204,11 +196,7 @@ pub(crate) static GWET_AC1: FunctionSpec = FunctionSpec {
     name: "gwet_ac1",
     section: Section::Agreement,
     args: &[ITEM, RATER, LABEL],
-    options: &[],
-    misplaced: &[],
-    options_slot: false,
     output: Output::Number,
-    row_order: RowOrder::Ignored,
     doc: Doc {
         summary: "Gwet's AC1: chance-corrected agreement for any number of raters, with missing ratings.",
         method: "With identity weights w: pa = weighted percent agreement over items with at least two ratings; pi_k = mean over items of r_ik / r_i; pe = sum(w) / (q (q - 1)) * sum_k pi_k (1 - pi_k); AC1 = (pa - pe) / (1 - pe), for q categories (Gwet 2008; reference: irrCAC CAC.gwet). gwet_ac2 is the weighted coefficient.",
@@ -216,6 +204,7 @@ pub(crate) static GWET_AC1: FunctionSpec = FunctionSpec {
         degenerate: GWET_DEGENERATE,
         example: "SELECT gwet_ac1(item_id, worker, label) FROM ratings;",
     },
+    ..FunctionSpec::PLAIN
 };
 
 pub(crate) static GWET_AC2: FunctionSpec = FunctionSpec {
@@ -223,10 +212,7 @@ pub(crate) static GWET_AC2: FunctionSpec = FunctionSpec {
     section: Section::Agreement,
     args: &[ITEM, RATER, LABEL],
     options: &[GWET_WEIGHTS],
-    misplaced: &[],
-    options_slot: false,
     output: Output::Number,
-    row_order: RowOrder::Ignored,
     doc: Doc {
         summary: "Gwet's AC2: weighted chance-corrected agreement for any number of raters, with missing ratings.",
         method: "With agreement weights w over category values, or ranks for text labels, as irrCAC (linear 1 - |x_k - x_l| / (x_max - x_min), quadratic 1 - (x_k - x_l)^2 / (x_max - x_min)^2): pa = weighted percent agreement over items with at least two ratings; pi_k = mean over items of r_ik / r_i; pe = sum(w) / (q (q - 1)) * sum_k pi_k (1 - pi_k); AC2 = (pa - pe) / (1 - pe), for q categories (Gwet 2008; reference: irrCAC CAC.gwet).",
@@ -234,6 +220,7 @@ pub(crate) static GWET_AC2: FunctionSpec = FunctionSpec {
         degenerate: GWET_DEGENERATE,
         example: "SELECT gwet_ac2(item_id, worker, stars, 'weights=linear') FROM ratings;",
     },
+    ..FunctionSpec::PLAIN
 };
 
 const KAPPA_METHOD: &str = "kappa = 1 - sum(w * observed) / sum(w * expected), expected = \
@@ -251,9 +238,7 @@ pub(crate) static COHEN_KAPPA: FunctionSpec = FunctionSpec {
         "bootstrap",
         "bootstrap intervals come from cohen_kappa_ci(...), which returns (value, ci_lower, ci_upper); cohen_kappa itself always returns one number",
     )],
-    options_slot: false,
     output: Output::Number,
-    row_order: RowOrder::Ignored,
     doc: Doc {
         summary: "Cohen's kappa for two raters in wide form (one row per item), unweighted or weighted.",
         method: KAPPA_METHOD,
@@ -261,17 +246,14 @@ pub(crate) static COHEN_KAPPA: FunctionSpec = FunctionSpec {
         degenerate: "NULL when only one category occurs (expected disagreement 0; scikit-learn gives NaN) or there is no complete row.",
         example: "SELECT cohen_kappa(judge_verdict, human_verdict, 'weights=quadratic') FROM paired;",
     },
+    ..FunctionSpec::PLAIN
 };
 
 pub(crate) static SCOTT_PI: FunctionSpec = FunctionSpec {
     name: "scott_pi",
     section: Section::Agreement,
     args: &[LABEL_1, LABEL_2],
-    options: &[],
-    misplaced: &[],
-    options_slot: false,
     output: Output::Number,
-    row_order: RowOrder::Ignored,
     doc: Doc {
         summary: "Scott's pi for two raters in wide form (one row per item).",
         method: "(P_o - P_e) / (1 - P_e), where P_e = sum p_k^2 over the pooled proportions of both raters (Scott 1955; reference: irrCAC Fleiss' kappa on two raters, which is Scott's pi).",
@@ -279,6 +261,7 @@ pub(crate) static SCOTT_PI: FunctionSpec = FunctionSpec {
         degenerate: "NULL when only one category occurs or there is no complete row.",
         example: "SELECT scott_pi(rater_a, rater_b) FROM paired;",
     },
+    ..FunctionSpec::PLAIN
 };
 
 pub(crate) static ICC: FunctionSpec = FunctionSpec {
@@ -290,10 +273,7 @@ pub(crate) static ICC: FunctionSpec = FunctionSpec {
         Arg::required("score", Value, "The numeric rating; text is a planning error."),
     ],
     options: &[FORM, CONFIDENCE],
-    misplaced: &[],
-    options_slot: false,
     output: Output::Struct(ICC_FIELDS),
-    row_order: RowOrder::Ignored,
     doc: Doc {
         summary: "Intraclass correlation of numeric scores from a complete item x rater design, with the F test of no item effect and an interval.",
         method: "Two-way ANOVA mean squares MSB (items), MSJ (raters), MSE (error), MSW (within items); ICC1 = (MSB - MSW) / (MSB + (k - 1) MSW), ICC2 = (MSB - MSE) / (MSB + (k - 1) MSE + k (MSJ - MSE) / n), ICC3 = (MSB - MSE) / (MSB + (k - 1) MSE), and the k-rater averages ICC1k, ICC2k, ICC3k (Shrout & Fleiss 1979; McGraw & Wong 1996; reference: pingouin intraclass_corr). The interval is at the chosen confidence; ICC2's uses Satterthwaite's degrees of freedom.",
@@ -301,6 +281,7 @@ pub(crate) static ICC: FunctionSpec = FunctionSpec {
         degenerate: "The struct is NULL with fewer than two items or two raters.",
         example: "SELECT (icc(wine, judge, score, 'form=ICC3'))['icc'] FROM tastings;",
     },
+    ..FunctionSpec::PLAIN
 };
 
 pub(crate) static KRIPPENDORFF_ALPHA_CI: FunctionSpec = FunctionSpec {
@@ -308,10 +289,7 @@ pub(crate) static KRIPPENDORFF_ALPHA_CI: FunctionSpec = FunctionSpec {
     section: Section::Agreement,
     args: &[ITEM, RATER, VALUE],
     options: &[LEVEL, BOOTSTRAP, SEED, CONFIDENCE],
-    misplaced: &[],
-    options_slot: false,
     output: Output::Struct(INTERVAL_FIELDS),
-    row_order: RowOrder::Ignored,
     doc: Doc {
         summary: "krippendorff_alpha with a percentile bootstrap interval: a struct (value, ci_lower, ci_upper).",
         method: "The options of krippendorff_alpha plus bootstrap, seed and confidence. The unit-resampling bootstrap: each replicate draws the pairable items with replacement and recomputes alpha from their summed coincidences. Replicates where the coefficient is undefined are left out. Items and categories are put in value order before resampling, so a seed gives the same interval whatever the partitioning. A separate function because a SQL result type cannot change with an option value.",
@@ -319,6 +297,7 @@ pub(crate) static KRIPPENDORFF_ALPHA_CI: FunctionSpec = FunctionSpec {
         degenerate: "value is NULL where krippendorff_alpha is, and then so is the interval; ci_lower and ci_upper are NULL where no replicate defines the coefficient.",
         example: "SELECT krippendorff_alpha_ci(item_id, worker, label, 'level=ordinal, bootstrap=1000, seed=7') FROM ratings;",
     },
+    ..FunctionSpec::PLAIN
 };
 
 pub(crate) static COHEN_KAPPA_CI: FunctionSpec = FunctionSpec {
@@ -326,10 +305,7 @@ pub(crate) static COHEN_KAPPA_CI: FunctionSpec = FunctionSpec {
     section: Section::Agreement,
     args: &[LABEL_1, LABEL_2],
     options: &[COHEN_WEIGHTS, BOOTSTRAP, SEED, CONFIDENCE],
-    misplaced: &[],
-    options_slot: false,
     output: Output::Struct(INTERVAL_FIELDS),
-    row_order: RowOrder::Ignored,
     doc: Doc {
         summary: "cohen_kappa with a percentile bootstrap interval: a struct (value, ci_lower, ci_upper).",
         method: "The options of cohen_kappa plus bootstrap, seed and confidence. Each replicate resamples items (rows), a multinomial draw of the confusion matrix. Replicates where the coefficient is undefined are left out. Items and categories are put in value order before resampling, so a seed gives the same interval whatever the partitioning. A separate function because a SQL result type cannot change with an option value.",
@@ -337,6 +313,7 @@ pub(crate) static COHEN_KAPPA_CI: FunctionSpec = FunctionSpec {
         degenerate: "value is NULL where cohen_kappa is, and then so is the interval; ci_lower and ci_upper are NULL where no replicate defines the coefficient.",
         example: "SELECT cohen_kappa_ci(judge, human, 'bootstrap=2000') FROM paired;",
     },
+    ..FunctionSpec::PLAIN
 };
 
 /// The declarations, indexed by `AgreementFunction`'s discriminants.

@@ -3,9 +3,7 @@
 use crate::options::MAX_BINS;
 use crate::spec::ArgType::{Label, Ordered, Probability};
 use crate::spec::FieldType::{Float, Int};
-use crate::spec::{
-    Arg, Doc, FunctionSpec, OptionSpec, OptionType, OutField, Output, RowOrder, Section,
-};
+use crate::spec::{Arg, Doc, FunctionSpec, OptionSpec, OptionType, OutField, Output, Section};
 
 const NULLS: &str = "A row where either argument is NULL is skipped. NaN, infinities and values \
 outside an argument's range are errors that name the function and show the value.";
@@ -67,11 +65,7 @@ pub(crate) static BRIER_SCORE: FunctionSpec = FunctionSpec {
     name: "brier_score",
     section: Section::Calibration,
     args: &[PROB, LABEL],
-    options: &[],
-    misplaced: &[],
-    options_slot: false,
     output: Output::Number,
-    row_order: RowOrder::Ignored,
     doc: Doc {
         summary: "Mean squared error of probabilities against binary outcomes.",
         method: "Mean of (prob - label)^2 (Brier 1950; reference: scikit-learn brier_score_loss).",
@@ -79,6 +73,7 @@ pub(crate) static BRIER_SCORE: FunctionSpec = FunctionSpec {
         degenerate: NO_ROWS,
         example: "SELECT brier_score(confidence, is_correct) FROM judge_outputs;",
     },
+    ..FunctionSpec::PLAIN
 };
 
 pub(crate) static LOG_LOSS: FunctionSpec = FunctionSpec {
@@ -86,10 +81,7 @@ pub(crate) static LOG_LOSS: FunctionSpec = FunctionSpec {
     section: Section::Calibration,
     args: &[PROB, LABEL],
     options: &[EPS],
-    misplaced: &[],
-    options_slot: false,
     output: Output::Number,
-    row_order: RowOrder::Ignored,
     doc: Doc {
         summary: "Mean negative log-likelihood of binary outcomes (cross-entropy).",
         method: "Mean of -(label ln p + (1 - label) ln(1 - p)) with p clipped to [eps, 1 - eps] (reference: scikit-learn log_loss).",
@@ -97,6 +89,7 @@ pub(crate) static LOG_LOSS: FunctionSpec = FunctionSpec {
         degenerate: NO_ROWS,
         example: "SELECT log_loss(prob, label, 'eps=1e-7') FROM predictions;",
     },
+    ..FunctionSpec::PLAIN
 };
 
 pub(crate) static ECE: FunctionSpec = FunctionSpec {
@@ -104,10 +97,7 @@ pub(crate) static ECE: FunctionSpec = FunctionSpec {
     section: Section::Calibration,
     args: &[PROB, LABEL],
     options: BIN_OPTIONS,
-    misplaced: &[],
-    options_slot: false,
     output: Output::Number,
-    row_order: RowOrder::Ignored,
     doc: Doc {
         summary: "Expected calibration error: how far predicted probabilities are from observed frequencies, over bins.",
         method: "Sum over bins of (n_b / N) |mean_prob_b - frac_positive_b| with norm=l1; the square root of the weighted mean squared gap with norm=l2; the largest gap with norm=max. For the top-label ECE of a multiclass model pass (confidence of the predicted class, prediction is correct).",
@@ -115,6 +105,7 @@ pub(crate) static ECE: FunctionSpec = FunctionSpec {
         degenerate: "The result is NULL for no rows. Bins are (lower, upper], the first also holding its lower edge (scikit-learn's calibration_curve rule); empty bins do not count.",
         example: "SELECT ece(max_prob, predicted = gold, 'bins=10, strategy=quantile') FROM eval;",
     },
+    ..FunctionSpec::PLAIN
 };
 
 pub(crate) static BIN_FIELDS: &[OutField] = &[
@@ -140,10 +131,7 @@ pub(crate) static RELIABILITY_BINS: FunctionSpec = FunctionSpec {
     section: Section::Calibration,
     args: &[PROB, LABEL],
     options: BIN_OPTIONS,
-    misplaced: &[],
-    options_slot: false,
     output: Output::List(BIN_FIELDS),
-    row_order: RowOrder::Ignored,
     doc: Doc {
         summary: "The reliability diagram: one entry per non-empty bin, with the bins and options of ece.",
         method: BINS_RULE,
@@ -151,6 +139,7 @@ pub(crate) static RELIABILITY_BINS: FunctionSpec = FunctionSpec {
         degenerate: "The result is NULL for no rows.",
         example: "SELECT * FROM leaderboard('SELECT reliability_bins(prob, label, ''bins=10'') FROM predictions');",
     },
+    ..FunctionSpec::PLAIN
 };
 
 pub(crate) static AUROC: FunctionSpec = FunctionSpec {
@@ -160,11 +149,7 @@ pub(crate) static AUROC: FunctionSpec = FunctionSpec {
         Arg::required("score", Ordered, "The score; only its order matters (integers are compared exactly)."),
         LABEL,
     ],
-    options: &[],
-    misplaced: &[],
-    options_slot: false,
     output: Output::Number,
-    row_order: RowOrder::Ignored,
     doc: Doc {
         summary: "Area under the ROC curve: the probability that a random positive scores above a random negative.",
         method: "The Mann-Whitney U statistic with midranks, so that tied scores count half (reference: scikit-learn roc_auc_score).",
@@ -172,6 +157,7 @@ pub(crate) static AUROC: FunctionSpec = FunctionSpec {
         degenerate: "The result is NULL for no rows, and an error unless both classes occur.",
         example: "SELECT auroc(reward, is_preferred) FROM scored;",
     },
+    ..FunctionSpec::PLAIN
 };
 
 const X: Arg = Arg::required("x", Ordered, "First variable; only its order matters.");
@@ -186,11 +172,7 @@ pub(crate) static SPEARMAN: FunctionSpec = FunctionSpec {
     name: "spearman",
     section: Section::Calibration,
     args: &[X, Y],
-    options: &[],
-    misplaced: &[],
-    options_slot: false,
     output: Output::Number,
-    row_order: RowOrder::Ignored,
     doc: Doc {
         summary: "Spearman's rank correlation.",
         method: "Pearson's r of the midranks (reference: SciPy spearmanr). Pearson's r itself is DataFusion's corr(x, y).",
@@ -198,17 +180,14 @@ pub(crate) static SPEARMAN: FunctionSpec = FunctionSpec {
         degenerate: "NULL for fewer than 3 pairs or a constant column.",
         example: "SELECT spearman(a.rating, b.rating) FROM judge AS a JOIN human AS b USING (item);",
     },
+    ..FunctionSpec::PLAIN
 };
 
 pub(crate) static SPEARMAN_TEST: FunctionSpec = FunctionSpec {
     name: "spearman_test",
     section: Section::Calibration,
     args: &[X, Y],
-    options: &[],
-    misplaced: &[],
-    options_slot: false,
     output: Output::Struct(TEST_FIELDS),
-    row_order: RowOrder::Ignored,
     doc: Doc {
         summary: "Spearman's rho with its two-sided p-value.",
         method: "The p-value comes from t = rho sqrt((n - 2) / (1 - rho^2)) on n - 2 degrees of freedom (reference: SciPy spearmanr).",
@@ -216,17 +195,14 @@ pub(crate) static SPEARMAN_TEST: FunctionSpec = FunctionSpec {
         degenerate: "Both fields are NULL for fewer than 3 pairs or a constant column.",
         example: "SELECT spearman_test(x, y)['p_value'] FROM t;",
     },
+    ..FunctionSpec::PLAIN
 };
 
 pub(crate) static KENDALL_TAU: FunctionSpec = FunctionSpec {
     name: "kendall_tau",
     section: Section::Calibration,
     args: &[X, Y],
-    options: &[],
-    misplaced: &[],
-    options_slot: false,
     output: Output::Number,
-    row_order: RowOrder::Ignored,
     doc: Doc {
         summary: "Kendall's tau-b rank correlation, corrected for ties.",
         method: "Computed in O(n log n) by Knight's algorithm (reference: SciPy kendalltau).",
@@ -234,17 +210,14 @@ pub(crate) static KENDALL_TAU: FunctionSpec = FunctionSpec {
         degenerate: "NULL for fewer than 2 pairs or a constant column.",
         example: "SELECT kendall_tau(judge_rank, human_rank) FROM ranks;",
     },
+    ..FunctionSpec::PLAIN
 };
 
 pub(crate) static KENDALL_TAU_TEST: FunctionSpec = FunctionSpec {
     name: "kendall_tau_test",
     section: Section::Calibration,
     args: &[X, Y],
-    options: &[],
-    misplaced: &[],
-    options_slot: false,
     output: Output::Struct(TEST_FIELDS),
-    row_order: RowOrder::Ignored,
     doc: Doc {
         summary: "Kendall's tau-b with its two-sided p-value.",
         method: "The p-value comes from the tie-corrected normal approximation (reference: SciPy kendalltau, method='asymptotic').",
@@ -252,6 +225,7 @@ pub(crate) static KENDALL_TAU_TEST: FunctionSpec = FunctionSpec {
         degenerate: "Both fields are NULL for fewer than 2 pairs or a constant column.",
         example: "SELECT kendall_tau_test(x, y) FROM t;",
     },
+    ..FunctionSpec::PLAIN
 };
 
 pub(crate) static PAIRWISE_ACCURACY: FunctionSpec = FunctionSpec {
@@ -261,11 +235,7 @@ pub(crate) static PAIRWISE_ACCURACY: FunctionSpec = FunctionSpec {
         Arg::required("score_chosen", Ordered, "Score of the preferred response."),
         Arg::required("score_rejected", Ordered, "Score of the other response."),
     ],
-    options: &[],
-    misplaced: &[],
-    options_slot: false,
     output: Output::Number,
-    row_order: RowOrder::Ignored,
     doc: Doc {
         summary: "Share of pairs where the chosen response scores higher than the rejected one, ties counting half.",
         method: "RewardBench-style accuracy of a reward model, or the ranking accuracy of log-likelihoods.",
@@ -273,6 +243,7 @@ pub(crate) static PAIRWISE_ACCURACY: FunctionSpec = FunctionSpec {
         degenerate: NO_ROWS,
         example: "SELECT pairwise_accuracy(reward_chosen, reward_rejected) FROM preference_pairs;",
     },
+    ..FunctionSpec::PLAIN
 };
 
 /// The declarations in documentation order.

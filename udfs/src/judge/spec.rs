@@ -6,7 +6,7 @@ use crate::leaderboard::LEADERBOARD_FIELDS;
 use crate::spec::ArgType::{Item, Number, Outcome};
 use crate::spec::FieldType::{Float, Int};
 use crate::spec::{
-    valid, Arg, Doc, FunctionSpec, OptionSpec, OptionType, OutField, Output, RowOrder, Section,
+    valid, Arg, Doc, FunctionSpec, OptionSpec, OptionType, OutField, Output, Section,
 };
 
 const VERDICT: Arg = Arg::required(
@@ -30,11 +30,7 @@ pub(crate) static POSITION_CONSISTENCY: FunctionSpec = FunctionSpec {
         Arg::required("order", Item, "Which presentation: any two values per pair, e.g. 'ab' and 'ba', or a boolean swapped flag."),
         VERDICT,
     ],
-    options: &[],
-    misplaced: &[],
-    options_slot: false,
     output: Output::Struct(POSITION_FIELDS),
-    row_order: RowOrder::Ignored,
     doc: Doc {
         summary: "Position bias of a judge: how often a verdict survives swapping the two responses.",
         method: "Each row is one judgement of pair pair_id shown in order order, and verdict is positional; a pair judged in both orders is consistent when its two verdicts name the same response or are both ties (Wang et al. 2023, Large Language Models are not Fair Evaluators).",
@@ -42,6 +38,7 @@ pub(crate) static POSITION_CONSISTENCY: FunctionSpec = FunctionSpec {
         degenerate: "consistency is NULL with no pair seen in both orders, first_position_rate with no decisive verdict. With no rows left the struct is NULL.",
         example: "SELECT judge, position_consistency(pair_id, swapped, verdict) AS p FROM judgements GROUP BY judge;",
     },
+    ..FunctionSpec::PLAIN
 };
 
 pub(crate) static SCORE_COMPARISON_FIELDS: &[OutField] = &[
@@ -62,11 +59,7 @@ pub(crate) static SCORE_COMPARISON_INCONSISTENCY: FunctionSpec = FunctionSpec {
             "The judge's pairwise verdict on the same two responses: 'a' | 'first' | 'left' | 'model_a' (the first response), 'b' | 'second' | 'right' | 'model_b', 'tie' | 'tie (bothbad)' (case-insensitive), or 1 / 0 / 0.5.",
         ),
     ],
-    options: &[],
-    misplaced: &[],
-    options_slot: false,
     output: Output::Struct(SCORE_COMPARISON_FIELDS),
-    row_order: RowOrder::Ignored,
     doc: Doc {
         summary: "Score-comparison inconsistency: whether a judge's pairwise verdict agrees with the scores it gave the same two responses on their own.",
         method: "A conflict is a verdict for the response with the strictly lower score; a mismatch is any difference between the verdict's direction and the sign of score_a - score_b: a conflict, a decisive verdict between equal scores, or a tie verdict between different scores (TrustJudge).",
@@ -74,6 +67,7 @@ pub(crate) static SCORE_COMPARISON_INCONSISTENCY: FunctionSpec = FunctionSpec {
         degenerate: "With no rows left the struct is NULL.",
         example: "SELECT score_comparison_inconsistency(score_a, score_b, verdict) FROM judgements;",
     },
+    ..FunctionSpec::PLAIN
 };
 
 pub(crate) static WB_REWARD: FunctionSpec = FunctionSpec {
@@ -97,10 +91,7 @@ pub(crate) static WB_REWARD: FunctionSpec = FunctionSpec {
         default: Some("500"),
         meaning: "The length margin in characters (WildBench's K): a 'slightly better' win by a response more than k characters longer than the loser counts as a tie.",
     }],
-    misplaced: &[],
-    options_slot: false,
     output: Output::Number,
-    row_order: RowOrder::Ignored,
     doc: Doc {
         summary: "WildBench's pairwise reward of response A against a reference response B, averaged over rows.",
         method: "Much better +1, slightly better +0.5, tie 0, slightly worse -0.5, much worse -1; but a 'slightly better' win by a response more than k characters longer than the loser counts as a tie (0). Use GROUP BY model for a per-model reward, as WildBench reports it; multiply by 100 for its percentage form.",
@@ -108,6 +99,7 @@ pub(crate) static WB_REWARD: FunctionSpec = FunctionSpec {
         degenerate: "NULL with no rows left.",
         example: "SELECT model, wb_reward(verdict, length(output), length(ref_output), 'k=500') AS reward FROM wildbench GROUP BY model ORDER BY reward DESC;",
     },
+    ..FunctionSpec::PLAIN
 };
 
 pub(crate) static RANK_AGGREGATE: FunctionSpec = FunctionSpec {
@@ -124,10 +116,7 @@ pub(crate) static RANK_AGGREGATE: FunctionSpec = FunctionSpec {
         default: Some("mean"),
         meaning: "The social-choice rule: mean, the mean of a system's scores over the tasks it has; borda, per task one point for each system with a lower score and half a point for each with an equal score, summed over tasks (a missing task earns nothing); copeland, for each other system sharing at least one task, one point if this system scores higher on more shared tasks than it scores lower, half a point for an even split.",
     }],
-    misplaced: &[],
-    options_slot: false,
     output: Output::List(LEADERBOARD_FIELDS),
-    row_order: RowOrder::Ignored,
     doc: Doc {
         summary: "One leaderboard from per-task scores by a social-choice rule.",
         method: "The rating is the system's mean score, Borda count or Copeland score (Colombo et al. 2022, What are the best systems?). Higher scores are better; pass -score for errors or losses. The leaderboard is ordered by rating descending, equal ratings sharing a rank and ordered by system; interval and win/loss fields are NULL.",
@@ -135,6 +124,7 @@ pub(crate) static RANK_AGGREGATE: FunctionSpec = FunctionSpec {
         degenerate: "NULL with no rows left.",
         example: "SELECT * FROM leaderboard('SELECT rank_aggregate(model, benchmark, accuracy, ''method=borda'') FROM results');",
     },
+    ..FunctionSpec::PLAIN
 };
 
 /// The declarations, indexed by `JudgeFunction`'s discriminants.

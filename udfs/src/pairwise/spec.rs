@@ -118,10 +118,7 @@ pub(crate) static BT_RANK: FunctionSpec = FunctionSpec {
     section: Section::Ranking,
     args: PAIR_ARGS,
     options: &[SCALE, BASE, TIES, PRIOR, MAX_ITER, TOL, SE, CONFIDENCE, BOOTSTRAP, SEED],
-    misplaced: &[],
-    options_slot: false,
     output: Output::List(LEADERBOARD_FIELDS),
-    row_order: RowOrder::Ignored,
     doc: Doc {
         summary: "Bradley–Terry leaderboard: ratings fitted by maximum likelihood to pairwise outcomes, on the Elo-like scale of Chatbot Arena.",
         method: "Fits P(i beats j) = 1 / (1 + exp(-(s_i - s_j))) by maximum likelihood with a Gaussian prior s_i ~ N(0, 1/prior) (Bradley & Terry 1952; Newton's method with a line search), and reports rating = base + scale * s / ln(10), the Elo-like scale of Chatbot Arena. The prior fixes the mean of s at 0; with prior=0 the mean is fixed explicitly and the pure MLE is returned. The list is ordered by rating descending, with competition ranks (1224) for equal ratings; wins, losses, ties and battles are weighted counts. \
@@ -133,6 +130,7 @@ With ties=davidson (Davidson 1970: P(tie) = nu sqrt(pi_i pi_j) / (pi_i + pi_j + 
         example: "SELECT r.rank, r.item, round(r.rating, 1) AS rating\n\
 FROM (SELECT unnest(bt_rank(model_a, model_b, winner)) AS r FROM votes);",
     },
+    ..FunctionSpec::PLAIN
 };
 
 pub(crate) static NEWMAN_RANK: FunctionSpec = FunctionSpec {
@@ -158,9 +156,7 @@ pub(crate) static NEWMAN_RANK: FunctionSpec = FunctionSpec {
         "ties",
         "ties are always modelled (Davidson's model), so there is no ties option; bt_rank has the other tie handlings",
     )],
-    options_slot: false,
     output: Output::List(LEADERBOARD_FIELDS),
-    row_order: RowOrder::Ignored,
     doc: Doc {
         summary: "Bradley–Terry leaderboard with ties in Newman's parameterisation of Davidson's model.",
         method: "Newman 2023, Efficient computation of rankings from pairwise comparisons; reference: evalica's newman. P(i beats j) = pi_i / (pi_i + pi_j + 2 v sqrt(pi_i pi_j)) and P(tie) = 2 v sqrt(pi_i pi_j) / (pi_i + pi_j + 2 v sqrt(pi_i pi_j)). This is Davidson's model with nu = 2v, so newman_rank is bt_rank(..., 'ties=davidson') with two differences: the default prior is 0 (the maximum-likelihood fit, as evalica's), and tie_param reports v. Newman's iteration and bt_rank's Newton method reach the same maximum; prefdb uses Newton, with dense steps, up to 1000 items. The output, the other options and the errors are bt_rank's; ties are always modelled, so there is no ties option.",
@@ -169,6 +165,7 @@ pub(crate) static NEWMAN_RANK: FunctionSpec = FunctionSpec {
         example: "SELECT item, round(rating, 1) AS rating, round(tie_param, 3) AS v\n\
 FROM leaderboard('SELECT newman_rank(model_a, model_b, winner) FROM votes');",
     },
+    ..FunctionSpec::PLAIN
 };
 
 pub(crate) static WIN_MATRIX_FIELDS: &[OutField] = &[
@@ -192,11 +189,8 @@ pub(crate) static WIN_MATRIX: FunctionSpec = FunctionSpec {
     name: "win_matrix",
     section: Section::Ranking,
     args: PAIR_ARGS,
-    options: &[],
-    misplaced: &[],
     options_slot: true,
     output: Output::List(WIN_MATRIX_FIELDS),
-    row_order: RowOrder::Ignored,
     doc: Doc {
         summary: "Head-to-head counts: one entry per ordered pair of items that met.",
         method: "Both orientations of each pair, sorted by item_a then item_b. wins, losses and ties are weighted counts from item_a's side; win_rate = (wins + ties / 2) / (wins + losses + ties).",
@@ -204,6 +198,7 @@ pub(crate) static WIN_MATRIX: FunctionSpec = FunctionSpec {
         degenerate: NO_ROWS,
         example: "SELECT unnest(win_matrix(model_a, model_b, winner)) AS m FROM votes;",
     },
+    ..FunctionSpec::PLAIN
 };
 
 pub(crate) static AVG_WIN_RATE_FIELDS: &[OutField] = &[
@@ -219,11 +214,8 @@ pub(crate) static AVG_WIN_RATE: FunctionSpec = FunctionSpec {
     name: "avg_win_rate",
     section: Section::Ranking,
     args: PAIR_ARGS,
-    options: &[],
-    misplaced: &[],
     options_slot: true,
     output: Output::List(AVG_WIN_RATE_FIELDS),
-    row_order: RowOrder::Ignored,
     doc: Doc {
         summary: "Each item's mean win rate over the distinct opponents it met, ties counted as half a win.",
         method: "The win rate against an opponent is (wins + ties / 2) / (wins + losses + ties), as in win_matrix (evalica's average_win_rate). Ordered by score descending, then by item.",
@@ -231,6 +223,7 @@ pub(crate) static AVG_WIN_RATE: FunctionSpec = FunctionSpec {
         degenerate: NO_ROWS,
         example: "SELECT unnest(avg_win_rate(model_a, model_b, winner)) AS s FROM votes;",
     },
+    ..FunctionSpec::PLAIN
 };
 
 pub(crate) static INTRANSITIVITY_FIELDS: &[OutField] = &[
@@ -247,11 +240,8 @@ pub(crate) static INTRANSITIVITY: FunctionSpec = FunctionSpec {
     name: "intransitivity",
     section: Section::Ranking,
     args: PAIR_ARGS,
-    options: &[],
-    misplaced: &[],
     options_slot: true,
     output: Output::Struct(INTRANSITIVITY_FIELDS),
-    row_order: RowOrder::Ignored,
     doc: Doc {
         summary: "Intransitivity of the majority-preference tournament: the triads of items that no ranking, with or without ties, reproduces.",
         method: "For judge diagnostics (TrustJudge; LLMs-as-judges cycle checks). Each compared pair gets its majority relation from the weighted wins of each side (ties count for neither; equal wins make the pair a tie). Over the triads whose three pairs were all compared it counts the strict 3-cycles a > b > c > a, and the triads whose relations are no weak order (no ranking with ties reproduces them): the cycles, tie_between (a ~ b but a > c > b) and equivalence_contradictions (a ~ b ~ c but a > c; with cycles, TrustJudge's circular chains). Counted once from the merged win matrix with bitsets, O(K^3 / 64) for K items, so hundreds of items take milliseconds; up to 20000 items.",
@@ -259,6 +249,7 @@ pub(crate) static INTRANSITIVITY: FunctionSpec = FunctionSpec {
         degenerate: "With no rows left the result is NULL. Shares are NULL when no triad was fully compared.",
         example: "SELECT judge, intransitivity(model_a, model_b, verdict) AS t FROM judgements GROUP BY judge;",
     },
+    ..FunctionSpec::PLAIN
 };
 
 /// The declarations of the pairwise family, in the order of `PairwiseFunction`.
@@ -315,7 +306,6 @@ pub(crate) static ELO_RANK: FunctionSpec = FunctionSpec {
         "initial",
         "the starting rating is the option 'init' (default 1000)",
     )],
-    options_slot: false,
     output: Output::List(LEADERBOARD_FIELDS),
     row_order: RowOrder::Sequence {
         model: "online Elo",
@@ -329,6 +319,7 @@ pub(crate) static ELO_RANK: FunctionSpec = FunctionSpec {
         example: "SELECT r.rank, r.item, round(r.rating, 1) AS rating\n\
 FROM (SELECT unnest(elo_rank(model_a, model_b, winner ORDER BY tstamp)) AS r FROM votes);",
     },
+    ..FunctionSpec::PLAIN
 };
 
 pub(crate) static PL_RANK: FunctionSpec = FunctionSpec {
@@ -345,9 +336,7 @@ pub(crate) static PL_RANK: FunctionSpec = FunctionSpec {
         "ties",
         "tied positions are handled by Breslow's convention and need no option",
     )],
-    options_slot: false,
     output: Output::List(LEADERBOARD_FIELDS),
-    row_order: RowOrder::Ignored,
     doc: Doc {
         summary: "Plackett–Luce leaderboard from rankings: K-wise votes (K-Sort Arena), ranked lists (UltraFeedback), or partial top-k lists.",
         method: "Luce 1959; Plackett 1975. Each row is one item of one ranking at a position (lower is better; only the order matters). A ranking is read as successive choices, the best item chosen from all listed items with probability e^{s_i} / sum of e^{s_j}, the next from the rest, and so on; unlisted items play no part. Tied positions follow Breslow's convention: each tied item counts as chosen from its group and everything below it. Strengths maximise the log-likelihood with the same Gaussian prior as bt_rank (Newton's method, dense Hessian; checked against choix's ilsr_rankings and opt_rankings, and SciPy for the prior and ties); rating = base + scale * s / ln(10), as bt_rank. wins, losses and ties are the implied pairwise counts (items ranked below, above, and tied within the same rankings, weighted). With se=fisher, ci_lower and ci_upper are rating ± z * se * scale / ln(10) from the observed information, for the centred strengths as bt_rank's; on rankings of two items they equal bt_rank's (tested), and rank_lower / rank_upper follow from them. With bootstrap=B they are percentile intervals from B refits on rankings resampled with replacement (a multinomial over the distinct rankings; weights are frequency weights), the same for a seed whatever the partitioning. Fitted by dense Newton steps, up to 1000 items.",
@@ -355,6 +344,7 @@ pub(crate) static PL_RANK: FunctionSpec = FunctionSpec {
         degenerate: "A ranking of one item adds nothing but the item; NULL with no rows left. With prior=0 and an item never ranked below (or never above) the items it meets, the ratings do not exist: an error.",
         example: "SELECT * FROM leaderboard('SELECT pl_rank(vote_id, model, position) FROM ksort_votes');",
     },
+    ..FunctionSpec::PLAIN
 };
 
 pub(crate) static COEFFICIENT_FIELDS: &[OutField] = &[
@@ -418,10 +408,7 @@ pub(crate) static BT_RANK_CONTROLLED: FunctionSpec = FunctionSpec {
             ..CONFIDENCE
         },
     ],
-    misplaced: &[],
-    options_slot: false,
     output: Output::Struct(CONTROLLED_FIELDS),
-    row_order: RowOrder::Ignored,
     doc: Doc {
         summary: "Bradley–Terry with per-battle covariates, for style and length control (Chatbot Arena's style control; Style Over Substance).",
         method: "logit P(item_a beats item_b) = s_a - s_b + beta . features, with features the battle's feature differences (e.g. (len_a - len_b) / (len_a + len_b), or a constant 1 for a first-position effect). Fitted by maximum likelihood (Newton, dense Hessian) with the same Gaussian prior on s as bt_rank and none on beta; a tie counts as half a win for each side (ties=ignore drops ties). Checked against a statsmodels binomial GLM with the same design to 1e-6. leaderboard is the controlled leaderboard list (ratings on bt_rank's scale; ci_lower/ci_upper and rank_lower/rank_upper from the observed Fisher information at the chosen confidence); coefficients has one entry per feature, feature being the 1-based position in the array and coef on the log-odds scale. Up to 1000 items and 100 features. Memory: every battle is kept (about 24 + 8 * features bytes).",
@@ -429,6 +416,7 @@ pub(crate) static BT_RANK_CONTROLLED: FunctionSpec = FunctionSpec {
         degenerate: "NULL with no rows left. A constant or collinear feature (e.g. one that is always 0, or a constant with items always in the same order), or a feature that predicts every outcome, has no finite estimate: an error.",
         example: "SELECT unnest(r['coefficients']) FROM (SELECT bt_rank_controlled(model_a, model_b, winner, ARRAY[(len_a - len_b) / (len_a + len_b)]) AS r FROM votes);",
     },
+    ..FunctionSpec::PLAIN
 };
 
 const POSITIVE: OptionType = OptionType::Number {
@@ -516,8 +504,6 @@ pub(crate) static OPENSKILL_RANK: FunctionSpec = FunctionSpec {
             meaning: "Standard deviations taken off mu in the rating, mu - z * sigma.",
         },
     ],
-    misplaced: &[],
-    options_slot: false,
     output: Output::List(OPENSKILL_FIELDS),
     row_order: RowOrder::Sequence {
         model: "online rating",
@@ -530,4 +516,5 @@ pub(crate) static OPENSKILL_RANK: FunctionSpec = FunctionSpec {
         degenerate: "A match with one item is skipped; NULL with no rows left.",
         example: "SELECT * FROM leaderboard('SELECT openskill_rank(match_id, model, position ORDER BY tstamp) FROM ksort_votes');",
     },
+    ..FunctionSpec::PLAIN
 };

@@ -387,6 +387,26 @@ pub struct FunctionSpec {
 }
 
 impl FunctionSpec {
+    /// What most declarations share: no options, no misplaced keys, rows in any order.
+    /// A declaration states what differs and ends with `..FunctionSpec::PLAIN`.
+    pub const PLAIN: FunctionSpec = FunctionSpec {
+        name: "",
+        section: Section::Ranking,
+        args: &[],
+        options: &[],
+        misplaced: &[],
+        options_slot: false,
+        output: Output::Number,
+        row_order: RowOrder::Ignored,
+        doc: Doc {
+            summary: "",
+            method: "",
+            nulls: "",
+            degenerate: "",
+            example: "",
+        },
+    };
+
     pub fn required_args(&self) -> usize {
         self.args.iter().filter(|a| !a.optional).count()
     }
