@@ -29,14 +29,6 @@ pub(crate) static LEADERBOARD_FIELDS: &[OutField] = &[
     OutField::new("tie_param", Float, "The fitted tie parameter, the same on every row: nu with ties=davidson, theta with ties=rao_kupper, v for newman_rank; NULL otherwise, and with no decisive outcome."),
 ];
 
-/// The Arrow fields of one leaderboard entry, with `item` as the item type.
-pub fn leaderboard_fields(item: DataType) -> Vec<Field> {
-    struct_fields(LEADERBOARD_FIELDS, &item)
-        .iter()
-        .map(|f| f.as_ref().clone())
-        .collect()
-}
-
 /// `(ci_lower, ci_upper)` per item; `None` where an interval is undefined.
 pub(crate) type Bounds = (Vec<Option<f64>>, Vec<Option<f64>>);
 

@@ -15,7 +15,7 @@ use crate::state::StateRows;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Float64Array, Int64Array, StructArray, UInt32Array,
 };
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type};
+use datafusion::arrow::datatypes::{DataType, FieldRef, Fields, Float64Type};
 use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
 use datafusion::logical_expr::{Accumulator, AggregateUDF, GroupsAccumulator};
@@ -228,24 +228,6 @@ pub fn intransitivity_udaf(budget: &MemoryBudget) -> AggregateUDF {
 /// The fields of `intransitivity`'s result struct.
 pub fn intransitivity_fields() -> Fields {
     struct_fields(spec::INTRANSITIVITY_FIELDS, &DataType::Utf8)
-}
-
-/// Arrow fields of declared output fields, with `item` as the item type.
-fn fields_of(declared: &[OutField], item: DataType) -> Vec<Field> {
-    struct_fields(declared, &item)
-        .iter()
-        .map(|f| f.as_ref().clone())
-        .collect()
-}
-
-pub use crate::leaderboard::leaderboard_fields;
-
-fn win_matrix_fields(item: DataType) -> Vec<Field> {
-    fields_of(spec::WIN_MATRIX_FIELDS, item)
-}
-
-fn avg_win_rate_fields(item: DataType) -> Vec<Field> {
-    fields_of(spec::AVG_WIN_RATE_FIELDS, item)
 }
 
 /// The coerced types of a call's two item arguments, which must be of one kind.
@@ -552,8 +534,14 @@ impl PairwiseAccumulator {
         }
     }
 
-    fn list_scalar(&self, fields: Vec<Field>, columns: Vec<ArrayRef>) -> Result<ScalarValue> {
-        let entries = StructArray::try_new(Fields::from(fields), columns, None)?;
+    /// A one-row list of the declared entries `fields`, items of `v`'s type.
+    fn list_scalar(
+        &self,
+        fields: &[OutField],
+        v: &ValueOrdered,
+        columns: Vec<ArrayRef>,
+    ) -> Result<ScalarValue> {
+        let entries = StructArray::try_new(struct_fields(fields, &v.item_type()), columns, None)?;
         Ok(SingleRowListArrayBuilder::new(Arc::new(entries)).build_list_scalar())
     }
 
@@ -742,7 +730,7 @@ impl PairwiseAccumulator {
             f(|r| r.ties),
             Arc::new(rows.iter().map(pair_win_rate).collect::<Float64Array>()),
         ];
-        self.list_scalar(win_matrix_fields(v.item_type()), columns)
+        self.list_scalar(spec::WIN_MATRIX_FIELDS, v, columns)
     }
 
     fn evaluate_intransitivity(&self, v: &ValueOrdered) -> Result<ScalarValue> {
@@ -790,7 +778,7 @@ impl PairwiseAccumulator {
                 order.iter().map(|&i| scores[i]),
             )),
         ];
-        self.list_scalar(avg_win_rate_fields(v.item_type()), columns)
+        self.list_scalar(spec::AVG_WIN_RATE_FIELDS, v, columns)
     }
 
     /// The result for counts in value order; NULL for no items.
