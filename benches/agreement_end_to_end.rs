@@ -16,12 +16,6 @@ use std::sync::Arc;
 
 mod common;
 
-/// The allocator the `prefdb` binary ships with, so the figures are what its users see. With
-/// the system allocator (delete these two lines) the query is about 5 ms slower: see the
-/// README's performance section.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 const ITEMS: i64 = 100_000;
 const RATERS: i64 = 10;
 const RUNS: usize = 5;

@@ -5,6 +5,8 @@
 //! ```text
 //! cargo bench --bench bt_grouped            # 10M votes among 100 models
 //! PREFDB_BENCH_VOTES=1000000 cargo bench --bench bt_grouped
+//! PREFDB_BENCH_QUERY='SELECT day, bt_rank(model_a, model_b, winner) FROM votes GROUP BY day' \
+//!     cargo bench --bench bt_grouped  # one query alone, for a profiler
 //! ```
 //!
 //! The arena of `bt_end_to_end` gets the three grouping columns and is written once to the
@@ -49,6 +51,12 @@ fn main() {
         prefdb::register_table(&ctx, "votes", &path.to_string_lossy())
             .await
             .unwrap();
+        // For profiling one query: `PREFDB_BENCH_QUERY='SELECT ...' cargo bench --bench bt_grouped`.
+        if let Ok(sql) = std::env::var("PREFDB_BENCH_QUERY") {
+            let (seconds, _) = common::median_run(&ctx, &sql, 5).await;
+            println!("{sql}: {seconds:.3} s (median of 5)");
+            return;
+        }
         let bt = "bt_rank(model_a, model_b, winner)";
         let time = |sql: String| {
             let ctx = ctx.clone();

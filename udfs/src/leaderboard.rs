@@ -5,7 +5,9 @@
 use crate::items::ItemInterner;
 use crate::spec::FieldType::{self, Float, Int};
 use crate::spec::{struct_fields, OutField};
-use datafusion::arrow::array::{Array, ArrayRef, Float64Array, Int64Array, ListArray, StructArray};
+use datafusion::arrow::array::{
+    Array, ArrayRef, Float64Array, Float64Builder, Int64Array, Int64Builder, ListArray, StructArray,
+};
 use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer};
 use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::common::utils::SingleRowListArrayBuilder;
@@ -119,21 +121,22 @@ pub(crate) fn rank_ranges(
 
 /// Leaderboard entries built column by column, for one leaderboard or for one list per
 /// group (a grouped query appends every group's entries here and builds one list array).
+/// The optional columns are Arrow builders, which keep no validity bits until a NULL comes.
 #[derive(Default)]
 pub(crate) struct LeaderboardColumns {
     rank: Vec<i64>,
     /// The interner id of each entry's item.
     item: Vec<usize>,
     rating: Vec<f64>,
-    ci_lower: Vec<Option<f64>>,
-    ci_upper: Vec<Option<f64>>,
-    rank_lower: Vec<Option<i64>>,
-    rank_upper: Vec<Option<i64>>,
-    wins: Vec<Option<f64>>,
-    losses: Vec<Option<f64>>,
-    ties: Vec<Option<f64>>,
-    battles: Vec<Option<f64>>,
-    tie_param: Vec<Option<f64>>,
+    ci_lower: Float64Builder,
+    ci_upper: Float64Builder,
+    rank_lower: Int64Builder,
+    rank_upper: Int64Builder,
+    wins: Float64Builder,
+    losses: Float64Builder,
+    ties: Float64Builder,
+    battles: Float64Builder,
+    tie_param: Float64Builder,
     /// Where each list ends, and whether it is non-NULL.
     offsets: Vec<i32>,
     valid: Vec<bool>,
@@ -154,22 +157,21 @@ impl LeaderboardColumns {
     }
 
     /// The entries as one struct array, items taken from `items`.
-    fn entries(self, items: &ItemInterner) -> Result<StructArray> {
-        let floats = |v: Vec<Option<f64>>| Arc::new(Float64Array::from(v)) as ArrayRef;
-        let ints = |v: Vec<Option<i64>>| Arc::new(Int64Array::from(v)) as ArrayRef;
+    fn entries(mut self, items: &ItemInterner) -> Result<StructArray> {
+        let floats = |b: &mut Float64Builder| Arc::new(b.finish()) as ArrayRef;
         let columns: Vec<ArrayRef> = vec![
             Arc::new(Int64Array::from(self.rank)),
             items.take(self.item.into_iter()),
             Arc::new(Float64Array::from(self.rating)),
-            floats(self.ci_lower),
-            floats(self.ci_upper),
-            ints(self.rank_lower),
-            ints(self.rank_upper),
-            floats(self.wins),
-            floats(self.losses),
-            floats(self.ties),
-            floats(self.battles),
-            floats(self.tie_param),
+            floats(&mut self.ci_lower),
+            floats(&mut self.ci_upper),
+            Arc::new(self.rank_lower.finish()),
+            Arc::new(self.rank_upper.finish()),
+            floats(&mut self.wins),
+            floats(&mut self.losses),
+            floats(&mut self.ties),
+            floats(&mut self.battles),
+            floats(&mut self.tie_param),
         ];
         let fields = struct_fields(LEADERBOARD_FIELDS, &item_type(items));
         Ok(StructArray::try_new(fields, columns, None)?)
@@ -229,24 +231,25 @@ impl Ranking<'_> {
                 out.rank_upper.extend(worst);
             }
             None => {
-                for column in [&mut out.ci_lower, &mut out.ci_upper] {
-                    column.extend(std::iter::repeat_n(None, n));
-                }
-                for column in [&mut out.rank_lower, &mut out.rank_upper] {
-                    column.extend(std::iter::repeat_n(None, n));
-                }
+                out.ci_lower.append_nulls(n);
+                out.ci_upper.append_nulls(n);
+                out.rank_lower.append_nulls(n);
+                out.rank_upper.append_nulls(n);
             }
         }
         let totals = self.totals.as_ref();
-        let total = |column: &mut Vec<Option<f64>>, f: fn(&ItemTotals) -> f64| match totals {
+        let total = |column: &mut Float64Builder, f: fn(&ItemTotals) -> f64| match totals {
             Some(t) => column.extend(order.iter().map(|&i| Some(f(&t[i])))),
-            None => column.extend(std::iter::repeat_n(None, n)),
+            None => column.append_nulls(n),
         };
         total(&mut out.wins, |t| t.wins);
         total(&mut out.losses, |t| t.losses);
         total(&mut out.ties, |t| t.ties);
         total(&mut out.battles, |t| t.battles());
-        out.tie_param.extend(std::iter::repeat_n(self.tie_param, n));
+        match self.tie_param {
+            Some(v) => out.tie_param.append_value_n(v, n),
+            None => out.tie_param.append_nulls(n),
+        }
         out.close(true);
     }
 }

@@ -30,7 +30,7 @@
 //! O(pairs) each, so no dense n×n matrix is ever formed. Both give the same steps up to
 //! rounding, hence the same optimum.
 
-use super::linalg::GraphLdl;
+use super::linalg::{dot, DenseLaplacian, GraphLdl, DENSE_MAX_ITEMS};
 use super::PairOutcomes;
 use std::fmt;
 
@@ -225,12 +225,8 @@ pub(crate) fn fit_with_cg_tolerance(
         prior: opts.prior,
     };
     let mut workspace = Workspace::default();
-    let budget = DIRECT_COST_PER_UNKNOWN * (n_items + edges.len());
-    let direct = workspace
-        .ldl
-        .analyse(n_items, edges.iter().map(|e| (e.a, e.b)), budget);
     let solver = Solver {
-        direct,
+        method: Method::choose(n_items, edges.iter().map(|e| (e.a, e.b)), &mut workspace.ldl),
         cg_tolerance,
     };
     let start = start.filter(|s| s.len() == n_items && s.iter().all(|v| v.is_finite()));
@@ -487,24 +483,6 @@ impl Objective<'_> {
     }
 }
 
-/// `xᵀy`, summed in four lanes so that each addition need not wait for the one before.
-fn dot(x: &[f64], y: &[f64]) -> f64 {
-    let (x4, y4) = (x.chunks_exact(4), y.chunks_exact(4));
-    let tail: f64 = x4
-        .remainder()
-        .iter()
-        .zip(y4.remainder())
-        .map(|(a, b)| a * b)
-        .sum();
-    let mut lanes = [0.0; 4];
-    for (a, b) in x4.zip(y4) {
-        for k in 0..4 {
-            lanes[k] += a[k] * b[k];
-        }
-    }
-    (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]) + tail
-}
-
 fn center(x: &mut [f64]) {
     let mean = x.iter().sum::<f64>() / x.len() as f64;
     x.iter_mut().for_each(|v| *v -= mean);
@@ -520,6 +498,7 @@ struct Workspace {
     direction: Vec<f64>,
     cg: CgVectors,
     ldl: GraphLdl,
+    dense: DenseLaplacian,
 }
 
 /// What [`Objective::derivatives`] gives at one point.
@@ -617,21 +596,53 @@ fn newton_direction(
 /// How a Newton fit solves its systems.
 #[derive(Debug, Clone, Copy)]
 struct Solver {
-    /// By the factorisation the workspace's [`GraphLdl`] was analysed for, falling back to
-    /// conjugate gradients if a pivot fails.
-    direct: bool,
+    method: Method,
     cg_tolerance: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Method {
+    /// By the factorisation the workspace's [`GraphLdl`] was analysed for.
+    Graph,
+    /// By a dense Cholesky factorisation ([`DenseLaplacian`]).
+    Dense,
+    /// By conjugate gradients.
+    ConjugateGradients,
 }
 
 /// A direct solve is used when factoring the Newton system costs at most this many
 /// multiply-adds per item and edge. Conjugate gradients cost a few multiply-adds per item
 /// and edge per step and take tens to hundreds of steps; a factorisation that fills in
-/// densely (a dense or an expander-like graph) is left to them.
+/// densely (a dense or an expander-like graph) is left to them or to the dense solve.
 const DIRECT_COST_PER_UNKNOWN: usize = 16;
+
+/// A dense factorisation (`n³/6` multiply-adds) is used when it costs at most this many per
+/// item and edge: about as many as the conjugate-gradient steps of one Newton system. On a
+/// complete graph that holds up to about 190 items.
+const DENSE_COST_PER_UNKNOWN: usize = 64;
+
+impl Method {
+    /// The cheapest way to solve the Newton systems of a graph of `n` items and `edges`
+    /// (ends in `0..n`), analysing `ldl` for it when that is the way.
+    fn choose(
+        n: usize,
+        edges: impl ExactSizeIterator<Item = (usize, usize)> + Clone,
+        ldl: &mut GraphLdl,
+    ) -> Method {
+        let unknowns = n + edges.len();
+        if ldl.analyse(n, edges, DIRECT_COST_PER_UNKNOWN * unknowns) {
+            Method::Graph
+        } else if n <= DENSE_MAX_ITEMS && n * n * n / 6 <= DENSE_COST_PER_UNKNOWN * unknowns {
+            Method::Dense
+        } else {
+            Method::ConjugateGradients
+        }
+    }
+}
 
 /// Maximise `obj` by Newton's method from `s` (all zeros when `at_origin`), in place; the
 /// number of steps taken. `ws.ldl` must have been analysed for `obj`'s graph when
-/// `solver.direct`.
+/// `solver.method` is [`Method::Graph`].
 ///
 /// Each step is accepted by Armijo's test `f(s + t d) ≥ f(s) + 10⁻⁴ t gᵀd`, halving `t` from
 /// 1 until it holds. The gradient at `s + d` is needed for the next step anyway, and it
@@ -656,6 +667,7 @@ fn newton(
         direction: d,
         cg,
         ldl,
+        dense,
     } = ws;
     let mut f = if at_origin {
         obj.value_at_origin(&mut here.decay)
@@ -681,10 +693,21 @@ fn newton(
         // only curvature has underflowed as the original kernel did. The step is centred
         // below either way.
         let reuse = factored && last_step <= opts.tol.sqrt();
+        let ground = opts.prior == 0.0;
         factored = reuse
-            || (solver.direct && ldl.factor(obj.system_shift(), &here.curv, opts.prior == 0.0));
+            || match solver.method {
+                Method::Graph => ldl.factor(obj.system_shift(), &here.curv, ground),
+                Method::Dense => {
+                    let ends = obj.edges.iter().map(|e| (e.a, e.b));
+                    dense.factor(n, obj.system_shift(), ends, &here.curv, ground)
+                }
+                Method::ConjugateGradients => false,
+            };
         if factored {
-            ldl.solve(&here.grad, d);
+            match solver.method {
+                Method::Dense => dense.solve(&here.grad, d),
+                _ => ldl.solve(&here.grad, d),
+            }
         } else {
             newton_direction(obj, &here.curv, &here.grad, solver.cg_tolerance, cg, d);
         }
@@ -1020,8 +1043,31 @@ mod tests {
         }
     }
 
-    /// Graphs the direct solver declines (dense, or beyond its size limit) keep conjugate
-    /// gradients, and agree with the original too.
+    #[test]
+    fn each_graph_gets_its_cheapest_solver() {
+        let mut ldl = GraphLdl::default();
+        let complete = |n: usize| -> Vec<(usize, usize)> {
+            (0..n).flat_map(|a| (a + 1..n).map(move |b| (a, b))).collect()
+        };
+        let ring = |n: usize| -> Vec<(usize, usize)> {
+            (0..n).flat_map(|a| [(a, (a * 7 + 3) % n), (a, (a * 13 + 1) % n)]).collect()
+        };
+        let path: Vec<_> = (0..99).map(|a| (a, a + 1)).collect();
+        for (n, edges, method) in [
+            (100, path, Method::Graph),
+            (100, complete(100), Method::Dense),
+            (180, complete(180), Method::Dense),
+            (200, complete(200), Method::ConjugateGradients),
+            (600, complete(600), Method::ConjugateGradients),
+            (400, ring(400), Method::ConjugateGradients),
+        ] {
+            assert_eq!(Method::choose(n, edges.iter().copied(), &mut ldl), method, "{n} items");
+        }
+    }
+
+    /// Graphs the sparse direct solver declines (dense ones, which the dense factorisation
+    /// takes, and sparse ones beyond its size limit, which keep conjugate gradients) agree
+    /// with the original too.
     #[test]
     fn matches_original_on_large_problems() {
         let mut rng = crate::rng::Xoshiro256::seed_from_u64(5);
