@@ -87,12 +87,14 @@ impl<'a> ItemColumn<'a> {
         }
     }
 
-    /// The 16-byte view of row `row` of a string-view column; `None` for other columns.
     #[inline]
-    pub fn view(&self, row: usize) -> Option<u128> {
+    pub fn is_valid(&self, row: usize) -> bool {
         match self {
-            ItemColumn::Utf8View(a) => Some(a.views()[row]),
-            _ => None,
+            ItemColumn::Utf8(a) => a.is_valid(row),
+            ItemColumn::LargeUtf8(a) => a.is_valid(row),
+            ItemColumn::Utf8View(a) => a.is_valid(row),
+            ItemColumn::Int64(a) => a.is_valid(row),
+            ItemColumn::AllNull => false,
         }
     }
 
@@ -177,34 +179,151 @@ fn integer_id_slow(
     })
 }
 
-/// Ids of one string-view column's rows, found by their 16-byte views. Two equal views in
-/// one array are equal strings: a string of up to 12 bytes is inline in its view, and a
-/// longer one is named by its buffer and offset. Parquet's dictionary-encoded string pages
-/// decode to views that repeat, so most rows are found here without hashing or comparing
-/// their text. Views mean nothing across arrays: one cache per column and batch.
-#[derive(Default)]
-pub struct ViewIds {
-    ids: HashMap<u128, u32>,
+/// A map from the 16-byte views of one string-view array to small values (item ids, outcome
+/// codes). Two equal views in one array are equal strings: a string of up to 12 bytes is
+/// inline in its view, and a longer one is named by its buffer and offset. Parquet's
+/// dictionary-encoded string pages decode to views that repeat, so most rows are found here
+/// without hashing or comparing their text. Views of long strings mean nothing across
+/// arrays: one cache per column and batch.
+///
+/// Open addressing with linear probing over a power-of-two table, hashed by one
+/// multiplication: a column holds a few hundred distinct views, and the table stays in the
+/// first-level cache.
+pub struct ViewCache {
+    slots: Vec<(u128, u32)>,
+    len: usize,
+    /// 64 − log₂ of the table's size: the hash's top bits index it.
+    shift: u32,
 }
 
-impl ViewIds {
-    /// The id of `item`, which is row `view`'s value, through the cache.
+/// Marks a free slot; no id or code reaches it.
+const FREE: u32 = u32::MAX;
+
+impl Default for ViewCache {
+    fn default() -> Self {
+        Self {
+            slots: vec![(0, FREE); 256],
+            len: 0,
+            shift: 64 - 8,
+        }
+    }
+}
+
+impl ViewCache {
     #[inline]
-    pub fn intern(
-        &mut self,
-        items: &mut ItemInterner,
-        view: Option<u128>,
-        item: ItemRef,
-    ) -> Result<u32> {
-        let Some(view) = view else {
-            return items.intern(item);
+    fn home(&self, view: u128) -> usize {
+        let folded = (view as u64) ^ ((view >> 64) as u64);
+        (folded.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
+    }
+
+    #[inline]
+    pub fn get(&self, view: u128) -> Option<u32> {
+        let mask = self.slots.len() - 1;
+        let mut at = self.home(view);
+        loop {
+            let (key, value) = self.slots[at];
+            if value == FREE {
+                return None;
+            }
+            if key == view {
+                return Some(value);
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
+    /// Add `view` (not yet present) with `value`.
+    pub fn insert(&mut self, view: u128, value: u32) {
+        debug_assert!(value != FREE);
+        if 2 * (self.len + 1) > self.slots.len() {
+            let doubled = vec![(0, FREE); 2 * self.slots.len()];
+            let old = std::mem::replace(&mut self.slots, doubled);
+            self.shift -= 1;
+            for (key, value) in old.into_iter().filter(|&(_, v)| v != FREE) {
+                self.place(key, value);
+            }
+        }
+        self.place(view, value);
+        self.len += 1;
+    }
+
+    fn place(&mut self, view: u128, value: u32) {
+        let mask = self.slots.len() - 1;
+        let mut at = self.home(view);
+        while self.slots[at].1 != FREE {
+            at = (at + 1) & mask;
+        }
+        self.slots[at] = (view, value);
+    }
+}
+
+/// One item column of a batch, read row by row into interner ids; string views through a
+/// [`ViewCache`], so that a row's text is read only the first time its view is seen.
+pub struct ItemReader<'a> {
+    column: ItemColumn<'a>,
+    views: Option<&'a [u128]>,
+    cache: ViewCache,
+}
+
+impl<'a> ItemReader<'a> {
+    pub fn new(array: &'a ArrayRef) -> Result<Self> {
+        let column = ItemColumn::new(array)?;
+        let views = match &column {
+            ItemColumn::Utf8View(a) => Some(&a.views()[..]),
+            _ => None,
         };
-        if let Some(&id) = self.ids.get(&view) {
+        Ok(Self {
+            column,
+            views,
+            cache: ViewCache::default(),
+        })
+    }
+
+    #[inline]
+    pub fn is_valid(&self, row: usize) -> bool {
+        self.column.is_valid(row)
+    }
+
+    /// The id of row `row`'s item, which must be non-NULL, interned in `items`.
+    #[inline]
+    pub fn id(&mut self, items: &mut ItemInterner, row: usize) -> Result<u32> {
+        let Some(views) = self.views else {
+            return items.intern(self.item(row));
+        };
+        let view = views[row];
+        if let Some(id) = self.cache.get(view) {
             return Ok(id);
         }
-        let id = items.intern(item)?;
-        self.ids.insert(view, id);
+        let id = items.intern(self.item(row))?;
+        self.cache.insert(view, id);
         Ok(id)
+    }
+
+    fn item(&self, row: usize) -> ItemRef<'a> {
+        self.column.get(row).expect("a valid row")
+    }
+
+    /// Whether row `row` holds the same item in `self` and `other` (both non-NULL). Views of
+    /// string-view columns settle most rows: inline strings compare in the view itself (their
+    /// bytes, not the padding), and long ones differ if their lengths or 4-byte prefixes do.
+    #[inline]
+    pub fn same(&self, other: &ItemReader, row: usize) -> bool {
+        if let (Some(x), Some(y)) = (self.views, other.views) {
+            let (x, y) = (x[row], y[row]);
+            let len = x as u32;
+            if len != y as u32 {
+                return false;
+            }
+            if len <= 12 {
+                let bits = 32 + 8 * len;
+                let mask = if bits == 128 { u128::MAX } else { (1u128 << bits) - 1 };
+                return (x ^ y) & mask == 0;
+            }
+            if (x >> 32) as u32 != (y >> 32) as u32 {
+                return false;
+            }
+        }
+        ItemColumn::same(self.item(row), other.item(row))
     }
 }
 
@@ -420,39 +539,67 @@ mod view_tests {
     use super::*;
     use datafusion::arrow::array::StringViewArray;
 
-    /// Ids through the view cache equal plain interning, for inline and long strings, equal
-    /// strings behind different views, NULLs, and several batches (whose views differ).
+    /// Ids and sameness through the views equal plain interning and plain comparison, for
+    /// inline and long strings, equal strings behind different views, prefixes shared by
+    /// different strings, NULLs, and several batches (whose views differ).
     #[test]
-    fn view_ids_equal_plain_interning() {
+    fn item_readers_equal_plain_interning() {
         let names = [
             "a",
             "model-007",
+            "model-012",
             "claude-3-opus-20240229",
+            "claude-3-haiku-20240307",
             "gpt-4o-2024-05-13",
             "exactly12chr",
+            "exactly12chs",
             "thirteen-char",
         ];
         let mut cached = ItemInterner::new(ItemKind::Text);
         let mut plain = ItemInterner::new(ItemKind::Text);
         for batch in 0..3usize {
-            let values: Vec<Option<String>> = (0..200usize)
-                .map(|i| {
-                    let k = (i * 5 + batch * 3) % (names.len() + 1);
-                    names.get(k).map(|s| s.to_string())
-                })
-                .collect();
-            // Each row's own copy of the text, so equal long strings have different views.
-            let array: ArrayRef = Arc::new(StringViewArray::from(values));
-            let column = ItemColumn::new(&array).unwrap();
-            let mut cache = ViewIds::default();
-            for row in 0..array.len() {
-                let Some(item) = column.get(row) else {
+            let column = |step: usize| -> ArrayRef {
+                let values: Vec<Option<String>> = (0..300usize)
+                    .map(|i| {
+                        let k = (i * step + batch * 3) % (names.len() + 1);
+                        names.get(k).map(|s| s.to_string())
+                    })
+                    .collect();
+                // Each row's own copy of the text, so equal long strings have different views.
+                Arc::new(StringViewArray::from(values))
+            };
+            let (x, y) = (column(5), column(7));
+            let (plain_x, plain_y) = (ItemColumn::new(&x).unwrap(), ItemColumn::new(&y).unwrap());
+            let mut reader_x = ItemReader::new(&x).unwrap();
+            let reader_y = ItemReader::new(&y).unwrap();
+            for row in 0..x.len() {
+                assert_eq!(reader_x.is_valid(row), plain_x.get(row).is_some());
+                let Some(item) = plain_x.get(row) else {
                     continue;
                 };
-                let id = cache.intern(&mut cached, column.view(row), item).unwrap();
+                let id = reader_x.id(&mut cached, row).unwrap();
                 assert_eq!(id, plain.intern(item).unwrap(), "batch {batch}, row {row}");
+                if let Some(other) = plain_y.get(row) {
+                    let same = ItemColumn::same(item, other);
+                    assert_eq!(reader_x.same(&reader_y, row), same, "{item:?} {other:?}");
+                }
             }
         }
         assert_eq!(cached.len(), names.len());
+    }
+
+    #[test]
+    fn view_cache_finds_what_it_holds_as_it_grows() {
+        let mut cache = ViewCache::default();
+        let view = |i: u128| i.wrapping_mul(0x0123_4567_89ab_cdef_0011_2233_4455_6677) ^ (i << 64);
+        for i in 0..5000u128 {
+            assert_eq!(cache.get(view(i)), None);
+            cache.insert(view(i), i as u32);
+            if i % 97 == 0 {
+                for j in 0..=i {
+                    assert_eq!(cache.get(view(j)), Some(j as u32));
+                }
+            }
+        }
     }
 }

@@ -5,7 +5,7 @@
 //! weighted ties. Partial states merge by addition; every statistic is computed once, in
 //! `evaluate`, on the merged state. Nothing is ever computed per row but the counts.
 
-use crate::items::{ItemColumn, ItemInterner, ItemKind, ItemRef, ViewIds};
+use crate::items::{ItemColumn, ItemInterner, ItemKind, ItemReader, ItemRef, ViewCache};
 use crate::leaderboard::{fisher_bounds, Bounds, Ranking};
 use crate::memory::{bytes_of, MemoryBudget, Workspace};
 use crate::options::row_weight;
@@ -462,6 +462,31 @@ impl<'a> OutcomeColumn<'a> {
         })
     }
 
+    /// As [`OutcomeColumn::shares`], a string-view column's outcomes found by their views in
+    /// `seen` (one cache per batch) after the first time.
+    #[inline]
+    pub(crate) fn shares_through(
+        &self,
+        function: &str,
+        row: usize,
+        seen: &mut ViewCache,
+    ) -> Result<Option<(f64, f64, f64)>> {
+        let OutcomeColumn::Text(ItemColumn::Utf8View(col)) = self else {
+            return self.shares(function, row);
+        };
+        if col.is_null(row) {
+            return Ok(None);
+        }
+        let view = col.views()[row];
+        if let Some(code) = seen.get(view) {
+            return Ok(Some(DECIDED[code as usize]));
+        }
+        let shares = text_outcome(function, col.value(row))?;
+        let code = DECIDED.iter().position(|&d| d == shares).expect("a decided outcome");
+        seen.insert(view, code as u32);
+        Ok(Some(shares))
+    }
+
     pub(crate) fn shares(&self, function: &str, row: usize) -> Result<Option<(f64, f64, f64)>> {
         match self {
             OutcomeColumn::FirstWins => Ok(Some((1.0, 0.0, 0.0))),
@@ -490,24 +515,29 @@ impl<'a> OutcomeColumn<'a> {
     }
 }
 
+/// The shares `(a, b, tie)` of the three decided text outcomes; a [`ViewCache`] holds their
+/// positions here.
+const DECIDED: [(f64, f64, f64); 3] = [(1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)];
+
 const TEXT_OUTCOMES: &str =
     "'a', 'b', 'tie', 'model_a', 'model_b', 'tie (bothbad)', 'left', 'right'";
 
 fn text_outcome(function: &str, s: &str) -> Result<(f64, f64, f64)> {
-    // The spellings as arenas export them, matched exactly first: this runs for every row.
+    // The spellings as arenas export them, matched exactly first.
+    let [a, b, tie] = DECIDED;
     match s {
-        "a" | "model_a" | "left" => return Ok((1.0, 0.0, 0.0)),
-        "b" | "model_b" | "right" => return Ok((0.0, 1.0, 0.0)),
-        "tie" | "tie (bothbad)" => return Ok((0.0, 0.0, 1.0)),
+        "a" | "model_a" | "left" => return Ok(a),
+        "b" | "model_b" | "right" => return Ok(b),
+        "tie" | "tie (bothbad)" => return Ok(tie),
         _ => {}
     }
     let is = |names: &[&str]| names.iter().any(|n| s.eq_ignore_ascii_case(n));
     if is(&["a", "model_a", "left"]) {
-        Ok((1.0, 0.0, 0.0))
+        Ok(a)
     } else if is(&["b", "model_b", "right"]) {
-        Ok((0.0, 1.0, 0.0))
+        Ok(b)
     } else if is(&["tie", "tie (bothbad)"]) {
-        Ok((0.0, 0.0, 1.0))
+        Ok(tie)
     } else {
         exec_err!(
             "{function}: unknown outcome '{s}' (expected one of {TEXT_OUTCOMES}, matched case-insensitively, or a number in [0, 1])"
@@ -808,31 +838,29 @@ pub(crate) fn read_votes(
     mut add: impl FnMut(usize, u32, u32, f64, f64, f64),
 ) -> Result<()> {
     let name = function.name();
-    let col_a = ItemColumn::new(&values[0])?;
-    let col_b = ItemColumn::new(&values[1])?;
+    let (mut col_a, mut col_b) = (ItemReader::new(&values[0])?, ItemReader::new(&values[1])?);
     let outcome = OutcomeColumn::new(name, layout.outcome.map(|i| &values[i]))?;
+    let mut outcome_views = ViewCache::default();
     let weight = layout
         .weight
         .map(|i| values[i].as_primitive::<Float64Type>());
-    let (mut ids_a, mut ids_b) = (ViewIds::default(), ViewIds::default());
     for row in 0..values[0].len() {
-        if !take(row) {
+        if !(take(row) && col_a.is_valid(row) && col_b.is_valid(row)) {
             continue;
         }
-        let (Some(a), Some(b)) = (col_a.get(row), col_b.get(row)) else {
-            continue;
-        };
         let Some(w) = row_weight(name, weight, row)? else {
             continue;
         };
-        let Some((a_share, b_share, tie_share)) = outcome.shares(name, row)? else {
+        let Some((a_share, b_share, tie_share)) =
+            outcome.shares_through(name, row, &mut outcome_views)?
+        else {
             continue;
         };
-        if w == 0.0 || ItemColumn::same(a, b) {
+        if w == 0.0 || col_a.same(&col_b, row) {
             continue;
         }
-        let ia = ids_a.intern(items, col_a.view(row), a)?;
-        let ib = ids_b.intern(items, col_b.view(row), b)?;
+        let ia = col_a.id(items, row)?;
+        let ib = col_b.id(items, row)?;
         add(row, ia, ib, w * a_share, w * b_share, w * tie_share);
     }
     Ok(())
