@@ -568,7 +568,7 @@ mod view_tests {
                 // Each row's own copy of the text, so equal long strings have different views.
                 Arc::new(StringViewArray::from(values))
             };
-            let (x, y) = (column(5), column(7));
+            let (x, y) = (column(7), column(3));
             let (plain_x, plain_y) = (ItemColumn::new(&x).unwrap(), ItemColumn::new(&y).unwrap());
             let mut reader_x = ItemReader::new(&x).unwrap();
             let reader_y = ItemReader::new(&y).unwrap();

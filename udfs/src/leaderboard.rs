@@ -143,6 +143,28 @@ pub(crate) struct LeaderboardColumns {
 }
 
 impl LeaderboardColumns {
+    /// Room for `entries` entries in `lists` lists.
+    pub fn with_capacity(entries: usize, lists: usize) -> Self {
+        let floats = || Float64Builder::with_capacity(entries);
+        let ints = || Int64Builder::with_capacity(entries);
+        Self {
+            rank: Vec::with_capacity(entries),
+            item: Vec::with_capacity(entries),
+            rating: Vec::with_capacity(entries),
+            ci_lower: floats(),
+            ci_upper: floats(),
+            rank_lower: ints(),
+            rank_upper: ints(),
+            wins: floats(),
+            losses: floats(),
+            ties: floats(),
+            battles: floats(),
+            tie_param: floats(),
+            offsets: Vec::with_capacity(lists + 1),
+            valid: Vec::with_capacity(lists),
+        }
+    }
+
     /// A NULL list (a group with no rows).
     pub fn push_null(&mut self) {
         self.close(false);

@@ -103,6 +103,23 @@ impl std::fmt::Debug for PairwiseGroups {
     }
 }
 
+/// The number of items in `counts`' pairs, with `scratch` as in [`ValueOrdered::of_group`].
+fn distinct_items(counts: &PairCounts, scratch: &mut [u32]) -> usize {
+    let mut seen = Vec::new();
+    for p in counts.pairs() {
+        for id in [p.a as usize, p.b as usize] {
+            if scratch[id] == UNSEEN {
+                scratch[id] = 0;
+                seen.push(id);
+            }
+        }
+    }
+    for &id in &seen {
+        scratch[id] = UNSEEN;
+    }
+    seen.len()
+}
+
 /// A list column of one list per group: `values` cut at `offsets`.
 fn lists(values: ArrayRef, offsets: Vec<i32>) -> ArrayRef {
     let field = Arc::new(Field::new_list_field(values.data_type().clone(), true));
@@ -154,8 +171,13 @@ impl GroupsAccumulator for PairwiseGroups {
             function,
             PairwiseFunction::BtRank | PairwiseFunction::NewmanRank
         ) {
-            // Every group's leaderboard goes straight into one set of columns.
-            let mut columns = LeaderboardColumns::default();
+            // Every group's leaderboard goes straight into one set of columns, sized first:
+            // with a hundred thousand groups they hold millions of entries.
+            let entries = groups
+                .iter()
+                .map(|counts| distinct_items(counts, &mut self.local))
+                .sum();
+            let mut columns = LeaderboardColumns::with_capacity(entries, groups.len());
             for counts in &groups {
                 let v = ordered(counts, &mut self.local);
                 if v.ids.is_empty() {
@@ -229,6 +251,8 @@ impl GroupsAccumulator for PairwiseGroups {
             let n = row.same_length(&[a.len(), b.len(), a_wins.len(), b_wins.len(), ties.len()])?;
             let counts = &mut self.groups[group];
             let before = counts.len();
+            // Pairs new to the group are likely: a prompt's votes meet in one state.
+            counts.reserve(n);
             for k in 0..n {
                 counts.add(a[k], b[k], a_wins.value(k), b_wins.value(k), ties.value(k));
             }

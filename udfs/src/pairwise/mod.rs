@@ -335,6 +335,36 @@ pub(crate) const UNSEEN: u32 = u32::MAX;
 /// and counts see the same input in the same order however the rows arrived, and the
 /// result is bitwise the same. Results stay in canonical ids up to the output, which takes
 /// each item's value through `ids`.
+/// `pairs` (distinct, ends in `0..n`) sorted by `(a, b)`. Many pairs among few items (a
+/// leaderboard per day: thousands of pairs among a hundred models) are sorted in two
+/// counting passes, by `b` and then stably by `a`, in O(pairs + n); few by comparison.
+fn sorted_by_ends(mut pairs: Vec<PairOutcomes>, n: usize) -> Vec<PairOutcomes> {
+    if pairs.len() < 64 || pairs.len() < n {
+        pairs.sort_unstable_by_key(|p| (p.a, p.b));
+        return pairs;
+    }
+    let pass = |from: &[PairOutcomes], to: &mut Vec<PairOutcomes>, end: fn(&PairOutcomes) -> u32| {
+        let mut start = vec![0usize; n + 1];
+        for p in from {
+            start[end(p) as usize + 1] += 1;
+        }
+        for k in 0..n {
+            start[k + 1] += start[k];
+        }
+        to.clear();
+        to.extend_from_slice(from);
+        for p in from {
+            let at = &mut start[end(p) as usize];
+            to[*at] = *p;
+            *at += 1;
+        }
+    };
+    let mut by_b = Vec::with_capacity(pairs.len());
+    pass(&pairs, &mut by_b, |p| p.b);
+    pass(&by_b, &mut pairs, |p| p.a);
+    pairs
+}
+
 pub(crate) struct ValueOrdered<'a> {
     pub items: &'a ItemInterner,
     /// The interner id of each canonical id, in item value order.
@@ -390,7 +420,7 @@ impl<'a> ValueOrdered<'a> {
         counts: &PairCounts,
         canonical: impl Fn(u32) -> u32,
     ) -> Self {
-        let mut pairs: Vec<PairOutcomes> = counts
+        let pairs: Vec<PairOutcomes> = counts
             .pairs()
             .iter()
             .map(|p| {
@@ -408,7 +438,7 @@ impl<'a> ValueOrdered<'a> {
                 }
             })
             .collect();
-        pairs.sort_by_key(|p| (p.a, p.b));
+        let pairs = sorted_by_ends(pairs, ids.len());
         Self { items, ids, pairs }
     }
 
@@ -922,5 +952,32 @@ impl Accumulator for PairwiseAccumulator {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The counting sort orders pairs as a comparison sort does, for dense and sparse
+        /// sets of pairs.
+        #[test]
+        fn pairs_sorted_by_ends_as_by_comparison(
+            n in 2u32..40,
+            picks in prop::collection::vec((0u32..40, 0u32..40, 0.0f64..5.0), 0..400),
+        ) {
+            let mut seen = std::collections::HashSet::new();
+            let pairs: Vec<PairOutcomes> = picks
+                .into_iter()
+                .map(|(x, y, w)| (x % n, y % n, w))
+                .filter(|&(x, y, _)| x < y && seen.insert((x, y)))
+                .map(|(a, b, w)| PairOutcomes { a, b, a_wins: w, b_wins: 1.0, ties: 0.0 })
+                .collect();
+            let mut expected = pairs.clone();
+            expected.sort_by_key(|p| (p.a, p.b));
+            prop_assert_eq!(sorted_by_ends(pairs, n as usize), expected);
+        }
     }
 }

@@ -159,6 +159,14 @@ impl PairCounts {
         self.pairs.len() - 1
     }
 
+    /// Room for `additional` more pairs without growing the entries or a hashed index.
+    pub fn reserve(&mut self, additional: usize) {
+        self.pairs.reserve(additional);
+        if let PairIndex::Hashed(index) = &mut self.index {
+            index.reserve(additional);
+        }
+    }
+
     /// Add every pair of `other`, renaming its item ids through `id_map`.
     pub fn merge(&mut self, other: &[PairOutcomes], id_map: &[u32]) {
         for p in other {
