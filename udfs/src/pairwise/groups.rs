@@ -40,6 +40,8 @@ pub(crate) struct PairwiseGroups {
     local: Vec<u32>,
     /// Pairs over all groups, for [`GroupsAccumulator::size`].
     pairs: usize,
+    /// Scratch: one batch's votes, `(group, a, b, a_wins, b_wins, ties)`.
+    votes: Vec<(usize, u32, u32, f64, f64, f64)>,
 }
 
 /// One group's items and pairs, renamed to ids of its own (in order of first appearance).
@@ -56,6 +58,7 @@ impl PairwiseGroups {
             groups: Vec::new(),
             local: Vec::new(),
             pairs: 0,
+            votes: Vec::new(),
         }
     }
 
@@ -140,7 +143,11 @@ impl GroupsAccumulator for PairwiseGroups {
         total_num_groups: usize,
     ) -> Result<()> {
         self.groups.resize_with(total_num_groups, PairCounts::new);
-        let (groups, pairs) = (&mut self.groups, &mut self.pairs);
+        // The batch's votes are read first and counted after, in a loop of a few
+        // instructions per vote: with many groups each count is a cache miss, and a short
+        // loop lets the processor wait for many of them at once.
+        let votes = &mut self.votes;
+        votes.clear();
         read_votes(
             self.shared.function,
             self.shared.layout,
@@ -148,12 +155,16 @@ impl GroupsAccumulator for PairwiseGroups {
             &mut self.shared.items,
             |row| opt_filter.is_none_or(|f| f.is_valid(row) && f.value(row)),
             |row, a, b, a_wins, b_wins, ties| {
-                let counts = &mut groups[group_indices[row]];
-                let before = counts.len();
-                counts.add(a, b, a_wins, b_wins, ties);
-                *pairs += counts.len() - before;
+                votes.push((group_indices[row], a, b, a_wins, b_wins, ties));
             },
-        )
+        )?;
+        for &(group, a, b, a_wins, b_wins, ties) in votes.iter() {
+            let counts = &mut self.groups[group];
+            let before = counts.len();
+            counts.add(a, b, a_wins, b_wins, ties);
+            self.pairs += counts.len() - before;
+        }
+        Ok(())
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
@@ -278,6 +289,7 @@ impl GroupsAccumulator for PairwiseGroups {
         std::mem::size_of_val(self)
             + self.shared.items.heap_size()
             + self.local.capacity() * 4
+            + self.votes.capacity() * std::mem::size_of::<(usize, u32, u32, f64, f64, f64)>()
             + self.groups.capacity() * std::mem::size_of::<PairCounts>()
             + self.pairs * PAIR
     }

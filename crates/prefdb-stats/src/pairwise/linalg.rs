@@ -445,6 +445,8 @@ pub(crate) struct DenseLaplacian {
     k: usize,
     /// `L` in the lower triangle, row-major `k × k`.
     l: Vec<f64>,
+    /// The column being eliminated, contiguous.
+    column: Vec<f64>,
 }
 
 /// Items beyond which the dense factorisation is not used: its matrix takes `8 n²` bytes.
@@ -481,20 +483,29 @@ impl DenseLaplacian {
                 a[hi * k + lo] -= w;
             }
         }
-        // Row by row (Cholesky–Crout): each entry is its row's prefix against an earlier
-        // row's prefix, both contiguous.
-        for i in 0..k {
-            let (done, row) = a.split_at_mut(i * k);
-            let row = &mut row[..=i];
-            for j in 0..i {
-                let earlier = &done[j * k..j * k + j + 1];
-                row[j] = (row[j] - dot(&row[..j], &earlier[..j])) / earlier[j];
-            }
-            let pivot = row[i] - dot(&row[..i], &row[..i]);
+        // Column by column, each updating the rows below it (right-looking): the inner loop
+        // is a multiply-add along a row, with no sum carried from one element to the next,
+        // so it runs in vector registers. The column is copied out first to be read along.
+        let column = &mut self.column;
+        for j in 0..k {
+            let pivot = a[j * k + j];
             if !(pivot > 0.0 && pivot.is_finite()) {
                 return false;
             }
-            row[i] = pivot.sqrt();
+            let root = pivot.sqrt();
+            a[j * k + j] = root;
+            column.clear();
+            for i in j + 1..k {
+                let l = a[i * k + j] / root;
+                a[i * k + j] = l;
+                column.push(l);
+            }
+            for (i, &l_ij) in (j + 1..k).zip(column.iter()) {
+                let row = &mut a[i * k + j + 1..=i * k + i];
+                for (v, &l_mj) in row.iter_mut().zip(column.iter()) {
+                    *v -= l_ij * l_mj;
+                }
+            }
         }
         true
     }
