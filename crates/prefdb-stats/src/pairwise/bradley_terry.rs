@@ -373,11 +373,12 @@ struct Objective<'a> {
 }
 
 impl Objective<'_> {
-    /// Each edge's `e^−|s_a − s_b|` into `decay`: the one exponential that
+    /// Each edge's `e^−|s_a − s_b|` into `at.decay`: the one exponential that
     /// [`Objective::value`] and [`Objective::gradient`] share.
-    fn decays(&self, s: &[f64], decay: &mut [f64]) {
-        for (e, z) in self.edges.iter().zip(decay.iter_mut()) {
-            *z = (-(s[e.a] - s[e.b]).abs()).exp();
+    fn decays(&self, s: &[f64], at: &mut PointDerivatives) {
+        scaled_exponentials(s, &mut at.scaled);
+        for (e, z) in self.edges.iter().zip(at.decay.iter_mut()) {
+            *z = decay(&at.scaled, s, e);
         }
     }
 
@@ -420,15 +421,15 @@ impl Objective<'_> {
         for (g, x) in at.grad.iter_mut().zip(s) {
             *g = -self.prior * x;
         }
+        scaled_exponentials(s, &mut at.scaled);
         let edges = self
             .edges
             .iter()
             .zip(at.curv.iter_mut())
             .zip(at.decay.iter_mut());
         for ((e, c), z) in edges {
-            let d = s[e.a] - s[e.b];
-            *z = (-d.abs()).exp();
-            self.add_edge_terms(e, d, *z, &mut at.grad, c);
+            *z = decay(&at.scaled, s, e);
+            self.add_edge_terms(e, s[e.a] - s[e.b], *z, &mut at.grad, c);
         }
     }
 
@@ -488,6 +489,29 @@ fn center(x: &mut [f64]) {
     x.iter_mut().for_each(|v| *v -= mean);
 }
 
+/// `e^(s_i − max s)` per item into `scaled`: one exponential per item, from which
+/// [`decay`] gives each edge's without one per edge (a dense graph has fifty times more
+/// edges than items).
+fn scaled_exponentials(s: &[f64], scaled: &mut Vec<f64>) {
+    let top = s.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v));
+    scaled.clear();
+    scaled.extend(s.iter().map(|&v| (v - top).exp()));
+}
+
+/// Edge `e`'s `e^−|s_a − s_b|` as the ratio of its ends' [`scaled_exponentials`], which is
+/// accurate to a few ulps while the smaller is a normal number; past that (ends more than
+/// about 700 apart on the log scale) by its own exponential.
+#[inline(always)]
+fn decay(scaled: &[f64], s: &[f64], e: &Edge) -> f64 {
+    let (x, y) = (scaled[e.a], scaled[e.b]);
+    let (low, high) = if x < y { (x, y) } else { (y, x) };
+    if low >= f64::MIN_POSITIVE {
+        low / high
+    } else {
+        (-(s[e.a] - s[e.b]).abs()).exp()
+    }
+}
+
 /// The vectors of one Newton fit, allocated once for all its steps.
 #[derive(Debug, Default)]
 struct Workspace {
@@ -507,6 +531,8 @@ struct PointDerivatives {
     grad: Vec<f64>,
     curv: Vec<f64>,
     decay: Vec<f64>,
+    /// Scratch for [`scaled_exponentials`].
+    scaled: Vec<f64>,
 }
 
 impl Workspace {
@@ -672,7 +698,7 @@ fn newton(
     let mut f = if at_origin {
         obj.value_at_origin(&mut here.decay)
     } else {
-        obj.decays(s, &mut here.decay);
+        obj.decays(s, here);
         obj.value(s, &here.decay)
     };
     // `f` is the objective at the last point a line search accepted (or the start), as the
@@ -760,7 +786,7 @@ fn newton(
                 for i in 0..n {
                     trial_s[i] = s[i] + t * d[i];
                 }
-                obj.decays(trial_s, &mut trial.decay);
+                obj.decays(trial_s, trial);
                 f_trial = obj.value(trial_s, &trial.decay);
             }
             if t < 1.0 {
