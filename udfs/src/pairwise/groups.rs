@@ -44,13 +44,6 @@ pub(crate) struct PairwiseGroups {
     votes: Vec<(usize, u32, u32, f64, f64, f64)>,
 }
 
-/// One group's items and pairs, renamed to ids of its own (in order of first appearance).
-struct LocalGroup {
-    /// Shared id of each local id.
-    items: Vec<usize>,
-    pairs: Vec<(u32, u32, f64, f64, f64)>,
-}
-
 impl PairwiseGroups {
     pub(crate) fn new(shared: PairwiseAccumulator) -> Self {
         Self {
@@ -69,31 +62,50 @@ impl PairwiseGroups {
         groups
     }
 
-    /// `counts` with its items renamed to local ids.
-    fn localise(&mut self, counts: &PairCounts) -> LocalGroup {
+    /// Append `counts` to a state in ids local to the group (numbered in order of first
+    /// appearance): its items' shared ids to `items`, its pairs to `pairs`.
+    fn localise(&mut self, counts: &PairCounts, items: &mut Vec<usize>, pairs: &mut StatePairs) {
         self.local.resize(self.shared.items.len(), UNSEEN);
-        let mut items = Vec::new();
+        let first = items.len();
         let mut id = |shared: u32, items: &mut Vec<usize>| -> u32 {
             let slot = &mut self.local[shared as usize];
             if *slot == UNSEEN {
-                *slot = items.len() as u32;
+                *slot = (items.len() - first) as u32;
                 items.push(shared as usize);
             }
             *slot
         };
-        let pairs = counts
-            .pairs()
-            .iter()
-            .map(|p| {
-                let a = id(p.a, &mut items);
-                let b = id(p.b, &mut items);
-                (a, b, p.a_wins, p.b_wins, p.ties)
-            })
-            .collect();
-        for &shared in &items {
+        for p in counts.pairs() {
+            pairs.a.push(id(p.a, items));
+            pairs.b.push(id(p.b, items));
+            pairs.a_wins.push(p.a_wins);
+            pairs.b_wins.push(p.b_wins);
+            pairs.ties.push(p.ties);
+        }
+        for &shared in &items[first..] {
             self.local[shared] = UNSEEN;
         }
-        LocalGroup { items, pairs }
+    }
+}
+
+/// The pair columns of a state, every group's pairs one after another.
+struct StatePairs {
+    a: Vec<u32>,
+    b: Vec<u32>,
+    a_wins: Vec<f64>,
+    b_wins: Vec<f64>,
+    ties: Vec<f64>,
+}
+
+impl StatePairs {
+    fn with_capacity(pairs: usize) -> Self {
+        Self {
+            a: Vec::with_capacity(pairs),
+            b: Vec::with_capacity(pairs),
+            a_wins: Vec::with_capacity(pairs),
+            b_wins: Vec::with_capacity(pairs),
+            ties: Vec::with_capacity(pairs),
+        }
     }
 }
 
@@ -214,31 +226,26 @@ impl GroupsAccumulator for PairwiseGroups {
     /// pairs in ids local to the group.
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
         let groups = self.take(emit_to);
-        let (mut items, mut item_offsets) = (Vec::new(), vec![0i32]);
-        let (mut a, mut b) = (Vec::new(), Vec::new());
-        let (mut a_wins, mut b_wins, mut ties) = (Vec::new(), Vec::new(), Vec::new());
-        let mut pair_offsets = vec![0i32];
+        // Sized first: a group has at most twice as many items as pairs, and usually fewer.
+        let total = groups.iter().map(PairCounts::len).sum();
+        let mut pairs = StatePairs::with_capacity(total);
+        let mut items = Vec::with_capacity(total);
+        let (mut item_offsets, mut pair_offsets) = (vec![0i32], vec![0i32]);
+        item_offsets.reserve(groups.len());
+        pair_offsets.reserve(groups.len());
         for counts in &groups {
-            let group = self.localise(counts);
-            items.extend(group.items);
+            self.localise(counts, &mut items, &mut pairs);
             item_offsets.push(items.len() as i32);
-            for (x, y, xw, yw, t) in group.pairs {
-                a.push(x);
-                b.push(y);
-                a_wins.push(xw);
-                b_wins.push(yw);
-                ties.push(t);
-            }
-            pair_offsets.push(a.len() as i32);
+            pair_offsets.push(pairs.a.len() as i32);
         }
         let values = self.shared.items.take(items.into_iter());
         Ok(vec![
             lists(values, item_offsets),
-            lists(Arc::new(UInt32Array::from(a)), pair_offsets.clone()),
-            lists(Arc::new(UInt32Array::from(b)), pair_offsets.clone()),
-            lists(Arc::new(Float64Array::from(a_wins)), pair_offsets.clone()),
-            lists(Arc::new(Float64Array::from(b_wins)), pair_offsets.clone()),
-            lists(Arc::new(Float64Array::from(ties)), pair_offsets),
+            lists(Arc::new(UInt32Array::from(pairs.a)), pair_offsets.clone()),
+            lists(Arc::new(UInt32Array::from(pairs.b)), pair_offsets.clone()),
+            lists(Arc::new(Float64Array::from(pairs.a_wins)), pair_offsets.clone()),
+            lists(Arc::new(Float64Array::from(pairs.b_wins)), pair_offsets.clone()),
+            lists(Arc::new(Float64Array::from(pairs.ties)), pair_offsets),
         ])
     }
 
