@@ -4,7 +4,9 @@
 //! items and compared pairs, never on the number of votes. `prompt_groups` is the shape of
 //! `bt_rank ... GROUP BY prompt`: 100 fits of 100 votes among 100 models (about 90 models
 //! and 100 pairs each, often in several connected components), where the direct sparse
-//! solve runs; the large cases run conjugate gradients.
+//! solve runs. `dense/100` is the shape of `GROUP BY day` (every pair of a hundred models
+//! compared), where the dense Cholesky factorisation runs; `dense/200` (past its cost
+//! rule) and `sparse_k20` run conjugate gradients.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use prefdb_stats::pairwise::{fit_bradley_terry, BtOptions, PairCounts};
@@ -86,6 +88,7 @@ fn bench(c: &mut Criterion) {
     group.sample_size(20);
     for (name, n, per_item) in [
         ("dense", 50, None),
+        ("dense", 100, None),
         ("dense", 200, None),
         ("sparse_k20", 2000, Some(20)),
     ] {
