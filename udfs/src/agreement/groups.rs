@@ -11,7 +11,7 @@
 
 use super::{LongForm, RatingColumns, RatingsAccumulator};
 use datafusion::arrow::array::{new_empty_array, Array, ArrayRef, AsArray, BooleanArray};
-use datafusion::arrow::datatypes::{Float64Type, Int64Type};
+use datafusion::arrow::datatypes::Int64Type;
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::{Accumulator, EmitTo, GroupsAccumulator};
 
@@ -128,7 +128,8 @@ impl GroupsAccumulator for RatingsGroups {
             let raters = function
                 .has_rater()
                 .then(|| values[1].as_primitive::<Int64Type>().values());
-            let labels = values[label].as_primitive::<Float64Type>().values();
+            let labels = self.groups[0].numeric_labels(&values[label])?;
+            let labels = labels.values();
             let (mut i, mut r, mut l) = (Vec::new(), Vec::new(), Vec::new());
             for run in runs.clone() {
                 i.clear();

@@ -20,7 +20,7 @@ use datafusion::arrow::datatypes::{
     DataType, FieldRef, Fields, Float64Type, Int64Type, UInt32Type, UInt64Type,
 };
 use datafusion::common::utils::SingleRowListArrayBuilder;
-use datafusion::common::{exec_err, plan_err, DataFusionError, HashMap, Result, ScalarValue};
+use datafusion::common::{exec_err, internal_err, plan_err, DataFusionError, HashMap, Result, ScalarValue};
 use datafusion::logical_expr::{Accumulator, AggregateUDF, GroupsAccumulator};
 use prefdb_stats::agreement::tally::{
     tally_coincidences, RaterConflict, TallyInput, MAX_TALLY_CATEGORIES,
@@ -906,9 +906,18 @@ impl RatingsAccumulator {
         values[..label]
             .iter()
             .all(|v| v.data_type() == &DataType::Int64)
-            && values[label].data_type() == &DataType::Float64
+            && matches!(values[label].data_type(), DataType::Float64 | DataType::Int64)
             && values[..=label].iter().all(|v| v.null_count() == 0)
             && matches!(self.values, ValueDictionary::Number { .. })
+    }
+
+    /// The labels of a batch that passed [`RatingsAccumulator::numeric_columns`], as doubles:
+    /// integers converted as the row path converts them (exactly, or its error past 2^53).
+    pub(crate) fn numeric_labels(&self, array: &ArrayRef) -> Result<Float64Array> {
+        match ValueColumn::new(self.function.name(), array)? {
+            ValueColumn::Number(a) => Ok(a),
+            ValueColumn::Text(_) => internal_err!("numeric labels expected"),
+        }
     }
 
     fn update_numeric(&mut self, values: &[ArrayRef]) -> Result<bool> {
@@ -921,8 +930,8 @@ impl RatingsAccumulator {
             .function
             .has_rater()
             .then(|| values[1].as_primitive::<Int64Type>().values().as_ref());
-        let labels = values[label].as_primitive::<Float64Type>().values();
-        self.add_numeric(items, raters, labels)?;
+        let labels = self.numeric_labels(&values[label])?;
+        self.add_numeric(items, raters, labels.values())?;
         Ok(true)
     }
 
