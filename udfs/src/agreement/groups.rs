@@ -11,7 +11,7 @@
 
 use super::{LongForm, RatingColumns, RatingsAccumulator};
 use datafusion::arrow::array::{new_empty_array, Array, ArrayRef, AsArray, BooleanArray};
-use datafusion::arrow::datatypes::Int64Type;
+use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::{Accumulator, EmitTo, GroupsAccumulator};
 
@@ -116,10 +116,15 @@ impl GroupsAccumulator for RatingsGroups {
         let rows = self.rows_by_group(group_indices, opt_filter);
         let runs = rows.chunk_by(|&x, &y| group_indices[x] == group_indices[y]);
         let function = self.template.function();
-        if self
-            .groups
-            .first()
-            .is_some_and(|g| g.numeric_columns(values))
+        // Integer labels stay on the row path here: converting them per batch and adding
+        // each group's run through the column path measured slower with 1000 groups (0.131
+        // against 0.088 s in `agreement_end_to_end`), while ungrouped it halves the time.
+        let float_labels = values[function.label_arg()].data_type() == &DataType::Float64;
+        if float_labels
+            && self
+                .groups
+                .first()
+                .is_some_and(|g| g.numeric_columns(values))
         {
             // Integer items and raters, numeric labels, no NULLs: each group's values are
             // gathered into plain vectors and added column at a time.
