@@ -162,7 +162,7 @@ fn parse_value(function: &str, o: &OptionSpec, raw: &str) -> Result<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::{Doc, Output, RowOrder, Section};
+    use crate::spec::Section;
 
     fn positive(v: f64) -> bool {
         v.is_finite() && v > 0.0
@@ -196,16 +196,7 @@ mod tests {
             },
         ],
         misplaced: &[("se", "no intervals here")],
-        options_slot: false,
-        output: Output::Number,
-        row_order: RowOrder::Ignored,
-        doc: Doc {
-            summary: "",
-            method: "",
-            nulls: "",
-            degenerate: "",
-            example: "",
-        },
+        ..FunctionSpec::PLAIN
     };
 
     #[test]
