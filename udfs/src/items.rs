@@ -316,7 +316,11 @@ impl<'a> ItemReader<'a> {
             }
             if len <= 12 {
                 let bits = 32 + 8 * len;
-                let mask = if bits == 128 { u128::MAX } else { (1u128 << bits) - 1 };
+                let mask = if bits == 128 {
+                    u128::MAX
+                } else {
+                    (1u128 << bits) - 1
+                };
                 return (x ^ y) & mask == 0;
             }
             if (x >> 32) as u32 != (y >> 32) as u32 {

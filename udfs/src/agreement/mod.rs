@@ -20,7 +20,9 @@ use datafusion::arrow::datatypes::{
     DataType, FieldRef, Fields, Float64Type, Int64Type, UInt32Type, UInt64Type,
 };
 use datafusion::common::utils::SingleRowListArrayBuilder;
-use datafusion::common::{exec_err, internal_err, plan_err, DataFusionError, HashMap, Result, ScalarValue};
+use datafusion::common::{
+    exec_err, internal_err, plan_err, DataFusionError, HashMap, Result, ScalarValue,
+};
 use datafusion::logical_expr::{Accumulator, AggregateUDF, GroupsAccumulator};
 use prefdb_stats::agreement::tally::{
     tally_coincidences, RaterConflict, TallyInput, MAX_TALLY_CATEGORIES,
@@ -906,7 +908,10 @@ impl RatingsAccumulator {
         values[..label]
             .iter()
             .all(|v| v.data_type() == &DataType::Int64)
-            && matches!(values[label].data_type(), DataType::Float64 | DataType::Int64)
+            && matches!(
+                values[label].data_type(),
+                DataType::Float64 | DataType::Int64
+            )
             && values[..=label].iter().all(|v| v.null_count() == 0)
             && matches!(self.values, ValueDictionary::Number { .. })
     }

@@ -243,8 +243,14 @@ impl GroupsAccumulator for PairwiseGroups {
             lists(values, item_offsets),
             lists(Arc::new(UInt32Array::from(pairs.a)), pair_offsets.clone()),
             lists(Arc::new(UInt32Array::from(pairs.b)), pair_offsets.clone()),
-            lists(Arc::new(Float64Array::from(pairs.a_wins)), pair_offsets.clone()),
-            lists(Arc::new(Float64Array::from(pairs.b_wins)), pair_offsets.clone()),
+            lists(
+                Arc::new(Float64Array::from(pairs.a_wins)),
+                pair_offsets.clone(),
+            ),
+            lists(
+                Arc::new(Float64Array::from(pairs.b_wins)),
+                pair_offsets.clone(),
+            ),
             lists(Arc::new(Float64Array::from(pairs.ties)), pair_offsets),
         ])
     }

@@ -343,22 +343,23 @@ fn sorted_by_ends(mut pairs: Vec<PairOutcomes>, n: usize) -> Vec<PairOutcomes> {
         pairs.sort_unstable_by_key(|p| (p.a, p.b));
         return pairs;
     }
-    let pass = |from: &[PairOutcomes], to: &mut Vec<PairOutcomes>, end: fn(&PairOutcomes) -> u32| {
-        let mut start = vec![0usize; n + 1];
-        for p in from {
-            start[end(p) as usize + 1] += 1;
-        }
-        for k in 0..n {
-            start[k + 1] += start[k];
-        }
-        to.clear();
-        to.extend_from_slice(from);
-        for p in from {
-            let at = &mut start[end(p) as usize];
-            to[*at] = *p;
-            *at += 1;
-        }
-    };
+    let pass =
+        |from: &[PairOutcomes], to: &mut Vec<PairOutcomes>, end: fn(&PairOutcomes) -> u32| {
+            let mut start = vec![0usize; n + 1];
+            for p in from {
+                start[end(p) as usize + 1] += 1;
+            }
+            for k in 0..n {
+                start[k + 1] += start[k];
+            }
+            to.clear();
+            to.extend_from_slice(from);
+            for p in from {
+                let at = &mut start[end(p) as usize];
+                to[*at] = *p;
+                *at += 1;
+            }
+        };
     let mut by_b = Vec::with_capacity(pairs.len());
     pass(&pairs, &mut by_b, |p| p.b);
     pass(&by_b, &mut pairs, |p| p.a);
@@ -512,7 +513,10 @@ impl<'a> OutcomeColumn<'a> {
             return Ok(Some(DECIDED[code as usize]));
         }
         let shares = text_outcome(function, col.value(row))?;
-        let code = DECIDED.iter().position(|&d| d == shares).expect("a decided outcome");
+        let code = DECIDED
+            .iter()
+            .position(|&d| d == shares)
+            .expect("a decided outcome");
         seen.insert(view, code as u32);
         Ok(Some(shares))
     }

@@ -226,7 +226,11 @@ pub(crate) fn fit_with_cg_tolerance(
     };
     let mut workspace = Workspace::default();
     let solver = Solver {
-        method: Method::choose(n_items, edges.iter().map(|e| (e.a, e.b)), &mut workspace.ldl),
+        method: Method::choose(
+            n_items,
+            edges.iter().map(|e| (e.a, e.b)),
+            &mut workspace.ldl,
+        ),
         cg_tolerance,
     };
     let start = start.filter(|s| s.len() == n_items && s.iter().all(|v| v.is_finite()));
@@ -1073,10 +1077,14 @@ mod tests {
     fn each_graph_gets_its_cheapest_solver() {
         let mut ldl = GraphLdl::default();
         let complete = |n: usize| -> Vec<(usize, usize)> {
-            (0..n).flat_map(|a| (a + 1..n).map(move |b| (a, b))).collect()
+            (0..n)
+                .flat_map(|a| (a + 1..n).map(move |b| (a, b)))
+                .collect()
         };
         let ring = |n: usize| -> Vec<(usize, usize)> {
-            (0..n).flat_map(|a| [(a, (a * 7 + 3) % n), (a, (a * 13 + 1) % n)]).collect()
+            (0..n)
+                .flat_map(|a| [(a, (a * 7 + 3) % n), (a, (a * 13 + 1) % n)])
+                .collect()
         };
         let path: Vec<_> = (0..99).map(|a| (a, a + 1)).collect();
         for (n, edges, method) in [
@@ -1087,7 +1095,11 @@ mod tests {
             (600, complete(600), Method::ConjugateGradients),
             (400, ring(400), Method::ConjugateGradients),
         ] {
-            assert_eq!(Method::choose(n, edges.iter().copied(), &mut ldl), method, "{n} items");
+            assert_eq!(
+                Method::choose(n, edges.iter().copied(), &mut ldl),
+                method,
+                "{n} items"
+            );
         }
     }
 
