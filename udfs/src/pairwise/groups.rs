@@ -15,7 +15,8 @@
 //! the same bit for bit, however rows are split into groups, batches and partitions.
 
 use super::{
-    check_finite_counts, read_votes, PairwiseAccumulator, PairwiseFunction, ValueOrdered, UNSEEN,
+    check_finite_counts, group_ids, read_votes, PairwiseAccumulator, PairwiseFunction,
+    ValueOrdered, UNSEEN,
 };
 use crate::items::ItemInterner;
 use crate::leaderboard::LeaderboardColumns;
@@ -118,23 +119,6 @@ impl std::fmt::Debug for PairwiseGroups {
     }
 }
 
-/// The number of items in `counts`' pairs, with `scratch` as in [`ValueOrdered::of_group`].
-fn distinct_items(counts: &PairCounts, scratch: &mut [u32]) -> usize {
-    let mut seen = Vec::new();
-    for p in counts.pairs() {
-        for id in [p.a as usize, p.b as usize] {
-            if scratch[id] == UNSEEN {
-                scratch[id] = 0;
-                seen.push(id);
-            }
-        }
-    }
-    for &id in &seen {
-        scratch[id] = UNSEEN;
-    }
-    seen.len()
-}
-
 /// A list column of one list per group: `values` cut at `offsets`.
 fn lists(values: ArrayRef, offsets: Vec<i32>) -> ArrayRef {
     let field = Arc::new(Field::new_list_field(values.data_type().clone(), true));
@@ -198,7 +182,7 @@ impl GroupsAccumulator for PairwiseGroups {
             // with a hundred thousand groups they hold millions of entries.
             let entries = groups
                 .iter()
-                .map(|counts| distinct_items(counts, &mut self.local))
+                .map(|counts| group_ids(counts, &mut self.local).len())
                 .sum();
             let mut columns = LeaderboardColumns::with_capacity(entries, groups.len());
             for counts in &groups {

@@ -366,6 +366,24 @@ fn sorted_by_ends(mut pairs: Vec<PairOutcomes>, n: usize) -> Vec<PairOutcomes> {
     pairs
 }
 
+/// The shared ids of the items in `counts`' pairs, in order of first appearance, with
+/// `scratch` as in [`ValueOrdered::of_group`] (all [`UNSEEN`] before and after).
+pub(crate) fn group_ids(counts: &PairCounts, scratch: &mut [u32]) -> Vec<usize> {
+    let mut ids = Vec::new();
+    for p in counts.pairs() {
+        for id in [p.a as usize, p.b as usize] {
+            if scratch[id] == UNSEEN {
+                scratch[id] = 0;
+                ids.push(id);
+            }
+        }
+    }
+    for &id in &ids {
+        scratch[id] = UNSEEN;
+    }
+    ids
+}
+
 pub(crate) struct ValueOrdered<'a> {
     pub items: &'a ItemInterner,
     /// The interner id of each canonical id, in item value order.
@@ -395,15 +413,7 @@ impl<'a> ValueOrdered<'a> {
         scratch: &mut [u32],
         counts: &PairCounts,
     ) -> Self {
-        let mut ids: Vec<usize> = Vec::new();
-        for p in counts.pairs() {
-            for id in [p.a as usize, p.b as usize] {
-                if scratch[id] == UNSEEN {
-                    scratch[id] = 0;
-                    ids.push(id);
-                }
-            }
-        }
+        let mut ids = group_ids(counts, scratch);
         ids.sort_unstable_by_key(|&id| positions[id]);
         for (c, &id) in ids.iter().enumerate() {
             scratch[id] = c as u32;
