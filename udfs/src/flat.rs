@@ -13,7 +13,7 @@
 //! and group. The query's other columns (group keys) are kept as they are.
 
 use crate::options::logical_string_literal;
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, Fields, Schema};
 use datafusion::catalog::view::ViewTable;
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::{plan_err, Column, DataFusionError, Result, UnnestOptions};
@@ -122,9 +122,16 @@ fn plan_query(state: &SessionState, sql: &str) -> Result<LogicalPlan> {
 /// plan top-level queries get.
 const PLANNING_STACK: usize = 32 * 1024 * 1024;
 
-/// Unnest the single list-of-structs column of `plan` into one column per struct field.
-pub fn flatten(plan: LogicalPlan) -> Result<LogicalPlan> {
-    let schema = Arc::clone(plan.schema());
+/// Where a query's single list-of-structs column is, and the fields its entries have.
+struct FlatShape {
+    /// The position of the list-of-structs column.
+    index: usize,
+    /// The struct fields, which become columns.
+    fields: Fields,
+}
+
+/// The flat shape of a query returning `schema`, or the error that says why it has none.
+fn flat_shape(schema: &Schema) -> Result<FlatShape> {
     let nested: Vec<usize> = schema
         .fields()
         .iter()
@@ -138,30 +145,79 @@ pub fn flatten(plan: LogicalPlan) -> Result<LogicalPlan> {
             nested.len()
         );
     };
-    let (qualifier, field) = schema.qualified_field(index);
-    let DataType::List(item) = field.data_type() else {
+    let DataType::List(item) = schema.field(index).data_type() else {
         unreachable!("selected as a list above")
     };
-    let DataType::Struct(struct_fields) = item.data_type() else {
+    let DataType::Struct(fields) = item.data_type() else {
         unreachable!("selected as a list of structs above")
     };
-    let nested_name = field.name().clone();
-    let kept: Vec<(Option<datafusion::common::TableReference>, String)> = schema
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != index)
-        .map(|(_, (q, f))| (q.cloned(), f.name().clone()))
-        .collect();
-    if let Some(clash) = struct_fields
-        .iter()
-        .find(|sf| kept.iter().any(|(_, name)| name == sf.name()))
-    {
+    if let Some(clash) = fields.iter().find(|sf| {
+        schema
+            .fields()
+            .iter()
+            .enumerate()
+            .any(|(i, f)| i != index && f.name() == sf.name())
+    }) {
         return plan_err!(
             "leaderboard: the query's column '{}' has the same name as a result field; alias it (for example AS {}_group)",
             clash.name(),
             clash.name()
         );
     }
+    Ok(FlatShape {
+        index,
+        fields: fields.clone(),
+    })
+}
+
+/// The SQL text of `leaderboard(query)` for an engine that plans it itself (datafusion-python,
+/// where prefdb's functions arrive through the FFI), given the schema `query` returns. It
+/// has the columns, names and rows of [`flatten`]'s plan.
+pub fn flatten_sql(schema: &Schema, query: &str) -> Result<String> {
+    let shape = flat_shape(schema)?;
+    let query = query.trim_end().trim_end_matches(';');
+    let quote = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
+    let literal = |text: &str| format!("'{}'", text.replace('\'', "''"));
+    const ENTRY: &str = "\"__prefdb_entry\"";
+    let kept = |i: usize| (i != shape.index).then(|| quote(schema.field(i).name()));
+    let mut inner = Vec::new();
+    let mut outer = Vec::new();
+    for i in 0..schema.fields().len() {
+        match kept(i) {
+            Some(column) => {
+                inner.push(column.clone());
+                outer.push(column);
+            }
+            None => {
+                inner.push(format!(
+                    "unnest({}) AS {ENTRY}",
+                    quote(schema.field(i).name())
+                ));
+                outer.extend(
+                    shape
+                        .fields
+                        .iter()
+                        .map(|f| format!("{ENTRY}[{}] AS {}", literal(f.name()), quote(f.name()))),
+                );
+            }
+        }
+    }
+    Ok(format!(
+        "SELECT {} FROM (SELECT {} FROM ({query}\n) AS \"__prefdb_query\") AS \"__prefdb_entries\"",
+        outer.join(", "),
+        inner.join(", ")
+    ))
+}
+
+/// Unnest the single list-of-structs column of `plan` into one column per struct field.
+pub fn flatten(plan: LogicalPlan) -> Result<LogicalPlan> {
+    let schema = Arc::clone(plan.schema());
+    let FlatShape {
+        index,
+        fields: struct_fields,
+    } = flat_shape(schema.as_arrow())?;
+    let (qualifier, field) = schema.qualified_field(index);
+    let nested_name = field.name().clone();
     let nested_column = Column::new(qualifier.cloned(), nested_name.clone());
     let skip_nulls = UnnestOptions::new().with_preserve_nulls(false);
     let unnested = LogicalPlanBuilder::from(plan)
@@ -186,4 +242,69 @@ pub fn flatten(plan: LogicalPlan) -> Result<LogicalPlan> {
     // The flat rows repeat each group key once per entry: a key of the query is not a key of
     // the leaderboard, and nothing downstream may treat it as one.
     Ok(crate::unnest_dependencies::correct_unnest_dependencies(flat)?.data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::util::pretty::pretty_format_batches;
+    use datafusion::prelude::SessionContext;
+
+    /// `flatten_sql` gives the rows `leaderboard()` gives, in the same columns.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn flatten_sql_matches_the_table_function() {
+        let ctx = SessionContext::new();
+        crate::register_all(&ctx);
+        ctx.sql(
+            "CREATE TABLE votes AS VALUES ('x', 'a', 'b', 'a'), ('x', 'b', 'c', 'tie'), \
+             ('x', 'c', 'a', 'b'), ('y', 'a', 'c', 'a'), ('z', NULL, NULL, NULL)",
+        )
+        .await
+        .unwrap();
+        let queries = [
+            "SELECT bt_rank(column2, column3, column4, 'prior=0.1') FROM votes",
+            "SELECT column1 AS \"it's \"\"q\"\"\", bt_rank(column2, column3, column4) AS lb \
+             FROM votes GROUP BY column1 ORDER BY 1 -- a comment\n;",
+            "SELECT column1 AS arena, win_matrix(column2, column3, column4) FROM votes GROUP BY 1",
+        ];
+        for query in queries {
+            let quoted = query.replace('\'', "''");
+            let expected = ctx
+                .sql(&format!(
+                    "SELECT * FROM leaderboard('{quoted}') ORDER BY 1, 2, 3"
+                ))
+                .await
+                .unwrap()
+                .collect()
+                .await
+                .unwrap();
+            let schema = ctx.sql(query).await.unwrap().schema().as_arrow().clone();
+            let text = flatten_sql(&schema, query).unwrap();
+            let got = ctx
+                .sql(&format!("SELECT * FROM ({text}) ORDER BY 1, 2, 3"))
+                .await
+                .unwrap()
+                .collect()
+                .await
+                .unwrap();
+            assert_eq!(
+                pretty_format_batches(&got).unwrap().to_string(),
+                pretty_format_batches(&expected).unwrap().to_string(),
+                "{query}"
+            );
+            let rows: usize = got.iter().map(|b| b.num_rows()).sum();
+            assert!(rows > 0, "{query}");
+        }
+        let schema = ctx
+            .sql("SELECT 1 AS a")
+            .await
+            .unwrap()
+            .schema()
+            .as_arrow()
+            .clone();
+        assert_eq!(
+            flatten_sql(&schema, "SELECT 1 AS a").unwrap_err().strip_backtrace(),
+            "Error during planning: leaderboard: the query must return exactly one list-of-structs column such as bt_rank(...), win_matrix(...) or avg_win_rate(...); it returns 0"
+        );
+    }
 }

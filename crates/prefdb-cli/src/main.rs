@@ -335,10 +335,7 @@ async fn run(cli: Cli) -> Result<(), String> {
 }
 
 fn load_config(tables: &TableArgs) -> Result<prefdb::Config, String> {
-    match &tables.config {
-        Some(path) => prefdb::Config::load(path).map_err(message),
-        None => Ok(prefdb::Config::default()),
-    }
+    prefdb::session::load_config(tables.config.as_deref()).map_err(message)
 }
 
 /// Register the config file's tables, then the command line's (which win on a clash).
@@ -360,32 +357,22 @@ async fn register_tables(
             ));
         }
     }
-    let mut names = Vec::new();
-    let from_config = config.tables.iter().map(|(n, l)| (n.as_str(), l.as_str()));
-    let from_flags = tables
+    let flags = tables
         .tables
         .iter()
         .map(|t| (t.name.as_str(), t.location.as_str()));
-    for (name, location) in from_config.chain(from_flags) {
-        let _ = ctx.deregister_table(name);
-        prefdb::register_table(ctx, name, location)
-            .await
-            .map_err(message)?;
-        if !names.iter().any(|n| n == name) {
-            names.push(name.to_string());
-        }
-    }
-    Ok(names)
+    prefdb::session::register_tables(ctx, config, flags)
+        .await
+        .map_err(message)
 }
 
 async fn session(tables: &TableArgs) -> Result<datafusion::prelude::SessionContext, String> {
     let config = load_config(tables)?;
-    let ctx = prefdb::new_context_with(&prefdb::ContextOptions {
-        url_tables: true,
-        memory_limit: memory_limit(tables)?,
-        stores: prefdb::stores::settings_from_config(&config.stores),
-    })
-    .map_err(|e| in_config_file(tables, e))?;
+    let memory_limit = tables.memory_limit.as_deref();
+    // The flag's own check first, so that its error names the flag.
+    self::memory_limit(tables)?;
+    let ctx = prefdb::session::open_embedded(&config, memory_limit)
+        .map_err(|e| in_config_file(tables, e))?;
     register_tables(&ctx, &config, tables).await?;
     Ok(ctx)
 }

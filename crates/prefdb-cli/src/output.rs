@@ -2,7 +2,7 @@
 
 use arrow::array::RecordBatch;
 use clap::ValueEnum;
-use datafusion::common::{DataFusionError, Result};
+use datafusion::common::Result;
 use datafusion::prelude::SessionContext;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::fs::File;
@@ -17,53 +17,9 @@ pub enum Format {
     Parquet,
 }
 
+/// Plan and run one statement, as every front end does (`prefdb::session::run_query`).
 pub async fn run_query(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
-    prefdb::limits::check_operator_chains(sql)?;
-    match ctx.sql(sql).await {
-        Ok(frame) => frame.collect().await,
-        Err(e) => Err(explain_unreadable_file(ctx, sql, e).await),
-    }
-}
-
-/// DataFusion reports a file named in a query (`FROM 'votes.parquet'`) that it cannot open
-/// as "table 'prefdb.public.votes.parquet' not found", or with a reader's error that names no
-/// file; when a file the query names cannot be read, say which and why.
-async fn explain_unreadable_file(
-    ctx: &SessionContext,
-    sql: &str,
-    e: DataFusionError,
-) -> DataFusionError {
-    for location in files_named(sql) {
-        if let Some(why) = prefdb::tables::location_error(ctx, &location).await {
-            return DataFusionError::Plan(format!("FROM '{location}': {why}"));
-        }
-    }
-    e
-}
-
-/// The quoted strings a statement reads as tables: `FROM 'x'` and `JOIN 'x'`.
-fn files_named(sql: &str) -> Vec<String> {
-    use datafusion::sql::sqlparser::dialect::GenericDialect;
-    use datafusion::sql::sqlparser::keywords::Keyword;
-    use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
-    let Ok(tokens) = Tokenizer::new(&GenericDialect {}, sql).tokenize() else {
-        return Vec::new();
-    };
-    let mut files = Vec::new();
-    let mut after_from = false;
-    for token in tokens {
-        match token {
-            Token::Whitespace(_) => continue,
-            Token::SingleQuotedString(s) if after_from => files.push(s),
-            Token::Word(ref w) if matches!(w.keyword, Keyword::FROM | Keyword::JOIN) => {
-                after_from = true;
-                continue;
-            }
-            _ => {}
-        }
-        after_from = false;
-    }
-    files
+    prefdb::session::run_query(ctx, sql).await
 }
 
 pub fn write(batches: &[RecordBatch], format: Format, path: Option<&Path>) -> Result<(), String> {

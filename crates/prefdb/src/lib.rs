@@ -11,6 +11,7 @@ pub mod errors;
 pub mod limits;
 pub mod parquet_nan;
 pub mod server;
+pub mod session;
 pub mod stores;
 pub mod tables;
 
