@@ -265,7 +265,7 @@ def connect(
     return session
 
 
-def sql(query: str, **tables: Any) -> Result:
+def sql(query: str, /, **tables: Any) -> Result:
     """Run one statement in a new session with ``tables`` registered by name.
 
     >>> prefdb.sql("SELECT bt_rank(model_a, model_b, winner) FROM votes", votes=df)

@@ -10,6 +10,7 @@ use datafusion::common::{DataFusionError, Result};
 use pyo3::prelude::*;
 use std::future::Future;
 use std::sync::atomic::Ordering;
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::OnceLock;
 use std::time::Duration;
 use tokio::runtime::Runtime;
@@ -33,6 +34,9 @@ pub fn runtime() -> &'static Runtime {
 
 /// Run `work` on the runtime and wait for it with the GIL released. A signal handler that
 /// raises (Ctrl-C's KeyboardInterrupt) stops the work and returns its exception.
+///
+/// The wait is a channel with a timeout, not a tokio timer: the runtime's timers are driven
+/// by its workers, which a long computation keeps busy.
 pub fn wait<T, F>(py: Python<'_>, work: F) -> PyResult<T>
 where
     T: Send + 'static,
@@ -40,23 +44,28 @@ where
 {
     py.check_signals()?;
     let flag = prefdb::cancel::new_flag();
-    let mut task = runtime().spawn(prefdb::cancel::Interruptible::new(Some(flag.clone()), work));
-    let outcome = py.detach(|| {
-        runtime().block_on(async {
-            loop {
-                tokio::select! {
-                    done = &mut task => return Ok(done),
-                    _ = tokio::time::sleep(SIGNAL_TICK) => {
-                        if let Err(e) = Python::attach(|py| py.check_signals()) {
-                            flag.store(true, Ordering::SeqCst);
-                            task.abort();
-                            return Err(e);
-                        }
-                    }
-                }
-            }
-        })
+    let (finished, done) = mpsc::channel::<()>();
+    let task = runtime().spawn(prefdb::cancel::Interruptible::new(
+        Some(flag.clone()),
+        async move {
+            let result = work.await;
+            let _ = finished.send(());
+            result
+        },
+    ));
+    let waiting = &task;
+    py.detach(move || loop {
+        // Finished, or ended without a word (it panicked): either way, done waiting.
+        if done.recv_timeout(SIGNAL_TICK) != Err(RecvTimeoutError::Timeout) {
+            return Ok(());
+        }
+        if let Err(e) = Python::attach(|py| py.check_signals()) {
+            flag.store(true, Ordering::SeqCst);
+            waiting.abort();
+            return Err(e);
+        }
     })?;
+    let outcome = runtime().block_on(task);
     match outcome {
         Ok(result) => result.map_err(crate::errors::raise),
         Err(join) if join.is_panic() => {

@@ -64,6 +64,7 @@ impl Session {
 
     /// Register a file, directory, glob or URL under `name`, by the CLI's rules.
     fn register_location(&self, py: Python<'_>, name: String, location: String) -> PyResult<()> {
+        prefdb::tables::check_table_name(&name).map_err(TableError::new_err)?;
         let ctx = self.ctx.clone();
         wait(py, async move {
             let _ = ctx.deregister_table(&name);
@@ -94,6 +95,7 @@ impl Session {
             let batch = RecordBatch::from_pyarrow_bound(data)?;
             (batch.schema(), vec![batch])
         };
+        let (schema, batches) = without_pandas_metadata(schema, batches).map_err(raise)?;
         let partitions = partition(&batches, self.ctx.state().config().target_partitions());
         let table = MemTable::try_new(schema, partitions).map_err(raise)?;
         let _ = self.ctx.deregister_table(&name);
@@ -127,8 +129,11 @@ impl Session {
         let ctx = self.ctx.clone();
         let (schema, batches) = wait(py, async move {
             let frame = prefdb::session::plan_query(&ctx, &query).await?;
-            let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
+            let planned: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
             let batches = frame.collect().await?;
+            // The batches' own schema: it can be stricter than the plan's (a constant list
+            // is non-null there), and a table is built from batches of one schema.
+            let schema = batches.first().map_or(planned, |b| b.schema());
             Ok::<_, DataFusionError>((schema, batches))
         })?;
         Ok(QueryResult::new(schema, batches))
@@ -145,6 +150,26 @@ fn as_table_error(e: PyErr) -> PyErr {
             e
         }
     })
+}
+
+/// `batches` without the schema metadata pandas writes (`pandas`: its dtypes and index),
+/// which would otherwise reach query results, whose columns it no longer describes, and
+/// make `to_pandas()` restore the input's dtypes on them.
+fn without_pandas_metadata(
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
+) -> Result<(SchemaRef, Vec<RecordBatch>), DataFusionError> {
+    if !schema.metadata().contains_key("pandas") {
+        return Ok((schema, batches));
+    }
+    let mut metadata = schema.metadata().clone();
+    metadata.remove("pandas");
+    let schema = Arc::new(schema.as_ref().clone().with_metadata(metadata));
+    let batches = batches
+        .into_iter()
+        .map(|b| RecordBatch::try_new(Arc::clone(&schema), b.columns().to_vec()))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((schema, batches))
 }
 
 /// Spread `batches` over `n` partitions, round robin, slicing batches larger than

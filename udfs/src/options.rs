@@ -3,10 +3,11 @@
 //! Parsing the options literal itself follows each function's declaration
 //! ([`crate::spec::Options`]).
 
-use datafusion::arrow::array::{Array, Float64Array};
+use datafusion::arrow::array::{Array, Float64Array, RecordBatch};
+use datafusion::arrow::datatypes::Schema;
 use datafusion::common::{exec_err, Result, ScalarValue};
-use datafusion::logical_expr::Expr;
-use datafusion::physical_expr::expressions::Literal;
+use datafusion::logical_expr::{ColumnarValue, Expr};
+use datafusion::physical_expr::expressions::{Column, Literal};
 use datafusion::physical_expr::PhysicalExpr;
 use std::sync::Arc;
 
@@ -29,9 +30,25 @@ pub fn logical_string_literal(expr: &Expr) -> Option<Option<String>> {
 }
 
 /// The string value of a physical string literal, if `expr` is one.
-pub fn physical_string_literal(expr: &Arc<dyn PhysicalExpr>) -> Option<Option<String>> {
-    expr.downcast_ref::<Literal>()
-        .and_then(|lit| string_scalar(lit.value()))
+///
+/// A call that reaches prefdb through DataFusion's FFI (datafusion-python) has its
+/// arguments as foreign expressions, which are not this build's `Literal`: a constant is
+/// recognised there by what it evaluates to over no rows of the call's `schema`, a scalar.
+pub fn physical_string_literal(
+    expr: &Arc<dyn PhysicalExpr>,
+    schema: &Schema,
+) -> Option<Option<String>> {
+    if let Some(lit) = expr.downcast_ref::<Literal>() {
+        return string_scalar(lit.value());
+    }
+    if expr.downcast_ref::<Column>().is_some() {
+        return None;
+    }
+    let no_rows = RecordBatch::new_empty(Arc::new(schema.clone()));
+    match expr.evaluate(&no_rows) {
+        Ok(ColumnarValue::Scalar(value)) => string_scalar(&value),
+        _ => None,
+    }
 }
 
 /// `Some(Some(text))` for a non-null string scalar, `Some(None)` for a NULL string.
@@ -61,4 +78,34 @@ pub(crate) fn row_weight(
         return exec_err!("{function}: weight must be a finite number >= 0, got {w}");
     }
     Ok(Some(w))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::datatypes::{DataType, Field};
+    use datafusion::physical_expr::expressions::{cast, col, lit};
+
+    /// Options arrive as `Literal`s from this build's planner, and as other expressions
+    /// (foreign ones, through the FFI) that are constant all the same.
+    #[test]
+    fn a_constant_string_is_the_options_whatever_expression_holds_it() {
+        let schema = Schema::new(vec![Field::new("a", DataType::Utf8, true)]);
+        let literal = lit("bins=4");
+        assert_eq!(
+            physical_string_literal(&literal, &schema),
+            Some(Some("bins=4".to_string()))
+        );
+        let wrapped = cast(lit("bins=4"), &schema, DataType::LargeUtf8).unwrap();
+        assert!(wrapped.downcast_ref::<Literal>().is_none());
+        assert_eq!(
+            physical_string_literal(&wrapped, &schema),
+            Some(Some("bins=4".to_string()))
+        );
+        let column = col("a", &schema).unwrap();
+        assert_eq!(physical_string_literal(&column, &schema), None);
+        let of_column = cast(col("a", &schema).unwrap(), &schema, DataType::LargeUtf8).unwrap();
+        assert_eq!(physical_string_literal(&of_column, &schema), None);
+        assert_eq!(physical_string_literal(&lit(1.5), &schema), None);
+    }
 }

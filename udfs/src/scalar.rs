@@ -236,11 +236,9 @@ impl ScalarUDFImpl for ProportionCi {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let options = match args.args.get(2) {
             Some(ColumnarValue::Scalar(v)) => string_scalar(v).flatten(),
-            Some(_) => {
-                return exec_err!(
-                    "proportion_ci: the third argument must be the options string literal"
-                )
-            }
+            // Through DataFusion's FFI (datafusion-python) the literal that planning
+            // checked arrives repeated as an array.
+            Some(ColumnarValue::Array(values)) => repeated_text(values)?,
             None => None,
         };
         let (method, confidence) = proportion_options(options.as_deref())?;
@@ -282,5 +280,39 @@ impl ScalarUDFImpl for ProportionCi {
 
     fn documentation(&self) -> Option<&Documentation> {
         crate::spec::aggregate::documentation(&PROPORTION_CI)
+    }
+}
+
+/// The one text an array repeats on every row (no rows: none).
+fn repeated_text(values: &ArrayRef) -> Result<Option<String>> {
+    let text = cast(values, &DataType::Utf8)?;
+    let text = text.as_string::<i32>();
+    let first = (!text.is_empty() && text.is_valid(0)).then(|| text.value(0));
+    let repeated = (0..text.len()).all(|i| text.is_valid(i).then(|| text.value(i)) == first);
+    if !repeated {
+        return exec_err!("proportion_ci: the third argument must be the options string literal");
+    }
+    Ok(first.map(str::to_string))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::StringArray;
+
+    #[test]
+    fn options_repeated_as_an_array_are_read_once() {
+        let repeated: ArrayRef = Arc::new(StringArray::from(vec!["method=exact"; 3]));
+        assert_eq!(
+            repeated_text(&repeated).unwrap().as_deref(),
+            Some("method=exact")
+        );
+        let none: ArrayRef = Arc::new(StringArray::from(Vec::<&str>::new()));
+        assert_eq!(repeated_text(&none).unwrap(), None);
+        let varying: ArrayRef = Arc::new(StringArray::from(vec!["a=1", "a=2"]));
+        assert_eq!(
+            repeated_text(&varying).unwrap_err().strip_backtrace(),
+            "Execution error: proportion_ci: the third argument must be the options string literal"
+        );
     }
 }

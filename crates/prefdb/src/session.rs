@@ -40,6 +40,7 @@ pub async fn register_tables<'a>(
     let mut names: Vec<String> = Vec::new();
     let from_config = config.tables.iter().map(|(n, l)| (n.as_str(), l.as_str()));
     for (name, location) in from_config.chain(tables) {
+        crate::tables::check_table_name(name).map_err(DataFusionError::Plan)?;
         let _ = ctx.deregister_table(name);
         register_table(ctx, name, location).await?;
         if !names.iter().any(|n| n == name) {

@@ -167,7 +167,10 @@ impl<F: Family> PrefdbAggregate<F> {
     fn prepare(&self, args: &AccumulatorArgs) -> Result<(usize, Arc<F::Config>)> {
         let spec = self.spec();
         check_call(spec, args.is_distinct, !args.order_bys.is_empty())?;
-        let last = args.exprs.last().and_then(physical_string_literal);
+        let last = args
+            .exprs
+            .last()
+            .and_then(|e| physical_string_literal(e, args.schema));
         let data = spec.split(args.exprs.len(), last.is_some())?;
         let options = if data < args.exprs.len() {
             last.flatten()
