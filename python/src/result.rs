@@ -20,33 +20,6 @@ impl QueryResult {
     pub fn new(schema: SchemaRef, batches: Vec<RecordBatch>) -> Self {
         QueryResult { schema, batches }
     }
-
-    /// The first `limit` rows as display text, one vector of cells per row, and whether
-    /// rows were left out.
-    fn cells(&self, limit: usize) -> PyResult<(Vec<Vec<String>>, bool)> {
-        let options = prefdb::display_options();
-        let mut rows = Vec::new();
-        for batch in &self.batches {
-            let formatters = batch
-                .columns()
-                .iter()
-                .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| PyValueError::new_err(e.to_string()))?;
-            for row in 0..batch.num_rows() {
-                if rows.len() == limit {
-                    return Ok((rows, true));
-                }
-                rows.push(
-                    formatters
-                        .iter()
-                        .map(|f| f.value(row).to_string())
-                        .collect(),
-                );
-            }
-        }
-        Ok((rows, false))
-    }
 }
 
 #[pymethods]
@@ -99,9 +72,31 @@ impl QueryResult {
         PyCapsule::new_with_value(py, stream, c"arrow_array_stream")
     }
 
-    /// The first `limit` rows as text cells, and whether there are more.
+    /// The first `limit` rows as display text, one vector of cells per row, and whether
+    /// rows were left out.
     fn _cells(&self, limit: usize) -> PyResult<(Vec<Vec<String>>, bool)> {
-        self.cells(limit)
+        let options = prefdb::display_options();
+        let mut rows = Vec::new();
+        for batch in &self.batches {
+            let formatters = batch
+                .columns()
+                .iter()
+                .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| PyValueError::new_err(e.to_string()))?;
+            for row in 0..batch.num_rows() {
+                if rows.len() == limit {
+                    return Ok((rows, true));
+                }
+                rows.push(
+                    formatters
+                        .iter()
+                        .map(|f| f.value(row).to_string())
+                        .collect(),
+                );
+            }
+        }
+        Ok((rows, false))
     }
 
     /// The first `limit` rows as a text table, as the CLI prints it.

@@ -37,19 +37,17 @@ impl Session {
     ) -> PyResult<Self> {
         let loaded = prefdb::session::load_config(config.as_deref())
             .map_err(|e| ConfigError::new_err(prefdb::user_message(&e)))?;
-        if let Some(size) = &memory_limit {
-            prefdb::limits::memory_limit_from(Some(size)).map_err(|e| {
+        let memory_limit =
+            prefdb::limits::memory_limit_from(memory_limit.as_deref()).map_err(|e| {
                 ConfigError::new_err(format!("memory_limit: {}", prefdb::user_message(&e)))
             })?;
-        }
-        let ctx =
-            prefdb::session::open_embedded(&loaded, memory_limit.as_deref()).map_err(|e| {
-                let message = prefdb::user_message(&e);
-                ConfigError::new_err(match &config {
-                    Some(path) => format!("config file '{}': {message}", path.display()),
-                    None => message,
-                })
-            })?;
+        let ctx = prefdb::session::open_embedded(&loaded, memory_limit).map_err(|e| {
+            let message = prefdb::user_message(&e);
+            ConfigError::new_err(match &config {
+                Some(path) => format!("config file '{}': {message}", path.display()),
+                None => message,
+            })
+        })?;
         let registered = ctx.clone();
         wait(py, async move {
             let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(tables.len());

@@ -368,10 +368,7 @@ async fn register_tables(
 
 async fn session(tables: &TableArgs) -> Result<datafusion::prelude::SessionContext, String> {
     let config = load_config(tables)?;
-    let memory_limit = tables.memory_limit.as_deref();
-    // The flag's own check first, so that its error names the flag.
-    self::memory_limit(tables)?;
-    let ctx = prefdb::session::open_embedded(&config, memory_limit)
+    let ctx = prefdb::session::open_embedded(&config, memory_limit(tables)?)
         .map_err(|e| in_config_file(tables, e))?;
     register_tables(&ctx, &config, tables).await?;
     Ok(ctx)

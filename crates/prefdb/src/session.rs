@@ -20,12 +20,12 @@ pub fn load_config(path: Option<&Path>) -> Result<Config> {
 }
 
 /// An embedded session (files and URLs named in queries are readable) with the config
-/// file's object-store settings and the memory limit `memory_limit` asks for: a size such
-/// as `4GiB`, `none`, or the default (half of the machine's memory) when absent.
-pub fn open_embedded(config: &Config, memory_limit: Option<&str>) -> Result<SessionContext> {
+/// file's object-store settings and a memory limit in bytes (see
+/// [`crate::limits::memory_limit_from`] for the setting's text and its default).
+pub fn open_embedded(config: &Config, memory_limit: Option<usize>) -> Result<SessionContext> {
     crate::new_context_with(&ContextOptions {
         url_tables: true,
-        memory_limit: crate::limits::memory_limit_from(memory_limit)?,
+        memory_limit,
         stores: crate::stores::settings_from_config(&config.stores),
     })
 }
