@@ -17,19 +17,15 @@
 
 pub mod agreement;
 pub mod calibration;
-pub mod controlled;
-pub mod elo;
 pub mod flat;
 pub mod items;
 pub mod judge;
 pub mod leaderboard;
 pub mod memory;
 mod numbers;
-pub mod openskill;
 pub mod options;
 mod ordered;
 pub mod pairwise;
-pub mod plackett_luce;
 mod ranked;
 pub mod scalar;
 pub mod spec;
@@ -56,10 +52,10 @@ pub fn aggregate_functions_with(budget: &MemoryBudget) -> Vec<AggregateUDF> {
         pairwise::win_matrix_udaf(budget),
         pairwise::avg_win_rate_udaf(budget),
         pairwise::intransitivity_udaf(budget),
-        elo::elo_rank_udaf(),
-        plackett_luce::pl_rank_udaf(budget),
-        controlled::bt_rank_controlled_udaf(budget),
-        openskill::openskill_rank_udaf(),
+        pairwise::elo::elo_rank_udaf(),
+        pairwise::plackett_luce::pl_rank_udaf(budget),
+        pairwise::controlled::bt_rank_controlled_udaf(budget),
+        pairwise::openskill::openskill_rank_udaf(),
     ]
     .into_iter()
     .chain(agreement::agreement_udafs(budget))

@@ -1,6 +1,8 @@
-//! Pairwise ranking: `bt_rank`, `win_matrix` and `avg_win_rate`.
+//! Pairwise ranking. This file: `bt_rank`, `newman_rank`, `win_matrix`, `avg_win_rate` and
+//! `intransitivity`, which share the pair table; the other models of the family each have a
+//! file here (`elo`, `openskill`, `plackett_luce`, `controlled`), and `spec` declares them all.
 //!
-//! All three share one argument layout and one accumulator. The partial state is
+//! The pair-table functions share one argument layout and one accumulator. The partial state is
 //! [`PairCounts`]: per unordered pair of items, the weighted wins of each side and the
 //! weighted ties. Partial states merge by addition; every statistic is computed once, in
 //! `evaluate`, on the merged state. Nothing is ever computed per row but the counts.
@@ -28,7 +30,11 @@ use prefdb_stats::pairwise::{
 };
 use std::sync::Arc;
 
+pub mod controlled;
+pub mod elo;
 mod groups;
+pub mod openskill;
+pub mod plackett_luce;
 pub(crate) mod spec;
 
 /// Which function of the family an instance implements.
