@@ -1,10 +1,12 @@
 //! Item keys: the SQL values that name items (model names, ids), mapped to the dense `u32`
 //! ids the kernels work with.
 
+use crate::spec::is_text;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Int64Array, LargeStringArray, StringArray, StringBuilder,
     StringViewArray,
 };
+use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::common::{internal_err, plan_err, HashMap, Result};
 use std::sync::Arc;
@@ -35,6 +37,8 @@ impl ItemKind {
             (ItemKind::Text, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) => {
                 original.clone()
             }
+            // Read by key: each distinct value is interned once per batch.
+            (ItemKind::Text, DataType::Dictionary(_, value)) if is_text(value) => original.clone(),
             (ItemKind::Text, _) => DataType::Utf8,
             (ItemKind::Integer, _) => DataType::Int64,
         }
@@ -61,6 +65,13 @@ pub enum ItemColumn<'a> {
     LargeUtf8(&'a LargeStringArray),
     Utf8View(&'a StringViewArray),
     Int64(&'a Int64Array),
+    /// Dictionary-encoded text: each row's key into `values`, and which rows are valid
+    /// (a NULL key or a NULL value is a NULL item).
+    Dictionary {
+        keys: Vec<usize>,
+        valid: Option<NullBuffer>,
+        values: Box<ItemColumn<'a>>,
+    },
     AllNull,
 }
 
@@ -72,6 +83,20 @@ impl<'a> ItemColumn<'a> {
             DataType::Utf8View => ItemColumn::Utf8View(array.as_string_view()),
             DataType::Int64 => ItemColumn::Int64(array.as_primitive::<Int64Type>()),
             DataType::Null => ItemColumn::AllNull,
+            DataType::Dictionary(_, value) if is_text(value) => {
+                let dictionary = array.as_any_dictionary();
+                // No values: every key is NULL (and `normalized_keys` would panic).
+                let keys = if dictionary.values().is_empty() {
+                    vec![0; array.len()]
+                } else {
+                    dictionary.normalized_keys()
+                };
+                ItemColumn::Dictionary {
+                    keys,
+                    valid: array.logical_nulls(),
+                    values: Box::new(ItemColumn::new(dictionary.values())?),
+                }
+            }
             other => return internal_err!("unexpected item column type {other}"),
         })
     }
@@ -83,6 +108,9 @@ impl<'a> ItemColumn<'a> {
             ItemColumn::LargeUtf8(a) => a.is_valid(row).then(|| ItemRef::Text(a.value(row))),
             ItemColumn::Utf8View(a) => a.is_valid(row).then(|| ItemRef::Text(a.value(row))),
             ItemColumn::Int64(a) => a.is_valid(row).then(|| ItemRef::Integer(a.value(row))),
+            ItemColumn::Dictionary { keys, values, .. } => {
+                self.is_valid(row).then(|| values.get(keys[row])).flatten()
+            }
             ItemColumn::AllNull => None,
         }
     }
@@ -94,7 +122,21 @@ impl<'a> ItemColumn<'a> {
             ItemColumn::LargeUtf8(a) => a.is_valid(row),
             ItemColumn::Utf8View(a) => a.is_valid(row),
             ItemColumn::Int64(a) => a.is_valid(row),
+            ItemColumn::Dictionary { valid, .. } => valid.as_ref().is_none_or(|v| v.is_valid(row)),
             ItemColumn::AllNull => false,
+        }
+    }
+
+    /// The number of rows.
+    fn len(&self) -> usize {
+        match self {
+            ItemColumn::Utf8(a) => a.len(),
+            ItemColumn::LargeUtf8(a) => a.len(),
+            ItemColumn::Utf8View(a) => a.len(),
+            ItemColumn::Int64(a) => a.len(),
+            ItemColumn::Dictionary { keys, .. } => keys.len(),
+            // Only ever a dictionary's values; their count does not matter.
+            ItemColumn::AllNull => 0,
         }
     }
 
@@ -263,6 +305,8 @@ pub struct ItemReader<'a> {
     column: ItemColumn<'a>,
     views: Option<&'a [u128]>,
     cache: ViewCache,
+    /// For a dictionary column, the id of each dictionary value once a row has used it.
+    by_key: Vec<u32>,
 }
 
 impl<'a> ItemReader<'a> {
@@ -272,10 +316,15 @@ impl<'a> ItemReader<'a> {
             ItemColumn::Utf8View(a) => Some(&a.views()[..]),
             _ => None,
         };
+        let by_key = match &column {
+            ItemColumn::Dictionary { values, .. } => vec![FREE; values.len()],
+            _ => Vec::new(),
+        };
         Ok(Self {
             column,
             views,
             cache: ViewCache::default(),
+            by_key,
         })
     }
 
@@ -288,6 +337,14 @@ impl<'a> ItemReader<'a> {
     #[inline]
     pub fn id(&mut self, items: &mut ItemInterner, row: usize) -> Result<u32> {
         let Some(views) = self.views else {
+            if let ItemColumn::Dictionary { keys, values, .. } = &self.column {
+                let key = keys[row];
+                if self.by_key[key] == FREE {
+                    let value = values.get(key).expect("a valid row's value");
+                    self.by_key[key] = items.intern(value)?;
+                }
+                return Ok(self.by_key[key]);
+            }
             return items.intern(self.item(row));
         };
         let view = views[row];
@@ -605,5 +662,50 @@ mod view_tests {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod dictionary_tests {
+    use super::*;
+    use datafusion::arrow::array::{DictionaryArray, Int8Array};
+    use datafusion::arrow::datatypes::Int8Type;
+
+    /// A dictionary column reads as its values: NULL keys and NULL values are NULL items,
+    /// and each value is interned once, when a row first uses it.
+    #[test]
+    fn dictionary_items_read_by_key() {
+        let values: ArrayRef = Arc::new(StringArray::from(vec![
+            Some("b"),
+            None,
+            Some("a"),
+            Some("unused"),
+        ]));
+        let keys = Int8Array::from(vec![Some(2), Some(0), None, Some(1), Some(2), Some(0)]);
+        let array: ArrayRef = Arc::new(DictionaryArray::<Int8Type>::try_new(keys, values).unwrap());
+        let column = ItemColumn::new(&array).unwrap();
+        let valid: Vec<bool> = (0..6).map(|row| column.is_valid(row)).collect();
+        assert_eq!(valid, [true, true, false, false, true, true]);
+        let mut items = ItemInterner::new(ItemKind::Text);
+        let mut reader = ItemReader::new(&array).unwrap();
+        let ids: Vec<u32> = [0, 1, 4, 5]
+            .iter()
+            .map(|&row| reader.id(&mut items, row).unwrap())
+            .collect();
+        assert_eq!(ids, [0, 1, 0, 1]);
+        assert_eq!(
+            items.len(),
+            2,
+            "'unused' and the NULL value are never interned"
+        );
+        let empty: ArrayRef = Arc::new(
+            DictionaryArray::<Int8Type>::try_new(
+                Int8Array::from(vec![None, None]),
+                Arc::new(StringArray::from(Vec::<&str>::new())),
+            )
+            .unwrap(),
+        );
+        let column = ItemColumn::new(&empty).unwrap();
+        assert!(!column.is_valid(0) && !column.is_valid(1));
     }
 }

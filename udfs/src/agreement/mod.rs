@@ -12,6 +12,7 @@
 use crate::items::{ItemColumn, ItemInterner, ItemKind};
 use crate::memory::{bytes_of, MemoryBudget, Workspace};
 use crate::spec::aggregate::{Call, Family, PrefdbAggregate};
+use crate::spec::is_text;
 use crate::spec::{struct_fields, FunctionSpec, Options};
 use crate::state::{list_fields, StateRows};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, StructArray, UInt32Array};
@@ -114,10 +115,6 @@ impl AgreementFunction {
         }
         Ok(())
     }
-}
-
-fn is_text(t: &DataType) -> bool {
-    matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
 }
 
 /// All agreement functions, in documentation order.

@@ -7,6 +7,7 @@ use crate::items::{ItemColumn, ItemInterner, ItemKind, ItemRef};
 use crate::leaderboard::{by_canonical_id, Ranking};
 use crate::memory::{bytes_of, MemoryBudget};
 use crate::spec::aggregate::{Call, Family, PrefdbAggregate};
+use crate::spec::is_text;
 use crate::spec::{struct_fields, FunctionSpec, Options};
 use crate::state::{corrupt, list_fields, wrap, StateRows};
 use datafusion::arrow::array::{
@@ -51,10 +52,6 @@ impl JudgeFunction {
 pub struct JudgeConfig {
     k: f64,
     rule: RankRule,
-}
-
-fn is_text(t: &DataType) -> bool {
-    matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
 }
 
 /// A verdict argument: text, or a number where 1 = a (first), 0 = b (second), 0.5 = tie.

@@ -93,7 +93,8 @@ pub enum ArgType {
     Any,
 }
 
-fn is_text(t: &DataType) -> bool {
+/// Whether `t` is one of Arrow's string types.
+pub(crate) fn is_text(t: &DataType) -> bool {
     matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
 }
 
