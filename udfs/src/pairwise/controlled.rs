@@ -102,10 +102,6 @@ impl Family for BtRankControlled {
         spec.coerce_rest(types, coerced)
     }
 
-    fn item_type(&self, data: &[DataType]) -> Result<DataType> {
-        Ok(ItemKind::of(NAME, "the first item argument", &data[0])?.output_type())
-    }
-
     fn state_fields(&self, name: &str, args: &[FieldRef]) -> Result<Vec<FieldRef>> {
         let item = self.item_type(&[args[0].data_type().clone()])?;
         Ok(list_fields(

@@ -298,10 +298,6 @@ impl Family for PairwiseFunction {
         }
     }
 
-    fn item_type(&self, data: &[DataType]) -> Result<DataType> {
-        Ok(ItemKind::of(self.name(), "the first item argument", &data[0])?.output_type())
-    }
-
     fn state_fields(&self, name: &str, args: &[FieldRef]) -> Result<Vec<FieldRef>> {
         let item = self.item_type(&[args[0].data_type().clone()])?;
         Ok(crate::state::list_fields(
