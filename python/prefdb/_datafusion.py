@@ -9,11 +9,6 @@ from . import _prefdb
 
 T = TypeVar("T")
 
-_USAGE = (
-    "leaderboard takes one argument, a query string, e.g. "
-    "leaderboard('SELECT bt_rank(model_a, model_b, winner) FROM votes')"
-)
-
 
 def register(ctx: Any) -> None:
     import datafusion
@@ -45,7 +40,7 @@ def _leaderboard(query: Any, *rest: Any, session: Any) -> Any:
     import datafusion
 
     if rest:
-        raise _prefdb.PlanError(_USAGE)
+        raise _prefdb.PlanError(_prefdb.LEADERBOARD_USAGE)
     text = _string_literal(query)
     # Only a query: never DDL, DML or a SET smuggled in through the string.
     only_queries = (
@@ -63,13 +58,13 @@ def _string_literal(expr: Any) -> str:
     try:
         literal = expr.to_variant()
     except Exception:  # not a literal at all
-        raise _prefdb.PlanError(_USAGE) from None
+        raise _prefdb.PlanError(_prefdb.LEADERBOARD_USAGE) from None
     if type(literal).__name__ != "Literal" or str(literal.data_type()) not in (
         "Utf8",
         "LargeUtf8",
         "Utf8View",
     ):
-        raise _prefdb.PlanError(_USAGE)
+        raise _prefdb.PlanError(_prefdb.LEADERBOARD_USAGE)
     return str(literal)
 
 

@@ -7,6 +7,7 @@ import pyarrow
 __version__: str
 DATAFUSION_VERSION: str
 DATAFUSION_MAJOR: int
+LEADERBOARD_USAGE: str
 
 class Error(Exception): ...
 class PlanError(Error): ...

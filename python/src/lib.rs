@@ -51,6 +51,7 @@ fn _prefdb(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(function_names, m)?)?;
     m.add_function(wrap_pyfunction!(flatten_sql, m)?)?;
     m.add("DATAFUSION_MAJOR", ffi::major_version())?;
+    m.add("LEADERBOARD_USAGE", prefdb_udfs::flat::USAGE)?;
     m.add("DATAFUSION_VERSION", datafusion::DATAFUSION_VERSION)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     for (name, class) in [

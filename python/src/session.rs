@@ -56,7 +56,7 @@ impl Session {
             }
             prefdb::session::register_tables(&registered, &loaded, pairs).await
         })
-        .map_err(as_table_error)?;
+        .map_err(|e| as_table_error(py, e))?;
         Ok(Session { ctx })
     }
 
@@ -68,7 +68,7 @@ impl Session {
             let _ = ctx.deregister_table(&name);
             prefdb::register_table(&ctx, &name, &location).await
         })
-        .map_err(as_table_error)
+        .map_err(|e| as_table_error(py, e))
     }
 
     /// Register Arrow data under `name`: anything with `__arrow_c_stream__` (read to its
@@ -139,15 +139,13 @@ impl Session {
 }
 
 /// A failure to register a table: [`TableError`], whatever DataFusion's kind.
-fn as_table_error(e: PyErr) -> PyErr {
-    Python::attach(|py| {
-        let ours = e.is_instance_of::<crate::errors::Error>(py);
-        if ours && !e.is_instance_of::<TableError>(py) {
-            TableError::new_err(e.value(py).to_string())
-        } else {
-            e
-        }
-    })
+fn as_table_error(py: Python<'_>, e: PyErr) -> PyErr {
+    let ours = e.is_instance_of::<crate::errors::Error>(py);
+    if ours && !e.is_instance_of::<TableError>(py) {
+        TableError::new_err(e.value(py).to_string())
+    } else {
+        e
+    }
 }
 
 /// `batches` without the schema metadata pandas writes (`pandas`: its dtypes and index),

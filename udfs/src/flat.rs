@@ -33,7 +33,8 @@ are repeated on each row. A NULL or empty list yields no rows. It is an error if
 has no such column or more than one, or if another column has the name of a struct field \
 (alias it).";
 
-const USAGE: &str = "leaderboard takes one argument, a query string, e.g. \
+/// How to call `leaderboard`, the error for any other call.
+pub const USAGE: &str = "leaderboard takes one argument, a query string, e.g. \
 leaderboard('SELECT bt_rank(model_a, model_b, winner) FROM votes')";
 
 #[derive(Debug, Default)]
