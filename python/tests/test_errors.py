@@ -67,8 +67,8 @@ PLAN_ERRORS = {
 EXECUTION_ERRORS = {
     "SELECT bt_rank(a, b, o) FROM (VALUES ('x', 'y', 'bogus')) AS t(a, b, o)": (
         "bt_rank: unknown outcome 'bogus' (expected one of 'a', 'b', 'tie', 'model_a', "
-        "'model_b', 'tie (bothbad)', 'left', 'right', matched case-insensitively, or a number "
-        "in [0, 1])"
+        "'model_b', 'tie (bothbad)', 'both_bad', 'left', 'right', matched case-insensitively, or a "
+        "number in [0, 1])"
     ),
     """SELECT bt_rank("left", "right", winner, 'prior=0') FROM votes WHERE "left" = 'GPT 4'""": (
         "bt_rank: with prior=0 the maximum-likelihood ratings do not exist because item "

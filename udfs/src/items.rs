@@ -529,6 +529,19 @@ impl ItemInterner {
         self.take(0..self.len())
     }
 
+    /// The id of the item written as `text` (an integer item as its decimal digits), if
+    /// interned.
+    pub fn find(&self, text: &str) -> Option<usize> {
+        match self {
+            ItemInterner::Text { ids, .. } => ids.get(text).map(|&id| id as usize),
+            ItemInterner::Integer { ids, .. } => text
+                .parse::<i64>()
+                .ok()
+                .and_then(|v| ids.get(&v))
+                .map(|&id| id as usize),
+        }
+    }
+
     /// A readable name for an item, for error messages.
     pub fn display(&self, id: usize) -> String {
         match self {

@@ -53,6 +53,9 @@ pub(crate) struct Ranking<'a> {
     /// `(ci_lower, ci_upper)` per canonical id; the rank range follows from them. NULL when
     /// absent.
     pub intervals: Option<Bounds>,
+    /// The intervals reported instead of `intervals` when they differ (`anchor=`: relative
+    /// to the anchor); the rank range still comes from `intervals`.
+    pub reported: Option<Bounds>,
     /// The fitted tie parameter of `bt_rank`'s tie models, the same on every row; NULL
     /// when absent.
     pub tie_param: Option<f64>,
@@ -247,8 +250,16 @@ impl Ranking<'_> {
                 let lower: Vec<Option<f64>> = order.iter().map(|&i| lower[i]).collect();
                 let upper: Vec<Option<f64>> = order.iter().map(|&i| upper[i]).collect();
                 let (best, worst) = rank_ranges(&lower, &upper);
-                out.ci_lower.extend(lower);
-                out.ci_upper.extend(upper);
+                match &self.reported {
+                    Some((lower, upper)) => {
+                        out.ci_lower.extend(order.iter().map(|&i| lower[i]));
+                        out.ci_upper.extend(order.iter().map(|&i| upper[i]));
+                    }
+                    None => {
+                        out.ci_lower.extend(lower);
+                        out.ci_upper.extend(upper);
+                    }
+                }
                 out.rank_lower.extend(best);
                 out.rank_upper.extend(worst);
             }

@@ -247,7 +247,7 @@ fn score_comparison_fields() -> Fields {
 }
 
 const VERDICTS: &str = "'a' | 'first' | 'left' | 'model_a' (the first response), 'b' | 'second' | \
-'right' | 'model_b', 'tie' | 'tie (bothbad)', or 1 / 0 / 0.5";
+'right' | 'model_b', 'tie' | 'tie (bothbad)' | 'both_bad', or 1 / 0 / 0.5";
 
 /// A verdict from text or a number; `None` for NULL.
 fn verdict_at(function: &str, column: &VerdictColumn, row: usize) -> Result<Option<Verdict>> {
@@ -260,7 +260,7 @@ fn verdict_at(function: &str, column: &VerdictColumn, row: usize) -> Result<Opti
                     Ok(Some(Verdict::First))
                 } else if is(&["b", "second", "right", "model_b"]) {
                     Ok(Some(Verdict::Second))
-                } else if is(&["tie", "tie (bothbad)"]) {
+                } else if is(&["tie", "tie (bothbad)", "both_bad"]) {
                     Ok(Some(Verdict::Tie))
                 } else {
                     exec_err!("{function}: unknown verdict '{s}' (expected {VERDICTS})")
@@ -413,6 +413,7 @@ impl KeyedAccumulator {
             rank_tolerance: 1e-12,
             totals: None,
             intervals: None,
+            reported: None,
             tie_param: None,
         }
         .into_scalar()

@@ -12,7 +12,7 @@ use crate::spec::{
 const VERDICT: Arg = Arg::required(
     "verdict",
     Outcome,
-    "The chosen position, or a tie: 'a' | 'first' | 'left' | 'model_a' (the first response), 'b' | 'second' | 'right' | 'model_b', 'tie' | 'tie (bothbad)' (case-insensitive), or 1 / 0 / 0.5.",
+    "The chosen position, or a tie: 'a' | 'first' | 'left' | 'model_a' (the first response), 'b' | 'second' | 'right' | 'model_b', 'tie' | 'tie (bothbad)' | 'both_bad' (case-insensitive), or 1 / 0 / 0.5.",
 );
 
 pub(crate) static POSITION_FIELDS: &[OutField] = &[
@@ -56,7 +56,7 @@ pub(crate) static SCORE_COMPARISON_INCONSISTENCY: FunctionSpec = FunctionSpec {
         Arg::required(
             "verdict",
             Outcome,
-            "The judge's pairwise verdict on the same two responses: 'a' | 'first' | 'left' | 'model_a' (the first response), 'b' | 'second' | 'right' | 'model_b', 'tie' | 'tie (bothbad)' (case-insensitive), or 1 / 0 / 0.5.",
+            "The judge's pairwise verdict on the same two responses: 'a' | 'first' | 'left' | 'model_a' (the first response), 'b' | 'second' | 'right' | 'model_b', 'tie' | 'tie (bothbad)' | 'both_bad' (case-insensitive), or 1 / 0 / 0.5.",
         ),
     ],
     output: Output::Struct(SCORE_COMPARISON_FIELDS),

@@ -8,7 +8,8 @@ use crate::items::{ItemColumn, ItemInterner, ItemKind};
 use crate::leaderboard::{fisher_bounds, item_type, Ranking};
 use crate::memory::{bytes_of, MemoryBudget};
 use crate::options::row_weight;
-use crate::pairwise::{check_dense_size, coerce_item_pair, OutcomeColumn};
+use crate::pairwise::anchor::{Anchor, Spread};
+use crate::pairwise::{check_dense_size, coerce_item_pair, reweight_floor, OutcomeColumn};
 use crate::spec::aggregate::{Call, Family, PrefdbAggregate};
 use crate::spec::{struct_fields, ArgType, FunctionSpec, Options};
 use crate::state::{list_fields, wrap, StateRows};
@@ -22,7 +23,8 @@ use datafusion::logical_expr::{Accumulator, AggregateUDF};
 use prefdb_stats::calibration::scores::normal_upper_quantile;
 use prefdb_stats::pairwise::bradley_terry::to_elo_scale;
 use prefdb_stats::pairwise::{
-    fit_controlled, Battles, BtOptions, ItemTotals, TieHandling, STRENGTH_RANK_TOLERANCE,
+    fit_controlled_with, Battles, BtOptions, ControlledOptions, ItemTotals, Meat, TieHandling,
+    STRENGTH_RANK_TOLERANCE,
 };
 use prefdb_stats::special::normal_cdf;
 use std::sync::Arc;
@@ -32,12 +34,14 @@ const MAX_FEATURES: usize = 100;
 
 const NAME: &str = "bt_rank_controlled";
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     fit: BtOptions,
     scale: f64,
     base: f64,
     confidence: f64,
+    contextual: ControlledOptions,
+    anchor: Option<Anchor>,
 }
 
 pub fn coefficient_fields() -> Fields {
@@ -78,6 +82,16 @@ impl Family for BtRankControlled {
             scale: o.number("scale").unwrap_or_default(),
             base: o.number("base").unwrap_or_default(),
             confidence: o.number("confidence").unwrap_or_default(),
+            contextual: ControlledOptions {
+                normalize: o.choice("normalize") == Some("true"),
+                coef_reg: o.number("coef_reg").unwrap_or_default(),
+                reweight: reweight_floor(o),
+                meat: match o.choice("se") {
+                    Some("sandwich") => Meat::Observed,
+                    _ => Meat::Expected,
+                },
+            },
+            anchor: Anchor::from_options(o),
         })
     }
 
@@ -120,7 +134,7 @@ impl Family for BtRankControlled {
     fn accumulator(&self, call: &Call<'_, Config>) -> Result<Box<dyn Accumulator>> {
         let kind = ItemKind::of(NAME, "the first item argument", call.data_type(0))?;
         Ok(Box::new(ControlledAccumulator {
-            config: *call.config,
+            config: call.config.clone(),
             weight: call.data == 5,
             items: ItemInterner::new(kind),
             n_features: None,
@@ -277,7 +291,8 @@ impl Accumulator for ControlledAccumulator {
             bytes_of::<f64>(3 * (n + p) * (n + p) + self.battles.weight.len() * (p + 4)),
         )?;
         let (original, battles) = self.canonical(p);
-        let fit = fit_controlled(n, p, &battles, &self.config.fit).map_err(|e| {
+        let fit = fit_controlled_with(n, p, &battles, &self.config.fit, &self.config.contextual)
+            .map_err(|e| {
             datafusion::common::DataFusionError::Execution(format!(
                 "{NAME}: {e}; a constant or collinear feature (e.g. one that is always 0, or \
                      a constant with items always in the same order), or a feature that predicts \
@@ -288,17 +303,30 @@ impl Accumulator for ControlledAccumulator {
         let se = |i: usize| fit.covariance.as_ref().map(|c| c[i][i].max(0.0).sqrt());
         // The leaderboard, by original item id.
         let unit = self.config.scale / std::f64::consts::LN_10;
-        let canonical_ratings: Vec<f64> = fit
+        let mut canonical_ratings: Vec<f64> = fit
             .strengths
             .iter()
             .map(|&s| to_elo_scale(s, self.config.scale, self.config.base))
             .collect();
-        let (lower, upper) = fisher_bounds(
+        let mut intervals = Some(fisher_bounds(
             &canonical_ratings,
             fit.covariance.as_ref(),
             self.config.confidence,
             unit,
-        );
+        ));
+        let reported = match &self.config.anchor {
+            None => None,
+            Some(anchor) => anchor.apply(
+                NAME,
+                &self.items,
+                &original,
+                &mut canonical_ratings,
+                &mut intervals,
+                Spread::Covariance(fit.covariance.as_ref()),
+                self.config.confidence,
+                unit,
+            )?,
+        };
         let mut totals = vec![ItemTotals::default(); n];
         for r in 0..battles.a.len() {
             let (a, b) = (battles.a[r] as usize, battles.b[r] as usize);
@@ -310,7 +338,8 @@ impl Accumulator for ControlledAccumulator {
             ratings: canonical_ratings,
             rank_tolerance: STRENGTH_RANK_TOLERANCE * unit,
             totals: Some(totals),
-            intervals: Some((lower, upper)),
+            intervals,
+            reported,
             tie_param: None,
         }
         .into_entries()?;

@@ -173,6 +173,7 @@ impl Accumulator for EloAccumulator {
             rank_tolerance: 1e-9 * self.options.scale,
             totals: Some(by_canonical_id(&totals, &ids)),
             intervals: None,
+            reported: None,
             tie_param: None,
         }
         .into_scalar()

@@ -12,6 +12,7 @@ use crate::leaderboard::{fisher_bounds, Bounds, Ranking};
 use crate::memory::{bytes_of, MemoryBudget, Workspace};
 use crate::options::row_weight;
 use crate::spec::aggregate::{Call, Family, PrefdbAggregate};
+use anchor::{Anchor, Spread};
 use crate::spec::{struct_fields, FunctionSpec, Options, OutField};
 use crate::state::StateRows;
 use datafusion::arrow::array::{
@@ -23,13 +24,15 @@ use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
 use datafusion::logical_expr::{Accumulator, AggregateUDF, GroupsAccumulator};
 use prefdb_stats::pairwise::bradley_terry::{to_elo_scale, MleObstacle};
 use prefdb_stats::pairwise::{
-    average_win_rate, bootstrap_bradley_terry, bootstrap_tie_model, fisher_covariance,
+    average_win_rate, bootstrap_bradley_terry, bootstrap_tie_model, bt_covariance,
     fit_bradley_terry, fit_tie_model, intransitivity, item_totals, order_by_score_desc,
-    pair_win_rate, tie_model_covariance, BootstrapOptions, BtError, BtOptions, PairCounts,
-    PairOutcomes, TieHandling, TieModel, STRENGTH_RANK_TOLERANCE,
+    pair_reweights, pair_win_rate, scale_pairs, tie_model_covariance_with, BootstrapOptions,
+    BtError, BtOptions, Meat, PairCounts, PairOutcomes, TieHandling, TieModel,
+    STRENGTH_RANK_TOLERANCE,
 };
 use std::sync::Arc;
 
+pub(crate) mod anchor;
 pub mod controlled;
 pub mod elo;
 mod groups;
@@ -56,7 +59,7 @@ impl PairwiseFunction {
 }
 
 /// Settings of `bt_rank`, parsed from its options literal.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct BtConfig {
     pub fit: BtOptions,
     /// `ties=davidson` or `ties=rao_kupper`: ties as a model parameter.
@@ -66,6 +69,9 @@ pub struct BtConfig {
     /// Where `ci_lower`/`ci_upper` and the rank range come from.
     pub intervals: Intervals,
     pub confidence: f64,
+    /// `reweight=pair`: the floor of a pair's number of votes, `min_pair_count`.
+    pub reweight: Option<f64>,
+    pub(crate) anchor: Option<Anchor>,
 }
 
 /// The interval method of `bt_rank` and `pl_rank`.
@@ -74,6 +80,8 @@ pub enum Intervals {
     None,
     /// `se=fisher`: the observed Fisher information.
     Fisher,
+    /// `se=sandwich`: the robust covariance `H⁻¹ G H⁻¹`.
+    Sandwich,
     /// `bootstrap=B, seed=S`: percentile intervals from B resamples of the pair table (or,
     /// for `pl_rank`, of the rankings).
     Bootstrap {
@@ -87,22 +95,28 @@ impl Intervals {
     /// interval method, and at least 2 replicates.
     pub(crate) fn from_options(o: &Options) -> Result<Self> {
         let function = o.function();
-        let fisher = o.choice("se") == Some("fisher");
+        let se = o.choice("se").unwrap_or("none");
         let seed = o.integer("seed").unwrap_or_default();
-        match (fisher, o.count("bootstrap").unwrap_or_default()) {
-            (true, 0) => Ok(Intervals::Fisher),
-            (true, _) => plan_err!(
-                "{function}: choose one interval method, se=fisher or bootstrap=..., not both"
+        match (se, o.count("bootstrap").unwrap_or_default()) {
+            ("fisher", 0) => Ok(Intervals::Fisher),
+            ("sandwich", 0) => Ok(Intervals::Sandwich),
+            ("none", 0) => Ok(Intervals::None),
+            ("none", 1) => plan_err!("{function}: bootstrap must be at least 2 replicates, got 1"),
+            ("none", replicates) => Ok(Intervals::Bootstrap { replicates, seed }),
+            (se, _) => plan_err!(
+                "{function}: choose one interval method, se={se} or bootstrap=..., not both"
             ),
-            (false, 0) => Ok(Intervals::None),
-            (false, 1) => plan_err!("{function}: bootstrap must be at least 2 replicates, got 1"),
-            (false, replicates) => Ok(Intervals::Bootstrap { replicates, seed }),
         }
     }
 }
 
 /// Items up to which `se=fisher` inverts the dense information matrix.
 pub(crate) const FISHER_MAX_ITEMS: usize = 5000;
+
+/// Items up to which `se=sandwich` (and `se=fisher` on reweighted pairs) forms
+/// `H⁻¹ G H⁻¹`: two dense items × items products, about 2 × items³ operations (seconds at
+/// this size).
+pub(crate) const SANDWICH_MAX_ITEMS: usize = 2000;
 
 /// Items up to which the models fitted by dense Newton steps (the tie models, `newman_rank`,
 /// `pl_rank`, `bt_rank_controlled`) are fitted: each step factors an items × items matrix,
@@ -129,6 +143,7 @@ pub(crate) fn check_interval_size(function: &str, intervals: Intervals, n: usize
     match intervals {
         Intervals::None => Ok(()),
         Intervals::Fisher => check_fisher_size(function, n),
+        Intervals::Sandwich => check_sandwich_size(function, "se=sandwich", n),
         Intervals::Bootstrap { replicates, .. } => {
             if replicates.saturating_mul(n) > BOOTSTRAP_MAX_VALUES {
                 return exec_err!(
@@ -150,6 +165,17 @@ pub(crate) fn check_finite_counts(function: &str, pairs: &[PairOutcomes]) -> Res
     {
         return exec_err!(
             "{function}: the weights add up past the largest representable number; scale them down"
+        );
+    }
+    Ok(())
+}
+
+/// The error of a sandwich covariance (`what`: the option that asks for it) on more than
+/// [`SANDWICH_MAX_ITEMS`] items.
+pub(crate) fn check_sandwich_size(function: &str, what: &str, n: usize) -> Result<()> {
+    if n > SANDWICH_MAX_ITEMS {
+        return exec_err!(
+            "{function}: {what} multiplies items × items matrices and supports up to {SANDWICH_MAX_ITEMS} items, got {n}"
         );
     }
     Ok(())
@@ -189,8 +215,15 @@ impl BtConfig {
             base: o.number("base").unwrap_or_default(),
             intervals: Intervals::from_options(o)?,
             confidence: o.number("confidence").unwrap_or_default(),
+            reweight: reweight_floor(o),
+            anchor: Anchor::from_options(o),
         })
     }
+}
+
+/// `min_pair_count` when the call asks for `reweight=pair`.
+pub(crate) fn reweight_floor(o: &Options) -> Option<f64> {
+    (o.choice("reweight") == Some("pair")).then(|| o.number("min_pair_count").unwrap_or(50.0))
 }
 
 /// Positions of the optional outcome and weight arguments, once a trailing options literal
@@ -260,7 +293,7 @@ impl PairwiseFunction {
         Ok(PairwiseAccumulator {
             function: self,
             layout: ArgLayout::of(call.data),
-            config: *call.config,
+            config: call.config.clone(),
             items: ItemInterner::new(kind),
             counts: PairCounts::new(),
             return_type: call.return_type(),
@@ -566,7 +599,7 @@ impl<'a> OutcomeColumn<'a> {
 const DECIDED: [(f64, f64, f64); 3] = [(1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)];
 
 const TEXT_OUTCOMES: &str =
-    "'a', 'b', 'tie', 'model_a', 'model_b', 'tie (bothbad)', 'left', 'right'";
+    "'a', 'b', 'tie', 'model_a', 'model_b', 'tie (bothbad)', 'both_bad', 'left', 'right'";
 
 fn text_outcome(function: &str, s: &str) -> Result<(f64, f64, f64)> {
     // The spellings as arenas export them, matched exactly first.
@@ -574,7 +607,7 @@ fn text_outcome(function: &str, s: &str) -> Result<(f64, f64, f64)> {
     match s {
         "a" | "model_a" | "left" => return Ok(a),
         "b" | "model_b" | "right" => return Ok(b),
-        "tie" | "tie (bothbad)" => return Ok(tie),
+        "tie" | "tie (bothbad)" | "both_bad" => return Ok(tie),
         _ => {}
     }
     let is = |names: &[&str]| names.iter().any(|n| s.eq_ignore_ascii_case(n));
@@ -582,7 +615,7 @@ fn text_outcome(function: &str, s: &str) -> Result<(f64, f64, f64)> {
         Ok(a)
     } else if is(&["b", "model_b", "right"]) {
         Ok(b)
-    } else if is(&["tie", "tie (bothbad)"]) {
+    } else if is(&["tie", "tie (bothbad)", "both_bad"]) {
         Ok(tie)
     } else {
         exec_err!(
@@ -602,7 +635,7 @@ impl PairwiseAccumulator {
         Self {
             function: self.function,
             layout: self.layout,
-            config: self.config,
+            config: self.config.clone(),
             items,
             counts,
             return_type: self.return_type.clone(),
@@ -643,16 +676,25 @@ impl PairwiseAccumulator {
             )?;
         }
         check_interval_size(name, self.config.intervals, n)?;
+        if self.config.reweight.is_some() && self.config.intervals == Intervals::Fisher {
+            check_sandwich_size(name, "se=fisher with reweight=pair", n)?;
+        }
         let _workspace = self.fit_workspace(n, pairs.len())?;
+        // reweight=pair: the fit sees every pair's votes times its factor.
+        let factors = self.config.reweight.map(|floor| pair_reweights(pairs, floor));
+        let fitted: std::borrow::Cow<[PairOutcomes]> = match &factors {
+            Some(f) => std::borrow::Cow::Owned(scale_pairs(pairs, f)),
+            None => std::borrow::Cow::Borrowed(pairs),
+        };
         let (strengths, tie_fit) = match self.config.tie_model {
             None => (
-                fit_bradley_terry(n, pairs, &self.config.fit)
+                fit_bradley_terry(n, &fitted, &self.config.fit)
                     .map_err(|e| self.fit_error(e, v))?
                     .strengths,
                 None,
             ),
             Some(model) => {
-                let f = fit_tie_model(n, pairs, model, &self.config.fit)
+                let f = fit_tie_model(n, &fitted, model, &self.config.fit)
                     .map_err(|e| self.fit_error(e, v))?;
                 (f.strengths.clone(), Some((model, f)))
             }
@@ -665,21 +707,37 @@ impl PairwiseAccumulator {
         };
         let rating = |s: f64| to_elo_scale(s, self.config.scale, self.config.base);
         let unit = self.config.scale / std::f64::consts::LN_10;
+        let mut ratings: Vec<f64> = strengths.iter().map(|&s| rating(s)).collect();
+        let covariance = |meat: Meat| {
+            let factors = factors.as_deref();
+            match &tie_fit {
+                None => bt_covariance(n, &fitted, factors, &strengths, &self.config.fit, meat),
+                Some((model, fit)) => tie_model_covariance_with(
+                    n,
+                    &fitted,
+                    factors,
+                    *model,
+                    &self.config.fit,
+                    fit,
+                    meat,
+                ),
+            }
+        };
+        let mut cov = None;
+        let mut boot = None;
         // Intervals by canonical id, on the rating scale.
-        let intervals: Option<Bounds> = match self.config.intervals {
+        let mut intervals: Option<Bounds> = match self.config.intervals {
             Intervals::None => None,
-            // rating ± z · se · scale / ln 10, se from the observed Fisher information.
-            Intervals::Fisher => {
-                let cov = match &tie_fit {
-                    None => fisher_covariance(n, pairs, &strengths, &self.config.fit),
-                    Some((model, fit)) => {
-                        tie_model_covariance(n, pairs, *model, &self.config.fit, fit)
-                    }
+            // rating ± z · se · scale / ln 10, se from the chosen covariance.
+            Intervals::Fisher | Intervals::Sandwich => {
+                let meat = match self.config.intervals {
+                    Intervals::Sandwich => Meat::Observed,
+                    _ => Meat::Expected,
                 };
-                let ratings: Vec<f64> = strengths.iter().map(|&s| rating(s)).collect();
+                cov = Some(covariance(meat));
                 Some(fisher_bounds(
                     &ratings,
-                    cov.as_ref(),
+                    cov.as_ref().and_then(Option::as_ref),
                     self.config.confidence,
                     unit,
                 ))
@@ -690,26 +748,61 @@ impl PairwiseAccumulator {
                     seed,
                     confidence: self.config.confidence,
                 };
-                let boot = match &tie_fit {
-                    None => bootstrap_bradley_terry(n, pairs, &self.config.fit, &boot_opts),
-                    Some((model, _)) => {
-                        bootstrap_tie_model(n, pairs, *model, &self.config.fit, &boot_opts)
-                    }
+                let factors = factors.as_deref();
+                let b = match &tie_fit {
+                    None => bootstrap_bradley_terry(
+                        n,
+                        pairs,
+                        factors,
+                        &self.config.fit,
+                        &boot_opts,
+                    ),
+                    Some((model, _)) => bootstrap_tie_model(
+                        n,
+                        pairs,
+                        factors,
+                        *model,
+                        &self.config.fit,
+                        &boot_opts,
+                    ),
                 }
                 .map_err(|e| self.fit_error(e, v))?;
-                Some((
-                    boot.lower.iter().map(|&s| Some(rating(s))).collect(),
-                    boot.upper.iter().map(|&s| Some(rating(s))).collect(),
-                ))
+                let bounds = (
+                    b.lower.iter().map(|&s| Some(rating(s))).collect(),
+                    b.upper.iter().map(|&s| Some(rating(s))).collect(),
+                );
+                boot = Some(b);
+                Some(bounds)
+            }
+        };
+        let reported = match &self.config.anchor {
+            None => None,
+            Some(anchor) => {
+                let spread = match (&cov, &boot) {
+                    (Some(c), _) => Spread::Covariance(c.as_ref()),
+                    (_, Some(b)) => Spread::Draws(b),
+                    _ => Spread::None,
+                };
+                anchor.apply(
+                    name,
+                    v.items,
+                    &v.ids,
+                    &mut ratings,
+                    &mut intervals,
+                    spread,
+                    self.config.confidence,
+                    unit,
+                )?
             }
         };
         Ok(Ranking {
             items: v.items,
             ids: &v.ids,
-            ratings: strengths.iter().map(|&s| rating(s)).collect(),
+            ratings,
             rank_tolerance: STRENGTH_RANK_TOLERANCE * unit,
             totals: Some(item_totals(n, pairs)),
             intervals,
+            reported,
             tie_param,
         })
     }
@@ -733,9 +826,15 @@ impl PairwiseAccumulator {
         match self.config.intervals {
             Intervals::None => {}
             // The information matrix, its factor and the covariance.
-            Intervals::Fisher => {
+            Intervals::Fisher if self.config.reweight.is_none() => {
                 workspace.grow(name, "se=fisher", bytes_of::<f64>(3 * (n + 1) * (n + 1)))?
             }
+            // The information, the meat, the inverse and two products.
+            Intervals::Fisher | Intervals::Sandwich => workspace.grow(
+                name,
+                "the sandwich covariance",
+                bytes_of::<f64>(6 * (n + 1) * (n + 1)),
+            )?,
             Intervals::Bootstrap { replicates, .. } => {
                 let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
                 let refit = match self.config.tie_model {

@@ -8,6 +8,7 @@ use crate::items::ItemKind;
 use crate::leaderboard::{fisher_bounds, Bounds, Ranking as Leaderboard};
 use crate::memory::{bytes_of, MemoryBudget};
 use crate::options::row_weight;
+use crate::pairwise::anchor::{Anchor, Spread};
 use crate::pairwise::{check_dense_size, check_interval_size, Intervals};
 use crate::ranked::RankedRows;
 use crate::spec::aggregate::{Call, Family, PrefdbAggregate};
@@ -20,20 +21,21 @@ use datafusion::logical_expr::{Accumulator, AggregateUDF};
 use prefdb_stats::pairwise::bradley_terry::{to_elo_scale, DEFAULT_PRIOR};
 use prefdb_stats::pairwise::{
     bootstrap_plackett_luce, fit_plackett_luce, implied_pairs, item_totals,
-    plackett_luce_covariance, BootstrapOptions, BtError, BtOptions, Ranking, TieHandling,
+    plackett_luce_covariance, plackett_luce_sandwich, BootstrapOptions, BtError, BtOptions, Ranking, TieHandling,
     STRENGTH_RANK_TOLERANCE,
 };
 use std::sync::Arc;
 
 const NAME: &str = "pl_rank";
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PlConfig {
     fit: BtOptions,
     scale: f64,
     base: f64,
     intervals: Intervals,
     confidence: f64,
+    anchor: Option<Anchor>,
 }
 
 /// `pl_rank`: its declaration is `pairwise::spec::PL_RANK`.
@@ -64,6 +66,7 @@ impl Family for PlRank {
             base: o.number("base").unwrap_or_default(),
             intervals: Intervals::from_options(o)?,
             confidence: o.number("confidence").unwrap_or_default(),
+            anchor: Anchor::from_options(o),
         })
     }
 
@@ -92,7 +95,7 @@ impl Family for PlRank {
     fn accumulator(&self, call: &Call<'_, PlConfig>) -> Result<Box<dyn Accumulator>> {
         let kind = |i: usize, arg: &str| ItemKind::of(NAME, arg, call.data_type(i));
         Ok(Box::new(PlAccumulator {
-            config: *call.config,
+            config: call.config.clone(),
             weight: call.data == 4,
             rows: RankedRows::new(kind(0, "ranking_id")?, kind(1, "item")?),
             weights: Vec::new(),
@@ -232,27 +235,31 @@ impl Accumulator for PlAccumulator {
         let (canonical, _) = fit_plackett_luce(n, &rankings, &self.config.fit)
             .map_err(|e| self.fit_error(e, &original))?;
         let totals = item_totals(n, &implied_pairs(&rankings));
-        let ratings: Vec<f64> = canonical
+        let mut ratings: Vec<f64> = canonical
             .iter()
             .map(|&s| to_elo_scale(s, self.config.scale, self.config.base))
             .collect();
         let unit = self.config.scale / std::f64::consts::LN_10;
         let rating = |s: f64| to_elo_scale(s, self.config.scale, self.config.base);
+        let (mut cov, mut boot) = (None, None);
         // Intervals by canonical id.
-        let intervals: Option<Bounds> = match self.config.intervals {
+        let mut intervals: Option<Bounds> = match self.config.intervals {
             Intervals::None => None,
-            Intervals::Fisher => {
-                let cov = plackett_luce_covariance(n, &rankings, &canonical, &self.config.fit);
-                let canonical_ratings: Vec<f64> = canonical.iter().map(|&s| rating(s)).collect();
+            Intervals::Fisher | Intervals::Sandwich => {
+                let fit = &self.config.fit;
+                cov = Some(match self.config.intervals {
+                    Intervals::Sandwich => plackett_luce_sandwich(n, &rankings, &canonical, fit),
+                    _ => plackett_luce_covariance(n, &rankings, &canonical, fit),
+                });
                 Some(fisher_bounds(
-                    &canonical_ratings,
-                    cov.as_ref(),
+                    &ratings,
+                    cov.as_ref().and_then(Option::as_ref),
                     self.config.confidence,
                     unit,
                 ))
             }
             Intervals::Bootstrap { replicates, seed } => {
-                let boot = bootstrap_plackett_luce(
+                let b = bootstrap_plackett_luce(
                     n,
                     &rankings,
                     &self.config.fit,
@@ -264,7 +271,29 @@ impl Accumulator for PlAccumulator {
                 )
                 .map_err(|e| self.fit_error(e, &original))?;
                 let bounds = |v: &[f64]| v.iter().map(|&s| Some(rating(s))).collect();
-                Some((bounds(&boot.lower), bounds(&boot.upper)))
+                let found = (bounds(&b.lower), bounds(&b.upper));
+                boot = Some(b);
+                Some(found)
+            }
+        };
+        let reported = match &self.config.anchor {
+            None => None,
+            Some(anchor) => {
+                let spread = match (&cov, &boot) {
+                    (Some(c), _) => Spread::Covariance(c.as_ref()),
+                    (_, Some(b)) => Spread::Draws(b),
+                    _ => Spread::None,
+                };
+                anchor.apply(
+                    NAME,
+                    &self.rows.items,
+                    &original,
+                    &mut ratings,
+                    &mut intervals,
+                    spread,
+                    self.config.confidence,
+                    unit,
+                )?
             }
         };
         Leaderboard {
@@ -274,6 +303,7 @@ impl Accumulator for PlAccumulator {
             rank_tolerance: STRENGTH_RANK_TOLERANCE * self.config.scale,
             totals: Some(totals),
             intervals,
+            reported,
             tie_param: None,
         }
         .into_scalar()

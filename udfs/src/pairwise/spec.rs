@@ -4,6 +4,7 @@
 //! leaderboard entry.
 
 use crate::leaderboard::LEADERBOARD_FIELDS;
+use crate::pairwise::anchor::ANCHOR;
 use crate::options;
 use crate::spec::ArgType::{Any, Item, Number, Outcome, Weight};
 use crate::spec::FieldType::{Float, Int, List};
@@ -18,7 +19,7 @@ const ITEM_B: Arg = Arg::required(
     Item,
     "The second item, of the same kind as item_a. In the two-argument form, the loser.",
 );
-const OUTCOME_MEANING: &str = "Text 'a' | 'b' | 'tie' (also 'model_a', 'model_b', 'tie (bothbad)', 'left', 'right'; case-insensitive), or a number in [0, 1]: the score of item_a, 1 = a wins, 0 = b wins, exactly 0.5 = tie, other fractions = soft preferences split between the two sides.";
+const OUTCOME_MEANING: &str = "Text 'a' | 'b' | 'tie' (also 'model_a', 'model_b', 'tie (bothbad)', 'both_bad', 'left', 'right'; case-insensitive; arena-rank's outcome map: model_a = 1, model_b = 0, tie and both_bad = 0.5), or a number in [0, 1]: the score of item_a, 1 = a wins, 0 = b wins, exactly 0.5 = tie, other fractions = soft preferences split between the two sides.";
 const OUTCOME: Arg = Arg::optional("outcome", Outcome, OUTCOME_MEANING);
 const WEIGHT: Arg = Arg::optional(
     "weight",
@@ -92,9 +93,27 @@ const TOL: OptionSpec = OptionSpec {
 
 const SE: OptionSpec = OptionSpec {
     key: "se",
-    ty: OptionType::Choice(&["none", "fisher"]),
+    ty: OptionType::Choice(&["none", "fisher", "sandwich"]),
     default: Some("none"),
-    meaning: "fisher: analytic intervals and rank ranges from the observed Fisher information (an items × items inverse, up to 5000 items); none: no analytic intervals. Not with bootstrap.",
+    meaning: "fisher: analytic intervals and rank ranges from the observed Fisher information (an items × items inverse, up to 5000 items); sandwich: robust intervals from the sandwich covariance H^-1 G H^-1, arena-rank's default (up to 2000 items); none: no analytic intervals. Not with bootstrap.",
+};
+
+/// `reweight` and `min_pair_count`: LMArena's inverse-propensity weights per pair.
+pub(crate) const REWEIGHT: OptionSpec = OptionSpec {
+    key: "reweight",
+    ty: OptionType::Choice(&["none", "pair"]),
+    default: Some("none"),
+    meaning: "pair: every vote of a pair counts 1 / max(n_pair, min_pair_count), n_pair the pair's (weighted) number of votes, as arena-rank's reweighted=True: each pair of items weighs about the same however often it was sampled. Composes with the weight column. Use it with prior=0, since the prior acts on the reweighted counts.",
+};
+
+pub(crate) const MIN_PAIR_COUNT: OptionSpec = OptionSpec {
+    key: "min_pair_count",
+    ty: OptionType::Number {
+        valid: valid::positive,
+        what: "a number > 0",
+    },
+    default: Some("50"),
+    meaning: "With reweight=pair, the floor of n_pair, so that a rarely compared pair does not get an outsized weight (arena-rank's min_pair_count).",
 };
 
 const BOOTSTRAP: OptionSpec = OptionSpec {
@@ -110,21 +129,38 @@ const BOOTSTRAP: OptionSpec = OptionSpec {
 /// The options of the Bradley–Terry-style leaderboards (`newman_rank` changes `prior`'s
 /// default; `bt_rank` adds `ties` after `base`).
 const RANKING_OPTIONS: &[OptionSpec] = &[
-    SCALE, BASE, PRIOR, MAX_ITER, TOL, SE, CONFIDENCE, BOOTSTRAP, SEED,
+    SCALE, BASE, PRIOR, MAX_ITER, TOL, SE, CONFIDENCE, BOOTSTRAP, SEED, ANCHOR,
 ];
 
 pub(crate) static BT_RANK: FunctionSpec = FunctionSpec {
     name: "bt_rank",
     section: Section::Ranking,
     args: PAIR_ARGS,
-    options: &[SCALE, BASE, TIES, PRIOR, MAX_ITER, TOL, SE, CONFIDENCE, BOOTSTRAP, SEED],
+    options: &[
+        SCALE,
+        BASE,
+        TIES,
+        PRIOR,
+        MAX_ITER,
+        TOL,
+        SE,
+        CONFIDENCE,
+        BOOTSTRAP,
+        SEED,
+        REWEIGHT,
+        MIN_PAIR_COUNT,
+        ANCHOR,
+    ],
     output: Output::List(LEADERBOARD_FIELDS),
     doc: Doc {
         summary: "Bradley–Terry leaderboard: ratings fitted by maximum likelihood to pairwise outcomes, on the Elo-like scale of Chatbot Arena.",
         method: "Fits P(i beats j) = 1 / (1 + exp(-(s_i - s_j))) by maximum likelihood with a Gaussian prior s_i ~ N(0, 1/prior) (Bradley & Terry 1952; Newton's method with a line search), and reports rating = base + scale * s / ln(10), the Elo-like scale of Chatbot Arena. The prior fixes the mean of s at 0; with prior=0 the mean is fixed explicitly and the pure MLE is returned. The list is ordered by rating descending, with competition ranks (1224) for equal ratings; wins, losses, ties and battles are weighted counts. \
 With se=fisher, ci_lower and ci_upper are rating ± z * se * scale / ln(10), se from the observed Fisher information: the covariance of the centred strengths, C H^-1 C with H the negative Hessian at the fit and C = I - J/n, since ratings are relative to their mean (this leaves out the common-mode variance that only the prior determines, and with prior=0 it is the pseudo-inverse; checked against a statsmodels binomial GLM and, with the prior, a numpy computation), and rank_lower / rank_upper are the best and worst ranks those intervals allow (1 + the items whose lower bound is above this upper bound; the items whose upper bound reaches this lower bound). \
 With bootstrap=B, ci_lower and ci_upper are percentile intervals from B refits on resampled pair counts: a multinomial draw over the (pair, outcome) cells, which has the same distribution as Chatbot Arena's resampling of rows but costs B × pairs, not B × rows; weights count as frequency weights. The intervals are the same for a seed whatever the partitioning. Without se=fisher or bootstrap, ci_lower, ci_upper, rank_lower and rank_upper are NULL. \
-With ties=davidson (Davidson 1970: P(tie) = nu sqrt(pi_i pi_j) / (pi_i + pi_j + nu sqrt(pi_i pi_j))) or ties=rao_kupper (Rao & Kupper 1967: P(i beats j) = pi_i / (pi_i + theta pi_j)), ties are outcomes of the model: the strengths and the tie parameter (nu >= 0 or theta >= 1) are fitted jointly by maximum likelihood (Newton on the concave log-likelihood, same prior on s; checked against SciPy), and tie_param reports the parameter on every row (NULL for half and ignore). With a tie model, se=fisher inverts the joint information of the strengths and the tie parameter, so the strengths' standard errors allow for the parameter's uncertainty (checked against a numerical Hessian of an independent likelihood), and bootstrap=B refits the strengths and the tie parameter on every replicate.",
+With ties=davidson (Davidson 1970: P(tie) = nu sqrt(pi_i pi_j) / (pi_i + pi_j + nu sqrt(pi_i pi_j))) or ties=rao_kupper (Rao & Kupper 1967: P(i beats j) = pi_i / (pi_i + theta pi_j)), ties are outcomes of the model: the strengths and the tie parameter (nu >= 0 or theta >= 1) are fitted jointly by maximum likelihood (Newton on the concave log-likelihood, same prior on s; checked against SciPy), and tie_param reports the parameter on every row (NULL for half and ignore). With a tie model, se=fisher inverts the joint information of the strengths and the tie parameter, so the strengths' standard errors allow for the parameter's uncertainty (checked against a numerical Hessian of an independent likelihood), and bootstrap=B refits the strengths and the tie parameter on every replicate. \
+With se=sandwich, ci_lower and ci_upper come from the robust covariance H^-1 G H^-1 (Huber 1967, White 1982; arena-rank's default): H is the negative Hessian at the fit, as for se=fisher, and G sums the outer products of the votes' scores; all votes of one (pair, outcome) cell share their score, so G is summed from the merged pair table, with no pass over the rows. The covariance is centred and the rank range read as for se=fisher. It is the exact sandwich: arena-rank adds 1e-5 (times the number of votes when unweighted) to H's diagonal for numerical stability, which widens nothing by more than a few percent for items with few votes; on LLMFAO arena-rank's standard errors are within 0.4% of prefdb's, which equal an independent numpy computation at a tight fit. Defined for every ties mode: half (a tie's score is 1/2 - p), ignore (ties are left out), davidson and rao_kupper (jointly in the strengths and the tie parameter). The weight column counts votes (a row of weight f adds f times its score's outer product); a fractional outcome x enters G as the fractional win and loss the fit sees, which overstates G by x(1 - x) per vote (conservative). \
+With reweight=pair, the fit weighs every vote of a pair by rho = 1 / max(n_pair, min_pair_count). Each interval method allows for it: se=sandwich squares rho in G (importance weights); se=fisher reports the model-based covariance of the reweighted fit, H^-1 (sum over pairs of rho times the pair's information) H^-1; bootstrap=B resamples the votes and keeps each pair's rho from the data, as arena-rank's bootstrap does. wins, losses, ties and battles stay vote counts. anchor=ITEM:RATING shifts every rating so that ITEM has RATING; intervals then describe differences from the anchor. \
+arena-rank 0.1.1 maps as follows: BradleyTerry on PairDataset.from_pandas(df, reweighted=R, min_pair_count=M) with compute_ratings_and_cis(ci_method='sandwich', significance_level=a) is bt_rank(model_a, model_b, winner, 'prior=0, se=sandwich, reweight=pair (or none), min_pair_count=M, confidence=1-a'); its ci_method='bootstrap' is bootstrap=B; its init_rating is base and its scale is scale (its base 10 is fixed here); its outcome map (model_a = 1, model_b = 0, tie and both_bad = 0.5) is the outcome column's.",
         nulls: NULLS,
         degenerate: "With no rows left the result is NULL. With prior=0 the maximum-likelihood ratings may not exist: an item that never lost or never won, or a comparison graph that is not strongly connected, is an error that suggests a prior. With a prior > 0 undefeated, winless and disconnected items stay finite; each disconnected group of items is centred on base and is not comparable with the others. With a tie model and no ties, tie_param is 0 or 1 (the boundary, where the fit is plain Bradley–Terry); with no decisive outcome it is infinite, reported as NULL, every item sits at base, and the se=fisher intervals are NULL.",
         example: "SELECT r.rank, r.item, round(r.rating, 1) AS rating\n\
@@ -151,6 +187,9 @@ pub(crate) static NEWMAN_RANK: FunctionSpec = FunctionSpec {
         CONFIDENCE,
         BOOTSTRAP,
         SEED,
+        REWEIGHT,
+        MIN_PAIR_COUNT,
+        ANCHOR,
     ],
     misplaced: &[(
         "ties",
@@ -407,11 +446,36 @@ pub(crate) static BT_RANK_CONTROLLED: FunctionSpec = FunctionSpec {
             meaning: "Coverage of the leaderboard's and the coefficients' intervals.",
             ..CONFIDENCE
         },
+        OptionSpec {
+            ty: OptionType::Choice(&["fisher", "sandwich"]),
+            default: Some("fisher"),
+            meaning: "fisher: intervals from the observed information of the penalised likelihood; sandwich: arena-rank's robust covariance H^-1 G H^-1 (see the method).",
+            ..SE
+        },
+        REWEIGHT,
+        MIN_PAIR_COUNT,
+        OptionSpec {
+            key: "normalize",
+            ty: OptionType::Choice(&["false", "true"]),
+            default: Some("false"),
+            meaning: "true: z-score each feature over the battles (weighted by the weight column, population standard deviation; a constant feature becomes 0), as arena-rank's normalize_features=True.",
+        },
+        OptionSpec {
+            key: "coef_reg",
+            ty: OptionType::Number {
+                valid: valid::non_negative,
+                what: "a number >= 0",
+            },
+            default: Some("0"),
+            meaning: "A ridge on the coefficients, 0.5 * coef_reg * W * |beta|^2 with W the sum of the fit's weights: arena-rank's reg, which it applies to its mean loss (its default is 1.0).",
+        },
+        ANCHOR,
     ],
     output: Output::Struct(CONTROLLED_FIELDS),
     doc: Doc {
         summary: "Bradley–Terry with per-battle covariates, for style and length control (Chatbot Arena's style control; Style Over Substance).",
-        method: "logit P(item_a beats item_b) = s_a - s_b + beta . features, with features the battle's feature differences (e.g. (len_a - len_b) / (len_a + len_b), or a constant 1 for a first-position effect). Fitted by maximum likelihood (Newton, dense Hessian) with the same Gaussian prior on s as bt_rank and none on beta; a tie counts as half a win for each side (ties=ignore drops ties). Checked against a statsmodels binomial GLM with the same design to 1e-6. leaderboard is the controlled leaderboard list (ratings on bt_rank's scale; ci_lower/ci_upper and rank_lower/rank_upper from the observed Fisher information at the chosen confidence); coefficients has one entry per feature, feature being the 1-based position in the array and coef on the log-odds scale. Up to 1000 items and 100 features. Memory: every battle is kept (about 24 + 8 * features bytes).",
+        method: "logit P(item_a beats item_b) = s_a - s_b + beta . features, with features the battle's feature differences (e.g. (len_a - len_b) / (len_a + len_b), or a constant 1 for a first-position effect). Fitted by maximum likelihood (Newton, dense Hessian) with the same Gaussian prior on s as bt_rank and none on beta; a tie counts as half a win for each side (ties=ignore drops ties). Checked against a statsmodels binomial GLM with the same design to 1e-6. \
+arena-rank's contextual model: ContextualBradleyTerry with its defaults on ContextualPairDataset.from_pandas(df, feature_cols) (reg=1.0, reweighted=True, min_pair_count=50, normalize_features=True) and compute_ratings_and_cis(ci_method='sandwich') is bt_rank_controlled(model_a, model_b, winner, ARRAY[features], 'prior=0, normalize=true, coef_reg=1.0, reweight=pair, se=sandwich'), one option per argument: reg = coef_reg, reweighted = reweight=pair, min_pair_count = min_pair_count, normalize_features = normalize, ci_method='sandwich' = se=sandwich, significance_level = 1 - confidence, init_rating = base, scale = scale (its base 10 is fixed). With se=sandwich the covariance is arena-rank's H^-1 G H^-1: H the information of the likelihood (with the prior on s, without the ridge on beta), G the sum over battles of weight * (rho * (y - p))^2 z z^T (z the battle's design row; rho its reweighting factor, squared as an importance weight; the weight column counts votes), less arena-rank's correction for the ridge, (coef_reg * W / N)^2 beta beta^T with N the number of votes. It is the exact sandwich: arena-rank adds 1e-5 to H's diagonal, which moves its standard errors by up to 0.6% on LLMFAO; prefdb equals an independent numpy computation of the exact formula. leaderboard is the controlled leaderboard list (ratings on bt_rank's scale; ci_lower/ci_upper and rank_lower/rank_upper from the observed Fisher information at the chosen confidence); coefficients has one entry per feature, feature being the 1-based position in the array and coef on the log-odds scale. Up to 1000 items and 100 features. Memory: every battle is kept (about 24 + 8 * features bytes).",
         nulls: "A row with a NULL item, outcome, weight, features array or feature is skipped, as are self-comparisons and rows of weight 0. Every features array must have the same length; a feature that is not finite, an unknown outcome text, a numeric outcome outside [0, 1] and a weight that is negative or not finite are errors.",
         degenerate: "NULL with no rows left. A constant or collinear feature (e.g. one that is always 0, or a constant with items always in the same order), or a feature that predicts every outcome, has no finite estimate: an error.",
         example: "SELECT unnest(r['coefficients']) FROM (SELECT bt_rank_controlled(model_a, model_b, winner, ARRAY[(len_a - len_b) / (len_a + len_b)]) AS r FROM votes);",

@@ -228,6 +228,11 @@ pub enum OptionType {
     Integer { min: u64, max: u64 },
     /// One of these words, case-insensitive.
     Choice(&'static [&'static str]),
+    /// Text for which `valid` holds; `what` says which ("ITEM:RATING").
+    Text {
+        valid: fn(&str) -> bool,
+        what: &'static str,
+    },
 }
 
 /// One key of a function's options literal (`'key=value, key=value'`).
@@ -574,6 +579,7 @@ impl OptionType {
             OptionType::Number { what, .. } => what.to_string(),
             OptionType::Integer { min, max } => format!("an integer from {min} to {max}"),
             OptionType::Choice(words) => format!("one of {}", words.join(", ")),
+            OptionType::Text { what, .. } => what.to_string(),
         }
     }
 }

@@ -8,11 +8,12 @@ use super::{FunctionSpec, OptionSpec, OptionType};
 use datafusion::common::{plan_err, Result};
 
 /// One parsed value.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 enum Value {
     Number(f64),
     Integer(u64),
     Choice(&'static str),
+    Text(Box<str>),
 }
 
 /// A call's options: every declared key with its value, the default where the key is absent.
@@ -73,9 +74,9 @@ impl Options {
 
     /// A key the function does not declare reads as absent: families share one settings
     /// type across functions that declare different keys.
-    fn value(&self, key: &str) -> (Option<Value>, bool) {
+    fn value(&self, key: &str) -> (Option<&Value>, bool) {
         match self.spec.options.iter().position(|o| o.key == key) {
-            Some(i) => self.values[i],
+            Some(i) => (self.values[i].0.as_ref(), self.values[i].1),
             None => (None, false),
         }
     }
@@ -88,8 +89,8 @@ impl Options {
     /// A number option; `None` when absent without a default.
     pub fn number(&self, key: &str) -> Option<f64> {
         match self.value(key).0 {
-            Some(Value::Number(v)) => Some(v),
-            Some(Value::Integer(v)) => Some(v as f64),
+            Some(&Value::Number(v)) => Some(v),
+            Some(&Value::Integer(v)) => Some(v as f64),
             _ => None,
         }
     }
@@ -97,7 +98,7 @@ impl Options {
     /// An integer option; `None` when absent without a default.
     pub fn integer(&self, key: &str) -> Option<u64> {
         match self.value(key).0 {
-            Some(Value::Integer(v)) => Some(v),
+            Some(&Value::Integer(v)) => Some(v),
             _ => None,
         }
     }
@@ -111,7 +112,15 @@ impl Options {
     /// A choice option, as its declared (lower-case) word.
     pub fn choice(&self, key: &str) -> Option<&'static str> {
         match self.value(key).0 {
-            Some(Value::Choice(word)) => Some(word),
+            Some(&Value::Choice(word)) => Some(word),
+            _ => None,
+        }
+    }
+
+    /// A text option, as given (trimmed).
+    pub fn text(&self, key: &str) -> Option<&str> {
+        match self.value(key).0 {
+            Some(Value::Text(text)) => Some(text),
             _ => None,
         }
     }
@@ -145,6 +154,10 @@ fn parse_value(function: &str, o: &OptionSpec, raw: &str) -> Result<Value> {
             _ => plan_err!(
                 "{function}: option '{key}' must be an integer from {min} to {max}, got '{raw}'"
             ),
+        },
+        OptionType::Text { valid, what } => match valid(raw) {
+            true => Ok(Value::Text(raw.into())),
+            false => plan_err!("{function}: option '{key}' must be {what}, got '{raw}'"),
         },
         OptionType::Choice(words) => {
             let lowered = raw.to_ascii_lowercase();

@@ -207,17 +207,44 @@ pub struct BootstrapIntervals {
     pub draws: Vec<Vec<f64>>,
 }
 
+impl BootstrapIntervals {
+    /// Percentile intervals of every strength's difference from item `anchor`'s, replicate
+    /// by replicate, at two-sided coverage `confidence`: `(lower, upper)`, zero for `anchor`.
+    pub fn relative_to(&self, anchor: usize, confidence: f64) -> (Vec<f64>, Vec<f64>) {
+        let alpha = (1.0 - confidence) / 2.0;
+        let n = self.lower.len();
+        let mut column = Vec::with_capacity(self.draws.len());
+        (0..n)
+            .map(|i| {
+                column.clear();
+                column.extend(self.draws.iter().map(|d| d[i] - d[anchor]));
+                column.sort_by(f64::total_cmp);
+                (
+                    quantile_sorted(&column, alpha),
+                    quantile_sorted(&column, 1.0 - alpha),
+                )
+            })
+            .unzip()
+    }
+}
+
 /// Resample the pair table `boot.replicates` times and refit each.
+///
+/// With `factors` (`reweight=pair`), `pairs` are the votes before reweighting: a replicate
+/// resamples the votes and multiplies each pair's resampled counts by its factor, which stays
+/// the one computed from the data, as arena-rank's bootstrap keeps its weights.
 pub fn bootstrap_bradley_terry(
     n_items: usize,
     pairs: &[PairOutcomes],
+    factors: Option<&[f64]>,
     opts: &BtOptions,
     boot: &BootstrapOptions,
 ) -> Result<BootstrapIntervals, BtError> {
     check_options(boot)?;
+    let fitted = reweighted(pairs, factors);
     // Each replicate's fit starts from the full data's: resamples stay close to it, so
     // Newton needs a few steps instead of a start from zero.
-    let point = fit_bradley_terry(n_items, pairs, opts)
+    let point = fit_bradley_terry(n_items, &fitted, opts)
         .ok()
         .map(|f| f.strengths);
     // Replicates only feed percentiles, whose Monte-Carlo error is orders of magnitude
@@ -228,7 +255,7 @@ pub fn bootstrap_bradley_terry(
         tol: opts.tol.max(REPLICATE_TOL),
         ..*opts
     };
-    bootstrap_pairs(n_items, pairs, boot, |resampled| {
+    bootstrap_pairs(n_items, pairs, factors, boot, |resampled| {
         fit_with_cg_tolerance(
             n_items,
             resampled,
@@ -240,11 +267,20 @@ pub fn bootstrap_bradley_terry(
     })
 }
 
+/// `pairs` scaled by `factors`, or as they are.
+fn reweighted<'a>(pairs: &'a [PairOutcomes], factors: Option<&[f64]>) -> std::borrow::Cow<'a, [PairOutcomes]> {
+    match factors {
+        Some(f) => std::borrow::Cow::Owned(super::sandwich::scale_pairs(pairs, f)),
+        None => std::borrow::Cow::Borrowed(pairs),
+    }
+}
+
 /// The same resampling for a tie model (Davidson or Rao–Kupper): each replicate refits the
 /// strengths and the tie parameter jointly, and the intervals are the strengths'.
 pub fn bootstrap_tie_model(
     n_items: usize,
     pairs: &[PairOutcomes],
+    factors: Option<&[f64]>,
     model: TieModel,
     opts: &BtOptions,
     boot: &BootstrapOptions,
@@ -252,7 +288,7 @@ pub fn bootstrap_tie_model(
     check_options(boot)?;
     // Replicates start from the full data's fit, and stop at a step of 1e-5, as for plain
     // Bradley–Terry.
-    let point = match fit_tie_model(n_items, pairs, model, opts) {
+    let point = match fit_tie_model(n_items, &reweighted(pairs, factors), model, opts) {
         Err(BtError::Interrupted) => return Err(BtError::Interrupted),
         fit => fit.ok(),
     };
@@ -260,7 +296,7 @@ pub fn bootstrap_tie_model(
         tol: opts.tol.max(REPLICATE_TOL),
         ..*opts
     };
-    bootstrap_pairs(n_items, pairs, boot, |resampled| {
+    bootstrap_pairs(n_items, pairs, factors, boot, |resampled| {
         fit_tie_model_from(n_items, resampled, model, &replicate_opts, point.as_ref())
             .map(|fit| fit.strengths)
     })
@@ -287,6 +323,7 @@ fn check_options(boot: &BootstrapOptions) -> Result<(), BtError> {
 fn bootstrap_pairs<F>(
     n_items: usize,
     pairs: &[PairOutcomes],
+    factors: Option<&[f64]>,
     boot: &BootstrapOptions,
     refit: F,
 ) -> Result<BootstrapIntervals, BtError>
@@ -299,10 +336,11 @@ where
         .collect();
     bootstrap_cells(n_items, &cells, boot, |counts| {
         let mut resampled = pairs.to_vec();
-        for (p, c) in resampled.iter_mut().zip(counts.chunks_exact(3)) {
-            p.a_wins = c[0] as f64;
-            p.b_wins = c[1] as f64;
-            p.ties = c[2] as f64;
+        for (k, (p, c)) in resampled.iter_mut().zip(counts.chunks_exact(3)).enumerate() {
+            let f = factors.map_or(1.0, |f| f[k]);
+            p.a_wins = c[0] as f64 * f;
+            p.b_wins = c[1] as f64 * f;
+            p.ties = c[2] as f64 * f;
         }
         refit(&resampled)
     })
@@ -581,10 +619,10 @@ mod tests {
             seed: 42,
             confidence: 0.95,
         };
-        let a = bootstrap_bradley_terry(n, &pairs, &opts, &boot).unwrap();
-        let b = bootstrap_bradley_terry(n, &pairs, &opts, &boot).unwrap();
+        let a = bootstrap_bradley_terry(n, &pairs, None, &opts, &boot).unwrap();
+        let b = bootstrap_bradley_terry(n, &pairs, None, &opts, &boot).unwrap();
         assert_eq!(a, b, "same seed, same intervals");
-        let c = bootstrap_bradley_terry(n, &pairs, &opts, &BootstrapOptions { seed: 43, ..boot })
+        let c = bootstrap_bradley_terry(n, &pairs, None, &opts, &BootstrapOptions { seed: 43, ..boot })
             .unwrap();
         assert_ne!(a.lower, c.lower);
 
@@ -627,10 +665,10 @@ mod tests {
             confidence: 0.95,
         };
         for model in [TieModel::Davidson, TieModel::RaoKupper] {
-            let a = bootstrap_tie_model(n, &pairs, model, &opts, &boot).unwrap();
+            let a = bootstrap_tie_model(n, &pairs, None, model, &opts, &boot).unwrap();
             assert_eq!(
                 a,
-                bootstrap_tie_model(n, &pairs, model, &opts, &boot).unwrap()
+                bootstrap_tie_model(n, &pairs, None, model, &opts, &boot).unwrap()
             );
             let fit = fit_tie_model(n, &pairs, model, &opts).unwrap();
             let cov = tie_model_covariance(n, &pairs, model, &opts, &fit).unwrap();
@@ -690,6 +728,29 @@ mod tests {
         close_to_fisher(&a, &cov, &strengths);
     }
 
+    /// A factor common to every pair leaves the fit and every replicate as they are, and
+    /// intervals relative to an item are zero for it and shift the others.
+    #[test]
+    fn common_factors_and_relative_intervals() {
+        let pairs = design(4, 30.0);
+        let opts = BtOptions::default();
+        let boot = BootstrapOptions {
+            replicates: 50,
+            seed: 9,
+            confidence: 0.9,
+        };
+        let plain = bootstrap_bradley_terry(4, &pairs, None, &opts, &boot).unwrap();
+        let factors = vec![0.25; pairs.len()];
+        let scaled = bootstrap_bradley_terry(4, &pairs, Some(&factors), &opts, &boot).unwrap();
+        // The prior weighs 4 times more against the scaled counts, so allow its effect.
+        for (a, b) in plain.lower.iter().zip(&scaled.lower) {
+            assert!((a - b).abs() < 0.05, "{a} {b}");
+        }
+        let (lower, upper) = plain.relative_to(2, 0.9);
+        assert_eq!((lower[2], upper[2]), (0.0, 0.0));
+        assert!(lower[0] < upper[0]);
+    }
+
     #[test]
     fn bad_options_are_errors() {
         let pairs = design(3, 10.0);
@@ -698,6 +759,7 @@ mod tests {
             bootstrap_bradley_terry(
                 3,
                 &pairs,
+                None,
                 &opts,
                 &BootstrapOptions {
                     replicates,

@@ -8,9 +8,14 @@
 //! logit P(a beats b) = (s_a − s_b) + βᵀ x_r
 //! ```
 //!
-//! with the same Gaussian prior on `s` as [`super::bradley_terry`] and none on `β`. A tie
-//! counts as half a win for each side (the response is 0.5). The ratings `s` are then
-//! "controlled" for the features: what remains once their effect is taken out.
+//! with the same Gaussian prior on `s` as [`super::bradley_terry`] and, by default, none on
+//! `β`. A tie counts as half a win for each side (the response is 0.5). The ratings `s` are
+//! then "controlled" for the features: what remains once their effect is taken out.
+//!
+//! [`ControlledOptions`] add arena-rank's contextual model (`ContextualBradleyTerry`):
+//! features z-scored over the battles, a ridge `½ R W |β|²` with `W` the sum of the fit's
+//! weights (arena-rank's `reg` on its mean loss), LMArena's reweighting of pairs, and the
+//! sandwich covariance with arena-rank's correction of `G` for the ridge.
 //!
 //! The penalised log-likelihood is concave; Newton's method on `(s, β)` with the dense
 //! Hessian finds it. Standard errors come from the observed Fisher information at the fit:
@@ -21,6 +26,7 @@
 use super::bradley_terry::{BtError, BtOptions};
 use super::linalg::{centre_strengths, invert_spd};
 use super::newton::{maximise, Concave};
+use super::sandwich::Meat;
 
 /// Battles in columns: item ids, a's score (1, 0, 0.5), weights, and `p` features per
 /// battle, row-major.
@@ -48,6 +54,30 @@ struct Problem<'a> {
     p: usize,
     battles: &'a Battles,
     prior: f64,
+    /// Precision of the ridge on `β` (`R W`); 0 for none.
+    ridge: f64,
+}
+
+/// arena-rank's contextual options; the default is the plain controlled model.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ControlledOptions {
+    /// z-score each feature over the battles (frequency-weighted, population variance); a
+    /// constant feature becomes 0.
+    pub normalize: bool,
+    /// `R`: the ridge `½ R W |β|²`, `W` the sum of the fit's weights.
+    pub coef_reg: f64,
+    /// `reweight=pair` with this floor: a battle of pair `{a, b}` weighs
+    /// `1 / max(n_pair, floor)` times its weight, `n_pair` the pair's summed weight.
+    pub reweight: Option<f64>,
+    /// The covariance: [`Meat::Expected`] the inverse of the penalised information,
+    /// [`Meat::Observed`] the sandwich.
+    pub meat: Meat,
+}
+
+impl Default for Meat {
+    fn default() -> Self {
+        Meat::Expected
+    }
 }
 
 fn log_sigmoid(x: f64) -> f64 {
@@ -68,6 +98,9 @@ impl Problem<'_> {
         let mut h = vec![0.0; m * m];
         for i in 0..n {
             h[i * m + i] = self.prior;
+        }
+        for k in n..m {
+            h[k * m + k] = self.ridge;
         }
         // z = e_a − e_b ⊕ f: accumulate c · z zᵀ using its sparsity in the s block.
         let mut idx: Vec<(usize, f64)> = Vec::with_capacity(2 + self.p);
@@ -100,7 +133,8 @@ impl Problem<'_> {
 impl Concave for Problem<'_> {
     fn value(&self, x: &[f64]) -> f64 {
         let b = self.battles;
-        let mut f = -0.5 * self.prior * x[..self.n].iter().map(|s| s * s).sum::<f64>();
+        let mut f = -0.5 * self.prior * x[..self.n].iter().map(|s| s * s).sum::<f64>()
+            - 0.5 * self.ridge * x[self.n..].iter().map(|c| c * c).sum::<f64>();
         for r in 0..b.a.len() {
             let eta = self.eta(x, r);
             let y = b.score_a[r];
@@ -115,6 +149,9 @@ impl Concave for Problem<'_> {
         let mut g = vec![0.0; n + p];
         for i in 0..n {
             g[i] = -self.prior * x[i];
+        }
+        for k in 0..p {
+            g[n + k] = -self.ridge * x[n + k];
         }
         for r in 0..b.a.len() {
             let prob = 1.0 / (1.0 + (-self.eta(x, r)).exp());
@@ -137,34 +174,131 @@ pub fn fit_controlled(
     battles: &Battles,
     opts: &BtOptions,
 ) -> Result<ControlledFit, BtError> {
-    let problem = Problem {
-        n: n_items,
-        p: n_features,
+    fit_controlled_with(
+        n_items,
+        n_features,
         battles,
-        prior: opts.prior,
+        opts,
+        &ControlledOptions::default(),
+    )
+}
+
+/// Each battle's factor under `reweight=pair`: `1 / max(n_pair, floor)`.
+fn pair_factors(battles: &Battles, floor: f64) -> Vec<f64> {
+    let key = |r: usize| {
+        let (a, b) = (battles.a[r], battles.b[r]);
+        (a.min(b), a.max(b))
     };
-    let (x, iterations) = maximise(
-        &problem,
-        vec![0.0; n_items + n_features],
-        opts.max_iter,
-        opts.tol,
-    )?;
-    let mean = x[..n_items].iter().sum::<f64>() / n_items.max(1) as f64;
+    let mut totals: std::collections::HashMap<(u32, u32), f64> = Default::default();
+    for r in 0..battles.a.len() {
+        *totals.entry(key(r)).or_default() += battles.weight[r];
+    }
+    (0..battles.a.len())
+        .map(|r| 1.0 / totals[&key(r)].max(floor))
+        .collect()
+}
+
+/// z-score every feature column over the battles, weighted by `weight` (population
+/// variance); a constant column becomes 0.
+fn normalised(features: &[f64], p: usize, weight: &[f64]) -> Vec<f64> {
+    let mut out = features.to_vec();
+    let total: f64 = weight.iter().sum();
+    for k in 0..p {
+        let column = || features.iter().skip(k).step_by(p).zip(weight);
+        let mean = column().map(|(x, w)| w * x).sum::<f64>() / total;
+        let var = column().map(|(x, w)| w * (x - mean).powi(2)).sum::<f64>() / total;
+        let sd = if var > 0.0 { var.sqrt() } else { 1.0 };
+        for x in out.iter_mut().skip(k).step_by(p) {
+            *x = (*x - mean) / sd;
+        }
+    }
+    out
+}
+
+/// [`fit_controlled`] with arena-rank's contextual options.
+pub fn fit_controlled_with(
+    n_items: usize,
+    n_features: usize,
+    battles: &Battles,
+    opts: &BtOptions,
+    contextual: &ControlledOptions,
+) -> Result<ControlledFit, BtError> {
+    let (n, p) = (n_items, n_features);
+    let factors = contextual.reweight.map(|floor| pair_factors(battles, floor));
+    // The battles the fit sees: reweighted, with normalised features.
+    let fitted = Battles {
+        weight: match &factors {
+            Some(f) => battles.weight.iter().zip(f).map(|(w, f)| w * f).collect(),
+            None => battles.weight.clone(),
+        },
+        features: match contextual.normalize {
+            true => normalised(&battles.features, p, &battles.weight),
+            false => battles.features.clone(),
+        },
+        ..battles.clone()
+    };
+    let total_weight: f64 = fitted.weight.iter().sum();
+    let problem = Problem {
+        n,
+        p,
+        battles: &fitted,
+        prior: opts.prior,
+        ridge: contextual.coef_reg * total_weight,
+    };
+    let (x, iterations) = maximise(&problem, vec![0.0; n + p], opts.max_iter, opts.tol)?;
+    let mean = x[..n].iter().sum::<f64>() / n.max(1) as f64;
     let mut centred = x.clone();
-    for s in &mut centred[..n_items] {
+    for s in &mut centred[..n] {
         *s -= mean;
     }
-    let m = n_items + n_features;
+    let m = n + p;
     let centre = opts.prior == 0.0;
-    let h = problem.negative_hessian(&centred, centre);
-    // The covariance of the centred strengths and the coefficients (see `centre_strengths`).
-    let covariance = invert_spd(h, m).map(|mut c| {
-        centre_strengths(&mut c, n_items);
-        c
-    });
+    let covariance = match contextual.meat {
+        // The covariance of the centred strengths and the coefficients (see
+        // `centre_strengths`).
+        Meat::Expected => {
+            invert_spd(problem.negative_hessian(&centred, centre), m).map(|mut c| {
+                centre_strengths(&mut c, n);
+                c
+            })
+        }
+        Meat::Observed => {
+            // arena-rank's sandwich: H is the information of the likelihood (and the prior
+            // on s) without the ridge; G sums the battles' squared weighted scores, and
+            // takes off its correction for the ridge, (R W / N)² β βᵀ, N the number of
+            // votes.
+            let unpenalised = Problem { ridge: 0.0, ..problem };
+            let h = unpenalised.negative_hessian(&centred, centre);
+            let mut g = vec![0.0; m * m];
+            let mut z = Vec::with_capacity(2 + p);
+            for r in 0..battles.a.len() {
+                let eta = unpenalised.eta(&centred, r);
+                let prob = 1.0 / (1.0 + (-eta).exp());
+                let rho = factors.as_ref().map_or(1.0, |f| f[r]);
+                let c = battles.weight[r] * (rho * (fitted.score_a[r] - prob)).powi(2);
+                z.clear();
+                z.push((battles.a[r] as usize, 1.0));
+                z.push((battles.b[r] as usize, -1.0));
+                z.extend((0..p).map(|k| (n + k, fitted.features[r * p + k])));
+                for &(i, zi) in &z {
+                    for &(j, zj) in &z {
+                        g[i * m + j] += c * zi * zj;
+                    }
+                }
+            }
+            let votes: f64 = battles.weight.iter().sum();
+            let scale = (contextual.coef_reg * total_weight / votes).powi(2);
+            for i in 0..p {
+                for j in 0..p {
+                    g[(n + i) * m + n + j] -= scale * centred[n + i] * centred[n + j];
+                }
+            }
+            super::sandwich::sandwich(h, &g, m, n)
+        }
+    };
     Ok(ControlledFit {
-        strengths: centred[..n_items].to_vec(),
-        coefficients: centred[n_items..].to_vec(),
+        strengths: centred[..n].to_vec(),
+        coefficients: centred[n..].to_vec(),
         covariance,
         iterations,
     })
@@ -248,6 +382,7 @@ mod tests {
             p: 2,
             battles: &battles,
             prior: 0.2,
+            ridge: 0.7,
         };
         let x = vec![0.1, -0.3, 0.2, 0.4, -0.1];
         let (g, h) = problem.derivatives(&x);

@@ -16,6 +16,7 @@ mod linalg;
 mod newton;
 pub mod plackett_luce;
 pub mod ranking;
+pub mod sandwich;
 pub mod tie_models;
 pub mod weng_lin;
 pub mod win_rate;
@@ -25,12 +26,16 @@ pub use bootstrap::{
     BootstrapOptions,
 };
 pub use bradley_terry::{fit_bradley_terry, BtError, BtFit, BtOptions, TieHandling};
-pub use controlled::{fit_controlled, Battles, ControlledFit};
+pub use controlled::{fit_controlled, fit_controlled_with, Battles, ControlledFit, ControlledOptions};
 pub use counts::PairCounts;
 pub use elo::{online_elo, EloBattle, EloOptions};
 pub use fisher::fisher_covariance;
 pub use intransitivity::{intransitivity, Intransitivity};
 pub use plackett_luce::{fit_plackett_luce, implied_pairs, plackett_luce_covariance, Ranking};
+pub use sandwich::{
+    bt_covariance, pair_reweights, plackett_luce_sandwich, scale_pairs, tie_model_covariance_with,
+    Meat,
+};
 pub use ranking::{competition_ranks, order_by_score_desc, STRENGTH_RANK_TOLERANCE};
 pub use tie_models::{fit_tie_model, tie_model_covariance, TieFit, TieModel};
 pub use weng_lin::{weng_lin_update, Skill, WengLinOptions};

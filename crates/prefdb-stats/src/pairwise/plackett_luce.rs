@@ -120,6 +120,49 @@ impl Problem<'_> {
     }
 }
 
+/// The observed information at `strengths` (without the all-ones pin) and each ranking's
+/// unweighted score, the gradient of its log-likelihood, as `(item, value)` entries.
+pub(crate) fn information_and_scores(
+    n_items: usize,
+    rankings: &[Ranking],
+    strengths: &[f64],
+    opts: &BtOptions,
+) -> (Vec<f64>, Vec<Vec<(u32, f64)>>) {
+    let problem = Problem {
+        n: n_items,
+        rankings,
+        prior: opts.prior,
+    };
+    let (_, h) = problem.gradient_and_information(strengths);
+    let mut dense = vec![0.0; n_items];
+    let mut risk: Vec<u32> = Vec::new();
+    let scores = rankings
+        .iter()
+        .map(|r| {
+            risk.clear();
+            for group in r.groups.iter().rev() {
+                risk.extend_from_slice(group);
+                if risk.len() < 2 {
+                    continue;
+                }
+                let lse = log_sum_exp(strengths, &risk);
+                for &i in group {
+                    dense[i as usize] += 1.0;
+                }
+                let c = group.len() as f64;
+                for &j in &risk {
+                    dense[j as usize] -= c * (strengths[j as usize] - lse).exp();
+                }
+            }
+            // `risk` now lists every item of the ranking once.
+            risk.iter()
+                .map(|&i| (i, std::mem::take(&mut dense[i as usize])))
+                .collect()
+        })
+        .collect();
+    (h, scores)
+}
+
 /// The pairwise outcomes a set of rankings implies: each item beats every item ranked
 /// below it and ties with the rest of its group, weighted by the ranking's weight.
 pub fn implied_pairs(rankings: &[Ranking]) -> Vec<PairOutcomes> {

@@ -49,13 +49,13 @@ pub struct TieFit {
 /// Log-likelihood of one pair and its derivatives in `d` and the tie coordinate `τ`
 /// (`ln ν` or `κ = ln θ`).
 #[derive(Debug, Clone, Copy, Default)]
-struct PairTerms {
-    ll: f64,
-    g_d: f64,
-    g_t: f64,
-    h_dd: f64,
-    h_dt: f64,
-    h_tt: f64,
+pub(crate) struct PairTerms {
+    pub ll: f64,
+    pub g_d: f64,
+    pub g_t: f64,
+    pub h_dd: f64,
+    pub h_dt: f64,
+    pub h_tt: f64,
 }
 
 fn sigmoid(x: f64) -> f64 {
@@ -71,7 +71,7 @@ fn softplus(x: f64) -> f64 {
     x.max(0.0) + (-x.abs()).exp().ln_1p()
 }
 
-fn pair_terms(model: TieModel, d: f64, tau: f64, wa: f64, wb: f64, t: f64) -> PairTerms {
+pub(crate) fn pair_terms(model: TieModel, d: f64, tau: f64, wa: f64, wb: f64, t: f64) -> PairTerms {
     match model {
         TieModel::Davidson => {
             let x = d / 2.0;
