@@ -490,3 +490,148 @@ async fn pl_rank_fisher_intervals_equal_bt_rank_on_pairs() {
         }
     }
 }
+
+const ARENA_RANK: &str = "tests/fixtures/arena_rank_llmfao.tsv";
+const Z95: f64 = 1.959963984540054;
+
+/// One variant's column of the arena-rank fixture (keys `variant|model`), by model.
+fn arena_rank_column(variant: &str, column: &str) -> HashMap<String, f64> {
+    fixture_column(ARENA_RANK, column)
+        .into_iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix(&format!("{variant}|"))?.to_string(), v)))
+        .collect()
+}
+
+/// Every item within `rel` relative (or `abs` absolute) of the reference.
+fn assert_close(what: &str, ours: &[(String, f64)], reference: &HashMap<String, f64>, rel: f64, abs: f64) {
+    assert_eq!(ours.len(), reference.len(), "{what}: number of items");
+    for (item, v) in ours {
+        let r = reference[item];
+        assert!(
+            (v - r).abs() <= abs.max(rel * r.abs()),
+            "{what} of {item}: prefdb {v} vs reference {r}"
+        );
+    }
+}
+
+/// Ratings and standard errors (half-width / z) of a leaderboard query.
+async fn ratings_and_ses(
+    ctx: &datafusion::prelude::SessionContext,
+    leaderboard: &str,
+) -> (Vec<(String, f64)>, Vec<(String, f64)>) {
+    let ratings = pairs(ctx, &format!("SELECT item, rating FROM ({leaderboard})")).await;
+    let ses = pairs(
+        ctx,
+        &format!("SELECT item, (ci_upper - ci_lower) / (2 * {Z95}) FROM ({leaderboard})"),
+    )
+    .await;
+    (ratings, ses)
+}
+
+/// bt_rank's se=sandwich, plain and with reweight=pair, against an exact numpy computation of
+/// the same formula at a tight fit (1e-6 relative) and against arena-rank 0.1.1 itself, which
+/// stops L-BFGS early and adds a small ridge to the Hessian (ratings within 0.05 points,
+/// standard errors within 0.5%); and se=fisher under reweighting against the model-based
+/// covariance of the weighted fit.
+#[tokio::test]
+async fn bt_rank_sandwich_matches_arena_rank_on_llmfao() {
+    repo_root();
+    let ctx = llmfao().await;
+    for (variant, reweight) in [("plain", "none"), ("pair", "pair")] {
+        for (se, column) in [("sandwich", "exact_se"), ("fisher", "exact_fisher_se")] {
+            let board = format!(
+                "SELECT * FROM leaderboard('SELECT bt_rank(\"left\", \"right\", winner, ''prior=0, se={se}, reweight={reweight}'') FROM llmfao')"
+            );
+            let (ratings, ses) = ratings_and_ses(&ctx, &board).await;
+            assert_matches(&ratings, &arena_rank_column(variant, "exact_rating"), 1e-6);
+            assert_close(
+                &format!("{variant} {se} se"),
+                &ses,
+                &arena_rank_column(variant, column),
+                1e-6,
+                0.0,
+            );
+            if se == "sandwich" {
+                let ar = arena_rank_column(variant, "ar_rating");
+                assert_close("arena-rank rating", &ratings, &ar, 0.0, 0.05);
+                let ar = arena_rank_column(variant, "ar_se");
+                assert_close("arena-rank se", &ses, &ar, 5e-3, 0.0);
+            }
+        }
+    }
+}
+
+/// The contextual model (arena-rank's ContextualBradleyTerry with its defaults) on a
+/// length-like feature derived from LLMFAO's columns: ratings, rating standard errors and the
+/// coefficient with its standard error, against the exact computation and arena-rank.
+#[tokio::test]
+async fn contextual_model_matches_arena_rank_on_llmfao() {
+    repo_root();
+    let ctx = llmfao().await;
+    let len_a = "(length(\"left\") * 20 + ((id * 37 + worker * 11) % 101) + (CASE winner WHEN 'left' THEN 60 ELSE 0 END))";
+    let len_b = "(length(\"right\") * 20 + ((id * 53 + worker * 7) % 97) + (CASE winner WHEN 'right' THEN 60 ELSE 0 END))";
+    let call = format!(
+        "SELECT bt_rank_controlled(\"left\", \"right\", winner, [f], 'prior=0, normalize=true, coef_reg=1.0, reweight=pair, se=sandwich') AS r \
+         FROM (SELECT *, CAST({len_a} - {len_b} AS DOUBLE) / CAST({len_a} + {len_b} AS DOUBLE) AS f FROM llmfao)"
+    );
+    let board = format!(
+        "SELECT e['item'] AS item, e['rating'] AS rating, e['ci_lower'] AS ci_lower, e['ci_upper'] AS ci_upper FROM (SELECT unnest(r['leaderboard']) AS e FROM ({call}))"
+    );
+    let (ratings, ses) = ratings_and_ses(&ctx, &board).await;
+    let exact = arena_rank_column("contextual", "exact_rating");
+    assert_close("contextual rating", &ratings, &exact, 0.0, 1e-6);
+    let exact = arena_rank_column("contextual", "exact_se");
+    assert_close("contextual se", &ses, &exact, 1e-6, 0.0);
+    let ar = arena_rank_column("contextual", "ar_rating");
+    assert_close("arena-rank rating", &ratings, &ar, 0.0, 0.05);
+    let ar = arena_rank_column("contextual", "ar_se");
+    assert_close("arena-rank se", &ses, &ar, 1e-2, 0.0);
+    let coef = pairs(
+        &ctx,
+        &format!("SELECT 'coef_' || c['feature'], c['coef'] FROM (SELECT unnest(r['coefficients']) AS c FROM ({call}))"),
+    )
+    .await;
+    let se = pairs(
+        &ctx,
+        &format!("SELECT 'coef_' || c['feature'], c['se'] FROM (SELECT unnest(r['coefficients']) AS c FROM ({call}))"),
+    )
+    .await;
+    let fixture = "tests/fixtures/arena_rank_contextual_coef.tsv";
+    assert_close("coefficient", &coef, &fixture_column(fixture, "exact_coef"), 1e-6, 0.0);
+    assert_close("coefficient", &coef, &fixture_column(fixture, "ar_coef"), 1e-4, 0.0);
+    assert_close("coefficient se", &se, &fixture_column(fixture, "exact_se"), 1e-6, 0.0);
+}
+
+/// pl_rank's se=sandwich against a numpy computation (per-ranking scores, frequency
+/// weights) on the untied rankings.
+#[tokio::test]
+async fn pl_rank_sandwich_matches_numpy() {
+    repo_root();
+    let ctx = pl_rankings().await;
+    let scale = std::f64::consts::LN_10;
+    let board = format!(
+        "SELECT * FROM leaderboard('SELECT pl_rank(ranking_id, item, position, weight, ''prior=0, se=sandwich, scale={scale}, base=0'') FROM rankings WHERE kind = ''plain''')"
+    );
+    let (strengths, ses) = ratings_and_ses(&ctx, &board).await;
+    let fixture = "tests/fixtures/pl_sandwich.tsv";
+    assert_matches(&strengths, &fixture_column(fixture, "strength"), 1e-8);
+    assert_close("pl se", &ses, &fixture_column(fixture, "se_sandwich"), 1e-6, 0.0);
+}
+
+/// The sandwich intervals and an anchored leaderboard are bitwise the same however the rows
+/// are partitioned and batched.
+#[tokio::test]
+async fn sandwich_and_anchor_are_independent_of_partitioning() {
+    repo_root();
+    let sql = "SELECT item, rating, ci_lower, ci_upper, rank_lower, rank_upper FROM leaderboard('SELECT bt_rank(\"left\", \"right\", winner, ''prior=0, se=sandwich, reweight=pair, anchor=GPT 4:1114'') FROM llmfao') ORDER BY item";
+    let mut results = Vec::new();
+    for (partitions, batch) in [(1, 8192), (4, 100), (3, 17)] {
+        let ctx = partitioned_session(partitions, batch);
+        prefdb::register_table(&ctx, "llmfao", LLMFAO).await.unwrap();
+        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        results.push(datafusion::arrow::util::pretty::pretty_format_batches(&batches).unwrap().to_string());
+    }
+    assert!(results[0].contains("| GPT 4 "), "{}", results[0]);
+    assert_eq!(results[0], results[1]);
+    assert_eq!(results[0], results[2]);
+}

@@ -74,7 +74,7 @@ fn add_difference(m: &mut [f64], k: usize, a: usize, b: usize, c: f64) {
     m[b * k + a] -= c;
 }
 
-/// `c_ij += Σ_l a_il b_lj` for row-major `k × k` matrices.
+/// `a b` for row-major `k × k` matrices.
 fn multiply(a: &[f64], b: &[f64], k: usize) -> Vec<f64> {
     let mut c = vec![0.0; k * k];
     for i in 0..k {
@@ -88,10 +88,11 @@ fn multiply(a: &[f64], b: &[f64], k: usize) -> Vec<f64> {
             }
         }
     }
-    row_symmetrised(c, k)
+    c
 }
 
-fn row_symmetrised(mut c: Vec<f64>, k: usize) -> Vec<f64> {
+/// `c` with each pair of mirrored entries replaced by their mean.
+fn symmetrised(mut c: Vec<f64>, k: usize) -> Vec<f64> {
     for i in 0..k {
         for j in 0..i {
             let mean = 0.5 * (c[i * k + j] + c[j * k + i]);
@@ -107,7 +108,7 @@ fn row_symmetrised(mut c: Vec<f64>, k: usize) -> Vec<f64> {
 /// `n` coordinates (the strengths) centred; `None` when `h` is singular.
 pub(crate) fn sandwich(h: Vec<f64>, g: &[f64], k: usize, n: usize) -> Option<Vec<Vec<f64>>> {
     let inverse = invert_spd(h, k)?.concat();
-    let product = multiply(&inverse, &multiply(g, &inverse, k), k);
+    let product = symmetrised(multiply(&inverse, &multiply(g, &inverse, k), k), k);
     let mut cov: Vec<Vec<f64>> = product.chunks_exact(k).map(<[f64]>::to_vec).collect();
     centre_strengths(&mut cov, n);
     Some(cov)
@@ -303,6 +304,145 @@ mod tests {
     use super::*;
     use crate::pairwise::test_support::{opts, pair};
     use crate::pairwise::{fit_bradley_terry, fit_plackett_luce, fit_tie_model};
+
+    use proptest::prelude::*;
+
+    /// The sandwich the slow way: every vote a row of its own with its own score vector,
+    /// dense `H` and `G` summed row by row, `H + J/n` inverted by Gauss–Jordan, the triple
+    /// product written out, then centred.
+    fn sandwich_by_rows(
+        n: usize,
+        pairs: &[PairOutcomes],
+        factors: &[f64],
+        s: &[f64],
+        prior: f64,
+    ) -> Vec<Vec<f64>> {
+        let mut h = vec![vec![0.0; n]; n];
+        let mut g = vec![vec![0.0; n]; n];
+        for (i, row) in h.iter_mut().enumerate() {
+            row[i] = prior;
+            if prior == 0.0 {
+                // The pin along the constant direction, which centring removes.
+                row.iter_mut().for_each(|v| *v += 1.0 / n as f64);
+            }
+        }
+        for (p, &rho) in pairs.iter().zip(factors) {
+            let (a, b) = (p.a as usize, p.b as usize);
+            let prob = 1.0 / (1.0 + (s[b] - s[a]).exp());
+            // Whole votes: the counts here are integers.
+            for (count, y) in [(p.a_wins, 1.0), (p.b_wins, 0.0), (p.ties, 0.5)] {
+                for _ in 0..count as usize {
+                    let mut u = vec![0.0; n];
+                    u[a] = rho * (y - prob);
+                    u[b] = -rho * (y - prob);
+                    for i in 0..n {
+                        for j in 0..n {
+                            g[i][j] += u[i] * u[j];
+                        }
+                    }
+                    let c = rho * prob * (1.0 - prob);
+                    h[a][a] += c;
+                    h[b][b] += c;
+                    h[a][b] -= c;
+                    h[b][a] -= c;
+                }
+            }
+        }
+        // Gauss–Jordan inverse.
+        let mut aug: Vec<Vec<f64>> = h
+            .iter()
+            .enumerate()
+            .map(|(i, row)| {
+                let mut r = row.clone();
+                r.extend((0..n).map(|j| if i == j { 1.0 } else { 0.0 }));
+                r
+            })
+            .collect();
+        for col in 0..n {
+            let pivot = (col..n)
+                .max_by(|&x, &y| aug[x][col].abs().total_cmp(&aug[y][col].abs()))
+                .unwrap();
+            aug.swap(col, pivot);
+            let d = aug[col][col];
+            aug[col].iter_mut().for_each(|v| *v /= d);
+            for r in 0..n {
+                if r != col {
+                    let f = aug[r][col];
+                    let pivot_row = aug[col].clone();
+                    aug[r].iter_mut().zip(&pivot_row).for_each(|(v, p)| *v -= f * p);
+                }
+            }
+        }
+        let k: Vec<Vec<f64>> = aug.into_iter().map(|r| r[n..].to_vec()).collect();
+        let mut m = vec![vec![0.0; n]; n];
+        for i in 0..n {
+            for j in 0..n {
+                for x in 0..n {
+                    for y in 0..n {
+                        m[i][j] += k[i][x] * g[x][y] * k[y][j];
+                    }
+                }
+            }
+        }
+        // Centre: C M C with C = I − J/n.
+        let c = |i: usize, j: usize| if i == j { 1.0 } else { 0.0 } - 1.0 / n as f64;
+        (0..n)
+            .map(|i| {
+                (0..n)
+                    .map(|j| {
+                        let mut v = 0.0;
+                        for x in 0..n {
+                            for y in 0..n {
+                                v += c(i, x) * m[x][y] * c(y, j);
+                            }
+                        }
+                        v
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    proptest! {
+        /// On random pair tables (votes, ties, reweighting and priors), the sandwich from the
+        /// merged table equals the one summed vote by vote.
+        #[test]
+        fn sandwich_equals_the_row_by_row_sum(
+            n in 2usize..6,
+            cells in prop::collection::vec((0u32..6, 0u32..6, 0u32..4, 0u32..4, 0u32..3), 1..12),
+            prior_zero in any::<bool>(),
+            reweight in any::<bool>(),
+        ) {
+            let mut table = crate::pairwise::PairCounts::new();
+            // A chain of split decisions keeps every item connected.
+            for i in 1..n as u32 {
+                table.add(i - 1, i, 1.0, 1.0, 0.0);
+            }
+            for &(x, y, w, l, t) in &cells {
+                let (a, b) = (x % n as u32, y % n as u32);
+                if a != b {
+                    table.add(a, b, w as f64, l as f64, t as f64);
+                }
+            }
+            let pairs: Vec<PairOutcomes> = table.pairs().to_vec();
+            let prior = if prior_zero { 0.0 } else { 0.3 };
+            let factors = if reweight { pair_reweights(&pairs, 3.0) } else { vec![1.0; pairs.len()] };
+            let fitted = scale_pairs(&pairs, &factors);
+            // Any strengths will do: the identity holds at every point, not only the fit.
+            let s: Vec<f64> = (0..n).map(|i| 0.3 * i as f64 - 0.5).collect();
+            let o = opts(prior);
+            let fast = bt_covariance(n, &fitted, reweight.then_some(&factors[..]), &s, &o, Meat::Observed)
+                .expect("a connected comparison graph has a positive-definite information");
+            let slow = sandwich_by_rows(n, &pairs, &factors, &s, prior);
+            for i in 0..n {
+                for j in 0..n {
+                    let scale = slow[i][i].abs().max(slow[j][j].abs()).max(1e-12);
+                    prop_assert!((fast[i][j] - slow[i][j]).abs() <= 1e-9 * scale,
+                        "{i},{j}: {} vs {}", fast[i][j], slow[i][j]);
+                }
+            }
+        }
+    }
 
     fn var_diff(c: &[Vec<f64>], i: usize, j: usize) -> f64 {
         c[i][i] + c[j][j] - 2.0 * c[i][j]
