@@ -534,11 +534,11 @@ impl ItemInterner {
     pub fn find(&self, text: &str) -> Option<usize> {
         match self {
             ItemInterner::Text { ids, .. } => ids.get(text).map(|&id| id as usize),
-            ItemInterner::Integer { ids, .. } => text
-                .parse::<i64>()
-                .ok()
-                .and_then(|v| ids.get(&v))
-                .map(|&id| id as usize),
+            ItemInterner::Integer { values, .. } => {
+                // Small integers live in the direct table, not the map: search the values.
+                let v = text.parse::<i64>().ok()?;
+                values.iter().position(|&x| x == v)
+            }
         }
     }
 
