@@ -3,6 +3,13 @@
 //!
 //! ```text
 //! cargo bench --bench bt_end_to_end            # 10M votes among 100 models
+//! ```
+//!
+//! It also times LMArena's leaderboard: `prior=0` with and without `se=sandwich` (and
+//! `reweight=pair`); `benches/python/arena_rank_sandwich.py` times arena-rank on the same
+//! file.
+//!
+//! ```text
 //! PREFDB_BENCH_VOTES=1000000 cargo bench --bench bt_end_to_end
 //! ```
 //!
@@ -49,6 +56,17 @@ fn main() {
         )
         .await;
         let rss_after_bt = peak_rss_mib();
+        // LMArena's leaderboard: the MLE, with sandwich intervals, plain and reweighted.
+        let mut lmarena = Vec::new();
+        for options in [
+            "prior=0",
+            "prior=0, se=sandwich",
+            "prior=0, se=sandwich, reweight=pair",
+        ] {
+            let sql = format!("SELECT bt_rank(model_a, model_b, winner, '{options}') FROM votes");
+            let (t, _) = common::median_run(&ctx, &sql, RUNS).await;
+            lmarena.push((options, t));
+        }
         println!(
             "votes: {votes}, models: 100, threads: {}",
             ctx.state().config().target_partitions()
@@ -56,6 +74,12 @@ fn main() {
         println!("GROUP BY count: median {:.3} s over {RUNS} runs", group_by);
         println!("bt_rank:        median {:.3} s over {RUNS} runs", bt);
         println!("ratio bt_rank / GROUP BY: {:.2}", bt / group_by);
+        for (options, t) in &lmarena {
+            println!(
+                "bt_rank '{options}': median {t:.3} s over {RUNS} runs ({:.3}x 'prior=0')",
+                t / lmarena[0].1
+            );
+        }
         if let (Some(a), Some(b)) = (rss_after_group_by, rss_after_bt) {
             println!("peak RSS after GROUP BY runs: {a:.0} MiB; after bt_rank runs: {b:.0} MiB");
         }

@@ -9,8 +9,8 @@ use crate::options;
 use crate::spec::ArgType::{Any, Item, Number, Outcome, Weight};
 use crate::spec::FieldType::{Float, Int, List};
 use crate::spec::{
-    valid, Arg, Doc, FieldType, FunctionSpec, OptionSpec, OptionType, OutField, Output, RowOrder,
-    Section, CONFIDENCE, SEED,
+    valid, Arg, Doc, FieldType, FunctionSpec, Mapping, OptionSpec, OptionType, OutField, Output,
+    RowOrder, Section, CONFIDENCE, SEED,
 };
 
 const ITEM_A: Arg = Arg::required("item_a", Item, "The first item; item_a and item_b must both be strings or both integers. In the two-argument form each row is a win of item_a (the winner) over item_b (the loser).");
@@ -160,12 +160,27 @@ With bootstrap=B, ci_lower and ci_upper are percentile intervals from B refits o
 With ties=davidson (Davidson 1970: P(tie) = nu sqrt(pi_i pi_j) / (pi_i + pi_j + nu sqrt(pi_i pi_j))) or ties=rao_kupper (Rao & Kupper 1967: P(i beats j) = pi_i / (pi_i + theta pi_j)), ties are outcomes of the model: the strengths and the tie parameter (nu >= 0 or theta >= 1) are fitted jointly by maximum likelihood (Newton on the concave log-likelihood, same prior on s; checked against SciPy), and tie_param reports the parameter on every row (NULL for half and ignore). With a tie model, se=fisher inverts the joint information of the strengths and the tie parameter, so the strengths' standard errors allow for the parameter's uncertainty (checked against a numerical Hessian of an independent likelihood), and bootstrap=B refits the strengths and the tie parameter on every replicate. \
 With se=sandwich, ci_lower and ci_upper come from the robust covariance H^-1 G H^-1 (Huber 1967, White 1982; arena-rank's default): H is the negative Hessian at the fit, as for se=fisher, and G sums the outer products of the votes' scores; all votes of one (pair, outcome) cell share their score, so G is summed from the merged pair table, with no pass over the rows. The covariance is centred and the rank range read as for se=fisher. It is the exact sandwich: arena-rank adds 1e-5 (times the number of votes when unweighted) to H's diagonal for numerical stability, which widens nothing by more than a few percent for items with few votes; on LLMFAO arena-rank's standard errors are within 0.4% of prefdb's, which equal an independent numpy computation at a tight fit. Defined for every ties mode: half (a tie's score is 1/2 - p), ignore (ties are left out), davidson and rao_kupper (jointly in the strengths and the tie parameter). The weight column counts votes (a row of weight f adds f times its score's outer product); a fractional outcome x enters G as the fractional win and loss the fit sees, which overstates G by x(1 - x) per vote (conservative). \
 With reweight=pair, the fit weighs every vote of a pair by rho = 1 / max(n_pair, min_pair_count). Each interval method allows for it: se=sandwich squares rho in G (importance weights); se=fisher reports the model-based covariance of the reweighted fit, H^-1 (sum over pairs of rho times the pair's information) H^-1; bootstrap=B resamples the votes and keeps each pair's rho from the data, as arena-rank's bootstrap does. wins, losses, ties and battles stay vote counts. anchor=ITEM:RATING shifts every rating so that ITEM has RATING; intervals then describe differences from the anchor. \
-arena-rank 0.1.1 maps as follows: BradleyTerry on PairDataset.from_pandas(df, reweighted=R, min_pair_count=M) with compute_ratings_and_cis(ci_method='sandwich', significance_level=a) is bt_rank(model_a, model_b, winner, 'prior=0, se=sandwich, reweight=pair (or none), min_pair_count=M, confidence=1-a'); its ci_method='bootstrap' is bootstrap=B; its init_rating is base and its scale is scale (its base 10 is fixed here); its outcome map (model_a = 1, model_b = 0, tie and both_bad = 0.5) is the outcome column's.",
+The table below maps arena-rank 0.1.1's BradleyTerry to options: bt_rank(model_a, model_b, winner, 'prior=0, se=sandwich, reweight=pair') is its reweighted leaderboard with sandwich intervals.",
         nulls: NULLS,
         degenerate: "With no rows left the result is NULL. With prior=0 the maximum-likelihood ratings may not exist: an item that never lost or never won, or a comparison graph that is not strongly connected, is an error that suggests a prior. With a prior > 0 undefeated, winless and disconnected items stay finite; each disconnected group of items is centred on base and is not comparable with the others. With a tie model and no ties, tie_param is 0 or 1 (the boundary, where the fit is plain Bradley–Terry); with no decisive outcome it is infinite, reported as NULL, every item sits at base, and the se=fisher intervals are NULL.",
         example: "SELECT r.rank, r.item, round(r.rating, 1) AS rating\n\
 FROM (SELECT unnest(bt_rank(model_a, model_b, winner)) AS r FROM votes);",
     },
+    mapping: Some(Mapping {
+        reference: "arena-rank 0.1.1, BradleyTerry",
+        rows: &[
+            ("the L-BFGS fit without a penalty", "prior=0"),
+            ("compute_ratings_and_cis(ci_method='sandwich')", "se=sandwich (the exact sandwich, without its 1e-5 Hessian ridge)"),
+            ("ci_method='bootstrap', num_bootstrap=B, seed", "bootstrap=B, seed (prefdb's own generator)"),
+            ("significance_level=a", "confidence=1-a"),
+            ("PairDataset.from_pandas(reweighted=True)", "reweight=pair"),
+            ("min_pair_count=M", "min_pair_count=M"),
+            ("scale=400", "scale=400"),
+            ("init_rating=1000", "base=1000"),
+            ("base=10", "fixed: rating = base + scale * s / ln(10)"),
+            ("default_outcome_map: model_a 1, model_b 0, tie 0.5, both_bad 0.5", "the outcome column: 'model_a', 'model_b', 'tie', 'both_bad' (and the other spellings)"),
+        ],
+    }),
     ..FunctionSpec::PLAIN
 };
 
@@ -378,7 +393,7 @@ pub(crate) static PL_RANK: FunctionSpec = FunctionSpec {
     output: Output::List(LEADERBOARD_FIELDS),
     doc: Doc {
         summary: "Plackett–Luce leaderboard from rankings: K-wise votes (K-Sort Arena), ranked lists (UltraFeedback), or partial top-k lists.",
-        method: "Luce 1959; Plackett 1975. Each row is one item of one ranking at a position (lower is better; only the order matters). A ranking is read as successive choices, the best item chosen from all listed items with probability e^{s_i} / sum of e^{s_j}, the next from the rest, and so on; unlisted items play no part. Tied positions follow Breslow's convention: each tied item counts as chosen from its group and everything below it. Strengths maximise the log-likelihood with the same Gaussian prior as bt_rank (Newton's method, dense Hessian; checked against choix's ilsr_rankings and opt_rankings, and SciPy for the prior and ties); rating = base + scale * s / ln(10), as bt_rank. wins, losses and ties are the implied pairwise counts (items ranked below, above, and tied within the same rankings, weighted). With se=fisher, ci_lower and ci_upper are rating ± z * se * scale / ln(10) from the observed information, for the centred strengths as bt_rank's; on rankings of two items they equal bt_rank's (tested), and rank_lower / rank_upper follow from them. With bootstrap=B they are percentile intervals from B refits on rankings resampled with replacement (a multinomial over the distinct rankings; weights are frequency weights), the same for a seed whatever the partitioning. Fitted by dense Newton steps, up to 1000 items.",
+        method: "Luce 1959; Plackett 1975. Each row is one item of one ranking at a position (lower is better; only the order matters). A ranking is read as successive choices, the best item chosen from all listed items with probability e^{s_i} / sum of e^{s_j}, the next from the rest, and so on; unlisted items play no part. Tied positions follow Breslow's convention: each tied item counts as chosen from its group and everything below it. Strengths maximise the log-likelihood with the same Gaussian prior as bt_rank (Newton's method, dense Hessian; checked against choix's ilsr_rankings and opt_rankings, and SciPy for the prior and ties); rating = base + scale * s / ln(10), as bt_rank. wins, losses and ties are the implied pairwise counts (items ranked below, above, and tied within the same rankings, weighted). With se=fisher, ci_lower and ci_upper are rating ± z * se * scale / ln(10) from the observed information, for the centred strengths as bt_rank's; on rankings of two items they equal bt_rank's (tested), and rank_lower / rank_upper follow from them. With se=sandwich they come from the robust covariance H^-1 G H^-1, G the sum over rankings of weight times the outer product of the ranking's score (the gradient of its log-likelihood; weights are frequency weights), centred as se=fisher's (checked against numpy). With bootstrap=B they are percentile intervals from B refits on rankings resampled with replacement (a multinomial over the distinct rankings; weights are frequency weights), the same for a seed whatever the partitioning. Fitted by dense Newton steps, up to 1000 items.",
         nulls: "A row with a NULL ranking, item, position or weight is skipped. An item listed twice in a ranking, rows of one ranking with different weights, and a weight that is negative or not finite are errors.",
         degenerate: "A ranking of one item adds nothing but the item; NULL with no rows left. With prior=0 and an item never ranked below (or never above) the items it meets, the ratings do not exist: an error.",
         example: "SELECT * FROM leaderboard('SELECT pl_rank(vote_id, model, position) FROM ksort_votes');",
@@ -475,11 +490,26 @@ pub(crate) static BT_RANK_CONTROLLED: FunctionSpec = FunctionSpec {
     doc: Doc {
         summary: "Bradley–Terry with per-battle covariates, for style and length control (Chatbot Arena's style control; Style Over Substance).",
         method: "logit P(item_a beats item_b) = s_a - s_b + beta . features, with features the battle's feature differences (e.g. (len_a - len_b) / (len_a + len_b), or a constant 1 for a first-position effect). Fitted by maximum likelihood (Newton, dense Hessian) with the same Gaussian prior on s as bt_rank and none on beta; a tie counts as half a win for each side (ties=ignore drops ties). Checked against a statsmodels binomial GLM with the same design to 1e-6. \
-arena-rank's contextual model: ContextualBradleyTerry with its defaults on ContextualPairDataset.from_pandas(df, feature_cols) (reg=1.0, reweighted=True, min_pair_count=50, normalize_features=True) and compute_ratings_and_cis(ci_method='sandwich') is bt_rank_controlled(model_a, model_b, winner, ARRAY[features], 'prior=0, normalize=true, coef_reg=1.0, reweight=pair, se=sandwich'), one option per argument: reg = coef_reg, reweighted = reweight=pair, min_pair_count = min_pair_count, normalize_features = normalize, ci_method='sandwich' = se=sandwich, significance_level = 1 - confidence, init_rating = base, scale = scale (its base 10 is fixed). With se=sandwich the covariance is arena-rank's H^-1 G H^-1: H the information of the likelihood (with the prior on s, without the ridge on beta), G the sum over battles of weight * (rho * (y - p))^2 z z^T (z the battle's design row; rho its reweighting factor, squared as an importance weight; the weight column counts votes), less arena-rank's correction for the ridge, (coef_reg * W / N)^2 beta beta^T with N the number of votes. It is the exact sandwich: arena-rank adds 1e-5 to H's diagonal, which moves its standard errors by up to 0.6% on LLMFAO; prefdb equals an independent numpy computation of the exact formula. leaderboard is the controlled leaderboard list (ratings on bt_rank's scale; ci_lower/ci_upper and rank_lower/rank_upper from the observed Fisher information at the chosen confidence); coefficients has one entry per feature, feature being the 1-based position in the array and coef on the log-odds scale. Up to 1000 items and 100 features. Memory: every battle is kept (about 24 + 8 * features bytes).",
+arena-rank's contextual model: ContextualBradleyTerry with its defaults is bt_rank_controlled(model_a, model_b, winner, ARRAY[features], 'prior=0, normalize=true, coef_reg=1.0, reweight=pair, se=sandwich'); the table below maps each of its arguments. With se=sandwich the covariance is arena-rank's H^-1 G H^-1: H the information of the likelihood (with the prior on s, without the ridge on beta), G the sum over battles of weight * (rho * (y - p))^2 z z^T (z the battle's design row; rho its reweighting factor, squared as an importance weight; the weight column counts votes), less arena-rank's correction for the ridge, (coef_reg * W / N)^2 beta beta^T with N the number of votes. It is the exact sandwich: arena-rank adds 1e-5 to H's diagonal, which moves its standard errors by up to 0.6% on LLMFAO; prefdb equals an independent numpy computation of the exact formula. leaderboard is the controlled leaderboard list (ratings on bt_rank's scale; ci_lower/ci_upper and rank_lower/rank_upper from the observed Fisher information at the chosen confidence); coefficients has one entry per feature, feature being the 1-based position in the array and coef on the log-odds scale. Up to 1000 items and 100 features. Memory: every battle is kept (about 24 + 8 * features bytes).",
         nulls: "A row with a NULL item, outcome, weight, features array or feature is skipped, as are self-comparisons and rows of weight 0. Every features array must have the same length; a feature that is not finite, an unknown outcome text, a numeric outcome outside [0, 1] and a weight that is negative or not finite are errors.",
         degenerate: "NULL with no rows left. A constant or collinear feature (e.g. one that is always 0, or a constant with items always in the same order), or a feature that predicts every outcome, has no finite estimate: an error.",
         example: "SELECT unnest(r['coefficients']) FROM (SELECT bt_rank_controlled(model_a, model_b, winner, ARRAY[(len_a - len_b) / (len_a + len_b)]) AS r FROM votes);",
     },
+    mapping: Some(Mapping {
+        reference: "arena-rank 0.1.1, ContextualBradleyTerry",
+        rows: &[
+            ("the L-BFGS fit (no penalty on the ratings)", "prior=0"),
+            ("reg=1.0 (on the mean loss)", "coef_reg=1.0"),
+            ("ContextualPairDataset.from_pandas(reweighted=True)", "reweight=pair"),
+            ("min_pair_count=50", "min_pair_count=50"),
+            ("normalize_features=True", "normalize=true"),
+            ("feature_cols", "the features array, one entry per column"),
+            ("compute_ratings_and_cis(ci_method='sandwich')", "se=sandwich (the exact sandwich, without its 1e-5 Hessian ridge)"),
+            ("significance_level=a", "confidence=1-a"),
+            ("scale=400, init_rating=1000, base=10", "scale=400, base=1000; the base of 10 is fixed"),
+            ("ci_method='bootstrap'", "not offered: the state keeps every battle, and no bootstrap is implemented for the controlled model"),
+        ],
+    }),
     ..FunctionSpec::PLAIN
 };
 

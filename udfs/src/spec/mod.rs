@@ -390,6 +390,18 @@ pub struct FunctionSpec {
     pub output: Output,
     pub row_order: RowOrder,
     pub doc: Doc,
+    /// How a reference implementation's parameters map to this function's options, shown as
+    /// a table in the function reference.
+    pub mapping: Option<Mapping>,
+}
+
+/// A reference implementation's parameters and the options that reproduce them.
+#[derive(Debug, Clone, Copy)]
+pub struct Mapping {
+    /// The reference, with its version ("arena-rank 0.1.1, ContextualBradleyTerry").
+    pub reference: &'static str,
+    /// `(its parameter or call, the prefdb option or argument)`.
+    pub rows: &'static [(&'static str, &'static str)],
 }
 
 impl FunctionSpec {
@@ -411,6 +423,7 @@ impl FunctionSpec {
             degenerate: "",
             example: "",
         },
+        mapping: None,
     };
 
     pub fn required_args(&self) -> usize {
@@ -538,10 +551,14 @@ impl FunctionSpec {
     /// DataFusion's documentation of the function, from the declaration.
     pub fn documentation(&self) -> Documentation {
         let d = &self.doc;
+        let mapping = self.mapping.map(|m| {
+            let rows: Vec<String> = m.rows.iter().map(|(r, p)| format!("{r} = {p}")).collect();
+            format!("{}: {}.", m.reference, rows.join("; "))
+        });
         let description = [d.summary, d.method, d.nulls, d.degenerate]
-            .iter()
+            .into_iter()
+            .chain(mapping.as_deref())
             .filter(|s| !s.is_empty())
-            .copied()
             .collect::<Vec<_>>()
             .join(" ");
         let mut builder =

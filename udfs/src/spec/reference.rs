@@ -109,6 +109,13 @@ fn function(out: &mut String, spec: &FunctionSpec) {
         }
         out.push('\n');
     }
+    if let Some(m) = spec.mapping {
+        let _ = writeln!(out, "| {} | prefdb |\n|---|---|", cell(m.reference));
+        for (theirs, ours) in m.rows {
+            let _ = writeln!(out, "| {} | {} |", cell(theirs), cell(ours));
+        }
+        out.push('\n');
+    }
     match spec.output {
         Output::Number => {
             let _ = writeln!(out, "**Returns** a Float64.\n");
