@@ -18,6 +18,8 @@
 mod common;
 
 const RUNS: usize = 5;
+/// Runs of each LMArena variant, taken in turns.
+const LMARENA_RUNS: usize = 15;
 
 /// Peak resident memory of this process so far (Linux `VmHWM`), in MiB.
 fn peak_rss_mib() -> Option<f64> {
@@ -56,17 +58,30 @@ fn main() {
         )
         .await;
         let rss_after_bt = peak_rss_mib();
-        // LMArena's leaderboard: the MLE, with sandwich intervals, plain and reweighted.
-        let mut lmarena = Vec::new();
-        for options in [
+        // LMArena's leaderboard: the MLE, with Fisher and sandwich intervals, plain and
+        // reweighted. The variants take turns, run after run, so that the machine's drift
+        // (large on a small shared machine) falls on all of them alike.
+        let variants = [
             "prior=0",
+            "prior=0, se=fisher",
             "prior=0, se=sandwich",
             "prior=0, se=sandwich, reweight=pair",
-        ] {
-            let sql = format!("SELECT bt_rank(model_a, model_b, winner, '{options}') FROM votes");
-            let (t, _) = common::median_run(&ctx, &sql, RUNS).await;
-            lmarena.push((options, t));
+        ];
+        let mut times = vec![Vec::new(); variants.len()];
+        for _ in 0..LMARENA_RUNS {
+            for (options, t) in variants.iter().zip(&mut times) {
+                let sql = format!("SELECT bt_rank(model_a, model_b, winner, '{options}') FROM votes");
+                t.push(common::median_run(&ctx, &sql, 1).await.0);
+            }
         }
+        let lmarena: Vec<(&str, f64)> = variants
+            .iter()
+            .zip(times)
+            .map(|(o, mut t)| {
+                t.sort_by(f64::total_cmp);
+                (*o, t[t.len() / 2])
+            })
+            .collect();
         println!(
             "votes: {votes}, models: 100, threads: {}",
             ctx.state().config().target_partitions()
@@ -76,7 +91,7 @@ fn main() {
         println!("ratio bt_rank / GROUP BY: {:.2}", bt / group_by);
         for (options, t) in &lmarena {
             println!(
-                "bt_rank '{options}': median {t:.3} s over {RUNS} runs ({:.3}x 'prior=0')",
+                "bt_rank '{options}': median {t:.3} s over {LMARENA_RUNS} runs ({:.3}x 'prior=0')",
                 t / lmarena[0].1
             );
         }
