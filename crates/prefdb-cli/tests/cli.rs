@@ -149,7 +149,7 @@ fn errors_are_one_line_with_context_and_nonzero_exit() {
     ]));
     assert_eq!(
         e.trim_end(),
-        "error: bt_rank: unknown option 'scael' (expected one of: scale, base, ties, prior, max_iter, tol, se, confidence, bootstrap, seed)"
+        "error: bt_rank: unknown option 'scael' (expected one of: scale, base, ties, prior, max_iter, tol, se, confidence, bootstrap, seed, reweight, min_pair_count, anchor)"
     );
 
     let e = one_line_error(prefdb().args([
