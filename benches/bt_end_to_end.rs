@@ -70,7 +70,8 @@ fn main() {
         let mut times = vec![Vec::new(); variants.len()];
         for _ in 0..LMARENA_RUNS {
             for (options, t) in variants.iter().zip(&mut times) {
-                let sql = format!("SELECT bt_rank(model_a, model_b, winner, '{options}') FROM votes");
+                let sql =
+                    format!("SELECT bt_rank(model_a, model_b, winner, '{options}') FROM votes");
                 t.push(common::median_run(&ctx, &sql, 1).await.0);
             }
         }

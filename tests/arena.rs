@@ -503,7 +503,13 @@ fn arena_rank_column(variant: &str, column: &str) -> HashMap<String, f64> {
 }
 
 /// Every item within `rel` relative (or `abs` absolute) of the reference.
-fn assert_close(what: &str, ours: &[(String, f64)], reference: &HashMap<String, f64>, rel: f64, abs: f64) {
+fn assert_close(
+    what: &str,
+    ours: &[(String, f64)],
+    reference: &HashMap<String, f64>,
+    rel: f64,
+    abs: f64,
+) {
     assert_eq!(ours.len(), reference.len(), "{what}: number of items");
     for (item, v) in ours {
         let r = reference[item];
@@ -597,9 +603,27 @@ async fn contextual_model_matches_arena_rank_on_llmfao() {
     )
     .await;
     let fixture = "tests/fixtures/arena_rank_contextual_coef.tsv";
-    assert_close("coefficient", &coef, &fixture_column(fixture, "exact_coef"), 1e-6, 0.0);
-    assert_close("coefficient", &coef, &fixture_column(fixture, "ar_coef"), 1e-4, 0.0);
-    assert_close("coefficient se", &se, &fixture_column(fixture, "exact_se"), 1e-6, 0.0);
+    assert_close(
+        "coefficient",
+        &coef,
+        &fixture_column(fixture, "exact_coef"),
+        1e-6,
+        0.0,
+    );
+    assert_close(
+        "coefficient",
+        &coef,
+        &fixture_column(fixture, "ar_coef"),
+        1e-4,
+        0.0,
+    );
+    assert_close(
+        "coefficient se",
+        &se,
+        &fixture_column(fixture, "exact_se"),
+        1e-6,
+        0.0,
+    );
 }
 
 /// pl_rank's se=sandwich against a numpy computation (per-ranking scores, frequency
@@ -615,7 +639,13 @@ async fn pl_rank_sandwich_matches_numpy() {
     let (strengths, ses) = ratings_and_ses(&ctx, &board).await;
     let fixture = "tests/fixtures/pl_sandwich.tsv";
     assert_matches(&strengths, &fixture_column(fixture, "strength"), 1e-8);
-    assert_close("pl se", &ses, &fixture_column(fixture, "se_sandwich"), 1e-6, 0.0);
+    assert_close(
+        "pl se",
+        &ses,
+        &fixture_column(fixture, "se_sandwich"),
+        1e-6,
+        0.0,
+    );
 }
 
 /// The sandwich intervals and an anchored leaderboard are bitwise the same however the rows
@@ -627,9 +657,15 @@ async fn sandwich_and_anchor_are_independent_of_partitioning() {
     let mut results = Vec::new();
     for (partitions, batch) in [(1, 8192), (4, 100), (3, 17)] {
         let ctx = partitioned_session(partitions, batch);
-        prefdb::register_table(&ctx, "llmfao", LLMFAO).await.unwrap();
+        prefdb::register_table(&ctx, "llmfao", LLMFAO)
+            .await
+            .unwrap();
         let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
-        results.push(datafusion::arrow::util::pretty::pretty_format_batches(&batches).unwrap().to_string());
+        results.push(
+            datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+                .unwrap()
+                .to_string(),
+        );
     }
     assert!(results[0].contains("| GPT 4 "), "{}", results[0]);
     assert_eq!(results[0], results[1]);

@@ -18,7 +18,7 @@ ERROR_CLASSES = [
     prefdb.VersionMismatchError,
 ]
 
-BT_OPTIONS = "scale, base, ties, prior, max_iter, tol, se, confidence, bootstrap, seed"
+BT_OPTIONS = "scale, base, ties, prior, max_iter, tol, se, confidence, bootstrap, seed, reweight, min_pair_count, anchor"
 
 # Queries over LLMFAO registered from its CSV file, as the CLI's --table reads it (so that
 # type names in messages, such as Utf8, are the same).

@@ -293,12 +293,12 @@ impl Accumulator for ControlledAccumulator {
         let (original, battles) = self.canonical(p);
         let fit = fit_controlled_with(n, p, &battles, &self.config.fit, &self.config.contextual)
             .map_err(|e| {
-            datafusion::common::DataFusionError::Execution(format!(
-                "{NAME}: {e}; a constant or collinear feature (e.g. one that is always 0, or \
+                datafusion::common::DataFusionError::Execution(format!(
+                    "{NAME}: {e}; a constant or collinear feature (e.g. one that is always 0, or \
                      a constant with items always in the same order), or a feature that predicts \
                      every outcome, has no finite estimate"
-            ))
-        })?;
+                ))
+            })?;
         let z = normal_upper_quantile((1.0 - self.config.confidence) / 2.0);
         let se = |i: usize| fit.covariance.as_ref().map(|c| c[i][i].max(0.0).sqrt());
         // The leaderboard, by original item id.

@@ -12,9 +12,9 @@ use crate::leaderboard::{fisher_bounds, Bounds, Ranking};
 use crate::memory::{bytes_of, MemoryBudget, Workspace};
 use crate::options::row_weight;
 use crate::spec::aggregate::{Call, Family, PrefdbAggregate};
-use anchor::{Anchor, Spread};
 use crate::spec::{struct_fields, FunctionSpec, Options, OutField};
 use crate::state::StateRows;
+use anchor::{Anchor, Spread};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Float64Array, Int64Array, StructArray, UInt32Array,
 };
@@ -681,7 +681,10 @@ impl PairwiseAccumulator {
         }
         let _workspace = self.fit_workspace(n, pairs.len())?;
         // reweight=pair: the fit sees every pair's votes times its factor.
-        let factors = self.config.reweight.map(|floor| pair_reweights(pairs, floor));
+        let factors = self
+            .config
+            .reweight
+            .map(|floor| pair_reweights(pairs, floor));
         let fitted: std::borrow::Cow<[PairOutcomes]> = match &factors {
             Some(f) => std::borrow::Cow::Owned(scale_pairs(pairs, f)),
             None => std::borrow::Cow::Borrowed(pairs),
@@ -750,21 +753,12 @@ impl PairwiseAccumulator {
                 };
                 let factors = factors.as_deref();
                 let b = match &tie_fit {
-                    None => bootstrap_bradley_terry(
-                        n,
-                        pairs,
-                        factors,
-                        &self.config.fit,
-                        &boot_opts,
-                    ),
-                    Some((model, _)) => bootstrap_tie_model(
-                        n,
-                        pairs,
-                        factors,
-                        *model,
-                        &self.config.fit,
-                        &boot_opts,
-                    ),
+                    None => {
+                        bootstrap_bradley_terry(n, pairs, factors, &self.config.fit, &boot_opts)
+                    }
+                    Some((model, _)) => {
+                        bootstrap_tie_model(n, pairs, factors, *model, &self.config.fit, &boot_opts)
+                    }
                 }
                 .map_err(|e| self.fit_error(e, v))?;
                 let bounds = (

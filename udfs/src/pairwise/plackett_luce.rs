@@ -21,8 +21,8 @@ use datafusion::logical_expr::{Accumulator, AggregateUDF};
 use prefdb_stats::pairwise::bradley_terry::{to_elo_scale, DEFAULT_PRIOR};
 use prefdb_stats::pairwise::{
     bootstrap_plackett_luce, fit_plackett_luce, implied_pairs, item_totals,
-    plackett_luce_covariance, plackett_luce_sandwich, BootstrapOptions, BtError, BtOptions, Ranking, TieHandling,
-    STRENGTH_RANK_TOLERANCE,
+    plackett_luce_covariance, plackett_luce_sandwich, BootstrapOptions, BtError, BtOptions,
+    Ranking, TieHandling, STRENGTH_RANK_TOLERANCE,
 };
 use std::sync::Arc;
 

@@ -4,8 +4,8 @@
 //! leaderboard entry.
 
 use crate::leaderboard::LEADERBOARD_FIELDS;
-use crate::pairwise::anchor::ANCHOR;
 use crate::options;
+use crate::pairwise::anchor::ANCHOR;
 use crate::spec::ArgType::{Any, Item, Number, Outcome, Weight};
 use crate::spec::FieldType::{Float, Int, List};
 use crate::spec::{

@@ -268,7 +268,10 @@ pub fn bootstrap_bradley_terry(
 }
 
 /// `pairs` scaled by `factors`, or as they are.
-fn reweighted<'a>(pairs: &'a [PairOutcomes], factors: Option<&[f64]>) -> std::borrow::Cow<'a, [PairOutcomes]> {
+fn reweighted<'a>(
+    pairs: &'a [PairOutcomes],
+    factors: Option<&[f64]>,
+) -> std::borrow::Cow<'a, [PairOutcomes]> {
     match factors {
         Some(f) => std::borrow::Cow::Owned(super::sandwich::scale_pairs(pairs, f)),
         None => std::borrow::Cow::Borrowed(pairs),
@@ -622,8 +625,14 @@ mod tests {
         let a = bootstrap_bradley_terry(n, &pairs, None, &opts, &boot).unwrap();
         let b = bootstrap_bradley_terry(n, &pairs, None, &opts, &boot).unwrap();
         assert_eq!(a, b, "same seed, same intervals");
-        let c = bootstrap_bradley_terry(n, &pairs, None, &opts, &BootstrapOptions { seed: 43, ..boot })
-            .unwrap();
+        let c = bootstrap_bradley_terry(
+            n,
+            &pairs,
+            None,
+            &opts,
+            &BootstrapOptions { seed: 43, ..boot },
+        )
+        .unwrap();
         assert_ne!(a.lower, c.lower);
 
         let fit = fit_bradley_terry(n, &pairs, &opts).unwrap();

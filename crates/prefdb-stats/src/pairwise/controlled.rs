@@ -224,7 +224,9 @@ pub fn fit_controlled_with(
     contextual: &ControlledOptions,
 ) -> Result<ControlledFit, BtError> {
     let (n, p) = (n_items, n_features);
-    let factors = contextual.reweight.map(|floor| pair_factors(battles, floor));
+    let factors = contextual
+        .reweight
+        .map(|floor| pair_factors(battles, floor));
     // The battles the fit sees: reweighted, with normalised features.
     let fitted = Battles {
         weight: match &factors {
@@ -256,18 +258,19 @@ pub fn fit_controlled_with(
     let covariance = match contextual.meat {
         // The covariance of the centred strengths and the coefficients (see
         // `centre_strengths`).
-        Meat::Expected => {
-            invert_spd(problem.negative_hessian(&centred, centre), m).map(|mut c| {
-                centre_strengths(&mut c, n);
-                c
-            })
-        }
+        Meat::Expected => invert_spd(problem.negative_hessian(&centred, centre), m).map(|mut c| {
+            centre_strengths(&mut c, n);
+            c
+        }),
         Meat::Observed => {
             // arena-rank's sandwich: H is the information of the likelihood (and the prior
             // on s) without the ridge; G sums the battles' squared weighted scores, and
             // takes off its correction for the ridge, (R W / N)² β βᵀ, N the number of
             // votes.
-            let unpenalised = Problem { ridge: 0.0, ..problem };
+            let unpenalised = Problem {
+                ridge: 0.0,
+                ..problem
+            };
             let h = unpenalised.negative_hessian(&centred, centre);
             let mut g = vec![0.0; m * m];
             let mut z = Vec::with_capacity(2 + p);

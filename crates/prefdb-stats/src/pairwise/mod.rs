@@ -26,17 +26,19 @@ pub use bootstrap::{
     BootstrapOptions,
 };
 pub use bradley_terry::{fit_bradley_terry, BtError, BtFit, BtOptions, TieHandling};
-pub use controlled::{fit_controlled, fit_controlled_with, Battles, ControlledFit, ControlledOptions};
+pub use controlled::{
+    fit_controlled, fit_controlled_with, Battles, ControlledFit, ControlledOptions,
+};
 pub use counts::PairCounts;
 pub use elo::{online_elo, EloBattle, EloOptions};
 pub use fisher::fisher_covariance;
 pub use intransitivity::{intransitivity, Intransitivity};
 pub use plackett_luce::{fit_plackett_luce, implied_pairs, plackett_luce_covariance, Ranking};
+pub use ranking::{competition_ranks, order_by_score_desc, STRENGTH_RANK_TOLERANCE};
 pub use sandwich::{
     bt_covariance, pair_reweights, plackett_luce_sandwich, scale_pairs, tie_model_covariance_with,
     Meat,
 };
-pub use ranking::{competition_ranks, order_by_score_desc, STRENGTH_RANK_TOLERANCE};
 pub use tie_models::{fit_tie_model, tie_model_covariance, TieFit, TieModel};
 pub use weng_lin::{weng_lin_update, Skill, WengLinOptions};
 pub use win_rate::{average_win_rate, item_totals, pair_win_rate, ItemTotals};

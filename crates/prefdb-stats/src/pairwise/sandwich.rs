@@ -295,7 +295,11 @@ pub fn plackett_luce_sandwich(
             }
         }
     }
-    let shift = if opts.prior == 0.0 { 1.0 / n as f64 } else { 0.0 };
+    let shift = if opts.prior == 0.0 {
+        1.0 / n as f64
+    } else {
+        0.0
+    };
     sandwich(h.iter().map(|v| v + shift).collect(), &g, n, n)
 }
 
@@ -369,7 +373,10 @@ mod tests {
                 if r != col {
                     let f = aug[r][col];
                     let pivot_row = aug[col].clone();
-                    aug[r].iter_mut().zip(&pivot_row).for_each(|(v, p)| *v -= f * p);
+                    aug[r]
+                        .iter_mut()
+                        .zip(&pivot_row)
+                        .for_each(|(v, p)| *v -= f * p);
                 }
             }
         }
@@ -512,8 +519,8 @@ mod tests {
         let pairs = [pair(0, 1, 6.0, 3.0, 2.0)];
         let o = opts(0.0);
         let fit = fit_tie_model(2, &pairs, TieModel::Davidson, &o).unwrap();
-        let fisher = crate::pairwise::tie_model_covariance(2, &pairs, TieModel::Davidson, &o, &fit)
-            .unwrap();
+        let fisher =
+            crate::pairwise::tie_model_covariance(2, &pairs, TieModel::Davidson, &o, &fit).unwrap();
         let robust = tie_model_covariance_with(
             2,
             &pairs,
