@@ -50,6 +50,21 @@ pub(crate) enum Spread<'a> {
     Draws(&'a BootstrapIntervals),
 }
 
+impl<'a> Spread<'a> {
+    /// The spread of whichever interval method ran: a covariance (`Some(None)` when it was
+    /// singular) or bootstrap replicates.
+    pub(crate) fn of(
+        cov: &'a Option<Option<Vec<Vec<f64>>>>,
+        boot: &'a Option<BootstrapIntervals>,
+    ) -> Self {
+        match (cov, boot) {
+            (Some(c), _) => Spread::Covariance(c.as_ref()),
+            (_, Some(b)) => Spread::Draws(b),
+            _ => Spread::None,
+        }
+    }
+}
+
 impl Anchor {
     /// The `anchor` option of a call, if given.
     pub(crate) fn from_options(o: &Options) -> Option<Self> {

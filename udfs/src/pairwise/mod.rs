@@ -771,23 +771,16 @@ impl PairwiseAccumulator {
         };
         let reported = match &self.config.anchor {
             None => None,
-            Some(anchor) => {
-                let spread = match (&cov, &boot) {
-                    (Some(c), _) => Spread::Covariance(c.as_ref()),
-                    (_, Some(b)) => Spread::Draws(b),
-                    _ => Spread::None,
-                };
-                anchor.apply(
-                    name,
-                    v.items,
-                    &v.ids,
-                    &mut ratings,
-                    &mut intervals,
-                    spread,
-                    self.config.confidence,
-                    unit,
-                )?
-            }
+            Some(anchor) => anchor.apply(
+                name,
+                v.items,
+                &v.ids,
+                &mut ratings,
+                &mut intervals,
+                Spread::of(&cov, &boot),
+                self.config.confidence,
+                unit,
+            )?,
         };
         Ok(Ranking {
             items: v.items,

@@ -278,23 +278,16 @@ impl Accumulator for PlAccumulator {
         };
         let reported = match &self.config.anchor {
             None => None,
-            Some(anchor) => {
-                let spread = match (&cov, &boot) {
-                    (Some(c), _) => Spread::Covariance(c.as_ref()),
-                    (_, Some(b)) => Spread::Draws(b),
-                    _ => Spread::None,
-                };
-                anchor.apply(
-                    NAME,
-                    &self.rows.items,
-                    &original,
-                    &mut ratings,
-                    &mut intervals,
-                    spread,
-                    self.config.confidence,
-                    unit,
-                )?
-            }
+            Some(anchor) => anchor.apply(
+                NAME,
+                &self.rows.items,
+                &original,
+                &mut ratings,
+                &mut intervals,
+                Spread::of(&cov, &boot),
+                self.config.confidence,
+                unit,
+            )?,
         };
         Leaderboard {
             items: &self.rows.items,

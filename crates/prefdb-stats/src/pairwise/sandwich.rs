@@ -205,15 +205,7 @@ pub fn tie_model_covariance_with(
         return super::tie_model_covariance(n, pairs, model, opts, fit);
     }
     let tie_param = fit.tie_param?;
-    let boundary = match model {
-        TieModel::Davidson => 0.0,
-        TieModel::RaoKupper => 1.0,
-    };
-    if tie_param == boundary {
-        let opts = BtOptions {
-            ties: TieHandling::Ignore,
-            ..*opts
-        };
+    if let Some(opts) = model.at_boundary(tie_param, opts) {
         return bt_covariance(n, pairs, factors, &fit.strengths, &opts, meat);
     }
     let (k, tau) = (n + 1, tie_param.ln());

@@ -37,6 +37,22 @@ pub enum TieModel {
     RaoKupper,
 }
 
+impl TieModel {
+    /// With no ties the tie parameter's MLE is its boundary (ν = 0, θ = 1), where the model
+    /// is plain Bradley–Terry with ties ignored: the options of that fit when `tie_param` is
+    /// there, else `None`.
+    pub(crate) fn at_boundary(self, tie_param: f64, opts: &BtOptions) -> Option<BtOptions> {
+        let boundary = match self {
+            TieModel::Davidson => 0.0,
+            TieModel::RaoKupper => 1.0,
+        };
+        (tie_param == boundary).then_some(BtOptions {
+            ties: TieHandling::Ignore,
+            ..*opts
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct TieFit {
     /// Log-strengths, mean zero.
@@ -280,15 +296,7 @@ pub fn tie_model_covariance(
 ) -> Option<Vec<Vec<f64>>> {
     let pairs: Vec<PairOutcomes> = pairs.iter().filter(|p| p.a != p.b).copied().collect();
     let tie_param = fit.tie_param?;
-    let boundary = match model {
-        TieModel::Davidson => 0.0,
-        TieModel::RaoKupper => 1.0,
-    };
-    if tie_param == boundary {
-        let opts = BtOptions {
-            ties: TieHandling::Ignore,
-            ..*opts
-        };
+    if let Some(opts) = model.at_boundary(tie_param, opts) {
         return fisher_covariance(n_items, &pairs, &fit.strengths, &opts);
     }
     let problem = Problem {
