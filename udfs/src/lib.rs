@@ -52,6 +52,7 @@ pub fn aggregate_functions_with(budget: &MemoryBudget) -> Vec<AggregateUDF> {
         pairwise::win_matrix_udaf(budget),
         pairwise::avg_win_rate_udaf(budget),
         pairwise::intransitivity_udaf(budget),
+        pairwise::rank_compare_udaf(budget),
         pairwise::elo::elo_rank_udaf(),
         pairwise::plackett_luce::pl_rank_udaf(budget),
         pairwise::controlled::bt_rank_controlled_udaf(budget),

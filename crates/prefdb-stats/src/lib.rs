@@ -10,4 +10,5 @@ pub mod interrupt;
 pub mod judge;
 pub mod pairwise;
 pub mod rng;
+pub mod significance;
 pub mod special;

@@ -26,13 +26,15 @@ use prefdb_stats::pairwise::bradley_terry::{to_elo_scale, MleObstacle};
 use prefdb_stats::pairwise::{
     average_win_rate, bootstrap_bradley_terry, bootstrap_tie_model, bt_covariance,
     fit_bradley_terry, fit_tie_model, intransitivity, item_totals, order_by_score_desc,
-    pair_reweights, pair_win_rate, scale_pairs, tie_model_covariance_with, BootstrapOptions,
+    pair_reweights, pair_win_rate, scale_pairs, tie_model_covariance_with, BootstrapIntervals,
+    BootstrapOptions,
     BtError, BtOptions, Meat, PairCounts, PairOutcomes, TieHandling, TieModel,
     STRENGTH_RANK_TOLERANCE,
 };
 use std::sync::Arc;
 
 pub(crate) mod anchor;
+mod compare;
 pub mod controlled;
 pub mod elo;
 mod groups;
@@ -50,6 +52,8 @@ pub enum PairwiseFunction {
     WinMatrix,
     AvgWinRate,
     Intransitivity,
+    /// Every pair of `bt_rank`'s items compared.
+    RankCompare,
 }
 
 impl PairwiseFunction {
@@ -213,7 +217,11 @@ impl BtConfig {
             tie_model,
             scale: o.number("scale").unwrap_or_default(),
             base: o.number("base").unwrap_or_default(),
-            intervals: Intervals::from_options(o)?,
+            intervals: match (function, Intervals::from_options(o)?) {
+                // rank_compare always has standard errors: Fisher's unless asked otherwise.
+                (PairwiseFunction::RankCompare, Intervals::None) => Intervals::Fisher,
+                (_, intervals) => intervals,
+            },
             confidence: o.number("confidence").unwrap_or_default(),
             reweight: reweight_floor(o),
             anchor: Anchor::from_options(o),
@@ -262,6 +270,10 @@ pub fn avg_win_rate_udaf(budget: &MemoryBudget) -> AggregateUDF {
 
 pub fn intransitivity_udaf(budget: &MemoryBudget) -> AggregateUDF {
     PrefdbAggregate::udaf(PairwiseFunction::Intransitivity, budget)
+}
+
+pub fn rank_compare_udaf(budget: &MemoryBudget) -> AggregateUDF {
+    PrefdbAggregate::udaf(PairwiseFunction::RankCompare, budget)
 }
 
 /// The fields of `intransitivity`'s result struct.
@@ -358,6 +370,20 @@ impl Family for PairwiseFunction {
     fn groups_accumulator(&self, call: &Call<'_, BtConfig>) -> Result<Box<dyn GroupsAccumulator>> {
         Ok(Box::new(groups::PairwiseGroups::new(self.fresh(call)?)))
     }
+}
+
+/// A fit, by canonical id, with what its intervals need.
+pub(crate) struct Fitted {
+    /// Natural-log strengths, centred.
+    pub strengths: Vec<f64>,
+    pub ratings: Vec<f64>,
+    /// Rating points per unit of strength.
+    pub unit: f64,
+    pub tie_param: Option<f64>,
+    /// The covariance of the centred strengths (`Some(None)`: singular), for se=fisher or
+    /// se=sandwich.
+    pub cov: Option<Option<Vec<Vec<f64>>>>,
+    pub boot: Option<BootstrapIntervals>,
 }
 
 /// Marks a shared id with no canonical or local id in the group being read.
@@ -658,8 +684,9 @@ impl PairwiseAccumulator {
         self.rank(v)?.into_scalar()
     }
 
-    /// The fitted leaderboard of `bt_rank` or `newman_rank`, by canonical id.
-    pub(crate) fn rank<'a>(&self, v: &'a ValueOrdered) -> Result<Ranking<'a>> {
+    /// The fit of `bt_rank`, `newman_rank` or `rank_compare`, by canonical id, with the
+    /// covariance or the bootstrap replicates its interval method asks for.
+    fn fit(&self, v: &ValueOrdered) -> Result<Fitted> {
         let n = v.len();
         let pairs = &v.pairs;
         let name = self.function.name();
@@ -710,7 +737,7 @@ impl PairwiseAccumulator {
         };
         let rating = |s: f64| to_elo_scale(s, self.config.scale, self.config.base);
         let unit = self.config.scale / std::f64::consts::LN_10;
-        let mut ratings: Vec<f64> = strengths.iter().map(|&s| rating(s)).collect();
+        let ratings: Vec<f64> = strengths.iter().map(|&s| rating(s)).collect();
         let covariance = |meat: Meat| {
             let factors = factors.as_deref();
             match &tie_fit {
@@ -726,25 +753,11 @@ impl PairwiseAccumulator {
                 ),
             }
         };
-        let mut cov = None;
-        let mut boot = None;
-        // Intervals by canonical id, on the rating scale.
-        let mut intervals: Option<Bounds> = match self.config.intervals {
-            Intervals::None => None,
-            // rating ± z · se · scale / ln 10, se from the chosen covariance.
-            Intervals::Fisher | Intervals::Sandwich => {
-                let meat = match self.config.intervals {
-                    Intervals::Sandwich => Meat::Observed,
-                    _ => Meat::Expected,
-                };
-                cov = Some(covariance(meat));
-                Some(fisher_bounds(
-                    &ratings,
-                    cov.as_ref().and_then(Option::as_ref),
-                    self.config.confidence,
-                    unit,
-                ))
-            }
+        let (mut cov, mut boot) = (None, None);
+        match self.config.intervals {
+            Intervals::None => {}
+            Intervals::Fisher => cov = Some(covariance(Meat::Expected)),
+            Intervals::Sandwich => cov = Some(covariance(Meat::Observed)),
             Intervals::Bootstrap { replicates, seed } => {
                 let boot_opts = BootstrapOptions {
                     replicates,
@@ -752,27 +765,68 @@ impl PairwiseAccumulator {
                     confidence: self.config.confidence,
                 };
                 let factors = factors.as_deref();
-                let b = match &tie_fit {
-                    None => {
-                        bootstrap_bradley_terry(n, pairs, factors, &self.config.fit, &boot_opts)
+                boot = Some(
+                    match &tie_fit {
+                        None => bootstrap_bradley_terry(
+                            n,
+                            pairs,
+                            factors,
+                            &self.config.fit,
+                            &boot_opts,
+                        ),
+                        Some((model, _)) => bootstrap_tie_model(
+                            n,
+                            pairs,
+                            factors,
+                            *model,
+                            &self.config.fit,
+                            &boot_opts,
+                        ),
                     }
-                    Some((model, _)) => {
-                        bootstrap_tie_model(n, pairs, factors, *model, &self.config.fit, &boot_opts)
-                    }
-                }
-                .map_err(|e| self.fit_error(e, v))?;
-                let bounds = (
-                    b.lower.iter().map(|&s| Some(rating(s))).collect(),
-                    b.upper.iter().map(|&s| Some(rating(s))).collect(),
+                    .map_err(|e| self.fit_error(e, v))?,
                 );
-                boot = Some(b);
-                Some(bounds)
             }
+        }
+        Ok(Fitted {
+            strengths,
+            ratings,
+            unit,
+            tie_param,
+            cov,
+            boot,
+        })
+    }
+
+    /// The fitted leaderboard of `bt_rank` or `newman_rank`, by canonical id.
+    pub(crate) fn rank<'a>(&self, v: &'a ValueOrdered) -> Result<Ranking<'a>> {
+        let Fitted {
+            mut ratings,
+            unit,
+            tie_param,
+            cov,
+            boot,
+            ..
+        } = self.fit(v)?;
+        let rating = |s: f64| to_elo_scale(s, self.config.scale, self.config.base);
+        // Intervals by canonical id, on the rating scale: rating ± z · se · scale / ln 10
+        // from a covariance, or the bootstrap's percentiles.
+        let mut intervals: Option<Bounds> = match (&cov, &boot) {
+            (Some(c), _) => Some(fisher_bounds(
+                &ratings,
+                c.as_ref(),
+                self.config.confidence,
+                unit,
+            )),
+            (_, Some(b)) => Some((
+                b.lower.iter().map(|&s| Some(rating(s))).collect(),
+                b.upper.iter().map(|&s| Some(rating(s))).collect(),
+            )),
+            _ => None,
         };
         let reported = match &self.config.anchor {
             None => None,
             Some(anchor) => anchor.apply(
-                name,
+                self.function.name(),
                 v.items,
                 &v.ids,
                 &mut ratings,
@@ -787,7 +841,7 @@ impl PairwiseAccumulator {
             ids: &v.ids,
             ratings,
             rank_tolerance: STRENGTH_RANK_TOLERANCE * unit,
-            totals: Some(item_totals(n, pairs)),
+            totals: Some(item_totals(v.len(), &v.pairs)),
             intervals,
             reported,
             tie_param,
@@ -954,6 +1008,7 @@ impl PairwiseAccumulator {
             PairwiseFunction::WinMatrix => self.evaluate_win_matrix(v),
             PairwiseFunction::AvgWinRate => self.evaluate_avg_win_rate(v),
             PairwiseFunction::Intransitivity => self.evaluate_intransitivity(v),
+            PairwiseFunction::RankCompare => self.evaluate_rank_compare(v),
         }
     }
 }

@@ -307,12 +307,63 @@ pub(crate) static INTRANSITIVITY: FunctionSpec = FunctionSpec {
 };
 
 /// The declarations of the pairwise family, in the order of `PairwiseFunction`.
-pub(crate) static PAIRWISE_SPECS: [&FunctionSpec; 5] = [
+pub(crate) static RANK_COMPARE_FIELDS: &[OutField] = &[
+    OutField::new("item_a", FieldType::Item, "The first item of the comparison."),
+    OutField::new("item_b", FieldType::Item, "The second item."),
+    OutField::new("diff", Float, "rating of item_a - rating of item_b."),
+    OutField::new("se", Float, "Standard error of diff, on the rating scale: from the full covariance of the fit (se=fisher, se=sandwich), or the standard deviation of the bootstrap replicates' differences; NULL when the covariance is singular."),
+    OutField::new("z", Float, "diff / se; NULL when se is NULL or 0."),
+    OutField::new("p_value", Float, "Two-sided normal p-value of z, for the hypothesis that the two ratings are equal."),
+    OutField::new("p_better", Float, "The share of bootstrap replicates in which item_a is above item_b (equal counts half); NULL without bootstrap."),
+    OutField::new("significant", FieldType::Bool, "Whether the difference is significant after Holm's correction at level 1 - confidence over the items * (items - 1) / 2 unordered pairs (both orders share the decision)."),
+];
+
+pub(crate) static RANK_COMPARE: FunctionSpec = FunctionSpec {
+    name: "rank_compare",
+    section: Section::Ranking,
+    args: PAIR_ARGS,
+    options: &[
+        SCALE,
+        BASE,
+        TIES,
+        PRIOR,
+        MAX_ITER,
+        TOL,
+        OptionSpec {
+            ty: OptionType::Choice(&["fisher", "sandwich"]),
+            default: None,
+            meaning: "The covariance the standard errors come from: fisher (the default without bootstrap) or sandwich, as for bt_rank. Not with bootstrap.",
+            ..SE
+        },
+        CONFIDENCE,
+        OptionSpec {
+            meaning: "Replicates: with bootstrap=B the standard errors are the replicates' standard deviations of each difference and p_better is filled; 0 (the default): none. At least 2, and replicates × items at most 50000000.",
+            ..BOOTSTRAP
+        },
+        SEED,
+        REWEIGHT,
+        MIN_PAIR_COUNT,
+    ],
+    output: Output::List(RANK_COMPARE_FIELDS),
+    doc: Doc {
+        summary: "Is item a really above item b? Every pair of items of a Bradley–Terry fit compared, with standard errors, p-values and Holm's correction.",
+        method: "Fits bt_rank with the same arguments and options, then compares every ordered pair of items (a, b), a != b, listed by item_a then item_b value: diff = rating_a - rating_b, and se its standard error from the full covariance of the fit, sqrt(C_aa + C_bb - 2 C_ab) * scale / ln(10), not from the two marginal intervals (which ignore that the ratings are estimated together). z = diff / se, p_value = 2 (1 - Phi(|z|)). significant applies Holm's step-down procedure (Holm 1979) at level 1 - confidence to the items * (items - 1) / 2 unordered pairs, each one hypothesis; equal p-values share a decision. With bootstrap=B (bt_rank's resampling of the pair table), se is the standard deviation of the replicates' differences and p_better the share of replicates in which a is above b. Checked against statsmodels (a binomial GLM's covariance and multipletests' Holm) and a numpy sandwich on LLMFAO. Up to 1000 items: the result has items * (items - 1) entries.",
+        nulls: NULLS,
+        degenerate: "With no rows left the result is NULL; with one item, an empty list. When the covariance is singular (prior=0 with a tie model and only ties), se, z, p_value and significant are NULL.",
+        example: "SELECT item_a, item_b, round(diff, 1) AS diff, round(p_value, 4) AS p, significant\n\
+FROM leaderboard('SELECT rank_compare(model_a, model_b, winner, ''se=sandwich'') FROM votes')\n\
+WHERE diff > 0 ORDER BY p;",
+    },
+    ..FunctionSpec::PLAIN
+};
+
+pub(crate) static PAIRWISE_SPECS: [&FunctionSpec; 6] = [
     &BT_RANK,
     &NEWMAN_RANK,
     &WIN_MATRIX,
     &AVG_WIN_RATE,
     &INTRANSITIVITY,
+    &RANK_COMPARE,
 ];
 
 fn above_one(v: f64) -> bool {
