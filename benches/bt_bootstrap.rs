@@ -1,5 +1,6 @@
-//! `bt_rank` with `bootstrap=1000` against a single fit, on a generated Parquet arena
-//! (10M votes among 100 models by default). Run with
+//! `bt_rank` with `bootstrap=1000` against a single fit, and `rank_compare` with the same
+//! bootstrap against `bt_rank`, on a generated Parquet arena (10M votes among 100 models by
+//! default). Run with
 //!
 //! ```text
 //! cargo bench --bench bt_bootstrap
@@ -43,6 +44,26 @@ fn main() {
         println!("single fit:            {single:.3} s (median of {RUNS})");
         println!("bootstrap={replicates}:        {boot:.3} s (median of {RUNS})");
         println!("ratio:                 {:.2}", boot / single);
+        // rank_compare with the same bootstrap: the same fit and replicates, then the
+        // 9,900 comparisons. bt_rank and rank_compare take turns, run after run, so that the
+        // machine's drift falls on both alike.
+        let (mut ranked, mut compared) = (Vec::new(), Vec::new());
+        for _ in 0..RUNS {
+            for (function, times) in [("bt_rank", &mut ranked), ("rank_compare", &mut compared)] {
+                let sql = format!(
+                    "SELECT {function}(model_a, model_b, winner, 'bootstrap={replicates}, seed=1') FROM votes"
+                );
+                times.push(common::median_run(&ctx, &sql, 1).await.0);
+            }
+        }
+        let median = |mut t: Vec<f64>| {
+            t.sort_by(f64::total_cmp);
+            t[t.len() / 2]
+        };
+        let (ranked, compared) = (median(ranked), median(compared));
+        println!("bt_rank, bootstrap={replicates}:      {ranked:.3} s (median of {RUNS}, in turns)");
+        println!("rank_compare, bootstrap={replicates}: {compared:.3} s (median of {RUNS}, in turns)");
+        println!("ratio:                 {:.2}", compared / ranked);
         // The tie models refit strengths and tie parameter jointly on every replicate.
         let (tie_single, _) = common::median_run(
             &ctx,
