@@ -697,15 +697,36 @@ async fn rank_compare_matches_statsmodels_on_llmfao() {
         let column = |c: &str| format!("SELECT item_a || '|' || item_b, {c} {from}");
         let diff = pairs(&ctx, &column("diff")).await;
         assert_eq!(diff.len(), 59 * 58);
-        assert_close("diff", &diff, &rank_compare_column(method, "diff"), 0.0, 1e-6);
+        assert_close(
+            "diff",
+            &diff,
+            &rank_compare_column(method, "diff"),
+            0.0,
+            1e-6,
+        );
         let se = pairs(&ctx, &column("se")).await;
         assert_close("se", &se, &rank_compare_column(method, "se"), 1e-6, 0.0);
         let p = pairs(&ctx, &column("p_value")).await;
-        assert_close("p_value", &p, &rank_compare_column(method, "p_value"), 0.0, 1e-8);
+        assert_close(
+            "p_value",
+            &p,
+            &rank_compare_column(method, "p_value"),
+            0.0,
+            1e-8,
+        );
         let significant = pairs(&ctx, &column("CAST(significant AS DOUBLE)")).await;
-        assert_close("significant", &significant, &rank_compare_column(method, "significant"), 0.0, 0.0);
+        assert_close(
+            "significant",
+            &significant,
+            &rank_compare_column(method, "significant"),
+            0.0,
+            0.0,
+        );
         let nulls = pairs(&ctx, &column("CAST(p_better IS NULL AS DOUBLE)")).await;
-        assert!(nulls.iter().all(|(_, v)| *v == 1.0), "p_better is NULL without bootstrap");
+        assert!(
+            nulls.iter().all(|(_, v)| *v == 1.0),
+            "p_better is NULL without bootstrap"
+        );
     }
 }
 
@@ -724,7 +745,11 @@ async fn rank_compare_bootstrap_agrees_with_the_sandwich() {
             "SELECT item_a || '|' || item_b AS k, se, diff, p_better, significant FROM leaderboard('SELECT rank_compare(\"left\", \"right\", winner, ''prior=0, {options}'') FROM llmfao')"
         )
     };
-    let boot = pairs(&ctx, &format!("SELECT k, se FROM ({})", sql("bootstrap=200, seed=7"))).await;
+    let boot = pairs(
+        &ctx,
+        &format!("SELECT k, se FROM ({})", sql("bootstrap=200, seed=7")),
+    )
+    .await;
     let sandwich: HashMap<String, f64> =
         pairs(&ctx, &format!("SELECT k, se FROM ({})", sql("se=sandwich")))
             .await
@@ -733,7 +758,10 @@ async fn rank_compare_bootstrap_agrees_with_the_sandwich() {
     let mut ratios: Vec<f64> = boot.iter().map(|(k, se)| se / sandwich[k]).collect();
     ratios.sort_by(f64::total_cmp);
     let median = ratios[ratios.len() / 2];
-    assert!((median - 1.0).abs() < 0.1, "median bootstrap / sandwich se ratio {median}");
+    assert!(
+        (median - 1.0).abs() < 0.1,
+        "median bootstrap / sandwich se ratio {median}"
+    );
     let wrong_side = pairs(
         &ctx,
         &format!(
@@ -746,10 +774,14 @@ async fn rank_compare_bootstrap_agrees_with_the_sandwich() {
     let text = |ctx: datafusion::prelude::SessionContext| async move {
         let q = format!("{} ORDER BY k", sql("bootstrap=50, seed=3"));
         let batches = ctx.sql(&q).await.unwrap().collect().await.unwrap();
-        datafusion::arrow::util::pretty::pretty_format_batches(&batches).unwrap().to_string()
+        datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+            .unwrap()
+            .to_string()
     };
     let one = text(ctx).await;
     let ctx = partitioned_session(4, 100);
-    prefdb::register_table(&ctx, "llmfao", LLMFAO).await.unwrap();
+    prefdb::register_table(&ctx, "llmfao", LLMFAO)
+        .await
+        .unwrap();
     assert_eq!(one, text(ctx).await);
 }

@@ -80,31 +80,53 @@ pub fn compare_by_covariance(strengths: &[f64], cov: Option<&[Vec<f64>]>) -> Vec
 /// The same through bootstrap replicates: the standard error is the replicates' standard
 /// deviation of `s_a − s_b`, and `p_better` their share with `a` above `b`.
 pub fn compare_by_bootstrap(strengths: &[f64], boot: &BootstrapIntervals) -> Vec<Comparison> {
-    let draws = &boot.draws;
-    let r = draws.len() as f64;
-    ordered_pairs(strengths.len())
-        .map(|(a, b)| {
+    let n = strengths.len();
+    let r = boot.draws.len();
+    // Each item's replicates in one run, so that a pair streams through two of them.
+    let mut columns = vec![0.0; n * r];
+    for (k, d) in boot.draws.iter().enumerate() {
+        for (i, &x) in d.iter().enumerate() {
+            columns[i * r + k] = x;
+        }
+    }
+    let column = |i: usize| &columns[i * r..(i + 1) * r];
+    // (se, p_better) of every unordered pair a < b; b's view of the pair mirrors it.
+    let mut halves = vec![(0.0, 0.0); n * n];
+    for a in 0..n {
+        for b in a + 1..n {
             let (mut sum, mut sum_sq, mut above) = (0.0, 0.0, 0.0);
-            for d in draws {
-                let x = d[a] - d[b];
-                sum += x;
-                sum_sq += x * x;
-                above += if x > 0.0 {
+            for (&x, &y) in column(a).iter().zip(column(b)) {
+                let d = x - y;
+                sum += d;
+                sum_sq += d * d;
+                above += if d > 0.0 {
                     1.0
-                } else if x == 0.0 {
+                } else if d == 0.0 {
                     0.5
                 } else {
                     0.0
                 };
             }
-            let mean = sum / r;
-            let var = ((sum_sq - r * mean * mean) / (r - 1.0)).max(0.0);
+            let rf = r as f64;
+            let mean = sum / rf;
+            let var = ((sum_sq - rf * mean * mean) / (rf - 1.0)).max(0.0);
+            halves[a * n + b] = (var.sqrt(), above / rf);
+        }
+    }
+    ordered_pairs(n)
+        .map(|(a, b)| {
+            let (se, p) = if a < b {
+                halves[a * n + b]
+            } else {
+                let (se, p) = halves[b * n + a];
+                (se, 1.0 - p)
+            };
             Comparison {
                 a,
                 b,
                 diff: strengths[a] - strengths[b],
-                se: Some(var.sqrt()),
-                p_better: Some(above / r),
+                se: Some(se),
+                p_better: Some(p),
             }
         })
         .collect()
@@ -114,23 +136,32 @@ fn ordered_pairs(n: usize) -> impl Iterator<Item = (usize, usize)> {
     (0..n).flat_map(move |a| (0..n).filter(move |&b| b != a).map(move |b| (a, b)))
 }
 
-/// Holm's decisions for `comparisons` at level `alpha`, one per unordered pair: both orders
-/// of a pair share their p-value, and count as one hypothesis.
+/// Holm's decisions for `comparisons` (as made by this module, over items `0..n`) at level
+/// `alpha`, one per unordered pair: both orders of a pair share their p-value, and count as
+/// one hypothesis.
 pub fn holm_over_pairs(comparisons: &[Comparison], alpha: f64) -> Vec<Option<bool>> {
+    let n = comparisons
+        .iter()
+        .map(|c| c.a.max(c.b) + 1)
+        .max()
+        .unwrap_or(0);
     let once: Vec<usize> = (0..comparisons.len())
         .filter(|&k| comparisons[k].a < comparisons[k].b)
         .collect();
     let decisions = holm(
-        &once.iter().map(|&k| comparisons[k].p_value()).collect::<Vec<_>>(),
+        &once
+            .iter()
+            .map(|&k| comparisons[k].p_value())
+            .collect::<Vec<_>>(),
         alpha,
     );
-    let mut by_pair = std::collections::HashMap::new();
+    let mut by_pair = vec![None; n * n];
     for (&k, d) in once.iter().zip(decisions) {
-        by_pair.insert((comparisons[k].a, comparisons[k].b), d);
+        by_pair[comparisons[k].a * n + comparisons[k].b] = d;
     }
     comparisons
         .iter()
-        .map(|c| by_pair[&(c.a.min(c.b), c.a.max(c.b))])
+        .map(|c| by_pair[c.a.min(c.b) * n + c.a.max(c.b)])
         .collect()
 }
 
@@ -178,6 +209,45 @@ mod tests {
             holm(&p, 0.05),
             vec![Some(true), Some(false), Some(false), Some(true), None]
         );
+    }
+
+    /// The replicates' differences straight from their definition.
+    #[test]
+    fn comparisons_by_bootstrap() {
+        let draws = vec![
+            vec![0.3, 0.1, -0.4],
+            vec![0.1, 0.1, -0.2],
+            vec![0.5, -0.2, -0.3],
+            vec![-0.1, 0.2, -0.1],
+        ];
+        let boot = BootstrapIntervals {
+            lower: vec![0.0; 3],
+            upper: vec![0.0; 3],
+            sd: vec![0.0; 3],
+            draws: draws.clone(),
+        };
+        let s = [0.2, 0.05, -0.25];
+        for c in compare_by_bootstrap(&s, &boot) {
+            let d: Vec<f64> = draws.iter().map(|x| x[c.a] - x[c.b]).collect();
+            let mean = d.iter().sum::<f64>() / 4.0;
+            let sd = (d.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / 3.0).sqrt();
+            let above = d
+                .iter()
+                .map(|&x| {
+                    if x > 0.0 {
+                        1.0
+                    } else if x == 0.0 {
+                        0.5
+                    } else {
+                        0.0
+                    }
+                })
+                .sum::<f64>()
+                / 4.0;
+            assert!((c.se.unwrap() - sd).abs() < 1e-12, "{c:?}");
+            assert_eq!(c.p_better, Some(above));
+            assert_eq!(c.diff, s[c.a] - s[c.b]);
+        }
     }
 
     #[test]

@@ -27,8 +27,7 @@ use prefdb_stats::pairwise::{
     average_win_rate, bootstrap_bradley_terry, bootstrap_tie_model, bt_covariance,
     fit_bradley_terry, fit_tie_model, intransitivity, item_totals, order_by_score_desc,
     pair_reweights, pair_win_rate, scale_pairs, tie_model_covariance_with, BootstrapIntervals,
-    BootstrapOptions,
-    BtError, BtOptions, Meat, PairCounts, PairOutcomes, TieHandling, TieModel,
+    BootstrapOptions, BtError, BtOptions, Meat, PairCounts, PairOutcomes, TieHandling, TieModel,
     STRENGTH_RANK_TOLERANCE,
 };
 use std::sync::Arc;
@@ -767,13 +766,9 @@ impl PairwiseAccumulator {
                 let factors = factors.as_deref();
                 boot = Some(
                     match &tie_fit {
-                        None => bootstrap_bradley_terry(
-                            n,
-                            pairs,
-                            factors,
-                            &self.config.fit,
-                            &boot_opts,
-                        ),
+                        None => {
+                            bootstrap_bradley_terry(n, pairs, factors, &self.config.fit, &boot_opts)
+                        }
                         Some((model, _)) => bootstrap_tie_model(
                             n,
                             pairs,
