@@ -3,6 +3,8 @@
 //! The reference values come from `tests/oracle/bt_llmfao.py` (evalica and choix) and are
 //! committed in `tests/fixtures/bt_llmfao.tsv`, so this test needs no Python.
 
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::datatypes::Float64Type;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 use prefdb::arena::{ArenaGenerator, ArenaSpec};
@@ -558,4 +560,70 @@ async fn bt_rank_bootstrap_matches_chatbot_arena_row_bootstrap() {
         ratios[0],
         ratios[ratios.len() - 1]
     );
+}
+
+/// paired_test and mcnemar against SciPy (ttest_rel, wilcoxon in its exact and asymptotic
+/// forms, the exact permutation_test) and statsmodels (mcnemar, exact and chi-square), and the
+/// bootstrap against SciPy's percentile bootstrap within Monte-Carlo error.
+#[tokio::test]
+async fn paired_tests_match_scipy_and_statsmodels() {
+    repo_root();
+    let ctx = SessionContext::new();
+    prefdb_udfs::register_all(&ctx);
+    prefdb::register_table(&ctx, "paired", "tests/fixtures/paired_data.csv")
+        .await
+        .unwrap();
+    let reference = "tests/fixtures/paired_ref.tsv";
+    let columns = ["n", "mean_diff", "ci_lower", "ci_upper", "statistic", "p_value"];
+    let expected: Vec<HashMap<String, f64>> =
+        columns.iter().map(|c| fixture_column(reference, c)).collect();
+    let keys: Vec<String> = expected[0].keys().cloned().collect();
+    for key in keys {
+        let (case, method) = key.split_once('|').unwrap();
+        let call = match method {
+            "t" | "wilcoxon" => format!("paired_test(a, b, 'method={method}')"),
+            "permutation_exact" => "paired_test(a, b, 'method=permutation, resamples=1000000')".into(),
+            "bootstrap" => "paired_test(a, b, 'method=bootstrap, resamples=10000, seed=5')".into(),
+            "mcnemar_exact" => "mcnemar(correct_a, correct_b)".into(),
+            "mcnemar_chi2" => "mcnemar(correct_a, correct_b, 'exact=false')".into(),
+            "mcnemar_chi2_nocorr" => "mcnemar(correct_a, correct_b, 'exact=false, correction=false')".into(),
+            other => panic!("unknown method {other}"),
+        };
+        // McNemar reports no interval; its mean difference is the accuracy difference.
+        let fields = if method.starts_with("mcnemar") {
+            "CAST(r['n'] AS DOUBLE), m, CAST(NULL AS DOUBLE) AS lo, CAST(NULL AS DOUBLE) AS hi, r['statistic'], r['p_value']".to_string()
+        } else {
+            columns
+                .iter()
+                .map(|c| format!("CAST(r['{c}'] AS DOUBLE)"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let sql = format!(
+            "SELECT {fields} FROM (SELECT {call} AS r, avg(a - b) AS m FROM paired WHERE \"case\" = '{case}')"
+        );
+        let batches = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
+        let row: Vec<Option<f64>> = (0..columns.len())
+            .map(|i| {
+                let a = batches[0].column(i).as_primitive::<Float64Type>();
+                (!a.is_null(0)).then(|| a.value(0))
+            })
+            .collect();
+        for (i, c) in columns.iter().enumerate() {
+            let want = expected[i][&key];
+            let tol = match (method, *c) {
+                // Monte-Carlo: percentiles of 10,000 resampled means, sd about 0.084.
+                ("bootstrap", "ci_lower" | "ci_upper") => 0.01,
+                ("bootstrap", "p_value") => continue,
+                _ => 1e-9,
+            };
+            match row[i] {
+                None => assert!(want.is_nan(), "{key} {c}: NULL, expected {want}"),
+                Some(got) => assert!(
+                    (got - want).abs() <= tol * want.abs().max(1.0),
+                    "{key} {c}: prefdb {got}, reference {want}"
+                ),
+            }
+        }
+    }
 }

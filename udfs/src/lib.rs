@@ -28,6 +28,7 @@ mod ordered;
 pub mod pairwise;
 mod ranked;
 pub mod scalar;
+pub mod significance;
 pub mod spec;
 mod state;
 pub mod unnest_dependencies;
@@ -62,6 +63,7 @@ pub fn aggregate_functions_with(budget: &MemoryBudget) -> Vec<AggregateUDF> {
     .chain(agreement::agreement_udafs(budget))
     .chain(calibration::scorer_udafs(budget))
     .chain(judge::judge_udafs(budget))
+    .chain(significance::significance_udafs(budget))
     .collect()
 }
 
@@ -75,6 +77,7 @@ pub fn specs() -> Vec<&'static spec::FunctionSpec> {
                 .iter()
                 .chain(agreement::spec::SPECS.iter())
                 .chain(judge::spec::SPECS.iter())
+                .chain(significance::spec::SPECS.iter())
                 .chain(pairwise::spec::PAIRWISE_SPECS.iter())
                 .copied()
                 .chain([

@@ -1,8 +1,14 @@
 //! Tests of differences: comparisons between the items of a fitted model, and multiple-testing
 //! corrections.
 
+use crate::calibration::scores::midranks;
+use crate::interrupt::Interrupted;
 use crate::pairwise::BootstrapIntervals;
-use crate::special::normal_cdf;
+use crate::rng::{quantile_sorted, Xoshiro256};
+use crate::special::{
+    f_upper_quantile, normal_cdf, regularized_gamma_q, regularized_incomplete_beta,
+    student_t_two_sided,
+};
 
 /// Holm's step-down procedure (Holm 1979) at family-wise level `alpha`: which hypotheses are
 /// rejected. `None` p-values (untestable hypotheses) are not counted and stay `None`.
@@ -163,6 +169,283 @@ pub fn holm_over_pairs(comparisons: &[Comparison], alpha: f64) -> Vec<Option<boo
         .iter()
         .map(|c| by_pair[c.a.min(c.b) * n + c.a.max(c.b)])
         .collect()
+}
+
+/// The result of a test of paired differences.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct PairedTest {
+    pub n: usize,
+    /// The mean of the differences `a − b`.
+    pub mean_diff: f64,
+    /// An interval for the mean difference, where the method gives one.
+    pub ci: Option<(f64, f64)>,
+    pub statistic: Option<f64>,
+    pub p_value: Option<f64>,
+}
+
+fn mean(d: &[f64]) -> f64 {
+    d.iter().sum::<f64>() / d.len() as f64
+}
+
+/// Student's paired t-test (SciPy's `ttest_rel`), with the t interval for the mean
+/// difference at `confidence`. Needs 2 differences; with no spread, the statistic and p-value
+/// are undefined (NULL) and the interval is the point.
+pub fn paired_t(d: &[f64], confidence: f64) -> PairedTest {
+    let n = d.len();
+    let m = mean(d);
+    let mut out = PairedTest {
+        n,
+        mean_diff: m,
+        ..Default::default()
+    };
+    if n < 2 {
+        return out;
+    }
+    let df = (n - 1) as f64;
+    let var = d.iter().map(|x| (x - m).powi(2)).sum::<f64>() / df;
+    let se = (var / n as f64).sqrt();
+    // t_{(1 + c)/2, df}² is F's upper (1 − c) quantile with (1, df) degrees of freedom.
+    let t_crit = f_upper_quantile(1.0 - confidence, 1.0, df).sqrt();
+    out.ci = Some((m - t_crit * se, m + t_crit * se));
+    if se > 0.0 {
+        let t = m / se;
+        out.statistic = Some(t);
+        out.p_value = Some(student_t_two_sided(t, df));
+    }
+    out
+}
+
+/// Wilcoxon's signed-rank test (SciPy 1.17's `wilcoxon` with its defaults): zero differences
+/// are dropped, the rest ranked by absolute value with midranks; the statistic is the smaller
+/// of the positive and negative rank sums. The p-value, by SciPy's rule on the number of
+/// pairs N (zeros included): up to 50 pairs without zeros or ties, exact (the signed-rank
+/// distribution by counting subsets); otherwise up to 13 pairs, exact over every sign
+/// assignment of the midranks; otherwise the normal approximation with the tie correction of
+/// the variance, without a continuity correction.
+pub fn wilcoxon(d: &[f64]) -> PairedTest {
+    let nonzero: Vec<f64> = d.iter().copied().filter(|&x| x != 0.0).collect();
+    let mut out = PairedTest {
+        n: d.len(),
+        mean_diff: if d.is_empty() { 0.0 } else { mean(d) },
+        ..Default::default()
+    };
+    let n = nonzero.len();
+    if n == 0 {
+        return out;
+    }
+    let ranks = midranks(&nonzero.iter().map(|x| x.abs()).collect::<Vec<_>>());
+    let r_plus: f64 = nonzero
+        .iter()
+        .zip(&ranks)
+        .filter(|(x, _)| **x > 0.0)
+        .map(|(_, r)| r)
+        .sum();
+    let total = (n * (n + 1)) as f64 / 2.0;
+    let r_minus = total - r_plus;
+    let statistic = r_plus.min(r_minus);
+    out.statistic = Some(statistic);
+    let tied = {
+        let mut sorted = ranks.clone();
+        sorted.sort_by(f64::total_cmp);
+        sorted.windows(2).any(|w| w[0] == w[1])
+    };
+    let exact = d.len() <= 50 && !tied && nonzero.len() == d.len();
+    out.p_value = Some(if !exact && d.len() <= 13 {
+        // Every assignment of signs to the midranks (at most 2^13).
+        let (mut below, mut above) = (0u32, 0u32);
+        for signs in 0u32..1 << n {
+            let sum: f64 = (0..n)
+                .filter(|&i| signs >> i & 1 == 1)
+                .map(|i| ranks[i])
+                .sum();
+            below += u32::from(sum <= r_plus);
+            above += u32::from(sum >= r_plus);
+        }
+        let all = f64::from(1u32 << n);
+        two_tails(f64::from(below) / all, f64::from(above) / all)
+    } else if exact {
+        // counts[w]: the subsets of 1..=n with sum w.
+        let max = n * (n + 1) / 2;
+        let mut counts = vec![0.0f64; max + 1];
+        counts[0] = 1.0;
+        for k in 1..=n {
+            for w in (k..=max).rev() {
+                counts[w] += counts[w - k];
+            }
+        }
+        let all = 2f64.powi(n as i32);
+        let at_most = counts[..=statistic as usize].iter().sum::<f64>() / all;
+        (2.0 * at_most).min(1.0)
+    } else {
+        let nf = n as f64;
+        let mean = nf * (nf + 1.0) / 4.0;
+        let mut var = nf * (nf + 1.0) * (2.0 * nf + 1.0) / 24.0;
+        let mut sorted = ranks.clone();
+        sorted.sort_by(f64::total_cmp);
+        let mut i = 0;
+        while i < sorted.len() {
+            let j = sorted[i..].iter().take_while(|&&r| r == sorted[i]).count();
+            let t = j as f64;
+            var -= (t * t * t - t) / 48.0;
+            i += j;
+        }
+        if var <= 0.0 {
+            return PairedTest {
+                statistic: Some(statistic),
+                ..out
+            };
+        }
+        let z = (statistic - mean) / var.sqrt();
+        two_sided_p(z)
+    });
+    out
+}
+
+/// Two-sided p-value from the one-sided counts of a resampling distribution: twice the
+/// smaller tail, at most 1.
+fn two_tails(at_or_below: f64, at_or_above: f64) -> f64 {
+    (2.0 * at_or_below.min(at_or_above)).min(1.0)
+}
+
+/// Whether `x` is at or below (`≤`) the observed `t`, with SciPy's relative tolerance, so
+/// that sums equal up to rounding count as equal.
+fn tails(x: f64, t: f64) -> (bool, bool) {
+    let gamma = 1e-14 * t.abs().max(1e-300);
+    (x <= t + gamma, x >= t - gamma)
+}
+
+/// The sign-flip permutation test of the mean difference (SciPy's `permutation_test` on
+/// paired samples, `permutation_type='samples'`): exact over all 2ⁿ sign assignments when
+/// there are at most `resamples` of them, otherwise `resamples` random assignments with
+/// SciPy's `(count + 1) / (resamples + 1)`. Two-sided: twice the smaller tail.
+pub fn sign_flip_test(d: &[f64], resamples: usize, seed: u64) -> Result<PairedTest, Interrupted> {
+    let n = d.len();
+    let m = mean(d);
+    let mut out = PairedTest {
+        n,
+        mean_diff: m,
+        statistic: Some(m),
+        ..Default::default()
+    };
+    if n == 0 {
+        return Ok(out);
+    }
+    let (mut below, mut above) = (0.0, 0.0);
+    let exact = n < 63 && (1u64 << n) <= resamples as u64;
+    let count = |signs: u64, below: &mut f64, above: &mut f64| {
+        let s: f64 = d
+            .iter()
+            .enumerate()
+            .map(|(i, x)| if signs >> (i % 64) & 1 == 1 { -x } else { *x })
+            .sum::<f64>()
+            / n as f64;
+        let (b, a) = tails(s, m);
+        *below += f64::from(u8::from(b));
+        *above += f64::from(u8::from(a));
+    };
+    if exact {
+        let total = 1u64 << n;
+        for signs in 0..total {
+            if signs % 4096 == 0 {
+                crate::interrupt::check()?;
+            }
+            count(signs, &mut below, &mut above);
+        }
+        out.p_value = Some(two_tails(below / total as f64, above / total as f64));
+    } else {
+        let mut rng = Xoshiro256::seed_from_u64(seed);
+        let mut flips = vec![false; n];
+        for r in 0..resamples {
+            if r % 256 == 0 {
+                crate::interrupt::check()?;
+            }
+            flips.iter_mut().for_each(|f| *f = rng.next_u64() >> 63 == 1);
+            let s: f64 = d
+                .iter()
+                .zip(&flips)
+                .map(|(x, &f)| if f { -x } else { *x })
+                .sum::<f64>()
+                / n as f64;
+            let (b, a) = tails(s, m);
+            below += f64::from(u8::from(b));
+            above += f64::from(u8::from(a));
+        }
+        let r = resamples as f64;
+        out.p_value = Some(two_tails((below + 1.0) / (r + 1.0), (above + 1.0) / (r + 1.0)));
+    }
+    Ok(out)
+}
+
+/// The percentile bootstrap of the mean difference: `resamples` resamples of the pairs with
+/// replacement; the interval is their percentiles at `confidence`, and the p-value twice the
+/// smaller share of resampled means on either side of 0 (the smallest level at which the
+/// percentile interval excludes 0).
+pub fn bootstrap_mean(
+    d: &[f64],
+    resamples: usize,
+    seed: u64,
+    confidence: f64,
+) -> Result<PairedTest, Interrupted> {
+    let n = d.len();
+    let m = mean(d);
+    let mut out = PairedTest {
+        n,
+        mean_diff: m,
+        statistic: Some(m),
+        ..Default::default()
+    };
+    if n == 0 || resamples == 0 {
+        return Ok(out);
+    }
+    let mut rng = Xoshiro256::seed_from_u64(seed);
+    let mut means = Vec::with_capacity(resamples);
+    for r in 0..resamples {
+        if r % 256 == 0 {
+            crate::interrupt::check()?;
+        }
+        let s: f64 = (0..n).map(|_| d[rng.below(n as u64) as usize]).sum();
+        means.push(s / n as f64);
+    }
+    means.sort_by(f64::total_cmp);
+    let alpha = (1.0 - confidence) / 2.0;
+    out.ci = Some((
+        quantile_sorted(&means, alpha),
+        quantile_sorted(&means, 1.0 - alpha),
+    ));
+    let r = resamples as f64;
+    let below = means.iter().filter(|&&x| x <= 0.0).count() as f64 / r;
+    let above = means.iter().filter(|&&x| x >= 0.0).count() as f64 / r;
+    out.p_value = Some(two_tails(below, above));
+    Ok(out)
+}
+
+/// McNemar's test on paired correctness: `b` pairs where only the first is right, `c` where
+/// only the second is (statsmodels' `mcnemar`). Exact: the statistic is `min(b, c)` and the
+/// p-value the two-sided binomial one, `min(1, 2 P(X ≤ min(b, c)))`, X ~ Bin(b + c, 1/2).
+/// Otherwise the chi-square statistic `(|b − c| − k)² / (b + c)` with `k` = 1 for the
+/// continuity correction, else 0, on one degree of freedom. `None` for both when `b + c = 0`.
+pub fn mcnemar(b: u64, c: u64, exact: bool, correction: bool) -> (Option<f64>, Option<f64>) {
+    let n = b + c;
+    if n == 0 {
+        return (None, None);
+    }
+    let (bf, cf, nf) = (b as f64, c as f64, n as f64);
+    if exact {
+        let k = b.min(c) as f64;
+        // P(X ≤ k) = I_{1/2}(n − k, k + 1).
+        let cdf = if k >= nf {
+            1.0
+        } else {
+            regularized_incomplete_beta(0.5, nf - k, k + 1.0)
+        };
+        (Some(k), Some((2.0 * cdf).min(1.0)))
+    } else {
+        let k = if correction { 1.0 } else { 0.0 };
+        // As statsmodels: with b = c the corrected statistic is 1 / (b + c), not 0.
+        let stat = ((bf - cf).abs() - k).powi(2) / nf;
+        // Chi-square with one degree of freedom: Q(1/2, x/2).
+        (Some(stat), Some(regularized_gamma_q(0.5, stat / 2.0)))
+    }
 }
 
 #[cfg(test)]

@@ -30,14 +30,16 @@ pub enum Section {
     Agreement,
     Calibration,
     Judge,
+    Significance,
 }
 
 impl Section {
-    pub const ALL: [Section; 4] = [
+    pub const ALL: [Section; 5] = [
         Section::Ranking,
         Section::Agreement,
         Section::Calibration,
         Section::Judge,
+        Section::Significance,
     ];
 
     pub fn doc_section(self) -> DocSection {
@@ -57,6 +59,10 @@ impl Section {
             Section::Judge => (
                 "Judge diagnostics",
                 "Position bias, self-consistency and reward of LLM judges.",
+            ),
+            Section::Significance => (
+                "Significance tests",
+                "Is a difference between two systems real? Paired tests on the same items.",
             ),
         };
         DocSection {

@@ -1,0 +1,283 @@
+//! Significance tests between two systems scored on the same items: `paired_test` and
+//! `mcnemar`. Each turns rows into the inputs of a kernel in `prefdb_stats::significance`.
+
+use crate::memory::MemoryBudget;
+use crate::spec::aggregate::{Call, Family, PrefdbAggregate};
+use crate::spec::{struct_fields, FunctionSpec, Options};
+use crate::state::{corrupt, list_fields, wrap, StateRows};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int64Array, StructArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type, Int64Type};
+use datafusion::common::{exec_err, Result, ScalarValue};
+use datafusion::logical_expr::utils::format_state_name;
+use datafusion::logical_expr::{Accumulator, AggregateUDF};
+use prefdb_stats::significance::{
+    bootstrap_mean, mcnemar, paired_t, sign_flip_test, wilcoxon, PairedTest,
+};
+use std::sync::Arc;
+
+pub(crate) mod spec;
+
+/// The functions of this file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SignificanceFunction {
+    PairedTest,
+    McNemar,
+}
+
+/// `paired_test`'s method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PairedMethod {
+    T,
+    Wilcoxon,
+    Permutation,
+    Bootstrap,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SignificanceConfig {
+    method: PairedMethod,
+    resamples: usize,
+    seed: u64,
+    confidence: f64,
+    exact: bool,
+    correction: bool,
+}
+
+pub fn significance_udafs(budget: &MemoryBudget) -> Vec<AggregateUDF> {
+    [SignificanceFunction::PairedTest, SignificanceFunction::McNemar]
+        .into_iter()
+        .map(|f| PrefdbAggregate::udaf(f, budget))
+        .collect()
+}
+
+impl Family for SignificanceFunction {
+    type Config = SignificanceConfig;
+
+    fn spec(&self) -> &'static FunctionSpec {
+        spec::SPECS[*self as usize]
+    }
+
+    fn configure(&self, o: &Options) -> Result<SignificanceConfig> {
+        Ok(SignificanceConfig {
+            method: match o.choice("method") {
+                Some("wilcoxon") => PairedMethod::Wilcoxon,
+                Some("permutation") => PairedMethod::Permutation,
+                Some("bootstrap") => PairedMethod::Bootstrap,
+                _ => PairedMethod::T,
+            },
+            resamples: o.count("resamples").unwrap_or_default(),
+            seed: o.integer("seed").unwrap_or_default(),
+            confidence: o.number("confidence").unwrap_or_default(),
+            exact: o.choice("exact") != Some("false"),
+            correction: o.choice("correction") != Some("false"),
+        })
+    }
+
+    fn state_fields(&self, name: &str, _args: &[FieldRef]) -> Result<Vec<FieldRef>> {
+        Ok(match self {
+            SignificanceFunction::PairedTest => {
+                list_fields(name, vec![("differences", DataType::Float64)])
+            }
+            SignificanceFunction::McNemar => ["n", "b", "c"]
+                .iter()
+                .map(|s| {
+                    Arc::new(Field::new(format_state_name(name, s), DataType::Int64, true))
+                        as FieldRef
+                })
+                .collect(),
+        })
+    }
+
+    fn accumulator(&self, call: &Call<'_, SignificanceConfig>) -> Result<Box<dyn Accumulator>> {
+        Ok(match self {
+            SignificanceFunction::PairedTest => Box::new(PairedAccumulator {
+                config: *call.config,
+                differences: Vec::new(),
+            }),
+            SignificanceFunction::McNemar => Box::new(McNemarAccumulator {
+                config: *call.config,
+                counts: [0; 3],
+            }),
+        })
+    }
+}
+
+/// Both data columns as Float64 (booleans as 1 and 0).
+fn columns(values: &[ArrayRef]) -> Result<(Float64Array, Float64Array)> {
+    let f = |a: &ArrayRef| -> Result<Float64Array> {
+        Ok(cast(a, &DataType::Float64)?.as_primitive::<Float64Type>().clone())
+    };
+    Ok((f(&values[0])?, f(&values[1])?))
+}
+
+fn struct_scalar(fields: Fields, columns: Vec<ArrayRef>) -> Result<ScalarValue> {
+    Ok(ScalarValue::Struct(Arc::new(StructArray::try_new(
+        fields, columns, None,
+    )?)))
+}
+
+#[derive(Debug)]
+struct PairedAccumulator {
+    config: SignificanceConfig,
+    differences: Vec<f64>,
+}
+
+const PAIRED: &str = "paired_test";
+
+impl Accumulator for PairedAccumulator {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let (a, b) = columns(values)?;
+        for row in 0..a.len() {
+            if a.is_null(row) || b.is_null(row) {
+                continue;
+            }
+            let (x, y) = (a.value(row), b.value(row));
+            if !x.is_finite() || !y.is_finite() {
+                return exec_err!("{PAIRED}: scores must be finite numbers, got {x} and {y}");
+            }
+            self.differences.push(x - y);
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        let fields = struct_fields(spec::PAIRED_TEST_FIELDS, &DataType::Utf8);
+        if self.differences.is_empty() {
+            return Ok(ScalarValue::try_from(DataType::Struct(fields))?);
+        }
+        // In value order, so that the result does not depend on how rows arrived.
+        let mut d = self.differences.clone();
+        d.sort_by(f64::total_cmp);
+        let c = self.config;
+        let resampled = || -> Result<()> {
+            let work = (c.resamples as u64).saturating_mul(d.len() as u64);
+            if work > spec::MAX_RESAMPLED_VALUES {
+                return exec_err!(
+                    "{PAIRED}: resamples={} over {} pairs would compute {work} resampled values, and at most {} are computed; use fewer resamples",
+                    c.resamples,
+                    d.len(),
+                    spec::MAX_RESAMPLED_VALUES
+                );
+            }
+            Ok(())
+        };
+        let stopped = |_| datafusion::common::DataFusionError::Execution(format!(
+            "{PAIRED}: the statement was cancelled"
+        ));
+        let t: PairedTest = match c.method {
+            PairedMethod::T => paired_t(&d, c.confidence),
+            PairedMethod::Wilcoxon => wilcoxon(&d),
+            PairedMethod::Permutation => {
+                resampled()?;
+                sign_flip_test(&d, c.resamples, c.seed).map_err(stopped)?
+            }
+            PairedMethod::Bootstrap => {
+                resampled()?;
+                bootstrap_mean(&d, c.resamples, c.seed, c.confidence).map_err(stopped)?
+            }
+        };
+        let one = |v: Option<f64>| Arc::new(Float64Array::from(vec![v])) as ArrayRef;
+        struct_scalar(
+            fields,
+            vec![
+                Arc::new(Int64Array::from(vec![t.n as i64])),
+                one(Some(t.mean_diff)),
+                one(t.ci.map(|c| c.0)),
+                one(t.ci.map(|c| c.1)),
+                one(t.statistic),
+                one(t.p_value),
+            ],
+        )
+    }
+
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self) + self.differences.capacity() * 8
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        Ok(vec![wrap(Arc::new(Float64Array::from(
+            self.differences.clone(),
+        )))])
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        for row in StateRows::new(PAIRED, states, 1)?.rows() {
+            let d = row.values::<Float64Type>(0)?;
+            self.differences.extend_from_slice(d.values());
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+struct McNemarAccumulator {
+    config: SignificanceConfig,
+    /// Pairs, only A right, only B right.
+    counts: [i64; 3],
+}
+
+const MCNEMAR: &str = "mcnemar";
+
+impl Accumulator for McNemarAccumulator {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let (a, b) = columns(values)?;
+        for row in 0..a.len() {
+            if a.is_null(row) || b.is_null(row) {
+                continue;
+            }
+            let (x, y) = (a.value(row), b.value(row));
+            for (v, arg) in [(x, "correct_a"), (y, "correct_b")] {
+                if v != 0.0 && v != 1.0 {
+                    return exec_err!("{MCNEMAR}: {arg} must be true/false or 1/0, got {v}");
+                }
+            }
+            self.counts[0] += 1;
+            self.counts[1] += i64::from(x == 1.0 && y == 0.0);
+            self.counts[2] += i64::from(x == 0.0 && y == 1.0);
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        let fields = struct_fields(spec::MCNEMAR_FIELDS, &DataType::Utf8);
+        let [n, b, c] = self.counts;
+        if n == 0 {
+            return Ok(ScalarValue::try_from(DataType::Struct(fields))?);
+        }
+        let (statistic, p) = mcnemar(b as u64, c as u64, self.config.exact, self.config.correction);
+        let int = |v: i64| Arc::new(Int64Array::from(vec![v])) as ArrayRef;
+        let one = |v: Option<f64>| Arc::new(Float64Array::from(vec![v])) as ArrayRef;
+        struct_scalar(fields, vec![int(n), int(b), int(c), one(statistic), one(p)])
+    }
+
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self)
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        Ok(self
+            .counts
+            .iter()
+            .map(|&v| ScalarValue::Int64(Some(v)))
+            .collect())
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        if states.len() != 3 {
+            return Err(corrupt(MCNEMAR, format!("{} columns, expected 3", states.len())));
+        }
+        for (k, s) in states.iter().enumerate() {
+            let column = s
+                .as_primitive_opt::<Int64Type>()
+                .ok_or_else(|| corrupt(MCNEMAR, format!("a {} column", s.data_type())))?;
+            for v in column.iter().flatten() {
+                if v < 0 {
+                    return Err(corrupt(MCNEMAR, "a negative count"));
+                }
+                self.counts[k] += v;
+            }
+        }
+        Ok(())
+    }
+}
