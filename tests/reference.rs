@@ -574,19 +574,32 @@ async fn paired_tests_match_scipy_and_statsmodels() {
         .await
         .unwrap();
     let reference = "tests/fixtures/paired_ref.tsv";
-    let columns = ["n", "mean_diff", "ci_lower", "ci_upper", "statistic", "p_value"];
-    let expected: Vec<HashMap<String, f64>> =
-        columns.iter().map(|c| fixture_column(reference, c)).collect();
+    let columns = [
+        "n",
+        "mean_diff",
+        "ci_lower",
+        "ci_upper",
+        "statistic",
+        "p_value",
+    ];
+    let expected: Vec<HashMap<String, f64>> = columns
+        .iter()
+        .map(|c| fixture_column(reference, c))
+        .collect();
     let keys: Vec<String> = expected[0].keys().cloned().collect();
     for key in keys {
         let (case, method) = key.split_once('|').unwrap();
         let call = match method {
             "t" | "wilcoxon" => format!("paired_test(a, b, 'method={method}')"),
-            "permutation_exact" => "paired_test(a, b, 'method=permutation, resamples=1000000')".into(),
+            "permutation_exact" => {
+                "paired_test(a, b, 'method=permutation, resamples=1000000')".into()
+            }
             "bootstrap" => "paired_test(a, b, 'method=bootstrap, resamples=10000, seed=5')".into(),
             "mcnemar_exact" => "mcnemar(correct_a, correct_b)".into(),
             "mcnemar_chi2" => "mcnemar(correct_a, correct_b, 'exact=false')".into(),
-            "mcnemar_chi2_nocorr" => "mcnemar(correct_a, correct_b, 'exact=false, correction=false')".into(),
+            "mcnemar_chi2_nocorr" => {
+                "mcnemar(correct_a, correct_b, 'exact=false, correction=false')".into()
+            }
             other => panic!("unknown method {other}"),
         };
         // McNemar reports no interval; its mean difference is the accuracy difference.

@@ -359,7 +359,9 @@ pub fn sign_flip_test(d: &[f64], resamples: usize, seed: u64) -> Result<PairedTe
             if r % 256 == 0 {
                 crate::interrupt::check()?;
             }
-            flips.iter_mut().for_each(|f| *f = rng.next_u64() >> 63 == 1);
+            flips
+                .iter_mut()
+                .for_each(|f| *f = rng.next_u64() >> 63 == 1);
             let s: f64 = d
                 .iter()
                 .zip(&flips)
@@ -371,7 +373,10 @@ pub fn sign_flip_test(d: &[f64], resamples: usize, seed: u64) -> Result<PairedTe
             above += f64::from(u8::from(a));
         }
         let r = resamples as f64;
-        out.p_value = Some(two_tails((below + 1.0) / (r + 1.0), (above + 1.0) / (r + 1.0)));
+        out.p_value = Some(two_tails(
+            (below + 1.0) / (r + 1.0),
+            (above + 1.0) / (r + 1.0),
+        ));
     }
     Ok(out)
 }
@@ -531,6 +536,30 @@ mod tests {
             assert_eq!(c.p_better, Some(above));
             assert_eq!(c.diff, s[c.a] - s[c.b]);
         }
+    }
+
+    /// A small sample with a zero and tied differences takes SciPy's exhaustive branch: every
+    /// sign assignment of the midranks. Reference: scipy.stats.wilcoxon([1, 2, 2, -1, 0, 3,
+    /// -2, 1, 1]) in SciPy 1.17.1, statistic 8.5, p-value 0.2421875 (= 62/256).
+    #[test]
+    fn wilcoxon_small_with_ties_permutes_signs() {
+        let t = wilcoxon(&[1.0, 2.0, 2.0, -1.0, 0.0, 3.0, -2.0, 1.0, 1.0]);
+        assert_eq!(t.statistic, Some(8.5));
+        assert!((t.p_value.unwrap() - 0.2421875).abs() < 1e-15, "{t:?}");
+    }
+
+    /// McNemar's exact and chi-square forms from their definitions.
+    #[test]
+    fn mcnemar_forms() {
+        // b = 1, c = 8: 2 P(X <= 1), X ~ Bin(9, 1/2) = 2 * 10 / 512.
+        let (s, p) = mcnemar(1, 8, true, true);
+        assert_eq!(s, Some(1.0));
+        assert!((p.unwrap() - 20.0 / 512.0).abs() < 1e-15);
+        // (|1 - 8| - 1)^2 / 9 = 4, P(chi2_1 > 4) = 2 (1 - Phi(2)).
+        let (s, p) = mcnemar(1, 8, false, true);
+        assert_eq!(s, Some(4.0));
+        assert!((p.unwrap() - 2.0 * normal_cdf(-2.0)).abs() < 1e-12);
+        assert_eq!(mcnemar(0, 0, true, true), (None, None));
     }
 
     #[test]

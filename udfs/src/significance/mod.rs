@@ -45,10 +45,13 @@ pub struct SignificanceConfig {
 }
 
 pub fn significance_udafs(budget: &MemoryBudget) -> Vec<AggregateUDF> {
-    [SignificanceFunction::PairedTest, SignificanceFunction::McNemar]
-        .into_iter()
-        .map(|f| PrefdbAggregate::udaf(f, budget))
-        .collect()
+    [
+        SignificanceFunction::PairedTest,
+        SignificanceFunction::McNemar,
+    ]
+    .into_iter()
+    .map(|f| PrefdbAggregate::udaf(f, budget))
+    .collect()
 }
 
 impl Family for SignificanceFunction {
@@ -82,8 +85,11 @@ impl Family for SignificanceFunction {
             SignificanceFunction::McNemar => ["n", "b", "c"]
                 .iter()
                 .map(|s| {
-                    Arc::new(Field::new(format_state_name(name, s), DataType::Int64, true))
-                        as FieldRef
+                    Arc::new(Field::new(
+                        format_state_name(name, s),
+                        DataType::Int64,
+                        true,
+                    )) as FieldRef
                 })
                 .collect(),
         })
@@ -106,7 +112,9 @@ impl Family for SignificanceFunction {
 /// Both data columns as Float64 (booleans as 1 and 0).
 fn columns(values: &[ArrayRef]) -> Result<(Float64Array, Float64Array)> {
     let f = |a: &ArrayRef| -> Result<Float64Array> {
-        Ok(cast(a, &DataType::Float64)?.as_primitive::<Float64Type>().clone())
+        Ok(cast(a, &DataType::Float64)?
+            .as_primitive::<Float64Type>()
+            .clone())
     };
     Ok((f(&values[0])?, f(&values[1])?))
 }
@@ -162,9 +170,11 @@ impl Accumulator for PairedAccumulator {
             }
             Ok(())
         };
-        let stopped = |_| datafusion::common::DataFusionError::Execution(format!(
-            "{PAIRED}: the statement was cancelled"
-        ));
+        let stopped = |_| {
+            datafusion::common::DataFusionError::Execution(format!(
+                "{PAIRED}: the statement was cancelled"
+            ))
+        };
         let t: PairedTest = match c.method {
             PairedMethod::T => paired_t(&d, c.confidence),
             PairedMethod::Wilcoxon => wilcoxon(&d),
@@ -245,7 +255,12 @@ impl Accumulator for McNemarAccumulator {
         if n == 0 {
             return Ok(ScalarValue::try_from(DataType::Struct(fields))?);
         }
-        let (statistic, p) = mcnemar(b as u64, c as u64, self.config.exact, self.config.correction);
+        let (statistic, p) = mcnemar(
+            b as u64,
+            c as u64,
+            self.config.exact,
+            self.config.correction,
+        );
         let int = |v: i64| Arc::new(Int64Array::from(vec![v])) as ArrayRef;
         let one = |v: Option<f64>| Arc::new(Float64Array::from(vec![v])) as ArrayRef;
         struct_scalar(fields, vec![int(n), int(b), int(c), one(statistic), one(p)])
@@ -265,7 +280,10 @@ impl Accumulator for McNemarAccumulator {
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
         if states.len() != 3 {
-            return Err(corrupt(MCNEMAR, format!("{} columns, expected 3", states.len())));
+            return Err(corrupt(
+                MCNEMAR,
+                format!("{} columns, expected 3", states.len()),
+            ));
         }
         for (k, s) in states.iter().enumerate() {
             let column = s

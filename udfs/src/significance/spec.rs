@@ -50,7 +50,8 @@ pub(crate) static PAIRED_TEST: FunctionSpec = FunctionSpec {
         method: "Each row is one item scored for both systems; d = score_a - score_b. method=t: t = mean(d) / (sd(d) / sqrt(n)) on n - 1 degrees of freedom, two-sided, with the t interval at the chosen confidence (SciPy ttest_rel and its confidence_interval). method=wilcoxon: zero differences are dropped, the others ranked by |d| with midranks; the statistic is min(W+, W-). Without zeros or ties among at most 50 differences the p-value is exact (the signed-rank distribution, by counting subsets); otherwise it is the normal approximation with the tie correction of the variance and no continuity correction. This is SciPy's wilcoxon with its defaults. method=permutation: the mean difference against its distribution when each pair's sign is flipped at random, exact over all 2^n assignments when 2^n <= resamples, otherwise resamples random assignments with p = (count + 1) / (resamples + 1) per tail. The two-sided p-value is twice the smaller tail, as SciPy's permutation_test. method=bootstrap: resamples resamples of the pairs; the interval is their percentiles, and the p-value twice the smaller share of resampled means on either side of 0. The differences are sorted before resampling, so a seed gives the same result on any partitioning. Checked against SciPy (ttest_rel, wilcoxon, permutation_test; the bootstrap within Monte-Carlo error). Memory: every difference is kept (8 bytes per pair).",
         nulls: "A row where either score is NULL is skipped. NaN and infinite scores are errors.",
         degenerate: "NULL for no rows. With one pair, or differences that are all equal, the t statistic and p-value are NULL (no spread); with all differences 0, wilcoxon's statistic and p-value are NULL.",
-        example: "SELECT (paired_test(score_new, score_old, 'method=wilcoxon')).* FROM eval_scores;",
+        example: "SELECT r['mean_diff'], r['p_value']\n\
+FROM (SELECT paired_test(score_new, score_old, 'method=wilcoxon') AS r FROM eval_scores);",
     },
     ..FunctionSpec::PLAIN
 };
@@ -90,7 +91,7 @@ pub(crate) static MCNEMAR: FunctionSpec = FunctionSpec {
         method: "Only the discordant pairs count: b where only A is right, c where only B is. Exact (the default): the two-sided binomial test, p = min(1, 2 P(X <= min(b, c))) with X ~ Binomial(b + c, 1/2). Otherwise the chi-square statistic on one degree of freedom, with or without the continuity correction; as statsmodels, the corrected statistic with b = c is 1 / (b + c). Checked against statsmodels' mcnemar (exact, and chi-square with and without the correction).",
         nulls: "A row where either outcome is NULL is skipped. An outcome that is not a boolean or 0/1 is an error.",
         degenerate: "NULL for no rows. With no discordant pair (b + c = 0) the statistic and p-value are NULL.",
-        example: "SELECT (mcnemar(a_correct, b_correct)).* FROM graded;",
+        example: "SELECT task, mcnemar(a_correct, b_correct) FROM graded GROUP BY task;",
     },
     ..FunctionSpec::PLAIN
 };
