@@ -640,3 +640,42 @@ async fn paired_tests_match_scipy_and_statsmodels() {
         }
     }
 }
+
+/// maj_at_k and best_of_n_at_k against brute-force enumeration of every k-subset of each
+/// problem's samples (exact fractions), for every k from 1 to the problem's samples.
+#[tokio::test]
+async fn selection_estimators_match_enumeration() {
+    repo_root();
+    let ctx = partitioned_session(3, 7);
+    prefdb::register_table(&ctx, "samples", "tests/fixtures/selection_data.csv")
+        .await
+        .unwrap();
+    let reference = "tests/fixtures/selection_ref.tsv";
+    for (function, column, first) in [
+        ("maj_at_k", "maj_at_k", "CAST(answer AS VARCHAR)"),
+        ("best_of_n_at_k", "best_of_n_at_k", "reward"),
+    ] {
+        let mut ours = Vec::new();
+        for k in 1..=12 {
+            let sql = format!(
+                "SELECT problem || '|{k}', {function}({first}, is_correct, {k}) FROM samples \
+                 WHERE problem IN (SELECT problem FROM samples GROUP BY problem HAVING count(*) >= {k}) \
+                 GROUP BY problem"
+            );
+            ours.extend(pairs(&ctx, &sql).await);
+        }
+        let expected = fixture_column(reference, column);
+        assert_eq!(
+            ours.len(),
+            expected.len(),
+            "{function}: one value per problem and k"
+        );
+        for (key, v) in ours {
+            assert!(
+                (v - expected[&key]).abs() < 1e-12,
+                "{function} {key}: prefdb {v}, enumeration {}",
+                expected[&key]
+            );
+        }
+    }
+}

@@ -28,6 +28,7 @@ mod ordered;
 pub mod pairwise;
 mod ranked;
 pub mod scalar;
+pub mod selection;
 pub mod significance;
 pub mod spec;
 mod state;
@@ -64,6 +65,7 @@ pub fn aggregate_functions_with(budget: &MemoryBudget) -> Vec<AggregateUDF> {
     .chain(calibration::scorer_udafs(budget))
     .chain(judge::judge_udafs(budget))
     .chain(significance::significance_udafs(budget))
+    .chain(selection::selection_udafs(budget))
     .collect()
 }
 
@@ -78,6 +80,7 @@ pub fn specs() -> Vec<&'static spec::FunctionSpec> {
                 .chain(agreement::spec::SPECS.iter())
                 .chain(judge::spec::SPECS.iter())
                 .chain(significance::spec::SPECS.iter())
+                .chain(selection::SPECS.iter())
                 .chain(pairwise::spec::PAIRWISE_SPECS.iter())
                 .copied()
                 .chain([

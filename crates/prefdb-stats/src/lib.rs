@@ -10,5 +10,6 @@ pub mod interrupt;
 pub mod judge;
 pub mod pairwise;
 pub mod rng;
+pub mod selection;
 pub mod significance;
 pub mod special;

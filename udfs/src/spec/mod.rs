@@ -31,15 +31,17 @@ pub enum Section {
     Calibration,
     Judge,
     Significance,
+    Selection,
 }
 
 impl Section {
-    pub const ALL: [Section; 5] = [
+    pub const ALL: [Section; 6] = [
         Section::Ranking,
         Section::Agreement,
         Section::Calibration,
         Section::Judge,
         Section::Significance,
+        Section::Selection,
     ];
 
     pub fn doc_section(self) -> DocSection {
@@ -63,6 +65,10 @@ impl Section {
             Section::Significance => (
                 "Significance tests",
                 "Is a difference between two systems real? Paired tests on the same items.",
+            ),
+            Section::Selection => (
+                "Test-time selection",
+                "Expected accuracy of majority voting and best-of-n selection among k samples.",
             ),
         };
         DocSection {
