@@ -109,14 +109,21 @@ impl Family for SignificanceFunction {
     }
 }
 
-/// Both data columns as Float64 (booleans as 1 and 0).
-fn columns(values: &[ArrayRef]) -> Result<(Float64Array, Float64Array)> {
-    let f = |a: &ArrayRef| -> Result<Float64Array> {
+/// Calls `f` with both values of every row where neither is NULL, as Float64 (booleans as 1
+/// and 0).
+fn each_pair(values: &[ArrayRef], mut f: impl FnMut(f64, f64) -> Result<()>) -> Result<()> {
+    let column = |a: &ArrayRef| -> Result<Float64Array> {
         Ok(cast(a, &DataType::Float64)?
             .as_primitive::<Float64Type>()
             .clone())
     };
-    Ok((f(&values[0])?, f(&values[1])?))
+    let (a, b) = (column(&values[0])?, column(&values[1])?);
+    for row in 0..a.len() {
+        if a.is_valid(row) && b.is_valid(row) {
+            f(a.value(row), b.value(row))?;
+        }
+    }
+    Ok(())
 }
 
 fn struct_scalar(fields: Fields, columns: Vec<ArrayRef>) -> Result<ScalarValue> {
@@ -135,18 +142,13 @@ const PAIRED: &str = "paired_test";
 
 impl Accumulator for PairedAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let (a, b) = columns(values)?;
-        for row in 0..a.len() {
-            if a.is_null(row) || b.is_null(row) {
-                continue;
-            }
-            let (x, y) = (a.value(row), b.value(row));
+        each_pair(values, |x, y| {
             if !x.is_finite() || !y.is_finite() {
                 return exec_err!("{PAIRED}: scores must be finite numbers, got {x} and {y}");
             }
             self.differences.push(x - y);
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
@@ -231,12 +233,7 @@ const MCNEMAR: &str = "mcnemar";
 
 impl Accumulator for McNemarAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let (a, b) = columns(values)?;
-        for row in 0..a.len() {
-            if a.is_null(row) || b.is_null(row) {
-                continue;
-            }
-            let (x, y) = (a.value(row), b.value(row));
+        each_pair(values, |x, y| {
             for (v, arg) in [(x, "correct_a"), (y, "correct_b")] {
                 if v != 0.0 && v != 1.0 {
                     return exec_err!("{MCNEMAR}: {arg} must be true/false or 1/0, got {v}");
@@ -245,8 +242,8 @@ impl Accumulator for McNemarAccumulator {
             self.counts[0] += 1;
             self.counts[1] += i64::from(x == 1.0 && y == 0.0);
             self.counts[2] += i64::from(x == 0.0 && y == 1.0);
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
