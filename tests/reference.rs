@@ -679,3 +679,34 @@ async fn selection_estimators_match_enumeration() {
         }
     }
 }
+
+/// verdict_flip against statsmodels (proportion_confint's Wilson interval, mcnemar's exact
+/// test) on 150 pairs under four perturbations, some pairs without a baseline verdict.
+#[tokio::test]
+async fn verdict_flip_matches_statsmodels() {
+    repo_root();
+    let ctx = partitioned_session(3, 50);
+    prefdb::register_table(&ctx, "judgements", "tests/fixtures/verdict_flip_data.csv")
+        .await
+        .unwrap();
+    let reference = "tests/fixtures/verdict_flip_ref.tsv";
+    let from = "FROM leaderboard('SELECT verdict_flip(pair_id, condition, verdict) FROM judgements')";
+    for column in [
+        "pairs", "flips", "flip_rate", "ci_lower", "ci_upper", "to_a", "to_b", "to_tie", "p_value",
+    ] {
+        let ours = pairs(
+            &ctx,
+            &format!("SELECT condition, coalesce(CAST({column} AS DOUBLE), CAST('NaN' AS DOUBLE)) {from}"),
+        )
+        .await;
+        let expected = fixture_column(reference, column);
+        assert_eq!(ours.len(), expected.len());
+        for (condition, v) in ours {
+            let want = expected[&condition];
+            assert!(
+                (v - want).abs() < 1e-10 || (v.is_nan() && want.is_nan()),
+                "{condition} {column}: prefdb {v}, statsmodels {want}"
+            );
+        }
+    }
+}

@@ -5,6 +5,8 @@
 //! - [`score_comparison`]: does a pairwise verdict agree with the judge's own single-answer
 //!   scores (TrustJudge's score-comparison inconsistency)?
 //! - [`wildbench_reward`]: WildBench's five-level pairwise reward with its length rule.
+//! - [`verdict_flips`]: how often, and which way, verdicts change under a perturbation of
+//!   the prompt or the responses (a generalisation of position consistency).
 //! - [`aggregate_ranks`]: one ranking from per-task scores by a social-choice rule
 //!   (Colombo et al. 2022, *What are the best systems?*).
 
@@ -47,6 +49,75 @@ pub enum PositionError {
     ThreeOrders { item: u32 },
     /// Item `item` has two verdicts in order `order`.
     Repeated { item: u32, order: u32 },
+}
+
+/// The flips of one perturbed condition against the baseline.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Flips {
+    pub condition: u32,
+    /// Pairs judged under both the baseline and this condition.
+    pub pairs: u64,
+    /// Those whose verdict differs.
+    pub flips: u64,
+    /// The Wilson interval of `flips / pairs`.
+    pub ci: (f64, f64),
+    /// Flips whose new verdict is the first response, the second, or a tie.
+    pub to_first: u64,
+    pub to_second: u64,
+    pub to_tie: u64,
+    /// Exact two-sided binomial test of `to_first` against `to_second` (McNemar's exact test
+    /// on the flips between the two sides); `None` without such flips.
+    pub p_value: Option<f64>,
+}
+
+/// `rows` are (pair id, condition id, verdict), verdicts naming the same responses under
+/// every condition. For every condition but `baseline` (in id order), the pairs judged under
+/// both, and how their verdicts changed. Two verdicts of one pair under one condition are an
+/// error ([`PositionError::Repeated`], `order` the condition); a pair without a baseline
+/// verdict counts nowhere. `z`: the normal quantile of the Wilson intervals.
+pub fn verdict_flips(
+    rows: &mut [(u32, u32, Verdict)],
+    baseline: u32,
+    z: f64,
+) -> Result<Vec<Flips>, PositionError> {
+    rows.sort_unstable();
+    let mut by_condition: std::collections::BTreeMap<u32, [u64; 5]> = Default::default();
+    let mut start = 0;
+    while start < rows.len() {
+        let pair = rows[start].0;
+        let end = start + rows[start..].iter().take_while(|r| r.0 == pair).count();
+        let group = &rows[start..end];
+        if let Some(w) = group.windows(2).find(|w| w[0].1 == w[1].1) {
+            return Err(PositionError::Repeated {
+                item: pair,
+                order: w[0].1,
+            });
+        }
+        if let Some(base) = group.iter().find(|r| r.1 == baseline).map(|r| r.2) {
+            for &(_, condition, v) in group.iter().filter(|r| r.1 != baseline) {
+                let c = by_condition.entry(condition).or_default();
+                c[0] += 1;
+                if v != base {
+                    c[1] += 1;
+                    c[2 + v as usize] += 1;
+                }
+            }
+        }
+        start = end;
+    }
+    Ok(by_condition
+        .into_iter()
+        .map(|(condition, [pairs, flips, to_first, to_second, to_tie])| Flips {
+            condition,
+            pairs,
+            flips,
+            ci: crate::calibration::scores::wilson_interval(flips as f64, pairs as f64, z),
+            to_first,
+            to_second,
+            to_tie,
+            p_value: crate::significance::mcnemar(to_first, to_second, true, true).1,
+        })
+        .collect())
 }
 
 /// `rows` are (pair id, order id, verdict). Order ids only need to tell the two

@@ -20,9 +20,10 @@ use datafusion::arrow::datatypes::{
 use datafusion::common::{exec_err, internal_err, plan_err, Result, ScalarValue};
 use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{Accumulator, AggregateUDF, EmitTo, GroupsAccumulator};
+use prefdb_stats::calibration::scores::normal_upper_quantile;
 use prefdb_stats::judge::{
-    aggregate_ranks, position_consistency, wildbench_reward, FiveLevel, PositionError, RankRule,
-    ScoreComparison, Verdict,
+    aggregate_ranks, position_consistency, verdict_flips, wildbench_reward, FiveLevel,
+    PositionError, RankRule, ScoreComparison, Verdict,
 };
 use std::sync::Arc;
 
@@ -35,11 +36,20 @@ pub enum JudgeFunction {
     ScoreComparison,
     WbReward,
     RankAggregate,
+    VerdictFlip,
 }
 
 impl JudgeFunction {
     pub fn name(self) -> &'static str {
         self.spec().name
+    }
+
+    /// Whether the third argument is a verdict (kept as a code), rather than a score.
+    fn takes_verdicts(self) -> bool {
+        matches!(
+            self,
+            JudgeFunction::PositionConsistency | JudgeFunction::VerdictFlip
+        )
     }
 
     fn arg_name(self, i: usize) -> &'static str {
@@ -48,10 +58,13 @@ impl JudgeFunction {
 }
 
 /// Parsed options of the functions that take any.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct JudgeConfig {
     k: f64,
     rule: RankRule,
+    /// `verdict_flip`'s baseline condition, and the normal quantile of its intervals.
+    baseline: Arc<str>,
+    z: f64,
 }
 
 /// A verdict argument: text, or a number where 1 = a (first), 0 = b (second), 0.5 = tie.
@@ -86,6 +99,7 @@ pub fn judge_udafs(budget: &MemoryBudget) -> Vec<AggregateUDF> {
         JudgeFunction::ScoreComparison,
         JudgeFunction::WbReward,
         JudgeFunction::RankAggregate,
+        JudgeFunction::VerdictFlip,
     ]
     .into_iter()
     .map(|function| PrefdbAggregate::udaf(function, budget))
@@ -107,6 +121,8 @@ impl Family for JudgeFunction {
                 Some("copeland") => RankRule::Copeland,
                 _ => RankRule::Mean,
             },
+            baseline: o.text("baseline").unwrap_or("original").into(),
+            z: normal_upper_quantile((1.0 - o.number("confidence").unwrap_or(0.95)) / 2.0),
         })
     }
 
@@ -129,9 +145,16 @@ impl Family for JudgeFunction {
                     };
                 };
                 match (f, i) {
-                    (JudgeFunction::PositionConsistency, 0 | 1) => key_coercion(name, arg, t),
+                    (JudgeFunction::PositionConsistency | JudgeFunction::VerdictFlip, 0 | 1) => {
+                        key_coercion(name, arg, t)
+                    }
                     (JudgeFunction::RankAggregate, 0 | 1) => key_coercion(name, arg, t),
-                    (JudgeFunction::PositionConsistency | JudgeFunction::ScoreComparison, 2) => {
+                    (
+                        JudgeFunction::PositionConsistency
+                        | JudgeFunction::ScoreComparison
+                        | JudgeFunction::VerdictFlip,
+                        2,
+                    ) => {
                         verdict_coercion(name, arg, t)
                     }
                     (JudgeFunction::WbReward, 0) => verdict_coercion(name, arg, t),
@@ -141,12 +164,15 @@ impl Family for JudgeFunction {
             .collect()
     }
 
+    /// rank_aggregate's systems, verdict_flip's conditions.
     fn item_type(&self, data: &[DataType]) -> Result<DataType> {
-        if *self != JudgeFunction::RankAggregate {
-            return Ok(DataType::Utf8);
-        }
-        let item = key_coercion(self.name(), "system", &data[0])?;
-        Ok(ItemKind::of(self.name(), "system", &item)?.output_type())
+        let (i, arg) = match self {
+            JudgeFunction::RankAggregate => (0, "system"),
+            JudgeFunction::VerdictFlip => (1, "condition"),
+            _ => return Ok(DataType::Utf8),
+        };
+        let item = key_coercion(self.name(), arg, &data[i])?;
+        Ok(ItemKind::of(self.name(), arg, &item)?.output_type())
     }
 
     fn state_fields(&self, name: &str, args: &[FieldRef]) -> Result<Vec<FieldRef>> {
@@ -157,7 +183,7 @@ impl Family for JudgeFunction {
             Arc::new(Field::new(format_state_name(name, suffix), t, true))
         };
         Ok(match self {
-            JudgeFunction::PositionConsistency => list_fields(
+            JudgeFunction::PositionConsistency | JudgeFunction::VerdictFlip => list_fields(
                 name,
                 vec![
                     ("pairs", key(0)?),
@@ -190,10 +216,12 @@ impl Family for JudgeFunction {
 
     fn accumulator(&self, call: &Call<'_, JudgeConfig>) -> Result<Box<dyn Accumulator>> {
         let f = *self;
-        let config = *call.config;
+        let config = call.config.clone();
         let kind = |i: usize| ItemKind::of(f.name(), f.arg_name(i), call.data_type(i));
         Ok(match f {
-            JudgeFunction::PositionConsistency | JudgeFunction::RankAggregate => {
+            JudgeFunction::PositionConsistency
+            | JudgeFunction::RankAggregate
+            | JudgeFunction::VerdictFlip => {
                 Box::new(KeyedAccumulator {
                     function: f,
                     config,
@@ -372,6 +400,63 @@ impl KeyedAccumulator {
         )?)))
     }
 
+    fn evaluate_flips(&self) -> Result<ScalarValue> {
+        let name = self.function.name();
+        let Some(baseline) = self.groups.find(&self.config.baseline) else {
+            return exec_err!(
+                "{name}: no row has the baseline condition '{}'; name it with 'baseline=...'",
+                self.config.baseline
+            );
+        };
+        let mut rows: Vec<(u32, u32, Verdict)> = (0..self.key_ids.len())
+            .map(|i| {
+                let v = verdict_from_code(self.verdicts[i]);
+                (self.key_ids[i], self.group_ids[i], v)
+            })
+            .collect();
+        let flips = match verdict_flips(&mut rows, baseline as u32, self.config.z) {
+            Ok(f) => f,
+            Err(PositionError::Repeated { item, order }) => {
+                return exec_err!(
+                    "{name}: pair {} has two verdicts under condition {}; give each pair one verdict per condition",
+                    self.keys.display(item as usize),
+                    self.groups.display(order as usize)
+                )
+            }
+            Err(e @ PositionError::ThreeOrders { .. }) => return internal_err!("{name}: {e:?}"),
+        };
+        // Entries by condition value.
+        let position = self.groups.value_positions();
+        let mut flips = flips;
+        flips.sort_by_key(|f| position[f.condition as usize]);
+        let int = |g: fn(&prefdb_stats::judge::Flips) -> u64| -> ArrayRef {
+            Arc::new(Int64Array::from_iter_values(flips.iter().map(|f| g(f) as i64)))
+        };
+        let float = |g: fn(&prefdb_stats::judge::Flips) -> Option<f64>| -> ArrayRef {
+            Arc::new(flips.iter().map(g).collect::<Float64Array>())
+        };
+        let columns: Vec<ArrayRef> = vec![
+            self.groups.take(flips.iter().map(|f| f.condition as usize)),
+            int(|f| f.pairs),
+            int(|f| f.flips),
+            float(|f| (f.pairs > 0).then(|| f.flips as f64 / f.pairs as f64)),
+            float(|f| Some(f.ci.0)),
+            float(|f| Some(f.ci.1)),
+            int(|f| f.to_first),
+            int(|f| f.to_second),
+            int(|f| f.to_tie),
+            float(|f| f.p_value),
+        ];
+        let item = crate::leaderboard::item_type(&self.groups);
+        let entries = StructArray::try_new(
+            struct_fields(spec::VERDICT_FLIP_FIELDS, &item),
+            columns,
+            None,
+        )?;
+        Ok(datafusion::common::utils::SingleRowListArrayBuilder::new(Arc::new(entries))
+            .build_list_scalar())
+    }
+
     fn evaluate_rank_aggregate(&self) -> Result<ScalarValue> {
         let (n_systems, n_tasks) = (self.keys.len(), self.groups.len());
         // The method works on a dense systems × tasks table, and Copeland's method compares
@@ -425,7 +510,7 @@ impl Accumulator for KeyedAccumulator {
         let name = self.function.name();
         let keys = ItemColumn::new(&values[0])?;
         let groups = ItemColumn::new(&values[1])?;
-        let position = self.function == JudgeFunction::PositionConsistency;
+        let position = self.function.takes_verdicts();
         let verdicts = if position {
             Some(VerdictColumn::new(&values[2])?)
         } else {
@@ -463,6 +548,7 @@ impl Accumulator for KeyedAccumulator {
         }
         match self.function {
             JudgeFunction::PositionConsistency => self.evaluate_position(),
+            JudgeFunction::VerdictFlip => self.evaluate_flips(),
             _ => self.evaluate_rank_aggregate(),
         }
     }
@@ -478,7 +564,7 @@ impl Accumulator for KeyedAccumulator {
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        let last: ArrayRef = if self.function == JudgeFunction::PositionConsistency {
+        let last: ArrayRef = if self.function.takes_verdicts() {
             Arc::new(UInt8Array::from(self.verdicts.clone()))
         } else {
             Arc::new(Float64Array::from(self.scores.clone()))
@@ -497,7 +583,7 @@ impl Accumulator for KeyedAccumulator {
             let key_map = self.keys.intern_array(&row.list(0)?)?;
             let group_map = self.groups.intern_array(&row.list(1)?)?;
             let (k, g) = (row.ids(2, &key_map)?, row.ids(3, &group_map)?);
-            if self.function == JudgeFunction::PositionConsistency {
+            if self.function.takes_verdicts() {
                 let verdicts = row.values::<UInt8Type>(4)?;
                 row.same_length(&[k.len(), g.len(), verdicts.len()])?;
                 self.verdicts.extend_from_slice(verdicts.values());

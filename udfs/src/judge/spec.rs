@@ -6,7 +6,8 @@ use crate::leaderboard::LEADERBOARD_FIELDS;
 use crate::spec::ArgType::{Item, Number, Outcome};
 use crate::spec::FieldType::{Float, Int};
 use crate::spec::{
-    valid, Arg, Doc, FunctionSpec, OptionSpec, OptionType, OutField, Output, Section,
+    valid, Arg, Doc, FieldType, FunctionSpec, OptionSpec, OptionType, OutField, Output, Section,
+    CONFIDENCE,
 };
 
 const VERDICT: Arg = Arg::required(
@@ -127,10 +128,59 @@ pub(crate) static RANK_AGGREGATE: FunctionSpec = FunctionSpec {
     ..FunctionSpec::PLAIN
 };
 
+pub(crate) static VERDICT_FLIP_FIELDS: &[OutField] = &[
+    OutField::new("condition", FieldType::Item, "The perturbed condition."),
+    OutField::new("pairs", Int, "Pairs judged under both the baseline and this condition."),
+    OutField::new("flips", Int, "Those whose verdict differs from the baseline's."),
+    OutField::new("flip_rate", Float, "flips / pairs; NULL with no pair."),
+    OutField::new("ci_lower", Float, "Lower end of the Wilson interval of flip_rate at the chosen confidence."),
+    OutField::new("ci_upper", Float, "Upper end of that interval."),
+    OutField::new("to_a", Int, "Flips to the first response."),
+    OutField::new("to_b", Int, "Flips to the second response."),
+    OutField::new("to_tie", Int, "Flips to a tie."),
+    OutField::new("p_value", Float, "Exact two-sided test of to_a against to_b (McNemar's exact test on the flips between the two sides): does the perturbation push verdicts one way? NULL when to_a + to_b = 0."),
+];
+
+pub(crate) static VERDICT_FLIP: FunctionSpec = FunctionSpec {
+    name: "verdict_flip",
+    section: Section::Judge,
+    args: &[
+        Arg::required("pair_id", Item, "The judged pair."),
+        Arg::required("condition", Item, "How it was presented: the baseline ('original' by default) or a perturbation (a position swap, injected tokens, a flawed answer...)."),
+        Arg::required(
+            "verdict",
+            Outcome,
+            "The verdict, naming the same responses under every condition (map a swapped presentation back before calling): 'a' | 'first' | 'left' | 'model_a', 'b' | 'second' | 'right' | 'model_b', 'tie' | 'tie (bothbad)' | 'both_bad' (case-insensitive), or 1 / 0 / 0.5.",
+        ),
+    ],
+    options: &[
+        OptionSpec {
+            key: "baseline",
+            ty: OptionType::Text {
+                valid: |t| !t.trim().is_empty(),
+                what: "a condition value",
+            },
+            default: Some("original"),
+            meaning: "The condition the others are compared with.",
+        },
+        CONFIDENCE,
+    ],
+    output: Output::List(VERDICT_FLIP_FIELDS),
+    doc: Doc {
+        summary: "Judge robustness: how often, and which way, a verdict changes when the prompt or the responses are perturbed (One Token to Fool LLM-as-a-Judge; Style Over Substance).",
+        method: "For each condition other than the baseline, in condition order: the pairs judged under both, the share whose verdict changed with its Wilson interval, where the changed verdicts went, and an exact test of whether they went to one side more than the other. position_consistency is the special case of a position swap read positionally: it takes verdicts as shown (first/second) and counts a pair consistent when the swapped verdict names the same response; verdict_flip takes verdicts already naming the responses, so a swap condition's flip rate is 1 - position_consistency's consistency over the same pairs. Checked against statsmodels (proportion_confint's Wilson interval, mcnemar's exact test).",
+        nulls: "A row with a NULL argument is skipped. A pair with two verdicts under one condition is an error, and so is data without the baseline condition; a pair without a baseline verdict counts nowhere.",
+        degenerate: "NULL for no rows; an empty list when only the baseline was judged.",
+        example: "SELECT * FROM leaderboard('SELECT verdict_flip(pair_id, condition, verdict) FROM judgements');",
+    },
+    ..FunctionSpec::PLAIN
+};
+
 /// The declarations, indexed by `JudgeFunction`'s discriminants.
-pub(crate) static SPECS: [&FunctionSpec; 4] = [
+pub(crate) static SPECS: [&FunctionSpec; 5] = [
     &POSITION_CONSISTENCY,
     &SCORE_COMPARISON_INCONSISTENCY,
     &WB_REWARD,
     &RANK_AGGREGATE,
+    &VERDICT_FLIP,
 ];

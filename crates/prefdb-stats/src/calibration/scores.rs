@@ -222,7 +222,7 @@ pub fn proportion_ci(
 /// `(center² − half²) / (center + half) = s² / (n (n + z²) (center + half))` so that it has
 /// no cancellation: exactly 0 for no successes, full precision for one. The upper bound is
 /// capped at 1 against rounding, as statsmodels clips it.
-fn wilson_interval(successes: f64, n: f64, z: f64) -> (f64, f64) {
+pub(crate) fn wilson_interval(successes: f64, n: f64, z: f64) -> (f64, f64) {
     let z2 = z * z;
     let center = (successes + z2 / 2.0) / (n + z2);
     let half = z / (n + z2) * (successes * (n - successes) / n + z2 / 4.0).sqrt();
