@@ -690,9 +690,18 @@ async fn verdict_flip_matches_statsmodels() {
         .await
         .unwrap();
     let reference = "tests/fixtures/verdict_flip_ref.tsv";
-    let from = "FROM leaderboard('SELECT verdict_flip(pair_id, condition, verdict) FROM judgements')";
+    let from =
+        "FROM leaderboard('SELECT verdict_flip(pair_id, condition, verdict) FROM judgements')";
     for column in [
-        "pairs", "flips", "flip_rate", "ci_lower", "ci_upper", "to_a", "to_b", "to_tie", "p_value",
+        "pairs",
+        "flips",
+        "flip_rate",
+        "ci_lower",
+        "ci_upper",
+        "to_a",
+        "to_b",
+        "to_tie",
+        "p_value",
     ] {
         let ours = pairs(
             &ctx,

@@ -107,16 +107,18 @@ pub fn verdict_flips(
     }
     Ok(by_condition
         .into_iter()
-        .map(|(condition, [pairs, flips, to_first, to_second, to_tie])| Flips {
-            condition,
-            pairs,
-            flips,
-            ci: crate::calibration::scores::wilson_interval(flips as f64, pairs as f64, z),
-            to_first,
-            to_second,
-            to_tie,
-            p_value: crate::significance::mcnemar(to_first, to_second, true, true).1,
-        })
+        .map(
+            |(condition, [pairs, flips, to_first, to_second, to_tie])| Flips {
+                condition,
+                pairs,
+                flips,
+                ci: crate::calibration::scores::wilson_interval(flips as f64, pairs as f64, z),
+                to_first,
+                to_second,
+                to_tie,
+                p_value: crate::significance::mcnemar(to_first, to_second, true, true).1,
+            },
+        )
         .collect())
 }
 

@@ -154,9 +154,7 @@ impl Family for JudgeFunction {
                         | JudgeFunction::ScoreComparison
                         | JudgeFunction::VerdictFlip,
                         2,
-                    ) => {
-                        verdict_coercion(name, arg, t)
-                    }
+                    ) => verdict_coercion(name, arg, t),
                     (JudgeFunction::WbReward, 0) => verdict_coercion(name, arg, t),
                     _ => numeric_coercion(name, arg, t),
                 }
@@ -221,20 +219,18 @@ impl Family for JudgeFunction {
         Ok(match f {
             JudgeFunction::PositionConsistency
             | JudgeFunction::RankAggregate
-            | JudgeFunction::VerdictFlip => {
-                Box::new(KeyedAccumulator {
-                    function: f,
-                    config,
-                    keys: ItemInterner::new(kind(0)?),
-                    groups: ItemInterner::new(kind(1)?),
-                    key_ids: Vec::new(),
-                    group_ids: Vec::new(),
-                    verdicts: Vec::new(),
-                    scores: Vec::new(),
-                    return_type: call.return_type(),
-                    budget: call.budget.clone(),
-                })
-            }
+            | JudgeFunction::VerdictFlip => Box::new(KeyedAccumulator {
+                function: f,
+                config,
+                keys: ItemInterner::new(kind(0)?),
+                groups: ItemInterner::new(kind(1)?),
+                key_ids: Vec::new(),
+                group_ids: Vec::new(),
+                verdicts: Vec::new(),
+                scores: Vec::new(),
+                return_type: call.return_type(),
+                budget: call.budget.clone(),
+            }),
             JudgeFunction::ScoreComparison => Box::new(ScoreComparisonAccumulator {
                 counts: ScoreComparison::default(),
             }),
@@ -430,7 +426,9 @@ impl KeyedAccumulator {
         let mut flips = flips;
         flips.sort_by_key(|f| position[f.condition as usize]);
         let int = |g: fn(&prefdb_stats::judge::Flips) -> u64| -> ArrayRef {
-            Arc::new(Int64Array::from_iter_values(flips.iter().map(|f| g(f) as i64)))
+            Arc::new(Int64Array::from_iter_values(
+                flips.iter().map(|f| g(f) as i64),
+            ))
         };
         let float = |g: fn(&prefdb_stats::judge::Flips) -> Option<f64>| -> ArrayRef {
             Arc::new(flips.iter().map(g).collect::<Float64Array>())
@@ -453,8 +451,10 @@ impl KeyedAccumulator {
             columns,
             None,
         )?;
-        Ok(datafusion::common::utils::SingleRowListArrayBuilder::new(Arc::new(entries))
-            .build_list_scalar())
+        Ok(
+            datafusion::common::utils::SingleRowListArrayBuilder::new(Arc::new(entries))
+                .build_list_scalar(),
+        )
     }
 
     fn evaluate_rank_aggregate(&self) -> Result<ScalarValue> {
