@@ -719,3 +719,31 @@ async fn verdict_flip_matches_statsmodels() {
         }
     }
 }
+
+/// separability and benchmark_agreement against arena-hard-auto's own definitions (its
+/// notebook benchmark_statistics.ipynb, run on the same generated leaderboards), touching
+/// intervals and ties included.
+#[tokio::test]
+async fn benchmark_quality_matches_arena_hard_auto() {
+    repo_root();
+    let ctx = partitioned_session(3, 4);
+    prefdb::register_table(&ctx, "boards", "tests/fixtures/benchmark_quality_data.csv")
+        .await
+        .unwrap();
+    let expected = fixture_column("tests/fixtures/benchmark_quality_ref.tsv", "value");
+    let ours = pairs(
+        &ctx,
+        "SELECT 'separability_a', separability(lower_a, upper_a) FROM boards \
+         UNION ALL SELECT 'separability_b', separability(lower_b, upper_b) FROM boards \
+         UNION ALL SELECT 'agreement_with_confidence', r['agreement_with_confidence'] FROM (SELECT benchmark_agreement(model, rating_a, lower_a, upper_a, rating_b, lower_b, upper_b) AS r FROM boards) \
+         UNION ALL SELECT 'brier', r['brier'] FROM (SELECT benchmark_agreement(model, rating_a, lower_a, upper_a, rating_b, lower_b, upper_b) AS r FROM boards) \
+         UNION ALL SELECT 'separability_a_again', r['separability_a'] FROM (SELECT benchmark_agreement(model, rating_a, lower_a, upper_a, rating_b, lower_b, upper_b) AS r FROM boards) \
+         UNION ALL SELECT 'pairs', CAST(r['pairs'] AS DOUBLE) FROM (SELECT benchmark_agreement(model, rating_a, lower_a, upper_a, rating_b, lower_b, upper_b) AS r FROM boards)",
+    )
+    .await;
+    assert_eq!(ours.len(), 6);
+    for (metric, v) in ours {
+        let key = metric.trim_end_matches("_again");
+        assert!((v - expected[key]).abs() < 1e-12, "{metric}: prefdb {v}, arena-hard-auto {}", expected[key]);
+    }
+}

@@ -453,6 +453,97 @@ pub fn mcnemar(b: u64, c: u64, exact: bool, correction: bool) -> (Option<f64>, O
     }
 }
 
+/// Whether two intervals overlap: `min(u_i, u_j) − max(l_i, l_j) > 0`, so intervals that only
+/// touch are separated (arena-hard-auto's rule).
+fn overlap(a: (f64, f64), b: (f64, f64)) -> bool {
+    a.1.min(b.1) - a.0.max(b.0) > 0.0
+}
+
+/// Separability with confidence (arena-hard-auto; Li et al. 2024, *From Crowdsourced Data to
+/// High-Quality Benchmarks*): the share of the `n (n − 1) / 2` pairs of `intervals`
+/// (lower, upper) that do not overlap. `None` with fewer than two intervals.
+pub fn separability(intervals: &[(f64, f64)]) -> Option<f64> {
+    let n = intervals.len();
+    if n < 2 {
+        return None;
+    }
+    let pairs = n * (n - 1) / 2;
+    let mut overlapping = 0usize;
+    for i in 0..n {
+        for j in i + 1..n {
+            overlapping += usize::from(overlap(intervals[i], intervals[j]));
+        }
+    }
+    Some(1.0 - overlapping as f64 / pairs as f64)
+}
+
+/// How a benchmark's leaderboard `a` agrees with a reference leaderboard `b` on the same
+/// items (one row each, in the same order).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BenchmarkAgreement {
+    pub pairs: usize,
+    pub separability_a: Option<f64>,
+    pub separability_b: Option<f64>,
+    /// Agreement with confidence: over the pairs the reference separates, 1 when the
+    /// benchmark orders them the same way, ½ when its intervals overlap, 0 when it orders
+    /// them the other way. `None` when the reference separates no pair.
+    pub agreement: Option<f64>,
+    /// The pair-rank Brier score: the mean of `(p − label)²` over all pairs, `p` the
+    /// benchmark's normal-approximation probability that the later item ranks above the
+    /// earlier, `label` 1 when the reference rates it strictly higher.
+    pub brier: Option<f64>,
+}
+
+/// `a` and `b`: (rating, lower, upper) per item, items in the order the Brier score orients
+/// its pairs (arena-hard-auto: by model name). `z`: the normal quantile of the intervals'
+/// coverage, which turns a width into a standard deviation, `(upper − lower) / (2 z)`.
+pub fn benchmark_agreement(
+    a: &[(f64, f64, f64)],
+    b: &[(f64, f64, f64)],
+    z: f64,
+) -> BenchmarkAgreement {
+    let n = a.len();
+    let iv = |x: &(f64, f64, f64)| (x.1, x.2);
+    let ia: Vec<(f64, f64)> = a.iter().map(iv).collect();
+    let ib: Vec<(f64, f64)> = b.iter().map(iv).collect();
+    let (mut separated, mut credit, mut squares) = (0usize, 0.0, 0.0);
+    for i in 0..n {
+        for j in i + 1..n {
+            if !overlap(ib[i], ib[j]) {
+                separated += 1;
+                credit += if overlap(ia[i], ia[j]) {
+                    0.5
+                } else if (ia[i] > ia[j]) == (ib[i] > ib[j]) {
+                    1.0
+                } else {
+                    0.0
+                };
+            }
+            let sd = |x: &(f64, f64, f64)| (x.2 - x.1) / (2.0 * z);
+            let spread = (sd(&a[i]).powi(2) + sd(&a[j]).powi(2)).sqrt();
+            let p = if spread > 0.0 {
+                normal_cdf((a[j].0 - a[i].0) / spread)
+            } else {
+                match a[j].0.total_cmp(&a[i].0) {
+                    std::cmp::Ordering::Greater => 1.0,
+                    std::cmp::Ordering::Less => 0.0,
+                    std::cmp::Ordering::Equal => 0.5,
+                }
+            };
+            let label = if b[i].0 < b[j].0 { 1.0 } else { 0.0 };
+            squares += (p - label) * (p - label);
+        }
+    }
+    let pairs = n * n.saturating_sub(1) / 2;
+    BenchmarkAgreement {
+        pairs,
+        separability_a: separability(&ia),
+        separability_b: separability(&ib),
+        agreement: (separated > 0).then(|| credit / separated as f64),
+        brier: (pairs > 0).then(|| squares / pairs as f64),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

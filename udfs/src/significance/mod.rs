@@ -1,6 +1,7 @@
 //! Significance tests between two systems scored on the same items: `paired_test` and
 //! `mcnemar`. Each turns rows into the inputs of a kernel in `prefdb_stats::significance`.
 
+use crate::items::{ItemColumn, ItemInterner, ItemKind};
 use crate::memory::MemoryBudget;
 use crate::spec::aggregate::{Call, Family, PrefdbAggregate};
 use crate::spec::{struct_fields, FunctionSpec, Options};
@@ -11,8 +12,10 @@ use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Typ
 use datafusion::common::{exec_err, Result, ScalarValue};
 use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{Accumulator, AggregateUDF};
+use prefdb_stats::calibration::scores::normal_upper_quantile;
 use prefdb_stats::significance::{
-    bootstrap_mean, mcnemar, paired_t, sign_flip_test, wilcoxon, PairedTest,
+    benchmark_agreement, bootstrap_mean, mcnemar, paired_t, separability, sign_flip_test, wilcoxon,
+    PairedTest,
 };
 use std::sync::Arc;
 
@@ -23,6 +26,8 @@ pub(crate) mod spec;
 pub enum SignificanceFunction {
     PairedTest,
     McNemar,
+    Separability,
+    BenchmarkAgreement,
 }
 
 /// `paired_test`'s method.
@@ -48,6 +53,8 @@ pub fn significance_udafs(budget: &MemoryBudget) -> Vec<AggregateUDF> {
     [
         SignificanceFunction::PairedTest,
         SignificanceFunction::McNemar,
+        SignificanceFunction::Separability,
+        SignificanceFunction::BenchmarkAgreement,
     ]
     .into_iter()
     .map(|f| PrefdbAggregate::udaf(f, budget))
@@ -77,10 +84,17 @@ impl Family for SignificanceFunction {
         })
     }
 
-    fn state_fields(&self, name: &str, _args: &[FieldRef]) -> Result<Vec<FieldRef>> {
+    fn state_fields(&self, name: &str, args: &[FieldRef]) -> Result<Vec<FieldRef>> {
         Ok(match self {
             SignificanceFunction::PairedTest => {
                 list_fields(name, vec![("differences", DataType::Float64)])
+            }
+            SignificanceFunction::Separability => {
+                list_fields(name, vec![("bounds", DataType::Float64)])
+            }
+            SignificanceFunction::BenchmarkAgreement => {
+                let item = ItemKind::of(BENCH, "item", args[0].data_type())?.output_type();
+                list_fields(name, vec![("items", item), ("values", DataType::Float64)])
             }
             SignificanceFunction::McNemar => ["n", "b", "c"]
                 .iter()
@@ -100,6 +114,22 @@ impl Family for SignificanceFunction {
             SignificanceFunction::PairedTest => Box::new(PairedAccumulator {
                 config: *call.config,
                 differences: Vec::new(),
+            }),
+            SignificanceFunction::Separability => Box::new(IntervalRows {
+                function: *self,
+                items: None,
+                values: Vec::new(),
+                z: 0.0,
+            }),
+            SignificanceFunction::BenchmarkAgreement => Box::new(IntervalRows {
+                function: *self,
+                items: Some(ItemInterner::new(ItemKind::of(
+                    BENCH,
+                    "item",
+                    call.data_type(0),
+                )?)),
+                values: Vec::new(),
+                z: normal_upper_quantile((1.0 - call.config.confidence) / 2.0),
             }),
             SignificanceFunction::McNemar => Box::new(McNemarAccumulator {
                 config: *call.config,
@@ -292,6 +322,190 @@ impl Accumulator for McNemarAccumulator {
                 }
                 self.counts[k] += v;
             }
+        }
+        Ok(())
+    }
+}
+
+const BENCH: &str = "benchmark_agreement";
+
+/// The most rows `separability` and `benchmark_agreement` compare pairwise.
+const MAX_INTERVAL_ROWS: usize = 10_000;
+
+/// `separability`'s (lower, upper) rows, or `benchmark_agreement`'s item and six values.
+#[derive(Debug)]
+struct IntervalRows {
+    function: SignificanceFunction,
+    items: Option<ItemInterner>,
+    /// Row-major: 2 (separability) or 6 values per row.
+    values: Vec<f64>,
+    z: f64,
+}
+
+impl IntervalRows {
+    fn name(&self) -> &'static str {
+        self.function.spec().name
+    }
+
+    fn width(&self) -> usize {
+        if self.items.is_some() {
+            6
+        } else {
+            2
+        }
+    }
+
+    /// Checks one row's values: finite, and each interval in order.
+    fn check(&self, row: &[f64]) -> Result<()> {
+        let name = self.name();
+        if let Some(x) = row.iter().find(|x| !x.is_finite()) {
+            return exec_err!("{name}: values must be finite numbers, got {x}");
+        }
+        let bounds: &[(usize, usize)] = if row.len() == 2 {
+            &[(0, 1)]
+        } else {
+            &[(1, 2), (4, 5)]
+        };
+        for &(lo, hi) in bounds {
+            if row[lo] > row[hi] {
+                return exec_err!(
+                    "{name}: a lower bound {} is above its upper bound {}",
+                    row[lo],
+                    row[hi]
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Accumulator for IntervalRows {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let offset = usize::from(self.items.is_some());
+        let width = self.width();
+        let columns = (offset..offset + width)
+            .map(|i| {
+                Ok(cast(&values[i], &DataType::Float64)?
+                    .as_primitive::<Float64Type>()
+                    .clone())
+            })
+            .collect::<Result<Vec<Float64Array>>>()?;
+        let items = match self.items {
+            Some(_) => Some(ItemColumn::new(&values[0])?),
+            None => None,
+        };
+        let mut row = vec![0.0; width];
+        for r in 0..values[0].len() {
+            if columns.iter().any(|c| c.is_null(r)) {
+                continue;
+            }
+            let item = match &items {
+                Some(column) => match column.get(r) {
+                    Some(item) => Some(item),
+                    None => continue,
+                },
+                None => None,
+            };
+            for (v, c) in row.iter_mut().zip(&columns) {
+                *v = c.value(r);
+            }
+            self.check(&row)?;
+            if let (Some(item), Some(interner)) = (item, &mut self.items) {
+                let before = interner.len();
+                let id = interner.intern(item)?;
+                if (id as usize) < before {
+                    return exec_err!(
+                        "{BENCH}: item {} appears twice; give one row per item",
+                        interner.display(id as usize)
+                    );
+                }
+            }
+            self.values.extend_from_slice(&row);
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        let width = self.width();
+        let n = self.values.len() / width;
+        if n > MAX_INTERVAL_ROWS {
+            return exec_err!(
+                "{}: compares every pair of rows and supports up to {MAX_INTERVAL_ROWS} rows, got {n}",
+                self.name()
+            );
+        }
+        let rows: Vec<&[f64]> = self.values.chunks_exact(width).collect();
+        let Some(interner) = &self.items else {
+            // In value order, so that the result does not depend on arrival order.
+            let mut intervals: Vec<(f64, f64)> = rows.iter().map(|r| (r[0], r[1])).collect();
+            intervals.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+            return Ok(ScalarValue::Float64(separability(&intervals)));
+        };
+        let fields = struct_fields(spec::BENCHMARK_AGREEMENT_FIELDS, &DataType::Utf8);
+        if n == 0 {
+            return Ok(ScalarValue::try_from(DataType::Struct(fields))?);
+        }
+        // Rows by item value: the Brier score orients each pair that way.
+        let order = interner.value_order();
+        let a: Vec<(f64, f64, f64)> = order
+            .iter()
+            .map(|&i| (rows[i][0], rows[i][1], rows[i][2]))
+            .collect();
+        let b: Vec<(f64, f64, f64)> = order
+            .iter()
+            .map(|&i| (rows[i][3], rows[i][4], rows[i][5]))
+            .collect();
+        let r = benchmark_agreement(&a, &b, self.z);
+        let one = |v: Option<f64>| Arc::new(Float64Array::from(vec![v])) as ArrayRef;
+        struct_scalar(
+            fields,
+            vec![
+                Arc::new(Int64Array::from(vec![r.pairs as i64])),
+                one(r.separability_a),
+                one(r.separability_b),
+                one(r.agreement),
+                one(r.brier),
+            ],
+        )
+    }
+
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self)
+            + self.items.as_ref().map_or(0, ItemInterner::heap_size)
+            + self.values.capacity() * 8
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        let values = wrap(Arc::new(Float64Array::from(self.values.clone())));
+        Ok(match &self.items {
+            Some(interner) => vec![wrap(interner.to_array()), values],
+            None => vec![values],
+        })
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let name = self.name();
+        let width = self.width();
+        let columns = 1 + usize::from(self.items.is_some());
+        for row in StateRows::new(name, states, columns)?.rows() {
+            let values = row.values::<Float64Type>(columns - 1)?;
+            if let Some(interner) = &mut self.items {
+                let items = row.list(0)?;
+                if values.len() != items.len() * width {
+                    return Err(row.corrupt("values do not fit the items"));
+                }
+                let before = interner.len();
+                let ids = interner.intern_array(&items)?;
+                if let Some(&id) = ids.iter().find(|&&id| (id as usize) < before) {
+                    return exec_err!(
+                        "{BENCH}: item {} appears twice; give one row per item",
+                        interner.display(id as usize)
+                    );
+                }
+            } else if values.len() % width != 0 {
+                return Err(row.corrupt("values do not fit the rows"));
+            }
+            self.values.extend_from_slice(values.values());
         }
         Ok(())
     }

@@ -1,6 +1,6 @@
 //! The declarations of the significance tests: `paired_test` and `mcnemar`.
 
-use crate::spec::ArgType::{Label, Number};
+use crate::spec::ArgType::{Item, Label, Number};
 use crate::spec::FieldType::{Float, Int};
 use crate::spec::{
     Arg, Doc, FunctionSpec, OptionSpec, OptionType, OutField, Output, Section, CONFIDENCE, SEED,
@@ -96,4 +96,59 @@ pub(crate) static MCNEMAR: FunctionSpec = FunctionSpec {
     ..FunctionSpec::PLAIN
 };
 
-pub(crate) static SPECS: [&FunctionSpec; 2] = [&PAIRED_TEST, &MCNEMAR];
+pub(crate) static SEPARABILITY: FunctionSpec = FunctionSpec {
+    name: "separability",
+    section: Section::Significance,
+    args: &[
+        Arg::required("ci_lower", Number, "Lower end of an item's interval, e.g. a leaderboard's ci_lower."),
+        Arg::required("ci_upper", Number, "Upper end of the same interval."),
+    ],
+    output: Output::Number,
+    doc: Doc {
+        summary: "How well a benchmark separates its models: the share of model pairs whose confidence intervals do not overlap (arena-hard-auto's separability with confidence).",
+        method: "One row per item. Over the n (n - 1) / 2 pairs, two intervals overlap when min(upper_i, upper_j) - max(lower_i, lower_j) > 0, so intervals that only touch are separated, as in arena-hard-auto (Li et al. 2024, From Crowdsourced Data to High-Quality Benchmarks; its notebook benchmark_statistics.ipynb, which also drops pairs with identical intervals; prefdb counts every pair). Checked against that notebook's code on generated data. Up to 10000 rows.",
+        nulls: "A row with a NULL bound is skipped. A bound that is not finite, or a lower bound above its upper bound, is an error.",
+        degenerate: "NULL with fewer than two rows.",
+        example: "SELECT separability(ci_lower, ci_upper) FROM leaderboard('SELECT bt_rank(model_a, model_b, winner, ''bootstrap=200'') FROM votes');",
+    },
+    ..FunctionSpec::PLAIN
+};
+
+pub(crate) static BENCHMARK_AGREEMENT_FIELDS: &[OutField] = &[
+    OutField::new("pairs", Int, "Pairs of items: n (n - 1) / 2."),
+    OutField::new("separability_a", Float, "The benchmark's separability (see separability)."),
+    OutField::new("separability_b", Float, "The reference's separability."),
+    OutField::new("agreement_with_confidence", Float, "Over the pairs whose reference intervals do not overlap: 1 when the benchmark's intervals order them the same way, 1/2 when the benchmark's intervals overlap, 0 when they order them the other way; averaged. NULL when the reference separates no pair."),
+    OutField::new("brier", Float, "Pair-rank Brier score: the mean over all pairs (i before j in item order) of (p - label)^2, p = Phi((rating_a_j - rating_a_i) / sqrt(sd_i^2 + sd_j^2)) with sd = (upper_a - lower_a) / (2 z), label = 1 when rating_b_j > rating_b_i strictly."),
+];
+
+pub(crate) static BENCHMARK_AGREEMENT: FunctionSpec = FunctionSpec {
+    name: "benchmark_agreement",
+    section: Section::Significance,
+    args: &[
+        Arg::required("item", Item, "The model (one row each)."),
+        Arg::required("rating_a", Number, "Its score on the benchmark being judged."),
+        Arg::required("lower_a", Number, "Lower end of that score's interval."),
+        Arg::required("upper_a", Number, "Upper end."),
+        Arg::required("rating_b", Number, "Its rating on the reference (e.g. Chatbot Arena)."),
+        Arg::required("lower_b", Number, "Lower end of that rating's interval."),
+        Arg::required("upper_b", Number, "Upper end."),
+    ],
+    options: &[OptionSpec {
+        meaning: "Coverage of the benchmark's intervals, which turns their width into a standard deviation for the Brier score: sd = (upper - lower) / (2 z).",
+        ..CONFIDENCE
+    }],
+    output: Output::Struct(BENCHMARK_AGREEMENT_FIELDS),
+    doc: Doc {
+        summary: "Does a benchmark rank models as a reference leaderboard does? arena-hard-auto's agreement with confidence, pair-rank Brier score and both separabilities.",
+        method: "One row per model with both leaderboards joined (e.g. a benchmark's bt_rank against the Arena's). Definitions from arena-hard-auto (Li et al. 2024; its notebook benchmark_statistics.ipynb at commit bd52a78): intervals overlap when min of the uppers - max of the lowers > 0; agreement with confidence averages, over the pairs the reference separates, 1 for the same order, 1/2 when the benchmark's intervals overlap and 0 for the opposite order, orders compared as (lower, upper) tuples; the Brier score orients every pair by item value, as the notebook does by model name, and reads the benchmark's probability from a normal approximation. The notebook takes the mean and variance of each model's bootstrap samples; from a leaderboard prefdb takes the rating and the interval's width. Checked against the notebook's own code on generated data. Up to 10000 rows.",
+        nulls: "A row with a NULL argument is skipped. A value that is not finite, a lower bound above its upper bound, and an item that appears twice are errors.",
+        degenerate: "NULL for no rows. With one row, pairs is 0 and the other fields NULL.",
+        example: "SELECT benchmark_agreement(b.item, b.rating, b.ci_lower, b.ci_upper, a.rating, a.ci_lower, a.ci_upper)\n\
+FROM bench_board b JOIN arena_board a USING (item);",
+    },
+    ..FunctionSpec::PLAIN
+};
+
+pub(crate) static SPECS: [&FunctionSpec; 4] =
+    [&PAIRED_TEST, &MCNEMAR, &SEPARABILITY, &BENCHMARK_AGREEMENT];
