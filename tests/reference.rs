@@ -744,6 +744,10 @@ async fn benchmark_quality_matches_arena_hard_auto() {
     assert_eq!(ours.len(), 6);
     for (metric, v) in ours {
         let key = metric.trim_end_matches("_again");
-        assert!((v - expected[key]).abs() < 1e-12, "{metric}: prefdb {v}, arena-hard-auto {}", expected[key]);
+        assert!(
+            (v - expected[key]).abs() < 1e-12,
+            "{metric}: prefdb {v}, arena-hard-auto {}",
+            expected[key]
+        );
     }
 }
