@@ -187,6 +187,19 @@ fn mean(d: &[f64]) -> f64 {
     d.iter().sum::<f64>() / d.len() as f64
 }
 
+impl PairedTest {
+    /// The start of a resampling test, whose statistic is the mean difference itself.
+    fn of_mean(d: &[f64]) -> Self {
+        let m = mean(d);
+        PairedTest {
+            n: d.len(),
+            mean_diff: m,
+            statistic: Some(m),
+            ..Default::default()
+        }
+    }
+}
+
 /// Student's paired t-test (SciPy's `ttest_rel`), with the t interval for the mean
 /// difference at `confidence`. Needs 2 differences; with no spread, the statistic and p-value
 /// are undefined (NULL) and the interval is the point.
@@ -319,39 +332,35 @@ fn tails(x: f64, t: f64) -> (bool, bool) {
 /// there are at most `resamples` of them, otherwise `resamples` random assignments with
 /// SciPy's `(count + 1) / (resamples + 1)`. Two-sided: twice the smaller tail.
 pub fn sign_flip_test(d: &[f64], resamples: usize, seed: u64) -> Result<PairedTest, Interrupted> {
+    let mut out = PairedTest::of_mean(d);
     let n = d.len();
-    let m = mean(d);
-    let mut out = PairedTest {
-        n,
-        mean_diff: m,
-        statistic: Some(m),
-        ..Default::default()
-    };
     if n == 0 {
         return Ok(out);
     }
+    let m = out.mean_diff;
+    // Counts the flipped mean (pair i negated where `flipped(i)`) in the two tails.
     let (mut below, mut above) = (0.0, 0.0);
-    let exact = n < 63 && (1u64 << n) <= resamples as u64;
-    let count = |signs: u64, below: &mut f64, above: &mut f64| {
-        let s: f64 = d
+    let mut tally = |flipped: &dyn Fn(usize) -> bool| {
+        let s = d
             .iter()
             .enumerate()
-            .map(|(i, x)| if signs >> (i % 64) & 1 == 1 { -x } else { *x })
+            .map(|(i, &x)| if flipped(i) { -x } else { x })
             .sum::<f64>()
             / n as f64;
         let (b, a) = tails(s, m);
-        *below += f64::from(u8::from(b));
-        *above += f64::from(u8::from(a));
+        below += f64::from(u8::from(b));
+        above += f64::from(u8::from(a));
     };
-    if exact {
+    if n < 63 && (1u64 << n) <= resamples as u64 {
         let total = 1u64 << n;
         for signs in 0..total {
             if signs % 4096 == 0 {
                 crate::interrupt::check()?;
             }
-            count(signs, &mut below, &mut above);
+            tally(&|i| signs >> i & 1 == 1);
         }
-        out.p_value = Some(two_tails(below / total as f64, above / total as f64));
+        let total = total as f64;
+        out.p_value = Some(two_tails(below / total, above / total));
     } else {
         let mut rng = Xoshiro256::seed_from_u64(seed);
         let mut flips = vec![false; n];
@@ -362,15 +371,7 @@ pub fn sign_flip_test(d: &[f64], resamples: usize, seed: u64) -> Result<PairedTe
             flips
                 .iter_mut()
                 .for_each(|f| *f = rng.next_u64() >> 63 == 1);
-            let s: f64 = d
-                .iter()
-                .zip(&flips)
-                .map(|(x, &f)| if f { -x } else { *x })
-                .sum::<f64>()
-                / n as f64;
-            let (b, a) = tails(s, m);
-            below += f64::from(u8::from(b));
-            above += f64::from(u8::from(a));
+            tally(&|i| flips[i]);
         }
         let r = resamples as f64;
         out.p_value = Some(two_tails(
@@ -391,14 +392,8 @@ pub fn bootstrap_mean(
     seed: u64,
     confidence: f64,
 ) -> Result<PairedTest, Interrupted> {
+    let mut out = PairedTest::of_mean(d);
     let n = d.len();
-    let m = mean(d);
-    let mut out = PairedTest {
-        n,
-        mean_diff: m,
-        statistic: Some(m),
-        ..Default::default()
-    };
     if n == 0 || resamples == 0 {
         return Ok(out);
     }

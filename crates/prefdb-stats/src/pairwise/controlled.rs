@@ -74,12 +74,6 @@ pub struct ControlledOptions {
     pub meat: Meat,
 }
 
-impl Default for Meat {
-    fn default() -> Self {
-        Meat::Expected
-    }
-}
-
 fn log_sigmoid(x: f64) -> f64 {
     -((-x.abs()).exp().ln_1p() + (-x).max(0.0))
 }

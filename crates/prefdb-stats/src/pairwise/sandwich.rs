@@ -34,12 +34,13 @@ use super::tie_models::{pair_terms, TieFit, TieModel};
 use super::PairOutcomes;
 
 /// Which middle the sandwich has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Meat {
     /// The observed scores' outer products: the robust (sandwich) covariance.
     Observed,
     /// Their expectation under the model, the information: the model-based covariance of an
-    /// importance-weighted fit.
+    /// importance-weighted fit (and, without importance weights, Fisher's inverse).
+    #[default]
     Expected,
 }
 
