@@ -10,7 +10,9 @@ that model's annotations against the baseline, as `alpaca_eval.main.evaluate` do
   tests/fixtures/lc_win_rate_ref.tsv   model; for each GLM (v1 = length_controlled_v1, the
                                        leaderboard default; noreg; minimal): win rate fields of
                                        get_winrate, length_controlled_winrate, lc_standard_error,
-                                       the fitted coefficients and the C chosen by CV
+                                       the fitted coefficients and the C chosen by CV; and
+                                       tight_*: the same fit at that C with liblinear's
+                                       tolerance at 1e-12 (the exact optimum)
 
 The model (alpaca_eval/metrics/glm_winrate.py, GLM_INFO / _get_featurized_data /
 fit_LogisticRegressionCV / get_length_controlled_winrate), for one model m vs baseline b:
@@ -132,6 +134,23 @@ def df_gamed_csv(data: pd.DataFrame, path: Path) -> None:
     pd.concat(parts, ignore_index=True).to_csv(path, index=False)
 
 
+def tight_coefficients(data: pd.DataFrame, sample_weight, c: float) -> dict:
+    """Refit fit_LogisticRegressionCV's final model (same duplicated soft-label rows and
+    weights, same C) with liblinear's tolerance at 1e-12 instead of 1e-4."""
+    from sklearn.linear_model import LogisticRegression
+
+    x = data.drop(columns=["preference"])
+    p = data["preference"].to_numpy()
+    w = np.ones(len(p)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    xx = pd.concat([x, x], axis=0)
+    y = np.concatenate([np.ones(len(p)), np.zeros(len(p))]).astype(int)
+    sw = np.concatenate([w * p, w * (1 - p)])
+    model = LogisticRegression(C=c, l1_ratio=1.0, solver="liblinear", fit_intercept=False, tol=1e-12,
+                               max_iter=1_000_000, random_state=123)
+    model.fit(xx, y, sample_weight=sw)
+    return dict(zip(x.columns, model.coef_[0]))
+
+
 def main():
     data = make_data()
     data_text = data.to_csv(index=False, lineterminator="\n", float_format="%.6f")
@@ -149,7 +168,7 @@ def main():
 
     def spy_fit(*a, **kw):
         model = real_fit(*a, **kw)
-        fitted.append(model)
+        fitted.append((model, a, kw))
         return model
 
     glm.fit_LogisticRegressionCV = spy_fit
@@ -166,7 +185,8 @@ def main():
             fitted.clear()
             m = glm.get_length_controlled_winrate(ann.copy(), glm_name=glm_name, save_weights_dir=None,
                                                   is_warn_extreme_changes=False)
-            model = fitted[0]
+            model, args, kwargs = fitted[0]
+            tight = tight_coefficients(args[0], kwargs.get("sample_weight"), float(model.C_[0]))
             if tag == "v1":
                 for k in ("win_rate", "standard_error", "discrete_win_rate", "n_wins", "n_wins_base",
                           "n_draws", "n_total"):
@@ -178,6 +198,17 @@ def main():
             rec[f"{tag}_coef_tanh_len"] = coefs["np.tanh(std_delta_len)"]
             rec[f"{tag}_coef_difficulty"] = coefs.get("instruction_difficulty", 0.0)
             rec[f"{tag}_C"] = float(model.C_[0])
+            # The same penalised problem at the chosen C solved to liblinear tol=1e-12: the
+            # exact optimum prefdb computes, free of liblinear's default stopping error.
+            theta, phi, psi = (tight.get(k, 0.0) for k in ("not_gamed_baseline.astype(float)",
+                                                          "np.tanh(std_delta_len)",
+                                                          "instruction_difficulty"))
+            g = rows.instruction_difficulty.values if tag != "minimal" else np.zeros(len(rows))
+            pred = 1.0 / (1.0 + np.exp(-(theta + psi * g)))
+            rec[f"{tag}_tight_lc_win_rate"] = 100 * pred.mean()
+            rec[f"{tag}_tight_coef_model"] = theta
+            rec[f"{tag}_tight_coef_tanh_len"] = phi
+            rec[f"{tag}_tight_coef_difficulty"] = psi
         out[name] = rec
     table = pd.DataFrame.from_dict(out, orient="index")
     table.index.name = "model"
