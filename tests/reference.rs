@@ -751,3 +751,84 @@ async fn benchmark_quality_matches_arena_hard_auto() {
         );
     }
 }
+
+/// lc_win_rate against alpaca_eval 0.6.6's get_length_controlled_winrate, for its three GLMs
+/// (length_controlled_v1 with two gamed baselines, noreg, minimal) on generated annotations:
+/// the chosen C exactly, the exact optimum at that C (liblinear at tolerance 1e-12) to 1e-8,
+/// and alpaca_eval's own output (liblinear's default tolerance) within 2e-4 relative.
+#[tokio::test]
+async fn lc_win_rate_matches_alpaca_eval() {
+    repo_root();
+    let ctx = partitioned_session(3, 17);
+    prefdb::register_table(&ctx, "annotations", "tests/fixtures/lc_win_rate_data.csv")
+        .await
+        .unwrap();
+    let reference = "tests/fixtures/lc_win_rate_ref.tsv";
+    let raw = [
+        "win_rate",
+        "standard_error",
+        "discrete_win_rate",
+        "n_wins",
+        "n_wins_base",
+        "n_draws",
+        "n_total",
+    ];
+    for (tag, call, filter) in [
+        (
+            "v1",
+            "lc_win_rate(generator_2, preference, len_2 - len_1, \"index\", instruction_difficulty, 'gamed=gamed_concise|gamed_verbose')",
+            "",
+        ),
+        (
+            "noreg",
+            "lc_win_rate(generator_2, preference, len_2 - len_1, \"index\", instruction_difficulty)",
+            "WHERE gamed = 0",
+        ),
+        (
+            "minimal",
+            "lc_win_rate(generator_2, preference, len_2 - len_1, \"index\")",
+            "WHERE gamed = 0",
+        ),
+    ] {
+        let board = format!(
+            "leaderboard('SELECT {} FROM annotations {filter}')",
+            call.replace('\'', "''")
+        );
+        // The fit runs once; each field is then read from the stored board.
+        ctx.sql(&format!("CREATE TABLE board_{tag} AS SELECT * FROM {board}"))
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let column = |c: &str| format!("SELECT model, CAST({c} AS DOUBLE) FROM board_{tag}");
+        // (our field, reference column, tolerance relative to max(1, |value|))
+        let mut checks: Vec<(String, String, f64)> = vec![
+            ("c".into(), format!("{tag}_C"), 1e-12),
+            ("lc_win_rate".into(), format!("{tag}_tight_lc_win_rate"), 1e-8),
+            ("coef_model".into(), format!("{tag}_tight_coef_model"), 1e-8),
+            ("-coef_length".into(), format!("{tag}_tight_coef_tanh_len"), 1e-8),
+            ("coef_difficulty".into(), format!("{tag}_tight_coef_difficulty"), 1e-8),
+            ("lc_win_rate".into(), format!("{tag}_lc_win_rate"), 2e-4),
+            ("lc_standard_error".into(), format!("{tag}_lc_standard_error"), 2e-3),
+            ("coef_model".into(), format!("{tag}_coef_model"), 1e-3),
+            ("-coef_length".into(), format!("{tag}_coef_tanh_len"), 1e-3),
+            ("coef_difficulty".into(), format!("{tag}_coef_difficulty"), 1e-3),
+        ];
+        if tag == "v1" {
+            checks.extend(raw.iter().map(|c| (c.to_string(), c.to_string(), 1e-12)));
+        }
+        for (ours, theirs, tol) in checks {
+            let got = pairs(&ctx, &column(&ours)).await;
+            let want = fixture_column(reference, &theirs);
+            assert_eq!(got.len(), 3, "{tag}: one entry per model, none for the gamed ones");
+            for (model, v) in got {
+                let w = want[&model];
+                assert!(
+                    (v - w).abs() <= tol * w.abs().max(1.0),
+                    "{tag} {model} {ours}: prefdb {v}, alpaca_eval {w} ({theirs})"
+                );
+            }
+        }
+    }
+}

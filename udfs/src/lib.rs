@@ -28,6 +28,7 @@ mod ordered;
 pub mod pairwise;
 mod ranked;
 pub mod scalar;
+pub mod length_control;
 pub mod selection;
 pub mod significance;
 pub mod spec;
@@ -65,6 +66,7 @@ pub fn aggregate_functions_with(budget: &MemoryBudget) -> Vec<AggregateUDF> {
     .chain(calibration::scorer_udafs(budget))
     .chain(judge::judge_udafs(budget))
     .chain(significance::significance_udafs(budget))
+    .chain(length_control::length_control_udafs(budget))
     .chain(selection::selection_udafs(budget))
     .collect()
 }
@@ -80,6 +82,7 @@ pub fn specs() -> Vec<&'static spec::FunctionSpec> {
                 .chain(agreement::spec::SPECS.iter())
                 .chain(judge::spec::SPECS.iter())
                 .chain(significance::spec::SPECS.iter())
+                .chain(length_control::SPECS.iter())
                 .chain(selection::SPECS.iter())
                 .chain(pairwise::spec::PAIRWISE_SPECS.iter())
                 .copied()
