@@ -34,14 +34,15 @@ def register(ctx: Any) -> None:
 
 
 def _leaderboard(query: Any, *rest: Any, session: Any) -> Any:
-    """``leaderboard(query)`` in datafusion-python: the query is planned there (prefdb's
-    aggregates reach it through the FFI) and flattened by the SQL prefdb writes for its
-    schema, so it returns what prefdb's own ``leaderboard`` returns."""
+    """``leaderboard(query [, part])`` in datafusion-python: the query is planned there
+    (prefdb's aggregates reach it through the FFI) and flattened by the SQL prefdb writes for
+    its schema, so it returns what prefdb's own ``leaderboard`` returns."""
     import datafusion
 
-    if rest:
+    if len(rest) > 1:
         raise _prefdb.PlanError(_prefdb.LEADERBOARD_USAGE)
     text = _string_literal(query)
+    part = _string_literal(rest[0]) if rest else None
     # Only a query: never DDL, DML or a SET smuggled in through the string.
     only_queries = (
         datafusion.SQLOptions()
@@ -50,7 +51,7 @@ def _leaderboard(query: Any, *rest: Any, session: Any) -> Any:
         .with_allow_statements(False)
     )
     inner = _off_runtime(lambda: session.sql_with_options(text, only_queries))
-    flat = _prefdb.flatten_sql(inner.schema(), text)
+    flat = _prefdb.flatten_sql(inner.schema(), text, part)
     return _off_runtime(lambda: session.sql_with_options(flat, only_queries)).into_view()
 
 

@@ -28,9 +28,15 @@ fn ffi_scalars() -> Vec<ffi::FfiScalar> {
 
 /// The SQL text of `leaderboard(query)` for datafusion-python, from the schema `query`
 /// returns there.
+/// With `part`, `leaderboard(query, part)`: that list of the query's struct column.
 #[pyfunction]
-fn flatten_sql(schema: PyArrowType<Schema>, query: &str) -> PyResult<String> {
-    prefdb_udfs::flat::flatten_sql(&schema.0, query).map_err(errors::raise)
+#[pyo3(signature = (schema, query, part=None))]
+fn flatten_sql(schema: PyArrowType<Schema>, query: &str, part: Option<&str>) -> PyResult<String> {
+    match part {
+        Some(part) => prefdb_udfs::flat::flatten_part_sql(&schema.0, query, part),
+        None => prefdb_udfs::flat::flatten_sql(&schema.0, query),
+    }
+    .map_err(errors::raise)
 }
 
 /// The names of every prefdb function.

@@ -153,16 +153,20 @@ def test_a_grouped_leaderboard_sorts_and_deduplicates(
         ),
         (
             "SELECT * FROM leaderboard(1)",
-            "leaderboard takes one argument, a query string, e.g. "
-            "leaderboard('SELECT bt_rank(model_a, model_b, winner) FROM votes')",
+            "leaderboard takes a query string and optionally the name of the list to flatten, "
+            "e.g. leaderboard('SELECT bt_rank(model_a, model_b, winner) FROM votes')",
         ),
         (
-            "SELECT * FROM leaderboard('SELECT 1', 'x')",
-            "leaderboard takes one argument, a query string",
+            "SELECT * FROM leaderboard('SELECT 1', 'x', 'y')",
+            "leaderboard takes a query string and optionally the name of the list to flatten",
+        ),
+        (
+            "SELECT * FROM leaderboard('SELECT 1', 'tasks')",
+            "leaderboard: the query has no struct column with a list 'tasks' to flatten",
         ),
         ("SELECT * FROM leaderboard('DROP TABLE votes')", "DDL not supported: DropTable"),
     ],
-    ids=["no_list_column", "not_a_string", "two_arguments", "ddl"],
+    ids=["no_list_column", "not_a_string", "three_arguments", "no_such_part", "ddl"],
 )
 def test_leaderboard_refuses_what_it_cannot_flatten(
     ctx: datafusion.SessionContext, query: str, message: str

@@ -31,19 +31,28 @@ and returns the entries of its single list-of-structs column, such as `bt_rank(.
 fields, one row per entry. The query's other columns, such as GROUP BY keys, come first and \
 are repeated on each row. A NULL or empty list yields no rows. It is an error if the query \
 has no such column or more than one, or if another column has the name of a struct field \
-(alias it).";
+(alias it). `leaderboard(query, part)` flattens the list-of-structs field `part` of the \
+query's struct column instead, for results that hold two lists: `'tasks'` or `'workers'` \
+of a crowd-label method such as `dawid_skene(...)`, `'leaderboard'` or `'coefficients'` of \
+`bt_rank_controlled(...)`.";
 
 /// How to call `leaderboard`, the error for any other call.
-pub const USAGE: &str = "leaderboard takes one argument, a query string, e.g. \
-leaderboard('SELECT bt_rank(model_a, model_b, winner) FROM votes')";
+pub const USAGE: &str = "leaderboard takes a query string and optionally the name of the \
+list to flatten, e.g. leaderboard('SELECT bt_rank(model_a, model_b, winner) FROM votes') or \
+leaderboard('SELECT dawid_skene(task, worker, label) FROM labels', 'workers')";
 
 #[derive(Debug, Default)]
 pub struct LeaderboardFunction;
 
 impl TableFunctionImpl for LeaderboardFunction {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
-        let [query] = args.exprs() else {
-            return plan_err!("{USAGE}");
+        let (query, part) = match args.exprs() {
+            [query] => (query, None),
+            [query, part] => match logical_string_literal(part) {
+                Some(Some(part)) => (query, Some(part)),
+                _ => return plan_err!("{USAGE}"),
+            },
+            _ => return plan_err!("{USAGE}"),
         };
         if is_parameter(query) {
             return plan_err!(
@@ -72,6 +81,10 @@ impl TableFunctionImpl for LeaderboardFunction {
                 }
                 other => other,
             })?;
+        let plan = match &part {
+            Some(part) => select_part(plan, part)?,
+            None => plan,
+        };
         let flat = flatten(plan)?;
         Ok(Arc::new(ViewTable::new(flat, Some(sql))))
     }
@@ -169,6 +182,94 @@ fn flat_shape(schema: &Schema) -> Result<FlatShape> {
         index,
         fields: fields.clone(),
     })
+}
+
+/// The position of the one struct column of `schema` with a list-of-structs field `part`,
+/// or the error that says why there is none.
+fn part_column(schema: &Schema, part: &str) -> Result<usize> {
+    let holders: Vec<usize> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| match f.data_type() {
+            DataType::Struct(fields) => fields.iter().any(|sf| {
+                sf.name() == part
+                    && matches!(sf.data_type(), DataType::List(item) if matches!(item.data_type(), DataType::Struct(_)))
+            }),
+            _ => false,
+        })
+        .map(|(i, _)| i)
+        .collect();
+    match holders[..] {
+        [index] => Ok(index),
+        [] => plan_err!(
+            "leaderboard: the query has no struct column with a list '{part}' to flatten; the lists of a result are its struct fields, such as 'tasks' and 'workers' of dawid_skene(...)"
+        ),
+        _ => plan_err!(
+            "leaderboard: {} of the query's columns have a list '{part}'; select one",
+            holders.len()
+        ),
+    }
+}
+
+/// `plan` with its struct column holding `part` replaced by that list, named `part`.
+fn select_part(plan: LogicalPlan, part: &str) -> Result<LogicalPlan> {
+    let schema = Arc::clone(plan.schema());
+    let index = part_column(schema.as_arrow(), part)?;
+    let projection: Vec<Expr> = schema
+        .iter()
+        .enumerate()
+        .map(|(i, (q, f))| {
+            let column = Expr::Column(Column::new(q.cloned(), f.name().clone()));
+            if i == index {
+                datafusion::functions::core::expr_fn::get_field(column, part).alias(part)
+            } else {
+                column
+            }
+        })
+        .collect();
+    LogicalPlanBuilder::from(plan).project(projection)?.build()
+}
+
+/// The SQL text of `leaderboard(query, part)` for an engine that plans it itself: the query
+/// with the struct column holding `part` replaced by that list, then [`flatten_sql`].
+pub fn flatten_part_sql(schema: &Schema, query: &str, part: &str) -> Result<String> {
+    let index = part_column(schema, part)?;
+    let quote = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
+    let literal = |text: &str| format!("'{}'", text.replace('\'', "''"));
+    let query = query.trim_end().trim_end_matches(';');
+    let mut columns = Vec::new();
+    let mut fields = Vec::new();
+    for (i, f) in schema.fields().iter().enumerate() {
+        if i == index {
+            columns.push(format!(
+                "{}[{}] AS {}",
+                quote(f.name()),
+                literal(part),
+                quote(part)
+            ));
+            let DataType::Struct(inner) = f.data_type() else {
+                unreachable!("part_column selects struct columns")
+            };
+            let list = inner
+                .iter()
+                .find(|sf| sf.name() == part)
+                .expect("selected above");
+            fields.push(datafusion::arrow::datatypes::Field::new(
+                part,
+                list.data_type().clone(),
+                true,
+            ));
+        } else {
+            columns.push(quote(f.name()));
+            fields.push(f.as_ref().clone());
+        }
+    }
+    let selected = format!(
+        "SELECT {} FROM ({query}\n) AS \"__prefdb_parts\"",
+        columns.join(", ")
+    );
+    flatten_sql(&Schema::new(fields), &selected)
 }
 
 /// The SQL text of `leaderboard(query)` for an engine that plans it itself (datafusion-python,
@@ -295,6 +396,41 @@ mod tests {
             );
             let rows: usize = got.iter().map(|b| b.num_rows()).sum();
             assert!(rows > 0, "{query}");
+        }
+        // leaderboard(query, part) and flatten_part_sql agree as well.
+        ctx.sql("CREATE TABLE shown AS VALUES ('p', 'q', 'a', 'x'), ('q', 'p', 'b', 'x'), ('p', 'q', 'a', 'y'), ('p', 'q', 'b', 'y')")
+            .await
+            .unwrap();
+        let query = "SELECT column4 AS arena, bt_rank_controlled(column1, column2, column3, [1.0]) AS r FROM shown GROUP BY 1";
+        for part in ["leaderboard", "coefficients"] {
+            let expected = ctx
+                .sql(&format!(
+                    "SELECT * FROM leaderboard('{}', '{part}') ORDER BY 1, 2, 3",
+                    query.replace('\'', "''")
+                ))
+                .await
+                .unwrap()
+                .collect()
+                .await
+                .unwrap();
+            let schema = ctx.sql(query).await.unwrap().schema().as_arrow().clone();
+            let text = flatten_part_sql(&schema, query, part).unwrap();
+            let got = ctx
+                .sql(&format!("SELECT * FROM ({text}) ORDER BY 1, 2, 3"))
+                .await
+                .unwrap()
+                .collect()
+                .await
+                .unwrap();
+            assert_eq!(
+                pretty_format_batches(&got).unwrap().to_string(),
+                pretty_format_batches(&expected).unwrap().to_string(),
+                "{part}"
+            );
+            assert!(
+                got.iter().map(|b| b.num_rows()).sum::<usize>() > 0,
+                "{part}"
+            );
         }
         let schema = ctx
             .sql("SELECT 1 AS a")

@@ -11,13 +11,13 @@ use crate::spec::{
     Output, Section,
 };
 use crate::state::{list_fields, wrap, StateRows};
+use datafusion::arrow::array::UInt32Array;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int64Array, StructArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, FieldRef, Float64Type};
 use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{exec_err, plan_err, DataFusionError, Result, ScalarValue};
 use datafusion::logical_expr::{Accumulator, AggregateUDF};
-use datafusion::arrow::array::UInt32Array;
 use prefdb_stats::length_control::{
     length_controlled, win_rate, Annotation, LcFit, LcOptions, Penalty,
 };
@@ -166,7 +166,11 @@ impl Family for LcWinRate {
             .text("gamed")
             .map(|t| t.split('|').map(|m| m.trim().to_string()).collect())
             .unwrap_or_default();
-        if let Some(m) = gamed.iter().enumerate().find_map(|(i, m)| gamed[..i].contains(m).then_some(m)) {
+        if let Some(m) = gamed
+            .iter()
+            .enumerate()
+            .find_map(|(i, m)| gamed[..i].contains(m).then_some(m))
+        {
             return plan_err!("{NAME}: gamed names model {m} twice");
         }
         Ok(LcConfig {
@@ -197,11 +201,7 @@ impl Family for LcWinRate {
             config: call.config.clone(),
             difficulty: call.data == 5,
             models: ItemInterner::new(ItemKind::of(NAME, "model", call.data_type(0))?),
-            instructions: ItemInterner::new(ItemKind::of(
-                NAME,
-                "instruction",
-                call.data_type(3),
-            )?),
+            instructions: ItemInterner::new(ItemKind::of(NAME, "instruction", call.data_type(3))?),
             rows: Vec::new(),
             values: Vec::new(),
         }))
@@ -366,7 +366,11 @@ impl Accumulator for LcAccumulator {
                 .clone())
         };
         let (preference, length) = (number(1)?, number(2)?);
-        let difficulty = if self.difficulty { Some(number(4)?) } else { None };
+        let difficulty = if self.difficulty {
+            Some(number(4)?)
+        } else {
+            None
+        };
         let mut models = ItemReader::new(&values[0])?;
         let mut instructions = ItemReader::new(&values[3])?;
         for row in 0..values[0].len() {

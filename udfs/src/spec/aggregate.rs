@@ -293,7 +293,8 @@ impl<F: Family> AggregateUDFImpl for PrefdbAggregate<F> {
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
         let data = arg_types.len().min(self.spec().args.len());
         let item = self.family.item_type(&arg_types[..data])?;
-        Ok(self.spec().output.data_type(&item))
+        let types = super::ItemTypes::of(self.spec(), item, &arg_types[..data])?;
+        Ok(self.spec().output.data_type_for(&types))
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {

@@ -267,6 +267,9 @@ pub enum FieldType {
     Text,
     /// The type of the call's items (a string type or Int64).
     Item,
+    /// The type of the named data argument, read as an item (a string type or Int64): for
+    /// results that hold values of several item arguments (tasks, workers and labels).
+    ItemOf(&'static str),
     List(&'static [OutField]),
     Struct(&'static [OutField]),
 }
@@ -296,18 +299,56 @@ pub enum Output {
     List(&'static [OutField]),
 }
 
+/// The output types of a call's item arguments: `item` for [`FieldType::Item`], and each
+/// item argument's by name for [`FieldType::ItemOf`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemTypes {
+    pub item: DataType,
+    pub args: Vec<(&'static str, DataType)>,
+}
+
+impl ItemTypes {
+    /// Only the call's item type; an [`FieldType::ItemOf`] field takes it too.
+    pub fn plain(item: &DataType) -> Self {
+        Self {
+            item: item.clone(),
+            args: Vec::new(),
+        }
+    }
+
+    /// The output type of every `Item` argument of `spec` among the coerced `data` types.
+    pub fn of(spec: &FunctionSpec, item: DataType, data: &[DataType]) -> Result<Self> {
+        let mut args = Vec::new();
+        for (arg, t) in spec.args.iter().zip(data) {
+            if arg.ty == ArgType::Item {
+                let kind = crate::items::ItemKind::of(spec.name, arg.name, t)?;
+                args.push((arg.name, kind.output_type()));
+            }
+        }
+        Ok(Self { item, args })
+    }
+
+    fn arg(&self, name: &str) -> &DataType {
+        self.args
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(&self.item, |(_, t)| t)
+    }
+}
+
 impl FieldType {
-    fn data_type(self, item: &DataType) -> DataType {
+    fn data_type(self, types: &ItemTypes) -> DataType {
         match self {
             FieldType::Int => DataType::Int64,
             FieldType::Float => DataType::Float64,
             FieldType::Bool => DataType::Boolean,
             FieldType::Text => DataType::Utf8,
-            FieldType::Item => item.clone(),
+            FieldType::Item => types.item.clone(),
+            FieldType::ItemOf(arg) => types.arg(arg).clone(),
             FieldType::List(fields) => {
-                DataType::new_list(DataType::Struct(struct_fields(fields, item)), true)
+                DataType::new_list(DataType::Struct(fields_for(fields, types)), true)
             }
-            FieldType::Struct(fields) => DataType::Struct(struct_fields(fields, item)),
+            FieldType::Struct(fields) => DataType::Struct(fields_for(fields, types)),
         }
     }
 
@@ -318,6 +359,7 @@ impl FieldType {
             FieldType::Bool => "Boolean".into(),
             FieldType::Text => "Utf8".into(),
             FieldType::Item => "item type".into(),
+            FieldType::ItemOf(arg) => format!("{arg}'s type"),
             FieldType::List(fields) => format!("list of structs ({})", field_names(fields)),
             FieldType::Struct(fields) => format!("struct ({})", field_names(fields)),
         }
@@ -330,20 +372,30 @@ fn field_names(fields: &[OutField]) -> String {
 
 /// Arrow fields for `fields`, with `item` as the item type; every field is nullable.
 pub fn struct_fields(fields: &[OutField], item: &DataType) -> Fields {
+    fields_for(fields, &ItemTypes::plain(item))
+}
+
+/// Arrow fields for `fields` with the item types of a call; every field is nullable.
+pub fn fields_for(fields: &[OutField], types: &ItemTypes) -> Fields {
     fields
         .iter()
-        .map(|f| Field::new(f.name, f.ty.data_type(item), true))
+        .map(|f| Field::new(f.name, f.ty.data_type(types), true))
         .collect()
 }
 
 impl Output {
     /// The Arrow return type, with `item` as the type of the call's items.
     pub fn data_type(self, item: &DataType) -> DataType {
+        self.data_type_for(&ItemTypes::plain(item))
+    }
+
+    /// The Arrow return type with the item types of a call.
+    pub fn data_type_for(self, types: &ItemTypes) -> DataType {
         match self {
             Output::Number => DataType::Float64,
-            Output::Struct(fields) => DataType::Struct(struct_fields(fields, item)),
+            Output::Struct(fields) => DataType::Struct(fields_for(fields, types)),
             Output::List(fields) => {
-                DataType::new_list(DataType::Struct(struct_fields(fields, item)), true)
+                DataType::new_list(DataType::Struct(fields_for(fields, types)), true)
             }
         }
     }

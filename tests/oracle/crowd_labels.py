@@ -1,0 +1,330 @@
+#!/usr/bin/env python3
+"""Reference crowd-label aggregation from crowd-kit 1.4.2 (crowdkit.aggregation), every
+method at its defaults: MajorityVote, Wawa, ZeroBasedSkill, DawidSkene, OneCoinDawidSkene,
+GLAD, MACE. The full algorithms (formulas, update order, epsilons, stopping rules, tie and
+ordering rules, source line numbers) are written out in /work/notes/crowd_kit_algorithms.md;
+the short form is below.
+
+  tests/fixtures/crowd_labels_data.csv  case,task,worker,label (text; generated here)
+  tests/fixtures/crowd_labels_ref.tsv   key, value
+
+Cases (rows in file order; that order is the input order crowd-kit sees, and it matters:
+several orders below are "first appearance"):
+  mixed       3 classes cat/dog/bird, 200 tasks x 5 workers of 12: 8 honest (random
+              confusion rows), spam_a/spam_b uniform, adv (cat->dog->bird->cat w.p. 0.8, else
+              the third label),
+              const (always dog)
+  unbalanced  positive/neutral/negative with priors 0.7/0.2/0.1, 180 tasks x 4 of 8 workers
+  missing     red/green/blue, 150 tasks, 14 workers labelling random subsets at their own
+              rates, 12 tasks with one label, worker `once` with a single label
+  binary      yes/no, 160 tasks x 2 or 4 of 10 workers (even counts: many 1-1 and 2-2 ties)
+  llmfao      ../shared/data/llmfao.csv read in place (never copied), pandas defaults, rows in
+              file order: task = `id` (int64), worker = `worker` (int64), label = `winner`
+              (left/right/tie). Integer tasks/workers sort numerically.
+In every generated case the first-appearance order of labels and of workers differs from
+their sorted order, and task names are unpadded (t1, t10, t100, t11, ... when sorted).
+
+Keys (`|`-separated; task/worker/label as in the data; every method at crowd-kit defaults):
+  {case}|{M}|label|{task}|{label}         1 for labels_ (M = MV Wawa ZBS DS OneCoin GLAD MACE)
+  {case}|{M}|posterior|{task}|{label}     probas_ (all 7; llmfao: only tasks with id % 10 == 0)
+  {case}|{M}|posterior_sum|{label}        probas_ summed over all tasks
+  {case}|{M}|skill|{worker}               MV/Wawa/ZBS/OneCoin: skills_; GLAD: alphas_;
+                                          MACE: spamming_[w, 1] (P(not spamming), VB-scaled)
+  {case}|MACE|spam|{worker}               spamming_[w, 0]
+  {case}|MACE|theta|{worker}|{label}      thetas_ row/column as computed by the M-step, i.e.
+                                          named in SORTED worker/label order (crowd-kit's E-step
+                                          then reads row i / column j as the i-th / j-th worker /
+                                          label in first-appearance order: a crowd-kit bug)
+  {case}|MACE|log_marginal_likelihood     sum_t log(P(task t's labels) + 1e-8), final params
+  {case}|DS|error|{worker}|{true}|{given} errors_ (only observed (worker, given) pairs exist)
+  {case}|{DS,OneCoin}|prior|{label}       priors_
+  {case}|GLAD|beta|{task}                 betas_ (log inverse difficulty; llmfao: id % 10 == 0)
+  {case}|GLAD|beta_sum                    betas_ summed over all tasks
+  {case}|{DS,OneCoin,GLAD}|n_iter         len(loss_history_) = EM iterations run
+  {case}|{DS,OneCoin,GLAD}|loss|{i}       loss_history_[i], i = 0-based iteration
+  {case}|GLAD|q0                          GLAD's initial Q (NOT divided by the row count)
+  rng|uniform|{i}                         numpy RandomState(0).random_sample, first 8 draws
+                                          (MACE's initialisation stream)
+
+Defaults used (crowd-kit 1.4.2): ZBS n_iter=100, lr_init=1.0, lr_steps_to_reduce=20,
+lr_reduce_factor=0.5, eps=1e-5 (only in the initial skill 1/K + eps; no early stop).
+DS/OneCoin n_iter=100, tol=1e-5 on the ELBO per annotation, init = MajorityVote probas.
+GLAD n_iter=100, tol=1e-5, m_step_max_iter=25, m_step_tol=1e-2 (scipy CG gtol, inf-norm),
+uniform label priors (never updated), alpha ~ N(1,1), beta ~ N(1,1), alpha = beta = 1 init.
+MACE n_restarts=10, n_iter=50 (fixed, no tolerance), method="vb", alpha=beta=0.5
+(Beta prior), Dirichlet prior 10, default_noise=0.5, random_state=0 (every restart draws
+the same init, so all 10 restarts are identical).
+
+Short model (K labels, n_t = labels on task t):
+  MV    p(t,l) = #votes / n_t; skill = share of a worker's labels equal to labels_.
+  Wawa  skill = MV skill; p(t,l) = sum of skills voting l / sum of skills on t.
+  ZBS   s = 1/K + 1e-5; for i in 1..=100: lr *= 0.5 if i % 20 == 0 (lr starts 1);
+        s += lr * (accuracy vs weighted-MV(s) labels - s). Output: weighted MV with s.
+  DS    E: p(t,c) ~ 2^(log2 prior_c + sum log2 e_w[y][c]) (row max subtracted);
+        M: e_w[y][c] = max(sum_t p(t,c) [w said y on t], 1e-10) / sum over y w observed;
+        prior = column mean of p; stop when ELBO/N - previous < 1e-5 (after the update).
+  OneCoin  s_w = mean over w's labels of p(t, y); e_w[y][c] = s_w if y == c else
+        (1 - s_w)/(K-1), clipped to [1e-10, 1-1e-10]; otherwise as DS.
+  GLAD  P(y = c | z = c) = sigmoid(alpha_w * exp(beta_t)), wrong labels (1 - sigma)/(K-1);
+        E-step then an M-step of <= 25 scipy CG iterations on alpha, beta.
+  MACE  P(y | z) = spam_w theta_w[y] + know_w [y == z], uniform z; variational Bayes.
+Ties in labels_: MV, Wawa, ZBS, DS, OneCoin, GLAD take the first maximum in SORTED label
+order (pandas 2 groupby/unstack sort); MACE takes the first in FIRST-APPEARANCE order.
+
+pip: python3 -m venv ~/.cache/prefdb/crowd-venv &&
+     ~/.cache/prefdb/crowd-venv/bin/pip install crowd-kit==1.4.2 pandas==2.3.3 scikit-learn==1.6.1
+     (scikit-learn >= 1.7 breaks Wawa/ZBS check_is_fitted; pandas 3 changes MV's label order
+     to first appearance, and with it every MV tie. Resolved here: numpy 2.4.6, scipy 1.17.1,
+     pandas 2.3.3, scikit-learn 1.6.1, attrs 26.1.0, Python 3.11.7)
+
+Usage: ~/.cache/prefdb/crowd-venv/bin/python tests/oracle/crowd_labels.py [--check]
+"""
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fixture import write_or_check  # noqa: E402
+
+from crowdkit.aggregation import (  # noqa: E402
+    GLAD, MACE, DawidSkene, MajorityVote, OneCoinDawidSkene, Wawa, ZeroBasedSkill)
+
+warnings.simplefilter("ignore", FutureWarning)
+warnings.simplefilter("ignore", DeprecationWarning)
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "tests" / "fixtures" / "crowd_labels_data.csv"
+REF = ROOT / "tests" / "fixtures" / "crowd_labels_ref.tsv"
+LLMFAO = ROOT / ".." / "shared" / "data" / "llmfao.csv"
+
+
+def confusion(rng, k, accuracy):
+    """Row c: P(answer | true c), `accuracy` on the diagonal, the rest split at random."""
+    m = np.zeros((k, k))
+    for c in range(k):
+        rest = rng.dirichlet(np.ones(k - 1)) * (1 - accuracy)
+        m[c] = np.insert(rest, c, accuracy)
+    return m
+
+
+def annotate(rng, truth, workers, per_task, name_of_task):
+    """workers: name -> confusion matrix; each task gets `per_task(t)` distinct workers."""
+    names = list(workers)
+    rows = []
+    for t, z in enumerate(truth):
+        for w in rng.choice(len(names), per_task(t), replace=False):
+            m = workers[names[w]]
+            rows.append((name_of_task(t), names[w], rng.choice(m.shape[1], p=m[z])))
+    return rows
+
+
+def finish(rng, case, rows, labels, first_label):
+    """Shuffle rows, put a `first_label` row first (so first appearance != sorted order)."""
+    df = pd.DataFrame(rows, columns=["task", "worker", "label"])
+    df["label"] = [labels[i] for i in df["label"]]
+    df = df.iloc[rng.permutation(len(df))].reset_index(drop=True)
+    first = df.index[df.label == first_label][0]
+    order = [first] + [i for i in range(len(df)) if i != first]
+    df = df.iloc[order].reset_index(drop=True)
+    df.insert(0, "case", case)
+    return df
+
+
+def make_data() -> pd.DataFrame:
+    rng = np.random.default_rng(20250611)
+    parts = []
+
+    # mixed
+    labels = ["cat", "dog", "bird"]
+    k = 3
+    truth = rng.choice(k, 200, p=[0.4, 0.35, 0.25])
+    workers = {f"w{i}": confusion(rng, k, a) for i, a in
+               zip([3, 11, 7, 1, 9, 12, 5, 8], rng.uniform(0.55, 0.9, 8))}
+    workers["spam_a"] = workers["spam_b"] = np.full((k, k), 1 / k)
+    adv = np.zeros((k, k))
+    for c in range(k):
+        adv[c, (c + 1) % k] = 0.8
+        adv[c, (c + 2) % k] = 0.2
+    workers["adv"] = adv
+    workers["const"] = np.tile(np.eye(k)[1], (k, 1))
+    rows = annotate(rng, truth, workers, lambda t: 5, lambda t: f"t{t + 1}")
+    parts.append(finish(rng, "mixed", rows, labels, "dog"))
+
+    # unbalanced
+    labels = ["positive", "neutral", "negative"]
+    truth = rng.choice(k, 180, p=[0.7, 0.2, 0.1])
+    workers = {}
+    for i, a in zip([4, 2, 8, 6, 1, 7, 3, 5], rng.uniform(0.55, 0.85, 8)):
+        m = confusion(rng, k, a)
+        m[1:, 0] += 0.15  # drift toward the majority class
+        workers[f"r{i}"] = m / m.sum(axis=1, keepdims=True)
+    rows = annotate(rng, truth, workers, lambda t: 4, lambda t: f"u{t + 1}")
+    parts.append(finish(rng, "unbalanced", rows, labels, "neutral"))
+
+    # missing
+    labels = ["red", "green", "blue"]
+    n = 150
+    truth = rng.choice(k, n)
+    names = [f"m{i}" for i in (13, 2, 9, 4, 11, 6, 1, 14, 3, 8, 12, 5, 10, 7)]
+    rates = rng.uniform(0.05, 0.5, len(names))
+    conf = {w: confusion(rng, k, a) for w, a in zip(names, rng.uniform(0.45, 0.9, len(names)))}
+    conf["m10"] = np.full((k, k), 1 / k)
+    rows = []
+    single = set(rng.choice(n, 12, replace=False).tolist())
+    for t in range(n):
+        chosen = [w for w, r in zip(names, rates) if rng.random() < r]
+        if not chosen:
+            chosen = [names[rng.integers(len(names))]]
+        if t in single:
+            chosen = chosen[:1]
+        for w in chosen:
+            rows.append((f"s{t + 1}", w, rng.choice(k, p=conf[w][truth[t]])))
+    multi = [t for t in range(n) if t not in single]
+    rows.append((f"s{multi[0] + 1}", "once", truth[multi[0]]))
+    parts.append(finish(rng, "missing", rows, labels, "green"))
+
+    # binary
+    labels = ["yes", "no"]
+    k = 2
+    truth = rng.choice(k, 160, p=[0.55, 0.45])
+    workers = {f"b{i}": confusion(rng, k, a) for i, a in
+               zip([6, 10, 2, 8, 4, 9, 1, 7, 3], rng.uniform(0.55, 0.9, 9))}
+    workers["b5"] = np.full((k, k), 0.5)
+    rows = annotate(rng, truth, workers, lambda t: 2 if rng.random() < 0.5 else 4,
+                    lambda t: f"q{t + 1}")
+    parts.append(finish(rng, "binary", rows, labels, "yes"))
+
+    df = pd.concat(parts, ignore_index=True)
+    for case, g in df.groupby("case", sort=False):
+        for col in ("label", "worker"):
+            seen = list(pd.unique(g[col]))
+            assert seen != sorted(seen), f"{case}: {col} first appearance equals sorted order"
+    return df
+
+
+def read_llmfao() -> pd.DataFrame:
+    raw = pd.read_csv(LLMFAO)
+    return pd.DataFrame({"task": raw["id"], "worker": raw["worker"], "label": raw["winner"]})
+
+
+def keep_task(case, task) -> bool:
+    return case != "llmfao" or task % 10 == 0
+
+
+def facts(case: str, data: pd.DataFrame) -> dict:
+    out = {}
+
+    def labels_and_probas(m, probas):
+        for task, label in m.labels_.items():
+            out[f"{case}|{name}|label|{task}|{label}"] = 1.0
+        for task, row in probas.iterrows():
+            if keep_task(case, task):
+                for label, p in row.items():
+                    out[f"{case}|{name}|posterior|{task}|{label}"] = p
+        for label, s in probas.sum(axis=0).items():
+            out[f"{case}|{name}|posterior_sum|{label}"] = s
+
+    def series(kind, s):
+        for idx, v in s.items():
+            out[f"{case}|{name}|{kind}|{idx}"] = v
+
+    def losses(m):
+        out[f"{case}|{name}|n_iter"] = len(m.loss_history_)
+        for i, v in enumerate(m.loss_history_):
+            out[f"{case}|{name}|loss|{i}"] = v
+
+    name = "MV"
+    m = MajorityVote().fit(data)
+    labels_and_probas(m, m.probas_)
+    series("skill", m.skills_)
+
+    name = "Wawa"
+    m = Wawa()
+    m.fit_predict(data)
+    labels_and_probas(m, m.probas_)
+    series("skill", m.skills_)
+
+    name = "ZBS"
+    m = ZeroBasedSkill()
+    m.fit_predict(data)
+    labels_and_probas(m, m.probas_)
+    series("skill", m.skills_)
+
+    name = "DS"
+    m = DawidSkene().fit(data)
+    labels_and_probas(m, m.probas_)
+    series("prior", m.priors_)
+    for (worker, given), row in m.errors_.iterrows():
+        for true, e in row.items():
+            out[f"{case}|DS|error|{worker}|{true}|{given}"] = e
+    losses(m)
+
+    name = "OneCoin"
+    m = OneCoinDawidSkene().fit(data)
+    labels_and_probas(m, m.probas_)
+    series("prior", m.priors_)
+    series("skill", m.skills_)
+    losses(m)
+
+    name = "GLAD"
+    m = GLAD()
+    m.fit(data)
+    labels_and_probas(m, m.probas_)
+    series("skill", m.alphas_)
+    for task, b in m.betas_.items():
+        if keep_task(case, task):
+            out[f"{case}|GLAD|beta|{task}"] = b
+    out[f"{case}|GLAD|beta_sum"] = m.betas_.sum()
+    losses(m)
+    g = GLAD()  # fit()'s first lines, to expose the unnormalised initial Q
+    d = data.filter(["task", "worker", "label"])
+    g._init(d)
+    out[f"{case}|GLAD|q0"] = g._compute_Q(g._e_step(g._join_all(d, g.alphas_, g.betas_, g.priors_)))
+
+    name = "MACE"
+    m = MACE().fit(data)
+    labels_and_probas(m, m.probas_)
+    workers, worker_names = pd.factorize(data["worker"])
+    labels, label_names = pd.factorize(data["label"])
+    tasks, task_names = pd.factorize(data["task"])
+    for i, w in enumerate(worker_names):
+        out[f"{case}|MACE|skill|{w}"] = m.spamming_[i, 1]
+        out[f"{case}|MACE|spam|{w}"] = m.spamming_[i, 0]
+    for i, w in enumerate(sorted(worker_names)):
+        for j, label in enumerate(sorted(label_names)):
+            out[f"{case}|MACE|theta|{w}|{label}"] = m.thetas_[i, j]
+    lml = m._e_step(data.copy(deep=True), task_names, worker_names, label_names, tasks, workers, labels)[0]
+    out[f"{case}|MACE|log_marginal_likelihood"] = lml
+    return out
+
+
+def main():
+    data = make_data()
+    text = data.to_csv(index=False, lineterminator="\n")
+    if "--check" in sys.argv:
+        assert DATA.read_text() == text, "crowd_labels_data.csv differs from a fresh run"
+    else:
+        DATA.write_text(text)
+    data = pd.read_csv(DATA, dtype=str, keep_default_na=False)
+
+    out = {}
+    cases = [(c, g.drop(columns="case").reset_index(drop=True)) for c, g in data.groupby("case", sort=False)]
+    cases.append(("llmfao", read_llmfao()))
+    summary = []
+    for case, frame in cases:
+        f = facts(case, frame)
+        out.update(f)
+        summary.append(f"{case} {len(frame)} rows DS {int(f[f'{case}|DS|n_iter'])} it, "
+                       f"GLAD {int(f[f'{case}|GLAD|n_iter'])} it")
+    for i, u in enumerate(np.random.RandomState(0).random_sample(8)):
+        out[f"rng|uniform|{i}"] = u
+    table = pd.DataFrame({"value": pd.Series(out, dtype=float)})
+    table.index.name = "key"
+    write_or_check(table, REF, 1e-9, summary="; ".join(summary))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,537 @@
+#!/usr/bin/env python3
+"""Reference NoisyBT values from crowd-kit 1.4.2's own
+`crowdkit.aggregation.pairwise.NoisyBradleyTerry` (exported as
+`crowdkit.aggregation.NoisyBradleyTerry`; there is no class called NoisyBT), with its
+defaults: n_iter=100, tol=1e-5, regularization_ratio=1e-5, random_state=0.
+
+  tests/fixtures/noisy_bt_data.csv  case, worker, left, right, label (label = the winner's
+                                    name, as crowd-kit takes it); rows of a case in fit order
+  tests/fixtures/noisy_bt_ref.tsv   key, value.  key is
+                                      {case}|score|{item}    scores_   (named agg_score there)
+                                      {case}|bias|{worker}   biases_   (named bias)
+                                      {case}|skill|{worker}  skills_   (named skill)
+                                      {case}|loss            OptimizeResult.fun (the objective
+                                                             below at the returned x)
+                                      {case}|nit|nfev|status OptimizeResult.nit, .nfev, .status
+                                                             (0 converged, 1 maxiter, 2 abnormal)
+                                    cases: mixed, small, one_worker, never_wins (generated here),
+                                    llmfao (../shared/data/llmfao.csv, read at run time)
+
+The model (crowdkit/aggregation/pairwise/noisy_bt.py; line numbers in the notes file):
+
+  items   = np.unique(left, right, label values)   (sorted; strings by code point)
+  workers = np.unique(worker)                      (sorted; ints numerically, strings by code point)
+  x = [x0, s_1..s_L, q_1..q_W, g_1..g_W]           n = 1 + L + 2W, L items, W workers
+  init:  np.random.seed(random_state); x = np.random.rand(n)   (U[0,1); numpy's legacy
+         MT19937: init_genrand(seed), two 32-bit draws a, b per double,
+         ((a>>5)*2^26 + (b>>6)) / 2^53 - reproducible bit for bit, `MT` below)
+  row r = (worker w, left i, right j, label):  y = +1 if label == left else -1
+  loss(x) = -sum_r log( sig(g_w) sig(y (s_i - s_j)) + (1 - sig(g_w)) sig(y q_w) )
+            + 1e-5 * sum_k [ log sig(x0 - s_k) + log sig(s_k - x0) ]
+         (the penalty is ADDED with a plus sign: it rewards |s_k - x0|, so the loss is
+          unbounded below and has no minimiser)
+  gradient: crowd-kit's hand-written `_compute_gradient`, which is NOT the gradient of loss:
+    * score terms are right (d/ds_i, d/ds_j summed over rows);
+    * the q and g terms are ASSIGNED (=, not +=), so only each worker's LAST row in data
+      order counts, and they are written one slot too low: worker w's dq goes to x-index
+      L + w, its dg to L + W + w (should be 1+L+w, 1+L+W+w). So worker 0's dq overwrites
+      the last item's score gradient (and is then added to by that item's later rows),
+      worker 0's dg lands on q_{W-1}, worker w>=1's dq / dg land on q_{w-1} / g_{w-1}, and
+      g_{W-1} gets gradient 0 (the last worker's skill never moves from its random start);
+    * the penalty term has the opposite sign to the loss (it is the gradient of a real
+      penalty -1e-5*sum[...], pulling s_k toward x0).
+  optimiser: scipy.optimize.minimize(method="L-BFGS-B", jac=that gradient, no bounds,
+         options={"maxiter": n_iter, "ftol": np.float32(tol)}) -> m=10, gtol=1e-5, maxls=20,
+         factr = float32(1e-5)/eps. It stops when the relative decrease of the loss in one
+         iteration is <= ~1e-5 (after 8 to 20 iterations here), NOT at an optimum.
+  output: scores_ = expit(s_k), biases_ = expit(q_w), skills_ = expit(g_w)  (x0 is dropped;
+         no softmax, no normalisation).
+
+So the result is where L-BFGS-B stops on this exact path, and depends on the random start,
+on the row order (last row per worker) and on L-BFGS-B's arithmetic. Seed sensitivity
+(random_state 1, 2, 3 against 0; max |score difference| over items): mixed 0.161,
+small 0.229, one_worker 0.248, never_wins 0.122, llmfao 0.138.
+Matching is still possible: `port_fit` below is an independent plain-Python port (MT19937
+start, loss and gradient with the same bugs, scipy 1.17's L-BFGS-B control flow for no bounds
+in two-loop form, MINPACK-2 dcsrch line search) and agrees with crowd-kit on every case here to
+<= 1e-11 (checked on every run). Each case is also refitted with crowd-kit with relative noise
+of 1e-15 added to every loss value; the result moves by <= 1e-11, so the case lies on a
+path that is not decided by rounding. Not all data do: when a line search fails (gradient
+and loss disagree, the step shrinks to 1e-16), whether L-BFGS-B restarts or stops is decided
+by the last bits of the loss and then no port (nor crowd-kit on another CPU) reproduces it.
+The data seed was chosen so that all generated cases pass this check (llmfao does too).
+
+Data. mixed: 15 items with the strengths in STRENGTH, 10 workers: w01-w07 follow the NoisyBT
+model (skill logit, bias logit in WORKERS), w08 clicks at random, w09 clicks left 80% of the
+time, w10 is adversarial (picks the weaker item by BT odds); 3000 rows, uniform random worker
+and pair and side. small: 4 items (mixed case names: code-point sort puts "Beta" < "Gamma" <
+"alpha" < "delta"), workers w1, w10, w2 (sorted w1 < w10 < w2), 36 rows. one_worker: 5 items,
+one worker, 40 rows. never_wins: 5 items, 3 workers, 60 rows, item "echo" loses every row.
+llmfao: ties (winner == "tie", 3471 of 8931 rows) are dropped, as crowd-kit has no ties;
+label = left if winner == "left" else right; worker is the integer id (sorted numerically);
+rows kept in file order -> 5460 rows, 59 items, 124 workers.
+
+pip: python3 -m venv ~/.cache/prefdb/noisybt-venv &&
+     ~/.cache/prefdb/noisybt-venv/bin/pip install crowd-kit==1.4.2
+     (resolved here with numpy 2.4.6, scipy 1.17.1, pandas 3.1.1, attrs 26.1.0; Python 3.11)
+
+Usage: ~/.cache/prefdb/noisybt-venv/bin/python tests/oracle/noisy_bt.py [--check]
+"""
+import math
+import struct
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.optimize
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fixture import write_or_check  # noqa: E402
+
+import crowdkit.aggregation.pairwise.noisy_bt as noisy_bt_module  # noqa: E402
+from crowdkit.aggregation import NoisyBradleyTerry  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "tests" / "fixtures" / "noisy_bt_data.csv"
+REF = ROOT / "tests" / "fixtures" / "noisy_bt_ref.tsv"
+LLMFAO = ROOT / ".." / "shared" / "data" / "llmfao.csv"
+DATA_SEED = 11  # chosen so every generated case passes the rounding-noise check below
+
+NATO = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india",
+        "juliett", "kilo", "lima", "mike", "november", "oscar"]
+STRENGTH = dict(zip(NATO, [0.2, -1.3, 1.5, -0.6, 0.9, -1.5, 0.4, 1.1, -0.2, 0.0, -0.9,
+                           1.3, 0.6, -0.4, -1.1]))
+# worker: (kind, skill logit, bias logit)
+WORKERS = {"w01": ("bt", 3.0, 0.0), "w02": ("bt", 2.0, 0.0), "w03": ("bt", 1.0, 0.5),
+           "w04": ("bt", 0.0, -0.5), "w05": ("bt", 2.0, 1.0), "w06": ("bt", 1.5, 0.0),
+           "w07": ("bt", 0.5, 0.0), "w08": ("random", None, 0.0),
+           "w09": ("random", None, math.log(4.0)), "w10": ("adversarial", None, 0.0)}
+
+
+def sig(v):
+    return 1.0 / (1.0 + math.exp(-v))
+
+
+def comparisons(rng, n, strength, workers, case):
+    """n rows (case, worker, left, right, label) drawn from the NoisyBT model."""
+    names, wnames = list(strength), list(workers)
+    rows = []
+    for _ in range(n):
+        w = wnames[rng.integers(len(wnames))]
+        kind, skill, bias = workers[w]
+        i, j = rng.choice(len(names), 2, replace=False)
+        a, b = names[i], names[j]
+        d = strength[a] - strength[b]
+        if kind == "random":
+            left_wins = rng.random() < sig(bias)
+        elif kind == "adversarial":
+            left_wins = rng.random() < sig(-d)
+        elif rng.random() < sig(skill):
+            left_wins = rng.random() < sig(d)
+        else:
+            left_wins = rng.random() < sig(bias)
+        rows.append((case, w, a, b, a if left_wins else b))
+    return rows
+
+
+def make_data() -> pd.DataFrame:
+    rng = np.random.default_rng(DATA_SEED)
+    rows = comparisons(rng, 3000, STRENGTH, WORKERS, "mixed")
+    rows += comparisons(rng, 36, {"Beta": 0.8, "alpha": 0.3, "delta": -0.2, "Gamma": -0.9},
+                        {"w2": ("bt", 2.0, 0.0), "w10": ("bt", 0.5, 0.8),
+                         "w1": ("random", None, 0.0)}, "small")
+    five = {k: STRENGTH[k] for k in NATO[:5]}
+    rows += comparisons(rng, 40, five, {"solo": ("bt", 1.0, 0.3)}, "one_worker")
+    never = comparisons(rng, 60, five, {k: WORKERS[k] for k in ("w01", "w03", "w08")},
+                        "never_wins")
+    rows += [(c, w, a, b, (b if a == "echo" else a) if "echo" in (a, b) else lab)
+             for c, w, a, b, lab in never]
+    return pd.DataFrame(rows, columns=["case", "worker", "left", "right", "label"])
+
+
+def load_llmfao() -> pd.DataFrame:
+    df = pd.read_csv(LLMFAO)
+    df = df[df["winner"] != "tie"]
+    label = np.where(df["winner"] == "left", df["left"], df["right"])
+    return pd.DataFrame({"worker": df["worker"].to_numpy(), "left": df["left"].to_numpy(),
+                         "right": df["right"].to_numpy(), "label": label})
+
+
+# crowd-kit keeps no OptimizeResult; wrap the `minimize` it imported to catch it.
+_LAST = {}
+
+
+def _minimize(*args, **kwargs):
+    _LAST["result"] = scipy.optimize.minimize(*args, **kwargs)
+    return _LAST["result"]
+
+
+noisy_bt_module.minimize = _minimize
+
+
+def crowdkit_fit(data: pd.DataFrame, random_state=0, loss_noise=None):
+    """NoisyBradleyTerry(random_state=...).fit; loss_noise = a numpy Generator that adds
+    relative N(0, 1e-15) noise to every loss value (the rounding-sensitivity probe)."""
+    original = NoisyBradleyTerry.__dict__["_compute_log_likelihood"]
+    if loss_noise is not None:
+        def noisy(*a):
+            return original.__func__(*a) * (1.0 + 1e-15 * loss_noise.standard_normal())
+        NoisyBradleyTerry._compute_log_likelihood = staticmethod(noisy)
+    try:
+        model = NoisyBradleyTerry(random_state=random_state).fit(data)
+    finally:
+        NoisyBradleyTerry._compute_log_likelihood = original
+    return model, _LAST["result"]
+
+
+# ---------------------------------------------------------------------------------------
+# port_fit: an independent plain-Python port (no numpy), the executable spec for prefdb.
+# ---------------------------------------------------------------------------------------
+
+class MT:
+    """numpy's legacy RandomState: seed(s) = MT19937 init_genrand(s); rand() = res53."""
+
+    def __init__(self, seed):
+        self.mt = [seed & 0xFFFFFFFF] + [0] * 623
+        for i in range(1, 624):
+            p = self.mt[i - 1]
+            self.mt[i] = (1812433253 * (p ^ (p >> 30)) + i) & 0xFFFFFFFF
+        self.i = 624
+
+    def next_u32(self):
+        mt = self.mt
+        if self.i >= 624:
+            for k in range(624):
+                y = (mt[k] & 0x80000000) | (mt[(k + 1) % 624] & 0x7FFFFFFF)
+                mt[k] = mt[(k + 397) % 624] ^ (y >> 1) ^ (0x9908B0DF if y & 1 else 0)
+            self.i = 0
+        y = mt[self.i]
+        self.i += 1
+        y ^= y >> 11
+        y ^= (y << 7) & 0x9D2C5680
+        y ^= (y << 15) & 0xEFC60000
+        return y ^ (y >> 18)
+
+    def rand(self):
+        a, b = self.next_u32() >> 5, self.next_u32() >> 6
+        return (a * 67108864.0 + b) / 9007199254740992.0
+
+
+def port_loss(x, rows, L, W, ratio):
+    total = 0.0
+    for i, j, left_won, w in rows:
+        y = 1.0 if left_won else -1.0
+        g, q = sig(x[1 + L + W + w]), x[1 + L + w]
+        total += math.log(g * sig(y * (x[i] - x[j])) + (1.0 - g) * sig(y * q))
+    reg = sum(math.log(sig(x[0] - x[k])) for k in range(1, L + 1))
+    reg += sum(math.log(sig(x[k] - x[0])) for k in range(1, L + 1))
+    return -total + ratio * reg
+
+
+def port_gradient(x, rows, L, W, ratio):
+    """crowd-kit's _compute_gradient, bugs included (see the module docstring)."""
+    e = math.exp
+    grad = [0.0] * len(x)
+    for i, j, left_won, w in rows:          # i, j are x-indices (item code + 1)
+        y = 1.0 if left_won else -1.0
+        si, sj, q, g = x[i], x[j], x[1 + L + w], x[1 + L + W + w]
+        # crowd-kit's expressions verbatim; the score terms equal
+        # +-y sig(g) sig(y(si-sj)) sig(-y(si-sj)) / p_r, p_r the row's likelihood
+        grad[i] += (y * e(y * (-(si - sj)))) / (
+            (e(-g) + 1) * (e(y * (-(si - sj))) + 1) ** 2
+            * (1 / ((e(-g) + 1) * (e(y * (-(si - sj))) + 1))
+               + (1 - 1 / (e(-g) + 1)) / (e(-q * y) + 1)))
+        grad[j] += -(y * (e(q * y) + 1) * e(y * (si - sj) + g)) / (
+            (e(y * (si - sj)) + 1)
+            * (e(y * (si - sj) + g + q * y) + e(y * (si - sj) + g)
+               + e(y * (si - sj) + q * y) + e(q * y)))
+        den = e(y * (si + q) + g) + e(si * y + g) + e(y * (si + q)) + e(y * (sj + q))
+        grad[L + w] = y * e(q * y) * (e(si * y) + e(sj * y)) / ((e(q * y) + 1) * den)
+        grad[L + W + w] = e(g) * (e(si * y) - e(y * (sj + q))) / ((e(g) + 1) * den)
+    t = [math.tanh((x[k] - x[0]) / 2.0) for k in range(1, L + 1)]
+    for k in range(1, L + 1):
+        grad[k] -= ratio * t[k - 1]
+    grad[0] += ratio * sum(t)
+    return [-v for v in grad]
+
+
+def dcstep(stx, fx, dx, sty, fy, dy, stp, fp, dp, brackt, stpmin, stpmax):
+    """MINPACK-2 dcstep (scipy/optimize/__lbfgsb.c)."""
+    sgnd = dp * (dx / abs(dx))
+    if fp > fx:
+        theta = 3.0 * (fx - fp) / (stp - stx) + dx + dp
+        s = max(abs(theta), abs(dx), abs(dp))
+        gamma = s * math.sqrt((theta / s) ** 2 - (dx / s) * (dp / s))
+        if stp < stx:
+            gamma = -gamma
+        r = ((gamma - dx) + theta) / (((gamma - dx) + gamma) + dp)
+        stpc = stx + r * (stp - stx)
+        stpq = stx + ((dx / ((fx - fp) / (stp - stx) + dx)) / 2.0) * (stp - stx)
+        stpf = stpc if abs(stpc - stx) < abs(stpq - stx) else stpc + (stpq - stpc) / 2.0
+        brackt = True
+    elif sgnd < 0.0:
+        theta = 3.0 * (fx - fp) / (stp - stx) + dx + dp
+        s = max(abs(theta), abs(dx), abs(dp))
+        gamma = s * math.sqrt((theta / s) ** 2 - (dx / s) * (dp / s))
+        if stp > stx:
+            gamma = -gamma
+        r = ((gamma - dp) + theta) / (((gamma - dp) + gamma) + dx)
+        stpc = stp + r * (stx - stp)
+        stpq = stp + (dp / (dp - dx)) * (stx - stp)
+        stpf = stpc if abs(stpc - stp) > abs(stpq - stp) else stpq
+        brackt = True
+    elif abs(dp) < abs(dx):
+        theta = 3.0 * (fx - fp) / (stp - stx) + dx + dp
+        s = max(abs(theta), abs(dx), abs(dp))
+        gamma = s * math.sqrt(max(0.0, (theta / s) ** 2 - (dx / s) * (dp / s)))
+        if stp > stx:
+            gamma = -gamma
+        r = ((gamma - dp) + theta) / ((gamma + (dx - dp)) + gamma)
+        if r < 0.0 and gamma != 0.0:
+            stpc = stp + r * (stx - stp)
+        else:
+            stpc = stpmax if stp > stx else stpmin
+        stpq = stp + (dp / (dp - dx)) * (stx - stp)
+        if brackt:
+            stpf = stpc if abs(stpc - stp) < abs(stpq - stp) else stpq
+            bound = stp + 0.66 * (sty - stp)
+            stpf = min(bound, stpf) if stp > stx else max(bound, stpf)
+        else:
+            stpf = stpc if abs(stpc - stp) > abs(stpq - stp) else stpq
+            stpf = max(stpmin, min(stpmax, stpf))
+    elif brackt:
+        theta = 3.0 * (fp - fy) / (sty - stp) + dy + dp
+        s = max(abs(theta), abs(dy), abs(dp))
+        gamma = s * math.sqrt((theta / s) ** 2 - (dy / s) * (dp / s))
+        if stp > sty:
+            gamma = -gamma
+        r = ((gamma - dp) + theta) / (((gamma - dp) + gamma) + dy)
+        stpf = stp + r * (sty - stp)
+    else:
+        stpf = stpmax if stp > stx else stpmin
+    if fp > fx:
+        sty, fy, dy = stp, fp, dp
+    else:
+        if sgnd < 0.0:
+            sty, fy, dy = stx, fx, dx
+        stx, fx, dx = stp, fp, dp
+    return stx, fx, dx, sty, fy, dy, stpf, brackt
+
+
+class Dcsrch:
+    """MINPACK-2 dcsrch as L-BFGS-B calls it: ftol=1e-3, gtol=0.9, xtol=0.1, stpmin=0."""
+
+    def __init__(self, f, g, stp, stpmax, ftol=1e-3, gtol=0.9, xtol=0.1):
+        self.gtol, self.xtol, self.stpmax = gtol, xtol, stpmax
+        self.brackt, self.stage = False, 1
+        self.finit, self.ginit, self.gtest = f, g, ftol * g
+        self.width = stpmax
+        self.width1 = self.width / 0.5
+        self.stx, self.fx, self.gx = 0.0, f, g
+        self.sty, self.fy, self.gy = 0.0, f, g
+        self.stmin, self.stmax = 0.0, stp + 4.0 * stp
+
+    def step(self, f, g, stp):
+        """f, g (directional derivative) at stp -> ("FG", next stp) | ("CONV"|"WARN", stp)."""
+        ftest = self.finit + stp * self.gtest
+        if self.stage == 1 and f <= ftest and g >= 0.0:
+            self.stage = 2
+        task = "FG"
+        if self.brackt and (stp <= self.stmin or stp >= self.stmax):
+            task = "WARN"
+        if self.brackt and self.stmax - self.stmin <= self.xtol * self.stmax:
+            task = "WARN"
+        if stp == self.stpmax and f <= ftest and g <= self.gtest:
+            task = "WARN"
+        if stp == 0.0 and (f > ftest or g >= self.gtest):
+            task = "WARN"
+        if f <= ftest and abs(g) <= self.gtol * (-self.ginit):
+            task = "CONV"
+        if task != "FG":
+            return task, stp
+        if self.stage == 1 and f <= self.fx and f > ftest:
+            gt = self.gtest
+            stx, fxm, gxm, sty, fym, gym, stp, self.brackt = dcstep(
+                self.stx, self.fx - self.stx * gt, self.gx - gt, self.sty,
+                self.fy - self.sty * gt, self.gy - gt, stp, f - stp * gt, g - gt,
+                self.brackt, self.stmin, self.stmax)
+            self.stx, self.sty = stx, sty
+            self.fx, self.fy = fxm + stx * gt, fym + sty * gt
+            self.gx, self.gy = gxm + gt, gym + gt
+        else:
+            (self.stx, self.fx, self.gx, self.sty, self.fy, self.gy, stp,
+             self.brackt) = dcstep(self.stx, self.fx, self.gx, self.sty, self.fy, self.gy,
+                                   stp, f, g, self.brackt, self.stmin, self.stmax)
+        if self.brackt:
+            if abs(self.sty - self.stx) >= 0.66 * self.width1:
+                stp = self.stx + 0.5 * (self.sty - self.stx)
+            self.width1, self.width = self.width, abs(self.sty - self.stx)
+            self.stmin, self.stmax = min(self.stx, self.sty), max(self.stx, self.sty)
+        else:
+            self.stmin = stp + 1.1 * (stp - self.stx)
+            self.stmax = stp + 4.0 * (stp - self.stx)
+        stp = min(max(stp, 0.0), self.stpmax)
+        if self.brackt and (stp <= self.stmin or stp >= self.stmax
+                            or self.stmax - self.stmin <= self.xtol * self.stmax):
+            stp = self.stx
+        return "FG", stp
+
+
+EPS = 2.220446049250313e-16
+
+
+def dot(a, b):
+    return sum(u * v for u, v in zip(a, b))
+
+
+def lbfgsb(fun_grad, x, ftol, maxiter, m=10, pgtol=1e-5, maxls=20):
+    """scipy.optimize.minimize(method="L-BFGS-B") with no bounds (scipy 1.17 __lbfgsb.c
+    mainlb/lnsrlb + _lbfgsb_py.py's driver), the quasi-Newton step in two-loop form
+    (the same H as L-BFGS-B's compact form when nothing is bounded).
+    Returns x, f, nit, nfev, status (0 converged, 1 maxiter, 2 abnormal)."""
+    tol = (ftol / EPS) * EPS                 # factr = ftol / eps; tol = factr * epsmch
+    f, g = fun_grad(x)
+    nfev = 1
+    if max(abs(v) for v in g) <= pgtol:
+        return x, f, 0, nfev, 0
+    S, Y, RHO, theta, nit = [], [], [], 1.0, 0
+    while True:
+        if not S:                            # generalized Cauchy point with B = theta*I
+            d = [-v / theta for v in g]      # theta is 1 whenever the memory is empty
+        else:                                # d = -H g, H0 = I / theta
+            q, alphas = list(g), []
+            for s, yv, rho in zip(reversed(S), reversed(Y), reversed(RHO)):
+                a = rho * dot(s, q)
+                alphas.append(a)
+                q = [qi - a * yi for qi, yi in zip(q, yv)]
+            r = [qi / theta for qi in q]
+            for s, yv, rho, a in zip(S, Y, RHO, reversed(alphas)):
+                b = rho * dot(yv, r)
+                r = [ri + (a - b) * si for ri, si in zip(r, s)]
+            d = [-v for v in r]
+        dnorm = math.sqrt(dot(d, d))
+        stpmx = 1e10
+        stp = min(1.0 / dnorm, stpmx) if nit == 0 else 1.0
+        x_old, g_old, f_old = x, g, f
+        gd = gdold = dot(g, d)
+        failed = not gd < 0.0                # "directional derivative >= 0"
+        if not failed:
+            search, ifun = Dcsrch(f, gd, stp, stpmx), 0
+            while True:
+                ifun += 1
+                if ifun - 1 >= maxls:        # maxls trial points, none accepted
+                    failed = True
+                    break
+                x = [xi + stp * di for xi, di in zip(x_old, d)]
+                f, g = fun_grad(x)
+                nfev += 1
+                gd = dot(g, d)
+                task, new_stp = search.step(f, gd, stp)
+                if task != "FG":
+                    break                    # CONV or WARN: accept x
+                stp = new_stp
+        if failed:                           # back to the last iterate
+            x, g, f = x_old, g_old, f_old
+            if not S:
+                return x, f, nit, nfev, 2    # ABNORMAL_TERMINATION_IN_LNSRCH
+            S, Y, RHO, theta = [], [], [], 1.0   # drop the memory and retry from -g
+            continue
+        nit += 1
+        if nit >= maxiter:                   # the driver checks maxiter first
+            return x, f, nit, nfev, 1
+        if max(abs(v) for v in g) <= pgtol:
+            return x, f, nit, nfev, 0
+        if f_old - f <= tol * max(abs(f_old), abs(f), 1.0):
+            return x, f, nit, nfev, 0        # "RELATIVE REDUCTION OF F <= FACTR*EPSMCH"
+        yv = [a - b for a, b in zip(g, g_old)]
+        if stp == 1.0:
+            dr, ddum = gd - gdold, -gdold
+        else:
+            dr, ddum = (gd - gdold) * stp, -gdold * stp
+            d = [stp * v for v in d]
+        if dr <= EPS * ddum:
+            continue                         # skip the update (curvature not positive)
+        S.append(d)
+        Y.append(yv)
+        RHO.append(1.0 / dr)
+        theta = dot(yv, yv) / dr
+        if len(S) > m:
+            S.pop(0), Y.pop(0), RHO.pop(0)
+
+
+def port_fit(worker, left, right, label, n_iter=100, tol=1e-5, ratio=1e-5, seed=0):
+    items = sorted(set(left) | set(right) | set(label))
+    workers = sorted(set(worker))
+    item_code = {v: k for k, v in enumerate(items)}
+    worker_code = {v: k for k, v in enumerate(workers)}
+    L, W = len(items), len(workers)
+    rows = [(item_code[a] + 1, item_code[b] + 1, c == a, worker_code[w])
+            for w, a, b, c in zip(worker, left, right, label)]
+    rng = MT(seed)
+    x0 = [rng.rand() for _ in range(1 + L + 2 * W)]
+    ftol = struct.unpack("f", struct.pack("f", tol))[0]   # np.float32(tol)
+    x, f, nit, nfev, status = lbfgsb(
+        lambda v: (port_loss(v, rows, L, W, ratio), port_gradient(v, rows, L, W, ratio)),
+        x0, ftol, n_iter)
+    scores = dict(zip(items, map(sig, x[1:L + 1])))
+    biases = dict(zip(workers, map(sig, x[1 + L:1 + L + W])))
+    skills = dict(zip(workers, map(sig, x[1 + L + W:])))
+    return scores, biases, skills, f, nit, nfev, status
+
+
+def main():
+    data = make_data()
+    if "--check" in sys.argv:
+        committed = pd.read_csv(DATA, keep_default_na=False)
+        pd.testing.assert_frame_equal(committed, data)
+        print(f"{DATA.relative_to(ROOT)} confirmed")
+    else:
+        data.to_csv(DATA, index=False, lineterminator="\n")
+        print(f"wrote {DATA.relative_to(ROOT)}: {len(data)} rows")
+    cases = {c: part.drop(columns="case").reset_index(drop=True)
+             for c, part in data.groupby("case", sort=False)}
+    cases["llmfao"] = load_llmfao()
+
+    out, notes = {}, []
+    for case, df in cases.items():
+        model, res = crowdkit_fit(df)
+        for item, v in model.scores_.items():
+            out[f"{case}|score|{item}"] = v
+        for w, v in model.biases_.items():
+            out[f"{case}|bias|{w}"] = v
+        for w, v in model.skills_.items():
+            out[f"{case}|skill|{w}"] = v
+        out[f"{case}|loss"] = res.fun
+        out[f"{case}|nit"] = res.nit
+        out[f"{case}|nfev"] = res.nfev
+        out[f"{case}|status"] = res.status
+
+        # 1. seed sensitivity: how far the start moves the answer
+        seeds = max(float((crowdkit_fit(df, s)[0].scores_ - model.scores_).abs().max())
+                    for s in (1, 2, 3))
+        # 2. rounding sensitivity: 1e-15 relative noise on every loss value
+        noise = max(float((crowdkit_fit(df, 0, np.random.default_rng(k))[0].scores_
+                           - model.scores_).abs().max()) for k in range(3))
+        # 3. the independent port
+        sc, bi, sk, f, nit, nfev, status = port_fit(df.worker.tolist(), df.left.tolist(),
+                                                    df.right.tolist(), df.label.tolist())
+        port = max(max(abs(sc[k] - model.scores_[k]) for k in sc),
+                   max(abs(bi[k] - model.biases_[k]) for k in bi),
+                   max(abs(sk[k] - model.skills_[k]) for k in sk),
+                   abs(f - res.fun) / abs(res.fun))
+        assert (nit, nfev, status) == (res.nit, res.nfev, res.status), (case, nit, nfev, status)
+        assert noise < 1e-11, f"{case}: the fit is decided by rounding ({noise})"
+        assert port < 1e-11, f"{case}: the port disagrees ({port})"
+        assert seeds > 1e-3, f"{case}: seed-insensitive?"
+        notes.append(f"{case}: {len(df)} rows, nit={res.nit} nfev={res.nfev} "
+                     f"'{res.message}', seed sensitivity {seeds:.3g}, "
+                     f"noise {noise:.1g}, port {port:.1g}")
+    print("\n".join(notes))
+    table = pd.DataFrame({"value": pd.Series(out, dtype=float)})
+    table.index.name = "key"
+    write_or_check(table, REF, 1e-9, summary=f"{len(table)} keys")
+
+
+if __name__ == "__main__":
+    main()
