@@ -832,3 +832,135 @@ async fn lc_win_rate_matches_alpaca_eval() {
         }
     }
 }
+
+/// label_issues against cleanlab 2.9.0 (find_label_issues for every filter_by and two option
+/// variants, get_label_quality_scores, compute_confident_joint, estimate_joint and
+/// estimate_latent's noise matrices) on six generated cases of 2 to 9 classes.
+#[tokio::test]
+async fn label_issues_match_cleanlab() {
+    repo_root();
+    let ctx = partitioned_session(3, 64);
+    // Every row read for the schema: the 9-class case's last columns start at row 1,487.
+    let csv = datafusion::prelude::CsvReadOptions::new().schema_infer_max_records(100_000);
+    ctx.register_csv("predictions", "tests/fixtures/label_issues_data.csv", csv)
+        .await
+        .unwrap();
+    let reference = fixture_column("tests/fixtures/label_issues_ref.tsv", "value");
+    // K per case: the probability columns the case fills.
+    let data = std::fs::read_to_string("tests/fixtures/label_issues_data.csv").unwrap();
+    let mut classes: Vec<(String, usize)> = Vec::new();
+    for line in data.lines().skip(1) {
+        let cells: Vec<&str> = line.split(',').collect();
+        let k = cells[3..].iter().filter(|c| !c.is_empty()).count();
+        if !classes.iter().any(|(c, _)| c == cells[0]) {
+            classes.push((cells[0].to_string(), k));
+        }
+    }
+    assert_eq!(classes.len(), 6);
+    let mut checked = 0;
+    for (case, k) in &classes {
+        let probs = (0..*k)
+            .map(|j| format!("p{j}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let call = |options: &str| {
+            format!("label_issues(row_id, given_label, make_array({probs}){options}) FROM predictions WHERE \"case\" = '{case}'")
+        };
+        let expect = |key: String, got: f64, checked: &mut usize| {
+            let want = reference[&key];
+            assert!(
+                (got - want).abs() < 1e-11,
+                "{key}: prefdb {got}, cleanlab {want}"
+            );
+            *checked += 1;
+        };
+        for (variant, options) in [
+            ("is_label_issue", ""),
+            (
+                "is_label_issue_prune_by_class",
+                ", 'filter_by=prune_by_class'",
+            ),
+            ("is_label_issue_both", ", 'filter_by=both'"),
+            (
+                "is_label_issue_confident_learning",
+                ", 'filter_by=confident_learning'",
+            ),
+            (
+                "is_label_issue_predicted_neq_given",
+                ", 'filter_by=predicted_neq_given'",
+            ),
+            (
+                "is_label_issue_low_normalized_margin",
+                ", 'filter_by=low_normalized_margin'",
+            ),
+            (
+                "is_label_issue_low_self_confidence",
+                ", 'filter_by=low_self_confidence'",
+            ),
+            ("is_label_issue_frac_noise_0.5", ", 'frac_noise=0.5'"),
+            (
+                "is_label_issue_min_examples_5",
+                ", 'min_examples_per_class=5'",
+            ),
+        ] {
+            let sql = format!(
+                "SELECT CAST(row_id AS VARCHAR), CAST(is_label_issue AS DOUBLE) FROM leaderboard('SELECT {}', 'rows')",
+                call(options).replace('\'', "''")
+            );
+            for (row, v) in pairs(&ctx, &sql).await {
+                expect(format!("{case}|{variant}|{row}"), v, &mut checked);
+            }
+        }
+        for (field, options) in [
+            ("self_confidence", ""),
+            ("normalized_margin", ", 'quality=normalized_margin'"),
+        ] {
+            let sql = format!(
+                "SELECT CAST(row_id AS VARCHAR), label_quality FROM leaderboard('SELECT {}', 'rows')",
+                call(options).replace('\'', "''")
+            );
+            for (row, v) in pairs(&ctx, &sql).await {
+                expect(format!("{case}|{field}|{row}"), v, &mut checked);
+            }
+        }
+        let sql = format!(
+            "SELECT CAST(row_id AS VARCHAR), CAST(suggested_label AS DOUBLE) FROM leaderboard('SELECT {}', 'rows')",
+            call("").replace('\'', "''")
+        );
+        for (row, v) in pairs(&ctx, &sql).await {
+            expect(format!("{case}|suggested_label|{row}"), v, &mut checked);
+        }
+        for (field, key, transposed) in [
+            ("CAST(count AS DOUBLE)", "confident_joint", false),
+            ("joint", "joint", false),
+            ("noise_rate", "noise_matrix", false),
+            ("inverse_noise_rate", "inverse_noise_matrix", true),
+        ] {
+            let sql = format!(
+                "SELECT given_label || '|' || true_label, {field} FROM leaderboard('SELECT {}', 'joint')",
+                call("").replace('\'', "''")
+            );
+            for (cell, v) in pairs(&ctx, &sql).await {
+                let cell = if transposed {
+                    let (g, t) = cell.split_once('|').unwrap();
+                    format!("{t}|{g}")
+                } else {
+                    cell
+                };
+                expect(format!("{case}|{key}|{cell}"), v, &mut checked);
+            }
+        }
+    }
+    // Every row fact and matrix cell of the fixture was compared.
+    let expected = reference
+        .keys()
+        .filter(|k| {
+            !k.contains("|prune_count|")
+                && !k.contains("|confident_joint_uncalibrated|")
+                && !k.contains("|threshold|")
+                && !k.contains("|py|")
+                && !k.ends_with("|num_label_issues")
+        })
+        .count();
+    assert_eq!(checked, expected);
+}

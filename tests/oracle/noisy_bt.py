@@ -168,6 +168,7 @@ def _minimize(*args, **kwargs):
 
 
 noisy_bt_module.minimize = _minimize
+np.seterr(all="ignore")  # trial steps overflow np.exp in crowd-kit's gradient (inf/NaN, as in C)
 
 
 def crowdkit_fit(data: pd.DataFrame, random_state=0, loss_noise=None):
@@ -186,8 +187,50 @@ def crowdkit_fit(data: pd.DataFrame, random_state=0, loss_noise=None):
 
 
 # ---------------------------------------------------------------------------------------
-# port_fit: an independent plain-Python port (no numpy), the executable spec for prefdb.
+# port_fit: an independent scalar port in plain Python, the executable spec for prefdb.
+# Rust's f64 already behaves like the helpers below (exp overflows to inf, x/0 is inf or
+# NaN, f64::max/min ignore a NaN like C's fmax/fmin); Python raises instead, hence them.
+# They matter: a trial step of L-BFGS-B can overflow, and the loss or gradient is then
+# inf or NaN; the line search must react to that exactly as C does.
 # ---------------------------------------------------------------------------------------
+
+def exp(v):
+    try:
+        return math.exp(v)
+    except OverflowError:
+        return math.inf
+
+
+def log(v):
+    return math.log(v) if v > 0.0 else (-math.inf if v == 0.0 else math.nan)
+
+
+def div(a, b):
+    try:
+        return a / b
+    except ZeroDivisionError:
+        return math.nan if a != a or a == 0.0 else math.copysign(math.inf, a) * math.copysign(1.0, b)
+
+
+def sqrt(v):
+    return math.sqrt(v) if v >= 0.0 else math.nan
+
+
+def sq(v):
+    return v * v                             # Python's ** raises on overflow
+
+
+def fmax(a, b):
+    return b if a != a else a if b != b else (a if a > b else b)
+
+
+def fmin(a, b):
+    return b if a != a else a if b != b else (a if a < b else b)
+
+
+def expit(v):
+    return 1.0 / (1.0 + exp(-v))
+
 
 class MT:
     """numpy's legacy RandomState: seed(s) = MT19937 init_genrand(s); rand() = res53."""
@@ -219,36 +262,37 @@ class MT:
 
 
 def port_loss(x, rows, L, W, ratio):
+    """crowd-kit's _compute_log_likelihood (sums in row order; numpy sums pairwise)."""
     total = 0.0
     for i, j, left_won, w in rows:
         y = 1.0 if left_won else -1.0
-        g, q = sig(x[1 + L + W + w]), x[1 + L + w]
-        total += math.log(g * sig(y * (x[i] - x[j])) + (1.0 - g) * sig(y * q))
-    reg = sum(math.log(sig(x[0] - x[k])) for k in range(1, L + 1))
-    reg += sum(math.log(sig(x[k] - x[0])) for k in range(1, L + 1))
+        g, q = x[1 + L + W + w], x[1 + L + w]
+        total += log(expit(g) * expit(y * (x[i] - x[j])) + (1.0 - expit(g)) * expit(y * q))
+    reg = sum(log(expit(x[0] - x[k])) for k in range(1, L + 1))
+    reg += sum(log(expit(x[k] - x[0])) for k in range(1, L + 1))
     return -total + ratio * reg
 
 
 def port_gradient(x, rows, L, W, ratio):
-    """crowd-kit's _compute_gradient, bugs included (see the module docstring)."""
-    e = math.exp
+    """crowd-kit's _compute_gradient with its expressions verbatim, bugs included (see the
+    module docstring). The score terms equal +-y sig(g) sig(yd) sig(-yd) / p_r, d = si - sj,
+    p_r the row's likelihood; dq and dg are the true per-row derivatives too - only where
+    they are stored is wrong."""
     grad = [0.0] * len(x)
     for i, j, left_won, w in rows:          # i, j are x-indices (item code + 1)
         y = 1.0 if left_won else -1.0
         si, sj, q, g = x[i], x[j], x[1 + L + w], x[1 + L + W + w]
-        # crowd-kit's expressions verbatim; the score terms equal
-        # +-y sig(g) sig(y(si-sj)) sig(-y(si-sj)) / p_r, p_r the row's likelihood
-        grad[i] += (y * e(y * (-(si - sj)))) / (
-            (e(-g) + 1) * (e(y * (-(si - sj))) + 1) ** 2
-            * (1 / ((e(-g) + 1) * (e(y * (-(si - sj))) + 1))
-               + (1 - 1 / (e(-g) + 1)) / (e(-q * y) + 1)))
-        grad[j] += -(y * (e(q * y) + 1) * e(y * (si - sj) + g)) / (
-            (e(y * (si - sj)) + 1)
-            * (e(y * (si - sj) + g + q * y) + e(y * (si - sj) + g)
-               + e(y * (si - sj) + q * y) + e(q * y)))
-        den = e(y * (si + q) + g) + e(si * y + g) + e(y * (si + q)) + e(y * (sj + q))
-        grad[L + w] = y * e(q * y) * (e(si * y) + e(sj * y)) / ((e(q * y) + 1) * den)
-        grad[L + W + w] = e(g) * (e(si * y) - e(y * (sj + q))) / ((e(g) + 1) * den)
+        a = exp(y * (-(si - sj))) + 1
+        grad[i] += div(y * exp(y * (-(si - sj))),
+                       (exp(-g) + 1) * (a * a)
+                       * (div(1, (exp(-g) + 1) * a) + div(1 - div(1, exp(-g) + 1), exp(-q * y) + 1)))
+        grad[j] += -div(y * (exp(q * y) + 1) * exp(y * (si - sj) + g),
+                        (exp(y * (si - sj)) + 1)
+                        * (exp(y * (si - sj) + g + q * y) + exp(y * (si - sj) + g)
+                           + exp(y * (si - sj) + q * y) + exp(q * y)))
+        den = exp(y * (si + q) + g) + exp(si * y + g) + exp(y * (si + q)) + exp(y * (sj + q))
+        grad[L + w] = div(y * exp(q * y) * (exp(si * y) + exp(sj * y)), (exp(q * y) + 1) * den)
+        grad[L + W + w] = div(exp(g) * (exp(si * y) - exp(y * (sj + q))), (exp(g) + 1) * den)
     t = [math.tanh((x[k] - x[0]) / 2.0) for k in range(1, L + 1)]
     for k in range(1, L + 1):
         grad[k] -= ratio * t[k - 1]
@@ -258,58 +302,62 @@ def port_gradient(x, rows, L, W, ratio):
 
 def dcstep(stx, fx, dx, sty, fy, dy, stp, fp, dp, brackt, stpmin, stpmax):
     """MINPACK-2 dcstep (scipy/optimize/__lbfgsb.c)."""
-    sgnd = dp * (dx / abs(dx))
+    sgnd = dp * div(dx, abs(dx))
     if fp > fx:
-        theta = 3.0 * (fx - fp) / (stp - stx) + dx + dp
-        s = max(abs(theta), abs(dx), abs(dp))
-        gamma = s * math.sqrt((theta / s) ** 2 - (dx / s) * (dp / s))
+        theta = div(3.0 * (fx - fp), stp - stx) + dx + dp
+        s = fmax(abs(theta), fmax(abs(dx), abs(dp)))
+        gamma = s * sqrt(sq(div(theta, s)) - div(dx, s) * div(dp, s))
         if stp < stx:
             gamma = -gamma
-        r = ((gamma - dx) + theta) / (((gamma - dx) + gamma) + dp)
+        r = div((gamma - dx) + theta, ((gamma - dx) + gamma) + dp)
         stpc = stx + r * (stp - stx)
-        stpq = stx + ((dx / ((fx - fp) / (stp - stx) + dx)) / 2.0) * (stp - stx)
+        stpq = stx + (div(dx, div(fx - fp, stp - stx) + dx) / 2.0) * (stp - stx)
         stpf = stpc if abs(stpc - stx) < abs(stpq - stx) else stpc + (stpq - stpc) / 2.0
         brackt = True
     elif sgnd < 0.0:
-        theta = 3.0 * (fx - fp) / (stp - stx) + dx + dp
-        s = max(abs(theta), abs(dx), abs(dp))
-        gamma = s * math.sqrt((theta / s) ** 2 - (dx / s) * (dp / s))
+        theta = div(3.0 * (fx - fp), stp - stx) + dx + dp
+        s = fmax(abs(theta), fmax(abs(dx), abs(dp)))
+        gamma = s * sqrt(sq(div(theta, s)) - div(dx, s) * div(dp, s))
         if stp > stx:
             gamma = -gamma
-        r = ((gamma - dp) + theta) / (((gamma - dp) + gamma) + dx)
+        r = div((gamma - dp) + theta, ((gamma - dp) + gamma) + dx)
         stpc = stp + r * (stx - stp)
-        stpq = stp + (dp / (dp - dx)) * (stx - stp)
+        stpq = stp + div(dp, dp - dx) * (stx - stp)
         stpf = stpc if abs(stpc - stp) > abs(stpq - stp) else stpq
         brackt = True
     elif abs(dp) < abs(dx):
-        theta = 3.0 * (fx - fp) / (stp - stx) + dx + dp
-        s = max(abs(theta), abs(dx), abs(dp))
-        gamma = s * math.sqrt(max(0.0, (theta / s) ** 2 - (dx / s) * (dp / s)))
+        theta = div(3.0 * (fx - fp), stp - stx) + dx + dp
+        s = fmax(abs(theta), fmax(abs(dx), abs(dp)))
+        gamma = s * sqrt(fmax(0.0, sq(div(theta, s)) - div(dx, s) * div(dp, s)))
         if stp > stx:
             gamma = -gamma
-        r = ((gamma - dp) + theta) / ((gamma + (dx - dp)) + gamma)
+        r = div((gamma - dp) + theta, (gamma + (dx - dp)) + gamma)
         if r < 0.0 and gamma != 0.0:
             stpc = stp + r * (stx - stp)
+        elif stp > stx:
+            stpc = stpmax
         else:
-            stpc = stpmax if stp > stx else stpmin
-        stpq = stp + (dp / (dp - dx)) * (stx - stp)
+            stpc = stpmin
+        stpq = stp + div(dp, dp - dx) * (stx - stp)
         if brackt:
             stpf = stpc if abs(stpc - stp) < abs(stpq - stp) else stpq
             bound = stp + 0.66 * (sty - stp)
-            stpf = min(bound, stpf) if stp > stx else max(bound, stpf)
+            stpf = fmin(bound, stpf) if stp > stx else fmax(bound, stpf)
         else:
             stpf = stpc if abs(stpc - stp) > abs(stpq - stp) else stpq
-            stpf = max(stpmin, min(stpmax, stpf))
+            stpf = fmax(stpmin, fmin(stpmax, stpf))
     elif brackt:
-        theta = 3.0 * (fp - fy) / (sty - stp) + dy + dp
-        s = max(abs(theta), abs(dy), abs(dp))
-        gamma = s * math.sqrt((theta / s) ** 2 - (dy / s) * (dp / s))
+        theta = div(3.0 * (fp - fy), sty - stp) + dy + dp
+        s = fmax(abs(theta), fmax(abs(dy), abs(dp)))
+        gamma = s * sqrt(sq(div(theta, s)) - div(dy, s) * div(dp, s))
         if stp > sty:
             gamma = -gamma
-        r = ((gamma - dp) + theta) / (((gamma - dp) + gamma) + dy)
+        r = div((gamma - dp) + theta, ((gamma - dp) + gamma) + dy)
         stpf = stp + r * (sty - stp)
+    elif stp > stx:
+        stpf = stpmax
     else:
-        stpf = stpmax if stp > stx else stpmin
+        stpf = stpmin
     if fp > fx:
         sty, fy, dy = stp, fp, dp
     else:
@@ -367,11 +415,11 @@ class Dcsrch:
             if abs(self.sty - self.stx) >= 0.66 * self.width1:
                 stp = self.stx + 0.5 * (self.sty - self.stx)
             self.width1, self.width = self.width, abs(self.sty - self.stx)
-            self.stmin, self.stmax = min(self.stx, self.sty), max(self.stx, self.sty)
+            self.stmin, self.stmax = fmin(self.stx, self.sty), fmax(self.stx, self.sty)
         else:
             self.stmin = stp + 1.1 * (stp - self.stx)
             self.stmax = stp + 4.0 * (stp - self.stx)
-        stp = min(max(stp, 0.0), self.stpmax)
+        stp = fmin(fmax(stp, 0.0), self.stpmax)
         if self.brackt and (stp <= self.stmin or stp >= self.stmax
                             or self.stmax - self.stmin <= self.xtol * self.stmax):
             stp = self.stx
@@ -385,15 +433,33 @@ def dot(a, b):
     return sum(u * v for u, v in zip(a, b))
 
 
+def projgr(g):
+    """max |g_i| (no bounds); the first NaN is returned as is."""
+    norm = 0.0
+    for v in g:
+        if v != v:
+            return v
+        norm = fmax(norm, abs(v))
+    return norm
+
+
 def lbfgsb(fun_grad, x, ftol, maxiter, m=10, pgtol=1e-5, maxls=20):
     """scipy.optimize.minimize(method="L-BFGS-B") with no bounds (scipy 1.17 __lbfgsb.c
     mainlb/lnsrlb + _lbfgsb_py.py's driver), the quasi-Newton step in two-loop form
     (the same H as L-BFGS-B's compact form when nothing is bounded).
     Returns x, f, nit, nfev, status (0 converged, 1 maxiter, 2 abnormal)."""
     tol = (ftol / EPS) * EPS                 # factr = ftol / eps; tol = factr * epsmch
-    f, g = fun_grad(x)
-    nfev = 1
-    if max(abs(v) for v in g) <= pgtol:
+    last, nfev = None, 0
+
+    def evaluate(x):                         # scipy's ScalarFunction: a request at the
+        nonlocal last, nfev                  # last x evaluated is not evaluated or counted
+        if last is None or any(a != b for a, b in zip(x, last[0])):
+            last = (x, *fun_grad(x))
+            nfev += 1
+        return last[1], last[2]
+
+    f, g = evaluate(x)
+    if projgr(g) <= pgtol:
         return x, f, 0, nfev, 0
     S, Y, RHO, theta, nit = [], [], [], 1.0, 0
     while True:
@@ -410,12 +476,12 @@ def lbfgsb(fun_grad, x, ftol, maxiter, m=10, pgtol=1e-5, maxls=20):
                 b = rho * dot(yv, r)
                 r = [ri + (a - b) * si for ri, si in zip(r, s)]
             d = [-v for v in r]
-        dnorm = math.sqrt(dot(d, d))
+        dnorm = sqrt(dot(d, d))
         stpmx = 1e10
-        stp = min(1.0 / dnorm, stpmx) if nit == 0 else 1.0
+        stp = fmin(div(1.0, dnorm), stpmx) if nit == 0 else 1.0
         x_old, g_old, f_old = x, g, f
         gd = gdold = dot(g, d)
-        failed = not gd < 0.0                # "directional derivative >= 0"
+        failed = gd >= 0.0                   # "directional derivative >= 0" (NaN passes)
         if not failed:
             search, ifun = Dcsrch(f, gd, stp, stpmx), 0
             while True:
@@ -424,8 +490,7 @@ def lbfgsb(fun_grad, x, ftol, maxiter, m=10, pgtol=1e-5, maxls=20):
                     failed = True
                     break
                 x = [xi + stp * di for xi, di in zip(x_old, d)]
-                f, g = fun_grad(x)
-                nfev += 1
+                f, g = evaluate(x)
                 gd = dot(g, d)
                 task, new_stp = search.step(f, gd, stp)
                 if task != "FG":
@@ -435,14 +500,14 @@ def lbfgsb(fun_grad, x, ftol, maxiter, m=10, pgtol=1e-5, maxls=20):
             x, g, f = x_old, g_old, f_old
             if not S:
                 return x, f, nit, nfev, 2    # ABNORMAL_TERMINATION_IN_LNSRCH
-            S, Y, RHO, theta = [], [], [], 1.0   # drop the memory and retry from -g
+            S, Y, RHO, theta = [], [], [], 1.0   # drop the memory, retry from -g, step 1
             continue
         nit += 1
         if nit >= maxiter:                   # the driver checks maxiter first
             return x, f, nit, nfev, 1
-        if max(abs(v) for v in g) <= pgtol:
+        if projgr(g) <= pgtol:
             return x, f, nit, nfev, 0
-        if f_old - f <= tol * max(abs(f_old), abs(f), 1.0):
+        if f_old - f <= tol * fmax(fmax(abs(f_old), abs(f)), 1.0):
             return x, f, nit, nfev, 0        # "RELATIVE REDUCTION OF F <= FACTR*EPSMCH"
         yv = [a - b for a, b in zip(g, g_old)]
         if stp == 1.0:
@@ -454,8 +519,8 @@ def lbfgsb(fun_grad, x, ftol, maxiter, m=10, pgtol=1e-5, maxls=20):
             continue                         # skip the update (curvature not positive)
         S.append(d)
         Y.append(yv)
-        RHO.append(1.0 / dr)
-        theta = dot(yv, yv) / dr
+        RHO.append(div(1.0, dr))
+        theta = div(dot(yv, yv), dr)
         if len(S) > m:
             S.pop(0), Y.pop(0), RHO.pop(0)
 
@@ -474,9 +539,9 @@ def port_fit(worker, left, right, label, n_iter=100, tol=1e-5, ratio=1e-5, seed=
     x, f, nit, nfev, status = lbfgsb(
         lambda v: (port_loss(v, rows, L, W, ratio), port_gradient(v, rows, L, W, ratio)),
         x0, ftol, n_iter)
-    scores = dict(zip(items, map(sig, x[1:L + 1])))
-    biases = dict(zip(workers, map(sig, x[1 + L:1 + L + W])))
-    skills = dict(zip(workers, map(sig, x[1 + L + W:])))
+    scores = dict(zip(items, map(expit, x[1:L + 1])))
+    biases = dict(zip(workers, map(expit, x[1 + L:1 + L + W])))
+    skills = dict(zip(workers, map(expit, x[1 + L + W:])))
     return scores, biases, skills, f, nit, nfev, status
 
 

@@ -17,6 +17,7 @@
 
 pub mod agreement;
 pub mod calibration;
+pub mod crowd;
 pub mod flat;
 pub mod items;
 pub mod judge;
@@ -67,6 +68,7 @@ pub fn aggregate_functions_with(budget: &MemoryBudget) -> Vec<AggregateUDF> {
     .chain(judge::judge_udafs(budget))
     .chain(significance::significance_udafs(budget))
     .chain(length_control::length_control_udafs(budget))
+    .chain([crowd::label_issues::label_issues_udaf(budget)])
     .chain(selection::selection_udafs(budget))
     .collect()
 }
@@ -83,6 +85,7 @@ pub fn specs() -> Vec<&'static spec::FunctionSpec> {
                 .chain(judge::spec::SPECS.iter())
                 .chain(significance::spec::SPECS.iter())
                 .chain(length_control::SPECS.iter())
+                .chain(crowd::SPECS.iter())
                 .chain(selection::SPECS.iter())
                 .chain(pairwise::spec::PAIRWISE_SPECS.iter())
                 .copied()

@@ -8,6 +8,7 @@ pub mod agreement;
 pub mod calibration;
 pub mod interrupt;
 pub mod judge;
+pub mod label_issues;
 pub mod length_control;
 pub mod pairwise;
 pub mod rng;

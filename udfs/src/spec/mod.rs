@@ -32,12 +32,14 @@ pub enum Section {
     Judge,
     Significance,
     Selection,
+    Crowd,
 }
 
 impl Section {
-    pub const ALL: [Section; 6] = [
+    pub const ALL: [Section; 7] = [
         Section::Ranking,
         Section::Agreement,
+        Section::Crowd,
         Section::Calibration,
         Section::Judge,
         Section::Significance,
@@ -65,6 +67,10 @@ impl Section {
             Section::Significance => (
                 "Significance tests",
                 "Is a difference between two systems real? Paired tests on the same items.",
+            ),
+            Section::Crowd => (
+                "Crowd labels and label quality",
+                "The true label of each item, each annotator's reliability, and which labels are probably wrong.",
             ),
             Section::Selection => (
                 "Test-time selection",
