@@ -96,7 +96,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "fixtures" / "noisy_bt_data.csv"
 REF = ROOT / "tests" / "fixtures" / "noisy_bt_ref.tsv"
 LLMFAO = ROOT / ".." / "shared" / "data" / "llmfao.csv"
-DATA_SEED = 11  # chosen so every generated case passes the rounding-noise check below
+DATA_SEED = 30  # the first seed >= 1 whose cases all pass the checks in main() (see docstring)
 
 NATO = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india",
         "juliett", "kilo", "lima", "mike", "november", "oscar"]
@@ -545,6 +545,17 @@ def port_fit(worker, left, right, label, n_iter=100, tol=1e-5, ratio=1e-5, seed=
     return scores, biases, skills, f, nit, nfev, status
 
 
+class PortModel:
+    def __init__(self, scores, biases, skills):
+        self.scores_, self.biases_, self.skills_ = (pd.Series(v) for v in (scores, biases, skills))
+
+
+def max_diff(a, b) -> float:
+    """max |difference| over scores_, biases_, skills_ of two fits."""
+    return max(float((getattr(a, k) - getattr(b, k)).abs().max())
+               for k in ("scores_", "biases_", "skills_"))
+
+
 def main():
     data = make_data()
     if "--check" in sys.argv:
@@ -572,26 +583,28 @@ def main():
         out[f"{case}|nfev"] = res.nfev
         out[f"{case}|status"] = res.status
 
-        # 1. seed sensitivity: how far the start moves the answer
+        counts = (res.nit, res.nfev, res.status)
+        # 1. seed sensitivity: how far the random start moves the answer
         seeds = max(float((crowdkit_fit(df, s)[0].scores_ - model.scores_).abs().max())
                     for s in (1, 2, 3))
-        # 2. rounding sensitivity: 1e-15 relative noise on every loss value
-        noise = max(float((crowdkit_fit(df, 0, np.random.default_rng(k))[0].scores_
-                           - model.scores_).abs().max()) for k in range(3))
+        # 2. rounding sensitivity: crowd-kit again with 1e-15 relative noise on every loss
+        noise = 0.0
+        for k in range(3):
+            noisy, noisy_res = crowdkit_fit(df, 0, np.random.default_rng(k))
+            noise = max(noise, max_diff(noisy, model))
+            assert (noisy_res.nit, noisy_res.nfev, noisy_res.status) == counts, \
+                f"{case}: the iteration path is decided by rounding"
         # 3. the independent port
         sc, bi, sk, f, nit, nfev, status = port_fit(df.worker.tolist(), df.left.tolist(),
                                                     df.right.tolist(), df.label.tolist())
-        port = max(max(abs(sc[k] - model.scores_[k]) for k in sc),
-                   max(abs(bi[k] - model.biases_[k]) for k in bi),
-                   max(abs(sk[k] - model.skills_[k]) for k in sk),
-                   abs(f - res.fun) / abs(res.fun))
-        assert (nit, nfev, status) == (res.nit, res.nfev, res.status), (case, nit, nfev, status)
+        port = max(max_diff(PortModel(sc, bi, sk), model), abs(f - res.fun) / abs(res.fun))
+        assert (nit, nfev, status) == counts, f"{case}: port path {(nit, nfev, status)}"
         assert noise < 1e-11, f"{case}: the fit is decided by rounding ({noise})"
         assert port < 1e-11, f"{case}: the port disagrees ({port})"
         assert seeds > 1e-3, f"{case}: seed-insensitive?"
         notes.append(f"{case}: {len(df)} rows, nit={res.nit} nfev={res.nfev} "
-                     f"'{res.message}', seed sensitivity {seeds:.3g}, "
-                     f"noise {noise:.1g}, port {port:.1g}")
+                     f"'{res.message}'; seeds 1-3 move scores by {seeds:.3f}; "
+                     f"noise {noise:.0e}; port {port:.0e}")
     print("\n".join(notes))
     table = pd.DataFrame({"value": pd.Series(out, dtype=float)})
     table.index.name = "key"

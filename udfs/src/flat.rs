@@ -154,8 +154,27 @@ fn flat_shape(schema: &Schema) -> Result<FlatShape> {
         .map(|(i, _)| i)
         .collect();
     let [index] = nested[..] else {
+        // A result that holds its lists in a struct: name the list.
+        let parts: Vec<&str> = schema
+            .fields()
+            .iter()
+            .filter_map(|f| match f.data_type() {
+                DataType::Struct(fields) => Some(fields),
+                _ => None,
+            })
+            .flat_map(|fields| fields.iter())
+            .filter(|sf| matches!(sf.data_type(), DataType::List(item) if matches!(item.data_type(), DataType::Struct(_))))
+            .map(|sf| sf.name().as_str())
+            .collect();
+        let hint = match parts.first() {
+            Some(first) if nested.is_empty() => format!(
+                "; its struct column holds the lists {}: name one, e.g. leaderboard(query, '{first}')",
+                parts.join(", ")
+            ),
+            _ => String::new(),
+        };
         return plan_err!(
-            "leaderboard: the query must return exactly one list-of-structs column such as bt_rank(...), win_matrix(...) or avg_win_rate(...); it returns {}",
+            "leaderboard: the query must return exactly one list-of-structs column such as bt_rank(...), win_matrix(...) or avg_win_rate(...); it returns {}{hint}",
             nested.len()
         );
     };
