@@ -6,6 +6,7 @@
 
 pub mod agreement;
 pub mod calibration;
+pub mod crowd;
 pub mod interrupt;
 pub mod judge;
 pub mod label_issues;

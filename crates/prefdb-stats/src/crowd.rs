@@ -1,0 +1,607 @@
+//! Crowd truth inference: the consensus label of each task and the reliability of each
+//! worker from long-form `(task, worker, label)` annotations, as crowd-kit 1.4.2 computes
+//! them (Toloka's `crowdkit.aggregation.classification`).
+//!
+//! Tasks, workers and labels are dense ids in value order, and annotations come in a
+//! canonical order (the SQL layer sorts them), so every result is a function of the data
+//! alone. Ties between labels go to the lowest label id: crowd-kit's `idxmax` over its
+//! sorted label columns. Each annotation has a weight, which counts it that many times
+//! (crowd-kit has no weights; with weight 1 the methods are crowd-kit's).
+
+use crate::interrupt::{self, Interrupted};
+
+/// Annotations with dense ids.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Annotations {
+    pub tasks: usize,
+    pub workers: usize,
+    pub labels: usize,
+    pub task: Vec<u32>,
+    pub worker: Vec<u32>,
+    pub label: Vec<u32>,
+    pub weight: Vec<f64>,
+}
+
+impl Annotations {
+    fn rows(&self) -> impl Iterator<Item = (usize, usize, usize, f64)> + '_ {
+        (0..self.task.len()).map(|r| {
+            (
+                self.task[r] as usize,
+                self.worker[r] as usize,
+                self.label[r] as usize,
+                self.weight[r],
+            )
+        })
+    }
+
+    /// Each task's total weight of annotations.
+    pub fn per_task(&self) -> Vec<f64> {
+        let mut n = vec![0.0; self.tasks];
+        for (t, _, _, w) in self.rows() {
+            n[t] += w;
+        }
+        n
+    }
+
+    /// Each worker's total weight of annotations.
+    pub fn per_worker(&self) -> Vec<f64> {
+        let mut n = vec![0.0; self.workers];
+        for (_, w, _, x) in self.rows() {
+            n[w] += x;
+        }
+        n
+    }
+}
+
+/// A consensus: per task a distribution over labels, per worker a skill.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Consensus {
+    /// `tasks × labels`, row-major: each task's posterior (or vote share).
+    pub probas: Vec<f64>,
+    /// Each task's label: the first maximum of its row.
+    pub label: Vec<usize>,
+    /// Each worker's skill, on the method's scale.
+    pub skill: Vec<f64>,
+    /// Dawid–Skene: `workers × labels × labels`, `[worker][given][true]` = P(given | true),
+    /// `None` (NaN) for a given label the worker never used.
+    pub errors: Option<Vec<f64>>,
+    /// Dawid–Skene and one-coin: the class priors.
+    pub priors: Option<Vec<f64>>,
+    /// EM iterations run (0 for the closed-form methods).
+    pub iterations: usize,
+}
+
+/// Each row's first maximum.
+fn argmax_rows(probas: &[f64], k: usize) -> Vec<usize> {
+    probas
+        .chunks(k)
+        .map(|row| {
+            let mut best = 0;
+            for j in 1..k {
+                if row[j] > row[best] {
+                    best = j;
+                }
+            }
+            best
+        })
+        .collect()
+}
+
+/// Weighted majority vote: `probas[t][l]` = the weight (times the worker's skill) of the
+/// votes for `l` over all of `t`'s.
+fn vote(a: &Annotations, skill: Option<&[f64]>) -> (Vec<f64>, Vec<usize>) {
+    let k = a.labels;
+    let mut score = vec![0.0; a.tasks * k];
+    for (t, w, l, x) in a.rows() {
+        score[t * k + l] += x * skill.map_or(1.0, |s| s[w]);
+    }
+    for row in score.chunks_mut(k) {
+        let total: f64 = row.iter().sum();
+        for v in row {
+            *v /= total;
+        }
+    }
+    let label = argmax_rows(&score, k);
+    (score, label)
+}
+
+/// Each worker's accuracy against `label`: the weighted share of its annotations that
+/// agree (crowd-kit's `get_accuracy`).
+fn accuracy(a: &Annotations, label: &[usize]) -> Vec<f64> {
+    let mut hit = vec![0.0; a.workers];
+    let mut n = vec![0.0; a.workers];
+    for (t, w, l, x) in a.rows() {
+        if label[t] == l {
+            hit[w] += x;
+        }
+        n[w] += x;
+    }
+    hit.iter().zip(&n).map(|(h, n)| h / n).collect()
+}
+
+/// crowd-kit's `MajorityVote`: vote shares; skill = accuracy against the majority.
+pub fn majority_vote(a: &Annotations) -> Consensus {
+    let (probas, label) = vote(a, None);
+    let skill = accuracy(a, &label);
+    Consensus {
+        probas,
+        label,
+        skill,
+        errors: None,
+        priors: None,
+        iterations: 0,
+    }
+}
+
+/// crowd-kit's `Wawa`: a majority vote weighted by each worker's accuracy against the
+/// plain majority.
+pub fn wawa(a: &Annotations) -> Consensus {
+    let (_, plain) = vote(a, None);
+    let skill = accuracy(a, &plain);
+    let (probas, label) = vote(a, Some(&skill));
+    Consensus {
+        probas,
+        label,
+        skill,
+        errors: None,
+        priors: None,
+        iterations: 0,
+    }
+}
+
+/// crowd-kit's `ZeroBasedSkill` schedule.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ZbsOptions {
+    pub iterations: usize,
+    pub lr_init: f64,
+    pub lr_steps_to_reduce: usize,
+    pub lr_reduce_factor: f64,
+}
+
+impl Default for ZbsOptions {
+    fn default() -> Self {
+        Self {
+            iterations: 100,
+            lr_init: 1.0,
+            lr_steps_to_reduce: 20,
+            lr_reduce_factor: 0.5,
+        }
+    }
+}
+
+/// crowd-kit's `ZeroBasedSkill`: skills start at 1/K + 1e-5 and move toward each worker's
+/// accuracy against the skill-weighted vote, `s += lr (acc − s)`, the rate multiplied by
+/// the factor before every `lr_steps_to_reduce`-th step; a fixed number of steps.
+pub fn zero_based_skill(a: &Annotations, o: &ZbsOptions) -> Result<Consensus, Interrupted> {
+    let mut skill = vec![1.0 / a.labels as f64 + 1e-5; a.workers];
+    let mut lr = o.lr_init;
+    for i in 1..=o.iterations {
+        interrupt::check()?;
+        if o.lr_steps_to_reduce > 0 && i % o.lr_steps_to_reduce == 0 {
+            lr *= o.lr_reduce_factor;
+        }
+        let (_, label) = vote(a, Some(&skill));
+        let acc = accuracy(a, &label);
+        for (s, x) in skill.iter_mut().zip(&acc) {
+            *s += lr * (x - *s);
+        }
+    }
+    let (probas, label) = vote(a, Some(&skill));
+    Ok(Consensus {
+        probas,
+        label,
+        skill,
+        errors: None,
+        priors: None,
+        iterations: o.iterations,
+    })
+}
+
+/// The EM settings of Dawid–Skene and one-coin.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EmOptions {
+    pub max_iter: usize,
+    /// Stop when the per-annotation lower bound rises by less than this.
+    pub tol: f64,
+}
+
+impl Default for EmOptions {
+    fn default() -> Self {
+        Self {
+            max_iter: 100,
+            tol: 1e-5,
+        }
+    }
+}
+
+const EPS: f64 = 1e-10;
+
+/// Error matrices `[worker][given][true]`; `observed[worker][given]`.
+struct Errors {
+    e: Vec<f64>,
+    observed: Vec<bool>,
+}
+
+/// Dawid–Skene's M-step: per worker and given label it used, the posterior mass of each
+/// true label, at least 1e-10, normalised over the labels the worker used.
+fn ds_m_step(a: &Annotations, p: &[f64]) -> Errors {
+    let k = a.labels;
+    let mut c = vec![0.0; a.workers * k * k];
+    let mut observed = vec![false; a.workers * k];
+    for (t, w, l, x) in a.rows() {
+        observed[w * k + l] = true;
+        for j in 0..k {
+            c[(w * k + l) * k + j] += x * p[t * k + j];
+        }
+    }
+    for w in 0..a.workers {
+        for j in 0..k {
+            let mut total = 0.0;
+            for l in 0..k {
+                if observed[w * k + l] {
+                    let v = &mut c[(w * k + l) * k + j];
+                    *v = v.max(EPS);
+                    total += *v;
+                }
+            }
+            for l in 0..k {
+                if observed[w * k + l] {
+                    c[(w * k + l) * k + j] /= total;
+                }
+            }
+        }
+    }
+    Errors { e: c, observed }
+}
+
+/// One-coin's M-step: each worker's skill is the mean posterior of the labels it gave; it
+/// gives the true label with that probability and each other label with an equal share
+/// of the rest, clipped to [1e-10, 1 − 1e-10].
+fn one_coin_m_step(a: &Annotations, p: &[f64]) -> (Errors, Vec<f64>) {
+    let k = a.labels;
+    let mut s = vec![0.0; a.workers];
+    let mut n = vec![0.0; a.workers];
+    let mut observed = vec![false; a.workers * k];
+    for (t, w, l, x) in a.rows() {
+        s[w] += x * p[t * k + l];
+        n[w] += x;
+        observed[w * k + l] = true;
+    }
+    for (s, n) in s.iter_mut().zip(&n) {
+        *s /= n;
+    }
+    let mut e = vec![0.0; a.workers * k * k];
+    for w in 0..a.workers {
+        for l in 0..k {
+            for j in 0..k {
+                let v = if l == j {
+                    s[w]
+                } else {
+                    (1.0 - s[w]) / (k as f64 - 1.0)
+                };
+                e[(w * k + l) * k + j] = v.clamp(EPS, 1.0 - EPS);
+            }
+        }
+    }
+    (Errors { e, observed }, s)
+}
+
+/// The E-step (base 2, as crowd-kit): `P[t][c] ∝ prior[c] Π E[w][given][c]`.
+fn ds_e_step(a: &Annotations, prior: &[f64], errors: &Errors) -> Vec<f64> {
+    let k = a.labels;
+    let mut ll = vec![0.0; a.tasks * k];
+    for (t, w, l, x) in a.rows() {
+        for j in 0..k {
+            ll[t * k + j] += x * errors.e[(w * k + l) * k + j].log2();
+        }
+    }
+    let log_prior: Vec<f64> = prior.iter().map(|p| p.max(EPS).log2()).collect();
+    for row in ll.chunks_mut(k) {
+        for (v, lp) in row.iter_mut().zip(&log_prior) {
+            *v += lp;
+        }
+        let max = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let mut total = 0.0;
+        for v in row.iter_mut() {
+            *v = (*v - max).exp2();
+            total += *v;
+        }
+        for v in row.iter_mut() {
+            *v /= total;
+        }
+    }
+    ll
+}
+
+fn column_means(p: &[f64], k: usize) -> Vec<f64> {
+    let rows = p.len() / k;
+    let mut m = vec![0.0; k];
+    for row in p.chunks(k) {
+        for (m, v) in m.iter_mut().zip(row) {
+            *m += v;
+        }
+    }
+    m.iter().map(|v| v / rows as f64).collect()
+}
+
+/// crowd-kit's stopping quantity ("evidence lower bound" per annotation): the expected
+/// complete log-likelihood with the prior counted once per annotation, plus the entropy of
+/// the posteriors clipped at 1e-10, over the total weight. Clips `p` in place, as crowd-kit.
+fn lower_bound(a: &Annotations, p: &mut [f64], prior: &[f64], errors: &Errors) -> f64 {
+    let k = a.labels;
+    let lp: Vec<f64> = prior.iter().map(|v| v.max(EPS).ln()).collect();
+    let mut joint = 0.0;
+    let mut n = 0.0;
+    for (t, w, l, x) in a.rows() {
+        for j in 0..k {
+            joint += x * p[t * k + j] * (errors.e[(w * k + l) * k + j].ln() + lp[j]);
+        }
+        n += x;
+    }
+    let mut entropy = 0.0;
+    for v in p.iter_mut() {
+        *v = v.max(EPS);
+        entropy -= *v * v.ln();
+    }
+    (joint + entropy) / n
+}
+
+/// Dawid–Skene (full confusion matrices) or its one-coin form, by EM from the majority
+/// vote, as crowd-kit's `DawidSkene` and `OneCoinDawidSkene`: stop after the first
+/// iteration whose lower bound rises by less than `tol` (the update is kept), or after
+/// `max_iter`. Posteriors below 1e-10 read 1e-10, as crowd-kit's.
+fn expectation_maximisation(
+    a: &Annotations,
+    o: &EmOptions,
+    one_coin: bool,
+) -> Result<Consensus, Interrupted> {
+    let k = a.labels;
+    let (mut p, _) = vote(a, None);
+    let mut prior = column_means(&p, k);
+    let m_step = |p: &[f64]| {
+        if one_coin {
+            let (e, s) = one_coin_m_step(a, p);
+            (e, Some(s))
+        } else {
+            (ds_m_step(a, p), None)
+        }
+    };
+    let (mut errors, mut skills) = m_step(&p);
+    let mut bound = f64::NEG_INFINITY;
+    let mut iterations = 0;
+    for _ in 0..o.max_iter {
+        interrupt::check()?;
+        p = ds_e_step(a, &prior, &errors);
+        prior = column_means(&p, k);
+        (errors, skills) = m_step(&p);
+        let new = lower_bound(a, &mut p, &prior, &errors);
+        iterations += 1;
+        if new - bound < o.tol {
+            break;
+        }
+        bound = new;
+    }
+    let label = argmax_rows(&p, k);
+    let skill = match skills {
+        Some(s) => s,
+        // Dawid–Skene: the probability of a correct label, P(given = true), averaged over
+        // the priors; a label the worker never gave counts as never right.
+        None => (0..a.workers)
+            .map(|w| {
+                (0..k)
+                    .filter(|&c| errors.observed[w * k + c])
+                    .map(|c| prior[c] * errors.e[(w * k + c) * k + c])
+                    .sum()
+            })
+            .collect(),
+    };
+    let errors_out = (!one_coin).then(|| {
+        (0..a.workers * k * k)
+            .map(|i| {
+                if errors.observed[i / k] {
+                    errors.e[i]
+                } else {
+                    f64::NAN
+                }
+            })
+            .collect()
+    });
+    Ok(Consensus {
+        probas: p,
+        label,
+        skill,
+        errors: errors_out,
+        priors: Some(prior),
+        iterations,
+    })
+}
+
+/// crowd-kit's `DawidSkene`.
+pub fn dawid_skene(a: &Annotations, o: &EmOptions) -> Result<Consensus, Interrupted> {
+    expectation_maximisation(a, o, false)
+}
+
+/// crowd-kit's `OneCoinDawidSkene`.
+pub fn one_coin(a: &Annotations, o: &EmOptions) -> Result<Consensus, Interrupted> {
+    expectation_maximisation(a, o, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Xoshiro256;
+
+    fn random(seed: u64, tasks: usize, workers: usize, k: usize) -> Annotations {
+        let mut rng = Xoshiro256::seed_from_u64(seed);
+        let truth: Vec<usize> = (0..tasks).map(|_| rng.below(k as u64) as usize).collect();
+        let accuracy: Vec<f64> = (0..workers).map(|_| 0.3 + 0.7 * rng.unit()).collect();
+        let mut a = Annotations {
+            tasks,
+            workers,
+            labels: k,
+            task: vec![],
+            worker: vec![],
+            label: vec![],
+            weight: vec![],
+        };
+        for t in 0..tasks {
+            for w in 0..workers {
+                if rng.unit() < 0.6 || w == t % workers {
+                    let l = if rng.unit() < accuracy[w] {
+                        truth[t]
+                    } else {
+                        rng.below(k as u64) as usize
+                    };
+                    a.task.push(t as u32);
+                    a.worker.push(w as u32);
+                    a.label.push(l as u32);
+                    a.weight.push(1.0);
+                }
+            }
+        }
+        a
+    }
+
+    /// The slow restatement of Dawid–Skene: the same EM written with plain probabilities
+    /// (products, not base-2 logs), nested loops over annotations and maps keyed by
+    /// (worker, given label), and the same stopping rule.
+    #[test]
+    fn dawid_skene_matches_a_direct_restatement() {
+        use std::collections::BTreeMap;
+        for seed in 0..5 {
+            let a = random(seed, 30, 6, 3);
+            let k = a.labels;
+            let n = a.task.len();
+            let fast = dawid_skene(&a, &EmOptions::default()).unwrap();
+            // Majority-vote start.
+            let mut p = vec![vec![0.0; k]; a.tasks];
+            for r in 0..n {
+                p[a.task[r] as usize][a.label[r] as usize] += 1.0;
+            }
+            for row in p.iter_mut() {
+                let s: f64 = row.iter().sum();
+                row.iter_mut().for_each(|v| *v /= s);
+            }
+            let mean = |p: &Vec<Vec<f64>>| -> Vec<f64> {
+                (0..k)
+                    .map(|j| p.iter().map(|r| r[j]).sum::<f64>() / p.len() as f64)
+                    .collect()
+            };
+            let m_step = |p: &Vec<Vec<f64>>| {
+                let mut e: BTreeMap<(usize, usize), Vec<f64>> = BTreeMap::new();
+                for r in 0..n {
+                    let cell = e
+                        .entry((a.worker[r] as usize, a.label[r] as usize))
+                        .or_insert(vec![0.0; k]);
+                    for j in 0..k {
+                        cell[j] += p[a.task[r] as usize][j];
+                    }
+                }
+                for v in e.values_mut() {
+                    v.iter_mut().for_each(|x| *x = x.max(1e-10));
+                }
+                for w in 0..a.workers {
+                    for j in 0..k {
+                        let total: f64 = e
+                            .iter()
+                            .filter(|((ww, _), _)| *ww == w)
+                            .map(|(_, v)| v[j])
+                            .sum();
+                        for ((ww, _), v) in e.iter_mut() {
+                            if *ww == w {
+                                v[j] /= total;
+                            }
+                        }
+                    }
+                }
+                e
+            };
+            let mut prior = mean(&p);
+            let mut e = m_step(&p);
+            let mut bound = f64::NEG_INFINITY;
+            let mut iterations = 0;
+            for _ in 0..100 {
+                for t in 0..a.tasks {
+                    let mut joint: Vec<f64> = prior.iter().map(|v| v.max(1e-10)).collect();
+                    for r in (0..n).filter(|&r| a.task[r] as usize == t) {
+                        let cell = &e[&(a.worker[r] as usize, a.label[r] as usize)];
+                        for j in 0..k {
+                            joint[j] *= cell[j];
+                        }
+                    }
+                    let s: f64 = joint.iter().sum();
+                    p[t] = joint.iter().map(|v| v / s).collect();
+                }
+                prior = mean(&p);
+                e = m_step(&p);
+                let mut value = 0.0;
+                for r in 0..n {
+                    let cell = &e[&(a.worker[r] as usize, a.label[r] as usize)];
+                    for j in 0..k {
+                        value +=
+                            p[a.task[r] as usize][j] * (cell[j].ln() + prior[j].max(1e-10).ln());
+                    }
+                }
+                for row in p.iter_mut() {
+                    for v in row.iter_mut() {
+                        *v = v.max(1e-10);
+                        value -= *v * v.ln();
+                    }
+                }
+                value /= n as f64;
+                iterations += 1;
+                if value - bound < 1e-5 {
+                    break;
+                }
+                bound = value;
+            }
+            assert_eq!(fast.iterations, iterations, "seed {seed}");
+            for t in 0..a.tasks {
+                for j in 0..k {
+                    assert!(
+                        (fast.probas[t * k + j] - p[t][j]).abs() < 1e-9,
+                        "seed {seed} task {t}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn majority_vote_breaks_ties_toward_the_lowest_label_and_counts_weights() {
+        let a = Annotations {
+            tasks: 2,
+            workers: 3,
+            labels: 2,
+            task: vec![0, 0, 1, 1, 1],
+            worker: vec![0, 1, 0, 1, 2],
+            label: vec![1, 0, 1, 0, 1],
+            weight: vec![1.0, 1.0, 1.0, 3.0, 1.0],
+        };
+        let c = majority_vote(&a);
+        assert_eq!(c.label, vec![0, 0]);
+        assert_eq!(c.probas, vec![0.5, 0.5, 0.6, 0.4]);
+        // Worker 0 disagrees twice, worker 1 agrees on 4 weight, worker 2 disagrees.
+        assert_eq!(c.skill, vec![0.0, 1.0, 0.0]);
+    }
+
+    #[test]
+    fn one_coin_skills_are_mean_posteriors_of_given_labels() {
+        let a = random(9, 25, 5, 4);
+        let c = one_coin(&a, &EmOptions::default()).unwrap();
+        let k = a.labels;
+        for w in 0..a.workers {
+            let rows: Vec<usize> = (0..a.task.len())
+                .filter(|&r| a.worker[r] as usize == w)
+                .collect();
+            // The skill comes from the posteriors before the final clip; they differ from
+            // the reported ones by at most 1e-10 per entry.
+            let mean = rows
+                .iter()
+                .map(|&r| c.probas[a.task[r] as usize * k + a.label[r] as usize])
+                .sum::<f64>()
+                / rows.len() as f64;
+            assert!((mean - c.skill[w]).abs() < 1e-9, "worker {w}");
+        }
+    }
+}
