@@ -964,3 +964,146 @@ async fn label_issues_match_cleanlab() {
         .count();
     assert_eq!(checked, expected);
 }
+
+/// The consensus methods against crowd-kit 1.4.2 (MajorityVote, Wawa, ZeroBasedSkill,
+/// DawidSkene, OneCoinDawidSkene) on four generated crowds (spammers, an adversarial
+/// worker, a constant worker, unbalanced classes, missing labels, ties) and on LLMFAO's 124
+/// workers (task = comparison id, label = winner): every posterior, label, skill, prior
+/// and confusion entry in the fixture, to 1e-9.
+#[tokio::test]
+async fn consensus_methods_match_crowd_kit() {
+    repo_root();
+    let ctx = partitioned_session(3, 100);
+    prefdb::register_table(&ctx, "crowds", "tests/fixtures/crowd_labels_data.csv")
+        .await
+        .unwrap();
+    prefdb::register_table(&ctx, "llmfao", "../shared/data/llmfao.csv")
+        .await
+        .unwrap();
+    let reference = fixture_column("tests/fixtures/crowd_labels_ref.tsv", "value");
+    let mut checked = 0usize;
+    for case in ["mixed", "unbalanced", "missing", "binary", "llmfao"] {
+        let from = if case == "llmfao" {
+            "(SELECT id AS task, worker, winner AS label FROM llmfao)".to_string()
+        } else {
+            format!("(SELECT task, worker, label FROM crowds WHERE \"case\" = '{case}')")
+        };
+        for (key, function) in [
+            ("MV", "majority_vote"),
+            ("Wawa", "wawa"),
+            ("ZBS", "zero_based_skill"),
+            ("DS", "dawid_skene"),
+            ("OneCoin", "one_coin"),
+        ] {
+            let call =
+                format!("SELECT {function}(task, worker, label) FROM {from}").replace('\'', "''");
+            ctx.sql(&format!(
+                "CREATE TABLE tasks_out AS SELECT * FROM leaderboard('{call}', 'tasks')"
+            ))
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+            ctx.sql(&format!(
+                "CREATE TABLE workers_out AS SELECT * FROM leaderboard('{call}', 'workers')"
+            ))
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+            let mut expect = |k: String, got: f64| {
+                if let Some(&want) = reference.get(&k) {
+                    assert!(
+                        (got - want).abs() < 1e-9,
+                        "{k}: prefdb {got}, crowd-kit {want}"
+                    );
+                    checked += 1;
+                }
+            };
+            let posteriors = pairs(
+                &ctx,
+                "SELECT CAST(task AS VARCHAR) || '|' || CAST(d['label'] AS VARCHAR), d['probability'] FROM (SELECT task, unnest(distribution) AS d FROM tasks_out)",
+            )
+            .await;
+            for (cell, p) in posteriors {
+                expect(format!("{case}|{key}|posterior|{cell}"), p);
+            }
+            for (cell, one) in pairs(
+                &ctx,
+                "SELECT CAST(task AS VARCHAR) || '|' || CAST(label AS VARCHAR), 1.0 FROM tasks_out",
+            )
+            .await
+            {
+                let k = format!("{case}|{key}|label|{cell}");
+                if case != "llmfao" {
+                    assert!(
+                        reference.contains_key(&k),
+                        "{k}: crowd-kit chose another label"
+                    );
+                }
+                expect(k, one);
+            }
+            for (label, n) in pairs(
+                &ctx,
+                "SELECT CAST(label AS VARCHAR), CAST(count(*) AS DOUBLE) FROM tasks_out GROUP BY 1",
+            )
+            .await
+            {
+                let k = format!("{case}|{key}|label_count|{label}");
+                assert!(reference.contains_key(&k), "{k} missing from the fixture");
+                expect(k, n);
+            }
+            for (label, s) in pairs(
+                &ctx,
+                "SELECT CAST(d['label'] AS VARCHAR), sum(d['probability']) FROM (SELECT unnest(distribution) AS d FROM tasks_out) GROUP BY 1",
+            )
+            .await
+            {
+                // Sums over thousands of tasks: rounding in the last bits of each.
+                let k = format!("{case}|{key}|posterior_sum|{label}");
+                if let Some(&want) = reference.get(&k) {
+                    assert!((s - want).abs() < 1e-7, "{k}: prefdb {s}, crowd-kit {want}");
+                }
+            }
+            if key != "DS" {
+                for (worker, s) in pairs(
+                    &ctx,
+                    "SELECT CAST(worker AS VARCHAR), skill FROM workers_out",
+                )
+                .await
+                {
+                    let k = format!("{case}|{key}|skill|{worker}");
+                    assert!(reference.contains_key(&k), "{k} missing from the fixture");
+                    expect(k, s);
+                }
+            } else {
+                for (cell, e) in pairs(
+                    &ctx,
+                    "SELECT CAST(worker AS VARCHAR) || '|' || CAST(c['true_label'] AS VARCHAR) || '|' || CAST(c['label'] AS VARCHAR), c['probability'] FROM (SELECT worker, unnest(confusion) AS c FROM workers_out)",
+                )
+                .await
+                {
+                    let k = format!("{case}|DS|error|{cell}");
+                    assert!(reference.contains_key(&k), "{k} missing from the fixture");
+                    expect(k, e);
+                }
+                for (label, p) in pairs(
+                    &ctx,
+                    "SELECT CAST(d['label'] AS VARCHAR), avg(d['probability']) FROM (SELECT unnest(distribution) AS d FROM tasks_out) GROUP BY 1",
+                )
+                .await
+                {
+                    // crowd-kit's priors_ are the mean posterior before its final 1e-10 clip.
+                    let want = reference[&format!("{case}|DS|prior|{label}")];
+                    assert!((p - want).abs() < 1e-9, "{case} DS prior {label}: prefdb {p}, crowd-kit {want}");
+                }
+            }
+            ctx.sql("DROP TABLE tasks_out").await.unwrap();
+            ctx.sql("DROP TABLE workers_out").await.unwrap();
+        }
+    }
+    eprintln!("{checked} values compared with crowd-kit");
+    assert!(checked > 10_000, "only {checked} values compared");
+}

@@ -25,7 +25,7 @@ their sorted order, and task names are unpadded (t1, t10, t100, t11, ... when so
 
 Keys (`|`-separated; task/worker/label spelled as in the data):
   {case}|{M}|label|{task}|{label}         1 for labels_ (M = MV Wawa ZBS DS OneCoin GLAD MACE)
-  {case}|{M}|label_count|{label}          number of tasks whose labels_ is label (all tasks)
+  {case}|{M}|label_count|{label}          number of tasks whose labels_ is label (no key if 0)
   {case}|{M}|posterior|{task}|{label}     probas_ (all 7 methods)
   {case}|{M}|posterior_sum|{label}        probas_ summed over all tasks
   {case}|{M}|skill|{worker}               MV/Wawa/ZBS/OneCoin: skills_; GLAD: alphas_;
@@ -52,7 +52,7 @@ Tolerances: MV/Wawa/ZBS/DS/OneCoin/MACE are reproduced by an independent reimple
 to ~1e-15 (same labels, same n_iter). GLAD's M-step is a truncated scipy CG whose path
 amplifies rounding: unbalanced and missing (2 EM iterations) hold to ~1e-7, but mixed, binary
 and llmfao move by up to ~1e-2 (alphas, posteriors) and ~5e-2 (betas) when crowd-kit itself
-is fed the same rows in another order (n_iter can move by 1).
+is fed the same rows in another order (n_iter can move by 2).
 
 Defaults used (crowd-kit 1.4.2): ZBS n_iter=100, lr_init=1.0, lr_steps_to_reduce=20,
 lr_reduce_factor=0.5, eps=1e-5 (only in the initial skill 1/K + eps; no early stop).

@@ -42,24 +42,36 @@ The model (crowdkit/aggregation/pairwise/noisy_bt.py; line numbers in the notes 
       penalty -1e-5*sum[...], pulling s_k toward x0).
   optimiser: scipy.optimize.minimize(method="L-BFGS-B", jac=that gradient, no bounds,
          options={"maxiter": n_iter, "ftol": np.float32(tol)}) -> m=10, gtol=1e-5, maxls=20,
-         factr = float32(1e-5)/eps. It stops when the relative decrease of the loss in one
-         iteration is <= ~1e-5 (after 8 to 20 iterations here), NOT at an optimum.
+         factr = float32(1e-5)/eps. It stops when one iteration lowers the loss by at most
+         ~1e-5 relative (CONVERGENCE: RELATIVE REDUCTION...), or when a line search finds no
+         acceptable step with an empty memory (ABNORMAL), here after 2 to 9 iterations -
+         NOT at an optimum (there is none).
   output: scores_ = expit(s_k), biases_ = expit(q_w), skills_ = expit(g_w)  (x0 is dropped;
          no softmax, no normalisation).
 
-So the result is where L-BFGS-B stops on this exact path, and depends on the random start,
-on the row order (last row per worker) and on L-BFGS-B's arithmetic. Seed sensitivity
-(random_state 1, 2, 3 against 0; max |score difference| over items): mixed 0.161,
-small 0.229, one_worker 0.248, never_wins 0.122, llmfao 0.138.
-Matching is still possible: `port_fit` below is an independent plain-Python port (MT19937
-start, loss and gradient with the same bugs, scipy 1.17's L-BFGS-B control flow for no bounds
-in two-loop form, MINPACK-2 dcsrch line search) and agrees with crowd-kit on every case here to
-<= 1e-11 (checked on every run). Each case is also refitted with crowd-kit with relative noise
-of 1e-15 added to every loss value; the result moves by <= 1e-11, so the case lies on a
-path that is not decided by rounding. Not all data do: when a line search fails (gradient
-and loss disagree, the step shrinks to 1e-16), whether L-BFGS-B restarts or stops is decided
-by the last bits of the loss and then no port (nor crowd-kit on another CPU) reproduces it.
-The data seed was chosen so that all generated cases pass this check (llmfao does too).
+So the result is wherever L-BFGS-B stops on this exact path: it depends on the random start,
+on the row order (each worker's last row) and on every decision of L-BFGS-B. Seed
+sensitivity (random_state 1, 2, 3 against the default 0; max |scores_ difference|): mixed
+0.157, small 0.141, one_worker 0.146, never_wins 0.149, llmfao 0.138. No tightly converged
+fit can match; only a replay of the same path can.
+
+And a replay does match: `port_fit` below is an independent scalar port in plain Python
+(the MT19937 start, the loss and gradient with the same bugs, scipy 1.17's L-BFGS-B control
+flow for the unbounded case with the quasi-Newton step in two-loop form, MINPACK-2's
+dcsrch/dcstep line search, IEEE inf/NaN where a trial step overflows). On every case here it
+gives the same nit, nfev and status as crowd-kit and scores_, biases_, skills_ within 1e-13
+(asserted < 1e-11 on every run).
+
+Caveat, also checked on every run: each case is refitted with crowd-kit with relative noise
+of 1e-15 on every loss value; results move by < 1e-13 and nit/nfev/status stay the same, so
+no decision on the path is taken by rounding. That is not true of all data. The gradient is
+wrong, so a line search can stall (the step shrinks to ~1e-16 and the loss differs only in
+its last bits); whether it then gives up after maxls=20 trials (-> memory reset, retry from
+-g, and a different path) or accepts a tiny step is decided by rounding, and then neither a
+port nor crowd-kit on another CPU / numpy build reproduces the result (differences ~0.002-0.1).
+DATA_SEED = 30 came from a search: on values alone, 22 of data seeds 1-29 passed; of the 26
+seeds checked strictly (6 of those 22, and 30-49), only 30 passed for all four generated
+cases. llmfao passes.
 
 Data. mixed: 15 items with the strengths in STRENGTH, 10 workers: w01-w07 follow the NoisyBT
 model (skill logit, bias logit in WORKERS), w08 clicks at random, w09 clicks left 80% of the
@@ -96,7 +108,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "fixtures" / "noisy_bt_data.csv"
 REF = ROOT / "tests" / "fixtures" / "noisy_bt_ref.tsv"
 LLMFAO = ROOT / ".." / "shared" / "data" / "llmfao.csv"
-DATA_SEED = 30  # the first seed >= 1 whose cases all pass the checks in main() (see docstring)
+DATA_SEED = 30  # found by a search so that every case passes the checks in main()
 
 NATO = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india",
         "juliett", "kilo", "lima", "mike", "november", "oscar"]
@@ -209,7 +221,9 @@ def div(a, b):
     try:
         return a / b
     except ZeroDivisionError:
-        return math.nan if a != a or a == 0.0 else math.copysign(math.inf, a) * math.copysign(1.0, b)
+        if a != a or a == 0.0:
+            return math.nan
+        return math.copysign(math.inf, a) * math.copysign(1.0, b)
 
 
 def sqrt(v):
@@ -285,7 +299,8 @@ def port_gradient(x, rows, L, W, ratio):
         a = exp(y * (-(si - sj))) + 1
         grad[i] += div(y * exp(y * (-(si - sj))),
                        (exp(-g) + 1) * (a * a)
-                       * (div(1, (exp(-g) + 1) * a) + div(1 - div(1, exp(-g) + 1), exp(-q * y) + 1)))
+                       * (div(1, (exp(-g) + 1) * a)
+                          + div(1 - div(1, exp(-g) + 1), exp(-q * y) + 1)))
         grad[j] += -div(y * (exp(q * y) + 1) * exp(y * (si - sj) + g),
                         (exp(y * (si - sj)) + 1)
                         * (exp(y * (si - sj) + g + q * y) + exp(y * (si - sj) + g)

@@ -68,6 +68,7 @@ pub fn aggregate_functions_with(budget: &MemoryBudget) -> Vec<AggregateUDF> {
     .chain(judge::judge_udafs(budget))
     .chain(significance::significance_udafs(budget))
     .chain(length_control::length_control_udafs(budget))
+    .chain(crowd::consensus::consensus_udafs(budget))
     .chain([crowd::label_issues::label_issues_udaf(budget)])
     .chain(selection::selection_udafs(budget))
     .collect()

@@ -1,6 +1,15 @@
-//! Crowd labels and label quality: which labels are probably wrong (`label_issues`).
+//! Crowd labels and label quality: consensus labels and worker skills (`consensus`), and
+//! which labels are probably wrong (`label_issues`).
 
+pub mod consensus;
 pub mod label_issues;
 
 /// The declarations of this section, in documentation order.
-pub(crate) static SPECS: [&crate::spec::FunctionSpec; 1] = [&label_issues::LABEL_ISSUES];
+pub(crate) static SPECS: [&crate::spec::FunctionSpec; 6] = [
+    &consensus::MAJORITY_VOTE,
+    &consensus::WAWA,
+    &consensus::ZERO_BASED_SKILL,
+    &consensus::DAWID_SKENE,
+    &consensus::ONE_COIN,
+    &label_issues::LABEL_ISSUES,
+];
