@@ -124,6 +124,9 @@ macro_rules! em_method {
 }
 
 pub(crate) static MAJORITY_VOTE: FunctionSpec = FunctionSpec {
+    // The other methods take options in that place: a trailing string is options, not a
+    // weight.
+    options_slot: true,
     name: "majority_vote",
     section: Section::Crowd,
     args: ARGS,
@@ -139,6 +142,9 @@ pub(crate) static MAJORITY_VOTE: FunctionSpec = FunctionSpec {
 };
 
 pub(crate) static WAWA: FunctionSpec = FunctionSpec {
+    // The other methods take options in that place: a trailing string is options, not a
+    // weight.
+    options_slot: true,
     name: "wawa",
     section: Section::Crowd,
     args: ARGS,
