@@ -426,6 +426,205 @@ pub fn one_coin(a: &Annotations, o: &EmOptions) -> Result<Consensus, Interrupted
     expectation_maximisation(a, o, true)
 }
 
+/// GLAD's settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GladOptions {
+    /// The most EM iterations.
+    pub max_iter: usize,
+    /// Stop when no ability or difficulty moves by more than this in an iteration.
+    pub tol: f64,
+}
+
+impl Default for GladOptions {
+    fn default() -> Self {
+        Self {
+            max_iter: 1000,
+            tol: 1e-7,
+        }
+    }
+}
+
+/// GLAD's fit: the consensus, each worker's ability α (in `skill`) and each task's β, the
+/// log of its inverse difficulty.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Glad {
+    pub consensus: Consensus,
+    pub beta: Vec<f64>,
+}
+
+/// `ln σ(x)` without overflow.
+fn log_sigmoid(x: f64) -> f64 {
+    if x >= 0.0 {
+        -(-x).exp().ln_1p()
+    } else {
+        x - x.exp().ln_1p()
+    }
+}
+
+fn sigmoid(x: f64) -> f64 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
+}
+
+/// GLAD's E-step: `P[t][c] ∝ Π_r σ(x_r)` if the annotation says `c`, else
+/// `σ(−x_r) / (K − 1)`, with `x_r = α_w e^{β_t}` and uniform label priors.
+fn glad_e_step(a: &Annotations, alpha: &[f64], beta: &[f64]) -> Vec<f64> {
+    let k = a.labels;
+    let mut s = vec![0.0; a.tasks * k];
+    let other = if k > 1 { (k as f64 - 1.0).ln() } else { 0.0 };
+    for (t, w, l, x) in a.rows() {
+        let z = alpha[w] * beta[t].exp();
+        let (yes, no) = (log_sigmoid(z), log_sigmoid(-z) - other);
+        for j in 0..k {
+            s[t * k + j] += x * if j == l { yes } else { no };
+        }
+    }
+    for row in s.chunks_mut(k) {
+        let max = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let mut total = 0.0;
+        for v in row.iter_mut() {
+            *v = (*v - max).exp();
+            total += *v;
+        }
+        for v in row.iter_mut() {
+            *v /= total;
+        }
+    }
+    s
+}
+
+/// The part of GLAD's expected log-likelihood that depends on one parameter, with its first
+/// and second derivatives, for a 1-D Newton step. `terms` are (weight, posterior of the
+/// given label, the other factor of x) for that parameter's annotations; `value` is the
+/// parameter; `exp_scale` says whether it enters as e^value (β) or linearly (α).
+fn glad_part(terms: &[(f64, f64, f64)], value: f64, exp_scale: bool) -> (f64, f64, f64) {
+    let k = |v: f64| if exp_scale { v.exp() } else { v };
+    let (mut f, mut g, mut h) = (0.0, 0.0, 0.0);
+    for &(x, post, other) in terms {
+        let z = other * k(value);
+        let dz = if exp_scale { z } else { other };
+        let d2z = if exp_scale { z } else { 0.0 };
+        // post ln σ(z) + (1 − post) ln σ(−z), up to a constant.
+        f += x * (post * log_sigmoid(z) + (1.0 - post) * log_sigmoid(-z));
+        let s = sigmoid(z);
+        g += x * (post - s) * dz;
+        h += x * ((post - s) * d2z - s * (1.0 - s) * dz * dz);
+    }
+    // The N(1, 1) prior.
+    f -= 0.5 * (value - 1.0) * (value - 1.0);
+    g -= value - 1.0;
+    h -= 1.0;
+    (f, g, h)
+}
+
+/// One parameter's maximiser by Newton steps with backtracking (a gradient step where the
+/// part is not concave).
+fn maximise_part(terms: &[(f64, f64, f64)], start: f64, exp_scale: bool) -> f64 {
+    let mut v = start;
+    for _ in 0..100 {
+        let (f, g, h) = glad_part(terms, v, exp_scale);
+        if g.abs() < 1e-13 {
+            break;
+        }
+        let step = if h < 0.0 {
+            -g / h
+        } else {
+            g.signum() * g.abs().min(1.0)
+        };
+        let mut t = 1.0;
+        let mut moved = false;
+        for _ in 0..60 {
+            let trial = v + t * step;
+            if glad_part(terms, trial, exp_scale).0 >= f {
+                moved = (trial - v).abs() > 0.0;
+                v = trial;
+                break;
+            }
+            t *= 0.5;
+        }
+        if !moved || (t * step).abs() < 1e-15 * (1.0 + v.abs()) {
+            break;
+        }
+    }
+    v
+}
+
+/// GLAD (Whitehill et al. 2009) as crowd-kit's model: `P(annotation = true label) =
+/// σ(α_w e^{β_t})`, the other labels sharing the rest equally, uniform label priors, N(1, 1)
+/// priors on α and β, all starting at 1. EM with each M-step solved to convergence (block
+/// coordinate Newton: every α given β, then every β given α, until no parameter moves),
+/// stopping when no parameter moves by more than `tol` in an iteration; the posteriors are
+/// then recomputed from the final parameters.
+pub fn glad(a: &Annotations, o: &GladOptions) -> Result<Glad, Interrupted> {
+    let k = a.labels;
+    let mut alpha = vec![1.0; a.workers];
+    let mut beta = vec![1.0; a.tasks];
+    let mut by_worker: Vec<Vec<usize>> = vec![Vec::new(); a.workers];
+    let mut by_task: Vec<Vec<usize>> = vec![Vec::new(); a.tasks];
+    for r in 0..a.task.len() {
+        by_worker[a.worker[r] as usize].push(r);
+        by_task[a.task[r] as usize].push(r);
+    }
+    let mut iterations = 0;
+    for _ in 0..o.max_iter {
+        interrupt::check()?;
+        iterations += 1;
+        let p = glad_e_step(a, &alpha, &beta);
+        let post = |r: usize| p[a.task[r] as usize * k + a.label[r] as usize];
+        let (old_alpha, old_beta) = (alpha.clone(), beta.clone());
+        for _ in 0..10_000 {
+            let mut moved = 0.0f64;
+            for w in 0..a.workers {
+                let terms: Vec<(f64, f64, f64)> = by_worker[w]
+                    .iter()
+                    .map(|&r| (a.weight[r], post(r), beta[a.task[r] as usize].exp()))
+                    .collect();
+                let v = maximise_part(&terms, alpha[w], false);
+                moved = moved.max((v - alpha[w]).abs());
+                alpha[w] = v;
+            }
+            for t in 0..a.tasks {
+                let terms: Vec<(f64, f64, f64)> = by_task[t]
+                    .iter()
+                    .map(|&r| (a.weight[r], post(r), alpha[a.worker[r] as usize]))
+                    .collect();
+                let v = maximise_part(&terms, beta[t], true);
+                moved = moved.max((v - beta[t]).abs());
+                beta[t] = v;
+            }
+            if moved < 1e-12 {
+                break;
+            }
+        }
+        let change = alpha
+            .iter()
+            .zip(&old_alpha)
+            .chain(beta.iter().zip(&old_beta))
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f64::max);
+        if change < o.tol {
+            break;
+        }
+    }
+    let probas = glad_e_step(a, &alpha, &beta);
+    let label = argmax_rows(&probas, k);
+    Ok(Glad {
+        consensus: Consensus {
+            probas,
+            label,
+            skill: alpha,
+            errors: None,
+            priors: None,
+            iterations,
+        },
+        beta,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -563,6 +762,59 @@ mod tests {
                         "seed {seed} task {t}"
                     );
                 }
+            }
+        }
+    }
+
+    /// GLAD's result is a fixed point of EM: with its posteriors held fixed, the expected
+    /// log-likelihood (written out directly here, by label, with the priors) is stationary
+    /// in every ability and difficulty, by central differences.
+    #[test]
+    fn glad_is_a_stationary_point_of_its_objective() {
+        for seed in 0..3 {
+            let a = random(seed + 20, 20, 5, 3);
+            let fit = glad(&a, &GladOptions::default()).unwrap();
+            let k = a.labels;
+            let p = &fit.consensus.probas;
+            let q = |alpha: &[f64], beta: &[f64]| -> f64 {
+                let mut total = 0.0;
+                for r in 0..a.task.len() {
+                    let (t, w, l) = (
+                        a.task[r] as usize,
+                        a.worker[r] as usize,
+                        a.label[r] as usize,
+                    );
+                    let z = alpha[w] * beta[t].exp();
+                    let right = 1.0 / (1.0 + (-z).exp());
+                    for c in 0..k {
+                        let like = if c == l {
+                            right
+                        } else {
+                            (1.0 - right) / (k as f64 - 1.0)
+                        };
+                        total += p[t * k + c] * like.ln();
+                    }
+                }
+                let prior = |v: &f64| -0.5 * (v - 1.0) * (v - 1.0);
+                total + alpha.iter().map(prior).sum::<f64>() + beta.iter().map(prior).sum::<f64>()
+            };
+            let (alpha, beta) = (fit.consensus.skill.clone(), fit.beta.clone());
+            let h = 1e-5;
+            for i in 0..alpha.len() + beta.len() {
+                let shifted = |d: f64| {
+                    let (mut a2, mut b2) = (alpha.clone(), beta.clone());
+                    if i < alpha.len() {
+                        a2[i] += d;
+                    } else {
+                        b2[i - alpha.len()] += d;
+                    }
+                    q(&a2, &b2)
+                };
+                let derivative = (shifted(h) - shifted(-h)) / (2.0 * h);
+                assert!(
+                    derivative.abs() < 1e-4,
+                    "seed {seed} parameter {i}: {derivative}"
+                );
             }
         }
     }

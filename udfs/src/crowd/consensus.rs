@@ -22,8 +22,8 @@ use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{exec_err, DataFusionError, Result, ScalarValue};
 use datafusion::logical_expr::{Accumulator, AggregateUDF};
 use prefdb_stats::crowd::{
-    dawid_skene, majority_vote, one_coin, wawa, zero_based_skill, Annotations, Consensus,
-    EmOptions, ZbsOptions,
+    dawid_skene, glad, majority_vote, one_coin, wawa, zero_based_skill, Annotations, Consensus,
+    EmOptions, GladOptions, ZbsOptions,
 };
 use std::sync::Arc;
 
@@ -61,6 +61,7 @@ pub(crate) static TASK_FIELDS: &[OutField] = &[
     OutField::new("confidence", Float, "That label's posterior probability (its vote share for majority_vote and wawa)."),
     OutField::new("n_labels", Int, "Annotations of the task."),
     OutField::new("distribution", FieldType::List(DISTRIBUTION_FIELDS), "The posterior over every label, in label order: the soft label."),
+    OutField::new("difficulty", Float, "glad: β, the log of the task's inverse difficulty (higher is easier; crowd-kit's betas_); NULL for the other methods."),
 ];
 
 pub(crate) static WORKER_FIELDS: &[OutField] = &[
@@ -237,6 +238,33 @@ pub(crate) static DAWID_SKENE: FunctionSpec = FunctionSpec {
     ..FunctionSpec::PLAIN
 };
 
+pub(crate) static GLAD: FunctionSpec = FunctionSpec {
+    name: "glad",
+    section: Section::Crowd,
+    args: ARGS,
+    options: &[
+        OptionSpec {
+            default: Some("1000"),
+            ..MAX_ITER
+        },
+        OptionSpec {
+            key: "tol",
+            default: Some("0.0000001"),
+            meaning: "Stop when no ability or difficulty moves by more than this in an iteration.",
+            ..TOL
+        },
+    ],
+    output: Output::Struct(CONSENSUS_FIELDS),
+    doc: Doc {
+        summary: "GLAD: posterior labels with each worker's ability and each task's difficulty, by EM.",
+        method: "Whitehill et al. (2009), in crowd-kit's parameterisation: a worker gives the true label with probability sigmoid(α_worker e^β_task), each other label with an equal share of the rest; label priors uniform; N(1, 1) priors on every α and β, which start at 1. EM: the E-step computes each task's posterior; the M-step maximises the expected log-likelihood over every α and β to convergence (block coordinate Newton), until no parameter moves by more than tol. The posteriors are recomputed from the final parameters. crowd-kit 1.4.2's GLAD truncates each M-step to 25 conjugate-gradient iterations at gradient tolerance 0.01 and stops on a non-monotone criterion, so its output is defined only to about 1e-2 (it moves that much when the same rows arrive in another order); prefdb solves the same model exactly and is checked against crowd-kit's own E-step and objective with the M-step solved to convergence (tests/oracle/crowd_labels.py). skill is α (higher is better; negative means adversarial); tasks.difficulty is β.",
+        nulls: NULLS,
+        degenerate: "NULL for no rows. With one label every posterior is 1.",
+        example: "SELECT * FROM leaderboard('SELECT glad(item_id, annotator, label) FROM labels', 'tasks') ORDER BY difficulty LIMIT 20;",
+    },
+    ..FunctionSpec::PLAIN
+};
+
 pub(crate) static ONE_COIN: FunctionSpec = FunctionSpec {
     name: "one_coin",
     section: Section::Crowd,
@@ -265,14 +293,16 @@ pub enum ConsensusFunction {
     ZeroBasedSkill,
     DawidSkene,
     OneCoin,
+    Glad,
 }
 
-pub(crate) static SPECS: [&FunctionSpec; 5] = [
+pub(crate) static SPECS: [&FunctionSpec; 6] = [
     &MAJORITY_VOTE,
     &WAWA,
     &ZERO_BASED_SKILL,
     &DAWID_SKENE,
     &ONE_COIN,
+    &GLAD,
 ];
 
 pub fn consensus_udafs(budget: &MemoryBudget) -> Vec<AggregateUDF> {
@@ -282,6 +312,7 @@ pub fn consensus_udafs(budget: &MemoryBudget) -> Vec<AggregateUDF> {
         ConsensusFunction::ZeroBasedSkill,
         ConsensusFunction::DawidSkene,
         ConsensusFunction::OneCoin,
+        ConsensusFunction::Glad,
     ]
     .into_iter()
     .map(|f| PrefdbAggregate::udaf(f, budget))
@@ -292,6 +323,7 @@ pub fn consensus_udafs(budget: &MemoryBudget) -> Vec<AggregateUDF> {
 pub struct ConsensusConfig {
     em: EmOptions,
     zbs: ZbsOptions,
+    glad: GladOptions,
 }
 
 impl Family for ConsensusFunction {
@@ -304,7 +336,12 @@ impl Family for ConsensusFunction {
     fn configure(&self, o: &Options) -> Result<ConsensusConfig> {
         let em = EmOptions::default();
         let zbs = ZbsOptions::default();
+        let glad = GladOptions::default();
         Ok(ConsensusConfig {
+            glad: GladOptions {
+                max_iter: o.count("max_iter").unwrap_or(glad.max_iter),
+                tol: o.number("tol").unwrap_or(glad.tol),
+            },
             em: EmOptions {
                 max_iter: o.count("max_iter").unwrap_or(em.max_iter),
                 tol: o.number("tol").unwrap_or(em.tol),
@@ -419,7 +456,8 @@ impl ConsensusAccumulator {
         }
     }
 
-    fn fit(&self, a: &Annotations) -> Result<Consensus> {
+    /// The consensus, and GLAD's task difficulties.
+    fn fit(&self, a: &Annotations) -> Result<(Consensus, Option<Vec<f64>>)> {
         let name = self.name();
         let k = a.labels;
         if k > MAX_LABELS {
@@ -428,10 +466,15 @@ impl ConsensusAccumulator {
         let stopped =
             |_| DataFusionError::Execution(format!("{name}: the statement was cancelled"));
         Ok(match self.function {
-            ConsensusFunction::MajorityVote => majority_vote(a),
-            ConsensusFunction::Wawa => wawa(a),
-            ConsensusFunction::ZeroBasedSkill => {
-                zero_based_skill(a, &self.config.zbs).map_err(stopped)?
+            ConsensusFunction::MajorityVote => (majority_vote(a), None),
+            ConsensusFunction::Wawa => (wawa(a), None),
+            ConsensusFunction::ZeroBasedSkill => (
+                zero_based_skill(a, &self.config.zbs).map_err(stopped)?,
+                None,
+            ),
+            ConsensusFunction::Glad => {
+                let fit = glad(a, &self.config.glad).map_err(stopped)?;
+                (fit.consensus, Some(fit.beta))
             }
             ConsensusFunction::DawidSkene | ConsensusFunction::OneCoin => {
                 let entries = a.workers.saturating_mul(k).saturating_mul(k);
@@ -441,11 +484,12 @@ impl ConsensusAccumulator {
                         a.workers
                     );
                 }
-                if self.function == ConsensusFunction::DawidSkene {
+                let c = if self.function == ConsensusFunction::DawidSkene {
                     dawid_skene(a, &self.config.em).map_err(stopped)?
                 } else {
                     one_coin(a, &self.config.em).map_err(stopped)?
-                }
+                };
+                (c, None)
             }
         })
     }
@@ -462,7 +506,7 @@ impl ConsensusAccumulator {
             return Ok(ScalarValue::try_from(self.return_type.clone())?);
         }
         let a = self.canonical();
-        let c = self.fit(&a)?;
+        let (c, difficulty) = self.fit(&a)?;
         let k = a.labels;
         let types = ItemTypes {
             item: self.tasks.kind().output_type(),
@@ -514,6 +558,10 @@ impl ConsensusAccumulator {
                 )),
                 Arc::new(Int64Array::from(per_task)),
                 Arc::new(distributions),
+                Arc::new(match difficulty {
+                    Some(beta) => Float64Array::from(beta),
+                    None => Float64Array::from(vec![None; a.tasks]),
+                }),
             ],
             None,
         )?;
