@@ -625,6 +625,154 @@ pub fn glad(a: &Annotations, o: &GladOptions) -> Result<Glad, Interrupted> {
     })
 }
 
+/// MACE's settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MaceOptions {
+    /// Variational EM iterations (always all of them, as crowd-kit).
+    pub iterations: usize,
+    /// The seed of the MT19937 draws that start the parameters (crowd-kit's random_state).
+    pub seed: u32,
+    /// The Beta prior on each worker's (spamming, knowing) probabilities.
+    pub alpha: f64,
+    pub beta: f64,
+    /// The symmetric Dirichlet prior on each worker's spamming strategy.
+    pub strategy_prior: f64,
+}
+
+impl Default for MaceOptions {
+    fn default() -> Self {
+        Self {
+            iterations: 50,
+            seed: 0,
+            alpha: 0.5,
+            beta: 0.5,
+            strategy_prior: 10.0,
+        }
+    }
+}
+
+/// MACE's fit: the consensus with each worker's probability of knowing the answer as
+/// `skill`, and its spamming strategy (`workers × labels`, the labels it picks when
+/// spamming; rows sum to less than 1 under variational Bayes, as crowd-kit's).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mace {
+    pub consensus: Consensus,
+    pub strategy: Vec<f64>,
+}
+
+/// `exp(ψ(x + h))` over `exp(ψ(Σ(x + h)))`, per row: the variational "normalisation".
+fn variational_rows(x: &[f64], width: usize, prior: f64) -> Vec<f64> {
+    let mut out = vec![0.0; x.len()];
+    for (row, o) in x.chunks(width).zip(out.chunks_mut(width)) {
+        let total: f64 = row.iter().map(|v| v + prior).sum();
+        let denominator = crate::special::digamma(total).exp();
+        for (v, o) in row.iter().zip(o.iter_mut()) {
+            *o = crate::special::digamma(v + prior).exp() / denominator;
+        }
+    }
+    out
+}
+
+/// MACE (Hovy et al. 2013) with variational Bayes, as crowd-kit's `MACE(method="vb")`: each
+/// annotation is either the true label (the worker knows it, probability `knowing`) or a
+/// draw from the worker's spamming strategy. Workers and labels in value order, the start
+/// drawn from MT19937 as numpy's `RandomState(seed)`, a fixed number of iterations.
+/// crowd-kit reads its strategy matrix in another worker and label order than it writes it
+/// (a defect); this is the model as published, with one consistent order.
+pub fn mace(a: &Annotations, o: &MaceOptions) -> Result<Mace, Interrupted> {
+    let (n, k) = (a.workers, a.labels);
+    let mut mt = crate::rng::Mt19937::new(o.seed);
+    let draws: Vec<f64> = (0..(2 * n).max(n * k))
+        .map(|_| mt.random_sample())
+        .collect();
+    let normalise = |x: &mut [f64], width: usize| {
+        for row in x.chunks_mut(width) {
+            let total: f64 = row.iter().sum();
+            row.iter_mut().for_each(|v| *v /= total);
+        }
+    };
+    // (spamming, knowing) per worker, and the strategy: both from the start of one stream.
+    let mut spam: Vec<f64> = draws[..2 * n].iter().map(|u| u * 1.5 + 1.0).collect();
+    let mut theta: Vec<f64> = draws[..n * k].iter().map(|u| u * 1.5 + 1.0).collect();
+    normalise(&mut spam, 2);
+    normalise(&mut theta, k);
+    let mut by_task: Vec<Vec<usize>> = vec![Vec::new(); a.tasks];
+    for r in 0..a.task.len() {
+        by_task[a.task[r] as usize].push(r);
+    }
+    // The E-step: each task's (scaled) joint over true labels, and each worker's expected
+    // spamming and knowing counts and strategy counts.
+    let e_step = |spam: &[f64], theta: &[f64]| {
+        let mut g = vec![0.0; a.tasks * k];
+        let mut counts = vec![0.0; n * 2];
+        let mut strategy = vec![0.0; n * k];
+        for t in 0..a.tasks {
+            let row = &mut g[t * k..(t + 1) * k];
+            for (l, v) in row.iter_mut().enumerate() {
+                *v = by_task[t]
+                    .iter()
+                    .map(|&r| {
+                        let (w, y) = (a.worker[r] as usize, a.label[r] as usize);
+                        let f = spam[w * 2] * theta[w * k + y]
+                            + if y == l { spam[w * 2 + 1] } else { 0.0 };
+                        a.weight[r] * f.ln()
+                    })
+                    .sum();
+            }
+            // Scaled by the largest: every quantity below is a ratio of these.
+            let max = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            row.iter_mut().for_each(|v| *v = (*v - max).exp());
+            let total: f64 = row.iter().sum();
+            for &r in &by_task[t] {
+                let (w, y, x) = (a.worker[r] as usize, a.label[r] as usize, a.weight[r]);
+                let base = spam[w * 2] * theta[w * k + y];
+                // P(this annotation was spam) and P(it was known), given the task.
+                let spammed = (0..k)
+                    .map(|l| row[l] * base / (base + if y == l { spam[w * 2 + 1] } else { 0.0 }))
+                    .sum::<f64>()
+                    / total;
+                let known = row[y] * spam[w * 2 + 1] / (base + spam[w * 2 + 1]) / total;
+                counts[w * 2] += x * spammed;
+                counts[w * 2 + 1] += x * known;
+                strategy[w * k + y] += x * spammed;
+            }
+            row.iter_mut().for_each(|v| *v /= total);
+        }
+        (g, counts, strategy)
+    };
+    let (mut probas, mut counts, mut strategy) = e_step(&spam, &theta);
+    for _ in 0..o.iterations {
+        interrupt::check()?;
+        let priors: Vec<f64> = (0..n).flat_map(|_| [o.alpha, o.beta]).collect();
+        // The Beta prior differs between the two columns: (alpha, beta).
+        spam = counts
+            .chunks(2)
+            .zip(priors.chunks(2))
+            .flat_map(|(c, p)| {
+                let total = crate::special::digamma(c[0] + p[0] + c[1] + p[1]).exp();
+                [
+                    crate::special::digamma(c[0] + p[0]).exp() / total,
+                    crate::special::digamma(c[1] + p[1]).exp() / total,
+                ]
+            })
+            .collect();
+        theta = variational_rows(&strategy, k, o.strategy_prior);
+        (probas, counts, strategy) = e_step(&spam, &theta);
+    }
+    let label = argmax_rows(&probas, k);
+    Ok(Mace {
+        consensus: Consensus {
+            probas,
+            label,
+            skill: (0..n).map(|w| spam[w * 2 + 1]).collect(),
+            errors: None,
+            priors: None,
+            iterations: o.iterations,
+        },
+        strategy: theta,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

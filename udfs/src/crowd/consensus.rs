@@ -22,8 +22,8 @@ use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{exec_err, DataFusionError, Result, ScalarValue};
 use datafusion::logical_expr::{Accumulator, AggregateUDF};
 use prefdb_stats::crowd::{
-    dawid_skene, glad, majority_vote, one_coin, wawa, zero_based_skill, Annotations, Consensus,
-    EmOptions, GladOptions, ZbsOptions,
+    dawid_skene, glad, mace, majority_vote, one_coin, wawa, zero_based_skill, Annotations,
+    Consensus, EmOptions, GladOptions, MaceOptions, ZbsOptions,
 };
 use std::sync::Arc;
 
@@ -265,6 +265,35 @@ pub(crate) static GLAD: FunctionSpec = FunctionSpec {
     ..FunctionSpec::PLAIN
 };
 
+pub(crate) static MACE: FunctionSpec = FunctionSpec {
+    name: "mace",
+    section: Section::Crowd,
+    args: ARGS,
+    options: &[
+        OptionSpec {
+            key: "n_iter",
+            ty: OptionType::Integer { min: 1, max: 100_000 },
+            default: Some("50"),
+            meaning: "Variational EM iterations (always all of them, as crowd-kit).",
+        },
+        OptionSpec {
+            key: "seed",
+            ty: OptionType::Integer { min: 0, max: 4_294_967_295 },
+            default: Some("0"),
+            meaning: "The seed of the starting values: numpy's RandomState(seed) draws, as crowd-kit's random_state.",
+        },
+    ],
+    output: Output::Struct(CONSENSUS_FIELDS),
+    doc: Doc {
+        summary: "MACE: posterior labels and each worker's probability of answering knowingly rather than spamming.",
+        method: "Hovy et al. (2013), as crowd-kit's MACE(method='vb'): an annotation is the true label when the worker knows it, otherwise a draw from the worker's own spamming strategy; Beta(0.5, 0.5) priors on knowing, Dirichlet(10) on strategies, variational Bayes for n_iter iterations from starting values drawn, as crowd-kit, from MT19937 seeded like numpy's RandomState(seed) (crowd-kit's 10 restarts all start from the same draws, so one run is the same). Workers and labels are taken in value order. crowd-kit reads its strategy matrix with workers and labels in first-appearance order but writes it in sorted order, a defect that moves its posteriors by up to 0.9 whenever the two orders differ; prefdb uses one order throughout, and is checked against crowd-kit's MACE with that order made consistent. skill is the probability that the worker knows the answer (crowd-kit's spamming_[:, 1]).",
+        nulls: NULLS,
+        degenerate: "NULL for no rows.",
+        example: "SELECT * FROM leaderboard('SELECT mace(item_id, annotator, label) FROM labels', 'workers') ORDER BY skill LIMIT 10;",
+    },
+    ..FunctionSpec::PLAIN
+};
+
 pub(crate) static ONE_COIN: FunctionSpec = FunctionSpec {
     name: "one_coin",
     section: Section::Crowd,
@@ -294,15 +323,17 @@ pub enum ConsensusFunction {
     DawidSkene,
     OneCoin,
     Glad,
+    Mace,
 }
 
-pub(crate) static SPECS: [&FunctionSpec; 6] = [
+pub(crate) static SPECS: [&FunctionSpec; 7] = [
     &MAJORITY_VOTE,
     &WAWA,
     &ZERO_BASED_SKILL,
     &DAWID_SKENE,
     &ONE_COIN,
     &GLAD,
+    &MACE,
 ];
 
 pub fn consensus_udafs(budget: &MemoryBudget) -> Vec<AggregateUDF> {
@@ -313,6 +344,7 @@ pub fn consensus_udafs(budget: &MemoryBudget) -> Vec<AggregateUDF> {
         ConsensusFunction::DawidSkene,
         ConsensusFunction::OneCoin,
         ConsensusFunction::Glad,
+        ConsensusFunction::Mace,
     ]
     .into_iter()
     .map(|f| PrefdbAggregate::udaf(f, budget))
@@ -324,6 +356,7 @@ pub struct ConsensusConfig {
     em: EmOptions,
     zbs: ZbsOptions,
     glad: GladOptions,
+    mace: MaceOptions,
 }
 
 impl Family for ConsensusFunction {
@@ -338,6 +371,11 @@ impl Family for ConsensusFunction {
         let zbs = ZbsOptions::default();
         let glad = GladOptions::default();
         Ok(ConsensusConfig {
+            mace: MaceOptions {
+                iterations: o.count("n_iter").unwrap_or(50),
+                seed: o.integer("seed").unwrap_or(0) as u32,
+                ..MaceOptions::default()
+            },
             glad: GladOptions {
                 max_iter: o.count("max_iter").unwrap_or(glad.max_iter),
                 tol: o.number("tol").unwrap_or(glad.tol),
@@ -475,6 +513,9 @@ impl ConsensusAccumulator {
             ConsensusFunction::Glad => {
                 let fit = glad(a, &self.config.glad).map_err(stopped)?;
                 (fit.consensus, Some(fit.beta))
+            }
+            ConsensusFunction::Mace => {
+                (mace(a, &self.config.mace).map_err(stopped)?.consensus, None)
             }
             ConsensusFunction::DawidSkene | ConsensusFunction::OneCoin => {
                 let entries = a.workers.saturating_mul(k).saturating_mul(k);
