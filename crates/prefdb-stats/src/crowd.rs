@@ -555,10 +555,10 @@ fn maximise_part(terms: &[(f64, f64, f64)], start: f64, exp_scale: bool) -> f64 
 
 /// GLAD (Whitehill et al. 2009) as crowd-kit's model: `P(annotation = true label) =
 /// σ(α_w e^{β_t})`, the other labels sharing the rest equally, uniform label priors, N(1, 1)
-/// priors on α and β, all starting at 1. EM with each M-step solved to convergence (block
-/// coordinate Newton: every α given β, then every β given α, until no parameter moves),
-/// stopping when no parameter moves by more than `tol` in an iteration; the posteriors are
-/// then recomputed from the final parameters.
+/// priors on α and β, all starting at 1. Generalised EM: each iteration maximises every α
+/// given β, then every β given α (exact 1-D Newton steps), and the iterations stop when no
+/// parameter moves by more than `tol`, at a fixed point of exact EM; the posteriors are then
+/// recomputed from the final parameters.
 pub fn glad(a: &Annotations, o: &GladOptions) -> Result<Glad, Interrupted> {
     let k = a.labels;
     let mut alpha = vec![1.0; a.workers];
@@ -576,29 +576,23 @@ pub fn glad(a: &Annotations, o: &GladOptions) -> Result<Glad, Interrupted> {
         let p = glad_e_step(a, &alpha, &beta);
         let post = |r: usize| p[a.task[r] as usize * k + a.label[r] as usize];
         let (old_alpha, old_beta) = (alpha.clone(), beta.clone());
-        for _ in 0..10_000 {
-            let mut moved = 0.0f64;
-            for w in 0..a.workers {
-                let terms: Vec<(f64, f64, f64)> = by_worker[w]
-                    .iter()
-                    .map(|&r| (a.weight[r], post(r), beta[a.task[r] as usize].exp()))
-                    .collect();
-                let v = maximise_part(&terms, alpha[w], false);
-                moved = moved.max((v - alpha[w]).abs());
-                alpha[w] = v;
-            }
-            for t in 0..a.tasks {
-                let terms: Vec<(f64, f64, f64)> = by_task[t]
-                    .iter()
-                    .map(|&r| (a.weight[r], post(r), alpha[a.worker[r] as usize]))
-                    .collect();
-                let v = maximise_part(&terms, beta[t], true);
-                moved = moved.max((v - beta[t]).abs());
-                beta[t] = v;
-            }
-            if moved < 1e-12 {
-                break;
-            }
+        // One sweep: every ability given the difficulties, then every difficulty given the
+        // abilities, each to its exact 1-D maximum. A generalised EM step: it raises the
+        // expected log-likelihood without solving the M-step jointly, and its fixed points
+        // are those of exact EM, which is where the iterations stop.
+        for w in 0..a.workers {
+            let terms: Vec<(f64, f64, f64)> = by_worker[w]
+                .iter()
+                .map(|&r| (a.weight[r], post(r), beta[a.task[r] as usize].exp()))
+                .collect();
+            alpha[w] = maximise_part(&terms, alpha[w], false);
+        }
+        for t in 0..a.tasks {
+            let terms: Vec<(f64, f64, f64)> = by_task[t]
+                .iter()
+                .map(|&r| (a.weight[r], post(r), alpha[a.worker[r] as usize]))
+                .collect();
+            beta[t] = maximise_part(&terms, beta[t], true);
         }
         let change = alpha
             .iter()

@@ -1,0 +1,202 @@
+//! The crowd-label functions over 1M labels (100k tasks × 10 workers, 5 classes) and
+//! `label_issues` over 1M rows × 10 classes, in SQL. Run with
+//!
+//! ```text
+//! cargo bench --bench crowd_end_to_end
+//! ~/.cache/prefdb/crowd-venv/bin/python benches/python/crowd_kit_baseline.py target/tmp/bench-data/crowd-1m.parquet
+//! ~/.cache/prefdb/cleanlab-venv/bin/python benches/python/cleanlab_baseline.py target/tmp/bench-data/predictions-1m.parquet
+//! ```
+//!
+//! The last two lines time crowd-kit and cleanlab on the same files, already in memory.
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, Float64Builder, Int64Array, ListBuilder, RecordBatch,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+mod common;
+
+const TASKS: i64 = 100_000;
+const WORKERS: i64 = 10;
+const CLASSES: i64 = 5;
+const ROWS: i64 = 1_000_000;
+const PROBS: usize = 10;
+const RUNS: usize = 3;
+
+fn write(path: &Path, schema: Arc<Schema>, columns: Vec<ArrayRef>) {
+    let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
+    let file = std::fs::File::create(path).unwrap();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, schema, None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+}
+
+/// 1M labels: each worker right with its own probability from 0.3 to 0.9, otherwise a
+/// uniform label.
+fn crowd_file() -> PathBuf {
+    let path = common::data_dir().join("crowd-1m.parquet");
+    if path.exists() {
+        return path;
+    }
+    let mut rng = StdRng::seed_from_u64(18);
+    let accuracy: Vec<f64> = (0..WORKERS)
+        .map(|w| 0.3 + 0.6 * w as f64 / (WORKERS - 1) as f64)
+        .collect();
+    let (mut tasks, mut workers, mut labels) = (Vec::new(), Vec::new(), Vec::new());
+    for task in 0..TASKS {
+        let truth = rng.random_range(0..CLASSES);
+        for worker in 0..WORKERS {
+            tasks.push(task);
+            workers.push(worker);
+            labels.push(if rng.random_bool(accuracy[worker as usize]) {
+                truth
+            } else {
+                rng.random_range(0..CLASSES)
+            });
+        }
+    }
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("task", DataType::Int64, false),
+        Field::new("worker", DataType::Int64, false),
+        Field::new("label", DataType::Int64, false),
+    ]));
+    write(
+        &path,
+        schema,
+        vec![
+            Arc::new(Int64Array::from(tasks)),
+            Arc::new(Int64Array::from(workers)),
+            Arc::new(Int64Array::from(labels)),
+        ],
+    );
+    path
+}
+
+/// 1M predictions over 10 classes: a softmax of noisy logits favouring the true class, and
+/// 10% of given labels flipped to another class.
+fn predictions_file() -> PathBuf {
+    let path = common::data_dir().join("predictions-1m.parquet");
+    if path.exists() {
+        return path;
+    }
+    let mut rng = StdRng::seed_from_u64(19);
+    let mut given = Vec::new();
+    let mut probs = ListBuilder::new(Float64Builder::new());
+    for _ in 0..ROWS {
+        let truth = rng.random_range(0..PROBS);
+        let logits: Vec<f64> = (0..PROBS)
+            .map(|k| if k == truth { 2.0 } else { 0.0 } + 1.5 * (rng.random::<f64>() - 0.5) * 2.0)
+            .collect();
+        let max = logits.iter().cloned().fold(f64::MIN, f64::max);
+        let total: f64 = logits.iter().map(|l| (l - max).exp()).sum();
+        for l in &logits {
+            probs.values().append_value((l - max).exp() / total);
+        }
+        probs.append(true);
+        given.push(if rng.random_bool(0.1) {
+            ((truth + rng.random_range(1..PROBS)) % PROBS) as i64
+        } else {
+            truth as i64
+        });
+    }
+    let probs = probs.finish();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("row_id", DataType::Int64, false),
+        Field::new("given_label", DataType::Int64, false),
+        Field::new("probs", probs.data_type().clone(), true),
+    ]));
+    write(
+        &path,
+        schema,
+        vec![
+            Arc::new(Int64Array::from_iter_values(0..ROWS)),
+            Arc::new(Int64Array::from(given)),
+            Arc::new(probs),
+        ],
+    );
+    path
+}
+
+fn main() {
+    if !common::is_bench_run() {
+        return;
+    }
+    let crowd = crowd_file();
+    let predictions = predictions_file();
+    let runtime = common::runtime();
+    runtime.block_on(async {
+        let ctx = prefdb::new_context();
+        prefdb::register_table(&ctx, "labels", &crowd.to_string_lossy())
+            .await
+            .unwrap();
+        prefdb::register_table(&ctx, "predictions", &predictions.to_string_lossy())
+            .await
+            .unwrap();
+        if let Ok(sql) = std::env::var("PREFDB_BENCH_QUERY") {
+            let (seconds, _) = common::median_run(&ctx, &sql, RUNS).await;
+            println!("{sql}: {seconds:.3} s (median of {RUNS})");
+            return;
+        }
+        println!(
+            "predictions: {ROWS} rows × {PROBS} classes, file {}",
+            predictions.display()
+        );
+        for options in ["", ", 'quality=normalized_margin'", ", 'filter_by=confident_learning'"] {
+            let sql = format!(
+                "SELECT label_issues(row_id, given_label, probs{options}) FROM predictions"
+            );
+            let (median, _) = common::median_run(&ctx, &sql, RUNS).await;
+            let flagged = format!(
+                "SELECT CAST(count(*) AS DOUBLE) FROM leaderboard('{}', 'rows') WHERE is_label_issue",
+                sql.replace('\'', "''")
+            );
+            let (_, batches) = common::median_run(&ctx, &flagged, 1).await;
+            let n = batches[0]
+                .column(0)
+                .as_any()
+                .downcast_ref::<datafusion::arrow::array::Float64Array>()
+                .unwrap()
+                .value(0);
+            println!("label_issues{options}: median {median:.3} s over {RUNS} runs; {n} rows flagged");
+        }
+        println!(
+            "labels: {} ({TASKS} tasks × {WORKERS} workers, {CLASSES} classes), file {}",
+            TASKS * WORKERS,
+            crowd.display()
+        );
+        // An untimed query first: the first query in a process also grows the heap.
+        ctx.sql("SELECT majority_vote(task, worker, label) FROM labels")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        for method in [
+            "majority_vote",
+            "wawa",
+            "zero_based_skill",
+            "dawid_skene",
+            "one_coin",
+            "glad",
+            "mace",
+        ] {
+            let sql = format!("SELECT {method}(task, worker, label) FROM labels");
+            let (median, _) = common::median_run(&ctx, &sql, RUNS).await;
+            let agree = format!(
+                "SELECT avg(CAST(a.label = b.label AS DOUBLE)) FROM leaderboard('SELECT {method}(task, worker, label) FROM labels', 'tasks') a JOIN leaderboard('SELECT majority_vote(task, worker, label) FROM labels', 'tasks') b USING (task)"
+            );
+            let (_, batches) = common::median_run(&ctx, &agree, 1).await;
+            let share = batches[0]
+                .column(0)
+                .as_any()
+                .downcast_ref::<datafusion::arrow::array::Float64Array>()
+                .unwrap()
+                .value(0);
+            println!("{method}: median {median:.3} s over {RUNS} runs; agrees with the majority vote on {:.2}% of tasks", 100.0 * share);
+        }
+    });
+}
