@@ -452,23 +452,7 @@ pub struct Glad {
     pub beta: Vec<f64>,
 }
 
-/// `ln σ(x)` without overflow.
-fn log_sigmoid(x: f64) -> f64 {
-    if x >= 0.0 {
-        -(-x).exp().ln_1p()
-    } else {
-        x - x.exp().ln_1p()
-    }
-}
-
-fn sigmoid(x: f64) -> f64 {
-    if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (1.0 + e)
-    }
-}
+use crate::special::{log_sigmoid, sigmoid};
 
 /// GLAD's E-step: `P[t][c] ∝ Π_r σ(x_r)` if the annotation says `c`, else
 /// `σ(−x_r) / (K − 1)`, with `x_r = α_w e^{β_t}` and uniform label priors.

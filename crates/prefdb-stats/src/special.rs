@@ -315,6 +315,20 @@ fn solve_beta_logit(target: f64, tail: Tail, a: f64, b: f64) -> f64 {
     u
 }
 
+/// `ln σ(x)`, stable for large |x|.
+pub fn log_sigmoid(x: f64) -> f64 {
+    if x >= 0.0 {
+        -(-x).exp().ln_1p()
+    } else {
+        x - x.exp().ln_1p()
+    }
+}
+
+/// `σ(x) = 1 / (1 + e^(−x))` without overflow.
+pub fn sigmoid(x: f64) -> f64 {
+    logistic_pair(x).0
+}
+
 /// `(x, 1 − x)` for x = 1 / (1 + e^(−u)), each from the form that keeps its digits.
 pub fn logistic_pair(u: f64) -> (f64, f64) {
     if u < 0.0 {

@@ -28,23 +28,7 @@ pub(crate) fn fit(
     newton(n_items, &edges, opts, start, 1e-12)
 }
 
-/// `log σ(x)`, stable for large |x|.
-fn log_sigmoid(x: f64) -> f64 {
-    if x >= 0.0 {
-        -(-x).exp().ln_1p()
-    } else {
-        x - x.exp().ln_1p()
-    }
-}
-
-fn sigmoid(x: f64) -> f64 {
-    if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (1.0 + e)
-    }
-}
+use crate::special::{log_sigmoid, sigmoid};
 
 struct Objective<'a> {
     n: usize,
