@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Reference crowd-label aggregation from crowd-kit 1.4.2 (crowdkit.aggregation), every
 method at its defaults: MajorityVote, Wawa, ZeroBasedSkill, DawidSkene, OneCoinDawidSkene,
-GLAD, MACE. The full algorithms (formulas, update order, epsilons, stopping rules, tie and
-ordering rules, source line numbers) are written out in /work/notes/crowd_kit_algorithms.md;
-the short form is below.
+GLAD, MACE; plus GLADx and MACEx, corrected GLAD and MACE built from crowd-kit's own code
+(section "Corrected variants" below). The full algorithms (formulas, update order, epsilons,
+stopping rules, tie and ordering rules, source line numbers) are written out in
+/work/notes/crowd_kit_algorithms.md; the short form is below.
 
   tests/fixtures/crowd_labels_data.csv  case,task,worker,label (text; generated here)
   tests/fixtures/crowd_labels_ref.tsv   key, value
@@ -45,6 +46,13 @@ Keys (`|`-separated; task/worker/label spelled as in the data):
   {case}|GLAD|q0                          GLAD's initial Q (NOT divided by the row count)
   rng|uniform|{i}                         numpy RandomState(0).random_sample(), first 8 draws
                                           (MACE's initialisation stream)
+  {case}|GLADx|...                        label, label_count, posterior, posterior_sum,
+                                          skill (alpha), beta, beta_sum, n_iter as for GLAD
+                                          (no loss, no q0); label ties: sorted-first
+  {case}|MACEx|...                        label, label_count, posterior, posterior_sum, skill,
+                                          spam, log_marginal_likelihood as for MACE; label ties:
+                                          first-appearance-first, as MACE
+  {case}|MACEx|theta|{worker}|{label}     thetas_ of that worker and label (no reordering bug)
 For llmfao the per-task keys (label, posterior, beta) are written only for tasks with
 id % 20 == 0; the *_count / *_sum keys cover every task.
 
@@ -53,6 +61,41 @@ to ~1e-15 (same labels, same n_iter). GLAD's M-step is a truncated scipy CG whos
 amplifies rounding: unbalanced and missing (2 EM iterations) hold to ~1e-7, but mixed, binary
 and llmfao move by up to ~1e-2 (alphas, posteriors) and ~5e-2 (betas) when crowd-kit itself
 is fed the same rows in another order (n_iter can move by 2).
+
+Corrected variants (prefdb's models; check them to ~1e-6):
+  GLADx  exact-EM GLAD: crowd-kit GLAD's model, priors (uniform fixed 1/K, alpha, beta ~ N(1,1))
+         and init (alpha = beta = 1), computed by crowd-kit's own _init/_join_all/_e_step and
+         its Q/gradient (_optimize_f/_optimize_df). Iteration = E-step (crowd-kit's), then an
+         M-step maximising Q(alpha, beta; P fixed) to convergence: scipy L-BFGS-B (gtol 1e-12,
+         ftol 0, maxiter 10000) from the current parameters, then Newton steps on crowd-kit's
+         gradient (analytic Hessian, glad_hessian) until max|grad| < 1e-10, asserted < 1e-8.
+         (L-BFGS-B alone stops at max|grad| 1e-6..1e-4: f's rounding, ~1e-13 |Q|, hides the
+         last decrease along stiff directions. One Newton step nearly always suffices.)
+         Stopping rule (prefdb's): stop after the first iteration whose M-step moved no alpha or
+         beta by 1e-7 or more (max |x_new - x_old| < 1e-7), or after 1000 iterations; n_iter =
+         iterations run. Then ONE MORE E-step, so posteriors/labels are consistent with the
+         reported alphas/betas (crowd-kit's GLAD probas_ predate its last M-step). A case that
+         does not converge, or has some |alpha| or |beta| > 50, gets no GLADx keys (none does).
+         n_iter: mixed 59, unbalanced 24, missing 38, binary 29, llmfao 86; the deciding
+         (last) step is 9.94e-8 on mixed (0.6% under the threshold: solve M-steps to
+         max|grad| <~ 1e-10 or n_iter can move), 6.7e-8 .. 9.1e-8 elsewhere. EM is linear
+         (final step ratio 0.54-0.77, llmfao ~0.85): the reported values differ from the EM
+         fixed point (EM run on to steps < 1e-11) by up to 3.7e-7 (posterior), 2.5e-7 (alpha),
+         5.3e-7 (beta), 2.2e-6 (llmfao posterior_sum). Same stopping rule: match to ~1e-9;
+         another path to the fixed point (e.g. generalised EM): ~1e-6, sums ~1e-5.
+         Uniqueness: EM from alpha = 1.1, beta = 0.9 (run with --perturbed) stops at the same
+         n_iter in every case; max |difference| over all cases: posterior 1.2e-10 (missing),
+         alpha 1.2e-10, beta 4.1e-10. The fixed point does not depend on the start.
+         Exact label ties: single-annotation tasks whose worker has alpha < 0 (missing: s18 by
+         m10; llmfao: 8 tasks by worker 15, none in the id % 20 subset) give the two labels NOT
+         given bit-equal posteriors; the sorted-first one wins. No other top-2 gap < 1e-4.
+  MACEx  crowd-kit's MACE (vb, 50 iterations, same priors, RandomState(0) init, 10 identical
+         restarts, same LML) with one fix, class MACEx: the E-step's strategy counts, which
+         groupby/unstack lays out as sorted workers x sorted labels, are reindexed to
+         first-appearance workers x labels (the order of the E-step's codes) before the VB
+         M-step, so thetas_ row i / column j = i-th worker / j-th label in first appearance.
+         Asserted equal to an independent numpy version (mace_numpy = the notes' appendix A
+         mace() without the sorted-rank remap) to 1e-12 (LML: 1e-12 relative); measured 1e-15.
 
 Defaults used (crowd-kit 1.4.2): ZBS n_iter=100, lr_init=1.0, lr_steps_to_reduce=20,
 lr_reduce_factor=0.5, eps=1e-5 (only in the initial skill 1/K + eps; no early stop).
@@ -85,7 +128,9 @@ pip: python3 -m venv ~/.cache/prefdb/crowd-venv &&
      to first appearance, and with it every MV tie. Resolved here: numpy 2.4.6, scipy 1.17.1,
      pandas 2.3.3, scikit-learn 1.6.1, attrs 26.1.0, Python 3.11.7)
 
-Usage: ~/.cache/prefdb/crowd-venv/bin/python tests/oracle/crowd_labels.py [--check]
+Usage: ~/.cache/prefdb/crowd-venv/bin/python tests/oracle/crowd_labels.py [--check] [--perturbed]
+(about 30 min, mostly GLADx on llmfao; --perturbed doubles GLADx time and prints the
+uniqueness comparison)
 """
 import sys
 import warnings
@@ -99,6 +144,9 @@ from fixture import write_or_check  # noqa: E402
 
 from crowdkit.aggregation import (  # noqa: E402
     GLAD, MACE, DawidSkene, MajorityVote, OneCoinDawidSkene, Wawa, ZeroBasedSkill)
+from scipy.linalg import cho_factor, cho_solve  # noqa: E402
+from scipy.optimize import minimize  # noqa: E402
+from scipy.special import digamma, expit  # noqa: E402
 
 warnings.simplefilter("ignore", FutureWarning)
 warnings.simplefilter("ignore", DeprecationWarning)
@@ -222,6 +270,116 @@ def keep_task(case, task) -> bool:
     return case != "llmfao" or task % 20 == 0
 
 
+def glad_hessian(g: GLAD) -> np.ndarray:
+    """Hessian of crowd-kit's M-step objective -Q (alphas then betas, in _optimize_f's vector
+    order) at the parameters in g._current_data; P fixed. Only steers the Newton polish."""
+    nw, nt = len(g.workers_), len(g.tasks_)
+    d = g._current_data
+    wi = pd.Index(g.workers_).get_indexer(d["worker"])
+    ti = nw + pd.Index(g.tasks_).get_indexer(d["task"])
+    p, a, d_ = (d[c].to_numpy(float) for c in ("posterior", "alpha", "delta"))
+    eb = np.exp(d["beta"].to_numpy(float))
+    s = expit(a * eb)
+    v = p * s * (1 - s) * eb * eb  # -d2/dalpha2 of one long row
+    u = p * (d_ - s) * eb  # dQ/dalpha of one long row
+    h = np.eye(nw + nt)  # N(1, 1) priors
+    np.add.at(h, (wi, wi), v)
+    np.add.at(h, (wi, ti), v * a - u)
+    np.add.at(h, (ti, wi), v * a - u)
+    np.add.at(h, (ti, ti), v * a * a - u * a)
+    return h
+
+
+def glad_exact(data: pd.DataFrame, alpha0=1.0, beta0=1.0):
+    """GLADx: crowd-kit's GLAD (its _init, _join_all, _e_step, _compute_Q, _gradient_Q) with
+    every M-step solved to convergence. Returns (fitted GLAD, n_iter), or None if EM does not
+    converge in 1000 iterations or some |alpha|, |beta| exceeds 50."""
+    g = GLAD()
+    d = data.filter(["task", "worker", "label"])
+    g._init(d)
+    g.alphas_[:] = alpha0
+    g.betas_[:] = beta0
+    frame = g._join_all(d, g.alphas_, g.betas_, g.priors_)
+    for n_iter in range(1, 1001):
+        g._current_data = g._e_step(frame)
+        x0 = np.concatenate([g.alphas_.values, g.betas_.values])
+        x = minimize(g._optimize_f, x0, method="L-BFGS-B", jac=g._optimize_df,
+                     options=dict(gtol=1e-12, ftol=0, maxiter=10000)).x
+        grad = g._optimize_df(x)  # also puts x into alphas_, betas_ and _current_data
+        for _ in range(20):  # L-BFGS-B stalls on f's rounding at max|grad| ~1e-6..1e-4
+            if np.abs(grad).max() < 1e-10:
+                break
+            x = x - cho_solve(cho_factor(glad_hessian(g)), grad)
+            grad = g._optimize_df(x)
+        assert np.abs(grad).max() < 1e-8, f"M-step not converged: max|grad| {np.abs(grad).max()}"
+        frame = g._current_data
+        if np.abs(x).max() > 50:
+            return None
+        if np.abs(x - x0).max() < 1e-7:
+            break
+    else:
+        return None
+    g._e_step(frame)  # final E-step: probas_ consistent with alphas_, betas_
+    return g, n_iter
+
+
+class MACEx(MACE):
+    """crowd-kit's MACE with its theta ordering bug fixed, and nothing else changed: the
+    strategy counts (sorted workers x sorted labels after groupby/unstack) are put in the
+    first-appearance order that the E-step's codes use, before variational_normalize."""
+
+    def _e_step(self, annotation, task_names, worker_names, label_names, tasks, workers, labels):
+        lml, gold, counts, knowing = super()._e_step(
+            annotation, task_names, worker_names, label_names, tasks, workers, labels)
+        return lml, gold, counts.reindex(index=worker_names, columns=label_names, fill_value=0.0), knowing
+
+
+def mace_numpy(df: pd.DataFrame):
+    """Independent check of MACEx: the notes' appendix A mace() without the sorted-rank remap."""
+    w = pd.factorize(df.worker)[0]
+    y = pd.factorize(df.label)[0]
+    t = pd.factorize(df.task)[0]
+    n, k, n_t, n_r = w.max() + 1, y.max() + 1, t.max() + 1, len(df)
+    u = np.random.RandomState(0).random_sample(max(2 * n, n * k))
+    spam = u[:2 * n].reshape(n, 2) * 1.5 + 1
+    theta = u[:n * k].reshape(n, k) * 1.5 + 1
+    spam = spam / spam.sum(axis=1, keepdims=True)
+    theta = theta / theta.sum(axis=1, keepdims=True)
+
+    def estep(spam, theta):
+        base = spam[w, 0] * theta[w, y]
+        gm = np.ones((n_t, k))
+        for lab in range(k):
+            f = base + spam[w, 1] * (y == lab)
+            for r in range(n_r):
+                gm[t[r], lab] *= f[r]
+        gm = gm / k
+        inst = gm.sum(axis=1)
+        lml = np.log(inst + 1e-8).sum()
+        sm = np.zeros(n_r)
+        for lab in range(k):
+            sm += gm[t, lab] / (base + spam[w, 1] * (y == lab))
+        sm = sm * spam[w, 0] * theta[w, y] / inst[t]
+        know = gm[t, y] * spam[w, 1] / (base + spam[w, 1]) / inst[t]
+        sc = np.zeros((n, k))
+        k0 = np.zeros(n)
+        k1 = np.zeros(n)
+        np.add.at(sc, (w, y), sm)  # first-appearance rows and columns (the fix)
+        np.add.at(k0, w, sm)
+        np.add.at(k1, w, know)
+        return lml, gm, sc, np.stack([k0, k1], axis=1)
+
+    def vnorm(x, h):
+        return np.exp(digamma(x + h)) / np.exp(digamma((x + h).sum(axis=1)))[:, None]
+
+    lml, gm, sc, kc = estep(spam, theta)
+    for _ in range(50):
+        spam = vnorm(kc, 0.5)
+        theta = vnorm(sc, 10.0)
+        lml, gm, sc, kc = estep(spam, theta)
+    return gm / gm.sum(axis=1, keepdims=True), spam, theta, lml
+
+
 def facts(case: str, data: pd.DataFrame) -> dict:
     out = {}
 
@@ -309,6 +467,42 @@ def facts(case: str, data: pd.DataFrame) -> dict:
             out[f"{case}|MACE|theta|{w}|{label}"] = m.thetas_[i, j]
     lml = m._e_step(data.copy(deep=True), task_names, worker_names, label_names, tasks, workers, labels)[0]
     out[f"{case}|MACE|log_marginal_likelihood"] = lml
+
+    name = "GLADx"
+    fitted = glad_exact(data)
+    if fitted is None:
+        print(f"{case}: GLADx did not converge; no GLADx keys")
+    else:
+        m, n_iter = fitted
+        m.labels_ = m.probas_.idxmax(axis=1)
+        labels_and_probas(m, m.probas_)
+        series("skill", m.alphas_)
+        for task, b in m.betas_.items():
+            if keep_task(case, task):
+                out[f"{case}|GLADx|beta|{task}"] = b
+        out[f"{case}|GLADx|beta_sum"] = m.betas_.sum()
+        out[f"{case}|GLADx|n_iter"] = n_iter
+        if "--perturbed" in sys.argv:
+            m2, n2 = glad_exact(data, 1.1, 0.9)
+            print(f"{case}: GLADx from alpha=1.1, beta=0.9: n_iter {n2} (vs {n_iter}), max |diff| posterior "
+                  f"{(m2.probas_ - m.probas_).abs().max().max():.1e}, alpha "
+                  f"{(m2.alphas_ - m.alphas_).abs().max():.1e}, beta {(m2.betas_ - m.betas_).abs().max():.1e}")
+
+    name = "MACEx"
+    m = MACEx().fit(data)
+    labels_and_probas(m, m.probas_)
+    assert list(m.probas_.columns) == list(label_names) and list(m.probas_.index) == list(task_names)
+    for i, w in enumerate(worker_names):
+        out[f"{case}|MACEx|skill|{w}"] = m.spamming_[i, 1]
+        out[f"{case}|MACEx|spam|{w}"] = m.spamming_[i, 0]
+        for j, label in enumerate(label_names):
+            out[f"{case}|MACEx|theta|{w}|{label}"] = m.thetas_[i, j]
+    lml = m._e_step(data.copy(deep=True), task_names, worker_names, label_names, tasks, workers, labels)[0]
+    out[f"{case}|MACEx|log_marginal_likelihood"] = lml
+    probas, spam, theta, lml_np = mace_numpy(data)
+    for a, b in ((m.probas_.values, probas), (m.spamming_, spam), (m.thetas_, theta)):
+        assert np.abs(a - b).max() < 1e-12, f"{case}: MACEx differs from mace_numpy"
+    assert abs(lml - lml_np) < 1e-12 * max(1.0, abs(lml)), f"{case}: MACEx LML differs from mace_numpy"
     return out
 
 
@@ -329,7 +523,8 @@ def main():
         f = facts(case, frame)
         out.update(f)
         summary.append(f"{case} {len(frame)} rows DS {int(f[f'{case}|DS|n_iter'])} it, "
-                       f"GLAD {int(f[f'{case}|GLAD|n_iter'])} it")
+                       f"GLAD {int(f[f'{case}|GLAD|n_iter'])} it, "
+                       f"GLADx {int(f.get(f'{case}|GLADx|n_iter', -1))} it")
     for i, u in enumerate(np.random.RandomState(0).random_sample(8)):
         out[f"rng|uniform|{i}"] = u
     table = pd.DataFrame({"value": pd.Series(out, dtype=float)})
