@@ -136,6 +136,11 @@ fn plan_query(state: &SessionState, sql: &str) -> Result<LogicalPlan> {
 /// plan top-level queries get.
 const PLANNING_STACK: usize = 32 * 1024 * 1024;
 
+/// Whether `t` is a list of structs: a result `leaderboard()` can flatten.
+fn is_list_of_structs(t: &DataType) -> bool {
+    matches!(t, DataType::List(item) if matches!(item.data_type(), DataType::Struct(_)))
+}
+
 /// Where a query's single list-of-structs column is, and the fields its entries have.
 struct FlatShape {
     /// The position of the list-of-structs column.
@@ -150,7 +155,7 @@ fn flat_shape(schema: &Schema) -> Result<FlatShape> {
         .fields()
         .iter()
         .enumerate()
-        .filter(|(_, f)| matches!(f.data_type(), DataType::List(item) if matches!(item.data_type(), DataType::Struct(_))))
+        .filter(|(_, f)| is_list_of_structs(f.data_type()))
         .map(|(i, _)| i)
         .collect();
     let [index] = nested[..] else {
@@ -163,7 +168,7 @@ fn flat_shape(schema: &Schema) -> Result<FlatShape> {
                 _ => None,
             })
             .flat_map(|fields| fields.iter())
-            .filter(|sf| matches!(sf.data_type(), DataType::List(item) if matches!(item.data_type(), DataType::Struct(_))))
+            .filter(|sf| is_list_of_structs(sf.data_type()))
             .map(|sf| sf.name().as_str())
             .collect();
         let hint = match parts.first() {
@@ -211,10 +216,9 @@ fn part_column(schema: &Schema, part: &str) -> Result<usize> {
         .iter()
         .enumerate()
         .filter(|(_, f)| match f.data_type() {
-            DataType::Struct(fields) => fields.iter().any(|sf| {
-                sf.name() == part
-                    && matches!(sf.data_type(), DataType::List(item) if matches!(item.data_type(), DataType::Struct(_)))
-            }),
+            DataType::Struct(fields) => fields
+                .iter()
+                .any(|sf| sf.name() == part && is_list_of_structs(sf.data_type())),
             _ => false,
         })
         .map(|(i, _)| i)
