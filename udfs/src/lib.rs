@@ -69,7 +69,10 @@ pub fn aggregate_functions_with(budget: &MemoryBudget) -> Vec<AggregateUDF> {
     .chain(significance::significance_udafs(budget))
     .chain(length_control::length_control_udafs(budget))
     .chain(crowd::consensus::consensus_udafs(budget))
-    .chain([crowd::label_issues::label_issues_udaf(budget)])
+    .chain([
+        crowd::label_issues::label_issues_udaf(budget),
+        crowd::noisy_bt::noisy_bt_udaf(budget),
+    ])
     .chain(selection::selection_udafs(budget))
     .collect()
 }

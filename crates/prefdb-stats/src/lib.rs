@@ -11,6 +11,8 @@ pub mod interrupt;
 pub mod judge;
 pub mod label_issues;
 pub mod length_control;
+pub mod noisy_bt;
+pub mod optimize;
 pub mod pairwise;
 pub mod rng;
 pub mod selection;

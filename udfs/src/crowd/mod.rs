@@ -1,11 +1,13 @@
-//! Crowd labels and label quality: consensus labels and worker skills (`consensus`), and
-//! which labels are probably wrong (`label_issues`).
+//! Crowd labels and label quality: consensus labels and worker skills (`consensus`),
+//! Bradley–Terry from a crowd (`noisy_bt`), and which labels are probably wrong
+//! (`label_issues`).
 
 pub mod consensus;
 pub mod label_issues;
+pub mod noisy_bt;
 
 /// The declarations of this section, in documentation order.
-pub(crate) static SPECS: [&crate::spec::FunctionSpec; 8] = [
+pub(crate) static SPECS: [&crate::spec::FunctionSpec; 9] = [
     &consensus::MAJORITY_VOTE,
     &consensus::WAWA,
     &consensus::ZERO_BASED_SKILL,
@@ -13,5 +15,6 @@ pub(crate) static SPECS: [&crate::spec::FunctionSpec; 8] = [
     &consensus::ONE_COIN,
     &consensus::GLAD,
     &consensus::MACE,
+    &noisy_bt::NOISY_BT,
     &label_issues::LABEL_ISSUES,
 ];
