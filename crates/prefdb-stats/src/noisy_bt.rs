@@ -24,16 +24,19 @@
 //! ranking, or always picks one side, at a finite point (α = 0 is crowd-kit's model).
 //!
 //! The start is crowd-kit's: numpy's `RandomState(seed).rand(1 + L + 2W)` in that layout,
-//! items and workers in value order. The fit is L-BFGS to a stationary point
-//! ([`crate::optimize`]); crowd-kit's own fit does not reach one (its gradient assigns the
+//! items and workers in value order. The fit is L-BFGS ([`crate::optimize`]), then Newton
+//! steps, which settle the directions only the regularisation holds (the common level of the
+//! ratings; items far out) where L-BFGS's gradient test would leave errors of gradient /
+//! curvature; crowd-kit's own fit does not reach one (its gradient assigns the
 //! worker terms of only each worker's last row, one slot off), so its output is not the
 //! model's optimum and is not reproduced.
 //!
 //! Only differences s_k − x₀ enter f, so ratings are reported as s_k − x₀: log-odds, centred
 //! where the regularisation puts the anchor.
 
-use crate::interrupt::Interrupted;
+use crate::interrupt::{self, Interrupted};
 use crate::optimize::{lbfgs, Lbfgs};
+use crate::pairwise::linalg::solve_spd;
 use crate::rng::Mt19937;
 use crate::special::{log_sigmoid, logistic_pair};
 
@@ -59,8 +62,10 @@ pub struct NoisyBtOptions {
     pub worker_prior: f64,
     pub seed: u32,
     pub max_iter: usize,
-    /// Stop when no gradient component exceeds tol × max(1, total weight).
+    /// Stop L-BFGS when no gradient component exceeds tol × max(1, total weight).
     pub tol: f64,
+    /// Newton steps after L-BFGS.
+    pub polish: bool,
 }
 
 impl Default for NoisyBtOptions {
@@ -71,6 +76,7 @@ impl Default for NoisyBtOptions {
             seed: 0,
             max_iter: 10_000,
             tol: 1e-10,
+            polish: true,
         }
     }
 }
@@ -85,7 +91,10 @@ pub struct NoisyBt {
     pub bias: Vec<f64>,
     /// f at the optimum.
     pub loss: f64,
+    /// L-BFGS iterations.
     pub iterations: usize,
+    /// Newton steps taken after L-BFGS.
+    pub newton_steps: usize,
     pub converged: bool,
 }
 
@@ -95,6 +104,68 @@ pub fn start(items: usize, workers: usize, seed: u32) -> Vec<f64> {
     (0..1 + items + 2 * workers)
         .map(|_| mt.random_sample())
         .collect()
+}
+
+/// One merged row's terms at x: its value −ℓ, the gradient of −ℓ in (d, q, g) and, when
+/// asked, its Hessian there (d = s_a − s_b, q and g the worker's).
+struct RowTerms {
+    f: f64,
+    grad: [f64; 3],
+    hess: [[f64; 3]; 3],
+}
+
+fn row_terms(d: f64, q: f64, g: f64, wins: (f64, f64), hessian: bool) -> RowTerms {
+    let (ya, yb) = wins;
+    let (sg, sg_not) = logistic_pair(g);
+    let (sd, sd_not) = logistic_pair(d);
+    let (sq, sq_not) = logistic_pair(q);
+    let pa = sg * sd + sg_not * sq;
+    let pb = sg * sd_not + sg_not * sq_not;
+    // k1 = ∂ℓ/∂P(a) with P(b) = 1 − P(a); a zero count contributes nothing, even where its
+    // probability is 0.
+    let (mut f, mut k1, mut k2) = (0.0, 0.0, 0.0);
+    if ya > 0.0 {
+        f -= ya * pa.ln();
+        k1 += ya / pa;
+        k2 += ya / (pa * pa);
+    }
+    if yb > 0.0 {
+        f -= yb * pb.ln();
+        k1 -= yb / pb;
+        k2 += yb / (pb * pb);
+    }
+    // ∂P(a)/∂(d, q, g).
+    let (dd, dq, dg) = (sd * sd_not, sq * sq_not, sg * sg_not);
+    let v = [sg * dd, sg_not * dq, dg * (sd - sq)];
+    let grad = [-k1 * v[0], -k1 * v[1], -k1 * v[2]];
+    let mut hess = [[0.0; 3]; 3];
+    if hessian {
+        // ∂²P(a): ∂dd = σ(g) σ''(d), ∂qq = (1 − σ(g)) σ''(q), ∂gg = σ''(g) (σ(d) − σ(q)),
+        // ∂dg = σ'(g) σ'(d), ∂qg = −σ'(g) σ'(q), ∂dq = 0; σ'' = σ'(1 − 2σ).
+        let m = [
+            [sg * dd * (sd_not - sd), 0.0, dg * dd],
+            [0.0, sg_not * dq * (sq_not - sq), -dg * dq],
+            [dg * dd, -dg * dq, dg * (sg_not - sg) * (sd - sq)],
+        ];
+        // −ℓ'' = k2 v vᵀ − k1 ∂²P(a).
+        for i in 0..3 {
+            for j in 0..3 {
+                hess[i][j] = k2 * v[i] * v[j] - k1 * m[i][j];
+            }
+        }
+    }
+    RowTerms { f, grad, hess }
+}
+
+/// The penalty −c [log σ(u) + log σ(−u)], its derivative c tanh(u/2) and second derivative
+/// (c/2) sech²(u/2).
+fn penalty(c: f64, u: f64) -> (f64, f64, f64) {
+    let t = (0.5 * u).tanh();
+    (
+        -c * (log_sigmoid(u) + log_sigmoid(-u)),
+        c * t,
+        0.5 * c * (1.0 - t * t),
+    )
 }
 
 /// f(x), and its gradient written into `grad`.
@@ -109,52 +180,189 @@ pub fn objective(c: &CrowdComparisons, o: &NoisyBtOptions, x: &[f64], grad: &mut
             1 + c.a[r] as usize,
             1 + c.b[r] as usize,
         );
-        let (ya, yb) = (c.wins_a[r], c.wins_b[r]);
-        let (sg, sg_not) = logistic_pair(x[g0 + wr]);
-        let (sd, sd_not) = logistic_pair(x[a] - x[b]);
-        let (sq, sq_not) = logistic_pair(x[q0 + wr]);
-        let pa = sg * sd + sg_not * sq;
-        let pb = sg * sd_not + sg_not * sq_not;
-        // k = ∂ℓ/∂P(a), with P(b) = 1 − P(a); a zero count contributes nothing, even where
-        // its probability is 0.
-        let mut k = 0.0;
-        if ya > 0.0 {
-            f -= ya * pa.ln();
-            k += ya / pa;
-        }
-        if yb > 0.0 {
-            f -= yb * pb.ln();
-            k -= yb / pb;
-        }
-        let dd = k * sg * sd * sd_not;
-        grad[a] -= dd;
-        grad[b] += dd;
-        grad[q0 + wr] -= k * sg_not * sq * sq_not;
-        grad[g0 + wr] -= k * sg * sg_not * (sd - sq);
+        let t = row_terms(
+            x[a] - x[b],
+            x[q0 + wr],
+            x[g0 + wr],
+            (c.wins_a[r], c.wins_b[r]),
+            false,
+        );
+        f += t.f;
+        grad[a] += t.grad[0];
+        grad[b] -= t.grad[0];
+        grad[q0 + wr] += t.grad[1];
+        grad[g0 + wr] += t.grad[2];
     }
-    let rho = o.regularization;
-    if rho > 0.0 {
+    if o.regularization > 0.0 {
         for k in 1..=l {
-            let u = x[k] - x[0];
-            f -= rho * (log_sigmoid(u) + log_sigmoid(-u));
-            // d/du −[log σ(u) + log σ(−u)] = 2σ(u) − 1 = tanh(u/2).
-            let t = rho * (0.5 * u).tanh();
-            grad[k] += t;
-            grad[0] -= t;
+            let (p, dp, _) = penalty(o.regularization, x[k] - x[0]);
+            f += p;
+            grad[k] += dp;
+            grad[0] -= dp;
         }
     }
-    let alpha = o.worker_prior;
-    if alpha > 0.0 {
+    if o.worker_prior > 0.0 {
         for k in q0..q0 + 2 * w {
-            let u = x[k];
-            f -= alpha * (log_sigmoid(u) + log_sigmoid(-u));
-            grad[k] += alpha * (0.5 * u).tanh();
+            let (p, dp, _) = penalty(o.worker_prior, x[k]);
+            f += p;
+            grad[k] += dp;
         }
     }
     f
 }
 
-/// Fit the model from crowd-kit's start.
+/// The most items for the Newton polish: its Schur complement is a dense items × items
+/// matrix.
+pub const MAX_POLISH_ITEMS: usize = 2000;
+/// The most multiply-adds the polish's Schur complement may take per step (Σ over workers of
+/// the square of the items each compared).
+const MAX_POLISH_WORK: usize = 500_000_000;
+
+/// The Newton step from `x` with x₀ held fixed (f does not change when x₀ and every s move
+/// together), from the gradient `grad` at `x`. Each worker's (q, g) block is eliminated
+/// (Schur complement), which leaves a dense items × items system. `None` when the Hessian
+/// is not positive definite there.
+fn newton_step(
+    c: &CrowdComparisons,
+    o: &NoisyBtOptions,
+    by_worker: &[Vec<usize>],
+    x: &[f64],
+    grad: &[f64],
+) -> Option<Vec<f64>> {
+    let (l, w) = (c.items, c.workers);
+    let (q0, g0) = (1 + l, 1 + l + w);
+    let mut schur = vec![0.0; l * l];
+    let mut rhs: Vec<f64> = grad[1..=l].iter().map(|v| -v).collect();
+    for k in 0..l {
+        schur[k * l + k] += penalty(o.regularization, x[1 + k] - x[0]).2;
+    }
+    // Per worker: H_ww⁻¹ (row-major 2 × 2), its gradient, and its coupling to the items.
+    let mut eliminated: Vec<([f64; 4], [f64; 2], Vec<(usize, [f64; 2])>)> = Vec::with_capacity(w);
+    let mut coupling = vec![[0.0; 2]; l];
+    let mut touched = vec![false; l];
+    let mut list = Vec::new();
+    for (wr, rows) in by_worker.iter().enumerate() {
+        let (q, g) = (x[q0 + wr], x[g0 + wr]);
+        let mut h = [
+            penalty(o.worker_prior, q).2,
+            0.0,
+            0.0,
+            penalty(o.worker_prior, g).2,
+        ];
+        for &r in rows {
+            let (a, b) = (c.a[r] as usize, c.b[r] as usize);
+            let t = row_terms(x[1 + a] - x[1 + b], q, g, (c.wins_a[r], c.wins_b[r]), true);
+            let hd = t.hess[0][0];
+            schur[a * l + a] += hd;
+            schur[b * l + b] += hd;
+            schur[a * l + b] -= hd;
+            schur[b * l + a] -= hd;
+            for (item, sign) in [(a, 1.0), (b, -1.0)] {
+                coupling[item][0] += sign * t.hess[0][1];
+                coupling[item][1] += sign * t.hess[0][2];
+                if !touched[item] {
+                    touched[item] = true;
+                    list.push(item);
+                }
+            }
+            h[0] += t.hess[1][1];
+            h[1] += t.hess[1][2];
+            h[2] += t.hess[2][1];
+            h[3] += t.hess[2][2];
+        }
+        let det = h[0] * h[3] - h[1] * h[2];
+        if !(h[0] > 0.0 && det > 0.0 && det.is_finite()) {
+            return None;
+        }
+        let inv = [h[3] / det, -h[1] / det, -h[2] / det, h[0] / det];
+        let gw = [grad[q0 + wr], grad[g0 + wr]];
+        let solve = |v: [f64; 2]| [inv[0] * v[0] + inv[1] * v[1], inv[2] * v[0] + inv[3] * v[1]];
+        // rhs_s += C H⁻¹ g_w; S −= C H⁻¹ Cᵀ.
+        let hg = solve(gw);
+        let mut couplings = Vec::with_capacity(list.len());
+        for &i in &list {
+            let ci = coupling[i];
+            rhs[i] += ci[0] * hg[0] + ci[1] * hg[1];
+            let u = solve(ci);
+            for &j in &list {
+                let cj = coupling[j];
+                schur[i * l + j] -= u[0] * cj[0] + u[1] * cj[1];
+            }
+            couplings.push((i, ci));
+        }
+        for &i in &list {
+            coupling[i] = [0.0; 2];
+            touched[i] = false;
+        }
+        list.clear();
+        eliminated.push((inv, gw, couplings));
+    }
+    let ds = solve_spd(schur, rhs)?;
+    let mut step = vec![0.0; x.len()];
+    step[1..=l].copy_from_slice(&ds);
+    for (wr, (inv, gw, couplings)) in eliminated.iter().enumerate() {
+        // δw = H⁻¹ (−g_w − Cᵀ δs).
+        let mut v = [-gw[0], -gw[1]];
+        for &(i, ci) in couplings {
+            v[0] -= ci[0] * ds[i];
+            v[1] -= ci[1] * ds[i];
+        }
+        step[q0 + wr] = inv[0] * v[0] + inv[1] * v[1];
+        step[g0 + wr] = inv[2] * v[0] + inv[3] * v[1];
+    }
+    step.iter().all(|v| v.is_finite()).then_some(step)
+}
+
+/// Newton steps from `x` while each lowers the largest gradient component: from an L-BFGS
+/// point they reach the stationary point to rounding, along directions (the common level of
+/// the ratings, which only ρ holds) where L-BFGS's own tolerance would leave errors of
+/// gradient / curvature. Skipped above [`MAX_POLISH_ITEMS`] items or [`MAX_POLISH_WORK`].
+fn polish(
+    c: &CrowdComparisons,
+    o: &NoisyBtOptions,
+    x: &mut Vec<f64>,
+) -> Result<(f64, usize), Interrupted> {
+    let mut grad = vec![0.0; x.len()];
+    let mut f = objective(c, o, x, &mut grad);
+    let mut by_worker: Vec<Vec<usize>> = vec![Vec::new(); c.workers];
+    for (r, &wr) in c.worker.iter().enumerate() {
+        by_worker[wr as usize].push(r);
+    }
+    let work: usize = by_worker
+        .iter()
+        .map(|rows| (2 * rows.len()).min(c.items).pow(2))
+        .sum();
+    if c.items > MAX_POLISH_ITEMS || work > MAX_POLISH_WORK {
+        return Ok((f, 0));
+    }
+    let mut steps = 0;
+    let mut grad_new = vec![0.0; x.len()];
+    for _ in 0..MAX_NEWTON_STEPS {
+        interrupt::check()?;
+        let Some(step) = newton_step(c, o, &by_worker, x, &grad) else {
+            break;
+        };
+        let x_new: Vec<f64> = x.iter().zip(&step).map(|(a, b)| a + b).collect();
+        let f_new = objective(c, o, &x_new, &mut grad_new);
+        let (before, after) = (max_abs(&grad), max_abs(&grad_new));
+        if !(after < before) || !(f_new <= f + 1e-9 * f.abs().max(1.0)) {
+            break;
+        }
+        *x = x_new;
+        f = f_new;
+        std::mem::swap(&mut grad, &mut grad_new);
+        steps += 1;
+    }
+    Ok((f, steps))
+}
+
+const MAX_NEWTON_STEPS: usize = 20;
+
+fn max_abs(v: &[f64]) -> f64 {
+    v.iter().fold(0.0, |m, x| m.max(x.abs()))
+}
+
+/// Fit the model from crowd-kit's start: L-BFGS, then Newton steps.
 pub fn noisy_bt(c: &CrowdComparisons, o: &NoisyBtOptions) -> Result<NoisyBt, Interrupted> {
     let (l, w) = (c.items, c.workers);
     let total: f64 = c.wins_a.iter().chain(&c.wins_b).sum();
@@ -167,14 +375,20 @@ pub fn noisy_bt(c: &CrowdComparisons, o: &NoisyBtOptions) -> Result<NoisyBt, Int
             ..Lbfgs::default()
         },
     )?;
-    let x = &fit.x;
+    let mut x = fit.x;
+    let (loss, newton_steps) = if o.polish {
+        polish(c, o, &mut x)?
+    } else {
+        (fit.f, 0)
+    };
     let sigmoid = |v: &f64| logistic_pair(*v).0;
     Ok(NoisyBt {
         rating: x[1..=l].iter().map(|s| s - x[0]).collect(),
         bias: x[1 + l..1 + l + w].iter().map(sigmoid).collect(),
         skill: x[1 + l + w..].iter().map(sigmoid).collect(),
-        loss: fit.f,
+        loss,
         iterations: fit.iterations,
+        newton_steps,
         converged: fit.converged,
     })
 }
@@ -256,6 +470,72 @@ mod tests {
         }
         let f1 = objective(&c, &NoisyBtOptions::default(), &x, &mut g);
         assert!((f0 - f1).abs() < 1e-12);
+    }
+
+    #[test]
+    fn newton_step_is_the_dense_newton_step() {
+        // At the L-BFGS point, the Schur-complement step equals the step from the dense
+        // Hessian (central differences of the analytic gradient) with x₀ fixed.
+        let c = data();
+        let o = NoisyBtOptions {
+            regularization: 0.01,
+            ..NoisyBtOptions::default()
+        };
+        let x = lbfgs(
+            start(4, 3, 0),
+            |x, g| objective(&c, &o, x, g),
+            &Lbfgs::default(),
+        )
+        .unwrap()
+        .x;
+        let n = x.len();
+        let mut grad = vec![0.0; n];
+        objective(&c, &o, &x, &mut grad);
+        let (mut up, mut down) = (vec![0.0; n], vec![0.0; n]);
+        let mut dense = vec![0.0; (n - 1) * (n - 1)];
+        for j in 1..n {
+            let h = 1e-5;
+            let (mut xu, mut xd) = (x.clone(), x.clone());
+            xu[j] += h;
+            xd[j] -= h;
+            objective(&c, &o, &xu, &mut up);
+            objective(&c, &o, &xd, &mut down);
+            for i in 1..n {
+                dense[(i - 1) * (n - 1) + j - 1] = (up[i] - down[i]) / (2.0 * h);
+            }
+        }
+        let expected = solve_spd(dense, grad[1..].iter().map(|v| -v).collect()).unwrap();
+        let mut by_worker = vec![Vec::new(); 3];
+        for (r, &w) in c.worker.iter().enumerate() {
+            by_worker[w as usize].push(r);
+        }
+        let step = newton_step(&c, &o, &by_worker, &x, &grad).unwrap();
+        assert_eq!(step[0], 0.0);
+        for i in 1..n {
+            let scale = expected[i - 1].abs().max(1e-6);
+            assert!(
+                (step[i] - expected[i - 1]).abs() < 1e-5 * scale,
+                "{i}: {} vs {}",
+                step[i],
+                expected[i - 1]
+            );
+        }
+    }
+
+    #[test]
+    fn polish_reaches_rounding() {
+        let c = data();
+        let o = NoisyBtOptions::default();
+        let fit = noisy_bt(&c, &o).unwrap();
+        assert!(fit.newton_steps > 0, "{fit:?}");
+        let mut x = start(4, 3, 0);
+        x = lbfgs(x, |x, g| objective(&c, &o, x, g), &Lbfgs::default())
+            .unwrap()
+            .x;
+        polish(&c, &o, &mut x).unwrap();
+        let mut grad = vec![0.0; x.len()];
+        objective(&c, &o, &x, &mut grad);
+        assert!(max_abs(&grad) < 1e-12, "{grad:?}");
     }
 
     #[test]

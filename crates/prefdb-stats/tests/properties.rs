@@ -205,3 +205,93 @@ mod kappa_family {
         }
     }
 }
+
+mod noisy_bt {
+    use prefdb_stats::noisy_bt::{noisy_bt, start, CrowdComparisons, NoisyBtOptions};
+    use proptest::prelude::*;
+
+    /// (worker, item_a, item_b, score) rows over 4 items and 3 workers.
+    fn rows() -> impl Strategy<Value = Vec<(u32, u32, u32, f64)>> {
+        prop::collection::vec(
+            (
+                0u32..3,
+                0u32..4,
+                0u32..4,
+                prop::sample::select(vec![0.0, 0.5, 1.0, 0.25]),
+            ),
+            6..40,
+        )
+    }
+
+    fn comparisons(rows: &[(u32, u32, u32, f64)]) -> CrowdComparisons {
+        CrowdComparisons {
+            items: 4,
+            workers: 3,
+            worker: rows.iter().map(|r| r.0).collect(),
+            a: rows.iter().map(|r| r.1).collect(),
+            b: rows.iter().map(|r| r.2).collect(),
+            wins_a: rows.iter().map(|r| r.3).collect(),
+            wins_b: rows.iter().map(|r| 1.0 - r.3).collect(),
+        }
+    }
+
+    /// The objective as the model states it, row by row, written without the kernel's
+    /// shortcuts: x = [x0, s0..s3, q0..q2, g0..g2].
+    fn slow_objective(rows: &[(u32, u32, u32, f64)], o: &NoisyBtOptions, x: &[f64]) -> f64 {
+        let sig = |v: f64| 1.0 / (1.0 + (-v).exp());
+        let mut f = 0.0;
+        for &(w, a, b, y) in rows {
+            let (s_a, s_b) = (x[1 + a as usize], x[1 + b as usize]);
+            let (q, g) = (x[5 + w as usize], x[8 + w as usize]);
+            let p_a = sig(g) * sig(s_a - s_b) + (1.0 - sig(g)) * sig(q);
+            if y > 0.0 {
+                f -= y * p_a.ln();
+            }
+            if y < 1.0 {
+                f -= (1.0 - y) * (1.0 - p_a).ln();
+            }
+        }
+        for k in 1..5 {
+            f -= o.regularization * (sig(x[k] - x[0]).ln() + sig(x[0] - x[k]).ln());
+        }
+        for v in &x[5..11] {
+            f -= o.worker_prior * (sig(*v).ln() + sig(-*v).ln());
+        }
+        f
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// The fit is a stationary point of the slow objective (central differences), no
+        /// worse than crowd-kit's start, and does not depend on row order.
+        #[test]
+        fn fit_is_a_stationary_point_of_the_model(rows in rows(), rho in prop::sample::select(vec![1e-5, 0.1, 1.0])) {
+            let o = NoisyBtOptions { regularization: rho, ..NoisyBtOptions::default() };
+            let fit = noisy_bt(&comparisons(&rows), &o).unwrap();
+            let sig_inv = |p: f64| (p / (1.0 - p)).ln();
+            // Rebuild x with x0 = 0 (f depends only on s - x0).
+            let mut x = vec![0.0];
+            x.extend(&fit.rating);
+            x.extend(fit.bias.iter().map(|&p| sig_inv(p)));
+            x.extend(fit.skill.iter().map(|&p| sig_inv(p)));
+            let f = slow_objective(&rows, &o, &x);
+            prop_assert!(f <= slow_objective(&rows, &o, &start(4, 3, 0)) + 1e-9);
+            prop_assert!((f - fit.loss).abs() < 1e-9 * f.abs().max(1.0), "{f} vs {}", fit.loss);
+            for k in 0..x.len() {
+                let h = 1e-6;
+                let (mut up, mut down) = (x.clone(), x.clone());
+                up[k] += h;
+                down[k] -= h;
+                let slope = (slow_objective(&rows, &o, &up) - slow_objective(&rows, &o, &down)) / (2.0 * h);
+                prop_assert!(slope.abs() < 1e-5, "coordinate {k}: slope {slope}, fit {fit:?}");
+            }
+            let mut reversed = rows.clone();
+            reversed.reverse();
+            let again = noisy_bt(&comparisons(&reversed), &o).unwrap();
+            for (p, q) in fit.rating.iter().zip(&again.rating) {
+                prop_assert!((p - q).abs() < 1e-6, "{p} vs {q}");
+            }
+        }
+    }
+}

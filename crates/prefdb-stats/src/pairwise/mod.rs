@@ -12,7 +12,7 @@ pub mod counts;
 pub mod elo;
 pub mod fisher;
 pub mod intransitivity;
-mod linalg;
+pub(crate) mod linalg;
 mod newton;
 pub mod plackett_luce;
 pub mod ranking;
