@@ -1,10 +1,12 @@
-//! The crowd-label functions over 1M labels (100k tasks × 10 workers, 5 classes) and
-//! `label_issues` over 1M rows × 10 classes, in SQL. Run with
+//! The crowd-label functions over 1M labels (100k tasks × 10 workers, 5 classes),
+//! `noisy_bt` over 1M comparisons (100 items, 1,000 workers) and `label_issues` over 1M rows ×
+//! 10 classes, in SQL. Run with
 //!
 //! ```text
 //! cargo bench --bench crowd_end_to_end
 //! ~/.cache/prefdb/crowd-venv/bin/python benches/python/crowd_kit_baseline.py target/tmp/bench-data/crowd-1m.parquet
 //! ~/.cache/prefdb/cleanlab-venv/bin/python benches/python/cleanlab_baseline.py target/tmp/bench-data/predictions-1m.parquet
+//! ~/.cache/prefdb/noisybt-venv/bin/python benches/python/noisy_bt_baseline.py target/tmp/bench-data/comparisons-1m.parquet
 //! ```
 //!
 //! The last two lines time crowd-kit and cleanlab on the same files, already in memory.
@@ -121,12 +123,67 @@ fn predictions_file() -> PathBuf {
     path
 }
 
+const ITEMS: i64 = 100;
+const RATERS: i64 = 1_000;
+
+/// 1M comparisons drawn from the NoisyBT model: item strengths N(0, 1.5²), each worker's
+/// skill logit N(1.5, 1) and bias logit N(0, 0.7²), a uniform random worker and ordered pair
+/// per row.
+fn comparisons_file() -> PathBuf {
+    let path = common::data_dir().join("comparisons-1m.parquet");
+    if path.exists() {
+        return path;
+    }
+    let mut rng = StdRng::seed_from_u64(20);
+    let normal = |rng: &mut StdRng| -> f64 {
+        // Box–Muller.
+        let (u, v): (f64, f64) = (rng.random::<f64>().max(1e-300), rng.random());
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    };
+    let sigmoid = |x: f64| 1.0 / (1.0 + (-x).exp());
+    let strength: Vec<f64> = (0..ITEMS).map(|_| 1.5 * normal(&mut rng)).collect();
+    let skill: Vec<f64> = (0..RATERS).map(|_| 1.5 + normal(&mut rng)).collect();
+    let bias: Vec<f64> = (0..RATERS).map(|_| 0.7 * normal(&mut rng)).collect();
+    let (mut workers, mut lefts, mut rights, mut labels) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..ROWS {
+        let w = rng.random_range(0..RATERS);
+        let a = rng.random_range(0..ITEMS);
+        let b = (a + rng.random_range(1..ITEMS)) % ITEMS;
+        let g = sigmoid(skill[w as usize]);
+        let p = g * sigmoid(strength[a as usize] - strength[b as usize])
+            + (1.0 - g) * sigmoid(bias[w as usize]);
+        workers.push(w);
+        lefts.push(a);
+        rights.push(b);
+        labels.push(if rng.random_bool(p) { a } else { b });
+    }
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("worker", DataType::Int64, false),
+        Field::new("left", DataType::Int64, false),
+        Field::new("right", DataType::Int64, false),
+        Field::new("label", DataType::Int64, false),
+    ]));
+    write(
+        &path,
+        schema,
+        vec![
+            Arc::new(Int64Array::from(workers)),
+            Arc::new(Int64Array::from(lefts)),
+            Arc::new(Int64Array::from(rights)),
+            Arc::new(Int64Array::from(labels)),
+        ],
+    );
+    path
+}
+
 fn main() {
     if !common::is_bench_run() {
         return;
     }
     let crowd = crowd_file();
     let predictions = predictions_file();
+    let comparisons = comparisons_file();
     let runtime = common::runtime();
     runtime.block_on(async {
         let ctx = prefdb::new_context();
@@ -136,11 +193,21 @@ fn main() {
         prefdb::register_table(&ctx, "predictions", &predictions.to_string_lossy())
             .await
             .unwrap();
+        prefdb::register_table(&ctx, "comparisons", &comparisons.to_string_lossy())
+            .await
+            .unwrap();
         if let Ok(sql) = std::env::var("PREFDB_BENCH_QUERY") {
             let (seconds, _) = common::median_run(&ctx, &sql, RUNS).await;
             println!("{sql}: {seconds:.3} s (median of {RUNS})");
             return;
         }
+        println!(
+            "comparisons: {ROWS} rows, {ITEMS} items, {RATERS} workers, file {}",
+            comparisons.display()
+        );
+        let sql = "SELECT noisy_bt(worker, \"left\", \"right\", CAST(label = \"left\" AS DOUBLE)) FROM comparisons";
+        let (median, _) = common::median_run(&ctx, sql, RUNS).await;
+        println!("noisy_bt: median {median:.3} s over {RUNS} runs");
         println!(
             "predictions: {ROWS} rows × {PROBS} classes, file {}",
             predictions.display()

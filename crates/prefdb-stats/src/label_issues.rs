@@ -125,6 +125,20 @@ fn first_argmax(row: &[f64]) -> usize {
     best
 }
 
+/// The positions of the `m` smallest keys, ties to the lower position: the first `m` of
+/// [`stable_argsort`], as a set in no particular order, in linear time.
+fn smallest(keys: &[f64], m: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..keys.len()).collect();
+    if m == 0 {
+        return Vec::new();
+    }
+    if m < order.len() {
+        order.select_nth_unstable_by(m - 1, |&a, &b| keys[a].total_cmp(&keys[b]).then(a.cmp(&b)));
+        order.truncate(m);
+    }
+    order
+}
+
 /// Positions of `keys` in ascending order, ties by position.
 fn stable_argsort(keys: &[f64]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..keys.len()).collect();
@@ -340,9 +354,10 @@ pub fn find_label_issues(
     // Not an issue whatever the filter: the given label within 1e-6 of the largest.
     let kept: Vec<bool> = (0..n)
         .map(|r| {
-            let mut q = rows.p(r).to_vec();
-            q[labels[r]] += 1e-6;
-            first_argmax(&q) == labels[r]
+            // first_argmax of p with 1e-6 added at the given label, without a copy.
+            let (p, given) = (rows.p(r), labels[r]);
+            let bumped = p[given] + 1e-6;
+            p[..given].iter().all(|&v| v < bumped) && p[given + 1..].iter().all(|&v| v <= bumped)
         })
         .collect();
     let self_confidence: Vec<f64> = (0..n).map(|r| rows.p(r)[labels[r]]).collect();
@@ -367,7 +382,7 @@ pub fn find_label_issues(
                     .iter()
                     .map(|&r| -(rows.p(r)[j] - rows.p(r)[c]))
                     .collect();
-                for i in stable_argsort(&keys).into_iter().take(pc[c][j] as usize) {
+                for i in smallest(&keys, pc[c][j] as usize) {
                     mask[members[c][i]] = true;
                 }
             }
@@ -382,7 +397,7 @@ pub fn find_label_issues(
             }
             let flag = (counts[c] as u64).saturating_sub(pc[c][c]) as usize;
             let keys: Vec<f64> = members[c].iter().map(|&r| rows.p(r)[c]).collect();
-            for i in stable_argsort(&keys).into_iter().take(flag) {
+            for i in smallest(&keys, flag) {
                 mask[members[c][i]] = true;
             }
         }
@@ -398,7 +413,7 @@ pub fn find_label_issues(
     let lowest = |scores: Vec<f64>| {
         let flagged = confident_learning.iter().filter(|&&f| f).count();
         let mut mask = vec![false; n];
-        for r in stable_argsort(&scores).into_iter().take(flagged) {
+        for r in smallest(&scores, flagged) {
             mask[r] = true;
         }
         mask

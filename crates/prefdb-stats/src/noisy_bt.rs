@@ -313,15 +313,15 @@ fn newton_step(
     step.iter().all(|v| v.is_finite()).then_some(step)
 }
 
-/// Newton steps from `x` while each lowers the largest gradient component: from an L-BFGS
-/// point they reach the stationary point to rounding, along directions (the common level of
+/// Newton steps from `x` while each lowers the value or, where the value is flat, the largest
+/// gradient component: from an L-BFGS point they reach the stationary point to rounding, along directions (the common level of
 /// the ratings, which only ρ holds) where L-BFGS's own tolerance would leave errors of
 /// gradient / curvature. Skipped above [`MAX_POLISH_ITEMS`] items or [`MAX_POLISH_WORK`].
 fn polish(
     c: &CrowdComparisons,
     o: &NoisyBtOptions,
     x: &mut Vec<f64>,
-) -> Result<(f64, usize), Interrupted> {
+) -> Result<(f64, usize, f64), Interrupted> {
     let mut grad = vec![0.0; x.len()];
     let mut f = objective(c, o, x, &mut grad);
     let mut by_worker: Vec<Vec<usize>> = vec![Vec::new(); c.workers];
@@ -333,7 +333,7 @@ fn polish(
         .map(|rows| (2 * rows.len()).min(c.items).pow(2))
         .sum();
     if c.items > MAX_POLISH_ITEMS || work > MAX_POLISH_WORK {
-        return Ok((f, 0));
+        return Ok((f, 0, max_abs(&grad)));
     }
     let mut steps = 0;
     let mut grad_new = vec![0.0; x.len()];
@@ -345,7 +345,11 @@ fn polish(
         let x_new: Vec<f64> = x.iter().zip(&step).map(|(a, b)| a + b).collect();
         let f_new = objective(c, o, &x_new, &mut grad_new);
         let (before, after) = (max_abs(&grad), max_abs(&grad_new));
-        if !(after < before) || !(f_new <= f + 1e-9 * f.abs().max(1.0)) {
+        // Far out, a lower value; near the optimum, where the value is flat to rounding, a
+        // smaller gradient.
+        let lower = f_new < f - 1e-12 * f.abs().max(1.0);
+        let flatter = after < before && f_new <= f + 1e-9 * f.abs().max(1.0);
+        if !(lower || flatter) {
             break;
         }
         *x = x_new;
@@ -353,7 +357,7 @@ fn polish(
         std::mem::swap(&mut grad, &mut grad_new);
         steps += 1;
     }
-    Ok((f, steps))
+    Ok((f, steps, max_abs(&grad)))
 }
 
 const MAX_NEWTON_STEPS: usize = 20;
@@ -362,36 +366,64 @@ fn max_abs(v: &[f64]) -> f64 {
     v.iter().fold(0.0, |m, x| m.max(x.abs()))
 }
 
-/// Fit the model from crowd-kit's start: L-BFGS, then Newton steps.
+/// Fit the model from crowd-kit's start: L-BFGS to a loose tolerance, then Newton steps,
+/// which converge quadratically once the Hessian is positive definite; if they stop short of
+/// the tolerance (an indefinite Hessian, or too many items), L-BFGS on to the tolerance and
+/// Newton again.
 pub fn noisy_bt(c: &CrowdComparisons, o: &NoisyBtOptions) -> Result<NoisyBt, Interrupted> {
     let (l, w) = (c.items, c.workers);
     let total: f64 = c.wins_a.iter().chain(&c.wins_b).sum();
-    let fit = lbfgs(
-        start(l, w, o.seed),
-        |x, g| objective(c, o, x, g),
-        &Lbfgs {
-            gtol: o.tol * total.max(1.0),
-            max_iter: o.max_iter,
-            ..Lbfgs::default()
-        },
-    )?;
-    let mut x = fit.x;
-    let (loss, newton_steps) = if o.polish {
-        polish(c, o, &mut x)?
-    } else {
-        (fit.f, 0)
+    let gtol = o.tol * total.max(1.0);
+    let run = |x: Vec<f64>, gtol: f64, max_iter: usize| {
+        lbfgs(
+            x,
+            |x, g| objective(c, o, x, g),
+            &Lbfgs {
+                gtol,
+                max_iter,
+                ..Lbfgs::default()
+            },
+        )
     };
+    let loose = if o.polish {
+        gtol.max(LOOSE_TOL * total.max(1.0))
+    } else {
+        gtol
+    };
+    let first = run(start(l, w, o.seed), loose, o.max_iter)?;
+    let mut iterations = first.iterations;
+    let mut converged = first.converged && loose == gtol;
+    let mut x = first.x;
+    let mut loss = first.f;
+    let mut newton_steps = 0;
+    if o.polish {
+        let (f, steps, gradient) = polish(c, o, &mut x)?;
+        (loss, newton_steps) = (f, steps);
+        if gradient <= gtol {
+            converged = true;
+        } else if iterations < o.max_iter {
+            let second = run(x, gtol, o.max_iter - iterations)?;
+            iterations += second.iterations;
+            converged = second.converged;
+            x = second.x;
+            let (f, steps, _) = polish(c, o, &mut x)?;
+            (loss, newton_steps) = (f, newton_steps + steps);
+        }
+    }
     let sigmoid = |v: &f64| logistic_pair(*v).0;
     Ok(NoisyBt {
         rating: x[1..=l].iter().map(|s| s - x[0]).collect(),
         bias: x[1 + l..1 + l + w].iter().map(sigmoid).collect(),
         skill: x[1 + l + w..].iter().map(sigmoid).collect(),
         loss,
-        iterations: fit.iterations,
+        iterations,
         newton_steps,
-        converged: fit.converged,
+        converged,
     })
 }
+
+/// The first L-BFGS run's tolerance per unit of weight when Newton steps follow.
+const LOOSE_TOL: f64 = 1e-4;
 
 #[cfg(test)]
 mod tests {

@@ -266,14 +266,21 @@ impl LabelIssuesAccumulator {
         let (Some(k), false) = (self.k, self.labels.is_empty()) else {
             return Ok(ScalarValue::try_from(self.return_type.clone())?);
         };
-        // Rows in row_id order: cleanlab's sums and tie-breaks follow row order.
+        // Rows in row_id order: cleanlab's sums and tie-breaks follow row order. Rows that
+        // arrived in that order are used where they are.
         let order = self.ids.value_order();
         let labels: Vec<usize> = order.iter().map(|&r| self.labels[r] as usize).collect();
-        let probs: Vec<f64> = order
-            .iter()
-            .flat_map(|&r| self.probs[r * k..(r + 1) * k].iter().copied())
-            .collect();
-        let found = find_label_issues(&labels, &probs, k, &self.config.options);
+        let sorted = order.iter().enumerate().all(|(i, &r)| i == r);
+        let reordered: Vec<f64> = if sorted {
+            Vec::new()
+        } else {
+            order
+                .iter()
+                .flat_map(|&r| self.probs[r * k..(r + 1) * k].iter().copied())
+                .collect()
+        };
+        let probs = if sorted { &self.probs } else { &reordered };
+        let found = find_label_issues(&labels, probs, k, &self.config.options);
         let quality: Vec<Option<f64>> = if self.config.margin {
             found.normalized_margin.clone()
         } else {
@@ -337,23 +344,28 @@ impl Accumulator for LabelIssuesAccumulator {
         let labels = cast(&values[1], &DataType::Float64)?;
         let labels = labels.as_primitive::<Float64Type>();
         let probs = values[2].as_list::<i32>();
+        // The probabilities by the list's offsets into its one values buffer, not a sliced
+        // array per row.
+        let offsets = probs.value_offsets();
+        let flat = probs.values().as_primitive::<Float64Type>();
+        let (flat_values, flat_nulls) = (flat.values(), flat.nulls());
         let mut ids = ItemReader::new(&values[0])?;
         for row in 0..values[0].len() {
             if !ids.is_valid(row) || labels.is_null(row) || probs.is_null(row) {
                 continue;
             }
-            let p = probs.value(row);
-            let p = p.as_primitive::<Float64Type>();
-            if p.null_count() > 0 {
+            let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
+            if flat_nulls.is_some_and(|n| (start..end).any(|i| n.is_null(i))) {
                 return exec_err!("{NAME}: probs must not contain NULL");
             }
+            let p = &flat_values[start..end];
             let label = labels.value(row);
             if label.fract() != 0.0 || !label.is_finite() {
                 return exec_err!("{NAME}: given_label must be a class index, got {label}");
             }
             let before = self.ids.len();
             let id = ids.id(&mut self.ids, row)?;
-            self.push(before, id, label as i64, p.values())?;
+            self.push(before, id, label as i64, p)?;
         }
         Ok(())
     }
@@ -369,11 +381,17 @@ impl Accumulator for LabelIssuesAccumulator {
             + self.probs.capacity() * 8
     }
 
+    /// DataFusion takes a partial state once ("consuming the intermediate state"), so the
+    /// rows move into it and the accumulator is left empty.
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        let kind = self.ids.kind();
+        let ids = std::mem::replace(&mut self.ids, ItemInterner::new(kind));
         Ok(vec![
-            wrap(self.ids.to_array()),
-            wrap(Arc::new(Int64Array::from(self.labels.clone()))),
-            wrap(Arc::new(Float64Array::from(self.probs.clone()))),
+            wrap(ids.to_array()),
+            wrap(Arc::new(Int64Array::from(std::mem::take(&mut self.labels)))),
+            wrap(Arc::new(Float64Array::from(std::mem::take(
+                &mut self.probs,
+            )))),
         ])
     }
 
