@@ -982,18 +982,27 @@ async fn consensus_methods_match_crowd_kit() {
         .unwrap();
     let reference = fixture_column("tests/fixtures/crowd_labels_ref.tsv", "value");
     let mut checked = 0usize;
+    let mut worst: HashMap<&str, f64> = HashMap::new();
     for case in ["mixed", "unbalanced", "missing", "binary", "llmfao"] {
         let from = if case == "llmfao" {
             "(SELECT id AS task, worker, winner AS label FROM llmfao)".to_string()
         } else {
             format!("(SELECT task, worker, label FROM crowds WHERE \"case\" = '{case}')")
         };
-        for (key, function) in [
-            ("MV", "majority_vote"),
-            ("Wawa", "wawa"),
-            ("ZBS", "zero_based_skill"),
-            ("DS", "dawid_skene"),
-            ("OneCoin", "one_coin"),
+        // (fixture key, function, tolerance, tolerance of sums over all tasks). GLADx is
+        // crowd-kit's GLAD solved by exact EM and stopped by prefdb's rule; prefdb's
+        // generalised EM reaches the same fixed point by another path, so it stops at
+        // another point within the tolerance (measured: 4.7e-7 on posteriors, abilities and
+        // difficulties). MACEx is crowd-kit's MACE with workers and labels in value order
+        // (measured: 5e-13, the fixture's rounding).
+        for (key, function, tol, sum_tol) in [
+            ("MV", "majority_vote", 1e-9, 1e-7),
+            ("Wawa", "wawa", 1e-9, 1e-7),
+            ("ZBS", "zero_based_skill", 1e-9, 1e-7),
+            ("DS", "dawid_skene", 1e-9, 1e-7),
+            ("OneCoin", "one_coin", 1e-9, 1e-7),
+            ("GLADx", "glad", 2e-6, 1e-4),
+            ("MACEx", "mace", 1e-9, 1e-7),
         ] {
             let call =
                 format!("SELECT {function}(task, worker, label) FROM {from}").replace('\'', "''");
@@ -1015,8 +1024,12 @@ async fn consensus_methods_match_crowd_kit() {
             .unwrap();
             let mut expect = |k: String, got: f64| {
                 if let Some(&want) = reference.get(&k) {
+                    let w = worst.entry(key).or_insert(0.0f64);
+                    *w = w.max((got - want).abs());
+                    // Counts and 0/1 label indicators are exact.
+                    let tol = if k.contains("|label") { 1e-9 } else { tol };
                     assert!(
-                        (got - want).abs() < 1e-9,
+                        (got - want).abs() < tol,
                         "{k}: prefdb {got}, crowd-kit {want}"
                     );
                     checked += 1;
@@ -1064,7 +1077,17 @@ async fn consensus_methods_match_crowd_kit() {
                 // Sums over thousands of tasks: rounding in the last bits of each.
                 let k = format!("{case}|{key}|posterior_sum|{label}");
                 if let Some(&want) = reference.get(&k) {
-                    assert!((s - want).abs() < 1e-7, "{k}: prefdb {s}, crowd-kit {want}");
+                    assert!((s - want).abs() < sum_tol, "{k}: prefdb {s}, crowd-kit {want}");
+                }
+            }
+            if key == "GLADx" {
+                for (task, beta) in pairs(
+                    &ctx,
+                    "SELECT CAST(task AS VARCHAR), difficulty FROM tasks_out",
+                )
+                .await
+                {
+                    expect(format!("{case}|GLADx|beta|{task}"), beta);
                 }
             }
             if key != "DS" {
@@ -1104,7 +1127,7 @@ async fn consensus_methods_match_crowd_kit() {
             ctx.sql("DROP TABLE workers_out").await.unwrap();
         }
     }
-    eprintln!("{checked} values compared with crowd-kit");
+    eprintln!("{checked} values compared with crowd-kit; largest differences: {worst:?}");
     assert!(checked > 10_000, "only {checked} values compared");
 }
 

@@ -51,7 +51,7 @@ Keys (`|`-separated; task/worker/label spelled as in the data):
                                           (no loss, no q0); label ties: sorted-first
   {case}|MACEx|...                        label, label_count, posterior, posterior_sum, skill,
                                           spam, log_marginal_likelihood as for MACE; label ties:
-                                          first-appearance-first, as MACE
+                                          sorted-first (value order; MACE: first-appearance-first)
   {case}|MACEx|theta|{worker}|{label}     thetas_ of that worker and label (no reordering bug)
 For llmfao the per-task keys (label, posterior, beta) are written only for tasks with
 id % 20 == 0; the *_count / *_sum keys cover every task.
@@ -90,12 +90,26 @@ Corrected variants (prefdb's models; check them to ~1e-6):
          m10; llmfao: 8 tasks by worker 15, none in the id % 20 subset) give the two labels NOT
          given bit-equal posteriors; the sorted-first one wins. No other top-2 gap < 1e-4.
   MACEx  crowd-kit's MACE (vb, 50 iterations, same priors, RandomState(0) init, 10 identical
-         restarts, same LML) with one fix, class MACEx: the E-step's strategy counts, which
-         groupby/unstack lays out as sorted workers x sorted labels, are reindexed to
-         first-appearance workers x labels (the order of the E-step's codes) before the VB
-         M-step, so thetas_ row i / column j = i-th worker / j-th label in first appearance.
+         restarts, same LML) with one fix, class MACEx: ONE order throughout, VALUE order.
+         MACEx.fit is crowd-kit's fit (its _initialize, _e_step, _variational_m_step, restart
+         loop, final E-step, decode) with workers, labels and tasks factorised with sort=True
+         (sorted values: integer ids numerically, strings by code point) instead of in first
+         appearance. So the init draws belong to sorted workers/labels (U = RandomState(0)
+         random_sample, each array from a fresh RandomState(0), crowd-kit's draw order:
+         spamming_ row i = 1 + 1.5 U[2i, 2i+1] and thetas_[i, j] = 1 + 1.5 U[i K + j] for the
+         i-th sorted worker and j-th sorted label, then row-normalised), the E-step's codes are
+         sorted codes, and the strategy counts, which groupby/unstack lays out as sorted workers
+         x sorted labels, already match them (asserted in MACEx._e_step); thetas_ row i /
+         column j = i-th sorted worker / j-th sorted label, spamming_ rows sorted workers,
+         probas_ sorted tasks x sorted labels, so label ties go to the first label in sorted
+         order. (crowd-kit reads its strategy matrix in first-appearance order but writes it in
+         sorted order; prefdb's mace uses value order throughout, as here.)
          Asserted equal to an independent numpy version (mace_numpy = the notes' appendix A
-         mace() without the sorted-rank remap) to 1e-12 (LML: 1e-12 relative); measured 1e-15.
+         mace() with sorted codes and no sorted-rank remap) to 1e-12 (LML: 1e-12 relative);
+         measured <= 2.1e-15. Asserted equal to crowd-kit's own MACE when first-appearance order
+         = sorted order (macex_vs_mace: each generated case with its rows stably sorted by
+         (worker, label); probas_, labels_, spamming_, thetas_, LML): max |difference| 0 (bit
+         equal; llmfao, checked once, too).
 
 Defaults used (crowd-kit 1.4.2): ZBS n_iter=100, lr_init=1.0, lr_steps_to_reduce=20,
 lr_reduce_factor=0.5, eps=1e-5 (only in the initial skill 1/K + eps; no early stop).
@@ -121,6 +135,7 @@ Short model (K labels, n_t = labels on task t):
   MACE  P(y | z) = spam_w theta_w[y] + know_w [y == z], uniform z; variational Bayes.
 Ties in labels_: MV, Wawa, ZBS, DS, OneCoin, GLAD take the first maximum in SORTED label
 order (pandas 2 groupby/unstack sort); MACE takes the first in FIRST-APPEARANCE order.
+GLADx and MACEx take the first in SORTED label order.
 
 pip: python3 -m venv ~/.cache/prefdb/crowd-venv &&
      ~/.cache/prefdb/crowd-venv/bin/pip install crowd-kit==1.4.2 pandas==2.3.3 scikit-learn==1.6.1
@@ -144,6 +159,7 @@ from fixture import write_or_check  # noqa: E402
 
 from crowdkit.aggregation import (  # noqa: E402
     GLAD, MACE, DawidSkene, MajorityVote, OneCoinDawidSkene, Wawa, ZeroBasedSkill)
+from crowdkit.aggregation.classification.mace import decode_distribution  # noqa: E402
 from scipy.linalg import cho_factor, cho_solve  # noqa: E402
 from scipy.optimize import minimize  # noqa: E402
 from scipy.special import digamma, expit  # noqa: E402
@@ -324,21 +340,50 @@ def glad_exact(data: pd.DataFrame, alpha0=1.0, beta0=1.0):
 
 
 class MACEx(MACE):
-    """crowd-kit's MACE with its theta ordering bug fixed, and nothing else changed: the
-    strategy counts (sorted workers x sorted labels after groupby/unstack) are put in the
-    first-appearance order that the E-step's codes use, before variational_normalize."""
+    """crowd-kit's MACE with its theta ordering bug fixed by using ONE order throughout: fit()
+    is crowd-kit's MACE.fit (same _initialize, _e_step, M-step, restart loop, final E-step)
+    except that workers, labels and tasks are factorised in VALUE order (sort=True). The init
+    draws then belong to sorted workers / labels, the E-step's codes are sorted codes, and the
+    strategy counts (groupby/unstack: sorted workers x sorted labels) already match them."""
+
+    def fit(self, data: pd.DataFrame) -> "MACEx":
+        workers, worker_names = pd.factorize(data["worker"], sort=True)
+        labels, label_names = pd.factorize(data["label"], sort=True)
+        tasks, task_names = pd.factorize(data["task"], sort=True)
+        self.smoothing_ = 0.01 / len(label_names)
+        annotation = data.copy(deep=True)
+        args = (annotation, task_names, worker_names, label_names, tasks, workers, labels)
+        m_step = self._variational_m_step if self.method == "vb" else self._m_step
+        best = -np.inf
+        for _ in range(self.n_restarts):
+            self._initialize(len(worker_names), len(label_names))
+            lml, _, strategy, knowing = self._e_step(*args)
+            for _ in range(self.n_iter):
+                m_step(knowing, strategy)
+                lml, _, strategy, knowing = self._e_step(*args)
+            if lml > best:
+                best, best_thetas, best_spamming = lml, self.thetas_.copy(), self.spamming_.copy()
+        self.thetas_, self.spamming_ = best_thetas, best_spamming
+        _, gold, _, _ = self._e_step(*args)
+        self.probas_ = decode_distribution(gold)
+        self.labels_ = self.probas_.idxmax(axis="columns")  # ties: first label in sorted order
+        self.labels_.index.name = "task"
+        return self
 
     def _e_step(self, annotation, task_names, worker_names, label_names, tasks, workers, labels):
         lml, gold, counts, knowing = super()._e_step(
             annotation, task_names, worker_names, label_names, tasks, workers, labels)
-        return lml, gold, counts.reindex(index=worker_names, columns=label_names, fill_value=0.0), knowing
+        assert counts.index.equals(worker_names) and counts.columns.equals(label_names), \
+            "strategy counts not in the codes' (sorted) order"
+        return lml, gold, counts, knowing
 
 
 def mace_numpy(df: pd.DataFrame):
-    """Independent check of MACEx: the notes' appendix A mace() without the sorted-rank remap."""
-    w = pd.factorize(df.worker)[0]
-    y = pd.factorize(df.label)[0]
-    t = pd.factorize(df.task)[0]
+    """Independent check of MACEx: the notes' appendix A mace() with workers, labels and tasks
+    coded in sorted order (init draws, E-step codes and strategy counts alike) and no remap."""
+    w = pd.factorize(df.worker, sort=True)[0]
+    y = pd.factorize(df.label, sort=True)[0]
+    t = pd.factorize(df.task, sort=True)[0]
     n, k, n_t, n_r = w.max() + 1, y.max() + 1, t.max() + 1, len(df)
     u = np.random.RandomState(0).random_sample(max(2 * n, n * k))
     spam = u[:2 * n].reshape(n, 2) * 1.5 + 1
@@ -364,7 +409,7 @@ def mace_numpy(df: pd.DataFrame):
         sc = np.zeros((n, k))
         k0 = np.zeros(n)
         k1 = np.zeros(n)
-        np.add.at(sc, (w, y), sm)  # first-appearance rows and columns (the fix)
+        np.add.at(sc, (w, y), sm)  # sorted rows and columns, as the codes (the fix)
         np.add.at(k0, w, sm)
         np.add.at(k1, w, know)
         return lml, gm, sc, np.stack([k0, k1], axis=1)
@@ -489,6 +534,9 @@ def facts(case: str, data: pd.DataFrame) -> dict:
                   f"{(m2.alphas_ - m.alphas_).abs().max():.1e}, beta {(m2.betas_ - m.betas_).abs().max():.1e}")
 
     name = "MACEx"
+    workers, worker_names = pd.factorize(data["worker"], sort=True)
+    labels, label_names = pd.factorize(data["label"], sort=True)
+    tasks, task_names = pd.factorize(data["task"], sort=True)
     m = MACEx().fit(data)
     labels_and_probas(m, m.probas_)
     assert list(m.probas_.columns) == list(label_names) and list(m.probas_.index) == list(task_names)
@@ -503,7 +551,31 @@ def facts(case: str, data: pd.DataFrame) -> dict:
     for a, b in ((m.probas_.values, probas), (m.spamming_, spam), (m.thetas_, theta)):
         assert np.abs(a - b).max() < 1e-12, f"{case}: MACEx differs from mace_numpy"
     assert abs(lml - lml_np) < 1e-12 * max(1.0, abs(lml)), f"{case}: MACEx LML differs from mace_numpy"
+    if case != "llmfao":
+        print(f"{case}: MACEx vs crowd-kit MACE with rows sorted by (worker, label): max |diff| "
+              f"{macex_vs_mace(data):.1e}")
     return out
+
+
+def macex_vs_mace(data: pd.DataFrame) -> float:
+    """MACEx = crowd-kit's MACE whenever first-appearance order = sorted order: on `data` with
+    its rows sorted (stably) by (worker, label), so that workers and labels first appear in
+    sorted order, both must give the same probas_, labels_, spamming_, thetas_ and LML.
+    Returns the max |difference| (asserted < 1e-12; measured 0)."""
+    d = data.sort_values(["worker", "label"], kind="stable").reset_index(drop=True)
+    for col in ("worker", "label"):
+        assert list(pd.unique(d[col])) == sorted(pd.unique(d[col])), f"{col}: orders differ"
+    a, b = MACE().fit(d), MACEx().fit(d)
+    assert (a.labels_.sort_index() == b.labels_.sort_index()).all(), "MACEx labels_ differ from MACE"
+    codes = [pd.factorize(d[c], sort=True) for c in ("task", "worker", "label")]
+    (t, tn), (w, wn), (y, yn) = codes
+    lml_a = a._e_step(d.copy(deep=True), tn, wn, yn, t, w, y)[0]
+    lml_b = b._e_step(d.copy(deep=True), tn, wn, yn, t, w, y)[0]
+    diff = max(np.abs(a.probas_.loc[b.probas_.index, b.probas_.columns].values - b.probas_.values).max(),
+               np.abs(a.spamming_ - b.spamming_).max(), np.abs(a.thetas_ - b.thetas_).max(),
+               abs(lml_a - lml_b) / max(1.0, abs(lml_a)))
+    assert diff < 1e-12, f"MACEx differs from crowd-kit's MACE when the orders coincide: {diff}"
+    return diff
 
 
 def main():
