@@ -1,6 +1,7 @@
 //! `prefdb demo`: the embedded default. Generates an arena in a temporary directory, runs the
 //! README's leaderboard queries on it and prints each leaderboard beside the true ratings the
-//! votes were drawn from.
+//! votes were drawn from, with sandwich and bootstrap intervals and rank ranges, and ends by
+//! writing the arena report.
 
 use datafusion::common::{DataFusionError, Result};
 use datafusion::prelude::SessionContext;
@@ -9,15 +10,19 @@ use std::time::Instant;
 
 pub const OVERALL: &str = "\
 SELECT l.rank, l.item AS model, round(l.rating, 1) AS rating,
+       round(l.ci_lower, 1) AS ci_lower, round(l.ci_upper, 1) AS ci_upper,
+       l.rank_lower || '-' || l.rank_upper AS rank_range,
        round(t.true_rating, 1) AS true_rating, l.battles
-FROM leaderboard('SELECT bt_rank(model_a, model_b, winner) FROM votes') AS l
+FROM leaderboard('SELECT bt_rank(model_a, model_b, winner, ''se=sandwich'') FROM votes') AS l
 JOIN truth AS t ON t.model = l.item
 ORDER BY l.rank";
 
 pub const PER_CATEGORY: &str = "\
 SELECT l.category, l.rank, l.item AS model, round(l.rating, 1) AS rating,
+       round(l.ci_lower, 1) AS ci_lower, round(l.ci_upper, 1) AS ci_upper,
+       l.rank_lower || '-' || l.rank_upper AS rank_range,
        round(t.true_rating, 1) AS true_rating
-FROM leaderboard('SELECT category, bt_rank(model_a, model_b, winner) FROM votes GROUP BY category') AS l
+FROM leaderboard('SELECT category, bt_rank(model_a, model_b, winner, ''bootstrap=200, seed=1'') FROM votes GROUP BY category') AS l
 JOIN truth_by_category AS t ON t.category = l.category AND t.model = l.item
 WHERE l.rank <= 3
 ORDER BY l.category, l.rank";
@@ -88,6 +93,17 @@ pub async fn run(spec: ArenaSpec) -> Result<()> {
     show(&ctx, "Head to head (win_matrix)", WIN_MATRIX).await?;
     println!(
         "\nTry your own: prefdb sql \"SELECT * FROM leaderboard('SELECT bt_rank(model_a, model_b, winner) FROM votes')\" --table votes=votes.parquet"
+    );
+    // The arena report, outside the temporary directory so that it outlives the demo.
+    let report_path = std::env::temp_dir().join("prefdb-demo-report.html");
+    let mut report = crate::report::Report::new(&ctx, "votes", crate::report::Columns::default());
+    report.arena().await.map_err(DataFusionError::Execution)?;
+    std::fs::write(&report_path, report.html(crate::report::Kind::Arena)).map_err(|e| {
+        DataFusionError::Execution(format!("cannot write '{}': {e}", report_path.display()))
+    })?;
+    println!(
+        "\nThe arena report (leaderboard with intervals, win rates, rating over time, ranks per category): {}",
+        report_path.display()
     );
     Ok(())
 }

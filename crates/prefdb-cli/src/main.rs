@@ -2,6 +2,7 @@
 
 mod demo;
 mod output;
+mod report;
 mod shell;
 
 use clap::{Args, Parser, Subcommand};
@@ -96,6 +97,54 @@ enum Command {
     Gen {
         #[command(subcommand)]
         what: GenCommand,
+    },
+    /// Write a self-contained HTML report of figures (arena, agreement or calibration), each
+    /// with the SQL that produced it.
+    Report {
+        /// What the table holds.
+        #[arg(value_enum)]
+        kind: report::Kind,
+        #[command(flatten)]
+        tables: TableArgs,
+        /// The table to report on [default: the first --table].
+        #[arg(long, value_name = "NAME")]
+        from: Option<String>,
+        /// Output HTML file.
+        #[arg(long)]
+        out: PathBuf,
+        /// arena: the first model's column.
+        #[arg(long, default_value = "model_a", value_name = "COLUMN")]
+        model_a: String,
+        /// arena: the second model's column.
+        #[arg(long, default_value = "model_b", value_name = "COLUMN")]
+        model_b: String,
+        /// arena: the outcome column ('model_a', 'model_b', 'tie', ... or item_a's score).
+        #[arg(long, default_value = "winner", value_name = "COLUMN")]
+        winner: String,
+        /// arena: ranks per category (skipped when the table has no such column).
+        #[arg(long, default_value = "category", value_name = "COLUMN")]
+        category: String,
+        /// arena: rating over time (skipped when the table has no such column).
+        #[arg(long, default_value = "ts", value_name = "COLUMN")]
+        time: String,
+        /// agreement: the rated item's column.
+        #[arg(long, default_value = "item", value_name = "COLUMN")]
+        item: String,
+        /// agreement: the rater's column.
+        #[arg(long, default_value = "rater", value_name = "COLUMN")]
+        rater: String,
+        /// agreement: the label's column.
+        #[arg(long, default_value = "value", value_name = "COLUMN")]
+        value: String,
+        /// agreement: one coefficient per value of this column (skipped when absent).
+        #[arg(long, default_value = "aspect", value_name = "COLUMN")]
+        aspect: String,
+        /// calibration: the predicted probability's column.
+        #[arg(long, default_value = "score", value_name = "COLUMN")]
+        score: String,
+        /// calibration: the 0/1 outcome's column.
+        #[arg(long, default_value = "label", value_name = "COLUMN")]
+        label: String,
     },
     /// Generate an arena, rank it and print the leaderboards beside the true ratings.
     Demo {
@@ -317,6 +366,55 @@ async fn run(cli: Cli) -> Result<(), String> {
                 "wrote {votes} votes among {models} models to {}",
                 out.display()
             );
+            Ok(())
+        }
+        Command::Report {
+            kind,
+            tables,
+            from,
+            out,
+            model_a,
+            model_b,
+            winner,
+            category,
+            time,
+            item,
+            rater,
+            value,
+            aspect,
+            score,
+            label,
+        } => {
+            let table = match (&from, tables.tables.first()) {
+                (Some(name), _) => name.clone(),
+                (None, Some(spec)) => spec.name.clone(),
+                (None, None) => {
+                    return Err("report needs a table: --table NAME=PATH (and --from NAME to choose among several)".into())
+                }
+            };
+            let ctx = session(&tables).await?;
+            let columns = report::Columns {
+                model_a,
+                model_b,
+                winner,
+                category,
+                time,
+                item,
+                rater,
+                value,
+                aspect,
+                score,
+                label,
+            };
+            let mut r = report::Report::new(&ctx, &table, columns);
+            match kind {
+                report::Kind::Arena => r.arena().await?,
+                report::Kind::Agreement => r.agreement().await?,
+                report::Kind::Calibration => r.calibration().await?,
+            }
+            std::fs::write(&out, r.html(kind))
+                .map_err(|e| format!("cannot write '{}': {e}", out.display()))?;
+            println!("{}", out.display());
             Ok(())
         }
         Command::Demo {

@@ -1,4 +1,4 @@
-//! Running a statement and writing its result as a table, CSV, JSON or Parquet.
+//! Running a statement and writing its result as a table, CSV, JSON, Parquet or an SVG figure.
 
 use arrow::array::RecordBatch;
 use clap::ValueEnum;
@@ -15,6 +15,8 @@ pub enum Format {
     Csv,
     Json,
     Parquet,
+    /// A figure: a forest plot, a win-rate heatmap or a reliability diagram, by the columns.
+    Svg,
 }
 
 /// Plan and run one statement, as every front end does (`prefdb::session::run_query`).
@@ -87,6 +89,10 @@ fn write_text(batches: &[RecordBatch], format: Format, out: &mut dyn Write) -> R
             let refs: Vec<&RecordBatch> = batches.iter().collect();
             w.write_batches(&refs).map_err(|e| e.to_string())?;
             w.finish().map_err(|e| e.to_string())
+        }
+        Format::Svg => {
+            let svg = prefdb::plot::plot(batches, None)?;
+            writeln!(out, "{svg}").map_err(|e| e.to_string())
         }
         Format::Parquet => unreachable!("handled by write"),
     }

@@ -10,6 +10,8 @@ const HELP: &str = "Statements end with ';' and may span lines.
   \\dt         list tables
   \\d NAME     describe a table
   \\df         list prefdb functions
+  \\plot FILE  draw the last result as an SVG figure in FILE (a leaderboard's forest plot,
+              win_matrix's heatmap, reliability_bins' diagram)
   \\q          quit (or Ctrl-D)";
 
 fn history_path() -> Option<PathBuf> {
@@ -25,6 +27,8 @@ pub async fn run(ctx: SessionContext) -> Result<(), String> {
     }
     println!("prefdb shell. \\? for help, \\q to quit.");
     let mut statement = String::new();
+    // The last statement's result, for \plot.
+    let mut last: Option<Vec<arrow::array::RecordBatch>> = None;
     loop {
         let prompt = if statement.is_empty() {
             "prefdb> "
@@ -46,6 +50,10 @@ pub async fn run(ctx: SessionContext) -> Result<(), String> {
             if trimmed == "\\q" {
                 break;
             }
+            if let Some(file) = trimmed.strip_prefix("\\plot") {
+                plot(last.as_deref(), file.trim());
+                continue;
+            }
             if let Some(sql) = meta_command(trimmed) {
                 execute(&ctx, &sql).await;
             } else {
@@ -61,7 +69,7 @@ pub async fn run(ctx: SessionContext) -> Result<(), String> {
         if trimmed.ends_with(';') {
             let sql = std::mem::take(&mut statement);
             let _ = editor.add_history_entry(sql.trim());
-            execute(&ctx, &sql).await;
+            last = execute(&ctx, &sql).await;
         }
     }
     if let Some(h) = &history {
@@ -99,7 +107,8 @@ fn meta_command(cmd: &str) -> Option<String> {
     }
 }
 
-async fn execute(ctx: &SessionContext, sql: &str) {
+/// Run a statement and print its result, which is returned for `\plot`.
+async fn execute(ctx: &SessionContext, sql: &str) -> Option<Vec<arrow::array::RecordBatch>> {
     let started = std::time::Instant::now();
     match output::run_query(ctx, sql).await {
         Ok(batches) => {
@@ -108,7 +117,27 @@ async fn execute(ctx: &SessionContext, sql: &str) {
                 eprintln!("error: {e}");
             }
             println!("{rows} row(s) in {:.3}s", started.elapsed().as_secs_f64());
+            Some(batches)
         }
-        Err(e) => eprintln!("error: {}", crate::message(e)),
+        Err(e) => {
+            eprintln!("error: {}", crate::message(e));
+            None
+        }
+    }
+}
+
+/// `\plot FILE`: the last result as an SVG figure.
+fn plot(last: Option<&[arrow::array::RecordBatch]>, file: &str) {
+    if file.is_empty() {
+        eprintln!("error: \\plot needs a file name, as in \\plot leaderboard.svg");
+        return;
+    }
+    let Some(batches) = last else {
+        eprintln!("error: no result to draw yet: run a query first, then \\plot {file}");
+        return;
+    };
+    match output::write(batches, Format::Svg, Some(std::path::Path::new(file))) {
+        Ok(()) => println!("wrote {file}"),
+        Err(e) => eprintln!("error: {e}"),
     }
 }

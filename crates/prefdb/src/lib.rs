@@ -10,6 +10,7 @@ pub mod config;
 pub mod errors;
 pub mod limits;
 pub mod parquet_nan;
+pub mod plot;
 pub mod server;
 pub mod session;
 pub mod stores;
