@@ -5,9 +5,12 @@ use clap::ValueEnum;
 use datafusion::common::Result;
 use datafusion::prelude::SessionContext;
 use indicatif::{ProgressBar, ProgressStyle};
+use datafusion::physical_plan::{ExecutionPlan, StatisticsArgs, StatisticsContext};
 use std::fs::File;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -19,9 +22,102 @@ pub enum Format {
     Svg,
 }
 
-/// Plan and run one statement, as every front end does (`prefdb::session::run_query`).
+/// Plan and run one statement, as every front end does (`prefdb::session::plan_query`). On
+/// a terminal, a statement still running after a second shows the rows its scans have read,
+/// against their total where the files' statistics give one.
 pub async fn run_query(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
-    prefdb::session::run_query(ctx, sql).await
+    let frame = prefdb::session::plan_query(ctx, sql).await?;
+    if !std::io::stderr().is_terminal() {
+        return frame.collect().await;
+    }
+    let task = Arc::new(frame.task_ctx());
+    let plan = frame.create_physical_plan().await?;
+    let run = datafusion::physical_plan::collect(Arc::clone(&plan), task);
+    tokio::pin!(run);
+    let started = Instant::now();
+    let after = progress_delay();
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    let mut bar: Option<ProgressBar> = None;
+    loop {
+        tokio::select! {
+            // The tick first: a statement that ends between two ticks is not kept waiting,
+            // and with no delay the bar is drawn at least once.
+            biased;
+            _ = tick.tick() => {
+                if started.elapsed() < after {
+                    continue;
+                }
+                let (read, total) = scanned(plan.as_ref());
+                let bar = bar.get_or_insert_with(|| scan_bar(total));
+                bar.set_position(read);
+                bar.tick();
+            }
+            result = &mut run => {
+                if let Some(bar) = bar {
+                    bar.finish_and_clear();
+                }
+                return result;
+            }
+        }
+    }
+}
+
+/// How long a statement runs before its progress shows: a second, or
+/// `PREFDB_PROGRESS_AFTER_MS` milliseconds (the tests use 0).
+fn progress_delay() -> Duration {
+    std::env::var("PREFDB_PROGRESS_AFTER_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(Duration::from_secs(1), Duration::from_millis)
+}
+
+/// Rows the plan's scans (its leaves) have produced so far, and their total when every leaf
+/// knows its row count.
+fn scanned(plan: &dyn ExecutionPlan) -> (u64, Option<u64>) {
+    let children = plan.children();
+    if children.is_empty() {
+        let read = plan
+            .metrics()
+            .and_then(|m| m.output_rows())
+            .unwrap_or(0) as u64;
+        let total = StatisticsContext::new()
+            .compute(plan, &StatisticsArgs::new())
+            .ok()
+            .and_then(|s| s.num_rows.get_value().copied())
+            .map(|n| n as u64);
+        return (read, total);
+    }
+    let mut read = 0;
+    let mut total = Some(0u64);
+    for child in children {
+        let (r, t) = scanned(child.as_ref());
+        read += r;
+        total = total.zip(t).map(|(a, b)| a + b);
+    }
+    (read, total)
+}
+
+/// A bar over `total` rows, or a counter when the total is unknown; drawn on standard error,
+/// which is a terminal here.
+fn scan_bar(total: Option<u64>) -> ProgressBar {
+    match total {
+        Some(total) if total > 0 => {
+            let bar = ProgressBar::new(total);
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {wide_bar} {human_pos}/{human_len} rows scanned ({elapsed})")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar
+        }
+        _ => {
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {human_pos} rows scanned ({elapsed})")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            bar
+        }
+    }
 }
 
 pub fn write(batches: &[RecordBatch], format: Format, path: Option<&Path>) -> Result<(), String> {

@@ -272,3 +272,45 @@ fn agreement_and_calibration_reports() {
     assert_eq!(count(&html, r#"class="bin""#), 15);
     assert_eq!(count(&html, r#"class="series""#), 2, "one line per label");
 }
+
+/// Progress shows on a terminal only: `script` gives the command one.
+#[test]
+fn long_queries_show_rows_scanned_on_a_terminal_only() {
+    if std::process::Command::new("script").arg("--version").output().is_err() {
+        panic!("this test needs util-linux's script(1)");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let votes = arena(dir.path());
+    let prefdb = assert_cmd::cargo::cargo_bin("prefdb");
+    let query = "SELECT count(DISTINCT model_a) + count(*) AS n FROM votes";
+    let typescript = dir.path().join("typescript");
+    let status = std::process::Command::new("script")
+        .args(["-q", "-e", "-c"])
+        .arg(format!(
+            "{} sql '{query}' --table votes={votes}",
+            prefdb.display()
+        ))
+        .arg(&typescript)
+        .env("PREFDB_PROGRESS_AFTER_MS", "0")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let seen = String::from_utf8_lossy(&std::fs::read(&typescript).unwrap()).into_owned();
+    assert!(seen.contains("rows scanned"), "{seen}");
+    assert!(seen.contains("20006"), "{seen}");
+    // Not a terminal: nothing on stderr.
+    let out = prefdb_cmd()
+        .args(["sql", query, "--table"])
+        .arg(format!("votes={votes}"))
+        .env("PREFDB_PROGRESS_AFTER_MS", "0")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn prefdb_cmd() -> Command {
+    prefdb()
+}
