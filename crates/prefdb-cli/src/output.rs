@@ -3,9 +3,9 @@
 use arrow::array::RecordBatch;
 use clap::ValueEnum;
 use datafusion::common::Result;
+use datafusion::physical_plan::{ExecutionPlan, StatisticsArgs, StatisticsContext};
 use datafusion::prelude::SessionContext;
 use indicatif::{ProgressBar, ProgressStyle};
-use datafusion::physical_plan::{ExecutionPlan, StatisticsArgs, StatisticsContext};
 use std::fs::File;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -76,10 +76,7 @@ fn progress_delay() -> Duration {
 fn scanned(plan: &dyn ExecutionPlan) -> (u64, Option<u64>) {
     let children = plan.children();
     if children.is_empty() {
-        let read = plan
-            .metrics()
-            .and_then(|m| m.output_rows())
-            .unwrap_or(0) as u64;
+        let read = plan.metrics().and_then(|m| m.output_rows()).unwrap_or(0) as u64;
         let total = StatisticsContext::new()
             .compute(plan, &StatisticsArgs::new())
             .ok()
@@ -104,8 +101,10 @@ fn scan_bar(total: Option<u64>) -> ProgressBar {
         Some(total) if total > 0 => {
             let bar = ProgressBar::new(total);
             bar.set_style(
-                ProgressStyle::with_template("{spinner} {wide_bar} {human_pos}/{human_len} rows scanned ({elapsed})")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                ProgressStyle::with_template(
+                    "{spinner} {wide_bar} {human_pos}/{human_len} rows scanned ({elapsed})",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
             bar
         }

@@ -395,7 +395,15 @@ impl<'a> Report<'a> {
                 })
             })
             .collect();
-        let from = ends.first().cloned().flatten().unwrap_or_default();
+        // The first day, without the time of day.
+        let from: String = ends
+            .first()
+            .cloned()
+            .flatten()
+            .unwrap_or_default()
+            .chars()
+            .take(10)
+            .collect();
         self.figure(
             "Rating over time",
             plot::lines(

@@ -276,7 +276,11 @@ fn agreement_and_calibration_reports() {
 /// Progress shows on a terminal only: `script` gives the command one.
 #[test]
 fn long_queries_show_rows_scanned_on_a_terminal_only() {
-    if std::process::Command::new("script").arg("--version").output().is_err() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         panic!("this test needs util-linux's script(1)");
     }
     let dir = tempfile::tempdir().unwrap();
@@ -308,7 +312,11 @@ fn long_queries_show_rows_scanned_on_a_terminal_only() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn prefdb_cmd() -> Command {

@@ -330,7 +330,9 @@ impl Svg {
         );
     }
 
-    fn finish(self, title: &str, description: &str) -> String {
+    fn finish(mut self, title: &str, description: &str) -> String {
+        // Room for the title, drawn bold at FONT + 3 from x = 12.
+        self.width = self.width.max(24.0 + text_width(title, FONT + 3.0) * 1.08);
         let id = title
             .chars()
             .filter(|c| c.is_ascii_alphanumeric())
