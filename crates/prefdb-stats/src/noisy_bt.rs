@@ -367,63 +367,58 @@ fn max_abs(v: &[f64]) -> f64 {
 }
 
 /// Fit the model from crowd-kit's start: L-BFGS to a loose tolerance, then Newton steps,
-/// which converge quadratically once the Hessian is positive definite; if they stop short of
-/// the tolerance (an indefinite Hessian, or too many items), L-BFGS on to the tolerance and
-/// Newton again.
+/// which converge quadratically once the Hessian is positive definite. If they stop short of
+/// the tolerance (the Hessian is indefinite that far out, or the items are too many), L-BFGS
+/// goes on to a tolerance ten times tighter and Newton is tried again, down to the
+/// tolerance itself.
 pub fn noisy_bt(c: &CrowdComparisons, o: &NoisyBtOptions) -> Result<NoisyBt, Interrupted> {
     let (l, w) = (c.items, c.workers);
     let total: f64 = c.wins_a.iter().chain(&c.wins_b).sum();
     let gtol = o.tol * total.max(1.0);
-    let run = |x: Vec<f64>, gtol: f64, max_iter: usize| {
-        lbfgs(
-            x,
-            |x, g| objective(c, o, x, g),
-            &Lbfgs {
-                gtol,
-                max_iter,
-                ..Lbfgs::default()
-            },
-        )
-    };
-    let loose = if o.polish {
+    let mut stage_tol = if o.polish {
         gtol.max(LOOSE_TOL * total.max(1.0))
     } else {
         gtol
     };
-    let first = run(start(l, w, o.seed), loose, o.max_iter)?;
-    let mut iterations = first.iterations;
-    let mut converged = first.converged && loose == gtol;
-    let mut x = first.x;
-    let mut loss = first.f;
-    let mut newton_steps = 0;
-    if o.polish {
-        let (f, steps, gradient) = polish(c, o, &mut x)?;
-        (loss, newton_steps) = (f, steps);
-        if gradient <= gtol {
-            converged = true;
-        } else if iterations < o.max_iter {
-            let second = run(x, gtol, o.max_iter - iterations)?;
-            iterations += second.iterations;
-            converged = second.converged;
-            x = second.x;
-            let (f, steps, _) = polish(c, o, &mut x)?;
-            (loss, newton_steps) = (f, newton_steps + steps);
+    let mut x = start(l, w, o.seed);
+    let (mut iterations, mut newton_steps) = (0, 0);
+    loop {
+        let fit = lbfgs(
+            x,
+            |x, g| objective(c, o, x, g),
+            &Lbfgs {
+                gtol: stage_tol,
+                max_iter: o.max_iter - iterations,
+                ..Lbfgs::default()
+            },
+        )?;
+        iterations += fit.iterations;
+        x = fit.x;
+        let (mut loss, mut gradient) = (fit.f, fit.gradient_max);
+        if o.polish {
+            let (f, steps, g) = polish(c, o, &mut x)?;
+            (loss, gradient) = (f, g);
+            newton_steps += steps;
         }
+        let converged = gradient <= gtol;
+        if converged || stage_tol <= gtol || iterations >= o.max_iter {
+            let sigmoid = |v: &f64| logistic_pair(*v).0;
+            return Ok(NoisyBt {
+                rating: x[1..=l].iter().map(|s| s - x[0]).collect(),
+                bias: x[1 + l..1 + l + w].iter().map(sigmoid).collect(),
+                skill: x[1 + l + w..].iter().map(sigmoid).collect(),
+                loss,
+                iterations,
+                newton_steps,
+                converged,
+            });
+        }
+        stage_tol = (stage_tol / 10.0).max(gtol);
     }
-    let sigmoid = |v: &f64| logistic_pair(*v).0;
-    Ok(NoisyBt {
-        rating: x[1..=l].iter().map(|s| s - x[0]).collect(),
-        bias: x[1 + l..1 + l + w].iter().map(sigmoid).collect(),
-        skill: x[1 + l + w..].iter().map(sigmoid).collect(),
-        loss,
-        iterations,
-        newton_steps,
-        converged,
-    })
 }
 
 /// The first L-BFGS run's tolerance per unit of weight when Newton steps follow.
-const LOOSE_TOL: f64 = 1e-4;
+const LOOSE_TOL: f64 = 1e-5;
 
 #[cfg(test)]
 mod tests {
