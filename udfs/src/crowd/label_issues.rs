@@ -408,6 +408,9 @@ impl Accumulator for LabelIssuesAccumulator {
                 return Err(row.corrupt("probs do not fit the rows"));
             }
             let k = probs.len() / n;
+            // A partition's rows arrive at once: room for exactly them.
+            self.labels.reserve_exact(n);
+            self.probs.reserve_exact(probs.len());
             let before = self.ids.len();
             let interned = self.ids.intern_array(&ids)?;
             for (r, &id) in interned.iter().enumerate() {
