@@ -30,12 +30,10 @@ Needs: pip install cleanlab==2.9.0 pyarrow
 """
 import multiprocessing
 import os
-import pickle
 import resource
 import statistics
 import sys
 import time
-import traceback
 
 import cleanlab
 import numpy as np
@@ -46,33 +44,7 @@ from cleanlab.filter import find_label_issues
 from cleanlab.rank import get_label_quality_scores
 
 
-def peak_rss_gib(who=resource.RUSAGE_SELF):
-    return resource.getrusage(who).ru_maxrss / 2**20
-
-
-def in_child(work):
-    """Run work() in a forked child and return its result, so that ru_maxrss is its own."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(read_end)
-        try:
-            payload = ("ok", work())
-        except BaseException:
-            payload = ("error", traceback.format_exc())
-        with os.fdopen(write_end, "wb") as pipe:
-            pickle.dump(payload, pipe)
-        os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as pipe:
-        data = pipe.read()
-    os.waitpid(pid, 0)
-    if not data:
-        sys.exit("the child process died without a result")
-    status, result = pickle.loads(data)
-    if status != "ok":
-        sys.exit(result)
-    return result
+from child import in_child, peak_rss_gib  # noqa: E402  (benches/python/child.py)
 
 
 def default_n_jobs():

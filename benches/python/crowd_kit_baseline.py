@@ -24,12 +24,9 @@ Usage: ~/.cache/prefdb/crowd-venv/bin/python benches/python/crowd_kit_baseline.p
 Needs: pip install crowd-kit==1.4.2 pandas==2.3.3 scikit-learn==1.6.1 pyarrow
 """
 import os
-import pickle
-import resource
 import statistics
 import sys
 import time
-import traceback
 
 import numpy as np
 import pandas as pd
@@ -38,33 +35,7 @@ from crowdkit.aggregation import GLAD, DawidSkene, MajorityVote
 SLOW = 60.0  # seconds: without an explicit RUNS, a slower first run is the only run
 
 
-def peak_rss_gib():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-
-
-def in_child(work):
-    """Run work() in a forked child and return its result, so that ru_maxrss is its own."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(read_end)
-        try:
-            payload = ("ok", work())
-        except BaseException:
-            payload = ("error", traceback.format_exc())
-        with os.fdopen(write_end, "wb") as pipe:
-            pickle.dump(payload, pipe)
-        os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as pipe:
-        data = pipe.read()
-    os.waitpid(pid, 0)
-    if not data:
-        sys.exit("the child process died without a result")
-    status, result = pickle.loads(data)
-    if status != "ok":
-        sys.exit(result)
-    return result
+from child import in_child, peak_rss_gib  # noqa: E402  (benches/python/child.py)
 
 
 def main():

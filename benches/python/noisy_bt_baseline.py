@@ -76,12 +76,9 @@ Needs: the venv of tests/oracle/noisy_bt.py (crowd-kit 1.4.2, numpy, scipy, pand
 """
 import importlib.metadata
 import os
-import pickle
-import resource
 import statistics
 import sys
 import time
-import traceback
 from pathlib import Path
 
 import numpy as np
@@ -105,33 +102,7 @@ LBFGSB = {"ftol": 0.0, "maxiter": 100000, "maxfun": 200000, "maxls": 50}
 MAX_NEWTON = 20  # Newton steps per round
 
 
-def peak_rss_gib():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-
-
-def in_child(work):
-    """Run work() in a forked child and return its result, so that ru_maxrss is its own."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(read_end)
-        try:
-            payload = ("ok", work())
-        except BaseException:
-            payload = ("error", traceback.format_exc())
-        with os.fdopen(write_end, "wb") as pipe:
-            pickle.dump(payload, pipe)
-        os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as pipe:
-        data = pipe.read()
-    os.waitpid(pid, 0)
-    if not data:
-        sys.exit("the child process died without a result")
-    status, result = pickle.loads(data)
-    if status != "ok":
-        sys.exit(result)
-    return result
+from child import in_child, peak_rss_gib  # noqa: E402  (benches/python/child.py)
 
 
 class Comparisons(oracle.Problem):

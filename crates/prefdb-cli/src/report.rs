@@ -2,9 +2,7 @@
 //! with the SQL that produced it. The figures are `prefdb::plot`'s SVG, inlined; the page
 //! loads nothing (no scripts, fonts, styles or images from anywhere).
 
-use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::compute::cast;
-use arrow::datatypes::{DataType, Float64Type};
+use arrow::array::RecordBatch;
 use clap::ValueEnum;
 use datafusion::prelude::SessionContext;
 use prefdb::plot::{self, escape, Bin, Cell, ForestRow, Series};
@@ -138,24 +136,12 @@ async fn run(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>, String
     df.collect().await.map_err(|e| prefdb::user_message(&e))
 }
 
-fn texts(batches: &[RecordBatch], i: usize) -> Vec<Option<String>> {
-    let mut out = Vec::new();
-    for b in batches {
-        let col = cast(b.column(i), &DataType::Utf8).expect("any column casts to text");
-        let col = col.as_string::<i32>();
-        out.extend((0..col.len()).map(|r| col.is_valid(r).then(|| col.value(r).to_string())));
-    }
-    out
+fn texts(batches: &[RecordBatch], i: usize) -> Result<Vec<Option<String>>, String> {
+    plot::column_texts(batches, i)
 }
 
 fn numbers(batches: &[RecordBatch], i: usize) -> Result<Vec<Option<f64>>, String> {
-    let mut out = Vec::new();
-    for b in batches {
-        let col = cast(b.column(i), &DataType::Float64).map_err(|e| e.to_string())?;
-        let col = col.as_primitive::<Float64Type>();
-        out.extend((0..col.len()).map(|r| col.is_valid(r).then(|| col.value(r))));
-    }
-    Ok(out)
+    plot::column_numbers(batches, i)
 }
 
 impl<'a> Report<'a> {
@@ -227,7 +213,7 @@ impl<'a> Report<'a> {
             literal(&call)
         );
         let board = run(self.ctx, &leaderboard_sql).await?;
-        let items = texts(&board, 1);
+        let items = texts(&board, 1)?;
         let rating = numbers(&board, 2)?;
         let (lower, upper) = (numbers(&board, 3)?, numbers(&board, 4)?);
         let (rank_lo, rank_hi) = (numbers(&board, 5)?, numbers(&board, 6)?);
@@ -275,7 +261,7 @@ impl<'a> Report<'a> {
             literal(&format!("SELECT win_matrix({a}, {b}, {w}) FROM {t}"))
         );
         let matrix = run(self.ctx, &matrix_sql).await?;
-        let (ra, rb, rate) = (texts(&matrix, 0), texts(&matrix, 1), numbers(&matrix, 2)?);
+        let (ra, rb, rate) = (texts(&matrix, 0)?, texts(&matrix, 1)?, numbers(&matrix, 2)?);
         let keep: std::collections::HashSet<&String> = shown.iter().collect();
         let cells: Vec<Cell> = (0..ra.len())
             .filter_map(|i| match (&ra[i], &rb[i], rate[i]) {
@@ -337,9 +323,9 @@ impl<'a> Report<'a> {
             "SELECT CAST(min({time}) AS TIMESTAMP), CAST(max({time}) AS TIMESTAMP) FROM {t}"
         );
         let span = run(self.ctx, &span_sql).await?;
-        let ends = texts(&span, 0)
+        let ends = texts(&span, 0)?
             .into_iter()
-            .chain(texts(&span, 1))
+            .chain(texts(&span, 1)?)
             .collect::<Vec<_>>();
         let days_sql = format!(
             "SELECT CAST(date_part('epoch', CAST(max({time}) AS TIMESTAMP) - CAST(min({time}) AS TIMESTAMP)) AS DOUBLE) / 86400 FROM {t}"
@@ -369,7 +355,7 @@ impl<'a> Report<'a> {
             top.iter().map(|m| literal(m)).collect::<Vec<_>>().join(", ")
         );
         let result = run(self.ctx, &sql).await?;
-        let (day, item) = (numbers(&result, 0)?, texts(&result, 1));
+        let (day, item) = (numbers(&result, 0)?, texts(&result, 1)?);
         let (rating, lo, hi) = (
             numbers(&result, 2)?,
             numbers(&result, 3)?,
@@ -436,7 +422,7 @@ impl<'a> Report<'a> {
             literal(&call)
         );
         let result = run(self.ctx, &sql).await?;
-        let (category, item, rank) = (texts(&result, 0), texts(&result, 1), numbers(&result, 2)?);
+        let (category, item, rank) = (texts(&result, 0)?, texts(&result, 1)?, numbers(&result, 2)?);
         let mut categories: Vec<String> = category.iter().flatten().cloned().collect();
         categories.dedup();
         categories.sort();
@@ -519,7 +505,7 @@ impl<'a> Report<'a> {
         );
         let result = run(self.ctx, &flat).await?;
         let (aspects, v, lo, hi) = (
-            texts(&result, 0),
+            texts(&result, 0)?,
             numbers(&result, 1)?,
             numbers(&result, 2)?,
             numbers(&result, 3)?,
@@ -559,7 +545,7 @@ impl<'a> Report<'a> {
             "SELECT x.{rater} AS rater_a, y.{rater} AS rater_b, count(*) AS shared FROM {t} x JOIN {t} y ON x.{item} = y.{item} AND CAST(x.{rater} AS VARCHAR) < CAST(y.{rater} AS VARCHAR) GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT 1"
         );
         let pair = run(self.ctx, &pair_sql).await?;
-        let (ra, rb) = (texts(&pair, 0), texts(&pair, 1));
+        let (ra, rb) = (texts(&pair, 0)?, texts(&pair, 1)?);
         if let (Some(Some(ra)), Some(Some(rb))) = (ra.first(), rb.first()) {
             let confusion_sql = format!(
                 "SELECT CAST(x.{value} AS VARCHAR) AS value_a, CAST(y.{value} AS VARCHAR) AS value_b, count(*) AS n FROM {t} x JOIN {t} y ON x.{item} = y.{item} WHERE CAST(x.{rater} AS VARCHAR) = {} AND CAST(y.{rater} AS VARCHAR) = {} GROUP BY 1, 2",
@@ -567,7 +553,7 @@ impl<'a> Report<'a> {
                 literal(rb)
             );
             let result = run(self.ctx, &confusion_sql).await?;
-            let (va, vb, n) = (texts(&result, 0), texts(&result, 1), numbers(&result, 2)?);
+            let (va, vb, n) = (texts(&result, 0)?, texts(&result, 1)?, numbers(&result, 2)?);
             let mut totals: HashMap<String, f64> = HashMap::new();
             for i in 0..va.len() {
                 if let (Some(a), Some(x)) = (&va[i], n[i]) {
@@ -667,7 +653,7 @@ impl<'a> Report<'a> {
             "SELECT CAST({label} AS VARCHAR) AS label, least(floor({score} * 20), 19) / 20 AS bin, count(*) AS n FROM {t} WHERE {score} IS NOT NULL AND {label} IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2"
         );
         let hist = run(self.ctx, &hist_sql).await?;
-        let (labels, bin, n) = (texts(&hist, 0), numbers(&hist, 1)?, numbers(&hist, 2)?);
+        let (labels, bin, n) = (texts(&hist, 0)?, numbers(&hist, 1)?, numbers(&hist, 2)?);
         let mut by_label: Vec<Series> = Vec::new();
         for i in 0..labels.len() {
             let (Some(l), Some(x), Some(y)) = (&labels[i], bin[i], n[i]) else {

@@ -109,32 +109,19 @@ impl<'a> Table<'a> {
         names.iter().all(|n| have.iter().any(|h| h == n))
     }
 
+    fn index(&self, name: &str) -> Result<usize, String> {
+        self.batches
+            .first()
+            .and_then(|b| b.schema().index_of(name).ok())
+            .ok_or_else(|| format!("no column {name}"))
+    }
+
     fn numbers(&self, name: &str) -> Result<Vec<Option<f64>>, String> {
-        let mut out = Vec::new();
-        for b in self.batches {
-            let Some(col) = b.column_by_name(name) else {
-                return Err(format!("no column {name}"));
-            };
-            let col = cast(col, &DataType::Float64)
-                .map_err(|e| format!("column {name} is not numeric: {e}"))?;
-            let col = col.as_primitive::<Float64Type>();
-            out.extend((0..col.len()).map(|i| col.is_valid(i).then(|| col.value(i))));
-        }
-        Ok(out)
+        column_numbers(self.batches, self.index(name)?)
     }
 
     fn texts(&self, name: &str) -> Result<Vec<Option<String>>, String> {
-        let mut out = Vec::new();
-        for b in self.batches {
-            let Some(col) = b.column_by_name(name) else {
-                return Err(format!("no column {name}"));
-            };
-            let col = cast(col, &DataType::Utf8)
-                .map_err(|e| format!("column {name} cannot be shown as text: {e}"))?;
-            let col = col.as_string::<i32>();
-            out.extend((0..col.len()).map(|i| col.is_valid(i).then(|| col.value(i).to_string())));
-        }
-        Ok(out)
+        column_texts(self.batches, self.index(name)?)
     }
 
     fn forest(&self) -> Result<Vec<ForestRow>, String> {
@@ -217,6 +204,32 @@ impl<'a> Table<'a> {
         }
         Ok(bins)
     }
+}
+
+/// Column `i` of every batch as numbers (NULL as `None`).
+pub fn column_numbers(batches: &[RecordBatch], i: usize) -> Result<Vec<Option<f64>>, String> {
+    let mut out = Vec::new();
+    for b in batches {
+        let name = b.schema().field(i).name().clone();
+        let col = cast(b.column(i), &DataType::Float64)
+            .map_err(|e| format!("column {name} is not numeric: {e}"))?;
+        let col = col.as_primitive::<Float64Type>();
+        out.extend((0..col.len()).map(|r| col.is_valid(r).then(|| col.value(r))));
+    }
+    Ok(out)
+}
+
+/// Column `i` of every batch as text (NULL as `None`).
+pub fn column_texts(batches: &[RecordBatch], i: usize) -> Result<Vec<Option<String>>, String> {
+    let mut out = Vec::new();
+    for b in batches {
+        let name = b.schema().field(i).name().clone();
+        let col = cast(b.column(i), &DataType::Utf8)
+            .map_err(|e| format!("column {name} cannot be shown as text: {e}"))?;
+        let col = col.as_string::<i32>();
+        out.extend((0..col.len()).map(|r| col.is_valid(r).then(|| col.value(r).to_string())));
+    }
+    Ok(out)
 }
 
 /// Text escaped for XML and HTML content and double-quoted attributes.
