@@ -112,39 +112,8 @@ enum Command {
         /// Output HTML file.
         #[arg(long)]
         out: PathBuf,
-        /// arena: the first model's column.
-        #[arg(long, default_value = "model_a", value_name = "COLUMN")]
-        model_a: String,
-        /// arena: the second model's column.
-        #[arg(long, default_value = "model_b", value_name = "COLUMN")]
-        model_b: String,
-        /// arena: the outcome column ('model_a', 'model_b', 'tie', ... or item_a's score).
-        #[arg(long, default_value = "winner", value_name = "COLUMN")]
-        winner: String,
-        /// arena: ranks per category (skipped when the table has no such column).
-        #[arg(long, default_value = "category", value_name = "COLUMN")]
-        category: String,
-        /// arena: rating over time (skipped when the table has no such column).
-        #[arg(long, default_value = "ts", value_name = "COLUMN")]
-        time: String,
-        /// agreement: the rated item's column.
-        #[arg(long, default_value = "item", value_name = "COLUMN")]
-        item: String,
-        /// agreement: the rater's column.
-        #[arg(long, default_value = "rater", value_name = "COLUMN")]
-        rater: String,
-        /// agreement: the label's column.
-        #[arg(long, default_value = "value", value_name = "COLUMN")]
-        value: String,
-        /// agreement: one coefficient per value of this column (skipped when absent).
-        #[arg(long, default_value = "aspect", value_name = "COLUMN")]
-        aspect: String,
-        /// calibration: the predicted probability's column.
-        #[arg(long, default_value = "score", value_name = "COLUMN")]
-        score: String,
-        /// calibration: the 0/1 outcome's column.
-        #[arg(long, default_value = "label", value_name = "COLUMN")]
-        label: String,
+        #[command(flatten)]
+        columns: report::Columns,
     },
     /// Generate an arena, rank it and print the leaderboards beside the true ratings.
     Demo {
@@ -373,17 +342,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             tables,
             from,
             out,
-            model_a,
-            model_b,
-            winner,
-            category,
-            time,
-            item,
-            rater,
-            value,
-            aspect,
-            score,
-            label,
+            columns,
         } => {
             let table = match (&from, tables.tables.first()) {
                 (Some(name), _) => name.clone(),
@@ -393,19 +352,6 @@ async fn run(cli: Cli) -> Result<(), String> {
                 }
             };
             let ctx = session(&tables).await?;
-            let columns = report::Columns {
-                model_a,
-                model_b,
-                winner,
-                category,
-                time,
-                item,
-                rater,
-                value,
-                aspect,
-                score,
-                label,
-            };
             let mut r = report::Report::new(&ctx, &table, columns);
             match kind {
                 report::Kind::Arena => r.arena().await?,

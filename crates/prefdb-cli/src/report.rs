@@ -3,7 +3,7 @@
 //! loads nothing (no scripts, fonts, styles or images from anywhere).
 
 use arrow::array::RecordBatch;
-use clap::ValueEnum;
+use clap::{Args, FromArgMatches, ValueEnum};
 use datafusion::prelude::SessionContext;
 use prefdb::plot::{self, escape, Bin, Cell, ForestRow, Series};
 use std::collections::HashMap;
@@ -19,39 +19,51 @@ pub enum Kind {
     Calibration,
 }
 
-/// The column names a report reads, by role.
-#[derive(Clone, Debug)]
+/// The column names a report reads, by role: the `report` command's options, whose defaults
+/// are the names `prefdb gen arena` and the demo use, and plain names for the other kinds.
+#[derive(Args, Clone, Debug)]
 pub struct Columns {
+    /// arena: the first model's column.
+    #[arg(long = "model-a", default_value = "model_a", value_name = "COLUMN")]
     pub model_a: String,
+    /// arena: the second model's column.
+    #[arg(long = "model-b", default_value = "model_b", value_name = "COLUMN")]
     pub model_b: String,
+    /// arena: the outcome column ('model_a', 'model_b', 'tie', ... or item_a's score).
+    #[arg(long, default_value = "winner", value_name = "COLUMN")]
     pub winner: String,
+    /// arena: ranks per category (skipped when the table has no such column).
+    #[arg(long, default_value = "category", value_name = "COLUMN")]
     pub category: String,
+    /// arena: rating over time (skipped when the table has no such column).
+    #[arg(long, default_value = "ts", value_name = "COLUMN")]
     pub time: String,
+    /// agreement: the rated item's column.
+    #[arg(long, default_value = "item", value_name = "COLUMN")]
     pub item: String,
+    /// agreement: the rater's column.
+    #[arg(long, default_value = "rater", value_name = "COLUMN")]
     pub rater: String,
+    /// agreement: the label's column.
+    #[arg(long, default_value = "value", value_name = "COLUMN")]
     pub value: String,
+    /// agreement: one coefficient per value of this column (skipped when absent).
+    #[arg(long, default_value = "aspect", value_name = "COLUMN")]
     pub aspect: String,
+    /// calibration: the predicted probability's column.
+    #[arg(long, default_value = "score", value_name = "COLUMN")]
     pub score: String,
+    /// calibration: the 0/1 outcome's column.
+    #[arg(long, default_value = "label", value_name = "COLUMN")]
     pub label: String,
 }
 
 impl Default for Columns {
-    /// The names `prefdb gen arena` and the demo use, and plain names for the other kinds.
+    /// The options' defaults, from their one declaration above.
     fn default() -> Self {
-        let s = |v: &str| v.to_string();
-        Self {
-            model_a: s("model_a"),
-            model_b: s("model_b"),
-            winner: s("winner"),
-            category: s("category"),
-            time: s("ts"),
-            item: s("item"),
-            rater: s("rater"),
-            value: s("value"),
-            aspect: s("aspect"),
-            score: s("score"),
-            label: s("label"),
-        }
+        let command = Columns::augment_args(clap::Command::new("report"));
+        let matches = command.get_matches_from(["report"]);
+        Columns::from_arg_matches(&matches).expect("the defaults parse")
     }
 }
 

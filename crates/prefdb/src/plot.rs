@@ -206,30 +206,40 @@ impl<'a> Table<'a> {
     }
 }
 
-/// Column `i` of every batch as numbers (NULL as `None`).
-pub fn column_numbers(batches: &[RecordBatch], i: usize) -> Result<Vec<Option<f64>>, String> {
+/// Column `i` of every batch cast to `to` and read row by row (NULL as `None`); `what` says
+/// why a cast failed.
+fn column<T>(
+    batches: &[RecordBatch],
+    i: usize,
+    to: &DataType,
+    what: &str,
+    read: impl Fn(&dyn Array, usize) -> T,
+) -> Result<Vec<Option<T>>, String> {
     let mut out = Vec::new();
     for b in batches {
-        let name = b.schema().field(i).name().clone();
-        let col = cast(b.column(i), &DataType::Float64)
-            .map_err(|e| format!("column {name} is not numeric: {e}"))?;
-        let col = col.as_primitive::<Float64Type>();
-        out.extend((0..col.len()).map(|r| col.is_valid(r).then(|| col.value(r))));
+        let col = cast(b.column(i), to)
+            .map_err(|e| format!("column {} {what}: {e}", b.schema().field(i).name()))?;
+        out.extend((0..col.len()).map(|r| col.is_valid(r).then(|| read(col.as_ref(), r))));
     }
     Ok(out)
 }
 
+/// Column `i` of every batch as numbers (NULL as `None`).
+pub fn column_numbers(batches: &[RecordBatch], i: usize) -> Result<Vec<Option<f64>>, String> {
+    column(batches, i, &DataType::Float64, "is not numeric", |a, r| {
+        a.as_primitive::<Float64Type>().value(r)
+    })
+}
+
 /// Column `i` of every batch as text (NULL as `None`).
 pub fn column_texts(batches: &[RecordBatch], i: usize) -> Result<Vec<Option<String>>, String> {
-    let mut out = Vec::new();
-    for b in batches {
-        let name = b.schema().field(i).name().clone();
-        let col = cast(b.column(i), &DataType::Utf8)
-            .map_err(|e| format!("column {name} cannot be shown as text: {e}"))?;
-        let col = col.as_string::<i32>();
-        out.extend((0..col.len()).map(|r| col.is_valid(r).then(|| col.value(r).to_string())));
-    }
-    Ok(out)
+    column(
+        batches,
+        i,
+        &DataType::Utf8,
+        "cannot be shown as text",
+        |a, r| a.as_string::<i32>().value(r).to_string(),
+    )
 }
 
 /// Text escaped for XML and HTML content and double-quoted attributes.
