@@ -15,6 +15,7 @@ use crate::state::{list_fields, wrap, StateRows};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, StructArray,
 };
+use datafusion::arrow::buffer::ScalarBuffer;
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, FieldRef, Float64Type, Int64Type};
 use datafusion::common::utils::SingleRowListArrayBuilder;
@@ -199,7 +200,8 @@ impl Family for LabelIssuesFunction {
             config: *call.config,
             ids: ItemInterner::new(ItemKind::of(NAME, "row_id", call.data_type(0))?),
             labels: Vec::new(),
-            probs: Vec::new(),
+            segments: Vec::new(),
+            rows: Vec::new(),
             k: None,
             return_type: call.return_type(),
         }))
@@ -212,8 +214,12 @@ struct LabelIssuesAccumulator {
     /// Row ids in arrival order; each row's id is its position here.
     ids: ItemInterner,
     labels: Vec<i64>,
-    /// `k` per row.
-    probs: Vec<f64>,
+    /// The probability buffers the rows' probabilities are in, held as they arrived (input
+    /// batches' list values, partial states' value arrays): nothing is copied until
+    /// `state` or `evaluate` writes them once, in the order wanted.
+    segments: Vec<ScalarBuffer<f64>>,
+    /// Per row: its segment and the position of its first probability there (`k` follow).
+    rows: Vec<(u32, usize)>,
     k: Option<usize>,
     return_type: DataType,
 }
@@ -235,8 +241,16 @@ impl LabelIssuesAccumulator {
         }
     }
 
-    /// Adds one row, checked; its id must be new.
-    fn push(&mut self, before: usize, id: u32, label: i64, probs: &[f64]) -> Result<()> {
+    /// Adds one row, checked; its id must be new. Its probabilities are `probs`, which
+    /// start at `start` in the last segment.
+    fn push(
+        &mut self,
+        before: usize,
+        id: u32,
+        label: i64,
+        probs: &[f64],
+        start: usize,
+    ) -> Result<()> {
         if (id as usize) < before {
             return exec_err!(
                 "{NAME}: row_id {} appears twice; give each row its own id",
@@ -255,8 +269,37 @@ impl LabelIssuesAccumulator {
             return exec_err!("{NAME}: probabilities must be in [0, 1], got {p}");
         }
         self.labels.push(label);
-        self.probs.extend_from_slice(probs);
+        self.rows.push(((self.segments.len() - 1) as u32, start));
         Ok(())
+    }
+
+    /// Row `r`'s probabilities.
+    fn probs(&self, r: usize) -> &[f64] {
+        let (segment, start) = self.rows[r];
+        &self.segments[segment as usize][start..start + self.k.unwrap_or(0)]
+    }
+
+    /// Every row's probabilities, row-major in `order`, written once into a buffer of
+    /// exactly that size.
+    fn gather(&self, order: impl Iterator<Item = usize>) -> Vec<f64> {
+        let mut out = Vec::with_capacity(self.rows.len() * self.k.unwrap_or(0));
+        for r in order {
+            out.extend_from_slice(self.probs(r));
+        }
+        out
+    }
+
+    /// The probabilities as one slice in row order without a copy, when they already are:
+    /// one segment, rows back to back from its start.
+    fn contiguous(&self) -> Option<&[f64]> {
+        let k = self.k?;
+        let n = self.rows.len();
+        match self.segments.as_slice() {
+            [only] if self.rows.iter().enumerate().all(|(r, &(_, s))| s == r * k) => {
+                Some(&only[..n * k])
+            }
+            _ => None,
+        }
     }
 
     fn result(&self) -> Result<ScalarValue> {
@@ -271,15 +314,14 @@ impl LabelIssuesAccumulator {
         let order = self.ids.value_order();
         let labels: Vec<usize> = order.iter().map(|&r| self.labels[r] as usize).collect();
         let sorted = order.iter().enumerate().all(|(i, &r)| i == r);
-        let reordered: Vec<f64> = if sorted {
-            Vec::new()
-        } else {
-            order
-                .iter()
-                .flat_map(|&r| self.probs[r * k..(r + 1) * k].iter().copied())
-                .collect()
+        let gathered: Vec<f64>;
+        let probs = match self.contiguous() {
+            Some(all) if sorted => all,
+            _ => {
+                gathered = self.gather(order.iter().copied());
+                &gathered
+            }
         };
-        let probs = if sorted { &self.probs } else { &reordered };
         let found = find_label_issues(&labels, probs, k, &self.config.options);
         let quality: Vec<Option<f64>> = if self.config.margin {
             found.normalized_margin.clone()
@@ -350,6 +392,8 @@ impl Accumulator for LabelIssuesAccumulator {
         let flat = probs.values().as_primitive::<Float64Type>();
         let (flat_values, flat_nulls) = (flat.values(), flat.nulls());
         let mut ids = ItemReader::new(&values[0])?;
+        // The batch's probabilities are kept where they are (an Arc on its buffer).
+        self.segments.push(flat_values.clone());
         for row in 0..values[0].len() {
             if !ids.is_valid(row) || labels.is_null(row) || probs.is_null(row) {
                 continue;
@@ -365,7 +409,7 @@ impl Accumulator for LabelIssuesAccumulator {
             }
             let before = self.ids.len();
             let id = ids.id(&mut self.ids, row)?;
-            self.push(before, id, label as i64, p)?;
+            self.push(before, id, label as i64, p, start)?;
         }
         Ok(())
     }
@@ -378,20 +422,23 @@ impl Accumulator for LabelIssuesAccumulator {
         std::mem::size_of_val(self)
             + self.ids.heap_size()
             + self.labels.capacity() * 8
-            + self.probs.capacity() * 8
+            + self.rows.capacity() * std::mem::size_of::<(u32, usize)>()
+            + self.rows.len() * self.k.unwrap_or(0) * 8
     }
 
     /// DataFusion takes a partial state once ("consuming the intermediate state"), so the
-    /// rows move into it and the accumulator is left empty.
+    /// rows move into it and the accumulator is left empty. The probabilities are written
+    /// here for the first time, in arrival order.
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
         let kind = self.ids.kind();
+        let probs = self.gather(0..self.rows.len());
         let ids = std::mem::replace(&mut self.ids, ItemInterner::new(kind));
+        self.segments.clear();
+        self.rows = Vec::new();
         Ok(vec![
             wrap(ids.to_array()),
             wrap(Arc::new(Int64Array::from(std::mem::take(&mut self.labels)))),
-            wrap(Arc::new(Float64Array::from(std::mem::take(
-                &mut self.probs,
-            )))),
+            wrap(Arc::new(Float64Array::from(probs))),
         ])
     }
 
@@ -408,9 +455,11 @@ impl Accumulator for LabelIssuesAccumulator {
                 return Err(row.corrupt("probs do not fit the rows"));
             }
             let k = probs.len() / n;
-            // A partition's rows arrive at once: room for exactly them.
+            // A partition's rows arrive at once: room for exactly them; their probabilities
+            // stay in the state's array.
             self.labels.reserve_exact(n);
-            self.probs.reserve_exact(probs.len());
+            self.rows.reserve_exact(n);
+            self.segments.push(probs.values().clone());
             let before = self.ids.len();
             let interned = self.ids.intern_array(&ids)?;
             for (r, &id) in interned.iter().enumerate() {
@@ -425,6 +474,7 @@ impl Accumulator for LabelIssuesAccumulator {
                     id,
                     labels.value(r),
                     &probs.values()[r * k..(r + 1) * k],
+                    r * k,
                 )?;
             }
         }
