@@ -201,6 +201,7 @@ impl Family for LabelIssuesFunction {
             ids: ItemInterner::new(ItemKind::of(NAME, "row_id", call.data_type(0))?),
             labels: Vec::new(),
             segments: Vec::new(),
+            held: 0,
             rows: Vec::new(),
             k: None,
             return_type: call.return_type(),
@@ -218,6 +219,8 @@ struct LabelIssuesAccumulator {
     /// batches' list values, partial states' value arrays): nothing is copied until
     /// `state` or `evaluate` writes them once, in the order wanted.
     segments: Vec<ScalarBuffer<f64>>,
+    /// The values the segments hold, NULL rows' included: what the memory limit is charged.
+    held: usize,
     /// Per row: its segment and the position of its first probability there (`k` follow).
     rows: Vec<(u32, usize)>,
     k: Option<usize>,
@@ -271,6 +274,12 @@ impl LabelIssuesAccumulator {
         self.labels.push(label);
         self.rows.push(((self.segments.len() - 1) as u32, start));
         Ok(())
+    }
+
+    /// Keeps a buffer that rows are about to be pushed from.
+    fn hold(&mut self, values: &ScalarBuffer<f64>) {
+        self.held += values.len();
+        self.segments.push(values.clone());
     }
 
     /// Row `r`'s probabilities.
@@ -393,7 +402,7 @@ impl Accumulator for LabelIssuesAccumulator {
         let (flat_values, flat_nulls) = (flat.values(), flat.nulls());
         let mut ids = ItemReader::new(&values[0])?;
         // The batch's probabilities are kept where they are (an Arc on its buffer).
-        self.segments.push(flat_values.clone());
+        self.hold(flat_values);
         for row in 0..values[0].len() {
             if !ids.is_valid(row) || labels.is_null(row) || probs.is_null(row) {
                 continue;
@@ -423,7 +432,7 @@ impl Accumulator for LabelIssuesAccumulator {
             + self.ids.heap_size()
             + self.labels.capacity() * 8
             + self.rows.capacity() * std::mem::size_of::<(u32, usize)>()
-            + self.rows.len() * self.k.unwrap_or(0) * 8
+            + self.held * 8
     }
 
     /// DataFusion takes a partial state once ("consuming the intermediate state"), so the
@@ -434,6 +443,7 @@ impl Accumulator for LabelIssuesAccumulator {
         let probs = self.gather(0..self.rows.len());
         let ids = std::mem::replace(&mut self.ids, ItemInterner::new(kind));
         self.segments.clear();
+        self.held = 0;
         self.rows = Vec::new();
         Ok(vec![
             wrap(ids.to_array()),
@@ -459,7 +469,7 @@ impl Accumulator for LabelIssuesAccumulator {
             // stay in the state's array.
             self.labels.reserve_exact(n);
             self.rows.reserve_exact(n);
-            self.segments.push(probs.values().clone());
+            self.hold(probs.values());
             let before = self.ids.len();
             let interned = self.ids.intern_array(&ids)?;
             for (r, &id) in interned.iter().enumerate() {
