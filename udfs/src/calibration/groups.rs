@@ -5,7 +5,10 @@
 //! in its group's slice. The quantile-bin and rank statistics keep every value and stay
 //! with one accumulator per group.
 
-use super::{add_to_sums, check_pair, streaming_value, ScorerConfig, ScorerFunction};
+use super::{
+    add_to_sums, check_pair, state_sums, streaming_value, sums_array, ScorerConfig, ScorerFunction,
+    SUM_TYPE,
+};
 use crate::numbers::NumberColumn;
 use crate::state::{each_row_as_a_group, StateRows};
 use datafusion::arrow::array::{
@@ -23,8 +26,8 @@ pub(crate) struct ScorerGroups {
     config: ScorerConfig,
     /// Sums per group.
     width: usize,
-    /// Group `g`'s sums are `sums[g * width..(g + 1) * width]`.
-    sums: Vec<f64>,
+    /// Group `g`'s sums are `sums[g * width..(g + 1) * width]`, in units of 2⁻⁶⁴.
+    sums: Vec<i128>,
     /// The element types of the state's value lists, which stay empty here.
     kept: [DataType; 2],
     return_type: DataType,
@@ -49,7 +52,7 @@ impl ScorerGroups {
     }
 
     /// The sums of the groups `emit_to` names, which leave the accumulator.
-    fn take(&mut self, emit_to: EmitTo) -> Vec<f64> {
+    fn take(&mut self, emit_to: EmitTo) -> Vec<i128> {
         match emit_to {
             EmitTo::All => std::mem::take(&mut self.sums),
             EmitTo::First(n) => {
@@ -78,7 +81,7 @@ impl GroupsAccumulator for ScorerGroups {
         opt_filter: Option<&BooleanArray>,
         total_num_groups: usize,
     ) -> Result<()> {
-        self.sums.resize(total_num_groups * self.width, 0.0);
+        self.sums.resize(total_num_groups * self.width, 0);
         let (a, b) = (
             NumberColumn::new(&values[0])?,
             NumberColumn::new(&values[1])?,
@@ -125,9 +128,9 @@ impl GroupsAccumulator for ScorerGroups {
         let sums = self.take(emit_to);
         let groups = sums.len() / self.width;
         let sums: ArrayRef = Arc::new(ListArray::new(
-            Arc::new(Field::new_list_field(DataType::Float64, true)),
+            Arc::new(Field::new_list_field(SUM_TYPE, true)),
             OffsetBuffer::from_lengths(std::iter::repeat_n(self.width, groups)),
-            Arc::new(Float64Array::from(sums)),
+            Arc::new(sums_array(sums)),
             None,
         ));
         Ok(vec![
@@ -143,7 +146,7 @@ impl GroupsAccumulator for ScorerGroups {
         group_indices: &[usize],
         total_num_groups: usize,
     ) -> Result<()> {
-        self.sums.resize(total_num_groups * self.width, 0.0);
+        self.sums.resize(total_num_groups * self.width, 0);
         for row in StateRows::new(self.function.name(), values, 3)?.rows() {
             let g = group_indices
                 .get(row.index())
@@ -152,13 +155,15 @@ impl GroupsAccumulator for ScorerGroups {
             if row.list(0)?.len() != 0 || row.list(1)?.len() != 0 {
                 return Err(row.corrupt("values in a running-sum state"));
             }
-            let partial = row.counts(2)?;
+            let partial = state_sums(&row, 2)?;
             if partial.len() != self.width {
                 return Err(row.corrupt("sums of another length"));
             }
             let mine = &mut self.sums[g * self.width..(g + 1) * self.width];
             for (mine, theirs) in mine.iter_mut().zip(partial.values()) {
-                *mine += theirs;
+                *mine = mine
+                    .checked_add(*theirs)
+                    .ok_or_else(|| row.corrupt("sums beyond 2^127"))?;
             }
         }
         Ok(())
@@ -180,6 +185,6 @@ impl GroupsAccumulator for ScorerGroups {
     }
 
     fn size(&self) -> usize {
-        std::mem::size_of_val(self) + self.sums.capacity() * 8
+        std::mem::size_of_val(self) + self.sums.capacity() * 16
     }
 }

@@ -14,16 +14,20 @@ use crate::memory::{bytes_of, MemoryBudget};
 use crate::numbers::{Number, NumberColumn, Numbers};
 use crate::spec::aggregate::{Call, Family, PrefdbAggregate};
 use crate::spec::{struct_fields, ArgType, FunctionSpec, Options};
-use crate::state::{list_fields, StateRows};
-use datafusion::arrow::array::{ArrayRef, Float64Array, Int64Array, StructArray};
+use crate::state::{list_fields, StateRow, StateRows};
+use datafusion::arrow::array::{
+    Array, ArrayRef, Decimal128Array, Float64Array, Int64Array, StructArray,
+};
+use datafusion::arrow::datatypes::Decimal128Type;
 use datafusion::arrow::datatypes::{DataType, FieldRef, Fields};
 use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{exec_err, internal_err, Result, ScalarValue};
 use datafusion::logical_expr::{Accumulator, AggregateUDF, GroupsAccumulator};
 use prefdb_stats::calibration::{
-    auroc, brier_score, brier_term, calibration_error, expected_calibration_error, kendall_tau_b,
-    log_loss, log_loss_term, mean_of_sums, pairwise_accuracy, pairwise_credit, reliability_bins,
-    spearman, uniform_bin, BinStrategy, BinSums, CalibrationNorm, Correlation, ReliabilityBin,
+    auroc, brier_score, brier_term, calibration_error, expected_calibration_error, fixed,
+    kendall_tau_b, log_loss, log_loss_term, mean_of_sums, pairwise_accuracy, pairwise_credit,
+    reliability_bins, spearman, unfixed, uniform_bin, BinStrategy, BinSums, CalibrationNorm,
+    Correlation, ReliabilityBin, FIXED_ONE,
 };
 use std::sync::Arc;
 
@@ -125,18 +129,14 @@ impl Family for ScorerFunction {
         let kept = |i: usize| Numbers::state_type(args[i].data_type());
         Ok(list_fields(
             name,
-            vec![
-                ("first", kept(0)),
-                ("second", kept(1)),
-                ("sums", DataType::Float64),
-            ],
+            vec![("first", kept(0)), ("second", kept(1)), ("sums", SUM_TYPE)],
         ))
     }
 
     fn accumulator(&self, call: &Call<'_, ScorerConfig>) -> Result<Box<dyn Accumulator>> {
         let config = *call.config;
         let sums = match streaming_layout(*self, &config) {
-            Some(len) => vec![0.0; len],
+            Some(len) => vec![0; len],
             None => Vec::new(),
         };
         Ok(Box::new(ScorerAccumulator {
@@ -173,6 +173,27 @@ impl Family for ScorerFunction {
     }
 }
 
+/// The type of the running sums in the state: exact integers in units of 2⁻⁶⁴
+/// (`prefdb_stats::calibration::fixed`), so that a result does not depend on how the rows
+/// were partitioned, on one machine or a cluster.
+pub(crate) const SUM_TYPE: DataType = DataType::Decimal128(38, 0);
+
+/// `sums` as a state column's values.
+pub(crate) fn sums_array(sums: Vec<i128>) -> Decimal128Array {
+    Decimal128Array::from(sums)
+        .with_precision_and_scale(38, 0)
+        .expect("38, 0 is valid")
+}
+
+/// A state row's sums, which are never negative.
+fn state_sums(row: &StateRow<'_>, c: usize) -> Result<Decimal128Array> {
+    let sums = row.values::<Decimal128Type>(c)?;
+    if sums.null_count() > 0 || sums.values().iter().any(|&v| v < 0) {
+        return Err(row.corrupt(format!("a negative or NULL sum in column {c}")));
+    }
+    Ok(sums)
+}
+
 fn bin_fields() -> Fields {
     struct_fields(spec::BIN_FIELDS, &DataType::Utf8)
 }
@@ -205,8 +226,9 @@ struct ScorerAccumulator {
     first: Numbers,
     second: Numbers,
     /// Running sums for the streaming functions: (count, total) or, for uniform bins, the
-    /// per-bin counts, probability sums and positives. Empty otherwise.
-    sums: Vec<f64>,
+    /// per-bin counts, probability sums and positives, in units of 2⁻⁶⁴ (see [`SUM_TYPE`]).
+    /// Empty otherwise.
+    sums: Vec<i128>,
     budget: MemoryBudget,
 }
 
@@ -238,7 +260,7 @@ fn check_pair(f: ScorerFunction, a: f64, b: f64) -> Result<()> {
 fn add_to_sums(
     f: ScorerFunction,
     c: &ScorerConfig,
-    sums: &mut [f64],
+    sums: &mut [i128],
     exact_x: Number,
     exact_y: Number,
 ) {
@@ -246,29 +268,32 @@ fn add_to_sums(
     let label = y == 1.0;
     match f {
         ScorerFunction::BrierScore => {
-            sums[0] += 1.0;
-            sums[1] += brier_term(x, label);
+            sums[0] += FIXED_ONE;
+            sums[1] += fixed(brier_term(x, label));
         }
         ScorerFunction::LogLoss => {
-            sums[0] += 1.0;
-            sums[1] += log_loss_term(x, label, c.eps);
+            sums[0] += FIXED_ONE;
+            sums[1] += fixed(log_loss_term(x, label, c.eps));
         }
         ScorerFunction::PairwiseAccuracy => {
-            sums[0] += 1.0;
-            sums[1] += pairwise_credit(exact_x.partial_cmp(exact_y));
+            sums[0] += FIXED_ONE;
+            sums[1] += fixed(pairwise_credit(exact_x.partial_cmp(exact_y)));
         }
         _ => {
             let bins = c.bins;
             let b = uniform_bin(x, bins);
-            sums[b] += 1.0;
-            sums[bins + b] += x;
-            sums[2 * bins + b] += f64::from(u8::from(label));
+            sums[b] += FIXED_ONE;
+            sums[bins + b] += fixed(x);
+            if label {
+                sums[2 * bins + b] += FIXED_ONE;
+            }
         }
     }
 }
 
 /// A streaming function's result from its running sums.
-fn streaming_value(f: ScorerFunction, c: &ScorerConfig, sums: &[f64]) -> Result<ScalarValue> {
+fn streaming_value(f: ScorerFunction, c: &ScorerConfig, sums: &[i128]) -> Result<ScalarValue> {
+    let sums: Vec<f64> = sums.iter().map(|&s| unfixed(s)).collect();
     let bin_sums = || {
         let bins = c.bins;
         BinSums {
@@ -436,7 +461,7 @@ impl Accumulator for ScorerAccumulator {
         std::mem::size_of_val(self)
             + self.first.heap_size()
             + self.second.heap_size()
-            + self.sums.capacity() * 8
+            + self.sums.capacity() * 16
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
@@ -444,7 +469,7 @@ impl Accumulator for ScorerAccumulator {
         Ok(vec![
             wrap(self.first.to_array()?),
             wrap(self.second.to_array()?),
-            wrap(Arc::new(Float64Array::from(self.sums.clone()))),
+            wrap(Arc::new(sums_array(self.sums.clone()))),
         ])
     }
 
@@ -454,7 +479,7 @@ impl Accumulator for ScorerAccumulator {
                 NumberColumn::new(&row.list(0)?)?,
                 NumberColumn::new(&row.list(1)?)?,
             );
-            let partial = row.counts(2)?;
+            let partial = state_sums(&row, 2)?;
             row.same_length(&[a.len(), b.len()])?;
             if partial.len() != self.sums.len() {
                 return Err(row.corrupt("sums of another length"));
@@ -470,7 +495,9 @@ impl Accumulator for ScorerAccumulator {
             self.first.extend_with(&a);
             self.second.extend_with(&b);
             for (mine, theirs) in self.sums.iter_mut().zip(partial.values()) {
-                *mine += theirs;
+                *mine = mine
+                    .checked_add(*theirs)
+                    .ok_or_else(|| row.corrupt("sums beyond 2^127"))?;
             }
         }
         Ok(())

@@ -7,6 +7,7 @@
 
 pub mod bins;
 pub mod correlation;
+pub mod fixed;
 pub mod scores;
 
 pub use bins::{
@@ -14,6 +15,7 @@ pub use bins::{
     BinSums, CalibrationNorm, ReliabilityBin,
 };
 pub use correlation::{kendall_tau_b, spearman, Correlation};
+pub use fixed::{fixed, unfixed, FIXED_ONE};
 pub use scores::{
     auroc, brier_score, brier_term, log_loss, log_loss_term, mean_of_sums, pairwise_accuracy,
     pairwise_credit, pass_at_k, proportion_ci, ProportionMethod,
