@@ -1,5 +1,7 @@
 //! `prefdb`: run preference-analytics SQL from the command line.
 
+#[cfg(feature = "cluster")]
+mod cluster;
 mod demo;
 mod output;
 mod report;
@@ -46,6 +48,10 @@ struct TableArgs {
     /// instead of exhausting the machine [default: half of the machine's memory].
     #[arg(long, value_name = "SIZE")]
     memory_limit: Option<String>,
+    /// Run queries on a Ballista cluster: its scheduler, df://HOST:PORT (see `prefdb
+    /// cluster`). Table paths must then be readable by the scheduler and every executor.
+    #[arg(long, value_name = "URL")]
+    cluster: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -114,6 +120,13 @@ enum Command {
         out: PathBuf,
         #[command(flatten)]
         columns: report::Columns,
+    },
+    /// Run a process of a Ballista cluster (scheduler or executor) with every prefdb
+    /// function; clients connect with --cluster.
+    #[cfg(feature = "cluster")]
+    Cluster {
+        #[command(subcommand)]
+        what: cluster::ClusterCommand,
     },
     /// Generate an arena, rank it and print the leaderboards beside the true ratings.
     Demo {
@@ -253,11 +266,15 @@ async fn run(cli: Cli) -> Result<(), String> {
                 None => prefdb::limits::memory_limit_from(config.server.memory_limit.as_deref())
                     .map_err(message)?,
             };
-            let ctx = prefdb::new_context_with(&prefdb::ContextOptions {
+            let session = prefdb::ContextOptions {
                 url_tables: false,
                 memory_limit,
                 stores: prefdb::stores::settings_from_config(&config.stores),
-            })
+            };
+            let ctx = match &tables.cluster {
+                Some(url) => cluster_session(url, &session)?,
+                None => prefdb::new_context_with(&session),
+            }
             .map_err(|e| in_config_file(&tables, e))?;
             let served = register_tables(&ctx, &config, &tables).await?;
             if served.is_empty() {
@@ -363,6 +380,8 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!("{}", out.display());
             Ok(())
         }
+        #[cfg(feature = "cluster")]
+        Command::Cluster { what } => cluster::run(what).await,
         Command::Demo {
             votes,
             models,
@@ -412,10 +431,39 @@ async fn register_tables(
 
 async fn session(tables: &TableArgs) -> Result<datafusion::prelude::SessionContext, String> {
     let config = load_config(tables)?;
-    let ctx = prefdb::session::open_embedded(&config, memory_limit(tables)?)
-        .map_err(|e| in_config_file(tables, e))?;
+    let ctx = match &tables.cluster {
+        Some(url) => cluster_session(
+            url,
+            &prefdb::ContextOptions {
+                url_tables: false,
+                memory_limit: memory_limit(tables)?,
+                stores: prefdb::stores::settings_from_config(&config.stores),
+            },
+        )?,
+        None => prefdb::session::open_embedded(&config, memory_limit(tables)?),
+    }
+    .map_err(|e| in_config_file(tables, e))?;
     register_tables(&ctx, &config, tables).await?;
     Ok(ctx)
+}
+
+/// A session that runs its queries on the cluster at `url`. The outer error is about
+/// `--cluster` itself; the inner one is the session's set-up (the config file's stores).
+#[cfg(feature = "cluster")]
+fn cluster_session(
+    url: &str,
+    options: &prefdb::ContextOptions,
+) -> Result<datafusion::common::Result<datafusion::prelude::SessionContext>, String> {
+    prefdb_cluster::client::scheduler_url(url).map_err(message)?;
+    Ok(prefdb_cluster::connect(url, options))
+}
+
+#[cfg(not(feature = "cluster"))]
+fn cluster_session(
+    _url: &str,
+    _options: &prefdb::ContextOptions,
+) -> Result<datafusion::common::Result<datafusion::prelude::SessionContext>, String> {
+    Err("--cluster: this prefdb was built without cluster support (cargo feature 'cluster')".into())
 }
 
 /// A session's set-up error, which only the config file's [stores] can cause, naming the file.

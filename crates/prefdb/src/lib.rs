@@ -23,8 +23,8 @@ pub use tables::{register_table, TableFormat, TableSpec};
 
 use datafusion::common::Result;
 use datafusion::execution::config::SessionConfig;
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use datafusion::execution::{SessionState, SessionStateBuilder};
 use datafusion::prelude::SessionContext;
 use std::sync::Arc;
 
@@ -64,17 +64,45 @@ pub fn new_context() -> SessionContext {
 /// A session set up as `options` says: prefdb functions, `information_schema`, object
 /// stores on demand, an optional memory cap.
 pub fn new_context_with(options: &ContextOptions) -> Result<SessionContext> {
-    let config = SessionConfig::new()
+    let state = session_state(options, session_config())?;
+    // Statements' stop flags reach the tasks DataFusion spawns; see `cancel`.
+    cancel::install();
+    let ctx = SessionContext::new_with_state(state);
+    let ctx = if options.url_tables {
+        ctx.enable_url_table()
+    } else {
+        ctx
+    };
+    prefdb_udfs::register_all(&ctx);
+    Ok(ctx)
+}
+
+/// The settings every prefdb session starts from: `information_schema` on, and tables in
+/// `prefdb.public`.
+pub fn session_config() -> SessionConfig {
+    SessionConfig::new()
         .with_information_schema(true)
-        .with_default_catalog_and_schema("prefdb", "public");
+        .with_default_catalog_and_schema("prefdb", "public")
+}
+
+/// A session state with `config`, the object stores and memory cap of `options`, and
+/// prefdb's planning (its unnest rule and relations, NaN-safe Parquet), but no prefdb
+/// functions yet: callers register them last ([`prefdb_udfs::register_all`]), because
+/// some set-ups (a Ballista client) replace the function lists on the way.
+pub fn session_state(options: &ContextOptions, config: SessionConfig) -> Result<SessionState> {
     let mut runtime = RuntimeEnvBuilder::new()
         .with_object_store_registry(Arc::new(stores::PrefdbStores::new(options.stores.clone())?));
     if let Some(limit) = options.memory_limit {
         runtime = runtime.with_memory_limit(limit, 1.0);
     }
+    session_state_on(runtime.build_arc()?, config)
+}
+
+/// [`session_state`] on a runtime the caller built.
+pub fn session_state_on(runtime: Arc<RuntimeEnv>, config: SessionConfig) -> Result<SessionState> {
     let state = SessionStateBuilder::new()
         .with_config(config)
-        .with_runtime_env(runtime.build_arc()?)
+        .with_runtime_env(runtime)
         .with_default_features()
         .build();
     // DataFusion's unnest keeps group keys as keys; see `prefdb_udfs::unnest_dependencies`.
@@ -90,16 +118,7 @@ pub fn new_context_with(options: &ContextOptions) -> Result<SessionContext> {
         Arc::new(parquet_nan::NanSafeParquetFactory::default()),
         true,
     )?;
-    // Statements' stop flags reach the tasks DataFusion spawns; see `cancel`.
-    cancel::install();
-    let ctx = SessionContext::new_with_state(state);
-    let ctx = if options.url_tables {
-        ctx.enable_url_table()
-    } else {
-        ctx
-    };
-    prefdb_udfs::register_all(&ctx);
-    Ok(ctx)
+    Ok(state)
 }
 
 /// How prefdb prints values in tables: NULL as `NULL`, so that it differs from an empty

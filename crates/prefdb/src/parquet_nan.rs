@@ -35,6 +35,12 @@ impl NanSafeParquet {
     pub fn new(inner: Arc<dyn FileFormat>) -> Self {
         Self { inner }
     }
+
+    /// The wrapped Parquet format (what goes over the wire to a cluster, which wraps it
+    /// again on arrival; see `prefdb-cluster`).
+    pub fn inner(&self) -> &Arc<dyn FileFormat> {
+        &self.inner
+    }
 }
 
 /// Forget the min and max of every floating-point column of `table_schema`.

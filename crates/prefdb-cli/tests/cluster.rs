@@ -1,0 +1,551 @@
+//! A Ballista cluster of `prefdb` processes on loopback: a scheduler and two executors,
+//! queried with `prefdb sql --cluster`. Every result must equal the embedded engine's,
+//! byte for byte; an executor killed mid-query must not take the cluster down.
+
+#![cfg(feature = "cluster")]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const PREFDB: &str = env!("CARGO_BIN_EXE_prefdb");
+
+/// A child process, killed on drop; its stderr is kept for failure messages.
+struct Process {
+    child: Child,
+    log: Arc<Mutex<String>>,
+}
+
+impl Process {
+    /// Start `prefdb args...`, and wait (up to a minute) for a stderr line containing
+    /// `ready`, which is returned.
+    fn start(args: &[&str], ready: &str) -> (Process, String) {
+        let mut child = Command::new(PREFDB)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = mpsc::channel();
+        let kept = Arc::clone(&log);
+        let ready = ready.to_string();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                kept.lock().unwrap().push_str(&format!("{line}\n"));
+                if line.contains(&ready) {
+                    let _ = tx.send(line);
+                }
+            }
+        });
+        let process = Process { child, log };
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(line) => (process, line),
+            Err(_) => panic!(
+                "prefdb {} did not start; stderr:\n{}",
+                args.join(" "),
+                process.log.lock().unwrap()
+            ),
+        }
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+struct Cluster {
+    scheduler: Process,
+    address: SocketAddr,
+    executors: Vec<Process>,
+}
+
+impl Cluster {
+    fn start(executors: usize, settings: &[&str]) -> Cluster {
+        let mut args = vec!["cluster", "scheduler", "--bind", "127.0.0.1:0"];
+        args.extend_from_slice(settings);
+        let (scheduler, line) = Process::start(&args, "listening on");
+        let address: SocketAddr = line.rsplit(' ').next().unwrap().parse().unwrap();
+        let mut cluster = Cluster {
+            scheduler,
+            address,
+            executors: Vec::new(),
+        };
+        for _ in 0..executors {
+            cluster.add_executor(settings);
+        }
+        cluster.wait_for_executors(executors);
+        cluster
+    }
+
+    fn add_executor(&mut self, settings: &[&str]) {
+        let scheduler = self.address.to_string();
+        let mut args = vec![
+            "cluster",
+            "executor",
+            "--scheduler",
+            &scheduler,
+            "--bind",
+            "127.0.0.1:0",
+            "--concurrency",
+            "2",
+            "--memory-limit",
+            "2GiB",
+        ];
+        args.extend_from_slice(settings);
+        let (executor, _) = Process::start(&args, "flight on");
+        self.executors.push(executor);
+    }
+
+    /// Wait (bounded) until the scheduler's /readyz counts `n` executors.
+    fn wait_for_executors(&self, n: usize) {
+        let started = Instant::now();
+        let want = format!("ready: {n} executors registered");
+        loop {
+            let body = readyz(self.address);
+            if body.contains(&want) {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the scheduler never counted {n} executors: {body}\nscheduler:\n{}",
+                self.scheduler.log.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("df://{}", self.address)
+    }
+
+    fn logs(&self) -> String {
+        let mut text = format!("scheduler:\n{}", self.scheduler.log.lock().unwrap());
+        for (i, e) in self.executors.iter().enumerate() {
+            text.push_str(&format!("executor {i}:\n{}", e.log.lock().unwrap()));
+        }
+        text
+    }
+}
+
+/// The body of the scheduler's `/readyz`, by hand over HTTP/1.1.
+fn readyz(address: SocketAddr) -> String {
+    let Ok(mut s) = TcpStream::connect(address) else {
+        return String::new();
+    };
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let request = format!("GET /readyz HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    if s.write_all(request.as_bytes()).is_err() {
+        return String::new();
+    }
+    let mut reply = String::new();
+    let _ = s.read_to_string(&mut reply);
+    reply
+}
+
+fn prefdb(args: &[&str]) -> Output {
+    Command::new(PREFDB).args(args).output().unwrap()
+}
+
+fn stdout(out: Output, what: &str) -> String {
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Eight Parquet files of an arena, in one directory.
+fn arena(dir: &Path) -> PathBuf {
+    let votes = dir.join("votes");
+    std::fs::create_dir_all(&votes).unwrap();
+    for part in 0..8 {
+        let out = votes.join(format!("part-{part}.parquet"));
+        stdout(
+            prefdb(&[
+                "gen",
+                "arena",
+                "--votes",
+                "3000",
+                "--models",
+                "8",
+                "--seed",
+                &part.to_string(),
+                "--out",
+                out.to_str().unwrap(),
+            ]),
+            "gen arena",
+        );
+    }
+    votes
+}
+
+/// The queries the issue names, over `votes`.
+const QUERIES: &[&str] = &[
+    "SELECT category, bt_rank(model_a, model_b, winner, 'bootstrap=200, seed=7') AS r FROM votes GROUP BY category ORDER BY category",
+    "SELECT category, item, rating, ci_lower, ci_upper FROM leaderboard('SELECT category, bt_rank(model_a, model_b, winner, ''bootstrap=200, seed=7'') FROM votes GROUP BY category') ORDER BY category, item",
+    "SELECT win_matrix(model_a, model_b, winner) FROM votes",
+    "WITH r AS (SELECT concat(ts, model_a, model_b, turn_len_a, turn_len_b, winner) AS unit, turn_len_a, turn_len_b FROM votes) SELECT krippendorff_alpha(unit, rater, v) AS nominal, krippendorff_alpha(unit, rater, v, 'level=interval') AS interval FROM (SELECT unit, 'a' AS rater, turn_len_a % 4 AS v FROM r UNION ALL SELECT unit, 'b', turn_len_b % 4 FROM r)",
+    "SELECT ece(CAST(turn_len_a AS DOUBLE) / (turn_len_a + turn_len_b), winner = 'model_a') AS ece, brier_score(CAST(turn_len_a AS DOUBLE) / (turn_len_a + turn_len_b), winner = 'model_a') AS brier FROM votes",
+    "SELECT item, rating FROM leaderboard('SELECT elo_rank(model_a, model_b, winner ORDER BY ts) FROM votes') ORDER BY item",
+    "SELECT * FROM leaderboard('SELECT bt_rank(model_a, model_b, winner) FROM votes') ORDER BY item",
+    "SELECT count(*) AS n, count(DISTINCT model_a) AS models, min(ts) AS first, max(ts) AS last FROM votes",
+];
+
+#[test]
+fn a_cluster_answers_as_one_machine_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let votes = arena(dir.path());
+    let table = format!("votes={}", votes.display());
+    // A Parquet file whose float column's min and max leave out its NaN (see
+    // prefdb::parquet_nan): the cluster must read the NaN, as the embedded engine does.
+    let nan = dir.path().join("nan.parquet");
+    stdout(
+        prefdb(&[
+            "sql",
+            &format!(
+                "COPY (SELECT * FROM (VALUES (0.9), (CAST('NaN' AS DOUBLE)), (0.9), (0.9)) AS t(x)) TO '{}' STORED AS PARQUET",
+                nan.display()
+            ),
+        ]),
+        "writing nan.parquet",
+    );
+    let nan_table = format!("nan={}", nan.display());
+
+    let cluster = Cluster::start(2, &[]);
+    let url = cluster.url();
+    for query in QUERIES {
+        let embedded = stdout(
+            prefdb(&["sql", "--table", &table, "--format", "json", query]),
+            "embedded",
+        );
+        let distributed = prefdb(&[
+            "sql",
+            "--cluster",
+            &url,
+            "--table",
+            &table,
+            "--format",
+            "json",
+            query,
+        ]);
+        let distributed = stdout(
+            distributed,
+            &format!("{query} on the cluster\n{}", cluster.logs()),
+        );
+        assert!(embedded.len() > 20, "{query}: {embedded}");
+        assert_eq!(distributed, embedded, "{query}");
+    }
+    let query = "SELECT count(*) AS n, count(*) FILTER (WHERE isnan(x)) AS nans, max(x) > 1 AS nan_is_max FROM nan";
+    let embedded = stdout(
+        prefdb(&["sql", "--table", &nan_table, "--format", "json", query]),
+        "nan embedded",
+    );
+    let distributed = stdout(
+        prefdb(&[
+            "sql",
+            "--cluster",
+            &url,
+            "--table",
+            &nan_table,
+            "--format",
+            "json",
+            query,
+        ]),
+        "nan on the cluster",
+    );
+    assert_eq!(embedded.trim(), r#"{"n":4,"nans":1,"nan_is_max":true}"#);
+    assert_eq!(distributed, embedded);
+
+    // The shell, from standard input.
+    let count = "SELECT count(*) AS n FROM votes WHERE winner = 'model_a';\n";
+    let shell = |cluster: Option<&str>| {
+        let mut cmd = Command::new(PREFDB);
+        cmd.args(["shell", "--table", &table]);
+        if let Some(url) = cluster {
+            cmd.args(["--cluster", url]);
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(count.as_bytes())
+            .unwrap();
+        let out = stdout(child.wait_with_output().unwrap(), "shell");
+        // Without the timing line.
+        out.lines()
+            .filter(|l| !l.contains("row(s) in"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let embedded = shell(None);
+    assert!(embedded.contains("| n "), "{embedded}");
+    assert_eq!(shell(Some(&url)), embedded);
+
+    // The Postgres-wire server, with psql as the client.
+    if !Command::new("psql")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        return missing("psql (postgresql-client)");
+    }
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let (_serve, _) = Process::start(
+        &[
+            "serve",
+            "--cluster",
+            &url,
+            "--table",
+            &table,
+            "--listen",
+            &listen,
+        ],
+        "prefdb serve:",
+    );
+    let psql = |sql: &str| {
+        stdout(
+            Command::new("psql")
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    &port.to_string(),
+                    "-U",
+                    "prefdb",
+                    "-At",
+                    "-c",
+                    sql,
+                ])
+                .output()
+                .unwrap(),
+            "psql",
+        )
+    };
+    let sql = "SELECT item, round(rating, 9) FROM leaderboard('SELECT bt_rank(model_a, model_b, winner) FROM votes') ORDER BY item";
+    let served = psql(sql);
+    assert_eq!(served.lines().count(), 8, "{served}");
+    let embedded = stdout(
+        prefdb(&["sql", "--table", &table, "--format", "csv", sql]),
+        "embedded",
+    );
+    let embedded: Vec<String> = embedded
+        .lines()
+        .skip(1)
+        .map(|l| l.replace(',', "|"))
+        .collect();
+    assert_eq!(served.lines().collect::<Vec<_>>(), embedded);
+}
+
+fn missing(what: &str) {
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{what} is missing; .ci/run must install it");
+    }
+    eprintln!("SKIPPED: {what} is not installed; run .ci/run's install steps to test it");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One HTTP/1.1 request to moto (which takes unsigned requests), returning the status line.
+fn http(port: u16, method: &str, path: &str, body: &[u8]) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut reply = String::new();
+    let _ = s.read_to_string(&mut reply);
+    reply.lines().next().unwrap_or_default().to_string()
+}
+
+/// An `s3://` table on moto's S3 server: the scheduler lists it and the executors read it,
+/// each with the store settings of the config file it was started with.
+#[test]
+fn a_cluster_reads_s3_tables() {
+    let home = std::env::var("HOME").unwrap_or_default();
+    let venv =
+        std::env::var("PREFDB_VENV").unwrap_or_else(|_| format!("{home}/.cache/prefdb/venv"));
+    let moto = format!("{venv}/bin/moto_server");
+    if !Path::new(&moto).exists() {
+        return missing("moto_server (pip moto[server] in the test venv)");
+    }
+    let port = free_port();
+    let mut server = Process {
+        child: Command::new(&moto)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+        log: Arc::default(),
+    };
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "moto_server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let votes = arena(dir.path());
+    assert!(http(port, "PUT", "/arena", b"").contains("200"));
+    for part in 0..8 {
+        let bytes = std::fs::read(votes.join(format!("part-{part}.parquet"))).unwrap();
+        let status = http(
+            port,
+            "PUT",
+            &format!("/arena/votes/part-{part}.parquet"),
+            &bytes,
+        );
+        assert!(status.contains("200"), "{status}");
+    }
+    let config = dir.path().join("prefdb.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[stores.s3]\nendpoint = \"http://127.0.0.1:{port}\"\nallow_http = true\nregion = \"us-east-1\"\naccess_key_id = \"prefdb-test\"\nsecret_access_key = \"prefdb-test\"\n"
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let cluster = Cluster::start(2, &["--config", config]);
+    let query = "SELECT * FROM leaderboard('SELECT bt_rank(model_a, model_b, winner) FROM votes') ORDER BY item";
+    let local = format!("votes={}", votes.display());
+    let embedded = stdout(
+        prefdb(&["sql", "--table", &local, "--format", "json", query]),
+        "embedded",
+    );
+    let distributed = stdout(
+        prefdb(&[
+            "sql",
+            "--cluster",
+            &cluster.url(),
+            "--config",
+            config,
+            "--table",
+            "votes=s3://arena/votes/",
+            "--format",
+            "json",
+            query,
+        ]),
+        &format!("the s3 table on the cluster\n{}", cluster.logs()),
+    );
+    assert_eq!(distributed, embedded);
+    server.kill();
+}
+
+/// An executor killed (SIGKILL, no goodbye) while a query runs: the query finishes on the
+/// other executor, or fails with one clear line; either way the cluster goes on serving.
+#[test]
+fn a_cluster_survives_a_dead_executor() {
+    let dir = tempfile::tempdir().unwrap();
+    let votes = arena(dir.path());
+    let table = format!("votes={}", votes.display());
+    let mut cluster = Cluster::start(2, &[]);
+    let url = cluster.url();
+    // Long enough to be running when the executor dies: a large bootstrap per category
+    // (about 8 s of work for the cluster's 2 cores).
+    let query = "SELECT category, bt_rank(model_a, model_b, winner, 'bootstrap=50000, seed=1') AS r FROM votes GROUP BY category ORDER BY category";
+    let mut running = Command::new(PREFDB)
+        .args([
+            "sql",
+            "--cluster",
+            &url,
+            "--table",
+            &table,
+            "--format",
+            "json",
+            query,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        running.try_wait().unwrap().is_none(),
+        "the query ended before the executor was killed: make it longer"
+    );
+    cluster.executors[1].kill();
+    let started = Instant::now();
+    // Bounded: the scheduler takes the executor for dead after 20 s without a heartbeat.
+    while running.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(120) {
+            let _ = running.kill();
+            panic!("the query hung after the executor died\n{}", cluster.logs());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let waited = started.elapsed();
+    let out = running.wait_with_output().unwrap();
+    eprintln!(
+        "with an executor killed, the query {} after {waited:?} more",
+        if out.status.success() {
+            "succeeded"
+        } else {
+            "failed"
+        }
+    );
+    if out.status.success() {
+        let embedded = stdout(
+            prefdb(&["sql", "--table", &table, "--format", "json", query]),
+            "embedded",
+        );
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), embedded);
+    } else {
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.starts_with("error: "), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    // The cluster still answers, on the executor that is left.
+    let query = "SELECT * FROM leaderboard('SELECT bt_rank(model_a, model_b, winner) FROM votes') ORDER BY item";
+    let embedded = stdout(
+        prefdb(&["sql", "--table", &table, "--format", "json", query]),
+        "embedded",
+    );
+    let after = stdout(
+        prefdb(&[
+            "sql",
+            "--cluster",
+            &url,
+            "--table",
+            &table,
+            "--format",
+            "json",
+            query,
+        ]),
+        &format!("a query after the executor died\n{}", cluster.logs()),
+    );
+    assert_eq!(after, embedded);
+}
