@@ -270,6 +270,47 @@ fn a_cluster_answers_as_one_machine_does() {
     assert_eq!(embedded.trim(), r#"{"n":4,"nans":1,"nan_is_max":true}"#);
     assert_eq!(distributed, embedded);
 
+    // Writes run in the client; what cannot run says why.
+    let copied = dir.path().join("copied.parquet");
+    let copy = format!(
+        "COPY (SELECT model_a, count(*) AS n FROM votes GROUP BY model_a) TO '{}' STORED AS PARQUET",
+        copied.display()
+    );
+    stdout(
+        prefdb(&["sql", "--cluster", &url, "--table", &table, &copy]),
+        "COPY on the cluster",
+    );
+    let copied_rows = stdout(
+        prefdb(&[
+            "sql",
+            "--format",
+            "csv",
+            &format!("SELECT * FROM '{}' ORDER BY model_a", copied.display()),
+        ]),
+        "reading the copy",
+    );
+    let direct = stdout(
+        prefdb(&[
+            "sql",
+            "--table",
+            &table,
+            "--format",
+            "csv",
+            "SELECT model_a, count(*) AS n FROM votes GROUP BY model_a ORDER BY model_a",
+        ]),
+        "embedded",
+    );
+    assert_eq!(copied_rows, direct);
+    let err = prefdb(&[
+        "sql", "--cluster", &url, "--table", &table,
+        "SELECT count(*) FROM votes JOIN information_schema.tables t ON t.table_name = votes.model_a",
+    ]);
+    let err = String::from_utf8(err.stderr).unwrap();
+    assert!(
+        err.contains("information_schema together with other tables"),
+        "{err}"
+    );
+
     // The shell, from standard input.
     let count = "SELECT count(*) AS n FROM votes WHERE winner = 'model_a';\n";
     let shell = |cluster: Option<&str>| {
@@ -300,6 +341,30 @@ fn a_cluster_answers_as_one_machine_does() {
     let embedded = shell(None);
     assert!(embedded.contains("| n "), "{embedded}");
     assert_eq!(shell(Some(&url)), embedded);
+    // A table made in the client is queried there, and cannot be joined with files.
+    let mut child = Command::new(PREFDB)
+        .args(["shell", "--table", &table, "--cluster", &url])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"CREATE TABLE small AS VALUES (7);\nSELECT column1 * 6 AS answer FROM small;\nSELECT count(*) FROM votes, small;\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let (text, err) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(text.contains("| 42 "), "{text}\n{err}");
+    assert!(
+        format!("{text}{err}").contains("small' is held by this client"),
+        "{text}\n{err}"
+    );
 
     // The Postgres-wire server, with psql as the client.
     if !Command::new("psql")

@@ -65,8 +65,8 @@ pub fn scheduler_url(url: &str) -> Result<String> {
     Ok(format!("http://{with_port}"))
 }
 
-/// Ballista's planner, after wrapping prefdb's Parquet tables for the wire, for plans that
-/// read files; DataFusion's own, in the client, for the rest.
+/// Ballista's planner, after wrapping prefdb's Parquet tables for the wire, for queries
+/// that read files; DataFusion's own, in the client, for the rest and for writes.
 #[derive(Debug)]
 struct ClusterPlanner {
     ballista: BallistaQueryPlanner<LogicalPlanNode>,
@@ -79,7 +79,10 @@ impl QueryPlanner for ClusterPlanner {
         logical_plan: &LogicalPlan,
         session: &dyn Session,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        if !reads_files(logical_plan)? {
+        // COPY and INSERT write from the client: Ballista 55 does not distribute writes
+        // (its executors reject the task).
+        let writes = matches!(logical_plan, LogicalPlan::Copy(_) | LogicalPlan::Dml(_));
+        if writes || !reads_files(logical_plan)? {
             return DefaultPhysicalPlanner::default()
                 .create_physical_plan(logical_plan, session)
                 .await;

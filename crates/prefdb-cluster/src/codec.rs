@@ -238,3 +238,68 @@ fn rebuild(
             .with_schema(Arc::new(file_schema.finish())),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::common::tree_node::TreeNode;
+    use datafusion::prelude::SessionContext;
+
+    /// A prefdb Parquet table goes over the wire and comes back NaN-safe, with the same
+    /// files and schema; a plan that reads it is one that [`reads_files`].
+    #[tokio::test]
+    async fn shipped_tables_arrive_nan_safe() {
+        let dir = std::env::temp_dir().join(format!("prefdb-codec-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("t.parquet");
+        let ctx = prefdb::new_context();
+        ctx.sql(&format!(
+            "COPY (SELECT 1.5 AS x, 'a' AS y) TO '{}' STORED AS PARQUET",
+            file.display()
+        ))
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+        prefdb::register_table(&ctx, "t", file.to_str().unwrap())
+            .await
+            .unwrap();
+        let plan = ctx
+            .sql("SELECT x FROM t")
+            .await
+            .unwrap()
+            .into_optimized_plan()
+            .unwrap();
+        assert!(reads_files(&plan).unwrap());
+        let shipped = ship_tables(plan).unwrap();
+        let codec = PrefdbCodec::default();
+        let bytes = logical_plan_to_bytes_with_extension_codec(&shipped, &codec).unwrap();
+        let task = SessionContext::new().task_ctx();
+        let back = logical_plan_from_bytes_with_extension_codec(&bytes, &task, &codec).unwrap();
+        let mut tables = Vec::new();
+        back.apply(|node| {
+            if let LogicalPlan::TableScan(scan) = node {
+                tables.push(source_as_provider(&scan.source).unwrap());
+            }
+            Ok(TreeNodeRecursion::Continue)
+        })
+        .unwrap();
+        assert_eq!(tables.len(), 1);
+        let table = tables[0]
+            .downcast_ref::<ListingTable>()
+            .expect("a listing table");
+        assert!(table.options().format.is::<NanSafeParquet>());
+        assert_eq!(table.table_paths().len(), 1);
+        assert_eq!(table.schema().field(0).name(), "x");
+        // A plan without files runs in the client.
+        let values = ctx
+            .sql("SELECT 1")
+            .await
+            .unwrap()
+            .into_optimized_plan()
+            .unwrap();
+        assert!(!reads_files(&values).unwrap());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
