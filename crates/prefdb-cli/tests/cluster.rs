@@ -504,28 +504,30 @@ fn a_cluster_reads_s3_tables() {
     .unwrap();
     let config = config.to_str().unwrap();
     let cluster = Cluster::start(2, &["--config", config]);
-    let query = "SELECT * FROM leaderboard('SELECT bt_rank(model_a, model_b, winner) FROM votes') ORDER BY item";
     let local = format!("votes={}", votes.display());
-    let embedded = stdout(
-        prefdb(&["sql", "--table", &local, "--format", "json", query]),
-        "embedded",
-    );
-    let distributed = stdout(
-        prefdb(&[
-            "sql",
-            "--cluster",
-            &cluster.url(),
-            "--config",
-            config,
-            "--table",
-            "votes=s3://arena/votes/",
-            "--format",
-            "json",
-            query,
-        ]),
-        &format!("the s3 table on the cluster\n{}", cluster.logs()),
-    );
-    assert_eq!(distributed, embedded);
+    let url = cluster.url();
+    for query in QUERIES {
+        let embedded = stdout(
+            prefdb(&["sql", "--table", &local, "--format", "json", query]),
+            "embedded",
+        );
+        let distributed = stdout(
+            prefdb(&[
+                "sql",
+                "--cluster",
+                &url,
+                "--config",
+                config,
+                "--table",
+                "votes=s3://arena/votes/",
+                "--format",
+                "json",
+                query,
+            ]),
+            &format!("{query} over s3 on the cluster\n{}", cluster.logs()),
+        );
+        assert_eq!(distributed, embedded, "{query}");
+    }
     server.kill();
 }
 
