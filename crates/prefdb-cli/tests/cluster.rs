@@ -168,6 +168,27 @@ fn stdout(out: Output, what: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// `prefdb sql --table TABLE --format json QUERY` in the embedded engine.
+fn embedded_json(table: &str, query: &str) -> String {
+    stdout(
+        prefdb(&["sql", "--table", table, "--format", "json", query]),
+        &format!("{query} embedded"),
+    )
+}
+
+/// The same on `cluster`, with `extra` arguments (a config file); a failure shows the
+/// cluster's logs.
+fn cluster_json(cluster: &Cluster, table: &str, extra: &[&str], query: &str) -> String {
+    let url = cluster.url();
+    let mut args = vec!["sql", "--cluster", &url, "--table", table];
+    args.extend_from_slice(extra);
+    args.extend(["--format", "json", query]);
+    stdout(
+        prefdb(&args),
+        &format!("{query} on the cluster\n{}", cluster.logs()),
+    )
+}
+
 /// Eight Parquet files of an arena, in one directory.
 fn arena(dir: &Path) -> PathBuf {
     let votes = dir.join("votes");
@@ -228,47 +249,18 @@ fn a_cluster_answers_as_one_machine_does() {
     let cluster = Cluster::start(2, &[]);
     let url = cluster.url();
     for query in QUERIES {
-        let embedded = stdout(
-            prefdb(&["sql", "--table", &table, "--format", "json", query]),
-            "embedded",
-        );
-        let distributed = prefdb(&[
-            "sql",
-            "--cluster",
-            &url,
-            "--table",
-            &table,
-            "--format",
-            "json",
-            query,
-        ]);
-        let distributed = stdout(
-            distributed,
-            &format!("{query} on the cluster\n{}", cluster.logs()),
-        );
+        let embedded = embedded_json(&table, query);
         assert!(embedded.len() > 20, "{query}: {embedded}");
-        assert_eq!(distributed, embedded, "{query}");
+        assert_eq!(
+            cluster_json(&cluster, &table, &[], query),
+            embedded,
+            "{query}"
+        );
     }
     let query = "SELECT count(*) AS n, count(*) FILTER (WHERE isnan(x)) AS nans, max(x) > 1 AS nan_is_max FROM nan";
-    let embedded = stdout(
-        prefdb(&["sql", "--table", &nan_table, "--format", "json", query]),
-        "nan embedded",
-    );
-    let distributed = stdout(
-        prefdb(&[
-            "sql",
-            "--cluster",
-            &url,
-            "--table",
-            &nan_table,
-            "--format",
-            "json",
-            query,
-        ]),
-        "nan on the cluster",
-    );
+    let embedded = embedded_json(&nan_table, query);
     assert_eq!(embedded.trim(), r#"{"n":4,"nans":1,"nan_is_max":true}"#);
-    assert_eq!(distributed, embedded);
+    assert_eq!(cluster_json(&cluster, &nan_table, &[], query), embedded);
 
     // Writes run in the client; what cannot run says why.
     let copied = dir.path().join("copied.parquet");
@@ -505,28 +497,14 @@ fn a_cluster_reads_s3_tables() {
     let config = config.to_str().unwrap();
     let cluster = Cluster::start(2, &["--config", config]);
     let local = format!("votes={}", votes.display());
-    let url = cluster.url();
     for query in QUERIES {
-        let embedded = stdout(
-            prefdb(&["sql", "--table", &local, "--format", "json", query]),
-            "embedded",
+        let s3 = cluster_json(
+            &cluster,
+            "votes=s3://arena/votes/",
+            &["--config", config],
+            query,
         );
-        let distributed = stdout(
-            prefdb(&[
-                "sql",
-                "--cluster",
-                &url,
-                "--config",
-                config,
-                "--table",
-                "votes=s3://arena/votes/",
-                "--format",
-                "json",
-                query,
-            ]),
-            &format!("{query} over s3 on the cluster\n{}", cluster.logs()),
-        );
-        assert_eq!(distributed, embedded, "{query}");
+        assert_eq!(s3, embedded_json(&local, query), "{query}");
     }
     server.kill();
 }
@@ -584,11 +562,10 @@ fn a_cluster_survives_a_dead_executor() {
         }
     );
     if out.status.success() {
-        let embedded = stdout(
-            prefdb(&["sql", "--table", &table, "--format", "json", query]),
-            "embedded",
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            embedded_json(&table, query)
         );
-        assert_eq!(String::from_utf8(out.stdout).unwrap(), embedded);
     } else {
         let err = String::from_utf8(out.stderr).unwrap();
         assert_eq!(err.lines().count(), 1, "{err}");
@@ -597,22 +574,8 @@ fn a_cluster_survives_a_dead_executor() {
     }
     // The cluster still answers, on the executor that is left.
     let query = "SELECT * FROM leaderboard('SELECT bt_rank(model_a, model_b, winner) FROM votes') ORDER BY item";
-    let embedded = stdout(
-        prefdb(&["sql", "--table", &table, "--format", "json", query]),
-        "embedded",
+    assert_eq!(
+        cluster_json(&cluster, &table, &[], query),
+        embedded_json(&table, query)
     );
-    let after = stdout(
-        prefdb(&[
-            "sql",
-            "--cluster",
-            &url,
-            "--table",
-            &table,
-            "--format",
-            "json",
-            query,
-        ]),
-        &format!("a query after the executor died\n{}", cluster.logs()),
-    );
-    assert_eq!(after, embedded);
 }
