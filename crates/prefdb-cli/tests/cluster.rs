@@ -168,6 +168,22 @@ fn stdout(out: Output, what: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// `prefdb shell ARGS...` with `input` on its standard input.
+fn shell_with(args: &[&str], input: &str) -> Output {
+    let mut child = Command::new(PREFDB)
+        .arg("shell")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).unwrap();
+    drop(stdin);
+    child.wait_with_output().unwrap()
+}
+
 /// `prefdb sql --table TABLE --format json QUERY` in the embedded engine.
 fn embedded_json(table: &str, query: &str) -> String {
     stdout(
@@ -306,24 +322,9 @@ fn a_cluster_answers_as_one_machine_does() {
     // The shell, from standard input.
     let count = "SELECT count(*) AS n FROM votes WHERE winner = 'model_a';\n";
     let shell = |cluster: Option<&str>| {
-        let mut cmd = Command::new(PREFDB);
-        cmd.args(["shell", "--table", &table]);
-        if let Some(url) = cluster {
-            cmd.args(["--cluster", url]);
-        }
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(count.as_bytes())
-            .unwrap();
-        let out = stdout(child.wait_with_output().unwrap(), "shell");
+        let mut args = vec!["--table", table.as_str()];
+        args.extend(cluster.map(|url| ["--cluster", url]).into_iter().flatten());
+        let out = stdout(shell_with(&args, count), "shell");
         // Without the timing line.
         out.lines()
             .filter(|l| !l.contains("row(s) in"))
@@ -334,20 +335,10 @@ fn a_cluster_answers_as_one_machine_does() {
     assert!(embedded.contains("| n "), "{embedded}");
     assert_eq!(shell(Some(&url)), embedded);
     // A table made in the client is queried there, and cannot be joined with files.
-    let mut child = Command::new(PREFDB)
-        .args(["shell", "--table", &table, "--cluster", &url])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"CREATE TABLE small AS VALUES (7);\nSELECT column1 * 6 AS answer FROM small;\nSELECT count(*) FROM votes, small;\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = shell_with(
+        &["--table", &table, "--cluster", &url],
+        "CREATE TABLE small AS VALUES (7);\nSELECT column1 * 6 AS answer FROM small;\nSELECT count(*) FROM votes, small;\n",
+    );
     let (text, err) = (
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),

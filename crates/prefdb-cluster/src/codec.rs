@@ -37,11 +37,12 @@ pub struct ShippedTable {
 }
 
 impl ShippedTable {
-    /// The listing table, if `table` is one that only [`PrefdbCodec`] can send.
-    fn listing(table: &Arc<dyn TableProvider>) -> Option<&ListingTable> {
-        table
-            .downcast_ref::<ListingTable>()
-            .filter(|t| t.options().format.is::<NanSafeParquet>())
+    /// The listing table and its format, if `table` is one that only [`PrefdbCodec`] can
+    /// send.
+    fn listing(table: &Arc<dyn TableProvider>) -> Option<(&ListingTable, &NanSafeParquet)> {
+        let listing = table.downcast_ref::<ListingTable>()?;
+        let format = listing.options().format.downcast_ref::<NanSafeParquet>()?;
+        Some((listing, format))
     }
 }
 
@@ -149,16 +150,10 @@ impl LogicalExtensionCodec for PrefdbCodec {
                 "table '{table_ref}' is held by this client (in memory or a catalog) and cannot be sent to the cluster: a cluster query reads file tables (--table, CREATE EXTERNAL TABLE), and a query of catalog or in-memory tables alone runs here"
             );
         };
-        let Some(table) = ShippedTable::listing(&shipped.table) else {
+        let Some((table, format)) = ShippedTable::listing(&shipped.table) else {
             return plan_err!("a shipped table must be a Parquet listing table");
         };
-        let plain = rebuild(table, |t| {
-            let format = t.options().format.downcast_ref::<NanSafeParquet>();
-            format.map_or_else(
-                || Arc::clone(&t.options().format),
-                |f| Arc::clone(f.inner()),
-            )
-        })?;
+        let plain = rebuild(table, Arc::clone(format.inner()))?;
         let scan =
             LogicalPlanBuilder::scan(table_ref.clone(), provider_as_source(Arc::new(plain)), None)?
                 .build()?;
@@ -190,9 +185,8 @@ impl LogicalExtensionCodec for PrefdbCodec {
                 "table '{table_ref}' arrived as a scan of something other than files"
             );
         };
-        let table = rebuild(table, |t| {
-            Arc::new(NanSafeParquet::new(Arc::clone(&t.options().format)))
-        })?;
+        let format = Arc::new(NanSafeParquet::new(Arc::clone(&table.options().format)));
+        let table = rebuild(table, format)?;
         Ok(Arc::new(table))
     }
 
@@ -213,14 +207,14 @@ impl LogicalExtensionCodec for PrefdbCodec {
     }
 }
 
-/// `table` with its format replaced by `format(table)`: the same paths, options and file
-/// schema (the table's schema less its partition columns, which the options carry).
+/// `table` with `format` in place of its own: the same paths, options and file schema (the
+/// table's schema less its partition columns, which the options carry).
 fn rebuild(
     table: &ListingTable,
-    format: impl Fn(&ListingTable) -> Arc<dyn datafusion::datasource::file_format::FileFormat>,
+    format: Arc<dyn datafusion::datasource::file_format::FileFormat>,
 ) -> Result<ListingTable> {
     let mut options = table.options().clone();
-    options.format = format(table);
+    options.format = format;
     let schema = table.schema();
     let mut file_schema = SchemaBuilder::from(schema.as_ref());
     for (i, field) in schema.fields().iter().enumerate().rev() {
@@ -245,6 +239,10 @@ mod tests {
     use datafusion::common::tree_node::TreeNode;
     use datafusion::prelude::SessionContext;
 
+    async fn optimized(ctx: &SessionContext, sql: &str) -> LogicalPlan {
+        ctx.sql(sql).await.unwrap().into_optimized_plan().unwrap()
+    }
+
     /// A prefdb Parquet table goes over the wire and comes back NaN-safe, with the same
     /// files and schema; a plan that reads it is one that [`reads_files`].
     #[tokio::test]
@@ -265,12 +263,7 @@ mod tests {
         prefdb::register_table(&ctx, "t", file.to_str().unwrap())
             .await
             .unwrap();
-        let plan = ctx
-            .sql("SELECT x FROM t")
-            .await
-            .unwrap()
-            .into_optimized_plan()
-            .unwrap();
+        let plan = optimized(&ctx, "SELECT x FROM t").await;
         assert!(reads_files(&plan).unwrap());
         let shipped = ship_tables(plan).unwrap();
         let codec = PrefdbCodec::default();
@@ -293,13 +286,7 @@ mod tests {
         assert_eq!(table.table_paths().len(), 1);
         assert_eq!(table.schema().field(0).name(), "x");
         // A plan without files runs in the client.
-        let values = ctx
-            .sql("SELECT 1")
-            .await
-            .unwrap()
-            .into_optimized_plan()
-            .unwrap();
-        assert!(!reads_files(&values).unwrap());
+        assert!(!reads_files(&optimized(&ctx, "SELECT 1").await).unwrap());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
