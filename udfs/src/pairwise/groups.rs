@@ -5,8 +5,9 @@
 //! per group, hands each its rows in slices, and turns each partial state into scalar
 //! values: a leaderboard per prompt (100,000 groups) spent most of its time there. Here the
 //! items of all groups are interned once, into one dictionary, and each group keeps only
-//! the counts of the pairs it has seen ([`PairCounts`], in shared item ids), so a row costs
-//! two dictionary lookups and one small hash-map update in its group.
+//! the counts of the pairs it has seen ([`PairTable`], in shared item ids), so a row costs
+//! two dictionary lookups and one count update in its group: through a small hash map while
+//! the group has few pairs, straight into a triangular table of counts once it has many.
 //!
 //! A group is evaluated exactly as the per-group accumulator evaluates it, in value order
 //! ([`ValueOrdered`]): the shared dictionary is put in value order once per evaluation, and
@@ -28,7 +29,7 @@ use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::datatypes::Field;
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
-use prefdb_stats::pairwise::PairCounts;
+use prefdb_stats::pairwise::{PairCounts, PairOutcomes, PairTable};
 use std::sync::Arc;
 
 pub(crate) struct PairwiseGroups {
@@ -36,7 +37,7 @@ pub(crate) struct PairwiseGroups {
     /// `counts` stay empty.
     shared: PairwiseAccumulator,
     /// Each group's counts, in the shared item ids.
-    groups: Vec<PairCounts>,
+    groups: Vec<PairTable>,
     /// Scratch: the local id of each shared id while one group is read, else [`UNSEEN`].
     local: Vec<u32>,
     /// Pairs over all groups, for [`GroupsAccumulator::size`].
@@ -57,15 +58,15 @@ impl PairwiseGroups {
     }
 
     /// The groups `emit_to` names, which leave the accumulator.
-    fn take(&mut self, emit_to: EmitTo) -> Vec<PairCounts> {
+    fn take(&mut self, emit_to: EmitTo) -> Vec<PairTable> {
         let groups = emit_to.take_needed(&mut self.groups);
-        self.pairs -= groups.iter().map(PairCounts::len).sum::<usize>();
+        self.pairs -= groups.iter().map(PairTable::len).sum::<usize>();
         groups
     }
 
     /// Append `counts` to a state in ids local to the group (numbered in order of first
     /// appearance): its items' shared ids to `items`, its pairs to `pairs`.
-    fn localise(&mut self, counts: &PairCounts, items: &mut Vec<usize>, pairs: &mut StatePairs) {
+    fn localise(&mut self, group: &[PairOutcomes], items: &mut Vec<usize>, pairs: &mut StatePairs) {
         self.local.resize(self.shared.items.len(), UNSEEN);
         let first = items.len();
         let mut id = |shared: u32, items: &mut Vec<usize>| -> u32 {
@@ -76,7 +77,7 @@ impl PairwiseGroups {
             }
             *slot
         };
-        for p in counts.pairs() {
+        for p in group {
             pairs.a.push(id(p.a, items));
             pairs.b.push(id(p.b, items));
             pairs.a_wins.push(p.a_wins);
@@ -138,7 +139,7 @@ impl GroupsAccumulator for PairwiseGroups {
         opt_filter: Option<&BooleanArray>,
         total_num_groups: usize,
     ) -> Result<()> {
-        self.groups.resize_with(total_num_groups, PairCounts::new);
+        self.groups.resize_with(total_num_groups, PairTable::new);
         // The batch's votes are read first and counted after, in a loop of a few
         // instructions per vote: with many groups each count is a cache miss, and a short
         // loop lets the processor wait for many of them at once.
@@ -171,8 +172,9 @@ impl GroupsAccumulator for PairwiseGroups {
         let items = &self.shared.items;
         let positions = items.value_positions();
         self.local.resize(items.len(), UNSEEN);
-        let ordered =
-            |counts, local: &mut Vec<u32>| ValueOrdered::of_group(items, &positions, local, counts);
+        let ordered = |pairs: &[PairOutcomes], local: &mut Vec<u32>| {
+            ValueOrdered::of_group(items, &positions, local, pairs)
+        };
         let function = self.shared.function;
         if matches!(
             function,
@@ -182,11 +184,11 @@ impl GroupsAccumulator for PairwiseGroups {
             // with a hundred thousand groups they hold millions of entries.
             let entries = groups
                 .iter()
-                .map(|counts| group_ids(counts, &mut self.local).len())
+                .map(|counts| group_ids(&counts.pairs(), &mut self.local).len())
                 .sum();
             let mut columns = LeaderboardColumns::with_capacity(entries, groups.len());
             for counts in &groups {
-                let v = ordered(counts, &mut self.local);
+                let v = ordered(&counts.pairs(), &mut self.local);
                 if v.ids.is_empty() {
                     columns.push_null();
                     continue;
@@ -200,7 +202,7 @@ impl GroupsAccumulator for PairwiseGroups {
             .iter()
             .map(|counts| {
                 self.shared
-                    .evaluate_ordered(&ordered(counts, &mut self.local))
+                    .evaluate_ordered(&ordered(&counts.pairs(), &mut self.local))
             })
             .collect::<Result<Vec<_>>>()?;
         ScalarValue::iter_to_array(results)
@@ -211,14 +213,14 @@ impl GroupsAccumulator for PairwiseGroups {
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
         let groups = self.take(emit_to);
         // Sized first: a group has at most twice as many items as pairs, and usually fewer.
-        let total = groups.iter().map(PairCounts::len).sum();
+        let total = groups.iter().map(PairTable::len).sum();
         let mut pairs = StatePairs::with_capacity(total);
         let mut items = Vec::with_capacity(total);
         let (mut item_offsets, mut pair_offsets) = (vec![0i32], vec![0i32]);
         item_offsets.reserve(groups.len());
         pair_offsets.reserve(groups.len());
         for counts in &groups {
-            self.localise(counts, &mut items, &mut pairs);
+            self.localise(&counts.pairs(), &mut items, &mut pairs);
             item_offsets.push(items.len() as i32);
             pair_offsets.push(pairs.a.len() as i32);
         }
@@ -245,7 +247,7 @@ impl GroupsAccumulator for PairwiseGroups {
         group_indices: &[usize],
         total_num_groups: usize,
     ) -> Result<()> {
-        self.groups.resize_with(total_num_groups, PairCounts::new);
+        self.groups.resize_with(total_num_groups, PairTable::new);
         let name = self.shared.function.name();
         for row in StateRows::new(name, values, 6)?.rows() {
             let index = row.index();
@@ -259,8 +261,9 @@ impl GroupsAccumulator for PairwiseGroups {
             let n = row.same_length(&[a.len(), b.len(), a_wins.len(), b_wins.len(), ties.len()])?;
             let counts = &mut self.groups[group];
             let before = counts.len();
-            // Pairs new to the group are likely: a prompt's votes meet in one state.
-            counts.reserve(n);
+            // Pairs new to the group are likely: a prompt's votes meet in one state, and a
+            // day's fill its triangle at once.
+            counts.reserve(n, self.shared.items.len());
             for k in 0..n {
                 counts.add(a[k], b[k], a_wins.value(k), b_wins.value(k), ties.value(k));
             }
@@ -280,14 +283,15 @@ impl GroupsAccumulator for PairwiseGroups {
         each_row_as_a_group(PairwiseGroups::new(fresh), values, opt_filter)
     }
 
-    /// Estimated: a pair costs its entry and its hash-map slot, at the tables' load.
+    /// Estimated: a listed pair costs its entry and its hash-map slot, at the tables' load;
+    /// a triangle holds at most four 24-byte cells per pair seen, which is less.
     fn size(&self) -> usize {
         const PAIR: usize = 2 * (std::mem::size_of::<prefdb_stats::pairwise::PairOutcomes>() + 17);
         std::mem::size_of_val(self)
             + self.shared.items.heap_size()
             + self.local.capacity() * 4
             + self.votes.capacity() * std::mem::size_of::<(usize, u32, u32, f64, f64, f64)>()
-            + self.groups.capacity() * std::mem::size_of::<PairCounts>()
+            + self.groups.capacity() * std::mem::size_of::<PairTable>()
             + self.pairs * PAIR
     }
 }

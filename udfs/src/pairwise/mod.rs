@@ -428,9 +428,9 @@ fn sorted_by_ends(mut pairs: Vec<PairOutcomes>, n: usize) -> Vec<PairOutcomes> {
 
 /// The shared ids of the items in `counts`' pairs, in order of first appearance, with
 /// `scratch` as in [`ValueOrdered::of_group`] (all [`UNSEEN`] before and after).
-pub(crate) fn group_ids(counts: &PairCounts, scratch: &mut [u32]) -> Vec<usize> {
+pub(crate) fn group_ids(pairs: &[PairOutcomes], scratch: &mut [u32]) -> Vec<usize> {
     let mut ids = Vec::new();
-    for p in counts.pairs() {
+    for p in pairs {
         for id in [p.a as usize, p.b as usize] {
             if scratch[id] == UNSEEN {
                 scratch[id] = 0;
@@ -460,10 +460,10 @@ impl<'a> ValueOrdered<'a> {
             .into_iter()
             .map(|p| p as u32)
             .collect();
-        Self::with_positions(items, ids, counts, |id| position[id as usize])
+        Self::with_positions(items, ids, counts.pairs(), |id| position[id as usize])
     }
 
-    /// One group's `counts`, in ids of the shared `items`, given every shared id's value
+    /// One group's `pairs`, in ids of the shared `items`, given every shared id's value
     /// position (`positions`, computed once for all groups) and a scratch vector of
     /// `items.len()` entries, all [`UNSEEN`] (and left so). The group's items in value order are
     /// its shared ids sorted by position, so no item is compared or copied per group.
@@ -471,14 +471,14 @@ impl<'a> ValueOrdered<'a> {
         items: &'a ItemInterner,
         positions: &[usize],
         scratch: &mut [u32],
-        counts: &PairCounts,
+        pairs: &[PairOutcomes],
     ) -> Self {
-        let mut ids = group_ids(counts, scratch);
+        let mut ids = group_ids(pairs, scratch);
         ids.sort_unstable_by_key(|&id| positions[id]);
         for (c, &id) in ids.iter().enumerate() {
             scratch[id] = c as u32;
         }
-        let ordered = Self::with_positions(items, ids, counts, |id| scratch[id as usize]);
+        let ordered = Self::with_positions(items, ids, pairs, |id| scratch[id as usize]);
         for &id in &ordered.ids {
             scratch[id] = UNSEEN;
         }
@@ -488,11 +488,10 @@ impl<'a> ValueOrdered<'a> {
     fn with_positions(
         items: &'a ItemInterner,
         ids: Vec<usize>,
-        counts: &PairCounts,
+        pairs: &[PairOutcomes],
         canonical: impl Fn(u32) -> u32,
     ) -> Self {
-        let pairs: Vec<PairOutcomes> = counts
-            .pairs()
+        let pairs: Vec<PairOutcomes> = pairs
             .iter()
             .map(|p| {
                 let (a, b) = (canonical(p.a), canonical(p.b));

@@ -13,7 +13,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 pub struct PairCounts {
     index: PairIndex,
     pairs: Vec<PairOutcomes>,
-    /// The largest item id seen.
+    /// The largest item id in a pair.
     max_id: u32,
 }
 
@@ -104,6 +104,7 @@ impl PairCounts {
                     return *cell as usize - 1;
                 }
                 *cell = self.pairs.len() as u32 + 1;
+                self.max_id = self.max_id.max(hi);
                 return self.push(lo, hi);
             }
         }
@@ -187,6 +188,11 @@ impl PairCounts {
 
     pub fn len(&self) -> usize {
         self.pairs.len()
+    }
+
+    /// The largest item id in a pair (0 when there are none).
+    pub fn max_id(&self) -> u32 {
+        self.max_id
     }
 
     pub fn is_empty(&self) -> bool {

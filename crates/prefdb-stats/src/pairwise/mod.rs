@@ -17,6 +17,7 @@ mod newton;
 pub mod plackett_luce;
 pub mod ranking;
 pub mod sandwich;
+pub mod table;
 pub mod tie_models;
 pub mod weng_lin;
 pub mod win_rate;
@@ -39,6 +40,7 @@ pub use sandwich::{
     bt_covariance, pair_reweights, plackett_luce_sandwich, scale_pairs, tie_model_covariance_with,
     Meat,
 };
+pub use table::PairTable;
 pub use tie_models::{fit_tie_model, tie_model_covariance, TieFit, TieModel};
 pub use weng_lin::{weng_lin_update, Skill, WengLinOptions};
 pub use win_rate::{average_win_rate, item_totals, pair_win_rate, ItemTotals};
