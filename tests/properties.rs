@@ -222,6 +222,15 @@ enum Layout {
 
 /// Every column of the single result row.
 async fn run(t: &Table, sql: &str, layout: Layout) -> Result<Vec<ScalarValue>, String> {
+    let rows = run_rows(t, sql, layout).await?;
+    Ok(rows
+        .into_iter()
+        .next()
+        .expect("an aggregate returns one row"))
+}
+
+/// Every row of the result, each as its columns.
+async fn run_rows(t: &Table, sql: &str, layout: Layout) -> Result<Vec<Vec<ScalarValue>>, String> {
     let all: Vec<&Vec<V>> = t.rows.iter().collect();
     let (ctx, partitions) = match layout {
         Layout::Single => (
@@ -247,15 +256,19 @@ async fn run(t: &Table, sql: &str, layout: Layout) -> Result<Vec<ScalarValue>, S
     ctx.register_table("t", Arc::new(table)).unwrap();
     let result = async {
         let batches = ctx.sql(sql).await?.collect().await?;
-        let batch = batches
-            .iter()
-            .find(|b| b.num_rows() > 0)
-            .expect("an aggregate returns one row");
-        batch
-            .columns()
-            .iter()
-            .map(|c| ScalarValue::try_from_array(c, 0))
-            .collect::<datafusion::common::Result<Vec<_>>>()
+        let mut rows = Vec::new();
+        for batch in &batches {
+            for r in 0..batch.num_rows() {
+                rows.push(
+                    batch
+                        .columns()
+                        .iter()
+                        .map(|c| ScalarValue::try_from_array(c, r))
+                        .collect::<datafusion::common::Result<Vec<_>>>()?,
+                );
+            }
+        }
+        Ok::<_, datafusion::error::DataFusionError>(rows)
     }
     .await;
     result.map_err(|e| e.to_string())
@@ -1566,6 +1579,108 @@ async fn long_form_agreement_matches_direct_coincidences() {
             &one,
             &many,
         );
+    }
+}
+
+/// Under `GROUP BY`, every group's value is the one the same query gives over that group's
+/// rows alone, bit for bit, however the rows are split into partitions and batches; with
+/// `FILTER` too. A group whose query fails makes the grouped query fail with one of the
+/// groups' errors.
+#[tokio::test]
+async fn grouped_long_form_agreement_is_each_group_alone() {
+    for seed in 0..60u64 {
+        let mut rng = StdRng::seed_from_u64(9000 + seed);
+        let level = *pick(&mut rng, &["nominal", "ordinal", "interval", "ratio"]);
+        let ratings = ratings_table(&mut rng, level);
+        let mut columns = ratings.columns.clone();
+        columns.push(("g", DataType::Int64));
+        columns.push(("w", DataType::Int64));
+        let mut t = Table::new(&columns);
+        let groups = rng.random_range(1..=4i128);
+        for row in &ratings.rows {
+            let mut row = row.clone();
+            row.push(match rng.random_bool(0.05) {
+                true => V::Null,
+                false => V::I(rng.random_range(0..groups)),
+            });
+            row.push(V::I(rng.random_range(0..3)));
+            t.push(row);
+        }
+        let calls = [
+            format!(
+                "krippendorff_alpha(item, rater, label, 'level={level}'), percent_agreement(item, rater, label), \
+                 gwet_ac1(item, rater, label), gwet_ac2(item, rater, label, 'weights=linear'), \
+                 krippendorff_alpha_ci(item, rater, label, 'level={level}, bootstrap=20, seed=3'), \
+                 krippendorff_alpha(item, rater, label, 'level={level}') FILTER (WHERE w > 0)"
+            ),
+            "fleiss_kappa(item, label), fleiss_kappa(item, label) FILTER (WHERE w > 0)".to_string(),
+        ];
+        for call in &calls {
+            let grouped = format!("SELECT g, {call} FROM t GROUP BY g ORDER BY g NULLS LAST");
+            let one = run_rows(&t, &grouped, Layout::Single).await;
+            let many = run_rows(&t, &grouped, Layout::Shuffled(seed ^ 0x9e0)).await;
+            let mut alone = Vec::new();
+            let mut keys: Vec<Option<i128>> = (0..groups).map(Some).collect();
+            keys.push(None);
+            for key in keys {
+                let filter = match key {
+                    Some(k) => format!("g = {k}"),
+                    None => "g IS NULL".to_string(),
+                };
+                if !t.rows.iter().any(|r| match key {
+                    Some(k) => r[3] == V::I(k),
+                    None => r[3].is_null(),
+                }) {
+                    continue;
+                }
+                let sql = format!("SELECT g, {call} FROM t WHERE {filter} GROUP BY g");
+                alone.push(
+                    run_rows(&t, &sql, Layout::Single)
+                        .await
+                        .map(|mut r| r.remove(0)),
+                );
+            }
+            match (&one, &many) {
+                (Ok(one), Ok(many)) => {
+                    let alone: Vec<_> = alone.into_iter().map(|r| r.unwrap()).collect();
+                    assert_same(
+                        "grouped against each group alone",
+                        seed,
+                        &grouped,
+                        &t,
+                        one,
+                        &alone,
+                    );
+                    assert_same(
+                        "partitioning changed a grouped result",
+                        seed,
+                        &grouped,
+                        &t,
+                        one,
+                        many,
+                    );
+                }
+                (Err(e), Err(f)) => {
+                    let errors: Vec<String> = alone.into_iter().filter_map(|r| r.err()).collect();
+                    if !errors.contains(e) || !errors.contains(f) {
+                        fail(
+                            "grouped error is no group's",
+                            seed,
+                            &grouped,
+                            &t,
+                            format!("{e}\n{f}\n{errors:?}"),
+                        );
+                    }
+                }
+                _ => fail(
+                    "one partitioning failed",
+                    seed,
+                    &grouped,
+                    &t,
+                    format!("{one:?}\n{many:?}"),
+                ),
+            }
+        }
     }
 }
 

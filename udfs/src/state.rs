@@ -4,6 +4,7 @@
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BinaryArray, Float64Array, ListArray, PrimitiveArray, UInt32Array,
 };
+use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::datatypes::{
     ArrowPrimitiveType, DataType, Field, FieldRef, Float64Type, UInt32Type,
 };
@@ -184,4 +185,15 @@ pub(crate) fn each_row_as_a_group(
     let indices: Vec<usize> = (0..rows).collect();
     fresh.update_batch(values, &indices, opt_filter, rows)?;
     fresh.state(datafusion::logical_expr::EmitTo::All)
+}
+
+/// A list column of one list per group: `values` cut at `offsets` (a grouped state).
+pub(crate) fn lists(values: ArrayRef, offsets: Vec<i32>) -> ArrayRef {
+    let field = Arc::new(Field::new_list_field(values.data_type().clone(), true));
+    Arc::new(ListArray::new(
+        field,
+        OffsetBuffer::new(offsets.into()),
+        values,
+        None,
+    ))
 }

@@ -14,7 +14,7 @@ use crate::memory::{bytes_of, MemoryBudget, Workspace};
 use crate::spec::aggregate::{Call, Family, PrefdbAggregate};
 use crate::spec::is_text;
 use crate::spec::{struct_fields, FunctionSpec, Options};
-use crate::state::{list_fields, StateRows};
+use crate::state::{list_fields, StateRow, StateRows};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, StructArray, UInt32Array};
 use datafusion::arrow::buffer::ScalarBuffer;
 use datafusion::arrow::datatypes::{
@@ -404,10 +404,15 @@ impl ValueDictionary {
     }
 
     fn to_array(&self) -> ArrayRef {
+        self.take(0..self.len())
+    }
+
+    /// The values of `ids`, in that order.
+    fn take(&self, ids: impl Iterator<Item = usize>) -> ArrayRef {
         match self {
-            ValueDictionary::Text(t) => t.to_array(),
+            ValueDictionary::Text(t) => t.take(ids),
             ValueDictionary::Number { values, .. } => {
-                Arc::new(Float64Array::from_iter_values(values.iter().copied()))
+                Arc::new(Float64Array::from_iter_values(ids.map(|i| values[i])))
             }
         }
     }
@@ -546,6 +551,14 @@ impl Ratings {
         self.item.reserve(n);
         self.rater.reserve(n);
         self.value.reserve(n);
+    }
+
+    /// Empty, keeping the capacity of the columns.
+    fn clear(&mut self) {
+        self.shared = None;
+        self.item.clear();
+        self.rater.clear();
+        self.value.clear();
     }
 
     /// Keep a state's columns as they are; only into an empty `Ratings`.
@@ -1155,57 +1168,118 @@ impl Accumulator for RatingsAccumulator {
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let has_rater = self.function.has_rater();
         for row in StateRows::new(self.function.name(), states, 7)?.rows() {
-            let item_map = self.items.intern_array(&row.list(0)?)?;
-            let rater_map = self.raters.intern_array(&row.list(1)?)?;
-            let value_map = self.values.intern_all(&row.list(2)?)?;
-            let items = row.ids_below(3, item_map.len())?;
-            let values = row.ids_below(5, value_map.len())?;
-            let counts = row.counts(6)?;
-            let raters = match self.function.has_rater() {
-                true => row.ids_below(4, rater_map.len())?,
-                false => row.values::<UInt32Type>(4)?,
-            };
-            let n = row.same_length(&[items.len(), values.len()])?;
-            if self.function.has_rater() && raters.len() != n
-                || !(counts.is_empty() || counts.len() == n)
-            {
-                return Err(row.corrupt("raters or counts do not match the ratings"));
-            }
+            let state = self.read_state(&row)?;
+            let n = state.len();
             if n == 0 {
                 continue;
             }
-            let (items, raters, values) = (&items, &raters, &values);
-            let identity = |map: &[u32]| map.iter().enumerate().all(|(i, &m)| m as usize == i);
-            let same_ids = identity(&item_map) && identity(&rater_map) && identity(&value_map);
-            if self.function.has_rater() && same_ids && self.ratings.len() == 0 {
+            let same_ids = state.keeps_ids();
+            if has_rater && same_ids && self.ratings.len() == 0 {
                 // The first state into an empty accumulator keeps its ids: share its columns.
-                self.ratings.adopt(items, raters, values);
+                self.ratings
+                    .adopt(&state.items, &state.raters, &state.values);
                 continue;
             }
-            self.ratings.reserve(items.len());
-            if self.function.has_rater() && same_ids {
-                self.ratings.item.extend_from_slice(items.values());
-                self.ratings.rater.extend_from_slice(raters.values());
-                self.ratings.value.extend_from_slice(values.values());
+            self.ratings.reserve(n);
+            if has_rater && same_ids {
+                self.ratings.item.extend_from_slice(state.items.values());
+                self.ratings.rater.extend_from_slice(state.raters.values());
+                self.ratings.value.extend_from_slice(state.values.values());
                 continue;
             }
-            for k in 0..items.len() {
-                let item = item_map[items.value(k) as usize];
-                let value = value_map[values.value(k) as usize];
-                if self.function.has_rater() {
-                    self.record(item, rater_map[raters.value(k) as usize], value);
+            for k in 0..n {
+                let [item, rater, value] = state.rating(k);
+                if has_rater {
+                    self.record(item, rater, value);
                 } else {
-                    let n = if counts.len() == items.len() {
-                        counts.value(k)
-                    } else {
-                        1.0
-                    };
-                    self.add_count(item, value, n);
+                    self.add_count(item, value, state.count(k));
                 }
             }
         }
         Ok(())
+    }
+}
+
+/// One row of a long-form partial state, checked, with its dictionaries interned into an
+/// accumulator's ([`RatingsAccumulator::read_state`]).
+pub(crate) struct StateRatings {
+    items: UInt32Array,
+    raters: UInt32Array,
+    values: UInt32Array,
+    /// Empty when every count is 1.
+    counts: Float64Array,
+    item_map: Vec<u32>,
+    rater_map: Vec<u32>,
+    value_map: Vec<u32>,
+    /// False for `fleiss_kappa`: every rater id is 0, in no dictionary.
+    has_rater: bool,
+}
+
+impl StateRatings {
+    pub(crate) fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether the state's ids are the accumulator's own (each map is the identity).
+    fn keeps_ids(&self) -> bool {
+        let identity = |map: &[u32]| map.iter().enumerate().all(|(i, &m)| m as usize == i);
+        identity(&self.item_map) && identity(&self.rater_map) && identity(&self.value_map)
+    }
+
+    /// Rating `k` as (item, rater, value) ids of the accumulator.
+    #[inline]
+    pub(crate) fn rating(&self, k: usize) -> [u32; 3] {
+        let rater = match self.has_rater {
+            true => self.rater_map[self.raters.value(k) as usize],
+            false => 0,
+        };
+        [
+            self.item_map[self.items.value(k) as usize],
+            rater,
+            self.value_map[self.values.value(k) as usize],
+        ]
+    }
+
+    /// The count of rating `k`: 1 unless the state carries counts.
+    #[inline]
+    pub(crate) fn count(&self, k: usize) -> f64 {
+        match self.counts.is_empty() {
+            true => 1.0,
+            false => self.counts.value(k),
+        }
+    }
+}
+
+impl RatingsAccumulator {
+    /// Checks a state row and interns its dictionaries into this accumulator's.
+    pub(crate) fn read_state(&mut self, row: &StateRow<'_>) -> Result<StateRatings> {
+        let item_map = self.items.intern_array(&row.list(0)?)?;
+        let rater_map = self.raters.intern_array(&row.list(1)?)?;
+        let value_map = self.values.intern_all(&row.list(2)?)?;
+        let items = row.ids_below(3, item_map.len())?;
+        let values = row.ids_below(5, value_map.len())?;
+        let counts = row.counts(6)?;
+        let has_rater = self.function.has_rater();
+        let raters = match has_rater {
+            true => row.ids_below(4, rater_map.len())?,
+            false => row.values::<UInt32Type>(4)?,
+        };
+        let n = row.same_length(&[items.len(), values.len()])?;
+        if has_rater && raters.len() != n || !(counts.is_empty() || counts.len() == n) {
+            return Err(row.corrupt("raters or counts do not match the ratings"));
+        }
+        Ok(StateRatings {
+            items,
+            raters,
+            values,
+            counts,
+            item_map,
+            rater_map,
+            value_map,
+            has_rater,
+        })
     }
 }
 

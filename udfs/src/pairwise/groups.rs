@@ -21,12 +21,10 @@ use super::{
 };
 use crate::items::ItemInterner;
 use crate::leaderboard::LeaderboardColumns;
-use crate::state::{each_row_as_a_group, StateRows};
+use crate::state::{each_row_as_a_group, lists, StateRows};
 use datafusion::arrow::array::{
-    new_empty_array, Array, ArrayRef, BooleanArray, Float64Array, ListArray, UInt32Array,
+    new_empty_array, Array, ArrayRef, BooleanArray, Float64Array, UInt32Array,
 };
-use datafusion::arrow::buffer::OffsetBuffer;
-use datafusion::arrow::datatypes::Field;
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
 use prefdb_stats::pairwise::{PairCounts, PairOutcomes, PairTable};
@@ -118,17 +116,6 @@ impl std::fmt::Debug for PairwiseGroups {
             .field("groups", &self.groups.len())
             .finish()
     }
-}
-
-/// A list column of one list per group: `values` cut at `offsets`.
-fn lists(values: ArrayRef, offsets: Vec<i32>) -> ArrayRef {
-    let field = Arc::new(Field::new_list_field(values.data_type().clone(), true));
-    Arc::new(ListArray::new(
-        field,
-        OffsetBuffer::new(offsets.into()),
-        values,
-        None,
-    ))
 }
 
 impl GroupsAccumulator for PairwiseGroups {
