@@ -2,17 +2,18 @@
 //! annotations ...): one [`GroupsAccumulator`] for all groups.
 //!
 //! Items, raters and labels of every group are interned once, into dictionaries shared by
-//! all groups, and each group keeps only its ratings as triples of shared ids. A batch is
-//! read as an ungrouped query reads it (integer items and raters with numeric labels
-//! column at a time, other layouts row by row), and each rating is then appended to its
-//! group. DataFusion's per-group adapter instead cut every batch into one batch per group
-//! and kept a dictionary per group, which with a thousand groups cost three times the
-//! ungrouped query.
+//! all groups, and the ratings of every group are kept together, in arrival order, as
+//! shared ids with the group of each. A batch is read as an ungrouped query reads it
+//! (integer items and raters with numeric labels column at a time, other layouts row by
+//! row) and appended. DataFusion's per-group adapter instead cut every batch into one batch
+//! per group and kept a dictionary per group, which with a thousand groups cost three times
+//! the ungrouped query.
 //!
-//! A group leaves (as a partial state, or to be evaluated) renumbered in ids local to it,
-//! with its own dictionaries: exactly the state and the accumulator a per-group
-//! accumulator would have held, up to the numbering, which evaluation does not see (it
-//! works in value order). So every result is the per-group one, bit for bit.
+//! Groups leave (as partial states, or to be evaluated) after one counting sort of the
+//! ratings by group, each renumbered in ids local to it, with its own dictionaries: exactly
+//! the state and the accumulator a per-group accumulator would have held, up to the
+//! numbering, which evaluation does not see (it works in value order). So every result is
+//! the per-group one, bit for bit.
 
 use super::{LongForm, RatingColumns, RatingsAccumulator};
 use crate::state::{each_row_as_a_group, lists, StateRows};
@@ -27,33 +28,6 @@ use std::sync::Arc;
 /// A local id not yet given.
 const UNSEEN: u32 = u32::MAX;
 
-/// One group's ratings in the shared ids.
-#[derive(Debug, Default)]
-struct GroupRatings {
-    /// (item, rater, value); rater is 0 for `fleiss_kappa`.
-    ratings: Vec<[u32; 3]>,
-    /// For `fleiss_kappa` after merging counted states: each rating's count. Empty while
-    /// every count is 1.
-    counts: Vec<f64>,
-}
-
-impl GroupRatings {
-    #[inline]
-    fn push(&mut self, rating: [u32; 3], count: f64) {
-        if count != 1.0 && self.counts.len() < self.ratings.len() {
-            self.counts.resize(self.ratings.len(), 1.0);
-        }
-        self.ratings.push(rating);
-        if !self.counts.is_empty() || count != 1.0 {
-            self.counts.push(count);
-        }
-    }
-
-    fn bytes(&self) -> usize {
-        self.ratings.capacity() * 12 + self.counts.capacity() * 8
-    }
-}
-
 /// Groups renumbered in local ids, one after another: each group's dictionary entries (as
 /// shared ids) and its ratings.
 #[derive(Default)]
@@ -67,33 +41,54 @@ struct Localised {
     counts: Vec<f64>,
 }
 
+/// The groups taken out of the accumulator: `ratings[offsets[g]..offsets[g + 1]]` are the
+/// positions of group `g`'s ratings in the store, in arrival order.
+struct Taken {
+    offsets: Vec<usize>,
+    ratings: Vec<u32>,
+    /// Each rating's count, by position; empty when every count is 1.
+    counts: Vec<f64>,
+    /// The taken ratings' (item, rater, value) ids, by position.
+    columns: [Vec<u32>; 3],
+}
+
+impl Taken {
+    fn groups(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    fn group(&self, g: usize) -> &[u32] {
+        &self.ratings[self.offsets[g]..self.offsets[g + 1]]
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct RatingsGroups {
     template: LongForm,
-    /// The dictionaries of every group. Its own ratings are scratch: a batch's ratings on
-    /// their way to their groups.
-    shared: RatingsAccumulator,
-    groups: Vec<GroupRatings>,
+    /// The dictionaries of every group, and the ratings of every group in arrival order.
+    store: RatingsAccumulator,
+    /// The group of each rating of `store`.
+    group: Vec<u32>,
+    /// Groups DataFusion has named so far.
+    groups: usize,
     return_type: DataType,
     /// Scratch for [`RatingsGroups::rows_by_group`], zero between batches.
     start: Vec<usize>,
     /// Scratch: the local id of each shared item, rater and value while one group is
     /// renumbered, else [`UNSEEN`].
     local: [Vec<u32>; 3],
-    /// Bytes the groups' ratings hold.
-    held: usize,
 }
 
 impl RatingsGroups {
     pub(crate) fn new(template: LongForm, return_type: DataType) -> Self {
         Self {
-            shared: template.fresh(),
+            store: template.fresh(),
             template,
-            groups: Vec::new(),
+            group: Vec::new(),
+            groups: 0,
             return_type,
             start: Vec::new(),
             local: Default::default(),
-            held: 0,
         }
     }
 
@@ -105,7 +100,7 @@ impl RatingsGroups {
         opt_filter: Option<&BooleanArray>,
     ) -> Vec<usize> {
         let keep = |row: usize| opt_filter.is_none_or(|f| f.is_valid(row) && f.value(row));
-        self.start.resize(self.groups.len(), 0);
+        self.start.resize(self.groups, 0);
         let mut present = Vec::new();
         for (row, &g) in group_indices.iter().enumerate() {
             if keep(row) {
@@ -136,36 +131,71 @@ impl RatingsGroups {
         rows
     }
 
-    /// Moves the scratch ratings of `shared` into group `g`, the row `k` of the scratch
-    /// into `groups[g(k)]`.
-    fn distribute(&mut self, group_of: impl Fn(usize) -> usize) {
-        let [item, rater, value] = self.shared.ratings.columns();
-        let counts = &self.shared.counts;
-        for k in 0..item.len() {
-            let group = &mut self.groups[group_of(k)];
-            let before = group.bytes();
-            let count = counts.get(k).copied().unwrap_or(1.0);
-            group.push([item[k], rater[k], value[k]], count);
-            self.held += group.bytes() - before;
+    /// The groups `emit_to` names, which leave the accumulator; the others stay, numbered
+    /// from 0. One counting sort of the ratings by group.
+    fn take(&mut self, emit_to: EmitTo) -> Taken {
+        let n = match emit_to {
+            EmitTo::All => self.groups,
+            EmitTo::First(n) => n.min(self.groups),
+        };
+        let mut offsets = vec![0usize; n + 1];
+        for &g in &self.group {
+            if (g as usize) < n {
+                offsets[g as usize + 1] += 1;
+            }
         }
-        self.shared.ratings.clear();
-        self.shared.counts.clear();
+        for g in 0..n {
+            offsets[g + 1] += offsets[g];
+        }
+        let mut next = offsets.clone();
+        let mut ratings = vec![0u32; offsets[n]];
+        for (k, &g) in self.group.iter().enumerate() {
+            if (g as usize) < n {
+                ratings[next[g as usize]] = k as u32;
+                next[g as usize] += 1;
+            }
+        }
+        let store = &mut self.store;
+        let taken = Taken {
+            offsets,
+            ratings,
+            counts: std::mem::take(&mut store.counts),
+            columns: store.ratings.take_vecs(),
+        };
+        if n < self.groups {
+            // The groups that stay keep their ratings, in order, renumbered.
+            let [item, rater, value] = &taken.columns;
+            store
+                .ratings
+                .reserve(self.group.len() - taken.ratings.len());
+            let mut kept = 0;
+            for k in 0..self.group.len() {
+                let g = self.group[k] as usize;
+                if g >= n {
+                    store.ratings.push(item[k], rater[k], value[k]);
+                    if !taken.counts.is_empty() {
+                        store.counts.push(taken.counts[k]);
+                    }
+                    self.group[kept] = (g - n) as u32;
+                    kept += 1;
+                }
+            }
+            self.group.truncate(kept);
+        } else {
+            self.group.clear();
+        }
+        self.groups -= n;
+        taken
     }
 
-    /// The groups `emit_to` names, which leave the accumulator.
-    fn take(&mut self, emit_to: EmitTo) -> Vec<GroupRatings> {
-        let groups = emit_to.take_needed(&mut self.groups);
-        self.held -= groups.iter().map(GroupRatings::bytes).sum::<usize>();
-        groups
-    }
-
-    /// Appends `group` to `out` in ids local to it, numbered in order of first appearance.
-    fn localise(&mut self, group: &GroupRatings, out: &mut Localised) {
+    /// Appends the ratings at `positions` of `taken` to `out` in ids local to them,
+    /// numbered in order of first appearance.
+    fn localise(&mut self, taken: &Taken, positions: &[u32], out: &mut Localised) {
         let has_rater = self.template.function().has_rater();
         let lens = [
-            self.shared.items.len(),
-            self.shared.raters.len(),
-            self.shared.values.len(),
+            self.store.items.len(),
+            self.store.raters.len(),
+            self.store.values.len(),
         ];
         for (local, len) in self.local.iter_mut().zip(lens) {
             local.resize(len, UNSEEN);
@@ -180,18 +210,29 @@ impl RatingsGroups {
             }
             *slot
         };
-        out.item.reserve(group.ratings.len());
-        out.rater.reserve(group.ratings.len());
-        out.value.reserve(group.ratings.len());
-        for &[item, rater, value] in &group.ratings {
-            out.item.push(id(items, &mut out.items, first[0], item));
+        let [item, rater, value] = &taken.columns;
+        out.item.reserve(positions.len());
+        out.rater.reserve(positions.len());
+        out.value.reserve(positions.len());
+        // An item's ratings usually arrive together: its last local id is reused.
+        let mut last = (UNSEEN, UNSEEN);
+        for &k in positions {
+            let k = k as usize;
+            if item[k] != last.0 {
+                last = (item[k], id(items, &mut out.items, first[0], item[k]));
+            }
+            out.item.push(last.1);
             out.rater.push(match has_rater {
-                true => id(raters, &mut out.raters, first[1], rater),
+                true => id(raters, &mut out.raters, first[1], rater[k]),
                 false => 0,
             });
-            out.value.push(id(values, &mut out.values, first[2], value));
+            out.value
+                .push(id(values, &mut out.values, first[2], value[k]));
         }
-        out.counts.extend_from_slice(&group.counts);
+        if !taken.counts.is_empty() {
+            out.counts
+                .extend(positions.iter().map(|&k| taken.counts[k as usize]));
+        }
         for &i in &out.items[first[0]..] {
             items[i] = UNSEEN;
         }
@@ -203,22 +244,24 @@ impl RatingsGroups {
         }
     }
 
-    /// The accumulator a per-group accumulator would hold for `group`, up to numbering.
-    fn accumulator_of(&mut self, group: GroupRatings) -> Result<RatingsAccumulator> {
+    /// The accumulator a per-group accumulator would hold for group `g` of `taken`, up to
+    /// numbering.
+    fn accumulator_of(&mut self, taken: &Taken, g: usize) -> Result<RatingsAccumulator> {
         let mut local = Localised::default();
-        self.localise(&group, &mut local);
+        self.localise(taken, taken.group(g), &mut local);
         let mut acc = self.template.fresh();
         // Fresh dictionaries given distinct values: each id is its position.
+        let store = &self.store;
         acc.items
-            .intern_array(&self.shared.items.take(local.items.into_iter()))?;
+            .intern_array(&store.items.take(local.items.into_iter()))?;
         acc.raters
-            .intern_array(&self.shared.raters.take(local.raters.into_iter()))?;
+            .intern_array(&store.raters.take(local.raters.into_iter()))?;
         acc.values
-            .intern_all(&self.shared.values.take(local.values.into_iter()))?;
+            .intern_all(&store.values.take(local.values.into_iter()))?;
         acc.ratings.item = local.item;
         acc.ratings.rater = local.rater;
         acc.ratings.value = local.value;
-        acc.counts = group.counts;
+        acc.counts = local.counts;
         Ok(acc)
     }
 }
@@ -231,40 +274,39 @@ impl GroupsAccumulator for RatingsGroups {
         opt_filter: Option<&BooleanArray>,
         total_num_groups: usize,
     ) -> Result<()> {
-        self.groups
-            .resize_with(total_num_groups, GroupRatings::default);
+        self.groups = self.groups.max(total_num_groups);
         let function = self.template.function();
-        if opt_filter.is_none() && self.shared.numeric_columns(values) {
+        if opt_filter.is_none() && self.store.numeric_columns(values) {
             // Integer items and raters, numeric labels, no NULLs: the batch is interned
             // column at a time, one rating per row.
             let items = values[0].as_primitive::<Int64Type>().values();
             let raters = function
                 .has_rater()
                 .then(|| values[1].as_primitive::<Int64Type>().values().as_ref());
-            let labels = self.shared.numeric_labels(&values[function.label_arg()])?;
-            self.shared.add_numeric(items, raters, labels.values())?;
-            self.distribute(|row| group_indices[row]);
+            let labels = self.store.numeric_labels(&values[function.label_arg()])?;
+            self.store.add_numeric(items, raters, labels.values())?;
+            self.group.extend(group_indices.iter().map(|&g| g as u32));
             return Ok(());
         }
         // Row by row, each group's run of rows in their order: a NULL row adds nothing.
         let rows = self.rows_by_group(group_indices, opt_filter);
         let columns = RatingColumns::new(function, values)?;
         for run in rows.chunk_by(|&x, &y| group_indices[x] == group_indices[y]) {
-            self.shared.add_rows(&columns, run.iter().copied())?;
-            let group = group_indices[run[0]];
-            self.distribute(|_| group);
+            self.store.add_rows(&columns, run.iter().copied())?;
+            let added = self.store.ratings.len() - self.group.len();
+            let g = group_indices[run[0]] as u32;
+            self.group.extend(std::iter::repeat_n(g, added));
         }
         Ok(())
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        let groups = self.take(emit_to);
-        if groups.is_empty() {
+        let taken = self.take(emit_to);
+        if taken.groups() == 0 {
             return Ok(new_empty_array(&self.return_type));
         }
-        let results = groups
-            .into_iter()
-            .map(|g| self.accumulator_of(g)?.evaluate())
+        let results = (0..taken.groups())
+            .map(|g| self.accumulator_of(&taken, g)?.evaluate())
             .collect::<Result<Vec<_>>>()?;
         ScalarValue::iter_to_array(results)
     }
@@ -272,15 +314,15 @@ impl GroupsAccumulator for RatingsGroups {
     /// Each group's state, as one row per group in the per-group layout: its dictionaries,
     /// its ratings in ids into them, its counts.
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        let groups = self.take(emit_to);
+        let taken = self.take(emit_to);
         let mut out = Localised::default();
         let mut offsets: [Vec<i32>; 5] = Default::default();
         for o in &mut offsets {
-            o.reserve(groups.len() + 1);
+            o.reserve(taken.groups() + 1);
             o.push(0);
         }
-        for group in &groups {
-            self.localise(group, &mut out);
+        for g in 0..taken.groups() {
+            self.localise(&taken, taken.group(g), &mut out);
             let ends = [
                 out.items.len(),
                 out.raters.len(),
@@ -293,11 +335,11 @@ impl GroupsAccumulator for RatingsGroups {
             }
         }
         let [items, raters, values, ratings, counts] = offsets;
-        let shared = &self.shared;
+        let store = &self.store;
         Ok(vec![
-            lists(shared.items.take(out.items.into_iter()), items),
-            lists(shared.raters.take(out.raters.into_iter()), raters),
-            lists(shared.values.take(out.values.into_iter()), values),
+            lists(store.items.take(out.items.into_iter()), items),
+            lists(store.raters.take(out.raters.into_iter()), raters),
+            lists(store.values.take(out.values.into_iter()), values),
             lists(Arc::new(UInt32Array::from(out.item)), ratings.clone()),
             lists(Arc::new(UInt32Array::from(out.rater)), ratings.clone()),
             lists(Arc::new(UInt32Array::from(out.value)), ratings),
@@ -311,22 +353,24 @@ impl GroupsAccumulator for RatingsGroups {
         group_indices: &[usize],
         total_num_groups: usize,
     ) -> Result<()> {
-        self.groups
-            .resize_with(total_num_groups, GroupRatings::default);
-        let name = self.template.function().name();
-        for row in StateRows::new(name, values, 7)?.rows() {
+        self.groups = self.groups.max(total_num_groups);
+        let function = self.template.function();
+        for row in StateRows::new(function.name(), values, 7)?.rows() {
             let g = group_indices
                 .get(row.index())
                 .copied()
                 .ok_or_else(|| row.corrupt("more state rows than group indices"))?;
-            let state = self.shared.read_state(&row)?;
-            let group = &mut self.groups[g];
-            let before = group.bytes();
-            group.ratings.reserve(state.len());
-            for k in 0..state.len() {
-                group.push(state.rating(k), state.count(k));
+            let state = self.store.read_state(&row)?;
+            let n = state.len();
+            self.store.ratings.reserve(n);
+            for k in 0..n {
+                let [item, rater, value] = state.rating(k);
+                match function.has_rater() {
+                    true => self.store.record(item, rater, value),
+                    false => self.store.add_count(item, value, state.count(k)),
+                }
             }
-            self.held += group.bytes() - before;
+            self.group.extend(std::iter::repeat_n(g as u32, n));
         }
         Ok(())
     }
@@ -342,10 +386,111 @@ impl GroupsAccumulator for RatingsGroups {
 
     fn size(&self) -> usize {
         std::mem::size_of_val(self)
-            + self.shared.size()
-            + self.held
-            + self.groups.capacity() * std::mem::size_of::<GroupRatings>()
+            + self.store.size()
+            + self.group.capacity() * 4
             + self.start.capacity() * std::mem::size_of::<usize>()
             + self.local.iter().map(|l| l.capacity() * 4).sum::<usize>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agreement::AgreementFunction;
+    use crate::items::ItemKind;
+    use crate::memory::MemoryBudget;
+    use crate::spec::aggregate::Family;
+    use crate::spec::Options;
+    use datafusion::arrow::array::Int64Array;
+
+    fn template(f: AgreementFunction) -> LongForm {
+        LongForm {
+            function: f,
+            config: f
+                .configure(&Options::parse(f.spec(), Some("level=interval")).unwrap())
+                .unwrap(),
+            items: ItemKind::Integer,
+            raters: ItemKind::Integer,
+            text_values: false,
+            budget: MemoryBudget::default(),
+        }
+    }
+
+    /// Rows (group, item, rater, label) of five groups, split into three batches.
+    fn batches() -> Vec<(Vec<usize>, Vec<ArrayRef>)> {
+        let mut state = 7u64;
+        let mut next = |n: u64| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) % n
+        };
+        (0..3)
+            .map(|_| {
+                let rows = 40 + next(40) as usize;
+                let (mut g, mut item, mut rater, mut label) = (vec![], vec![], vec![], vec![]);
+                for _ in 0..rows {
+                    let i = next(12) as i64;
+                    g.push(i as usize % 5);
+                    item.push(i);
+                    let r = next(6) as i64;
+                    rater.push(r);
+                    // One label per (item, rater), however often the pair comes.
+                    label.push((i * 5 + r * r) % 4);
+                }
+                let columns: Vec<ArrayRef> = vec![
+                    Arc::new(Int64Array::from(item)),
+                    Arc::new(Int64Array::from(rater)),
+                    Arc::new(Int64Array::from(label)),
+                ];
+                (g, columns)
+            })
+            .collect()
+    }
+
+    /// Each group's value from an accumulator of its own, given its rows alone.
+    fn alone(f: AgreementFunction, batches: &[(Vec<usize>, Vec<ArrayRef>)]) -> Vec<ScalarValue> {
+        (0..5)
+            .map(|g| {
+                let mut acc = template(f).fresh();
+                for (groups, columns) in batches {
+                    let rows: Vec<usize> = (0..groups.len()).filter(|&r| groups[r] == g).collect();
+                    let columns = RatingColumns::new(f, columns).unwrap();
+                    acc.add_rows(&columns, rows.into_iter()).unwrap();
+                }
+                acc.evaluate().unwrap()
+            })
+            .collect()
+    }
+
+    fn values(array: ArrayRef) -> Vec<ScalarValue> {
+        (0..array.len())
+            .map(|i| ScalarValue::try_from_array(&array, i).unwrap())
+            .collect()
+    }
+
+    /// Groups emitted two at a time (`EmitTo::First`, as DataFusion emits them from sorted
+    /// input), directly and through partial states, are each group alone.
+    #[test]
+    fn groups_emitted_first_are_each_group_alone() {
+        let f = AgreementFunction::KrippendorffAlpha;
+        let batches = batches();
+        let expected = alone(f, &batches);
+        assert!(expected.iter().filter(|v| !v.is_null()).count() >= 4);
+        let mut direct = RatingsGroups::new(template(f), DataType::Float64);
+        let mut partial = RatingsGroups::new(template(f), DataType::Float64);
+        for (groups, columns) in &batches {
+            direct.update_batch(columns, groups, None, 5).unwrap();
+            partial.update_batch(columns, groups, None, 5).unwrap();
+        }
+        let mut got = values(direct.evaluate(EmitTo::First(2)).unwrap());
+        got.extend(values(direct.evaluate(EmitTo::All).unwrap()));
+        assert_eq!(got, expected);
+        let mut merged = RatingsGroups::new(template(f), DataType::Float64);
+        let first = partial.state(EmitTo::First(2)).unwrap();
+        let rest = partial.state(EmitTo::All).unwrap();
+        merged.merge_batch(&first, &[0, 1], 2).unwrap();
+        merged.merge_batch(&rest, &[2, 3, 4], 5).unwrap();
+        assert_eq!(values(merged.evaluate(EmitTo::All).unwrap()), expected);
     }
 }

@@ -553,12 +553,16 @@ impl Ratings {
         self.value.reserve(n);
     }
 
-    /// Empty, keeping the capacity of the columns.
-    fn clear(&mut self) {
-        self.shared = None;
-        self.item.clear();
-        self.rater.clear();
-        self.value.clear();
+    /// The item, rater and value columns, leaving `self` empty.
+    fn take_vecs(&mut self) -> [Vec<u32>; 3] {
+        match self.shared.take() {
+            Some(columns) => columns.map(|c| c.to_vec()),
+            None => [
+                std::mem::take(&mut self.item),
+                std::mem::take(&mut self.rater),
+                std::mem::take(&mut self.value),
+            ],
+        }
     }
 
     /// Keep a state's columns as they are; only into an empty `Ratings`.
