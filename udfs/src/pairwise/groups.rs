@@ -168,10 +168,15 @@ impl GroupsAccumulator for PairwiseGroups {
             PairwiseFunction::BtRank | PairwiseFunction::NewmanRank
         ) {
             // Every group's leaderboard goes straight into one set of columns, sized first:
-            // with a hundred thousand groups they hold millions of entries.
+            // with a hundred thousand groups they hold millions of entries. A triangle's
+            // bound spares listing its pairs twice.
             let entries = groups
                 .iter()
-                .map(|counts| group_ids(&counts.pairs(), &mut self.local).len())
+                .map(|counts| {
+                    counts
+                        .item_bound()
+                        .unwrap_or_else(|| group_ids(&counts.pairs(), &mut self.local).len())
+                })
                 .sum();
             let mut columns = LeaderboardColumns::with_capacity(entries, groups.len());
             for counts in &groups {

@@ -127,6 +127,15 @@ impl PairTable {
         }
     }
 
+    /// At most how many items the pairs name, when that is known without listing them
+    /// (a triangle: its side, and two per pair); `None` for a list.
+    pub fn item_bound(&self) -> Option<usize> {
+        match self {
+            PairTable::Listed(_) => None,
+            PairTable::Triangular(t) => Some(t.side.min(2 * t.len)),
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -276,6 +285,16 @@ mod tests {
                 sorted(plain.pairs().to_vec()),
                 "case {case}"
             );
+            if let Some(bound) = table.item_bound() {
+                let mut items: Vec<u32> = plain.pairs().iter().flat_map(|p| [p.a, p.b]).collect();
+                items.sort_unstable();
+                items.dedup();
+                assert!(
+                    bound >= items.len(),
+                    "case {case}: bound {bound} < {}",
+                    items.len()
+                );
+            }
             // Sixty items have 1,770 pairs, which a few thousand rows fill enough.
             if items == 60 && rows >= 2000 {
                 assert!(forms.contains(&true), "case {case} never went triangular");
