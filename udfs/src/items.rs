@@ -151,6 +151,30 @@ impl<'a> ItemColumn<'a> {
     }
 }
 
+/// Marks a shared id with no canonical or local id in the group being read.
+pub const UNSEEN: u32 = u32::MAX;
+
+/// The id local to one group of the shared id `shared`: its position among the group's
+/// shared ids in order of first appearance, which are `ids[first..]` (appended to when
+/// `shared` is new). `local` holds each shared id's local id, or [`UNSEEN`]; put the group's
+/// entries back to [`UNSEEN`] with [`forget_local`] before the next group.
+#[inline]
+pub fn local_id(local: &mut [u32], ids: &mut Vec<usize>, first: usize, shared: u32) -> u32 {
+    let slot = &mut local[shared as usize];
+    if *slot == UNSEEN {
+        *slot = (ids.len() - first) as u32;
+        ids.push(shared as usize);
+    }
+    *slot
+}
+
+/// Puts the entries of `local` for the shared ids `ids` back to [`UNSEEN`].
+pub fn forget_local(local: &mut [u32], ids: &[usize]) {
+    for &id in ids {
+        local[id] = UNSEEN;
+    }
+}
+
 /// The inverse of a permutation: `inverse(order)[order[k]] = k`.
 pub fn inverse(order: &[usize]) -> Vec<usize> {
     let mut position = vec![0; order.len()];

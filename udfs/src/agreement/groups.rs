@@ -16,6 +16,7 @@
 //! the per-group one, bit for bit.
 
 use super::{LongForm, RatingColumns, RatingsAccumulator};
+use crate::items::{forget_local, local_id, UNSEEN};
 use crate::state::{each_row_as_a_group, lists, StateRows};
 use datafusion::arrow::array::{
     new_empty_array, Array, ArrayRef, AsArray, BooleanArray, Float64Array, UInt32Array,
@@ -24,9 +25,6 @@ use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::{Accumulator, EmitTo, GroupsAccumulator};
 use std::sync::Arc;
-
-/// A local id not yet given.
-const UNSEEN: u32 = u32::MAX;
 
 /// Groups renumbered in local ids, one after another: each group's dictionary entries (as
 /// shared ids) and its ratings.
@@ -202,14 +200,6 @@ impl RatingsGroups {
         }
         let [items, raters, values] = &mut self.local;
         let first = [out.items.len(), out.raters.len(), out.values.len()];
-        let id = |local: &mut [u32], dictionary: &mut Vec<usize>, first: usize, shared: u32| {
-            let slot = &mut local[shared as usize];
-            if *slot == UNSEEN {
-                *slot = (dictionary.len() - first) as u32;
-                dictionary.push(shared as usize);
-            }
-            *slot
-        };
         let [item, rater, value] = &taken.columns;
         out.item.reserve(positions.len());
         out.rater.reserve(positions.len());
@@ -219,29 +209,23 @@ impl RatingsGroups {
         for &k in positions {
             let k = k as usize;
             if item[k] != last.0 {
-                last = (item[k], id(items, &mut out.items, first[0], item[k]));
+                last = (item[k], local_id(items, &mut out.items, first[0], item[k]));
             }
             out.item.push(last.1);
             out.rater.push(match has_rater {
-                true => id(raters, &mut out.raters, first[1], rater[k]),
+                true => local_id(raters, &mut out.raters, first[1], rater[k]),
                 false => 0,
             });
             out.value
-                .push(id(values, &mut out.values, first[2], value[k]));
+                .push(local_id(values, &mut out.values, first[2], value[k]));
         }
         if !taken.counts.is_empty() {
             out.counts
                 .extend(positions.iter().map(|&k| taken.counts[k as usize]));
         }
-        for &i in &out.items[first[0]..] {
-            items[i] = UNSEEN;
-        }
-        for &r in &out.raters[first[1]..] {
-            raters[r] = UNSEEN;
-        }
-        for &v in &out.values[first[2]..] {
-            values[v] = UNSEEN;
-        }
+        forget_local(items, &out.items[first[0]..]);
+        forget_local(raters, &out.raters[first[1]..]);
+        forget_local(values, &out.values[first[2]..]);
     }
 
     /// The accumulator a per-group accumulator would hold for group `g` of `taken`, up to

@@ -19,7 +19,7 @@ use super::{
     check_finite_counts, group_ids, read_votes, PairwiseAccumulator, PairwiseFunction,
     ValueOrdered, UNSEEN,
 };
-use crate::items::ItemInterner;
+use crate::items::{forget_local, local_id, ItemInterner};
 use crate::leaderboard::LeaderboardColumns;
 use crate::state::{each_row_as_a_group, lists, StateRows};
 use datafusion::arrow::array::{
@@ -67,24 +67,14 @@ impl PairwiseGroups {
     fn localise(&mut self, group: &[PairOutcomes], items: &mut Vec<usize>, pairs: &mut StatePairs) {
         self.local.resize(self.shared.items.len(), UNSEEN);
         let first = items.len();
-        let mut id = |shared: u32, items: &mut Vec<usize>| -> u32 {
-            let slot = &mut self.local[shared as usize];
-            if *slot == UNSEEN {
-                *slot = (items.len() - first) as u32;
-                items.push(shared as usize);
-            }
-            *slot
-        };
         for p in group {
-            pairs.a.push(id(p.a, items));
-            pairs.b.push(id(p.b, items));
+            pairs.a.push(local_id(&mut self.local, items, first, p.a));
+            pairs.b.push(local_id(&mut self.local, items, first, p.b));
             pairs.a_wins.push(p.a_wins);
             pairs.b_wins.push(p.b_wins);
             pairs.ties.push(p.ties);
         }
-        for &shared in &items[first..] {
-            self.local[shared] = UNSEEN;
-        }
+        forget_local(&mut self.local, &items[first..]);
     }
 }
 

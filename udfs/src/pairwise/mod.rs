@@ -7,6 +7,7 @@
 //! weighted ties. Partial states merge by addition; every statistic is computed once, in
 //! `evaluate`, on the merged state. Nothing is ever computed per row but the counts.
 
+pub(crate) use crate::items::UNSEEN;
 use crate::items::{ItemColumn, ItemInterner, ItemKind, ItemReader, ItemRef, ViewCache};
 use crate::leaderboard::{fisher_bounds, Bounds, Ranking};
 use crate::memory::{bytes_of, MemoryBudget, Workspace};
@@ -384,9 +385,6 @@ pub(crate) struct Fitted {
     pub cov: Option<Option<Vec<Vec<f64>>>>,
     pub boot: Option<BootstrapIntervals>,
 }
-
-/// Marks a shared id with no canonical or local id in the group being read.
-pub(crate) const UNSEEN: u32 = u32::MAX;
 
 /// A call's counts in value order, which is all any evaluation reads.
 ///
