@@ -38,6 +38,11 @@ const TRIANGLE_MIN_PAIRS: usize = 256;
 /// pair costs with its index.
 const TRIANGLE_CELLS_PER_PAIR: usize = 4;
 
+/// Whether `pairs` pairs with ids below `side` fill enough of a triangle to keep one.
+fn fills_triangle(pairs: usize, side: usize) -> bool {
+    pairs >= TRIANGLE_MIN_PAIRS && cells(side) <= TRIANGLE_CELLS_PER_PAIR * pairs
+}
+
 /// The number of pairs of ids below `side`.
 fn cells(side: usize) -> usize {
     side * side.saturating_sub(1) / 2
@@ -63,26 +68,24 @@ impl PairTable {
                 let before = counts.len();
                 counts.add(a, b, a_wins, b_wins, ties);
                 if counts.len() != before {
-                    self.consider_triangle(0);
+                    self.consider_triangle(0, 0);
                 }
             }
         }
     }
 
-    /// The triangular form, for a listed table whose pairs (with `expected` more) fill
-    /// enough of it.
-    fn consider_triangle(&mut self, expected: usize) {
+    /// The triangular form, for a listed table whose pairs (with `expected` more, with
+    /// ids below `side`) fill enough of it. Whether it switched.
+    fn consider_triangle(&mut self, expected: usize, side: usize) -> bool {
         let PairTable::Listed(counts) = self else {
-            return;
+            return false;
         };
-        let pairs = counts.len() + expected;
-        if pairs < TRIANGLE_MIN_PAIRS || counts.is_empty() {
-            return;
+        let side = side.max(counts.max_id() as usize + 1);
+        if !fills_triangle(counts.len() + expected, side) {
+            return false;
         }
-        let side = counts.max_id() as usize + 1;
-        if cells(side) <= TRIANGLE_CELLS_PER_PAIR * pairs {
-            *self = PairTable::Triangular(Triangle::from_pairs(side, counts.pairs()));
-        }
+        *self = PairTable::Triangular(Triangle::from_pairs(side, counts.pairs()));
+        true
     }
 
     /// Room for ids up to `id`: a larger triangle, or the list when the triangle would be
@@ -93,7 +96,7 @@ impl PairTable {
             return;
         };
         let side = id as usize + 1;
-        if cells(side) <= TRIANGLE_CELLS_PER_PAIR * (t.len + 1) {
+        if fills_triangle(t.len + 1, side) {
             t.resize(side);
         } else {
             let mut counts = PairCounts::new();
@@ -108,12 +111,8 @@ impl PairTable {
     /// About to add `additional` pairs (a partial state's) with ids below `side`: the
     /// triangular form at once when they would fill enough of it, else room in the list.
     pub fn reserve(&mut self, additional: usize, side: usize) {
-        if let PairTable::Listed(counts) = self {
-            let pairs = counts.len() + additional;
-            let side = side.max(counts.max_id() as usize + 1);
-            if pairs >= TRIANGLE_MIN_PAIRS && cells(side) <= TRIANGLE_CELLS_PER_PAIR * pairs {
-                *self = PairTable::Triangular(Triangle::from_pairs(side, counts.pairs()));
-            } else {
+        if !self.consider_triangle(additional, side) {
+            if let PairTable::Listed(counts) = self {
                 counts.reserve(additional);
             }
         }
