@@ -16,6 +16,8 @@ use std::sync::Arc;
 
 mod common;
 
+use common::Ratio;
+
 const ITEMS: i64 = 100_000;
 const RATERS: i64 = 10;
 const RUNS: usize = 5;
@@ -112,17 +114,33 @@ fn main() {
         let sql = "SELECT krippendorff_alpha_ci(item, rater, value, 'bootstrap=1000, seed=1') FROM ratings";
         let (median, _) = common::median_run(&ctx, sql, 3).await;
         println!("krippendorff_alpha_ci bootstrap=1000: median {median:.3} s over 3 runs");
-        // GROUP BY: the same ratings split into 10 and into 1000 groups of items.
-        for groups in [10, 1000] {
-            let sql = format!(
-                "SELECT item % {groups} AS g, krippendorff_alpha(item, rater, value) FROM ratings GROUP BY item % {groups}"
+        // GROUP BY: the same ratings split into 10 and into 1000 groups of items, against
+        // the ungrouped query and the engine's own cost of the grouping (count with the same
+        // GROUP BY), in interleaved rounds with ratios taken round by round.
+        let grouped = |groups: usize| {
+            format!("SELECT item % {groups} AS g, krippendorff_alpha(item, rater, value) FROM ratings GROUP BY item % {groups}")
+        };
+        let count = |groups: usize| {
+            format!("SELECT item % {groups} AS g, count(value) FROM ratings GROUP BY item % {groups}")
+        };
+        let queries = [
+            "SELECT krippendorff_alpha(item, rater, value) FROM ratings".to_string(),
+            grouped(10),
+            count(10),
+            grouped(1000),
+            count(1000),
+        ];
+        let rounds = common::rounds(15);
+        let t = common::interleaved(&ctx, &queries, rounds).await;
+        let m = common::median;
+        println!("{rounds} interleaved rounds: ungrouped krippendorff_alpha {:.3} s", m(&t[0]));
+        for (groups, q) in [(10, 1), (1000, 3)] {
+            println!(
+                "krippendorff_alpha GROUP BY {groups:4} groups: {:.3} s, {} ungrouped (target <= 1.5); count(value) with the same GROUP BY {:.3} s",
+                m(&t[q]),
+                Ratio::of(&t[q], &t[0]),
+                m(&t[q + 1])
             );
-            let (median, batches) = common::median_run(&ctx, &sql, RUNS).await;
-            let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-            // The engine's own cost of the grouping, for comparison.
-            let count = format!("SELECT item % {groups} AS g, count(value) FROM ratings GROUP BY item % {groups}");
-            let (floor, _) = common::median_run(&ctx, &count, RUNS).await;
-            println!("krippendorff_alpha GROUP BY {groups:4} groups: median {median:.3} s over {RUNS} runs ({rows} rows); count(value) with the same GROUP BY {floor:.3} s");
         }
     });
 }

@@ -45,6 +45,70 @@ pub async fn median_run(ctx: &SessionContext, sql: &str, runs: usize) -> (f64, V
     (times[runs / 2], last)
 }
 
+/// Runs each of `queries` once per round, in order, for `rounds` rounds, so that a noisy
+/// machine slows all of them alike; the wall times in seconds, `times[query][round]`. Ratios
+/// between queries are then read round by round ([`Ratio::of`]).
+#[allow(dead_code)]
+pub async fn interleaved(ctx: &SessionContext, queries: &[String], rounds: usize) -> Vec<Vec<f64>> {
+    let mut times = vec![Vec::with_capacity(rounds); queries.len()];
+    for _ in 0..rounds {
+        for (sql, times) in queries.iter().zip(&mut times) {
+            let started = Instant::now();
+            ctx.sql(sql).await.unwrap().collect().await.unwrap();
+            times.push(started.elapsed().as_secs_f64());
+        }
+    }
+    times
+}
+
+/// The median of `values` (the upper one of an even count).
+#[allow(dead_code)]
+pub fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[sorted.len() / 2]
+}
+
+/// The ratio of two interleaved queries' times, taken round by round: median and range.
+#[allow(dead_code)]
+pub struct Ratio {
+    pub median: f64,
+    pub low: f64,
+    pub high: f64,
+}
+
+#[allow(dead_code)]
+impl Ratio {
+    pub fn of(times: &[f64], base: &[f64]) -> Ratio {
+        let ratios: Vec<f64> = times.iter().zip(base).map(|(t, b)| t / b).collect();
+        Ratio {
+            median: median(&ratios),
+            low: ratios.iter().copied().fold(f64::INFINITY, f64::min),
+            high: ratios.iter().copied().fold(0.0, f64::max),
+        }
+    }
+}
+
+impl std::fmt::Display for Ratio {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:.2}x (rounds {:.2}-{:.2})",
+            self.median, self.low, self.high
+        )
+    }
+}
+
+/// `PREFDB_BENCH_ROUNDS`, else `default`.
+#[allow(dead_code)]
+pub fn rounds(default: usize) -> usize {
+    std::env::var("PREFDB_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&r| r > 0)
+        .unwrap_or(default)
+}
+
 /// A generated arena of `votes` votes among 100 models (seed 42), written once and reused.
 #[allow(dead_code)]
 pub fn arena_file(votes: u64) -> PathBuf {

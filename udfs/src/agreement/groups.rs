@@ -15,7 +15,9 @@
 //! numbering, which evaluation does not see (it works in value order). So every result is
 //! the per-group one, bit for bit.
 
-use super::{LongForm, RatingColumns, RatingsAccumulator};
+use super::{
+    rater_conflict, tally_value, LongForm, RatingColumns, RatingsAccumulator, TallyRatings,
+};
 use crate::items::{forget_local, local_id, UNSEEN};
 use crate::state::{each_row_as_a_group, lists, StateRows};
 use datafusion::arrow::array::{
@@ -48,6 +50,18 @@ struct Taken {
     counts: Vec<f64>,
     /// The taken ratings' (item, rater, value) ids, by position.
     columns: [Vec<u32>; 3],
+}
+
+impl Localised {
+    fn clear(&mut self) {
+        self.items.clear();
+        self.raters.clear();
+        self.values.clear();
+        self.item.clear();
+        self.rater.clear();
+        self.value.clear();
+        self.counts.clear();
+    }
 }
 
 impl Taken {
@@ -228,24 +242,62 @@ impl RatingsGroups {
         forget_local(values, &out.values[first[2]..]);
     }
 
-    /// The accumulator a per-group accumulator would hold for group `g` of `taken`, up to
-    /// numbering.
-    fn accumulator_of(&mut self, taken: &Taken, g: usize) -> Result<RatingsAccumulator> {
-        let mut local = Localised::default();
-        self.localise(taken, taken.group(g), &mut local);
+    /// Group `g`'s value, as a per-group accumulator would give it. `local` is scratch.
+    fn evaluate_group(
+        &mut self,
+        taken: &Taken,
+        g: usize,
+        local: &mut Localised,
+    ) -> Result<ScalarValue> {
+        local.clear();
+        self.localise(taken, taken.group(g), local);
+        let function = self.template.function();
+        if function.tallied() && local.counts.is_empty() {
+            // Straight from the local ids, without building the group's dictionaries.
+            let store = &self.store;
+            let (category, numbers) = store.values.sorted_subset(&local.values);
+            let ratings = TallyRatings {
+                columns: [&local.item, &local.rater, &local.value],
+                items: local.items.len(),
+                raters: local.raters.len(),
+                category: &category,
+                numbers: &numbers,
+            };
+            match tally_value(function, &self.template.config, ratings) {
+                Ok(Some(value)) => return Ok(ScalarValue::Float64(value)),
+                Ok(None) => {}
+                Err(c) => {
+                    let item = local.items[c.item as usize];
+                    let rater = local.raters[c.rater as usize];
+                    return Err(rater_conflict(
+                        function,
+                        &store.items,
+                        item,
+                        &store.raters,
+                        rater,
+                    ));
+                }
+            }
+        }
+        self.accumulator_of(local)?.evaluate()
+    }
+
+    /// The accumulator a per-group accumulator would hold for the group `local` holds, up
+    /// to numbering.
+    fn accumulator_of(&self, local: &mut Localised) -> Result<RatingsAccumulator> {
         let mut acc = self.template.fresh();
         // Fresh dictionaries given distinct values: each id is its position.
         let store = &self.store;
         acc.items
-            .intern_array(&store.items.take(local.items.into_iter()))?;
+            .intern_array(&store.items.take(local.items.iter().copied()))?;
         acc.raters
-            .intern_array(&store.raters.take(local.raters.into_iter()))?;
+            .intern_array(&store.raters.take(local.raters.iter().copied()))?;
         acc.values
-            .intern_all(&store.values.take(local.values.into_iter()))?;
-        acc.ratings.item = local.item;
-        acc.ratings.rater = local.rater;
-        acc.ratings.value = local.value;
-        acc.counts = local.counts;
+            .intern_all(&store.values.take(local.values.iter().copied()))?;
+        acc.ratings.item = std::mem::take(&mut local.item);
+        acc.ratings.rater = std::mem::take(&mut local.rater);
+        acc.ratings.value = std::mem::take(&mut local.value);
+        acc.counts = std::mem::take(&mut local.counts);
         Ok(acc)
     }
 }
@@ -289,8 +341,9 @@ impl GroupsAccumulator for RatingsGroups {
         if taken.groups() == 0 {
             return Ok(new_empty_array(&self.return_type));
         }
+        let mut local = Localised::default();
         let results = (0..taken.groups())
-            .map(|g| self.accumulator_of(&taken, g)?.evaluate())
+            .map(|g| self.evaluate_group(&taken, g, &mut local))
             .collect::<Result<Vec<_>>>()?;
         ScalarValue::iter_to_array(results)
     }

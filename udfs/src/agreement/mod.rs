@@ -22,7 +22,8 @@ use datafusion::arrow::datatypes::{
 };
 use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{
-    exec_err, internal_err, plan_err, DataFusionError, HashMap, Result, ScalarValue,
+    exec_datafusion_err, exec_err, internal_err, plan_err, DataFusionError, HashMap, Result,
+    ScalarValue,
 };
 use datafusion::logical_expr::{Accumulator, AggregateUDF, GroupsAccumulator};
 use prefdb_stats::agreement::tally::{
@@ -420,21 +421,29 @@ impl ValueDictionary {
     /// Category numbering in ascending value order, and the numeric value of each category
     /// (text labels get their rank, which only nominal and ordinal use).
     fn sorted(&self) -> (Vec<usize>, Vec<f64>) {
-        let n = self.len();
+        self.sorted_subset(&(0..self.len()).collect::<Vec<_>>())
+    }
+
+    /// [`ValueDictionary::sorted`] for the values `ids` alone (distinct ids of this
+    /// dictionary): `category[k]` is the category of `ids[k]`.
+    fn sorted_subset(&self, ids: &[usize]) -> (Vec<usize>, Vec<f64>) {
+        let n = ids.len();
         let mut order: Vec<usize> = (0..n).collect();
         match self {
-            ValueDictionary::Text(t) => order.sort_by(|&a, &b| t.cmp(a, b)),
+            ValueDictionary::Text(t) => order.sort_by(|&a, &b| t.cmp(ids[a], ids[b])),
             ValueDictionary::Number { values, .. } => {
-                order.sort_by(|&a, &b| values[a].total_cmp(&values[b]))
+                order.sort_by(|&a, &b| values[ids[a]].total_cmp(&values[ids[b]]))
             }
         }
         let mut category = vec![0; n];
-        for (rank, &id) in order.iter().enumerate() {
-            category[id] = rank;
+        for (rank, &k) in order.iter().enumerate() {
+            category[k] = rank;
         }
         let numbers = match self {
             ValueDictionary::Text(_) => (0..n).map(|r| r as f64).collect(),
-            ValueDictionary::Number { values, .. } => order.iter().map(|&id| values[id]).collect(),
+            ValueDictionary::Number { values, .. } => {
+                order.iter().map(|&k| values[ids[k]]).collect()
+            }
         };
         (category, numbers)
     }
@@ -676,12 +685,9 @@ impl RatingsAccumulator {
                     Some(last) if by_rater && last.0 == r.0 => {
                         if last.1 != r.1 {
                             let item = (0..n).find(|&id| position[id] == p).unwrap_or(0);
-                            return exec_err!(
-                                "{}: rater {} gave item {} two different values; each rater rates an item at most once",
-                                self.function.name(),
-                                self.raters.display(r.0 as usize),
-                                self.items.display(item)
-                            );
+                            let rater = r.0 as usize;
+                            let f = self.function;
+                            return Err(rater_conflict(f, &self.items, item, &self.raters, rater));
                         }
                     }
                     Some(last) if !by_rater && last.1 == r.1 => last.2 += r.2,
@@ -790,61 +796,96 @@ fn value_workspace(
     )
 }
 
-impl RatingsAccumulator {
-    /// Krippendorff's alpha, percent agreement or Gwet's AC1/AC2 straight from the ratings,
-    /// for unweighted ratings with few categories: a per-rater stamp finds repeated ratings,
-    /// and exact integer pair counts per unit size ([`ExactCoincidences`]) make the result
-    /// the same on every partitioning without putting items or units in value order. `None`
-    /// when this path does not apply (another function, or [`Self::fast_tally`] declines).
-    fn fast_evaluate(&self) -> Result<Option<Option<f64>>> {
+impl AgreementFunction {
+    /// Whether the one-pass tally ([`tally_value`]) can answer this function.
+    fn tallied(self) -> bool {
         use AgreementFunction::*;
-        if !matches!(
-            self.function,
+        matches!(
+            self,
             KrippendorffAlpha | PercentAgreement | GwetAc1 | GwetAc2
-        ) {
-            return Ok(None);
-        }
-        let Some((exact, numbers)) = self.fast_tally()? else {
-            return Ok(None);
-        };
-        let weights = |weighting| agreement_weights(&numbers, weighting);
-        Ok(Some(match self.function {
-            KrippendorffAlpha => {
-                alpha_from_coincidences(&numbers, &exact.matrix(), self.config.level)
-            }
-            PercentAgreement => exact.weighted_percent_agreement(&weights(Weighting::Identity)),
-            GwetAc1 => exact.gwet_ac(&weights(Weighting::Identity)),
-            _ => exact.gwet_ac(&weights(self.config.weighting)),
-        }))
+        )
     }
+}
 
-    /// The exact per-size pair counts of the ratings and the numeric value of each category,
-    /// by the one-pass tally; `None` when it does not apply (weighted counts, or more than
-    /// [`MAX_TALLY_CATEGORIES`] categories). Alpha, percent agreement and Gwet's
-    /// coefficients all follow from these counts.
-    #[allow(clippy::type_complexity)]
-    fn fast_tally(&self) -> Result<Option<(ExactCoincidences, Vec<f64>)>> {
-        let (category, numbers) = self.values.sorted();
-        let q = numbers.len();
-        if !self.counts.is_empty() || q > MAX_TALLY_CATEGORIES {
+/// Long-form ratings as the one-pass tally reads them: (item, rater, value) id columns, how
+/// many item and rater ids there are, and the category of each value id (value order) with
+/// each category's number.
+pub(crate) struct TallyRatings<'a> {
+    pub(crate) columns: [&'a [u32]; 3],
+    pub(crate) items: usize,
+    pub(crate) raters: usize,
+    pub(crate) category: &'a [usize],
+    pub(crate) numbers: &'a [f64],
+}
+
+/// Krippendorff's alpha, percent agreement or Gwet's AC1/AC2 straight from unweighted
+/// ratings with few categories: a per-rater stamp finds repeated ratings, and exact integer
+/// pair counts per unit size ([`ExactCoincidences`]) make the result the same on every
+/// partitioning and numbering without putting items or units in value order. `Ok(None)` when
+/// this path does not apply (another function, or more than [`MAX_TALLY_CATEGORIES`]
+/// categories); the ungrouped and the grouped accumulators both evaluate through it.
+pub(crate) fn tally_value(
+    function: AgreementFunction,
+    config: &AgreementConfig,
+    ratings: TallyRatings<'_>,
+) -> std::result::Result<Option<Option<f64>>, RaterConflict> {
+    use AgreementFunction::*;
+    let numbers = ratings.numbers;
+    if !function.tallied() || numbers.len() > MAX_TALLY_CATEGORIES {
+        return Ok(None);
+    }
+    let [items, raters, values] = ratings.columns;
+    let input = TallyInput {
+        items,
+        raters,
+        values,
+        category: ratings.category,
+    };
+    let exact = tally_coincidences(ratings.items, ratings.raters, numbers.len(), input)?;
+    let weights = |weighting| agreement_weights(numbers, weighting);
+    Ok(Some(match function {
+        KrippendorffAlpha => alpha_from_coincidences(numbers, &exact.matrix(), config.level),
+        PercentAgreement => exact.weighted_percent_agreement(&weights(Weighting::Identity)),
+        GwetAc1 => exact.gwet_ac(&weights(Weighting::Identity)),
+        _ => exact.gwet_ac(&weights(config.weighting)),
+    }))
+}
+
+/// The error for a rater who gave an item two different values, named by value.
+pub(crate) fn rater_conflict(
+    function: AgreementFunction,
+    items: &ItemInterner,
+    item: usize,
+    raters: &ItemInterner,
+    rater: usize,
+) -> DataFusionError {
+    exec_datafusion_err!(
+        "{}: rater {} gave item {} two different values; each rater rates an item at most once",
+        function.name(),
+        raters.display(rater),
+        items.display(item)
+    )
+}
+
+impl RatingsAccumulator {
+    /// The statistic by the one-pass tally ([`tally_value`]); `None` when it does not apply
+    /// (another function, weighted counts, or too many categories).
+    fn fast_evaluate(&self) -> Result<Option<Option<f64>>> {
+        if !self.function.tallied() || !self.counts.is_empty() {
             return Ok(None);
         }
-        let [items, raters, values] = self.ratings.columns();
-        let ratings = TallyInput {
-            items,
-            raters,
-            values,
+        let (category, numbers) = self.values.sorted();
+        let ratings = TallyRatings {
+            columns: self.ratings.columns(),
+            items: self.items.len(),
+            raters: self.raters.len(),
             category: &category,
+            numbers: &numbers,
         };
-        match tally_coincidences(self.items.len(), self.raters.len(), q, ratings) {
-            Ok(exact) => Ok(Some((exact, numbers))),
-            Err(RaterConflict { item, rater }) => exec_err!(
-                "{}: rater {} gave item {} two different values; each rater rates an item at most once",
-                self.function.name(),
-                self.raters.display(rater as usize),
-                self.items.display(item as usize)
-            ),
-        }
+        tally_value(self.function, &self.config, ratings).map_err(|c| {
+            let (item, rater) = (c.item as usize, c.rater as usize);
+            rater_conflict(self.function, &self.items, item, &self.raters, rater)
+        })
     }
 
     /// The complete targets × raters table (both in value order), or an error naming the
