@@ -28,40 +28,36 @@ use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::{Accumulator, EmitTo, GroupsAccumulator};
 use std::sync::Arc;
 
-/// Groups renumbered in local ids, one after another: each group's dictionary entries (as
-/// shared ids) and its ratings.
+/// The dictionaries of groups renumbered in local ids, one group after another: the shared
+/// ids of each group's items, raters and values, in order of first appearance.
 #[derive(Default)]
-struct Localised {
+struct LocalDictionaries {
     items: Vec<usize>,
     raters: Vec<usize>,
     values: Vec<usize>,
-    item: Vec<u32>,
-    rater: Vec<u32>,
-    value: Vec<u32>,
-    counts: Vec<f64>,
 }
 
-/// The groups taken out of the accumulator: `ratings[offsets[g]..offsets[g + 1]]` are the
-/// positions of group `g`'s ratings in the store, in arrival order.
-struct Taken {
-    offsets: Vec<usize>,
-    ratings: Vec<u32>,
-    /// Each rating's count, by position; empty when every count is 1.
-    counts: Vec<f64>,
-    /// The taken ratings' (item, rater, value) ids, by position.
-    columns: [Vec<u32>; 3],
-}
-
-impl Localised {
+impl LocalDictionaries {
     fn clear(&mut self) {
         self.items.clear();
         self.raters.clear();
         self.values.clear();
-        self.item.clear();
-        self.rater.clear();
-        self.value.clear();
-        self.counts.clear();
     }
+
+    fn lens(&self) -> [usize; 3] {
+        [self.items.len(), self.raters.len(), self.values.len()]
+    }
+}
+
+/// The groups taken out of the accumulator, their ratings moved into group order: group
+/// `g`'s are `offsets[g]..offsets[g + 1]` of the columns, in arrival order. The ids are
+/// shared ones until [`RatingsGroups::localise`] rewrites a group's in its local ids.
+struct Taken {
+    offsets: Vec<usize>,
+    /// The (item, rater, value) ids of the taken ratings.
+    columns: [Vec<u32>; 3],
+    /// Each taken rating's count; empty when every count is 1.
+    counts: Vec<f64>,
 }
 
 impl Taken {
@@ -69,8 +65,8 @@ impl Taken {
         self.offsets.len() - 1
     }
 
-    fn group(&self, g: usize) -> &[u32] {
-        &self.ratings[self.offsets[g]..self.offsets[g + 1]]
+    fn range(&self, g: usize) -> std::ops::Range<usize> {
+        self.offsets[g]..self.offsets[g + 1]
     }
 }
 
@@ -144,7 +140,8 @@ impl RatingsGroups {
     }
 
     /// The groups `emit_to` names, which leave the accumulator; the others stay, numbered
-    /// from 0. One counting sort of the ratings by group.
+    /// from 0, their ratings in order. One counting sort by group, which moves the ratings
+    /// themselves, so that each group is then read front to back.
     fn take(&mut self, emit_to: EmitTo) -> Taken {
         let n = match emit_to {
             EmitTo::All => self.groups,
@@ -159,50 +156,49 @@ impl RatingsGroups {
         for g in 0..n {
             offsets[g + 1] += offsets[g];
         }
-        let mut next = offsets.clone();
-        let mut ratings = vec![0u32; offsets[n]];
-        for (k, &g) in self.group.iter().enumerate() {
-            if (g as usize) < n {
-                ratings[next[g as usize]] = k as u32;
-                next[g as usize] += 1;
-            }
-        }
+        let taken = offsets[n];
         let store = &mut self.store;
-        let taken = Taken {
-            offsets,
-            ratings,
-            counts: std::mem::take(&mut store.counts),
-            columns: store.ratings.take_vecs(),
-        };
-        if n < self.groups {
-            // The groups that stay keep their ratings, in order, renumbered.
-            let [item, rater, value] = &taken.columns;
-            store
-                .ratings
-                .reserve(self.group.len() - taken.ratings.len());
-            let mut kept = 0;
-            for k in 0..self.group.len() {
-                let g = self.group[k] as usize;
-                if g >= n {
-                    store.ratings.push(item[k], rater[k], value[k]);
-                    if !taken.counts.is_empty() {
-                        store.counts.push(taken.counts[k]);
-                    }
-                    self.group[kept] = (g - n) as u32;
-                    kept += 1;
+        let [item, rater, value] = store.ratings.take_vecs();
+        let counts = std::mem::take(&mut store.counts);
+        let mut next = offsets.clone();
+        let mut columns = [vec![0u32; taken], vec![0u32; taken], vec![0u32; taken]];
+        let mut taken_counts = vec![0.0; if counts.is_empty() { 0 } else { taken }];
+        let [to_item, to_rater, to_value] = &mut columns;
+        let kept = self.group.len() - taken;
+        store.ratings.reserve(kept);
+        let mut kept = 0;
+        for k in 0..self.group.len() {
+            let g = self.group[k] as usize;
+            if g < n {
+                let to = next[g];
+                next[g] += 1;
+                to_item[to] = item[k];
+                to_rater[to] = rater[k];
+                to_value[to] = value[k];
+                if !counts.is_empty() {
+                    taken_counts[to] = counts[k];
                 }
+            } else {
+                store.ratings.push(item[k], rater[k], value[k]);
+                if !counts.is_empty() {
+                    store.counts.push(counts[k]);
+                }
+                self.group[kept] = (g - n) as u32;
+                kept += 1;
             }
-            self.group.truncate(kept);
-        } else {
-            self.group.clear();
         }
+        self.group.truncate(kept);
         self.groups -= n;
-        taken
+        Taken {
+            offsets,
+            columns,
+            counts: taken_counts,
+        }
     }
 
-    /// Appends the ratings at `positions` of `taken` to `out` in ids local to them,
-    /// numbered in order of first appearance.
-    fn localise(&mut self, taken: &Taken, positions: &[u32], out: &mut Localised) {
+    /// Rewrites group `g`'s ratings in `taken` in ids local to the group, numbered in order
+    /// of first appearance, and appends its dictionaries (as shared ids) to `out`.
+    fn localise(&mut self, taken: &mut Taken, g: usize, out: &mut LocalDictionaries) {
         let has_rater = self.template.function().has_rater();
         let lens = [
             self.store.items.len(),
@@ -213,29 +209,27 @@ impl RatingsGroups {
             local.resize(len, UNSEEN);
         }
         let [items, raters, values] = &mut self.local;
-        let first = [out.items.len(), out.raters.len(), out.values.len()];
-        let [item, rater, value] = &taken.columns;
-        out.item.reserve(positions.len());
-        out.rater.reserve(positions.len());
-        out.value.reserve(positions.len());
+        let first = out.lens();
+        let range = taken.range(g);
+        let [item, rater, value] = &mut taken.columns;
         // An item's ratings usually arrive together: its last local id is reused.
         let mut last = (UNSEEN, UNSEEN);
-        for &k in positions {
-            let k = k as usize;
-            if item[k] != last.0 {
-                last = (item[k], local_id(items, &mut out.items, first[0], item[k]));
+        for id in &mut item[range.clone()] {
+            if *id != last.0 {
+                last = (*id, local_id(items, &mut out.items, first[0], *id));
             }
-            out.item.push(last.1);
-            out.rater.push(match has_rater {
-                true => local_id(raters, &mut out.raters, first[1], rater[k]),
-                false => 0,
-            });
-            out.value
-                .push(local_id(values, &mut out.values, first[2], value[k]));
+            *id = last.1;
         }
-        if !taken.counts.is_empty() {
-            out.counts
-                .extend(positions.iter().map(|&k| taken.counts[k as usize]));
+        match has_rater {
+            true => {
+                for id in &mut rater[range.clone()] {
+                    *id = local_id(raters, &mut out.raters, first[1], *id);
+                }
+            }
+            false => rater[range.clone()].fill(0),
+        }
+        for id in &mut value[range] {
+            *id = local_id(values, &mut out.values, first[2], *id);
         }
         forget_local(items, &out.items[first[0]..]);
         forget_local(raters, &out.raters[first[1]..]);
@@ -245,19 +239,20 @@ impl RatingsGroups {
     /// Group `g`'s value, as a per-group accumulator would give it. `local` is scratch.
     fn evaluate_group(
         &mut self,
-        taken: &Taken,
+        taken: &mut Taken,
         g: usize,
-        local: &mut Localised,
+        local: &mut LocalDictionaries,
     ) -> Result<ScalarValue> {
         local.clear();
-        self.localise(taken, taken.group(g), local);
+        self.localise(taken, g, local);
         let function = self.template.function();
-        if function.tallied() && local.counts.is_empty() {
+        let range = taken.range(g);
+        if function.tallied() && taken.counts.is_empty() {
             // Straight from the local ids, without building the group's dictionaries.
             let store = &self.store;
             let (category, numbers) = store.values.sorted_subset(&local.values);
             let ratings = TallyRatings {
-                columns: [&local.item, &local.rater, &local.value],
+                columns: taken.columns.each_ref().map(|c| &c[range.clone()]),
                 items: local.items.len(),
                 raters: local.raters.len(),
                 category: &category,
@@ -279,12 +274,17 @@ impl RatingsGroups {
                 }
             }
         }
-        self.accumulator_of(local)?.evaluate()
+        self.accumulator_of(taken, g, local)?.evaluate()
     }
 
-    /// The accumulator a per-group accumulator would hold for the group `local` holds, up
-    /// to numbering.
-    fn accumulator_of(&self, local: &mut Localised) -> Result<RatingsAccumulator> {
+    /// The accumulator a per-group accumulator would hold for group `g` of `taken`, once
+    /// localised with its dictionaries `local`, up to numbering.
+    fn accumulator_of(
+        &self,
+        taken: &Taken,
+        g: usize,
+        local: &LocalDictionaries,
+    ) -> Result<RatingsAccumulator> {
         let mut acc = self.template.fresh();
         // Fresh dictionaries given distinct values: each id is its position.
         let store = &self.store;
@@ -294,10 +294,14 @@ impl RatingsGroups {
             .intern_array(&store.raters.take(local.raters.iter().copied()))?;
         acc.values
             .intern_all(&store.values.take(local.values.iter().copied()))?;
-        acc.ratings.item = std::mem::take(&mut local.item);
-        acc.ratings.rater = std::mem::take(&mut local.rater);
-        acc.ratings.value = std::mem::take(&mut local.value);
-        acc.counts = std::mem::take(&mut local.counts);
+        let range = taken.range(g);
+        let [item, rater, value] = taken.columns.each_ref().map(|c| c[range.clone()].to_vec());
+        acc.ratings.item = item;
+        acc.ratings.rater = rater;
+        acc.ratings.value = value;
+        if !taken.counts.is_empty() {
+            acc.counts = taken.counts[range].to_vec();
+        }
         Ok(acc)
     }
 }
@@ -337,13 +341,13 @@ impl GroupsAccumulator for RatingsGroups {
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        let taken = self.take(emit_to);
+        let mut taken = self.take(emit_to);
         if taken.groups() == 0 {
             return Ok(new_empty_array(&self.return_type));
         }
-        let mut local = Localised::default();
+        let mut local = LocalDictionaries::default();
         let results = (0..taken.groups())
-            .map(|g| self.evaluate_group(&taken, g, &mut local))
+            .map(|g| self.evaluate_group(&mut taken, g, &mut local))
             .collect::<Result<Vec<_>>>()?;
         ScalarValue::iter_to_array(results)
     }
@@ -351,36 +355,35 @@ impl GroupsAccumulator for RatingsGroups {
     /// Each group's state, as one row per group in the per-group layout: its dictionaries,
     /// its ratings in ids into them, its counts.
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        let taken = self.take(emit_to);
-        let mut out = Localised::default();
-        let mut offsets: [Vec<i32>; 5] = Default::default();
+        let mut taken = self.take(emit_to);
+        let mut out = LocalDictionaries::default();
+        let mut offsets: [Vec<i32>; 3] = Default::default();
         for o in &mut offsets {
             o.reserve(taken.groups() + 1);
             o.push(0);
         }
         for g in 0..taken.groups() {
-            self.localise(&taken, taken.group(g), &mut out);
-            let ends = [
-                out.items.len(),
-                out.raters.len(),
-                out.values.len(),
-                out.item.len(),
-                out.counts.len(),
-            ];
-            for (o, end) in offsets.iter_mut().zip(ends) {
+            self.localise(&mut taken, g, &mut out);
+            for (o, end) in offsets.iter_mut().zip(out.lens()) {
                 o.push(end as i32);
             }
         }
-        let [items, raters, values, ratings, counts] = offsets;
+        let [items, raters, values] = offsets;
+        let ratings: Vec<i32> = taken.offsets.iter().map(|&o| o as i32).collect();
+        let counts = match taken.counts.is_empty() {
+            true => vec![0; ratings.len()],
+            false => ratings.clone(),
+        };
         let store = &self.store;
+        let [item, rater, value] = taken.columns;
         Ok(vec![
             lists(store.items.take(out.items.into_iter()), items),
             lists(store.raters.take(out.raters.into_iter()), raters),
             lists(store.values.take(out.values.into_iter()), values),
-            lists(Arc::new(UInt32Array::from(out.item)), ratings.clone()),
-            lists(Arc::new(UInt32Array::from(out.rater)), ratings.clone()),
-            lists(Arc::new(UInt32Array::from(out.value)), ratings),
-            lists(Arc::new(Float64Array::from(out.counts)), counts),
+            lists(Arc::new(UInt32Array::from(item)), ratings.clone()),
+            lists(Arc::new(UInt32Array::from(rater)), ratings.clone()),
+            lists(Arc::new(UInt32Array::from(value)), ratings),
+            lists(Arc::new(Float64Array::from(taken.counts)), counts),
         ])
     }
 

@@ -32,7 +32,7 @@ use prefdb_stats::agreement::tally::{
 use prefdb_stats::agreement::{
     agreement_weights, alpha_from_coincidences, alpha_interval, cohen_interval, cohen_kappa,
     fleiss_kappa, gwet_ac, icc, krippendorff_alpha, percent_agreement, scott_pi, BootstrapSpec,
-    ExactCoincidences, FleissError, IccForm, Interval, Level, Weighting,
+    FleissError, IccForm, Interval, Level, Weighting,
 };
 use std::sync::Arc;
 
@@ -820,7 +820,8 @@ pub(crate) struct TallyRatings<'a> {
 
 /// Krippendorff's alpha, percent agreement or Gwet's AC1/AC2 straight from unweighted
 /// ratings with few categories: a per-rater stamp finds repeated ratings, and exact integer
-/// pair counts per unit size ([`ExactCoincidences`]) make the result the same on every
+/// pair counts per unit size
+/// ([`ExactCoincidences`](prefdb_stats::agreement::ExactCoincidences)) make the result the same on every
 /// partitioning and numbering without putting items or units in value order. `Ok(None)` when
 /// this path does not apply (another function, or more than [`MAX_TALLY_CATEGORIES`]
 /// categories); the ungrouped and the grouped accumulators both evaluate through it.
