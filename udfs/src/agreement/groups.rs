@@ -164,30 +164,35 @@ impl RatingsGroups {
         let mut columns = [vec![0u32; taken], vec![0u32; taken], vec![0u32; taken]];
         let mut taken_counts = vec![0.0; if counts.is_empty() { 0 } else { taken }];
         let [to_item, to_rater, to_value] = &mut columns;
-        let kept = self.group.len() - taken;
-        store.ratings.reserve(kept);
-        let mut kept = 0;
-        for k in 0..self.group.len() {
-            let g = self.group[k] as usize;
+        store.ratings.reserve(self.group.len() - taken);
+        // Runs of one group (a merged state row, or an item's ratings) are copied whole.
+        let mut start = 0;
+        for run in self.group.chunk_by(|a, b| a == b) {
+            let (g, run) = (run[0] as usize, start..start + run.len());
+            start = run.end;
             if g < n {
-                let to = next[g];
-                next[g] += 1;
-                to_item[to] = item[k];
-                to_rater[to] = rater[k];
-                to_value[to] = value[k];
+                let to = next[g]..next[g] + run.len();
+                next[g] = to.end;
+                to_item[to.clone()].copy_from_slice(&item[run.clone()]);
+                to_rater[to.clone()].copy_from_slice(&rater[run.clone()]);
+                to_value[to.clone()].copy_from_slice(&value[run.clone()]);
                 if !counts.is_empty() {
-                    taken_counts[to] = counts[k];
+                    taken_counts[to].copy_from_slice(&counts[run]);
                 }
             } else {
-                store.ratings.push(item[k], rater[k], value[k]);
-                if !counts.is_empty() {
-                    store.counts.push(counts[k]);
+                for k in run.clone() {
+                    store.ratings.push(item[k], rater[k], value[k]);
                 }
-                self.group[kept] = (g - n) as u32;
-                kept += 1;
+                if !counts.is_empty() {
+                    store.counts.extend_from_slice(&counts[run]);
+                }
             }
         }
-        self.group.truncate(kept);
+        // The groups that stay are renumbered from 0, in order.
+        self.group.retain(|&g| g as usize >= n);
+        for g in &mut self.group {
+            *g -= n as u32;
+        }
         self.groups -= n;
         Taken {
             offsets,
@@ -401,16 +406,9 @@ impl GroupsAccumulator for RatingsGroups {
                 .copied()
                 .ok_or_else(|| row.corrupt("more state rows than group indices"))?;
             let state = self.store.read_state(&row)?;
-            let n = state.len();
-            self.store.ratings.reserve(n);
-            for k in 0..n {
-                let [item, rater, value] = state.rating(k);
-                match function.has_rater() {
-                    true => self.store.record(item, rater, value),
-                    false => self.store.add_count(item, value, state.count(k)),
-                }
-            }
-            self.group.extend(std::iter::repeat_n(g as u32, n));
+            self.store.append_state(&state);
+            self.group
+                .extend(std::iter::repeat_n(g as u32, state.len()));
         }
         Ok(())
     }

@@ -1235,14 +1235,7 @@ impl Accumulator for RatingsAccumulator {
                 self.ratings.value.extend_from_slice(state.values.values());
                 continue;
             }
-            for k in 0..n {
-                let [item, rater, value] = state.rating(k);
-                if has_rater {
-                    self.record(item, rater, value);
-                } else {
-                    self.add_count(item, value, state.count(k));
-                }
-            }
+            self.append_state(&state);
         }
         Ok(())
     }
@@ -1326,6 +1319,30 @@ impl RatingsAccumulator {
             value_map,
             has_rater,
         })
+    }
+}
+
+impl RatingsAccumulator {
+    /// Appends the ratings of a state row read by [`RatingsAccumulator::read_state`], in its
+    /// order, a column at a time (room for them is reserved here).
+    pub(crate) fn append_state(&mut self, state: &StateRatings) {
+        let n = state.len();
+        self.ratings.reserve(n);
+        if !state.has_rater {
+            for k in 0..n {
+                let [item, _, value] = state.rating(k);
+                self.add_count(item, value, state.count(k));
+            }
+            return;
+        }
+        let columns = [
+            (&mut self.ratings.item, &state.item_map, &state.items),
+            (&mut self.ratings.rater, &state.rater_map, &state.raters),
+            (&mut self.ratings.value, &state.value_map, &state.values),
+        ];
+        for (to, map, ids) in columns {
+            to.extend(ids.values().iter().map(|&id| map[id as usize]));
+        }
     }
 }
 
