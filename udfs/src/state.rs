@@ -70,6 +70,12 @@ impl<'a> StateRows<'a> {
         Ok(Self { name, lists })
     }
 
+    /// The number of values in column `c` over all rows: room to reserve before a merge.
+    pub fn total_len(&self, c: usize) -> usize {
+        let offsets = self.lists[c].value_offsets();
+        (offsets[offsets.len() - 1] - offsets[0]) as usize
+    }
+
     /// The rows to merge: those whose first column is set (a partition that saw no rows
     /// leaves NULL).
     pub fn rows(&self) -> impl Iterator<Item = StateRow<'_>> {

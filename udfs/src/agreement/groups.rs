@@ -201,6 +201,28 @@ impl RatingsGroups {
         }
     }
 
+    /// The store's runs of ratings of one group, sorted by group (each group's in arrival
+    /// order): group `g`'s are `runs[offsets[g]..offsets[g + 1]]`.
+    fn runs_by_group(&self) -> (Vec<usize>, Vec<std::ops::Range<usize>>) {
+        let mut offsets = vec![0usize; self.groups + 1];
+        for run in self.group.chunk_by(|a, b| a == b) {
+            offsets[run[0] as usize + 1] += 1;
+        }
+        for g in 0..self.groups {
+            offsets[g + 1] += offsets[g];
+        }
+        let mut next = offsets.clone();
+        let mut runs = vec![0..0; offsets[self.groups]];
+        let mut start = 0;
+        for run in self.group.chunk_by(|a, b| a == b) {
+            let g = run[0] as usize;
+            runs[next[g]] = start..start + run.len();
+            next[g] += 1;
+            start += run.len();
+        }
+        (offsets, runs)
+    }
+
     /// Rewrites group `g`'s ratings in `taken` in ids local to the group, numbered in order
     /// of first appearance, and appends its dictionaries (as shared ids) to `out`.
     fn localise(&mut self, taken: &mut Taken, g: usize, out: &mut LocalDictionaries) {
@@ -346,14 +368,54 @@ impl GroupsAccumulator for RatingsGroups {
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        let mut taken = self.take(emit_to);
-        if taken.groups() == 0 {
+        let all = match emit_to {
+            EmitTo::All => true,
+            EmitTo::First(n) => n >= self.groups,
+        };
+        if !all {
+            // Groups leave in part (sorted input): sorted out of the store by `take`.
+            let mut taken = self.take(emit_to);
+            let mut local = LocalDictionaries::default();
+            let results = (0..taken.groups())
+                .map(|g| self.evaluate_group(&mut taken, g, &mut local))
+                .collect::<Result<Vec<_>>>()?;
+            return ScalarValue::iter_to_array(results);
+        }
+        if self.groups == 0 {
             return Ok(new_empty_array(&self.return_type));
         }
+        // Every group leaves: each is copied, run by run (merged states arrive as long runs
+        // of one group), into one scratch group that is reused, so nothing of the store's
+        // size is allocated again.
+        let (offsets, runs) = self.runs_by_group();
+        let mut scratch = Taken {
+            offsets: vec![0, 0],
+            columns: Default::default(),
+            counts: Vec::new(),
+        };
         let mut local = LocalDictionaries::default();
-        let results = (0..taken.groups())
-            .map(|g| self.evaluate_group(&mut taken, g, &mut local))
-            .collect::<Result<Vec<_>>>()?;
+        let mut results = Vec::with_capacity(self.groups);
+        for g in 0..self.groups {
+            let [item, rater, value] = self.store.ratings.columns();
+            let counts = &self.store.counts;
+            scratch.columns.iter_mut().for_each(Vec::clear);
+            scratch.counts.clear();
+            for run in &runs[offsets[g]..offsets[g + 1]] {
+                let [to_item, to_rater, to_value] = &mut scratch.columns;
+                to_item.extend_from_slice(&item[run.clone()]);
+                to_rater.extend_from_slice(&rater[run.clone()]);
+                to_value.extend_from_slice(&value[run.clone()]);
+                if !counts.is_empty() {
+                    scratch.counts.extend_from_slice(&counts[run.clone()]);
+                }
+            }
+            scratch.offsets[1] = scratch.columns[0].len();
+            results.push(self.evaluate_group(&mut scratch, 0, &mut local)?);
+        }
+        self.store.ratings.take_vecs();
+        self.store.counts = Vec::new();
+        self.group = Vec::new();
+        self.groups = 0;
         ScalarValue::iter_to_array(results)
     }
 
@@ -400,7 +462,12 @@ impl GroupsAccumulator for RatingsGroups {
     ) -> Result<()> {
         self.groups = self.groups.max(total_num_groups);
         let function = self.template.function();
-        for row in StateRows::new(function.name(), values, 7)?.rows() {
+        let rows = StateRows::new(function.name(), values, 7)?;
+        // Room for the whole batch at once, not one state row at a time.
+        let total = rows.total_len(3);
+        self.store.ratings.reserve(total);
+        self.group.reserve(total);
+        for row in rows.rows() {
             let g = group_indices
                 .get(row.index())
                 .copied()
