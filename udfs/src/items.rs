@@ -536,7 +536,11 @@ impl ItemInterner {
     pub fn take(&self, ids: impl Iterator<Item = usize>) -> ArrayRef {
         match self {
             ItemInterner::Text { names, .. } => {
-                let mut b = StringBuilder::new();
+                // Sized first: a grouped state or leaderboard writes millions of names, and
+                // a growing builder would copy them and touch fresh pages at each doubling.
+                let ids: Vec<usize> = ids.collect();
+                let bytes = ids.iter().map(|&i| names[i].len()).sum();
+                let mut b = StringBuilder::with_capacity(ids.len(), bytes);
                 for i in ids {
                     b.append_value(&names[i]);
                 }
