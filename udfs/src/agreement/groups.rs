@@ -375,6 +375,9 @@ impl GroupsAccumulator for RatingsGroups {
         if !all {
             // Groups leave in part (sorted input): sorted out of the store by `take`.
             let mut taken = self.take(emit_to);
+            if taken.groups() == 0 {
+                return Ok(new_empty_array(&self.return_type));
+            }
             let mut local = LocalDictionaries::default();
             let results = (0..taken.groups())
                 .map(|g| self.evaluate_group(&mut taken, g, &mut local))
