@@ -26,6 +26,7 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::{Accumulator, EmitTo, GroupsAccumulator};
+use std::ops::Range;
 use std::sync::Arc;
 
 /// The dictionaries of groups renumbered in local ids, one group after another: the shared
@@ -61,11 +62,24 @@ struct Taken {
 }
 
 impl Taken {
+    fn new() -> Self {
+        Taken {
+            offsets: vec![0],
+            columns: Default::default(),
+            counts: Vec::new(),
+        }
+    }
+
+    /// Ends the group being filled.
+    fn close_group(&mut self) {
+        self.offsets.push(self.columns[0].len());
+    }
+
     fn groups(&self) -> usize {
         self.offsets.len() - 1
     }
 
-    fn range(&self, g: usize) -> std::ops::Range<usize> {
+    fn range(&self, g: usize) -> Range<usize> {
         self.offsets[g]..self.offsets[g + 1]
     }
 }
@@ -139,71 +153,83 @@ impl RatingsGroups {
         rows
     }
 
-    /// The groups `emit_to` names, which leave the accumulator; the others stay, numbered
-    /// from 0, their ratings in order. One counting sort by group, which moves the ratings
-    /// themselves, so that each group is then read front to back.
-    fn take(&mut self, emit_to: EmitTo) -> Taken {
-        let n = match emit_to {
+    /// How many groups `emit_to` names.
+    fn emitted(&self, emit_to: EmitTo) -> usize {
+        match emit_to {
             EmitTo::All => self.groups,
             EmitTo::First(n) => n.min(self.groups),
-        };
-        let mut offsets = vec![0usize; n + 1];
-        for &g in &self.group {
-            if (g as usize) < n {
-                offsets[g as usize + 1] += 1;
+        }
+    }
+
+    /// Copies the store's ratings in `runs`, in order, to the end of `to`.
+    fn copy_runs(&self, runs: &[Range<u32>], to: &mut Taken) {
+        let columns = self.store.ratings.columns();
+        for run in runs {
+            let run = run.start as usize..run.end as usize;
+            for (to, from) in to.columns.iter_mut().zip(columns) {
+                to.extend_from_slice(&from[run.clone()]);
             }
+            if !self.store.counts.is_empty() {
+                to.counts.extend_from_slice(&self.store.counts[run.clone()]);
+            }
+        }
+    }
+
+    /// The first `n` groups, which leave the accumulator, as one `Taken` in group order:
+    /// a counting sort of the store's runs by group, each run copied whole (a merged state
+    /// row is one run, an item's ratings usually another), so that each group is then read
+    /// front to back.
+    fn take(&mut self, n: usize) -> Taken {
+        let (offsets, runs) = self.runs_by_group();
+        let mut taken = Taken::new();
+        let total = runs[..offsets[n]].iter().map(|r| r.len()).sum();
+        taken
+            .columns
+            .iter_mut()
+            .for_each(|c| c.reserve_exact(total));
+        if !self.store.counts.is_empty() {
+            taken.counts.reserve_exact(total);
         }
         for g in 0..n {
-            offsets[g + 1] += offsets[g];
+            self.copy_runs(&runs[offsets[g]..offsets[g + 1]], &mut taken);
+            taken.close_group();
         }
-        let taken = offsets[n];
+        self.forget(n);
+        taken
+    }
+
+    /// Drops the first `n` groups from the store; the others keep their ratings in order and
+    /// are numbered from 0.
+    fn forget(&mut self, n: usize) {
+        self.groups -= n;
         let store = &mut self.store;
+        if self.groups == 0 {
+            store.ratings.take_vecs();
+            store.counts = Vec::new();
+            self.group = Vec::new();
+            return;
+        }
         let [item, rater, value] = store.ratings.take_vecs();
         let counts = std::mem::take(&mut store.counts);
-        let mut next = offsets.clone();
-        let mut columns = [vec![0u32; taken], vec![0u32; taken], vec![0u32; taken]];
-        let mut taken_counts = vec![0.0; if counts.is_empty() { 0 } else { taken }];
-        let [to_item, to_rater, to_value] = &mut columns;
-        store.ratings.reserve(self.group.len() - taken);
-        // Runs of one group (a merged state row, or an item's ratings) are copied whole.
-        let mut start = 0;
-        for run in self.group.chunk_by(|a, b| a == b) {
-            let (g, run) = (run[0] as usize, start..start + run.len());
-            start = run.end;
-            if g < n {
-                let to = next[g]..next[g] + run.len();
-                next[g] = to.end;
-                to_item[to.clone()].copy_from_slice(&item[run.clone()]);
-                to_rater[to.clone()].copy_from_slice(&rater[run.clone()]);
-                to_value[to.clone()].copy_from_slice(&value[run.clone()]);
+        let mut kept = 0;
+        for k in 0..self.group.len() {
+            let g = self.group[k] as usize;
+            if g >= n {
+                store.ratings.push(item[k], rater[k], value[k]);
                 if !counts.is_empty() {
-                    taken_counts[to].copy_from_slice(&counts[run]);
+                    store.counts.push(counts[k]);
                 }
-            } else {
-                for k in run.clone() {
-                    store.ratings.push(item[k], rater[k], value[k]);
-                }
-                if !counts.is_empty() {
-                    store.counts.extend_from_slice(&counts[run]);
-                }
+                self.group[kept] = (g - n) as u32;
+                kept += 1;
             }
         }
-        // The groups that stay are renumbered from 0, in order.
-        self.group.retain(|&g| g as usize >= n);
-        for g in &mut self.group {
-            *g -= n as u32;
-        }
-        self.groups -= n;
-        Taken {
-            offsets,
-            columns,
-            counts: taken_counts,
-        }
+        self.group.truncate(kept);
     }
 
     /// The store's runs of ratings of one group, sorted by group (each group's in arrival
     /// order): group `g`'s are `runs[offsets[g]..offsets[g + 1]]`.
-    fn runs_by_group(&self) -> (Vec<usize>, Vec<std::ops::Range<usize>>) {
+    /// Positions are `u32`, as group ids are.
+    fn runs_by_group(&self) -> (Vec<usize>, Vec<Range<u32>>) {
         let mut offsets = vec![0usize; self.groups + 1];
         for run in self.group.chunk_by(|a, b| a == b) {
             offsets[run[0] as usize + 1] += 1;
@@ -216,9 +242,10 @@ impl RatingsGroups {
         let mut start = 0;
         for run in self.group.chunk_by(|a, b| a == b) {
             let g = run[0] as usize;
-            runs[next[g]] = start..start + run.len();
+            let end = start + run.len() as u32;
+            runs[next[g]] = start..end;
             next[g] += 1;
-            start += run.len();
+            start = end;
         }
         (offsets, runs)
     }
@@ -247,13 +274,11 @@ impl RatingsGroups {
             }
             *id = last.1;
         }
-        match has_rater {
-            true => {
-                for id in &mut rater[range.clone()] {
-                    *id = local_id(raters, &mut out.raters, first[1], *id);
-                }
+        // Without a rater column (fleiss_kappa) every rater id is 0 already.
+        if has_rater {
+            for id in &mut rater[range.clone()] {
+                *id = local_id(raters, &mut out.raters, first[1], *id);
             }
-            false => rater[range.clone()].fill(0),
         }
         for id in &mut value[range] {
             *id = local_id(values, &mut out.values, first[2], *id);
@@ -367,65 +392,34 @@ impl GroupsAccumulator for RatingsGroups {
         Ok(())
     }
 
+    /// The groups leave one at a time: each group's runs are copied into one scratch group
+    /// that is reused, so nothing of the store's size is allocated again.
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        let all = match emit_to {
-            EmitTo::All => true,
-            EmitTo::First(n) => n >= self.groups,
-        };
-        if !all {
-            // Groups leave in part (sorted input): sorted out of the store by `take`.
-            let mut taken = self.take(emit_to);
-            if taken.groups() == 0 {
-                return Ok(new_empty_array(&self.return_type));
-            }
-            let mut local = LocalDictionaries::default();
-            let results = (0..taken.groups())
-                .map(|g| self.evaluate_group(&mut taken, g, &mut local))
-                .collect::<Result<Vec<_>>>()?;
-            return ScalarValue::iter_to_array(results);
-        }
-        if self.groups == 0 {
+        let n = self.emitted(emit_to);
+        if n == 0 {
             return Ok(new_empty_array(&self.return_type));
         }
-        // Every group leaves: each is copied, run by run (merged states arrive as long runs
-        // of one group), into one scratch group that is reused, so nothing of the store's
-        // size is allocated again.
         let (offsets, runs) = self.runs_by_group();
-        let mut scratch = Taken {
-            offsets: vec![0, 0],
-            columns: Default::default(),
-            counts: Vec::new(),
-        };
+        let mut scratch = Taken::new();
         let mut local = LocalDictionaries::default();
-        let mut results = Vec::with_capacity(self.groups);
-        for g in 0..self.groups {
-            let [item, rater, value] = self.store.ratings.columns();
-            let counts = &self.store.counts;
+        let mut results = Vec::with_capacity(n);
+        for g in 0..n {
             scratch.columns.iter_mut().for_each(Vec::clear);
             scratch.counts.clear();
-            for run in &runs[offsets[g]..offsets[g + 1]] {
-                let [to_item, to_rater, to_value] = &mut scratch.columns;
-                to_item.extend_from_slice(&item[run.clone()]);
-                to_rater.extend_from_slice(&rater[run.clone()]);
-                to_value.extend_from_slice(&value[run.clone()]);
-                if !counts.is_empty() {
-                    scratch.counts.extend_from_slice(&counts[run.clone()]);
-                }
-            }
-            scratch.offsets[1] = scratch.columns[0].len();
+            scratch.offsets.truncate(1);
+            self.copy_runs(&runs[offsets[g]..offsets[g + 1]], &mut scratch);
+            scratch.close_group();
             results.push(self.evaluate_group(&mut scratch, 0, &mut local)?);
         }
-        self.store.ratings.take_vecs();
-        self.store.counts = Vec::new();
-        self.group = Vec::new();
-        self.groups = 0;
+        self.forget(n);
         ScalarValue::iter_to_array(results)
     }
 
     /// Each group's state, as one row per group in the per-group layout: its dictionaries,
     /// its ratings in ids into them, its counts.
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        let mut taken = self.take(emit_to);
+        let n = self.emitted(emit_to);
+        let mut taken = self.take(n);
         let mut out = LocalDictionaries::default();
         let mut offsets: [Vec<i32>; 3] = Default::default();
         for o in &mut offsets {
