@@ -9,11 +9,15 @@
 //! per group and kept a dictionary per group, which with a thousand groups cost three times
 //! the ungrouped query.
 //!
-//! Groups leave (as partial states, or to be evaluated) after one counting sort of the
-//! ratings by group, each renumbered in ids local to it, with its own dictionaries: exactly
-//! the state and the accumulator a per-group accumulator would have held, up to the
-//! numbering, which evaluation does not see (it works in value order). So every result is
-//! the per-group one, bit for bit.
+//! Groups leave after a counting sort of the store's runs (stretches of one group) by
+//! group. As partial states, they are copied into group order and each is renumbered in
+//! place in ids local to it, with its own dictionaries: exactly the state a per-group
+//! accumulator would have held, up to the numbering. To be evaluated, each group's runs are
+//! copied into one reused scratch group and renumbered the same way; the tallied
+//! coefficients are computed from those ids by [`tally_value`], as the ungrouped
+//! accumulator computes them, and the others by the accumulator the group would have had.
+//! Evaluation works in value order, so the numbering is not seen and every result is the
+//! per-group one, bit for bit.
 
 use super::{
     rater_conflict, tally_value, LongForm, RatingColumns, RatingsAccumulator, TallyRatings,
@@ -68,6 +72,13 @@ impl Taken {
             columns: Default::default(),
             counts: Vec::new(),
         }
+    }
+
+    /// Empty again, for reuse as scratch.
+    fn clear(&mut self) {
+        self.offsets.truncate(1);
+        self.columns.iter_mut().for_each(Vec::clear);
+        self.counts.clear();
     }
 
     /// Ends the group being filled.
@@ -404,9 +415,7 @@ impl GroupsAccumulator for RatingsGroups {
         let mut local = LocalDictionaries::default();
         let mut results = Vec::with_capacity(n);
         for g in 0..n {
-            scratch.columns.iter_mut().for_each(Vec::clear);
-            scratch.counts.clear();
-            scratch.offsets.truncate(1);
+            scratch.clear();
             self.copy_runs(&runs[offsets[g]..offsets[g + 1]], &mut scratch);
             scratch.close_group();
             results.push(self.evaluate_group(&mut scratch, 0, &mut local)?);
