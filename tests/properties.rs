@@ -3243,3 +3243,279 @@ async fn bt_rank_controlled_is_invariant() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// label_issues
+// ---------------------------------------------------------------------------------------
+
+/// One row of `label_issues`' `rows` list: (is_label_issue, label_quality, suggested_label)
+/// by row id.
+type IssueRow = (bool, f64, i64);
+
+/// The first `m` positions of `rows` sorted by `key` ascending, ties by row id: the plain
+/// restatement of every selection confident learning makes.
+fn lowest_by(rows: &[usize], key: impl Fn(usize) -> f64, m: usize) -> Vec<usize> {
+    let mut sorted = rows.to_vec();
+    sorted.sort_by(|&a, &b| key(a).total_cmp(&key(b)).then(a.cmp(&b)));
+    sorted.truncate(m);
+    sorted
+}
+
+/// label_issues from its definition (cleanlab's steps written out plainly), given the
+/// calibrated confident joint the function reports: its calibration and rounding are
+/// checked against cleanlab in tests/reference.rs, and here only its row sums. Rows are in
+/// row-id order; each is (given label, probabilities).
+fn label_issues_reference(
+    rows: &[(usize, Vec<f64>)],
+    k: usize,
+    cj: &[Vec<u64>],
+    filter_by: &str,
+    margin: bool,
+) -> Vec<IssueRow> {
+    let n = rows.len();
+    let of_label = |c: usize| -> Vec<usize> { (0..n).filter(|&r| rows[r].0 == c).collect() };
+    let count = |c: usize| of_label(c).len();
+    let thresholds: Vec<f64> = (0..k)
+        .map(|c| {
+            let members = of_label(c);
+            let t = if members.is_empty() {
+                2.0
+            } else {
+                members.iter().map(|&r| rows[r].1[c]).sum::<f64>() / members.len() as f64
+            };
+            t.max(2e-6)
+        })
+        .collect();
+    let argmax = |p: &[f64]| (0..k).fold(0, |b, j| if p[j] > p[b] { j } else { b });
+    let guess = |r: usize| -> Option<usize> {
+        let p = &rows[r].1;
+        let confident: Vec<usize> = (0..k).filter(|&j| p[j] >= thresholds[j] - 1e-6).collect();
+        match confident.len() {
+            0 => None,
+            1 => Some(confident[0]),
+            _ => Some(argmax(p)),
+        }
+    };
+    // Never flagged (but by the low_* filters): the given label within 1e-6 of the top,
+    // the lower class winning ties as numpy's argmax does.
+    let kept = |r: usize| {
+        let (g, p) = (rows[r].0, &rows[r].1);
+        let mut bumped = p.clone();
+        bumped[g] += 1e-6;
+        argmax(&bumped) == g
+    };
+    let self_conf = |r: usize| rows[r].1[rows[r].0];
+    let norm_margin = |r: usize| {
+        let (g, p) = (rows[r].0, &rows[r].1);
+        let other = (0..k)
+            .filter(|&j| j != g)
+            .map(|j| p[j])
+            .fold(f64::NEG_INFINITY, f64::max);
+        ((p[g] - other) + 1.0) / 2.0
+    };
+    // With frac_noise 1 and min_examples_per_class 1, the prune counts are the confident
+    // joint's, a diagonal raised to 1 taken evenly from the other nonzero cells.
+    let prune: Vec<Vec<u64>> = (0..k)
+        .map(|g| {
+            let nonzero = cj[g].iter().filter(|&&v| v != 0).count() as f64;
+            let dec = (1f64.max(cj[g][g] as f64) - cj[g][g] as f64) / (nonzero - 1.0).max(1.0);
+            (0..k)
+                .map(|t| match t == g {
+                    true => cj[g][g].max(1),
+                    false => (cj[g][t] as f64 - dec).max(0.0).trunc() as u64,
+                })
+                .collect()
+        })
+        .collect();
+    let mut noise_rate = vec![false; n];
+    let mut by_class = vec![false; n];
+    for c in (0..k).filter(|&c| count(c) > 1) {
+        for j in (0..k).filter(|&j| j != c) {
+            let key = |r: usize| -(rows[r].1[j] - rows[r].1[c]);
+            for r in lowest_by(&of_label(c), key, prune[c][j] as usize) {
+                noise_rate[r] = true;
+            }
+        }
+        let flag = (count(c) as u64).saturating_sub(prune[c][c]) as usize;
+        for r in lowest_by(&of_label(c), |r| rows[r].1[c], flag) {
+            by_class[r] = true;
+        }
+    }
+    let confident_learning: Vec<bool> = (0..n)
+        .map(|r| guess(r).is_some_and(|g| g != rows[r].0) && !kept(r))
+        .collect();
+    let flagged = confident_learning.iter().filter(|&&f| f).count();
+    let all: Vec<usize> = (0..n).collect();
+    let lowest = |key: &dyn Fn(usize) -> f64| {
+        let mut mask = vec![false; n];
+        for r in lowest_by(&all, key, flagged) {
+            mask[r] = true;
+        }
+        mask
+    };
+    let issue: Vec<bool> = match filter_by {
+        "prune_by_noise_rate" => (0..n).map(|r| noise_rate[r] && !kept(r)).collect(),
+        "prune_by_class" => (0..n).map(|r| by_class[r] && !kept(r)).collect(),
+        "both" => (0..n)
+            .map(|r| noise_rate[r] && by_class[r] && !kept(r))
+            .collect(),
+        "confident_learning" => confident_learning.clone(),
+        "predicted_neq_given" => (0..n)
+            .map(|r| argmax(&rows[r].1) != rows[r].0 && !kept(r))
+            .collect(),
+        "low_normalized_margin" => lowest(&norm_margin),
+        "low_self_confidence" => lowest(&self_conf),
+        other => panic!("no filter {other}"),
+    };
+    (0..n)
+        .map(|r| {
+            let quality = if margin { norm_margin(r) } else { self_conf(r) };
+            (issue[r], quality, argmax(&rows[r].1) as i64)
+        })
+        .collect()
+}
+
+/// label_issues on random predictions whose probabilities are small fractions (so exact
+/// ties are common, which is where the selections differ if they are wrong): every filter
+/// and both quality scores against the restatement above, the calibrated joint's rows
+/// summing to each label's rows, and the same answer on any partitioning of shuffled rows.
+#[tokio::test]
+async fn label_issues_match_their_definition() {
+    let filters = [
+        "prune_by_noise_rate",
+        "prune_by_class",
+        "both",
+        "confident_learning",
+        "predicted_neq_given",
+        "low_normalized_margin",
+        "low_self_confidence",
+    ];
+    for seed in 0..40u64 {
+        let mut rng = StdRng::seed_from_u64(18_000 + seed);
+        let k = rng.random_range(2..=4usize);
+        let n = rng.random_range(0..=60usize);
+        let text_ids = rng.random_bool(0.3);
+        let mut columns = vec![
+            (
+                "rid",
+                if text_ids {
+                    DataType::Utf8
+                } else {
+                    DataType::Int64
+                },
+            ),
+            ("label", DataType::Int64),
+        ];
+        const P: [&str; 4] = ["p0", "p1", "p2", "p3"];
+        columns.extend(P[..k].iter().map(|&c| (c, DataType::Float64)));
+        let mut t = Table::new(&columns);
+        let mut ids: Vec<i128> = (0..n as i128).map(|i| 3 * i - 40).collect();
+        ids.shuffle(&mut rng);
+        // Rows by id (the order label_issues uses), NULL rows left out.
+        let mut rows: BTreeMap<i128, (usize, Vec<f64>)> = BTreeMap::new();
+        for &id in &ids {
+            let raw: Vec<f64> = (0..k).map(|_| rng.random_range(0..4u32) as f64).collect();
+            let total: f64 = raw.iter().sum();
+            let p: Vec<f64> = match total {
+                0.0 => vec![1.0 / k as f64; k],
+                _ => raw.iter().map(|v| v / total).collect(),
+            };
+            let label = rng.random_range(0..k);
+            let null_id = rng.random_bool(0.05);
+            let null_label = rng.random_bool(0.05);
+            if !null_id && !null_label {
+                rows.insert(id, (label, p.clone()));
+            }
+            let id = match (null_id, text_ids) {
+                (true, _) => V::Null,
+                // Zero-padded, so that text order is number order.
+                (false, true) => V::S(format!("r{:04}", id + 100)),
+                (false, false) => V::I(id),
+            };
+            let label = if null_label {
+                V::Null
+            } else {
+                V::I(label as i128)
+            };
+            let mut row = vec![id, label];
+            row.extend(p.into_iter().map(V::F));
+            t.push(row);
+        }
+        let rows: Vec<(usize, Vec<f64>)> = rows.into_values().collect();
+        let probs = format!("make_array({})", P[..k].join(", "));
+        for (f, filter_by) in filters.iter().enumerate() {
+            let margin = (seed + f as u64) % 2 == 0;
+            let quality = if margin {
+                "normalized_margin"
+            } else {
+                "self_confidence"
+            };
+            let call = format!(
+                "SELECT label_issues(rid, label, {probs}, ''filter_by={filter_by}, quality={quality}'') FROM t"
+            );
+            let sql = format!(
+                "SELECT is_label_issue, label_quality, suggested_label FROM leaderboard('{call}', 'rows') ORDER BY row_id"
+            );
+            let joint_sql = format!(
+                "SELECT given_label, true_label, count FROM leaderboard('{call}', 'joint')"
+            );
+            let one = run_rows(&t, &sql, Layout::Single).await;
+            let many = run_rows(&t, &sql, Layout::Shuffled(seed ^ 0x5eed)).await;
+            assert_same(
+                "partitioning changed label_issues",
+                seed,
+                &sql,
+                &t,
+                &one,
+                &many,
+            );
+            let got: Vec<IssueRow> = one
+                .unwrap_or_else(|e| fail("label_issues failed", seed, &sql, &t, e))
+                .iter()
+                .map(|r| match (&r[0], &r[1], &r[2]) {
+                    (
+                        ScalarValue::Boolean(Some(i)),
+                        ScalarValue::Float64(Some(q)),
+                        ScalarValue::Int64(Some(s)),
+                    ) => (*i, *q, *s),
+                    other => panic!("unexpected row {other:?}"),
+                })
+                .collect();
+            let mut cj = vec![vec![0u64; k]; k];
+            for r in run_rows(&t, &joint_sql, Layout::Single).await.unwrap() {
+                let v = |i: usize| match &r[i] {
+                    ScalarValue::Int64(Some(v)) => *v as usize,
+                    other => panic!("unexpected joint cell {other:?}"),
+                };
+                cj[v(0)][v(1)] = v(2) as u64;
+            }
+            for (c, row) in cj.iter().enumerate() {
+                let labelled = rows.iter().filter(|r| r.0 == c).count();
+                if !rows.is_empty() && row.iter().sum::<u64>() as usize != labelled {
+                    fail(
+                        "the calibrated joint's row does not sum to the label's rows",
+                        seed,
+                        &joint_sql,
+                        &t,
+                        format!("{cj:?}"),
+                    );
+                }
+            }
+            let want = label_issues_reference(&rows, k, &cj, filter_by, margin);
+            let same = got.len() == want.len()
+                && got
+                    .iter()
+                    .zip(&want)
+                    .all(|(g, w)| g.0 == w.0 && g.2 == w.2 && (g.1 - w.1).abs() <= 1e-12);
+            if !same {
+                fail(
+                    "label_issues differs from its definition",
+                    seed,
+                    &sql,
+                    &t,
+                    format!("got  {got:?}\nwant {want:?}\ncj {cj:?}"),
+                );
+            }
+        }
+    }
+}

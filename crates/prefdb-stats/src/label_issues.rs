@@ -99,7 +99,7 @@ pub struct LabelIssues {
     pub self_confidence: Vec<f64>,
     /// Per row: `(p[given] − max_{k≠given} p[k] + 1) / 2` (`normalized_margin`); `None` with
     /// one class.
-    pub normalized_margin: Vec<Option<f64>>,
+    pub normalized_margin: Option<Vec<f64>>,
     /// Per row: the argmax of its probabilities, first on ties.
     pub suggested: Vec<usize>,
     /// Per class: its threshold.
@@ -115,28 +115,86 @@ pub struct LabelIssues {
     pub inverse_noise_matrix: Vec<Vec<f64>>,
 }
 
-fn first_argmax(row: &[f64]) -> usize {
-    let mut best = 0;
-    for j in 1..row.len() {
-        if row[j] > row[best] {
-            best = j;
-        }
-    }
-    best
+/// The `m` smallest of a stream of keys offered at increasing positions, ties to the lower
+/// position: the first `m` of a stable ascending sort, in linear expected time and `O(m)`
+/// memory. Keys collect in a buffer; when it holds `2m`, a selection keeps the `m` smallest,
+/// and from then on a key not below the largest kept is rejected by one comparison (on
+/// random keys almost all of them).
+struct Smallest {
+    m: usize,
+    kept: Vec<Keyed>,
+    /// After the first selection, the largest key kept: later keys at or above it are out
+    /// (an equal key comes later, so it sorts after the kept one).
+    bound: Option<f64>,
 }
 
-/// The positions of the `m` smallest keys, ties to the lower position: the first `m` of
-/// [`stable_argsort`], as a set in no particular order, in linear time.
-fn smallest(keys: &[f64], m: usize) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..keys.len()).collect();
-    if m == 0 {
-        return Vec::new();
+/// A key and its position, ordered by key (`total_cmp`), then position.
+#[derive(Debug, Clone, Copy)]
+struct Keyed(f64, u32);
+
+impl PartialEq for Keyed {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Equal
     }
-    if m < order.len() {
-        order.select_nth_unstable_by(m - 1, |&a, &b| keys[a].total_cmp(&keys[b]).then(a.cmp(&b)));
-        order.truncate(m);
+}
+impl Eq for Keyed {}
+impl PartialOrd for Keyed {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
-    order
+}
+impl Ord for Keyed {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0).then(self.1.cmp(&other.1))
+    }
+}
+
+impl Smallest {
+    fn new(m: usize) -> Self {
+        Self {
+            m,
+            kept: Vec::new(),
+            bound: None,
+        }
+    }
+
+    /// Offers `key` at `position`; positions must increase from one call to the next.
+    #[inline]
+    fn offer(&mut self, key: f64, position: u32) {
+        if self.m == 0 || self.bound.is_some_and(|b| key.total_cmp(&b).is_ge()) {
+            return;
+        }
+        self.kept.push(Keyed(key, position));
+        if self.kept.len() >= 2 * self.m {
+            self.select();
+        }
+    }
+
+    /// Keeps the `m` smallest of the buffer.
+    fn select(&mut self) {
+        if self.kept.len() > self.m {
+            self.kept.select_nth_unstable(self.m - 1);
+            self.kept.truncate(self.m);
+            self.bound = Some(self.kept[self.m - 1].0);
+        }
+    }
+
+    /// The positions kept, in no particular order.
+    fn positions(mut self) -> impl Iterator<Item = usize> {
+        self.select();
+        self.kept.into_iter().map(|k| k.1 as usize)
+    }
+}
+
+/// The positions of the `m` smallest `keys`, ties to the lower position.
+fn smallest(keys: impl Iterator<Item = f64>, m: usize) -> Vec<usize> {
+    let mut s = Smallest::new(m);
+    if m > 0 {
+        for (i, key) in keys.enumerate() {
+            s.offer(key, i as u32);
+        }
+    }
+    s.positions().collect()
 }
 
 /// Positions of `keys` in ascending order, ties by position.
@@ -171,68 +229,6 @@ fn round_preserving_sum(floats: &[f64]) -> Vec<u64> {
         total = round_even(pairwise_sum(&ints));
     }
     ints.iter().map(|&v| v.max(0.0) as u64).collect()
-}
-
-struct Rows<'a> {
-    labels: &'a [usize],
-    probs: &'a [f64],
-    k: usize,
-}
-
-impl Rows<'_> {
-    fn n(&self) -> usize {
-        self.labels.len()
-    }
-
-    fn p(&self, r: usize) -> &[f64] {
-        &self.probs[r * self.k..(r + 1) * self.k]
-    }
-
-    /// Per class, the mean of p[class] over the rows given that class (numpy's pairwise sum
-    /// in row order), at least 2e-6; 2 for a class no row is given.
-    fn thresholds(&self, members: &[Vec<usize>]) -> Vec<f64> {
-        members
-            .iter()
-            .enumerate()
-            .map(|(k, rows)| {
-                let xs: Vec<f64> = rows.iter().map(|&r| self.p(r)[k]).collect();
-                let t = if xs.is_empty() {
-                    2.0
-                } else {
-                    pairwise_sum(&xs) / xs.len() as f64
-                };
-                t.max(2e-6)
-            })
-            .collect()
-    }
-
-    /// The raw confident joint (diagonal at least 1) and the rows counted off its diagonal.
-    fn confident_joint(&self, thresholds: &[f64]) -> (Vec<Vec<u64>>, Vec<usize>) {
-        let k = self.k;
-        let cut: Vec<f64> = thresholds.iter().map(|t| t - 1e-6).collect();
-        let mut cj = vec![vec![0u64; k]; k];
-        let mut off = Vec::new();
-        for r in 0..self.n() {
-            let p = self.p(r);
-            let mut confident = (0..k).filter(|&j| p[j] >= cut[j]);
-            let Some(first) = confident.next() else {
-                continue;
-            };
-            let guess = if confident.next().is_none() {
-                first
-            } else {
-                first_argmax(p)
-            };
-            cj[self.labels[r]][guess] += 1;
-            if guess != self.labels[r] {
-                off.push(r);
-            }
-        }
-        for (j, row) in cj.iter_mut().enumerate() {
-            row[j] = row[j].max(1);
-        }
-        (cj, off)
-    }
 }
 
 /// cleanlab's `calibrate_confident_joint`, then row totals preserved by rounding.
@@ -341,80 +337,154 @@ pub fn find_label_issues(
     k: usize,
     options: &IssueOptions,
 ) -> LabelIssues {
-    let rows = Rows { labels, probs, k };
-    let n = rows.n();
-    // The rows given each class, in row order, in one pass.
-    let mut members: Vec<Vec<usize>> = vec![Vec::new(); k];
-    for (r, &l) in labels.iter().enumerate() {
-        members[l].push(r);
+    let rows: Vec<&[f64]> = probs.chunks_exact(k.max(1)).collect();
+    find_label_issues_in(labels, &rows, k, options)
+}
+
+/// [`find_label_issues`] over rows held anywhere: `rows[r]` is row `r`'s `k` probabilities,
+/// rows in canonical order. The rows are read once for the scores and the confident joint,
+/// and once more by class for `prune_by_noise_rate`.
+pub fn find_label_issues_in(
+    labels: &[usize],
+    rows: &[&[f64]],
+    k: usize,
+    options: &IssueOptions,
+) -> LabelIssues {
+    let n = labels.len();
+    // The rows given each class, in row order: a counting sort of positions.
+    let mut start = vec![0usize; k + 1];
+    for &l in labels {
+        start[l + 1] += 1;
     }
-    let counts: Vec<usize> = members.iter().map(Vec::len).collect();
-    let thresholds = rows.thresholds(&members);
-    let (raw, off) = rows.confident_joint(&thresholds);
+    for c in 0..k {
+        start[c + 1] += start[c];
+    }
+    let mut members = vec![0u32; n];
+    let mut next = start.clone();
+    for (r, &l) in labels.iter().enumerate() {
+        members[next[l]] = r as u32;
+        next[l] += 1;
+    }
+    let members_of = |c: usize| &members[start[c]..start[c + 1]];
+    let counts: Vec<usize> = (0..k).map(|c| start[c + 1] - start[c]).collect();
+    let self_confidence: Vec<f64> = rows.iter().zip(labels).map(|(p, &l)| p[l]).collect();
+    // Per class, the mean of p[class] over the rows given it (numpy's pairwise sum in row
+    // order), at least 2e-6; 2 for a class no row is given.
+    let mut xs = Vec::new();
+    let thresholds: Vec<f64> = (0..k)
+        .map(|c| {
+            xs.clear();
+            xs.extend(members_of(c).iter().map(|&r| self_confidence[r as usize]));
+            let t = if xs.is_empty() {
+                2.0
+            } else {
+                pairwise_sum(&xs) / xs.len() as f64
+            };
+            t.max(2e-6)
+        })
+        .collect();
+    let cut: Vec<f64> = thresholds.iter().map(|t| t - 1e-6).collect();
+    // One pass over the rows: the raw confident joint (diagonal at least 1 below), the rows
+    // it counts off its diagonal, the argmax, the normalized margin and whether the given
+    // label is within 1e-6 of the largest probability (then no filter flags the row, except
+    // the two low_* filters).
+    let mut raw = vec![vec![0u64; k]; k];
+    let mut off_diagonal = vec![false; n];
+    let mut suggested = Vec::with_capacity(n);
+    let mut margins = Vec::with_capacity(if k > 1 { n } else { 0 });
+    let mut kept = Vec::with_capacity(n);
+    for (r, (p, &given)) in rows.iter().zip(labels).enumerate() {
+        let p = &p[..k];
+        let (mut best, mut confident, mut first) = (0, 0usize, usize::MAX);
+        let mut other: Option<f64> = None;
+        let bumped = p[given] + 1e-6;
+        let mut within = true;
+        for (j, &v) in p.iter().enumerate() {
+            if v > p[best] {
+                best = j;
+            }
+            if v >= cut[j] {
+                confident += 1;
+                first = first.min(j);
+            }
+            if j != given {
+                other = Some(other.map_or(v, |m| m.max(v)));
+                within &= if j < given { v < bumped } else { v <= bumped };
+            }
+        }
+        suggested.push(best);
+        kept.push(within);
+        if let Some(m) = other {
+            margins.push(((p[given] - m) + 1.0) / 2.0);
+        }
+        if confident > 0 {
+            let guess = if confident == 1 { first } else { best };
+            raw[given][guess] += 1;
+            off_diagonal[r] = guess != given;
+        }
+    }
+    for (j, row) in raw.iter_mut().enumerate() {
+        row[j] = row[j].max(1);
+    }
+    let normalized_margin = (k > 1).then_some(margins);
     let cj = calibrate(&raw, &counts, n);
-    // Not an issue whatever the filter: the given label within 1e-6 of the largest.
-    let kept: Vec<bool> = (0..n)
-        .map(|r| {
-            // first_argmax of p with 1e-6 added at the given label, without a copy.
-            let (p, given) = (rows.p(r), labels[r]);
-            let bumped = p[given] + 1e-6;
-            p[..given].iter().all(|&v| v < bumped) && p[given + 1..].iter().all(|&v| v <= bumped)
-        })
-        .collect();
-    let self_confidence: Vec<f64> = (0..n).map(|r| rows.p(r)[labels[r]]).collect();
-    let normalized_margin: Vec<Option<f64>> = (0..n)
-        .map(|r| {
-            let p = rows.p(r);
-            let others = (0..k).filter(|&j| j != labels[r]).map(|j| p[j]);
-            others
-                .reduce(f64::max)
-                .map(|m| ((p[labels[r]] - m) + 1.0) / 2.0)
-        })
-        .collect();
     let min_ex = options.min_examples_per_class;
+    let prunable = |c: usize| counts[c] > min_ex && counts[c] > 1;
     let by_noise_rate = |pc: &[Vec<u64>]| {
+        // For each given label c and other class j, the pc[c][j] rows of label c with the
+        // largest p[j] - p[c]. One more pass over the rows in order (sequential reads, where
+        // a pass per label would wait on a cache miss per row), each row offering its keys
+        // to its label's selections; a row's position is its row number, which orders the
+        // rows of one label as their positions among that label's rows would.
+        let targets: Vec<Vec<usize>> = (0..k)
+            .map(|c| match prunable(c) {
+                true => (0..k).filter(|&j| j != c && pc[c][j] > 0).collect(),
+                false => Vec::new(),
+            })
+            .collect();
+        let mut selections: Vec<Vec<Smallest>> = targets
+            .iter()
+            .enumerate()
+            .map(|(c, js)| {
+                js.iter()
+                    .map(|&j| Smallest::new(pc[c][j] as usize))
+                    .collect()
+            })
+            .collect();
+        for (r, (p, &c)) in rows.iter().zip(labels).enumerate() {
+            let pc = p[c];
+            for (s, &j) in selections[c].iter_mut().zip(&targets[c]) {
+                s.offer(-(p[j] - pc), r as u32);
+            }
+        }
         let mut mask = vec![false; n];
-        for c in 0..k {
-            if counts[c] <= min_ex || counts[c] <= 1 {
-                continue;
-            }
-            for j in (0..k).filter(|&j| j != c && pc[c][j] > 0) {
-                let keys: Vec<f64> = members[c]
-                    .iter()
-                    .map(|&r| -(rows.p(r)[j] - rows.p(r)[c]))
-                    .collect();
-                for i in smallest(&keys, pc[c][j] as usize) {
-                    mask[members[c][i]] = true;
-                }
-            }
+        for r in selections
+            .into_iter()
+            .flatten()
+            .flat_map(Smallest::positions)
+        {
+            mask[r] = true;
         }
         mask
     };
     let by_class = |pc: &[Vec<u64>]| {
         let mut mask = vec![false; n];
-        for c in 0..k {
-            if counts[c] <= min_ex || counts[c] <= 1 {
-                continue;
-            }
+        for c in (0..k).filter(|&c| prunable(c)) {
             let flag = (counts[c] as u64).saturating_sub(pc[c][c]) as usize;
-            let keys: Vec<f64> = members[c].iter().map(|&r| rows.p(r)[c]).collect();
-            for i in smallest(&keys, flag) {
-                mask[members[c][i]] = true;
+            let keys = members_of(c).iter().map(|&r| self_confidence[r as usize]);
+            for i in smallest(keys, flag) {
+                mask[members_of(c)[i] as usize] = true;
             }
         }
         mask
     };
     let reduced =
         |mask: Vec<bool>| -> Vec<bool> { mask.iter().zip(&kept).map(|(&m, &k)| m && !k).collect() };
-    let mut confident_learning = vec![false; n];
-    for &r in &off {
-        confident_learning[r] = true;
-    }
-    let confident_learning = reduced(confident_learning);
-    let lowest = |scores: Vec<f64>| {
+    let confident_learning = reduced(off_diagonal);
+    let lowest = |scores: &mut dyn Iterator<Item = f64>| {
         let flagged = confident_learning.iter().filter(|&&f| f).count();
         let mut mask = vec![false; n];
-        for r in smallest(&scores, flagged) {
+        for r in smallest(scores, flagged) {
             mask[r] = true;
         }
         mask
@@ -430,18 +500,14 @@ pub fn find_label_issues(
             reduced(a.iter().zip(&b).map(|(&x, &y)| x && y).collect())
         }
         FilterBy::ConfidentLearning => confident_learning.clone(),
-        FilterBy::PredictedNeqGiven => reduced(
-            (0..n)
-                .map(|r| first_argmax(rows.p(r)) != labels[r])
-                .collect(),
-        ),
-        FilterBy::LowNormalizedMargin => lowest(
-            normalized_margin
-                .iter()
-                .map(|m| m.unwrap_or(f64::NAN))
-                .collect(),
-        ),
-        FilterBy::LowSelfConfidence => lowest(self_confidence.clone()),
+        FilterBy::PredictedNeqGiven => {
+            reduced(suggested.iter().zip(labels).map(|(s, l)| s != l).collect())
+        }
+        FilterBy::LowNormalizedMargin => match &normalized_margin {
+            Some(m) => lowest(&mut m.iter().copied()),
+            None => lowest(&mut std::iter::repeat_n(f64::NAN, n)),
+        },
+        FilterBy::LowSelfConfidence => lowest(&mut self_confidence.iter().copied()),
     };
     let total = cj.iter().flatten().sum::<u64>() as f64;
     let joint = cj
@@ -473,7 +539,7 @@ pub fn find_label_issues(
         is_issue,
         self_confidence,
         normalized_margin,
-        suggested: (0..n).map(|r| first_argmax(rows.p(r))).collect(),
+        suggested,
         thresholds,
         confident_joint: cj,
         joint,
@@ -511,6 +577,27 @@ mod tests {
         let r = round_preserving_sum(&[0.4, 0.4, 0.2]);
         assert_eq!(r.iter().sum::<u64>(), 1);
         assert_eq!(r, vec![0, 1, 0]);
+    }
+
+    /// The bounded selection equals the first `m` of a stable sort, on keys with many exact
+    /// ties and every `m` from none to more than all.
+    #[test]
+    fn smallest_is_the_head_of_a_stable_sort() {
+        let mut rng = Xoshiro256::seed_from_u64(11);
+        for case in 0..200 {
+            let n = rng.below(60) as usize;
+            let distinct = 1 + rng.below(if case % 2 == 0 { 4 } else { 1000 });
+            let keys: Vec<f64> = (0..n)
+                .map(|_| rng.below(distinct) as f64 - if case % 3 == 0 { 0.0 } else { 2.0 })
+                .collect();
+            let m = rng.below(n as u64 + 3) as usize;
+            let mut got = smallest(keys.iter().copied(), m);
+            got.sort_unstable();
+            let mut want = stable_argsort(&keys);
+            want.truncate(m);
+            want.sort_unstable();
+            assert_eq!(got, want, "case {case}: keys {keys:?}, m {m}");
+        }
     }
 
     /// A slow restatement of the default filter on random data: for each given label and

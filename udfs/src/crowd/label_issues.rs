@@ -21,7 +21,7 @@ use datafusion::arrow::datatypes::{DataType, FieldRef, Float64Type, Int64Type};
 use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
 use datafusion::logical_expr::{Accumulator, AggregateUDF};
-use prefdb_stats::label_issues::{find_label_issues, FilterBy, IssueOptions};
+use prefdb_stats::label_issues::{find_label_issues_in, FilterBy, IssueOptions};
 use std::sync::Arc;
 
 const NAME: &str = "label_issues";
@@ -245,14 +245,15 @@ impl LabelIssuesAccumulator {
     }
 
     /// Adds one row, checked; its id must be new. Its probabilities are `probs`, which
-    /// start at `start` in the last segment.
+    /// start at `start` in the last segment; `fresh` probabilities (from an input batch, not
+    /// a partial state, whose rows were checked when they arrived) are checked to be in
+    /// [0, 1].
     fn push(
         &mut self,
         before: usize,
         id: u32,
         label: i64,
-        probs: &[f64],
-        start: usize,
+        (probs, start, fresh): (&[f64], usize, bool),
     ) -> Result<()> {
         if (id as usize) < before {
             return exec_err!(
@@ -268,7 +269,7 @@ impl LabelIssuesAccumulator {
                 k - 1
             );
         }
-        if let Some(p) = probs.iter().find(|p| !(0.0..=1.0).contains(*p)) {
+        if let Some(p) = probs.iter().find(|p| fresh && !(0.0..=1.0).contains(*p)) {
             return exec_err!("{NAME}: probabilities must be in [0, 1], got {p}");
         }
         self.labels.push(label);
@@ -298,19 +299,6 @@ impl LabelIssuesAccumulator {
         out
     }
 
-    /// The probabilities as one slice in row order without a copy, when they already are:
-    /// one segment, rows back to back from its start.
-    fn contiguous(&self) -> Option<&[f64]> {
-        let k = self.k?;
-        let n = self.rows.len();
-        match self.segments.as_slice() {
-            [only] if self.rows.iter().enumerate().all(|(r, &(_, s))| s == r * k) => {
-                Some(&only[..n * k])
-            }
-            _ => None,
-        }
-    }
-
     fn result(&self) -> Result<ScalarValue> {
         let DataType::Struct(fields) = &self.return_type else {
             return exec_err!("{NAME}: unexpected return type {}", self.return_type);
@@ -318,24 +306,17 @@ impl LabelIssuesAccumulator {
         let (Some(k), false) = (self.k, self.labels.is_empty()) else {
             return Ok(ScalarValue::try_from(self.return_type.clone())?);
         };
-        // Rows in row_id order: cleanlab's sums and tie-breaks follow row order. Rows that
-        // arrived in that order are used where they are.
+        // Rows in row_id order: cleanlab's sums and tie-breaks follow row order. Each row's
+        // probabilities are read where they are held, not copied.
         let order = self.ids.value_order();
         let labels: Vec<usize> = order.iter().map(|&r| self.labels[r] as usize).collect();
-        let sorted = order.iter().enumerate().all(|(i, &r)| i == r);
-        let gathered: Vec<f64>;
-        let probs = match self.contiguous() {
-            Some(all) if sorted => all,
-            _ => {
-                gathered = self.gather(order.iter().copied());
-                &gathered
-            }
-        };
-        let found = find_label_issues(&labels, probs, k, &self.config.options);
-        let quality: Vec<Option<f64>> = if self.config.margin {
-            found.normalized_margin.clone()
-        } else {
-            found.self_confidence.iter().map(|&v| Some(v)).collect()
+        let rows: Vec<&[f64]> = order.iter().map(|&r| self.probs(r)).collect();
+        let found = find_label_issues_in(&labels, &rows, k, &self.config.options);
+        drop(rows);
+        let quality: ArrayRef = match (self.config.margin, found.normalized_margin) {
+            (false, _) => Arc::new(Float64Array::from(found.self_confidence)),
+            (true, Some(margins)) => Arc::new(Float64Array::from(margins)),
+            (true, None) => Arc::new(Float64Array::new_null(labels.len())),
         };
         let types = ItemTypes::of(
             &LABEL_ISSUES,
@@ -349,8 +330,8 @@ impl LabelIssuesAccumulator {
                 Arc::new(Int64Array::from_iter_values(
                     labels.iter().map(|&l| l as i64),
                 )),
-                Arc::new(BooleanArray::from(found.is_issue.clone())),
-                Arc::new(Float64Array::from(quality)),
+                Arc::new(BooleanArray::from(found.is_issue)),
+                quality,
                 Arc::new(Int64Array::from_iter_values(
                     found.suggested.iter().map(|&l| l as i64),
                 )),
@@ -418,7 +399,7 @@ impl Accumulator for LabelIssuesAccumulator {
             }
             let before = self.ids.len();
             let id = ids.id(&mut self.ids, row)?;
-            self.push(before, id, label as i64, p, start)?;
+            self.push(before, id, label as i64, (p, start, true))?;
         }
         Ok(())
     }
@@ -483,8 +464,7 @@ impl Accumulator for LabelIssuesAccumulator {
                     before + r,
                     id,
                     labels.value(r),
-                    &probs.values()[r * k..(r + 1) * k],
-                    r * k,
+                    (&probs.values()[r * k..(r + 1) * k], r * k, false),
                 )?;
             }
         }
