@@ -20,7 +20,9 @@ Per method the script also reports:
               as in prefdb)
 The SQL side of the same comparison is `cargo bench --bench crowd_end_to_end`.
 
-Usage: ~/.cache/prefdb/crowd-venv/bin/python benches/python/crowd_kit_baseline.py target/tmp/bench-data/crowd-1m.parquet [RUNS]
+Usage: ~/.cache/prefdb/crowd-venv/bin/python benches/python/crowd_kit_baseline.py target/tmp/bench-data/crowd-1m.parquet [RUNS [METHODS]]
+METHODS is a comma-separated subset of DawidSkene,GLAD (both by default; GLAD's one run takes
+about 20 minutes).
 Needs: pip install crowd-kit==1.4.2 pandas==2.3.3 scikit-learn==1.6.1 pyarrow
 """
 import os
@@ -59,7 +61,14 @@ def main():
 
     majority = MajorityVote().fit_predict(df)
 
-    for name, make in [("DawidSkene", DawidSkene), ("GLAD", GLAD)]:
+    methods = [("DawidSkene", DawidSkene), ("GLAD", GLAD)]
+    if len(sys.argv) > 3:
+        chosen = sys.argv[3].split(",")
+        unknown = set(chosen) - {name for name, _ in methods}
+        if unknown:
+            sys.exit(f"unknown methods {sorted(unknown)}; choose from DawidSkene, GLAD")
+        methods = [(name, make) for name, make in methods if name in chosen]
+    for name, make in methods:
         def work():
             times = []
             for _ in range(runs):

@@ -290,9 +290,12 @@ fn one_coin_m_step(a: &Annotations, p: &[f64]) -> (Errors, Vec<f64>) {
 fn ds_e_step(a: &Annotations, prior: &[f64], errors: &Errors) -> Vec<f64> {
     let k = a.labels;
     let mut ll = vec![0.0; a.tasks * k];
+    // Each confusion entry's logarithm once, not once per annotation (the same values).
+    let log_e: Vec<f64> = errors.e.iter().map(|v| v.log2()).collect();
     for (t, w, l, x) in a.rows() {
-        for j in 0..k {
-            ll[t * k + j] += x * errors.e[(w * k + l) * k + j].log2();
+        let from = &log_e[(w * k + l) * k..(w * k + l + 1) * k];
+        for (v, e) in ll[t * k..(t + 1) * k].iter_mut().zip(from) {
+            *v += x * e;
         }
     }
     let log_prior: Vec<f64> = prior.iter().map(|p| p.max(EPS).log2()).collect();
@@ -330,11 +333,12 @@ fn column_means(p: &[f64], k: usize) -> Vec<f64> {
 fn lower_bound(a: &Annotations, p: &mut [f64], prior: &[f64], errors: &Errors) -> f64 {
     let k = a.labels;
     let lp: Vec<f64> = prior.iter().map(|v| v.max(EPS).ln()).collect();
+    let log_e: Vec<f64> = errors.e.iter().map(|v| v.ln()).collect();
     let mut joint = 0.0;
     let mut n = 0.0;
     for (t, w, l, x) in a.rows() {
         for j in 0..k {
-            joint += x * p[t * k + j] * (errors.e[(w * k + l) * k + j].ln() + lp[j]);
+            joint += x * p[t * k + j] * (log_e[(w * k + l) * k + j] + lp[j]);
         }
         n += x;
     }

@@ -20,6 +20,8 @@
 //!    1e-6 of its largest probability is never an issue (except for the two `low_*`
 //!    filters).
 
+use std::ops::Range;
+
 /// numpy's pairwise summation of `xs` in order (block 128, 8 accumulators), which `np.sum`
 /// and `np.mean` use on contiguous float64 data.
 pub fn pairwise_sum(xs: &[f64]) -> f64 {
@@ -179,6 +181,12 @@ impl Smallest {
         }
     }
 
+    /// Joins the selection of another range of positions.
+    fn absorb(&mut self, other: Smallest) {
+        self.kept.extend(other.kept);
+        self.select();
+    }
+
     /// The positions kept, in no particular order.
     fn positions(mut self) -> impl Iterator<Item = usize> {
         self.select();
@@ -329,6 +337,117 @@ fn clip_noise_rates(m: &[Vec<f64>], pairwise: bool) -> Vec<Vec<f64>> {
         .collect()
 }
 
+/// Rows at or above this are scanned on every core.
+const PARALLEL_ROWS: usize = 1 << 16;
+
+/// The length of the row ranges scanned in parallel.
+fn chunk_len(n: usize) -> usize {
+    let threads = match n >= PARALLEL_ROWS {
+        true => std::thread::available_parallelism().map_or(1, |t| t.get().min(8)),
+        false => 1,
+    };
+    n.div_ceil(threads).max(1)
+}
+
+/// `f` over each of `parts`, on its own thread when there are several; the results in order.
+fn in_parallel<P: Send, R: Send>(parts: Vec<P>, f: impl Fn(P) -> R + Sync) -> Vec<R> {
+    if parts.len() <= 1 {
+        return parts.into_iter().map(f).collect();
+    }
+    std::thread::scope(|scope| {
+        let f = &f;
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| scope.spawn(move || f(part)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
+/// Per row: the argmax, the normalized margin (NaN with one class), whether the given label
+/// is within 1e-6 of the largest probability (then no filter flags the row, except the two
+/// low_* filters), and whether the confident joint counts the row off its diagonal.
+struct Scanned {
+    suggested: Vec<usize>,
+    margin: Vec<f64>,
+    kept: Vec<bool>,
+    off_diagonal: Vec<bool>,
+}
+
+/// One range of [`Scanned`]'s rows, to be filled.
+struct ScannedPart<'a> {
+    suggested: &'a mut [usize],
+    margin: &'a mut [f64],
+    kept: &'a mut [bool],
+    off_diagonal: &'a mut [bool],
+}
+
+impl Scanned {
+    /// The rows in ranges of `len`, each with its range.
+    fn chunks_mut(&mut self, len: usize) -> Vec<(Range<usize>, ScannedPart<'_>)> {
+        let n = self.suggested.len();
+        self.suggested
+            .chunks_mut(len)
+            .zip(self.margin.chunks_mut(len))
+            .zip(self.kept.chunks_mut(len))
+            .zip(self.off_diagonal.chunks_mut(len))
+            .enumerate()
+            .map(|(i, (((suggested, margin), kept), off_diagonal))| {
+                let start = i * len;
+                (
+                    start..(start + len).min(n),
+                    ScannedPart {
+                        suggested,
+                        margin,
+                        kept,
+                        off_diagonal,
+                    },
+                )
+            })
+            .collect()
+    }
+}
+
+/// Scans `rows` (with their `labels`) into `out`; the raw confident joint of the range.
+fn scan(rows: &[&[f64]], labels: &[usize], cut: &[f64], out: ScannedPart<'_>) -> Vec<Vec<u64>> {
+    let k = cut.len();
+    let mut raw = vec![vec![0u64; k]; k];
+    for (r, (p, &given)) in rows.iter().zip(labels).enumerate() {
+        let p = &p[..k];
+        let (mut best, mut confident, mut first) = (0, 0usize, usize::MAX);
+        let mut other: Option<f64> = None;
+        let bumped = p[given] + 1e-6;
+        let mut within = true;
+        for (j, &v) in p.iter().enumerate() {
+            if v > p[best] {
+                best = j;
+            }
+            if v >= cut[j] {
+                confident += 1;
+                first = first.min(j);
+            }
+            if j != given {
+                other = Some(other.map_or(v, |m| m.max(v)));
+                within &= if j < given { v < bumped } else { v <= bumped };
+            }
+        }
+        out.suggested[r] = best;
+        out.kept[r] = within;
+        if let Some(m) = other {
+            out.margin[r] = ((p[given] - m) + 1.0) / 2.0;
+        }
+        if confident > 0 {
+            let guess = if confident == 1 { first } else { best };
+            raw[given][guess] += 1;
+            out.off_diagonal[r] = guess != given;
+        }
+    }
+    raw
+}
+
 /// Confident learning over `labels` (each in `0..k`) and `probs` (row-major, `k` per row),
 /// rows in canonical order. `k ≥ 1`.
 pub fn find_label_issues(
@@ -349,6 +468,17 @@ pub fn find_label_issues_in(
     rows: &[&[f64]],
     k: usize,
     options: &IssueOptions,
+) -> LabelIssues {
+    find_label_issues_ranged(labels, rows, k, options, chunk_len(labels.len()))
+}
+
+/// [`find_label_issues_in`] with the rows scanned in parallel ranges of `range` rows.
+fn find_label_issues_ranged(
+    labels: &[usize],
+    rows: &[&[f64]],
+    k: usize,
+    options: &IssueOptions,
+    range: usize,
 ) -> LabelIssues {
     let n = labels.len();
     // The rows given each class, in row order: a counting sort of positions.
@@ -384,48 +514,35 @@ pub fn find_label_issues_in(
         })
         .collect();
     let cut: Vec<f64> = thresholds.iter().map(|t| t - 1e-6).collect();
-    // One pass over the rows: the raw confident joint (diagonal at least 1 below), the rows
-    // it counts off its diagonal, the argmax, the normalized margin and whether the given
-    // label is within 1e-6 of the largest probability (then no filter flags the row, except
-    // the two low_* filters).
+    // One pass over the rows, in ranges on every core for large inputs: the raw confident
+    // joint (integer counts, so the same whatever the split), and per row its argmax,
+    // margin, whether the joint counts it off its diagonal and whether it is kept.
+    let mut scanned = Scanned {
+        suggested: vec![0; n],
+        margin: vec![f64::NAN; n],
+        kept: vec![false; n],
+        off_diagonal: vec![false; n],
+    };
+    let parts = scanned.chunks_mut(range);
     let mut raw = vec![vec![0u64; k]; k];
-    let mut off_diagonal = vec![false; n];
-    let mut suggested = Vec::with_capacity(n);
-    let mut margins = Vec::with_capacity(if k > 1 { n } else { 0 });
-    let mut kept = Vec::with_capacity(n);
-    for (r, (p, &given)) in rows.iter().zip(labels).enumerate() {
-        let p = &p[..k];
-        let (mut best, mut confident, mut first) = (0, 0usize, usize::MAX);
-        let mut other: Option<f64> = None;
-        let bumped = p[given] + 1e-6;
-        let mut within = true;
-        for (j, &v) in p.iter().enumerate() {
-            if v > p[best] {
-                best = j;
+    for part in in_parallel(parts, |(r, out)| {
+        scan(&rows[r.clone()], &labels[r], &cut, out)
+    }) {
+        for (total, counts) in raw.iter_mut().zip(part) {
+            for (t, c) in total.iter_mut().zip(counts) {
+                *t += c;
             }
-            if v >= cut[j] {
-                confident += 1;
-                first = first.min(j);
-            }
-            if j != given {
-                other = Some(other.map_or(v, |m| m.max(v)));
-                within &= if j < given { v < bumped } else { v <= bumped };
-            }
-        }
-        suggested.push(best);
-        kept.push(within);
-        if let Some(m) = other {
-            margins.push(((p[given] - m) + 1.0) / 2.0);
-        }
-        if confident > 0 {
-            let guess = if confident == 1 { first } else { best };
-            raw[given][guess] += 1;
-            off_diagonal[r] = guess != given;
         }
     }
     for (j, row) in raw.iter_mut().enumerate() {
         row[j] = row[j].max(1);
     }
+    let Scanned {
+        suggested,
+        margin: margins,
+        kept,
+        off_diagonal,
+    } = scanned;
     let normalized_margin = (k > 1).then_some(margins);
     let cj = calibrate(&raw, &counts, n);
     let min_ex = options.min_examples_per_class;
@@ -442,19 +559,39 @@ pub fn find_label_issues_in(
                 false => Vec::new(),
             })
             .collect();
-        let mut selections: Vec<Vec<Smallest>> = targets
-            .iter()
-            .enumerate()
-            .map(|(c, js)| {
-                js.iter()
-                    .map(|&j| Smallest::new(pc[c][j] as usize))
-                    .collect()
-            })
+        let ranges: Vec<Range<usize>> = (0..n)
+            .step_by(range)
+            .map(|s| s..(s + range).min(n))
             .collect();
-        for (r, (p, &c)) in rows.iter().zip(labels).enumerate() {
-            let pc = p[c];
-            for (s, &j) in selections[c].iter_mut().zip(&targets[c]) {
-                s.offer(-(p[j] - pc), r as u32);
+        let parts = in_parallel(ranges, |rs: Range<usize>| {
+            let mut selections: Vec<Vec<Smallest>> = targets
+                .iter()
+                .enumerate()
+                .map(|(c, js)| {
+                    js.iter()
+                        .map(|&j| Smallest::new(pc[c][j] as usize))
+                        .collect()
+                })
+                .collect();
+            for r in rs {
+                let (p, c) = (rows[r], labels[r]);
+                let pc = p[c];
+                for (s, &j) in selections[c].iter_mut().zip(&targets[c]) {
+                    s.offer(-(p[j] - pc), r as u32);
+                }
+            }
+            selections
+        });
+        // Each range's selections joined: the smallest of the union.
+        let mut parts = parts.into_iter();
+        let mut selections = parts.next().unwrap_or_default();
+        for part in parts {
+            for (mine, theirs) in selections
+                .iter_mut()
+                .flatten()
+                .zip(part.into_iter().flatten())
+            {
+                mine.absorb(theirs);
             }
         }
         let mut mask = vec![false; n];
@@ -597,6 +734,47 @@ mod tests {
             want.truncate(m);
             want.sort_unstable();
             assert_eq!(got, want, "case {case}: keys {keys:?}, m {m}");
+        }
+    }
+
+    /// Rows scanned in parallel ranges give what one range gives, bit for bit, for every
+    /// filter (each range keeps its own selections, which are then joined).
+    #[test]
+    fn ranges_scanned_in_parallel_change_nothing() {
+        let mut rng = Xoshiro256::seed_from_u64(5);
+        let (n, k) = (3001, 4);
+        let mut labels = Vec::new();
+        let mut probs = Vec::new();
+        for _ in 0..n {
+            // Quarters, so that exact ties straddle the ranges.
+            let raw: Vec<f64> = (0..k).map(|_| rng.below(4) as f64).collect();
+            let s: f64 = raw.iter().sum::<f64>().max(1.0);
+            probs.extend(raw.iter().map(|v| v / s));
+            labels.push(rng.below(k as u64) as usize);
+        }
+        let rows: Vec<&[f64]> = probs.chunks_exact(k).collect();
+        for filter_by in [
+            FilterBy::PruneByNoiseRate,
+            FilterBy::PruneByClass,
+            FilterBy::Both,
+            FilterBy::ConfidentLearning,
+            FilterBy::PredictedNeqGiven,
+            FilterBy::LowNormalizedMargin,
+            FilterBy::LowSelfConfidence,
+        ] {
+            let options = IssueOptions {
+                filter_by,
+                ..IssueOptions::default()
+            };
+            let one = find_label_issues_ranged(&labels, &rows, k, &options, n);
+            for range in [1000, 1001, 1500] {
+                let many = find_label_issues_ranged(&labels, &rows, k, &options, range);
+                assert!(one == many, "{filter_by:?} in ranges of {range}");
+            }
+            assert!(
+                one.is_issue.iter().any(|&i| i),
+                "{filter_by:?} flags nothing"
+            );
         }
     }
 
