@@ -386,29 +386,30 @@ struct ScannedPart<'a> {
 }
 
 impl Scanned {
-    /// The rows in ranges of `len`, each with its range.
+    /// The rows in [`ranges`] of `len`, each with its range.
     fn chunks_mut(&mut self, len: usize) -> Vec<(Range<usize>, ScannedPart<'_>)> {
         let n = self.suggested.len();
-        self.suggested
-            .chunks_mut(len)
+        ranges(n, len)
+            .zip(self.suggested.chunks_mut(len))
             .zip(self.margin.chunks_mut(len))
             .zip(self.kept.chunks_mut(len))
             .zip(self.off_diagonal.chunks_mut(len))
-            .enumerate()
-            .map(|(i, (((suggested, margin), kept), off_diagonal))| {
-                let start = i * len;
-                (
-                    start..(start + len).min(n),
-                    ScannedPart {
-                        suggested,
-                        margin,
-                        kept,
-                        off_diagonal,
-                    },
-                )
+            .map(|((((range, suggested), margin), kept), off_diagonal)| {
+                let part = ScannedPart {
+                    suggested,
+                    margin,
+                    kept,
+                    off_diagonal,
+                };
+                (range, part)
             })
             .collect()
     }
+}
+
+/// `0..n` in consecutive ranges of `len` (the last shorter).
+fn ranges(n: usize, len: usize) -> impl Iterator<Item = Range<usize>> {
+    (0..n).step_by(len.max(1)).map(move |s| s..(s + len).min(n))
 }
 
 /// Scans `rows` (with their `labels`) into `out`; the raw confident joint of the range.
@@ -559,11 +560,7 @@ fn find_label_issues_ranged(
                 false => Vec::new(),
             })
             .collect();
-        let ranges: Vec<Range<usize>> = (0..n)
-            .step_by(range)
-            .map(|s| s..(s + range).min(n))
-            .collect();
-        let parts = in_parallel(ranges, |rs: Range<usize>| {
+        let parts = in_parallel(ranges(n, range).collect(), |rs: Range<usize>| {
             let mut selections: Vec<Vec<Smallest>> = targets
                 .iter()
                 .enumerate()
