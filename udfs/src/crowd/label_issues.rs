@@ -209,6 +209,15 @@ impl Family for LabelIssuesFunction {
     }
 }
 
+/// Where a row's probabilities come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Arrived {
+    /// An input batch: not yet checked.
+    Fresh,
+    /// A partial state: checked when the row first arrived.
+    Checked,
+}
+
 #[derive(Debug)]
 struct LabelIssuesAccumulator {
     config: LabelIssuesConfig,
@@ -245,15 +254,16 @@ impl LabelIssuesAccumulator {
     }
 
     /// Adds one row, checked; its id must be new. Its probabilities are `probs`, which
-    /// start at `start` in the last segment; `fresh` probabilities (from an input batch, not
-    /// a partial state, whose rows were checked when they arrived) are checked to be in
-    /// [0, 1].
+    /// start at `start` in the last segment. [`Arrived::Fresh`] probabilities (an input batch's) are
+    /// checked to be in [0, 1]; a partial state's were checked when they arrived.
     fn push(
         &mut self,
         before: usize,
         id: u32,
         label: i64,
-        (probs, start, fresh): (&[f64], usize, bool),
+        probs: &[f64],
+        start: usize,
+        probs_are: Arrived,
     ) -> Result<()> {
         if (id as usize) < before {
             return exec_err!(
@@ -269,8 +279,10 @@ impl LabelIssuesAccumulator {
                 k - 1
             );
         }
-        if let Some(p) = probs.iter().find(|p| fresh && !(0.0..=1.0).contains(*p)) {
-            return exec_err!("{NAME}: probabilities must be in [0, 1], got {p}");
+        if probs_are == Arrived::Fresh {
+            if let Some(p) = probs.iter().find(|p| !(0.0..=1.0).contains(*p)) {
+                return exec_err!("{NAME}: probabilities must be in [0, 1], got {p}");
+            }
         }
         self.labels.push(label);
         self.rows.push(((self.segments.len() - 1) as u32, start));
@@ -399,7 +411,7 @@ impl Accumulator for LabelIssuesAccumulator {
             }
             let before = self.ids.len();
             let id = ids.id(&mut self.ids, row)?;
-            self.push(before, id, label as i64, (p, start, true))?;
+            self.push(before, id, label as i64, p, start, Arrived::Fresh)?;
         }
         Ok(())
     }
@@ -464,7 +476,9 @@ impl Accumulator for LabelIssuesAccumulator {
                     before + r,
                     id,
                     labels.value(r),
-                    (&probs.values()[r * k..(r + 1) * k], r * k, false),
+                    &probs.values()[r * k..(r + 1) * k],
+                    r * k,
+                    Arrived::Checked,
                 )?;
             }
         }
