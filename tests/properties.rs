@@ -3517,5 +3517,25 @@ async fn label_issues_match_their_definition() {
                 );
             }
         }
+        // A row_id given twice is an error however the rows are split (ids are only
+        // compared once every row has arrived).
+        let counted = |r: &&Vec<V>| r[0] != V::Null && r[1] != V::Null;
+        if let Some(again) = t.rows.iter().find(counted).cloned() {
+            let mut twice = t.clone();
+            twice.push(again);
+            let sql = format!("SELECT label_issues(rid, label, {probs}) FROM t");
+            for layout in [Layout::Single, Layout::Shuffled(seed ^ 0xd0b1e)] {
+                match run_rows(&twice, &sql, layout).await {
+                    Err(e) if e.contains("appears twice; give each row its own id") => {}
+                    other => fail(
+                        "a repeated row_id was not refused",
+                        seed,
+                        &sql,
+                        &twice,
+                        format!("{other:?}"),
+                    ),
+                }
+            }
+        }
     }
 }

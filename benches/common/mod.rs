@@ -32,6 +32,16 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// How many runs a `PREFDB_BENCH_QUERY` is timed over: `PREFDB_BENCH_RUNS`, else `default`.
+#[allow(dead_code)]
+pub fn runs_from_env(default: usize) -> usize {
+    std::env::var("PREFDB_BENCH_RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .filter(|&r| r > 0)
+        .unwrap_or(default)
+}
+
 /// Run `sql` `runs` times; the median wall time in seconds and the last result.
 pub async fn median_run(ctx: &SessionContext, sql: &str, runs: usize) -> (f64, Vec<RecordBatch>) {
     let mut times = Vec::with_capacity(runs);

@@ -7,7 +7,6 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use arrow::ffi_stream::ArrowArrayStreamReader;
 use arrow_pyarrow::FromPyArrow;
-use datafusion::catalog::MemTable;
 use datafusion::common::DataFusionError;
 use datafusion::prelude::SessionContext;
 use pyo3::prelude::*;
@@ -18,10 +17,6 @@ use std::sync::Arc;
 pub struct Session {
     ctx: SessionContext,
 }
-
-/// Rows per batch of an in-memory table: large input batches are sliced (without copying)
-/// to this size so that the scan spreads over the session's partitions.
-const BATCH_ROWS: usize = 64 * 1024;
 
 #[pymethods]
 impl Session {
@@ -94,8 +89,8 @@ impl Session {
             (batch.schema(), vec![batch])
         };
         let (schema, batches) = without_pandas_metadata(schema, batches).map_err(raise)?;
-        let partitions = partition(&batches, self.ctx.state().config().target_partitions());
-        let table = MemTable::try_new(schema, partitions).map_err(raise)?;
+        let partitions = self.ctx.state().config().target_partitions();
+        let table = prefdb::tables::memory_table(schema, &batches, partitions).map_err(raise)?;
         let _ = self.ctx.deregister_table(&name);
         self.ctx
             .register_table(name.as_str(), Arc::new(table))
@@ -166,27 +161,4 @@ fn without_pandas_metadata(
         .map(|b| RecordBatch::try_new(Arc::clone(&schema), b.columns().to_vec()))
         .collect::<Result<Vec<_>, _>>()?;
     Ok((schema, batches))
-}
-
-/// Spread `batches` over `n` partitions, round robin, slicing batches larger than
-/// [`BATCH_ROWS`] (slices share the buffers).
-fn partition(batches: &[RecordBatch], n: usize) -> Vec<Vec<RecordBatch>> {
-    let n = n.max(1);
-    let mut partitions: Vec<Vec<RecordBatch>> = vec![Vec::new(); n];
-    let mut next = 0;
-    for batch in batches {
-        let mut offset = 0;
-        while offset < batch.num_rows() {
-            let len = BATCH_ROWS.min(batch.num_rows() - offset);
-            partitions[next % n].push(batch.slice(offset, len));
-            next += 1;
-            offset += len;
-        }
-    }
-    // An empty table still has one (empty) partition.
-    partitions.retain(|p| !p.is_empty());
-    if partitions.is_empty() {
-        partitions.push(Vec::new());
-    }
-    partitions
 }

@@ -224,7 +224,13 @@ fn integer_id_slow(
         }
         let slot = &mut direct[v as usize];
         if *slot == u32::MAX {
-            *slot = match ids.get(&v) {
+            // Only values interned outside the range as it then was are in the map; while
+            // it is empty (dense ids arriving in order), a new value needs no lookup.
+            let elsewhere = match ids.is_empty() {
+                true => None,
+                false => ids.get(&v),
+            };
+            *slot = match elsewhere {
                 Some(&id) => id,
                 None => {
                     values.push(v);
@@ -600,9 +606,24 @@ impl ItemInterner {
     /// The ids sorted by item value: a numbering that does not depend on the order in
     /// which rows arrived.
     pub fn value_order(&self) -> Vec<usize> {
-        let mut ids: Vec<usize> = (0..self.len()).collect();
-        ids.sort_by(|&a, &b| self.cmp(a, b));
-        ids
+        match self {
+            ItemInterner::Text { names, .. } => {
+                let mut ids: Vec<usize> = (0..names.len()).collect();
+                ids.sort_by(|&a, &b| names[a].cmp(&names[b]));
+                ids
+            }
+            // Each value once: sorted with its id beside it (no indirect reads), by a sort
+            // that finds the runs in which partitions' rows arrive.
+            ItemInterner::Integer { values, .. } => {
+                let mut pairs: Vec<(i64, u32)> = values
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &v)| (v, i as u32))
+                    .collect();
+                pairs.sort();
+                pairs.into_iter().map(|(_, id)| id as usize).collect()
+            }
+        }
     }
 
     /// The position of each id in [`ItemInterner::value_order`].

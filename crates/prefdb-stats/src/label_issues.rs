@@ -118,37 +118,30 @@ pub struct LabelIssues {
 }
 
 /// The `m` smallest of a stream of keys offered at increasing positions, ties to the lower
-/// position: the first `m` of a stable ascending sort, in linear expected time and `O(m)`
-/// memory. Keys collect in a buffer; when it holds `2m`, a selection keeps the `m` smallest,
-/// and from then on a key not below the largest kept is rejected by one comparison (on
-/// random keys almost all of them).
+/// position: the first `m` of a stable ascending sort (keys ordered by `total_cmp`), in
+/// linear expected time and `O(m)` memory. Keys collect in a buffer; when it holds `2m`, a
+/// selection keeps the `m` smallest, and from then on a key not below the largest kept is
+/// rejected by one integer comparison (on random keys almost all of them).
 struct Smallest {
     m: usize,
     kept: Vec<Keyed>,
+    /// Whether a selection has been made (always, for `m = 0`): then `limit` holds.
+    selected: bool,
     /// After the first selection, the largest key kept: later keys at or above it are out
     /// (an equal key comes later, so it sorts after the kept one).
-    bound: Option<f64>,
+    limit: i64,
 }
 
-/// A key and its position, ordered by key (`total_cmp`), then position.
-#[derive(Debug, Clone, Copy)]
-struct Keyed(f64, u32);
+/// A key (as [`total_order`]) and its position, ordered by key, then position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Keyed(i64, u32);
 
-impl PartialEq for Keyed {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == std::cmp::Ordering::Equal
-    }
-}
-impl Eq for Keyed {}
-impl PartialOrd for Keyed {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Keyed {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.0.total_cmp(&other.0).then(self.1.cmp(&other.1))
-    }
+/// `x` as an integer that orders as `f64::total_cmp` orders (−0 below +0, NaNs at the
+/// ends): the sign bit flips the rest of a negative number's bits.
+#[inline]
+fn total_order(x: f64) -> i64 {
+    let bits = x.to_bits() as i64;
+    bits ^ (((bits >> 63) as u64) >> 1) as i64
 }
 
 impl Smallest {
@@ -156,14 +149,16 @@ impl Smallest {
         Self {
             m,
             kept: Vec::new(),
-            bound: None,
+            selected: m == 0,
+            limit: i64::MIN,
         }
     }
 
     /// Offers `key` at `position`; positions must increase from one call to the next.
     #[inline]
     fn offer(&mut self, key: f64, position: u32) {
-        if self.m == 0 || self.bound.is_some_and(|b| key.total_cmp(&b).is_ge()) {
+        let key = total_order(key);
+        if self.selected && key >= self.limit {
             return;
         }
         self.kept.push(Keyed(key, position));
@@ -177,7 +172,8 @@ impl Smallest {
         if self.kept.len() > self.m {
             self.kept.select_nth_unstable(self.m - 1);
             self.kept.truncate(self.m);
-            self.bound = Some(self.kept[self.m - 1].0);
+            self.limit = self.kept[self.m - 1].0;
+            self.selected = true;
         }
     }
 
@@ -413,33 +409,46 @@ fn ranges(n: usize, len: usize) -> impl Iterator<Item = Range<usize>> {
 }
 
 /// Scans `rows` (with their `labels`) into `out`; the raw confident joint of the range.
+/// Written without data-dependent branches (each row's loops select with comparisons),
+/// so that the compiler keeps a row's ten-odd probabilities in registers.
 fn scan(rows: &[&[f64]], labels: &[usize], cut: &[f64], out: ScannedPart<'_>) -> Vec<Vec<u64>> {
     let k = cut.len();
     let mut raw = vec![vec![0u64; k]; k];
     for (r, (p, &given)) in rows.iter().zip(labels).enumerate() {
         let p = &p[..k];
-        let (mut best, mut confident, mut first) = (0, 0usize, usize::MAX);
-        let mut other: Option<f64> = None;
-        let bumped = p[given] + 1e-6;
+        // The argmax (first on ties), and the classes at or above their threshold: how
+        // many, and the first.
+        let (mut best, mut top) = (0, p[0]);
+        let (mut confident, mut first) = (0usize, usize::MAX);
+        for (j, (&v, &c)) in p.iter().zip(cut).enumerate() {
+            let higher = v > top;
+            best = if higher { j } else { best };
+            top = if higher { v } else { top };
+            let at_least = v >= c;
+            confident += at_least as usize;
+            first = first.min(if at_least { j } else { usize::MAX });
+        }
+        // The largest other probability, and whether the given label is within 1e-6 of
+        // every other (strictly for the classes before it, which win a tie).
+        let mine = p[given];
+        let bumped = mine + 1e-6;
+        let (before, after) = (&p[..given], &p[given + 1..]);
+        let mut other = f64::NEG_INFINITY;
         let mut within = true;
-        for (j, &v) in p.iter().enumerate() {
-            if v > p[best] {
-                best = j;
-            }
-            if v >= cut[j] {
-                confident += 1;
-                first = first.min(j);
-            }
-            if j != given {
-                other = Some(other.map_or(v, |m| m.max(v)));
-                within &= if j < given { v < bumped } else { v <= bumped };
-            }
+        for &v in before {
+            other = other.max(v);
+            within &= v < bumped;
+        }
+        for &v in after {
+            other = other.max(v);
+            within &= v <= bumped;
         }
         out.suggested[r] = best;
         out.kept[r] = within;
-        if let Some(m) = other {
-            out.margin[r] = ((p[given] - m) + 1.0) / 2.0;
-        }
+        out.margin[r] = match k > 1 {
+            true => ((mine - other) + 1.0) / 2.0,
+            false => f64::NAN,
+        };
         if confident > 0 {
             let guess = if confident == 1 { first } else { best };
             raw[given][guess] += 1;
@@ -482,45 +491,43 @@ fn find_label_issues_ranged(
     range: usize,
 ) -> LabelIssues {
     let n = labels.len();
-    // The rows given each class, in row order: a counting sort of positions.
-    let mut start = vec![0usize; k + 1];
+    let mut counts = vec![0usize; k];
     for &l in labels {
-        start[l + 1] += 1;
+        counts[l] += 1;
     }
-    for c in 0..k {
-        start[c + 1] += start[c];
-    }
-    let mut members = vec![0u32; n];
-    let mut next = start.clone();
-    for (r, &l) in labels.iter().enumerate() {
-        members[next[l]] = r as u32;
-        next[l] += 1;
-    }
-    let members_of = |c: usize| &members[start[c]..start[c + 1]];
-    let counts: Vec<usize> = (0..k).map(|c| start[c + 1] - start[c]).collect();
-    let self_confidence: Vec<f64> = rows.iter().zip(labels).map(|(p, &l)| p[l]).collect();
+    // Each row's p[given], read on every core (one cache line per row, of rows held
+    // anywhere).
+    let mut self_confidence = vec![0.0; n];
+    let parts = ranges(n, range)
+        .zip(self_confidence.chunks_mut(range))
+        .collect();
+    in_parallel(parts, |(r, out): (Range<usize>, &mut [f64])| {
+        for ((o, p), &l) in out.iter_mut().zip(&rows[r.clone()]).zip(&labels[r]) {
+            *o = p[l];
+        }
+    });
     // Per class, the mean of p[class] over the rows given it (numpy's pairwise sum in row
     // order), at least 2e-6; 2 for a class no row is given.
-    let mut xs = Vec::new();
-    let thresholds: Vec<f64> = (0..k)
-        .map(|c| {
-            xs.clear();
-            xs.extend(members_of(c).iter().map(|&r| self_confidence[r as usize]));
-            let t = if xs.is_empty() {
-                2.0
-            } else {
-                pairwise_sum(&xs) / xs.len() as f64
-            };
-            t.max(2e-6)
+    let mut given: Vec<Vec<f64>> = counts.iter().map(|&c| Vec::with_capacity(c)).collect();
+    for (&sc, &l) in self_confidence.iter().zip(labels) {
+        given[l].push(sc);
+    }
+    let thresholds: Vec<f64> = given
+        .iter()
+        .map(|xs| match xs.is_empty() {
+            true => 2.0,
+            false => (pairwise_sum(xs) / xs.len() as f64).max(2e-6),
         })
         .collect();
+    drop(given);
     let cut: Vec<f64> = thresholds.iter().map(|t| t - 1e-6).collect();
     // One pass over the rows, in ranges on every core for large inputs: the raw confident
     // joint (integer counts, so the same whatever the split), and per row its argmax,
     // margin, whether the joint counts it off its diagonal and whether it is kept.
     let mut scanned = Scanned {
         suggested: vec![0; n],
-        margin: vec![f64::NAN; n],
+        // Every row's margin is written by the scan: zeroed pages, touched in parallel.
+        margin: vec![0.0; n],
         kept: vec![false; n],
         off_diagonal: vec![false; n],
     };
@@ -602,12 +609,17 @@ fn find_label_issues_ranged(
         mask
     };
     let by_class = |pc: &[Vec<u64>]| {
+        // The rows given each class, in row order.
+        let mut members: Vec<Vec<u32>> = counts.iter().map(|&c| Vec::with_capacity(c)).collect();
+        for (r, &l) in labels.iter().enumerate() {
+            members[l].push(r as u32);
+        }
         let mut mask = vec![false; n];
         for c in (0..k).filter(|&c| prunable(c)) {
             let flag = (counts[c] as u64).saturating_sub(pc[c][c]) as usize;
-            let keys = members_of(c).iter().map(|&r| self_confidence[r as usize]);
+            let keys = members[c].iter().map(|&r| self_confidence[r as usize]);
             for i in smallest(keys, flag) {
-                mask[members_of(c)[i] as usize] = true;
+                mask[members[c][i] as usize] = true;
             }
         }
         mask
@@ -711,6 +723,41 @@ mod tests {
         let r = round_preserving_sum(&[0.4, 0.4, 0.2]);
         assert_eq!(r.iter().sum::<u64>(), 1);
         assert_eq!(r, vec![0, 1, 0]);
+    }
+
+    /// Keys compare as integers exactly as `total_cmp` compares them, signed zeros and
+    /// NaNs included.
+    #[test]
+    fn total_order_is_total_cmp() {
+        let mut rng = Xoshiro256::seed_from_u64(17);
+        let mut xs = vec![
+            0.0,
+            -0.0,
+            1e-300,
+            -1e-300,
+            f64::MIN_POSITIVE,
+            -f64::MIN_POSITIVE,
+            5e-324,
+            -5e-324,
+            1.0,
+            -1.0,
+            f64::MAX,
+            f64::MIN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            -f64::NAN,
+        ];
+        xs.extend((0..200).map(|_| (rng.unit() - 0.5) * 4.0));
+        for &a in &xs {
+            for &b in &xs {
+                assert_eq!(
+                    total_order(a).cmp(&total_order(b)),
+                    a.total_cmp(&b),
+                    "{a:e} against {b:e}"
+                );
+            }
+        }
     }
 
     /// The bounded selection equals the first `m` of a stable sort, on keys with many exact

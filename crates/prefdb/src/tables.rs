@@ -2,16 +2,54 @@
 //! in Parquet, CSV, JSON (newline-delimited) or Arrow IPC.
 
 use crate::parquet_nan::NanSafeParquet;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::{DataFusionError, Result};
 use datafusion::datasource::file_format::options::ReadOptions;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
+use datafusion::datasource::MemTable;
 use datafusion::prelude::{CsvReadOptions, JsonReadOptions, ParquetReadOptions, SessionContext};
 use futures::TryStreamExt;
 use std::path::Path;
 use std::sync::Arc;
 use url::Url;
+
+/// Rows per batch of an in-memory table: larger batches are sliced (without copying) to
+/// this size so that a scan spreads over the session's partitions.
+pub const MEMORY_BATCH_ROWS: usize = 64 * 1024;
+
+/// An in-memory table of `batches` (data already held: a Python frame, a collected query),
+/// spread over `partitions` round robin in slices of at most [`MEMORY_BATCH_ROWS`] rows that
+/// share the batches' buffers, so that queries on it run on every core.
+pub fn memory_table(
+    schema: SchemaRef,
+    batches: &[RecordBatch],
+    partitions: usize,
+) -> Result<MemTable> {
+    MemTable::try_new(schema, spread(batches, partitions))
+}
+
+/// `batches` over `n` partitions, round robin, in slices of at most [`MEMORY_BATCH_ROWS`].
+/// An empty table still has one (empty) partition.
+fn spread(batches: &[RecordBatch], n: usize) -> Vec<Vec<RecordBatch>> {
+    let n = n.max(1);
+    let mut partitions: Vec<Vec<RecordBatch>> = vec![Vec::new(); n];
+    let slices = batches.iter().flat_map(|batch| {
+        (0..batch.num_rows())
+            .step_by(MEMORY_BATCH_ROWS)
+            .map(|offset| batch.slice(offset, MEMORY_BATCH_ROWS.min(batch.num_rows() - offset)))
+    });
+    for (i, slice) in slices.enumerate() {
+        partitions[i % n].push(slice);
+    }
+    partitions.retain(|p| !p.is_empty());
+    if partitions.is_empty() {
+        partitions.push(Vec::new());
+    }
+    partitions
+}
 
 /// File formats prefdb reads, told apart by file extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -560,6 +598,43 @@ fn table_url(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use datafusion::arrow::array::{AsArray, Int64Array};
+    use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema};
+
+    /// Slices of at most `MEMORY_BATCH_ROWS` go round robin to the partitions; reading the
+    /// partitions' slices back in turn gives every row once, in order.
+    #[test]
+    fn memory_tables_spread_every_row_over_the_partitions() {
+        let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]));
+        let batch = |from: i64, n: i64| {
+            let column = Arc::new(Int64Array::from_iter_values(from..from + n));
+            RecordBatch::try_new(schema.clone(), vec![column]).unwrap()
+        };
+        let big = MEMORY_BATCH_ROWS as i64 * 2 + 5;
+        let batches = [batch(0, big), batch(big, 10)];
+        for n in [1, 2, 3, 8] {
+            let parts = spread(&batches, n);
+            // Four slices: two full, one of 5 rows, the second batch.
+            assert_eq!(parts.len(), n.min(4), "{n} partitions");
+            let sizes: Vec<Vec<usize>> = parts
+                .iter()
+                .map(|p| p.iter().map(|b| b.num_rows()).collect())
+                .collect();
+            assert!(sizes.iter().flatten().all(|&r| r <= MEMORY_BATCH_ROWS));
+            let mut rows = Vec::new();
+            for turn in 0..4 {
+                if let Some(b) = parts[turn % parts.len()].get(turn / parts.len()) {
+                    let values = b.column(0).as_primitive::<Int64Type>();
+                    rows.extend(values.values().iter().copied());
+                }
+            }
+            assert_eq!(rows, (0..big + 10).collect::<Vec<_>>(), "{n} partitions");
+        }
+        let empty = spread(&[], 4);
+        assert_eq!(empty.len(), 1);
+        assert!(empty[0].is_empty());
+        assert!(memory_table(schema.clone(), &batches, 2).is_ok());
+    }
 
     #[test]
     fn table_spec_parsing() {

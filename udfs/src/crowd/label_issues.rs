@@ -2,7 +2,7 @@
 //! of the group, as cleanlab's `find_label_issues`; the kernel is
 //! `prefdb_stats::label_issues`.
 
-use crate::items::{ItemInterner, ItemKind, ItemReader};
+use crate::items::{ItemColumn, ItemKind, ItemRef};
 use crate::memory::MemoryBudget;
 use crate::spec::aggregate::{Call, Family, PrefdbAggregate};
 use crate::spec::ArgType::{Any, Item, Whole};
@@ -13,13 +13,13 @@ use crate::spec::{
 };
 use crate::state::{list_fields, wrap, StateRows};
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, StructArray,
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, StringBuilder, StructArray,
 };
 use datafusion::arrow::buffer::ScalarBuffer;
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, FieldRef, Float64Type, Int64Type};
 use datafusion::common::utils::SingleRowListArrayBuilder;
-use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
+use datafusion::common::{exec_err, internal_err, plan_err, Result, ScalarValue};
 use datafusion::logical_expr::{Accumulator, AggregateUDF};
 use prefdb_stats::label_issues::{find_label_issues_in, FilterBy, IssueOptions};
 use std::sync::Arc;
@@ -198,7 +198,10 @@ impl Family for LabelIssuesFunction {
     fn accumulator(&self, call: &Call<'_, LabelIssuesConfig>) -> Result<Box<dyn Accumulator>> {
         Ok(Box::new(LabelIssuesAccumulator {
             config: *call.config,
-            ids: ItemInterner::new(ItemKind::of(NAME, "row_id", call.data_type(0))?),
+            kind: ItemKind::of(NAME, "row_id", call.data_type(0))?,
+            id_arrays: Vec::new(),
+            ids: Vec::new(),
+            id_bytes: 0,
             labels: Vec::new(),
             segments: Vec::new(),
             held: 0,
@@ -209,24 +212,35 @@ impl Family for LabelIssuesFunction {
     }
 }
 
-/// Where a row's probabilities come from.
+/// Whether a row's probabilities still need their range check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Arrived {
-    /// An input batch: not yet checked.
+    /// From an input batch not checked as a whole.
     Fresh,
-    /// A partial state: checked when the row first arrived.
+    /// From a partial state (checked when the row first arrived), or from an input batch
+    /// whose values were all checked at once.
     Checked,
 }
 
+/// Every row as it arrived. Nothing is interned or copied on arrival: row ids stay in the
+/// arrays they came in and probabilities in their buffers. Row ids are sorted once, when
+/// the rows are evaluated (which gives the row_id order and finds an id given twice), and
+/// a partial state is written once, in arrival order.
 #[derive(Debug)]
 struct LabelIssuesAccumulator {
     config: LabelIssuesConfig,
-    /// Row ids in arrival order; each row's id is its position here.
-    ids: ItemInterner,
+    kind: ItemKind,
+    /// The arrays the rows' ids are in (input batches' row_id columns, partial states' id
+    /// lists), held as they arrived.
+    id_arrays: Vec<ArrayRef>,
+    /// Per row: its id's array in `id_arrays` and position there.
+    ids: Vec<(u32, u32)>,
+    /// An estimate of the ids' memory: 8 bytes per integer, a text's bytes and 16.
+    id_bytes: usize,
     labels: Vec<i64>,
     /// The probability buffers the rows' probabilities are in, held as they arrived (input
     /// batches' list values, partial states' value arrays): nothing is copied until
-    /// `state` or `evaluate` writes them once, in the order wanted.
+    /// `state` writes them once, in arrival order.
     segments: Vec<ScalarBuffer<f64>>,
     /// The values the segments hold, NULL rows' included: what the memory limit is charged.
     held: usize,
@@ -234,6 +248,12 @@ struct LabelIssuesAccumulator {
     rows: Vec<(u32, usize)>,
     k: Option<usize>,
     return_type: DataType,
+}
+
+/// Row ids by value with each row's position, the order the kernel wants.
+enum Sorted<'a> {
+    Integer(Vec<(i64, u32)>),
+    Text(Vec<(&'a str, u32)>),
 }
 
 impl LabelIssuesAccumulator {
@@ -253,24 +273,17 @@ impl LabelIssuesAccumulator {
         }
     }
 
-    /// Adds one row, checked; its id must be new. Its probabilities are `probs`, which
-    /// start at `start` in the last segment. [`Arrived::Fresh`] probabilities (an input batch's) are
-    /// checked to be in [0, 1]; a partial state's were checked when they arrived.
+    /// Adds one row of an input batch, checked: its id is at `row` of the last id array,
+    /// and its probabilities are `probs`, which start at `start` in the last segment.
+    /// [`Arrived::Fresh`] probabilities are checked to be in [0, 1].
     fn push(
         &mut self,
-        before: usize,
-        id: u32,
+        row: usize,
         label: i64,
         probs: &[f64],
         start: usize,
         probs_are: Arrived,
     ) -> Result<()> {
-        if (id as usize) < before {
-            return exec_err!(
-                "{NAME}: row_id {} appears twice; give each row its own id",
-                self.ids.display(id as usize)
-            );
-        }
         self.set_k(probs.len())?;
         let k = probs.len() as i64;
         if !(0..k).contains(&label) {
@@ -284,6 +297,8 @@ impl LabelIssuesAccumulator {
                 return exec_err!("{NAME}: probabilities must be in [0, 1], got {p}");
             }
         }
+        self.ids
+            .push(((self.id_arrays.len() - 1) as u32, row as u32));
         self.labels.push(label);
         self.rows.push(((self.segments.len() - 1) as u32, start));
         Ok(())
@@ -311,6 +326,91 @@ impl LabelIssuesAccumulator {
         out
     }
 
+    /// The id arrays, to be read by row.
+    fn id_columns(&self) -> Result<Vec<ItemColumn<'_>>> {
+        self.id_arrays.iter().map(ItemColumn::new).collect()
+    }
+
+    /// Row `r`'s id.
+    fn id<'a>(&self, columns: &[ItemColumn<'a>], r: usize) -> Result<ItemRef<'a>> {
+        let (array, row) = self.ids[r];
+        match columns[array as usize].get(row as usize) {
+            Some(id) => Ok(id),
+            None => internal_err!("{NAME}: a held row_id is NULL"),
+        }
+    }
+
+    /// Every row's integer id (the kind is [`ItemKind::Integer`], whose ids arrive as
+    /// Int64), in arrival order: read straight from the arrays' values.
+    fn integer_ids(&self) -> Result<Vec<i64>> {
+        let arrays = self
+            .id_arrays
+            .iter()
+            .map(|a| match a.as_primitive_opt::<Int64Type>() {
+                Some(a) => Ok(&a.values()[..]),
+                None => internal_err!("{NAME}: integer row ids held as {}", a.data_type()),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(self
+            .ids
+            .iter()
+            .map(|&(a, r)| arrays[a as usize][r as usize])
+            .collect())
+    }
+
+    /// Every row's id in arrival order, as the state's id list.
+    fn ids_array(&self) -> Result<ArrayRef> {
+        Ok(match self.kind {
+            ItemKind::Integer => Arc::new(Int64Array::from(self.integer_ids()?)),
+            ItemKind::Text => {
+                let columns = self.id_columns()?;
+                let ids = (0..self.ids.len()).map(|r| self.id(&columns, r));
+                let mut b = StringBuilder::with_capacity(self.ids.len(), self.id_bytes);
+                for id in ids {
+                    match id? {
+                        ItemRef::Text(s) => b.append_value(s),
+                        ItemRef::Integer(_) => {
+                            return internal_err!("{NAME}: an integer id among text")
+                        }
+                    }
+                }
+                Arc::new(b.finish())
+            }
+        })
+    }
+
+    /// The rows sorted by id (by a sort that finds the runs partitions' rows arrive in),
+    /// or the error for an id given twice (neighbours once sorted).
+    fn sorted<'a>(&self, columns: &[ItemColumn<'a>]) -> Result<Sorted<'a>> {
+        let twice = |shown: String| {
+            exec_err!("{NAME}: row_id {shown} appears twice; give each row its own id")
+        };
+        let rows = 0..self.ids.len();
+        match self.kind {
+            ItemKind::Integer => {
+                let mut keyed: Vec<(i64, u32)> = self.integer_ids()?.into_iter().zip(0..).collect();
+                keyed.sort();
+                if let Some(w) = keyed.windows(2).find(|w| w[0].0 == w[1].0) {
+                    return twice(w[0].0.to_string());
+                }
+                Ok(Sorted::Integer(keyed))
+            }
+            ItemKind::Text => {
+                let mut keyed = rows
+                    .map(|r| match self.id(columns, r)? {
+                        ItemRef::Text(s) => Ok((s, r as u32)),
+                        ItemRef::Integer(_) => internal_err!("{NAME}: an integer id among text"),
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                keyed.sort();
+                if let Some(w) = keyed.windows(2).find(|w| w[0].0 == w[1].0) {
+                    return twice(format!("'{}'", w[0].0));
+                }
+                Ok(Sorted::Text(keyed))
+            }
+        }
+    }
+
     fn result(&self) -> Result<ScalarValue> {
         let DataType::Struct(fields) = &self.return_type else {
             return exec_err!("{NAME}: unexpected return type {}", self.return_type);
@@ -320,7 +420,21 @@ impl LabelIssuesAccumulator {
         };
         // Rows in row_id order: cleanlab's sums and tie-breaks follow row order. Each row's
         // probabilities are read where they are held, not copied.
-        let order = self.ids.value_order();
+        let columns = self.id_columns()?;
+        let (order, ids): (Vec<usize>, ArrayRef) = match self.sorted(&columns)? {
+            Sorted::Integer(keyed) => (
+                keyed.iter().map(|&(_, r)| r as usize).collect(),
+                Arc::new(Int64Array::from_iter_values(keyed.iter().map(|&(v, _)| v))),
+            ),
+            Sorted::Text(keyed) => {
+                let mut b = StringBuilder::with_capacity(keyed.len(), self.id_bytes);
+                for &(s, _) in &keyed {
+                    b.append_value(s);
+                }
+                let order = keyed.iter().map(|&(_, r)| r as usize).collect();
+                (order, Arc::new(b.finish()))
+            }
+        };
         let labels: Vec<usize> = order.iter().map(|&r| self.labels[r] as usize).collect();
         let rows: Vec<&[f64]> = order.iter().map(|&r| self.probs(r)).collect();
         let found = find_label_issues_in(&labels, &rows, k, &self.config.options);
@@ -332,13 +446,13 @@ impl LabelIssuesAccumulator {
         };
         let types = ItemTypes::of(
             &LABEL_ISSUES,
-            self.ids.kind().output_type(),
-            &[self.ids.kind().output_type()],
+            self.kind.output_type(),
+            &[self.kind.output_type()],
         )?;
         let rows = StructArray::try_new(
             fields_for(ROW_FIELDS, &types),
             vec![
-                self.ids.take(order.iter().copied()),
+                ids,
                 Arc::new(Int64Array::from_iter_values(
                     labels.iter().map(|&l| l as i64),
                 )),
@@ -393,9 +507,20 @@ impl Accumulator for LabelIssuesAccumulator {
         let offsets = probs.value_offsets();
         let flat = probs.values().as_primitive::<Float64Type>();
         let (flat_values, flat_nulls) = (flat.values(), flat.nulls());
-        let mut ids = ItemReader::new(&values[0])?;
-        // The batch's probabilities are kept where they are (an Arc on its buffer).
+        let ids = ItemColumn::new(&values[0])?;
+        // The batch's ids and probabilities are kept where they are (an Arc on each).
+        self.id_arrays.push(Arc::clone(&values[0]));
         self.hold(flat_values);
+        // All of the batch's values in [0, 1] (no branch per value), or each row checked
+        // on its own, NULL rows' values aside, to name the first one outside.
+        let span = &flat_values[offsets[0] as usize..offsets[values[0].len()] as usize];
+        let probs_are = match span
+            .iter()
+            .fold(true, |ok, &p| ok & (p >= 0.0) & (p <= 1.0))
+        {
+            true => Arrived::Checked,
+            false => Arrived::Fresh,
+        };
         for row in 0..values[0].len() {
             if !ids.is_valid(row) || labels.is_null(row) || probs.is_null(row) {
                 continue;
@@ -409,9 +534,11 @@ impl Accumulator for LabelIssuesAccumulator {
             if label.fract() != 0.0 || !label.is_finite() {
                 return exec_err!("{NAME}: given_label must be a class index, got {label}");
             }
-            let before = self.ids.len();
-            let id = ids.id(&mut self.ids, row)?;
-            self.push(before, id, label as i64, p, start, Arrived::Fresh)?;
+            self.id_bytes += match ids.get(row) {
+                Some(ItemRef::Text(s)) => s.len() + 16,
+                _ => 8,
+            };
+            self.push(row, label as i64, p, start, probs_are)?;
         }
         Ok(())
     }
@@ -422,29 +549,37 @@ impl Accumulator for LabelIssuesAccumulator {
 
     fn size(&self) -> usize {
         std::mem::size_of_val(self)
-            + self.ids.heap_size()
+            + self.id_arrays.capacity() * std::mem::size_of::<ArrayRef>()
+            + self.ids.capacity() * std::mem::size_of::<(u32, u32)>()
+            + self.id_bytes
             + self.labels.capacity() * 8
             + self.rows.capacity() * std::mem::size_of::<(u32, usize)>()
             + self.held * 8
     }
 
     /// DataFusion takes a partial state once ("consuming the intermediate state"), so the
-    /// rows move into it and the accumulator is left empty. The probabilities are written
-    /// here for the first time, in arrival order.
+    /// rows move into it and the accumulator is left empty. The ids and probabilities are
+    /// written here for the first time, in arrival order.
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        let kind = self.ids.kind();
+        let ids = self.ids_array()?;
         let probs = self.gather(0..self.rows.len());
-        let ids = std::mem::replace(&mut self.ids, ItemInterner::new(kind));
+        let labels = std::mem::take(&mut self.labels);
+        self.id_arrays.clear();
+        self.ids = Vec::new();
+        self.id_bytes = 0;
         self.segments.clear();
         self.held = 0;
         self.rows = Vec::new();
         Ok(vec![
-            wrap(ids.to_array()),
-            wrap(Arc::new(Int64Array::from(std::mem::take(&mut self.labels)))),
+            wrap(ids),
+            wrap(Arc::new(Int64Array::from(labels))),
             wrap(Arc::new(Float64Array::from(probs))),
         ])
     }
 
+    /// A partial state's rows are held as they are: its id list and probabilities stay in
+    /// the state's arrays. Their values were checked when the rows first arrived; the
+    /// labels are checked again, as the kernel indexes by them.
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
         for row in StateRows::new(NAME, states, 3)?.rows() {
             let ids = row.list(0)?;
@@ -454,33 +589,31 @@ impl Accumulator for LabelIssuesAccumulator {
             if n == 0 {
                 continue;
             }
-            if probs.len() % n != 0 {
+            if probs.len() % n != 0 || ids.null_count() > 0 {
                 return Err(row.corrupt("probs do not fit the rows"));
             }
             let k = probs.len() / n;
-            // A partition's rows arrive at once: room for exactly them; their probabilities
-            // stay in the state's array.
-            self.labels.reserve_exact(n);
-            self.rows.reserve_exact(n);
-            self.hold(probs.values());
-            let before = self.ids.len();
-            let interned = self.ids.intern_array(&ids)?;
-            for (r, &id) in interned.iter().enumerate() {
-                if id as usize != before + r {
-                    return exec_err!(
-                        "{NAME}: row_id {} appears twice; give each row its own id",
-                        self.ids.display(id as usize)
-                    );
-                }
-                self.push(
-                    before + r,
-                    id,
-                    labels.value(r),
-                    &probs.values()[r * k..(r + 1) * k],
-                    r * k,
-                    Arrived::Checked,
-                )?;
+            self.set_k(k)?;
+            if labels.values().iter().any(|&l| !(0..k as i64).contains(&l)) {
+                return Err(row.corrupt("a label outside the classes"));
             }
+            let (array, segment) = (self.id_arrays.len() as u32, self.segments.len() as u32);
+            let columns = ItemColumn::new(&ids)?;
+            self.id_bytes += match self.kind {
+                ItemKind::Integer => 8 * n,
+                ItemKind::Text => (0..n)
+                    .map(|r| match columns.get(r) {
+                        Some(ItemRef::Text(s)) => s.len() + 16,
+                        _ => 8,
+                    })
+                    .sum(),
+            };
+            drop(columns);
+            self.id_arrays.push(ids);
+            self.hold(probs.values());
+            self.ids.extend((0..n as u32).map(|r| (array, r)));
+            self.labels.extend_from_slice(labels.values());
+            self.rows.extend((0..n).map(|r| (segment, r * k)));
         }
         Ok(())
     }
