@@ -2,7 +2,8 @@
 //! `dawid_skene` and `one_coin`, each `METHOD(task, worker, label [, weight] [, options])`
 //! returning a struct of two lists, `tasks` and `workers`. Kernels: `prefdb_stats::crowd`.
 
-use crate::items::{ItemInterner, ItemKind, ItemReader};
+use super::annotations::AnnotationRows;
+use crate::items::ItemKind;
 use crate::memory::MemoryBudget;
 use crate::spec::aggregate::{Call, Family, PrefdbAggregate};
 use crate::spec::ArgType::{Item, Weight};
@@ -11,13 +12,9 @@ use crate::spec::{
     fields_for, Arg, Doc, FunctionSpec, ItemTypes, Mapping, OptionSpec, OptionType, Options,
     OutField, Output, Section,
 };
-use crate::state::{list_fields, wrap, StateRows};
-use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Float64Array, Int64Array, ListArray, StructArray, UInt32Array,
-};
+use datafusion::arrow::array::{ArrayRef, Float64Array, Int64Array, ListArray, StructArray};
 use datafusion::arrow::buffer::OffsetBuffer;
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{exec_err, DataFusionError, Result, ScalarValue};
 use datafusion::logical_expr::{Accumulator, AggregateUDF};
@@ -400,39 +397,15 @@ impl Family for ConsensusFunction {
     }
 
     fn state_fields(&self, name: &str, args: &[FieldRef]) -> Result<Vec<FieldRef>> {
-        let kind = |i: usize, arg: &str| -> Result<DataType> {
-            Ok(ItemKind::of(self.spec().name, arg, args[i].data_type())?.output_type())
-        };
-        Ok(list_fields(
-            name,
-            vec![
-                ("tasks", kind(0, "task")?),
-                ("workers", kind(1, "worker")?),
-                ("labels", kind(2, "label")?),
-                ("ids", DataType::UInt32),
-                ("weights", DataType::Float64),
-            ],
-        ))
+        AnnotationRows::state_fields(self.spec().name, name, args, ["task", "worker", "label"])
     }
 
     fn accumulator(&self, call: &Call<'_, ConsensusConfig>) -> Result<Box<dyn Accumulator>> {
         let name = self.spec().name;
-        let interner = |i: usize, arg: &str| -> Result<ItemInterner> {
-            Ok(ItemInterner::new(ItemKind::of(
-                name,
-                arg,
-                call.data_type(i),
-            )?))
-        };
         Ok(Box::new(ConsensusAccumulator {
             function: *self,
             config: *call.config,
-            tasks: interner(0, "task")?,
-            workers: interner(1, "worker")?,
-            labels: interner(2, "label")?,
-            ids: Vec::new(),
-            weights: Vec::new(),
-            weighted: call.data == 4,
+            rows: AnnotationRows::new(name, call, ["task", "worker", "label"])?,
             return_type: call.return_type(),
         }))
     }
@@ -442,56 +415,13 @@ impl Family for ConsensusFunction {
 struct ConsensusAccumulator {
     function: ConsensusFunction,
     config: ConsensusConfig,
-    tasks: ItemInterner,
-    workers: ItemInterner,
-    labels: ItemInterner,
-    /// (task, worker, label) ids per annotation, flattened.
-    ids: Vec<u32>,
-    weights: Vec<f64>,
-    weighted: bool,
+    rows: AnnotationRows,
     return_type: DataType,
 }
 
 impl ConsensusAccumulator {
     fn name(&self) -> &'static str {
         self.function.spec().name
-    }
-
-    /// The annotations in value order: ids renumbered so that each dictionary is sorted, and
-    /// rows sorted by (task, worker, label, weight).
-    fn canonical(&self) -> Annotations {
-        let (pt, pw, pl) = (
-            self.tasks.value_positions(),
-            self.workers.value_positions(),
-            self.labels.value_positions(),
-        );
-        let mut rows: Vec<(u32, u32, u32, f64)> = self
-            .ids
-            .chunks_exact(3)
-            .zip(&self.weights)
-            .map(|(r, &w)| {
-                (
-                    pt[r[0] as usize] as u32,
-                    pw[r[1] as usize] as u32,
-                    pl[r[2] as usize] as u32,
-                    w,
-                )
-            })
-            .collect();
-        rows.sort_by(|a, b| {
-            (a.0, a.1, a.2)
-                .cmp(&(b.0, b.1, b.2))
-                .then(a.3.total_cmp(&b.3))
-        });
-        Annotations {
-            tasks: self.tasks.len(),
-            workers: self.workers.len(),
-            labels: self.labels.len(),
-            task: rows.iter().map(|r| r.0).collect(),
-            worker: rows.iter().map(|r| r.1).collect(),
-            label: rows.iter().map(|r| r.2).collect(),
-            weight: rows.iter().map(|r| r.3).collect(),
-        }
     }
 
     /// The consensus, and GLAD's task difficulties.
@@ -543,24 +473,24 @@ impl ConsensusAccumulator {
                 self.return_type
             );
         };
-        if self.weights.is_empty() {
+        if self.rows.is_empty() {
             return Ok(ScalarValue::try_from(self.return_type.clone())?);
         }
-        let a = self.canonical();
+        let a = self.rows.canonical();
         let (c, difficulty) = self.fit(&a)?;
         let k = a.labels;
         let types = ItemTypes {
-            item: self.tasks.kind().output_type(),
+            item: self.rows.tasks.kind().output_type(),
             args: vec![
-                ("task", self.tasks.kind().output_type()),
-                ("worker", self.workers.kind().output_type()),
-                ("label", self.labels.kind().output_type()),
+                ("task", self.rows.tasks.kind().output_type()),
+                ("worker", self.rows.workers.kind().output_type()),
+                ("label", self.rows.labels.kind().output_type()),
             ],
         };
         let (task_order, worker_order, label_order) = (
-            self.tasks.value_order(),
-            self.workers.value_order(),
-            self.labels.value_order(),
+            self.rows.tasks.value_order(),
+            self.rows.workers.value_order(),
+            self.rows.labels.value_order(),
         );
         let mut per_task = vec![0i64; a.tasks];
         let mut per_worker = vec![0i64; a.workers];
@@ -568,8 +498,9 @@ impl ConsensusAccumulator {
             per_task[a.task[r] as usize] += 1;
             per_worker[a.worker[r] as usize] += 1;
         }
-        let labels_of =
-            |ids: &mut dyn Iterator<Item = usize>| self.labels.take(ids.map(|l| label_order[l]));
+        let labels_of = |ids: &mut dyn Iterator<Item = usize>| {
+            self.rows.labels.take(ids.map(|l| label_order[l]))
+        };
         // Each task's distribution: K entries in label order.
         let distribution_fields = fields_for(DISTRIBUTION_FIELDS, &types);
         let distribution = StructArray::try_new(
@@ -592,7 +523,7 @@ impl ConsensusAccumulator {
         let tasks = StructArray::try_new(
             fields_for(TASK_FIELDS, &types),
             vec![
-                self.tasks.take(task_order.iter().copied()),
+                self.rows.tasks.take(task_order.iter().copied()),
                 labels_of(&mut c.label.iter().copied()),
                 Arc::new(Float64Array::from_iter_values(
                     (0..a.tasks).map(|t| c.probas[t * k + c.label[t]]),
@@ -656,7 +587,7 @@ impl ConsensusAccumulator {
         let workers = StructArray::try_new(
             fields_for(WORKER_FIELDS, &types),
             vec![
-                self.workers.take(worker_order.iter().copied()),
+                self.rows.workers.take(worker_order.iter().copied()),
                 Arc::new(Float64Array::from(c.skill.clone())),
                 Arc::new(Int64Array::from(per_worker)),
                 confusion,
@@ -676,33 +607,7 @@ impl ConsensusAccumulator {
 
 impl Accumulator for ConsensusAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let name = self.name();
-        let weights = if self.weighted {
-            Some(cast(&values[3], &DataType::Float64)?)
-        } else {
-            None
-        };
-        let weights = weights.as_ref().map(|w| w.as_primitive::<Float64Type>());
-        let mut readers = [
-            ItemReader::new(&values[0])?,
-            ItemReader::new(&values[1])?,
-            ItemReader::new(&values[2])?,
-        ];
-        for row in 0..values[0].len() {
-            if readers.iter().any(|r| !r.is_valid(row)) || weights.is_some_and(|w| w.is_null(row)) {
-                continue;
-            }
-            let weight = weights.map_or(1.0, |w| w.value(row));
-            if !(weight.is_finite() && weight >= 0.0) {
-                return exec_err!("{name}: weight must be a finite number >= 0, got {weight}");
-            }
-            let [t, w, l] = &mut readers;
-            self.ids.push(t.id(&mut self.tasks, row)?);
-            self.ids.push(w.id(&mut self.workers, row)?);
-            self.ids.push(l.id(&mut self.labels, row)?);
-            self.weights.push(weight);
-        }
-        Ok(())
+        self.rows.update(values)
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
@@ -710,46 +615,14 @@ impl Accumulator for ConsensusAccumulator {
     }
 
     fn size(&self) -> usize {
-        std::mem::size_of_val(self)
-            + self.tasks.heap_size()
-            + self.workers.heap_size()
-            + self.labels.heap_size()
-            + self.ids.capacity() * 4
-            + self.weights.capacity() * 8
+        std::mem::size_of_val(self) + self.rows.heap_size()
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        Ok(vec![
-            wrap(self.tasks.to_array()),
-            wrap(self.workers.to_array()),
-            wrap(self.labels.to_array()),
-            wrap(Arc::new(UInt32Array::from(self.ids.clone()))),
-            wrap(Arc::new(Float64Array::from(self.weights.clone()))),
-        ])
+        Ok(self.rows.state())
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let name = self.name();
-        for row in StateRows::new(name, states, 5)?.rows() {
-            let maps = [
-                self.tasks.intern_array(&row.list(0)?)?,
-                self.workers.intern_array(&row.list(1)?)?,
-                self.labels.intern_array(&row.list(2)?)?,
-            ];
-            let ids = row.values::<datafusion::arrow::datatypes::UInt32Type>(3)?;
-            let weights = row.counts(4)?;
-            if ids.len() != weights.len() * 3 {
-                return Err(row.corrupt("ids do not fit the weights"));
-            }
-            for (i, &id) in ids.values().iter().enumerate() {
-                let map = &maps[i % 3];
-                match map.get(id as usize) {
-                    Some(&mapped) => self.ids.push(mapped),
-                    None => return Err(row.corrupt(format!("id {id} of {}", map.len()))),
-                }
-            }
-            self.weights.extend_from_slice(weights.values());
-        }
-        Ok(())
+        self.rows.merge(states)
     }
 }

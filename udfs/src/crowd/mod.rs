@@ -2,6 +2,7 @@
 //! Bradley–Terry from a crowd (`noisy_bt`), and which labels are probably wrong
 //! (`label_issues`).
 
+mod annotations;
 pub mod consensus;
 pub mod label_issues;
 pub mod noisy_bt;
