@@ -1213,3 +1213,93 @@ async fn noisy_bt_matches_scipy_fit_of_crowd_kit_model() {
     eprintln!("{checked} values compared with the scipy fit");
     assert!(checked > 700, "only {checked} values compared");
 }
+
+#[tokio::test]
+async fn rasch_matches_scipy_fit() {
+    // tests/oracle/rasch.py: the same joint likelihood fitted by scipy (L-BFGS-B, then Newton
+    // steps to max |gradient| ~1e-14), with the same extreme elements set aside, on five
+    // generated designs. Partitioned, so partial states are merged.
+    repo_root();
+    let ctx = partitioned_session(3, 16);
+    prefdb::register_table(&ctx, "ratings", "tests/fixtures/rasch_data.csv")
+        .await
+        .unwrap();
+    let reference = fixture_column("tests/fixtures/rasch_ref.tsv", "value");
+    let mut checked = 0usize;
+    let mut worst: f64 = 0.0;
+    for case in ["mixed", "severe", "extreme", "binary", "ints"] {
+        let (item, rater) = match case {
+            "ints" => ("CAST(item AS BIGINT)", "CAST(rater AS BIGINT)"),
+            _ => ("item", "rater"),
+        };
+        let call =
+            format!("SELECT rasch({item}, {rater}, rating) FROM ratings WHERE \"case\" = '{case}'")
+                .replace('\'', "''");
+        let nan = "CAST('NaN' AS DOUBLE)";
+        let mut compare = |got: Vec<(String, f64)>, key: &str| {
+            let prefix = format!("{case}|{key}|");
+            let expected = reference.keys().filter(|k| k.starts_with(&prefix)).count();
+            assert_eq!(got.len(), expected, "{case}: {key} entries");
+            for (name, value) in got {
+                let k = format!("{prefix}{name}");
+                let want = *reference.get(&k).unwrap_or_else(|| panic!("{k} missing"));
+                if want.is_nan() || value.is_nan() {
+                    assert!(
+                        want.is_nan() && value.is_nan(),
+                        "{k}: {value} against {want}"
+                    );
+                } else {
+                    let diff = (value - want).abs();
+                    worst = worst.max(diff);
+                    assert!(diff < 1e-8, "{k}: {value} against {want}");
+                }
+                checked += 1;
+            }
+        };
+        for (part, name, columns) in [
+            (
+                "items",
+                "item",
+                [
+                    ("difficulty", "difficulty"),
+                    ("se", "item_se"),
+                    ("infit", "item_infit"),
+                    ("outfit", "item_outfit"),
+                    ("n_ratings", "item_n"),
+                    ("mean_rating", "item_mean"),
+                ],
+            ),
+            (
+                "raters",
+                "rater",
+                [
+                    ("severity", "severity"),
+                    ("se", "rater_se"),
+                    ("infit", "rater_infit"),
+                    ("outfit", "rater_outfit"),
+                    ("n_ratings", "rater_n"),
+                    ("mean_rating", "rater_mean"),
+                ],
+            ),
+        ] {
+            for (column, key) in columns {
+                let sql = format!(
+                    "SELECT CAST({name} AS VARCHAR), coalesce(CAST({column} AS DOUBLE), {nan}) FROM leaderboard('{call}', '{part}')"
+                );
+                compare(pairs(&ctx, &sql).await, key);
+            }
+        }
+        for (column, key, filter) in [
+            ("threshold", "threshold", "WHERE threshold IS NOT NULL"),
+            ("se", "threshold_se", "WHERE se IS NOT NULL"),
+            ("count", "threshold_count", ""),
+        ] {
+            let sql = format!(
+                "SELECT CAST(rating AS VARCHAR), {column} FROM leaderboard('{call}', 'thresholds') {filter}"
+            );
+            compare(pairs(&ctx, &sql).await, key);
+        }
+    }
+    eprintln!("{checked} values compared with the scipy fit; largest difference {worst:e}");
+    assert!(checked > 1200, "only {checked} values compared");
+}

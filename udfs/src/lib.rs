@@ -72,6 +72,7 @@ pub fn aggregate_functions_with(budget: &MemoryBudget) -> Vec<AggregateUDF> {
     .chain([
         crowd::label_issues::label_issues_udaf(budget),
         crowd::noisy_bt::noisy_bt_udaf(budget),
+        crowd::rasch::rasch_udaf(budget),
     ])
     .chain(selection::selection_udafs(budget))
     .collect()

@@ -14,6 +14,7 @@ pub mod length_control;
 pub mod noisy_bt;
 pub mod optimize;
 pub mod pairwise;
+pub mod rasch;
 pub mod rng;
 pub mod selection;
 pub mod significance;

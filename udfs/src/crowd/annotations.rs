@@ -28,47 +28,41 @@ pub(crate) struct AnnotationRows {
 }
 
 impl AnnotationRows {
-    /// For a call whose first three arguments are the columns named `args`, and whose fourth,
-    /// if given, is the weight.
-    pub fn new<C>(name: &'static str, call: &Call<'_, C>, args: [&str; 3]) -> Result<Self> {
-        let interner = |i: usize| -> Result<ItemInterner> {
-            Ok(ItemInterner::new(ItemKind::of(
-                name,
-                args[i],
-                call.data_type(i),
-            )?))
-        };
-        Ok(Self {
+    /// For a call whose first three arguments, of `kinds`, are the columns, and whose
+    /// fourth, if given, is the weight.
+    pub fn new<C>(name: &'static str, call: &Call<'_, C>, kinds: [ItemKind; 3]) -> Self {
+        Self {
             name,
-            tasks: interner(0)?,
-            workers: interner(1)?,
-            labels: interner(2)?,
+            tasks: ItemInterner::new(kinds[0]),
+            workers: ItemInterner::new(kinds[1]),
+            labels: ItemInterner::new(kinds[2]),
             ids: Vec::new(),
             weights: Vec::new(),
             weighted: call.data == 4,
-        })
+        }
     }
 
-    /// The state's fields for a call whose first three arguments, named `args`, are `fields`.
-    pub fn state_fields(
-        function: &str,
-        name: &str,
-        fields: &[FieldRef],
-        args: [&str; 3],
-    ) -> Result<Vec<FieldRef>> {
-        let kind = |i: usize| -> Result<DataType> {
-            Ok(ItemKind::of(function, args[i], fields[i].data_type())?.output_type())
-        };
-        Ok(list_fields(
+    /// The kinds of the first three argument types, named `args`.
+    pub fn kinds(function: &str, types: &[DataType], args: [&str; 3]) -> Result<[ItemKind; 3]> {
+        Ok([
+            ItemKind::of(function, args[0], &types[0])?,
+            ItemKind::of(function, args[1], &types[1])?,
+            ItemKind::of(function, args[2], &types[2])?,
+        ])
+    }
+
+    /// The state's fields for columns of `kinds`.
+    pub fn state_fields(name: &str, kinds: [ItemKind; 3]) -> Vec<FieldRef> {
+        list_fields(
             name,
             vec![
-                ("tasks", kind(0)?),
-                ("workers", kind(1)?),
-                ("labels", kind(2)?),
+                ("tasks", kinds[0].output_type()),
+                ("workers", kinds[1].output_type()),
+                ("labels", kinds[2].output_type()),
                 ("ids", DataType::UInt32),
                 ("weights", DataType::Float64),
             ],
-        ))
+        )
     }
 
     pub fn is_empty(&self) -> bool {

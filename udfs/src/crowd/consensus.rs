@@ -24,6 +24,9 @@ use prefdb_stats::crowd::{
 };
 use std::sync::Arc;
 
+/// The columns' names, for messages.
+const COLUMNS: [&str; 3] = ["task", "worker", "label"];
+
 /// The most distinct labels.
 const MAX_LABELS: usize = 1000;
 /// The most confusion-matrix entries (workers × labels²) Dawid–Skene keeps.
@@ -397,15 +400,19 @@ impl Family for ConsensusFunction {
     }
 
     fn state_fields(&self, name: &str, args: &[FieldRef]) -> Result<Vec<FieldRef>> {
-        AnnotationRows::state_fields(self.spec().name, name, args, ["task", "worker", "label"])
+        let types: Vec<DataType> = args.iter().map(|f| f.data_type().clone()).collect();
+        let kinds = AnnotationRows::kinds(self.spec().name, &types, COLUMNS)?;
+        Ok(AnnotationRows::state_fields(name, kinds))
     }
 
     fn accumulator(&self, call: &Call<'_, ConsensusConfig>) -> Result<Box<dyn Accumulator>> {
         let name = self.spec().name;
+        let types: Vec<DataType> = (0..3).map(|i| call.data_type(i).clone()).collect();
+        let kinds = AnnotationRows::kinds(name, &types, COLUMNS)?;
         Ok(Box::new(ConsensusAccumulator {
             function: *self,
             config: *call.config,
-            rows: AnnotationRows::new(name, call, ["task", "worker", "label"])?,
+            rows: AnnotationRows::new(name, call, kinds),
             return_type: call.return_type(),
         }))
     }

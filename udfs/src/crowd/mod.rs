@@ -1,14 +1,15 @@
 //! Crowd labels and label quality: consensus labels and worker skills (`consensus`),
-//! Bradley–Terry from a crowd (`noisy_bt`), and which labels are probably wrong
-//! (`label_issues`).
+//! Bradley–Terry from a crowd (`noisy_bt`), which labels are probably wrong
+//! (`label_issues`), and rater severity with item difficulty (`rasch`).
 
 mod annotations;
 pub mod consensus;
 pub mod label_issues;
 pub mod noisy_bt;
+pub mod rasch;
 
 /// The declarations of this section, in documentation order.
-pub(crate) static SPECS: [&crate::spec::FunctionSpec; 9] = [
+pub(crate) static SPECS: [&crate::spec::FunctionSpec; 10] = [
     &consensus::MAJORITY_VOTE,
     &consensus::WAWA,
     &consensus::ZERO_BASED_SKILL,
@@ -18,4 +19,5 @@ pub(crate) static SPECS: [&crate::spec::FunctionSpec; 9] = [
     &consensus::MACE,
     &noisy_bt::NOISY_BT,
     &label_issues::LABEL_ISSUES,
+    &rasch::RASCH,
 ];
