@@ -3539,3 +3539,149 @@ async fn label_issues_match_their_definition() {
         }
     }
 }
+
+/// rasch on random designs: the same answer on one partition and on shuffled partitions
+/// (or the same error), and at the fit the likelihood equations hold, restated plainly from
+/// the output: each fitted item's and rater's observed rating total equals its expected
+/// total, each threshold's observed count above it equals the expected, severities have
+/// mean 0 and thresholds sum to 0.
+#[tokio::test]
+async fn rasch_solves_its_likelihood_equations() {
+    let mut fitted = 0;
+    for seed in 0..40u64 {
+        let mut rng = StdRng::seed_from_u64(20_000 + seed);
+        let items = rng.random_range(2..=9usize);
+        let raters = rng.random_range(2..=5usize);
+        let values = rng.random_range(2..=4i128);
+        let lowest = rng.random_range(-1..=1i128);
+        let mut t = Table::new(&[
+            ("item", DataType::Utf8),
+            ("rater", DataType::Int64),
+            ("rating", DataType::Int64),
+            ("w", DataType::Float64),
+        ]);
+        // (item, rater, rating, weight) of the rows that count.
+        let mut rows: Vec<(usize, usize, i128, f64)> = Vec::new();
+        for i in 0..items {
+            for j in 0..raters {
+                for _ in 0..rng.random_range(0..=2) {
+                    let rating = lowest + rng.random_range(0..values);
+                    let w = *pick(&mut rng, &[1.0, 1.0, 2.0, 0.5]);
+                    let null = rng.random_bool(0.05);
+                    t.push(vec![
+                        if null {
+                            V::Null
+                        } else {
+                            V::S(format!("it{i}"))
+                        },
+                        V::I(j as i128),
+                        V::I(rating),
+                        V::F(w),
+                    ]);
+                    if !null {
+                        rows.push((i, j, rating, w));
+                    }
+                }
+            }
+        }
+        let call = "SELECT rasch(item, rater, rating, w) FROM t";
+        let sql = |part: &str, columns: &str| {
+            format!(
+                "SELECT {columns} FROM leaderboard('{}', '{part}')",
+                call.replace('\'', "''")
+            )
+        };
+        let queries = [
+            sql("items", "item, difficulty"),
+            sql("raters", "rater, severity"),
+            sql("thresholds", "rating, threshold"),
+        ];
+        let mut answers = Vec::new();
+        for q in &queries {
+            let one = run_rows(&t, q, Layout::Single).await;
+            let many = run_rows(&t, q, Layout::Shuffled(seed ^ 0x7a5c)).await;
+            assert_same("partitioning changed rasch", seed, q, &t, &one, &many);
+            answers.push(one);
+        }
+        let [Ok(items_out), Ok(raters_out), Ok(steps_out)] = <[_; 3]>::try_from(answers).unwrap()
+        else {
+            continue;
+        };
+        let by_name = |out: &Vec<Vec<ScalarValue>>| -> BTreeMap<String, Option<f64>> {
+            out.iter()
+                .map(|r| (item_key(&r[0]), float_of(&r[1])))
+                .collect()
+        };
+        let (d, s, tau) = (
+            by_name(&items_out),
+            by_name(&raters_out),
+            by_name(&steps_out),
+        );
+        let low = rows.iter().map(|r| r.2).min().unwrap_or(0);
+        let high = rows.iter().map(|r| r.2).max().unwrap_or(0);
+        let thresholds: Vec<f64> = ((low + 1)..=high)
+            .filter_map(|r| tau.get(&r.to_string()).copied().flatten())
+            .collect();
+        if thresholds.len() != (high - low) as usize {
+            continue; // nothing fitted
+        }
+        fitted += 1;
+        let mut item_score: BTreeMap<usize, f64> = BTreeMap::new();
+        let mut rater_score: BTreeMap<usize, f64> = BTreeMap::new();
+        let mut step_score = vec![0.0; thresholds.len()];
+        for &(i, j, rating, w) in &rows {
+            let (Some(Some(di)), Some(Some(sj))) =
+                (d.get(&format!("it{i}")), s.get(&j.to_string()))
+            else {
+                continue;
+            };
+            // P(k) ∝ exp(Σ_{h ≤ k} -(δ + s + τ_h)), straight from the definition.
+            let mut weights = vec![1.0f64];
+            for t in &thresholds {
+                let last = *weights.last().unwrap();
+                weights.push(last * (-(di + sj + t)).exp());
+            }
+            let total: f64 = weights.iter().sum();
+            let k = (rating - low) as usize;
+            let expected: f64 = weights
+                .iter()
+                .enumerate()
+                .map(|(m, v)| m as f64 * v / total)
+                .sum();
+            *item_score.entry(i).or_default() += w * (k as f64 - expected);
+            *rater_score.entry(j).or_default() += w * (k as f64 - expected);
+            for (h, score) in step_score.iter_mut().enumerate() {
+                let above: f64 = weights[h + 1..].iter().sum::<f64>() / total;
+                *score += w * (above - (k > h) as u8 as f64);
+            }
+        }
+        for x in item_score
+            .values()
+            .chain(rater_score.values())
+            .chain(&step_score)
+        {
+            if x.abs() > 1e-6 {
+                fail(
+                    "rasch is not at its maximum",
+                    seed,
+                    call,
+                    &t,
+                    format!("score residual {x}"),
+                );
+            }
+        }
+        let severities: Vec<f64> = s.values().flatten().copied().collect();
+        let mean = severities.iter().sum::<f64>() / severities.len() as f64;
+        let sum: f64 = thresholds.iter().sum();
+        if mean.abs() > 1e-9 || sum.abs() > 1e-9 {
+            fail(
+                "rasch's constraints fail",
+                seed,
+                call,
+                &t,
+                format!("{mean} {sum}"),
+            );
+        }
+    }
+    assert!(fitted >= 10, "only {fitted} designs fitted");
+}

@@ -95,6 +95,9 @@ pub enum RaschError {
         iterations: usize,
         residual: f64,
     },
+    /// An estimate passed [`LIMIT`] logits: the likelihood has no finite maximum (the
+    /// ratings order the items and raters perfectly, a Guttman pattern, for example).
+    NoFiniteMaximum,
     Interrupted,
 }
 
@@ -229,6 +232,10 @@ fn solve_spd(a: &[f64], b: &[f64]) -> Option<Vec<f64>> {
 /// The largest step an element takes in one iteration, in logits.
 const MAX_STEP: f64 = 1.0;
 
+/// No finite estimate comes near this many logits (odds of e³⁰, about 10¹³); an estimate
+/// past it is running off to infinity.
+pub const LIMIT: f64 = 30.0;
+
 /// Fits the model; see the module documentation.
 pub fn rasch(rows: &RatingRows, options: &RaschOptions) -> Result<RaschFit, RaschError> {
     let (ni, nj, m) = (rows.items, rows.raters, rows.steps);
@@ -359,6 +366,14 @@ pub fn rasch(rows: &RatingRows, options: &RaschOptions) -> Result<RaschFit, Rasc
             if !item_out[i] {
                 *d -= centre;
             }
+        }
+        let largest = delta
+            .iter()
+            .chain(&sev)
+            .chain(&tau)
+            .fold(0.0, |a: f64, x| a.max(x.abs()));
+        if largest > LIMIT {
+            return Err(RaschError::NoFiniteMaximum);
         }
         if residual <= options.tol {
             break;
@@ -650,6 +665,21 @@ mod tests {
         assert_eq!(
             rasch(&o.rows(), &RaschOptions::default()),
             Err(RaschError::MissingCategory(1))
+        );
+        // A Guttman pattern: no element is extreme, but the ratings order items and raters
+        // perfectly, so the likelihood rises without end.
+        let o = Owned {
+            items: 4,
+            raters: 3,
+            steps: 2,
+            item: vec![0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3],
+            rater: vec![0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2],
+            category: vec![2, 2, 1, 1, 2, 1, 1, 0, 1, 1, 0, 0],
+            weight: vec![1.0; 12],
+        };
+        assert_eq!(
+            rasch(&o.rows(), &RaschOptions::default()),
+            Err(RaschError::NoFiniteMaximum)
         );
         // Everything extreme: nothing fitted, no error.
         let o = Owned {

@@ -17,7 +17,7 @@ use datafusion::arrow::datatypes::{DataType, FieldRef, Float64Type, Int64Type};
 use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{exec_err, Result, ScalarValue};
 use datafusion::logical_expr::{Accumulator, AggregateUDF};
-use prefdb_stats::rasch::{rasch, Measure, RaschError, RaschFit, RaschOptions, RatingRows};
+use prefdb_stats::rasch::{rasch, Measure, RaschError, RaschFit, RaschOptions, RatingRows, LIMIT};
 use std::sync::Arc;
 
 const NAME: &str = "rasch";
@@ -25,8 +25,8 @@ const NAME: &str = "rasch";
 /// The columns' names, for messages.
 const COLUMNS: [&str; 3] = ["item", "rater", "rating"];
 
-/// The most categories of the rating scale (the thresholds' step is a dense square).
-const MAX_CATEGORIES: i64 = 101;
+/// The most categories of the rating scale: the thresholds' Newton step costs K² per rating.
+const MAX_CATEGORIES: i64 = 21;
 
 pub(crate) static ITEM_FIELDS: &[OutField] = &[
     OutField::new("item", FieldType::ItemOf("item"), "The item rated."),
@@ -105,7 +105,7 @@ pub(crate) static RASCH: FunctionSpec = FunctionSpec {
         summary: "Rater severity and item difficulty from ordinal ratings: the many-facet Rasch rating-scale model with two facets.",
         method: "P(rating = lowest + k) ∝ exp(Σ_{h ≤ k} -(δ_item + s_rater + τ_h)) (Andrich's rating scale, Linacre's many-facet form): each step up the scale has log-odds -(δ + s + τ_h). Joint maximum likelihood (JMLE, as Facets), with the raters' mean severity 0 and the thresholds summing to 0; an item or rater whose every rating is the lowest, or every rating the highest, has no finite estimate and is set aside with its rows, repeatedly (which can leave another rater with only extreme ratings), and the rest is fitted. Newton steps in turn on every item, every rater and the thresholds, each limited to 1 logit, until no score residual exceeds tol. Standard errors are the model's, from each element's own information; infit and outfit are Wright's mean squares. JMLE estimates are somewhat spread out with few ratings per element (Facets applies no correction either). Checked against scipy's fit of the same likelihood (tests/oracle/rasch.py) on five generated designs: five-point and three-point scales, a dichotomous one, repeated ratings, integer ids and set-aside elements in three rounds.",
         nulls: "A row with a NULL item, rater, rating or weight is skipped. A rating that is not a whole number, and a negative or non-finite weight, are errors; a zero weight counts nothing.",
-        degenerate: "NULL for no rows. If every item or rater is set aside (one rating value in all, for example), every measure is NULL and the thresholds list is empty. Errors: ratings spanning more than 101 values; a rating value between the lowest and the highest that no fitted row has (its threshold is not identified: recode the scale to the values used); items and raters that fall into subsets sharing no rater or item (their measures are not on one scale: fit each subset alone); no convergence in max_iter rounds.",
+        degenerate: "NULL for no rows. If every item or rater is set aside (one rating value in all, for example), every measure and threshold is NULL. Errors: ratings spanning more than 21 values (a longer scale costs K² per rating per round; recode it); a rating value between the lowest and the highest that no fitted row has (its threshold is not identified: recode the scale to the values used); items and raters that fall into subsets sharing no rater or item (their measures are not on one scale: fit each subset alone); ratings that order the items and raters perfectly (a Guttman pattern), where the likelihood has no finite maximum (detected when an estimate passes 30 logits); no convergence in max_iter rounds.",
         example: "SELECT rater, severity, infit FROM leaderboard('SELECT rasch(response_id, annotator, score) FROM ratings', 'raters') ORDER BY severity DESC;",
     },
     mapping: Some(Mapping {
@@ -225,6 +225,9 @@ impl RaschAccumulator {
                 residual,
             } => exec_err!(
                 "{NAME}: no convergence in {iterations} iterations (largest score residual {residual:e}); raise max_iter or tol"
+            ),
+            RaschError::NoFiniteMaximum => exec_err!(
+                "{NAME}: the likelihood has no finite maximum (an estimate passed {LIMIT} logits): the ratings order the items and raters perfectly, so no finite severities and difficulties fit them best; more ratings that cross the pattern are needed"
             ),
             RaschError::Interrupted => exec_err!("{NAME}: the statement was cancelled"),
         })?;
