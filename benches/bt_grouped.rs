@@ -58,10 +58,13 @@ fn main() {
         prefdb::register_table(&ctx, "votes", &path.to_string_lossy())
             .await
             .unwrap();
-        // For profiling one query: `PREFDB_BENCH_QUERY='SELECT ...' cargo bench --bench bt_grouped`.
+        // For profiling one query: `PREFDB_BENCH_QUERY='SELECT ...' cargo bench --bench
+        // bt_grouped`, after the statements of PREFDB_BENCH_SETUP, PREFDB_BENCH_RUNS times.
+        common::run_setup(&ctx).await;
         if let Ok(sql) = std::env::var("PREFDB_BENCH_QUERY") {
-            let (seconds, _) = common::median_run(&ctx, &sql, 5).await;
-            println!("{sql}: {seconds:.3} s (median of 5)");
+            let runs = common::runs_from_env(5);
+            let (seconds, _) = common::median_run(&ctx, &sql, runs).await;
+            println!("{sql}: {seconds:.3} s (median of {runs})");
             return;
         }
         let bt = "bt_rank(model_a, model_b, winner)";

@@ -212,13 +212,7 @@ fn main() {
             let held = prefdb::tables::memory_table(schema, &batches, partitions).unwrap();
             ctx.register_table(copy, Arc::new(held)).unwrap();
         }
-        // PREFDB_BENCH_SETUP: statements run untimed first, separated by ';' (for example
-        // a CREATE TABLE ... AS SELECT that holds a file in memory).
-        if let Ok(setup) = std::env::var("PREFDB_BENCH_SETUP") {
-            for statement in setup.split(';').filter(|s| !s.trim().is_empty()) {
-                ctx.sql(statement).await.unwrap().collect().await.unwrap();
-            }
-        }
+        common::run_setup(&ctx).await;
         if let Ok(sql) = std::env::var("PREFDB_BENCH_QUERY") {
             let runs = common::runs_from_env(RUNS);
             let (seconds, _) = common::median_run(&ctx, &sql, runs).await;

@@ -32,6 +32,17 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// Runs the statements of `PREFDB_BENCH_SETUP`, separated by ';', untimed (for example a
+/// `CREATE TABLE ... AS SELECT` that holds a file in memory, or casts its columns).
+#[allow(dead_code)]
+pub async fn run_setup(ctx: &SessionContext) {
+    if let Ok(setup) = std::env::var("PREFDB_BENCH_SETUP") {
+        for statement in setup.split(';').filter(|s| !s.trim().is_empty()) {
+            ctx.sql(statement).await.unwrap().collect().await.unwrap();
+        }
+    }
+}
+
 /// How many runs a `PREFDB_BENCH_QUERY` is timed over: `PREFDB_BENCH_RUNS`, else `default`.
 #[allow(dead_code)]
 pub fn runs_from_env(default: usize) -> usize {

@@ -6,7 +6,7 @@ use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Int64Array, LargeStringArray, StringArray, StringBuilder,
     StringViewArray,
 };
-use datafusion::arrow::buffer::NullBuffer;
+use datafusion::arrow::buffer::{NullBuffer, ScalarBuffer};
 use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::common::{internal_err, plan_err, HashMap, Result};
 use std::sync::Arc;
@@ -329,28 +329,94 @@ impl ViewCache {
     }
 }
 
-/// One item column of a batch, read row by row into interner ids; string views through a
-/// [`ViewCache`], so that a row's text is read only the first time its view is seen.
+/// One item column of a batch, read row by row into interner ids, through a [`ViewCache`]
+/// of the rows' 16-byte string views, so that a row's text is read only the first time its
+/// view is seen.
 pub struct ItemReader<'a> {
     column: ItemColumn<'a>,
-    views: Option<&'a [u128]>,
+    /// Per row, its string's view: a string-view column's own, or made for a plain string
+    /// column (pandas' `str` and Arrow's `large_string` arrive so), whose strings of up to 12
+    /// bytes are then compared and found as one integer each.
+    views: Option<ScalarBuffer<u128>>,
+    /// Whether equal views of long strings are equal strings, so that long views may be
+    /// cached (a string-view column's own views; see [`string_views`]).
+    cache_long: bool,
     cache: ViewCache,
     /// For a dictionary column, the id of each dictionary value once a row has used it.
     by_key: Vec<u32>,
 }
 
+/// The rows' 16-byte string views of a text column, and whether equal views of long
+/// strings are equal strings (so that long views may be cached). A string-view array's own
+/// views (Parquet's dictionary pages repeat them), or views made once per batch from a
+/// plain string array's offsets and bytes (pandas' `str` and Arrow's `large_string` arrive
+/// so). Made views are for comparing and caching only: a string of up to 12 bytes is inline,
+/// as in a string-view array, and equal strings have equal views; a longer one holds its
+/// length and 4-byte prefix, so that unequal ones usually differ, but equal views of long
+/// strings say nothing. Made once, in one tight loop, they cost less than making each row's
+/// view where it is compared (measured: 0.25 s against 0.285 s for `bt_rank` over 10M rows).
+/// `None` for a column that is not text.
+pub fn string_views(array: &ArrayRef) -> Option<(ScalarBuffer<u128>, bool)> {
+    fn made<O: Copy + Into<i64>>(offsets: &[O], data: &[u8]) -> ScalarBuffer<u128> {
+        let mut views = Vec::with_capacity(offsets.len().saturating_sub(1));
+        for w in offsets.windows(2) {
+            views.push(made_view(w[0].into() as usize, w[1].into() as usize, data));
+        }
+        ScalarBuffer::from(views)
+    }
+    match array.data_type() {
+        DataType::Utf8View => Some((array.as_string_view().views().clone(), true)),
+        DataType::Utf8 => {
+            let a = array.as_string::<i32>();
+            Some((made(a.value_offsets(), a.value_data()), false))
+        }
+        DataType::LargeUtf8 => {
+            let a = array.as_string::<i64>();
+            Some((made(a.value_offsets(), a.value_data()), false))
+        }
+        _ => None,
+    }
+}
+
+/// The view of the string at `data[start..end]` (see [`StringViews`]).
+#[inline]
+fn made_view(start: usize, end: usize, data: &[u8]) -> u128 {
+    let len = end - start;
+    // The first 12 bytes as one number (zero beyond the data's end), then only the
+    // string's own kept.
+    let bytes = match data.get(start..start + 12) {
+        Some(b) => {
+            let low = u64::from_le_bytes(b[..8].try_into().expect("8 bytes"));
+            let high = u32::from_le_bytes(b[8..].try_into().expect("4 bytes"));
+            low as u128 | (high as u128) << 64
+        }
+        None => {
+            let rest = &data[start.min(data.len())..];
+            let mut head = [0u8; 16];
+            head[..rest.len()].copy_from_slice(rest);
+            u128::from_le_bytes(head)
+        }
+    };
+    let kept = match len {
+        0..=12 => bytes & ((1u128 << (8 * len)) - 1),
+        _ => bytes & 0xFFFF_FFFF,
+    };
+    (kept << 32) | len.min(u32::MAX as usize) as u128
+}
+
 impl<'a> ItemReader<'a> {
     pub fn new(array: &'a ArrayRef) -> Result<Self> {
         let column = ItemColumn::new(array)?;
-        let views = match &column {
-            ItemColumn::Utf8View(a) => Some(&a.views()[..]),
-            _ => None,
+        let (views, cache_long) = match string_views(array) {
+            Some((views, cache_long)) => (Some(views), cache_long),
+            None => (None, false),
         };
         let by_key = match &column {
             ItemColumn::Dictionary { values, .. } => vec![FREE; values.len()],
             _ => Vec::new(),
         };
         Ok(Self {
+            cache_long,
             column,
             views,
             cache: ViewCache::default(),
@@ -366,7 +432,7 @@ impl<'a> ItemReader<'a> {
     /// The id of row `row`'s item, which must be non-NULL, interned in `items`.
     #[inline]
     pub fn id(&mut self, items: &mut ItemInterner, row: usize) -> Result<u32> {
-        let Some(views) = self.views else {
+        let Some(views) = &self.views else {
             if let ItemColumn::Dictionary { keys, values, .. } = &self.column {
                 let key = keys[row];
                 if self.by_key[key] == FREE {
@@ -382,7 +448,9 @@ impl<'a> ItemReader<'a> {
             return Ok(id);
         }
         let id = items.intern(self.item(row))?;
-        self.cache.insert(view, id);
+        if self.cache_long || view as u32 <= 12 {
+            self.cache.insert(view, id);
+        }
         Ok(id)
     }
 
@@ -395,7 +463,7 @@ impl<'a> ItemReader<'a> {
     /// bytes, not the padding), and long ones differ if their lengths or 4-byte prefixes do.
     #[inline]
     pub fn same(&self, other: &ItemReader, row: usize) -> bool {
-        if let (Some(x), Some(y)) = (self.views, other.views) {
+        if let (Some(x), Some(y)) = (&self.views, &other.views) {
             let (x, y) = (x[row], y[row]);
             let len = x as u32;
             if len != y as u32 {
@@ -769,5 +837,65 @@ mod dictionary_tests {
         );
         let column = ItemColumn::new(&empty).unwrap();
         assert!(!column.is_valid(0) && !column.is_valid(1));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{LargeStringArray, StringArray, StringViewArray};
+
+    /// Views made for a plain string column are Arrow's own for strings of up to 12 bytes,
+    /// and carry Arrow's length and prefix for longer ones; rows read through them get the
+    /// ids the interner gives the text, and `same` agrees with string equality.
+    #[test]
+    fn made_views_are_arrows_where_they_are_compared() {
+        let texts = [
+            "",
+            "a",
+            "model-003",
+            "model_a",
+            "twelve bytes",
+            "thirteen byte",
+            "über-model-7",
+            "a much longer model name",
+            "a much longer model nam3",
+            "tie (bothbad)",
+            "a",
+            "",
+            "twelve bytes",
+            "a much longer model name",
+        ];
+        let arrow = StringViewArray::from_iter_values(texts);
+        let plain: ArrayRef = Arc::new(StringArray::from_iter_values(texts));
+        let large: ArrayRef = Arc::new(LargeStringArray::from_iter_values(texts));
+        for array in [&plain, &large] {
+            let (made, long_ones_cached) = string_views(array).unwrap();
+            assert!(!long_ones_cached);
+            for (r, text) in texts.iter().enumerate() {
+                let (ours, theirs) = (made[r], arrow.views()[r]);
+                if text.len() <= 12 {
+                    assert_eq!(ours, theirs, "{text:?}");
+                } else {
+                    assert_eq!(ours as u64, theirs as u64, "{text:?}");
+                }
+            }
+            let mut items = ItemInterner::new(ItemKind::Text);
+            let mut reader = ItemReader::new(array).unwrap();
+            let other_array: ArrayRef =
+                Arc::new(StringArray::from_iter_values(texts.iter().rev().copied()));
+            let other = ItemReader::new(&other_array).unwrap();
+            for (r, text) in texts.iter().enumerate() {
+                let id = reader.id(&mut items, r).unwrap();
+                assert_eq!(items.find(text), Some(id as usize), "{text:?}");
+                let theirs = texts[texts.len() - 1 - r];
+                assert_eq!(
+                    reader.same(&other, r),
+                    *text == theirs,
+                    "{text:?} {theirs:?}"
+                );
+            }
+            assert_eq!(items.len(), 10);
+        }
     }
 }

@@ -8,7 +8,9 @@
 //! `evaluate`, on the merged state. Nothing is ever computed per row but the counts.
 
 pub(crate) use crate::items::UNSEEN;
-use crate::items::{ItemColumn, ItemInterner, ItemKind, ItemReader, ItemRef, ViewCache};
+use crate::items::{
+    string_views, ItemColumn, ItemInterner, ItemKind, ItemReader, ItemRef, ViewCache,
+};
 use crate::leaderboard::{fisher_bounds, Bounds, Ranking};
 use crate::memory::{bytes_of, MemoryBudget, Workspace};
 use crate::options::row_weight;
@@ -19,6 +21,7 @@ use anchor::{Anchor, Spread};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Float64Array, Int64Array, StructArray, UInt32Array,
 };
+use datafusion::arrow::buffer::ScalarBuffer;
 use datafusion::arrow::datatypes::{DataType, FieldRef, Fields, Float64Type};
 use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
@@ -539,7 +542,12 @@ pub(crate) struct PairwiseAccumulator {
 pub(crate) enum OutcomeColumn<'a> {
     /// The two-argument form: the first item always won.
     FirstWins,
-    Text(ItemColumn<'a>),
+    /// Text outcomes, with the rows' string views and whether long ones may be cached
+    /// (see [`string_views`]).
+    Text {
+        column: ItemColumn<'a>,
+        views: Option<(ScalarBuffer<u128>, bool)>,
+    },
     Score(&'a Float64Array),
 }
 
@@ -551,16 +559,17 @@ impl<'a> OutcomeColumn<'a> {
         };
         Ok(match col.data_type() {
             DataType::Float64 => OutcomeColumn::Score(col.as_primitive::<Float64Type>()),
-            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
-                OutcomeColumn::Text(ItemColumn::new(col)?)
-            }
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => OutcomeColumn::Text {
+                column: ItemColumn::new(col)?,
+                views: string_views(col),
+            },
             t => {
                 return exec_err!("{function}: outcome must be text or a number in [0, 1], got {t}")
             }
         })
     }
 
-    /// As [`OutcomeColumn::shares`], a string-view column's outcomes found by their views in
+    /// As [`OutcomeColumn::shares`], a text column's outcomes found by their views in
     /// `seen` (one cache per batch) after the first time.
     #[inline]
     pub(crate) fn shares_through(
@@ -569,29 +578,38 @@ impl<'a> OutcomeColumn<'a> {
         row: usize,
         seen: &mut ViewCache,
     ) -> Result<Option<(f64, f64, f64)>> {
-        let OutcomeColumn::Text(ItemColumn::Utf8View(col)) = self else {
+        let OutcomeColumn::Text {
+            column,
+            views: Some((views, cache_long)),
+        } = self
+        else {
             return self.shares(function, row);
         };
-        if col.is_null(row) {
+        if !column.is_valid(row) {
             return Ok(None);
         }
-        let view = col.views()[row];
+        let view = views[row];
         if let Some(code) = seen.get(view) {
             return Ok(Some(DECIDED[code as usize]));
         }
-        let shares = text_outcome(function, col.value(row))?;
+        let Some(ItemRef::Text(text)) = column.get(row) else {
+            return Ok(None);
+        };
+        let shares = text_outcome(function, text)?;
         let code = DECIDED
             .iter()
             .position(|&d| d == shares)
             .expect("a decided outcome");
-        seen.insert(view, code as u32);
+        if *cache_long || view as u32 <= 12 {
+            seen.insert(view, code as u32);
+        }
         Ok(Some(shares))
     }
 
     pub(crate) fn shares(&self, function: &str, row: usize) -> Result<Option<(f64, f64, f64)>> {
         match self {
             OutcomeColumn::FirstWins => Ok(Some((1.0, 0.0, 0.0))),
-            OutcomeColumn::Text(col) => match col.get(row) {
+            OutcomeColumn::Text { column: col, .. } => match col.get(row) {
                 None => Ok(None),
                 Some(ItemRef::Text(s)) => text_outcome(function, s).map(Some),
                 Some(ItemRef::Integer(_)) => unreachable!("text outcome column holds text"),
