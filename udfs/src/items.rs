@@ -271,6 +271,9 @@ pub struct ViewCache {
 /// Marks a free slot; no id or code reaches it.
 const FREE: u32 = u32::MAX;
 
+/// The most views of long strings an [`ItemReader`] caches per batch.
+const LONG_VIEWS_CACHED: usize = 1024;
+
 impl Default for ViewCache {
     fn default() -> Self {
         Self {
@@ -448,7 +451,10 @@ impl<'a> ItemReader<'a> {
             return Ok(id);
         }
         let id = items.intern(self.item(row))?;
-        if self.cache_long || view as u32 <= 12 {
+        // Long views repeat only where a Parquet dictionary page made them: past a few
+        // hundred distinct ones they are a frame's, one per row, and caching them would only
+        // grow the table.
+        if view as u32 <= 12 || (self.cache_long && self.cache.len < LONG_VIEWS_CACHED) {
             self.cache.insert(view, id);
         }
         Ok(id)
