@@ -3,12 +3,13 @@
 //! methods, `rasch`).
 
 use crate::items::{ItemInterner, ItemKind, ItemReader};
+use crate::options::row_weight;
 use crate::spec::aggregate::Call;
 use crate::state::{list_fields, wrap, StateRows};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, UInt32Array};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, FieldRef, Float64Type, UInt32Type};
-use datafusion::common::{exec_err, Result, ScalarValue};
+use datafusion::common::{Result, ScalarValue};
 use prefdb_stats::crowd::Annotations;
 use std::sync::Arc;
 
@@ -84,13 +85,12 @@ impl AnnotationRows {
             ItemReader::new(&values[2])?,
         ];
         for row in 0..values[0].len() {
-            if readers.iter().any(|r| !r.is_valid(row)) || weights.is_some_and(|w| w.is_null(row)) {
+            if readers.iter().any(|r| !r.is_valid(row)) {
                 continue;
             }
-            let weight = weights.map_or(1.0, |w| w.value(row));
-            if !(weight.is_finite() && weight >= 0.0) {
-                return exec_err!("{name}: weight must be a finite number >= 0, got {weight}");
-            }
+            let Some(weight) = row_weight(name, weights, row)? else {
+                continue;
+            };
             let [t, w, l] = &mut readers;
             self.ids.push(t.id(&mut self.tasks, row)?);
             self.ids.push(w.id(&mut self.workers, row)?);

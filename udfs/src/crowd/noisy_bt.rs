@@ -5,6 +5,7 @@
 use crate::items::{ItemInterner, ItemKind, ItemReader};
 use crate::leaderboard::{Ranking, LEADERBOARD_FIELDS};
 use crate::memory::MemoryBudget;
+use crate::options::row_weight;
 use crate::pairwise::{coerce_item_pair, OutcomeColumn};
 use crate::spec::aggregate::{Call, Family, PrefdbAggregate};
 use crate::spec::ArgType::{Item, Outcome, Weight};
@@ -358,16 +359,15 @@ impl Accumulator for NoisyBtAccumulator {
             ItemReader::new(&values[2])?,
         ];
         for row in 0..values[0].len() {
-            if readers.iter().any(|r| !r.is_valid(row)) || weights.is_some_and(|w| w.is_null(row)) {
+            if readers.iter().any(|r| !r.is_valid(row)) {
                 continue;
             }
+            let Some(weight) = row_weight(NAME, weights, row)? else {
+                continue;
+            };
             let Some((a, _, tie)) = outcome.shares(NAME, row)? else {
                 continue;
             };
-            let weight = weights.map_or(1.0, |w| w.value(row));
-            if !(weight.is_finite() && weight >= 0.0) {
-                return exec_err!("{NAME}: weight must be a finite number >= 0, got {weight}");
-            }
             let [worker, item_a, item_b] = &mut readers;
             self.ids.push(worker.id(&mut self.workers, row)?);
             self.ids.push(item_a.id(&mut self.items, row)?);
