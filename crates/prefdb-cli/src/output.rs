@@ -37,20 +37,27 @@ pub async fn run_query(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatc
     let started = Instant::now();
     let after = progress_delay();
     let mut tick = tokio::time::interval(Duration::from_millis(200));
+    let show = |bar: &mut Option<ProgressBar>| {
+        let (read, total) = scanned(plan.as_ref());
+        let bar = bar.get_or_insert_with(|| scan_bar(total));
+        bar.set_position(read);
+        bar.tick();
+    };
     let mut bar: Option<ProgressBar> = None;
+    // With no delay the bar is drawn before the statement starts: the first tick of the
+    // interval waits for the timer driver, which a short statement can beat.
+    if after.is_zero() {
+        show(&mut bar);
+    }
     loop {
         tokio::select! {
-            // The tick first: a statement that ends between two ticks is not kept waiting,
-            // and with no delay the bar is drawn at least once.
+            // The tick first: a statement that ends between two ticks is not kept waiting.
             biased;
             _ = tick.tick() => {
                 if started.elapsed() < after {
                     continue;
                 }
-                let (read, total) = scanned(plan.as_ref());
-                let bar = bar.get_or_insert_with(|| scan_bar(total));
-                bar.set_position(read);
-                bar.tick();
+                show(&mut bar);
             }
             result = &mut run => {
                 if let Some(bar) = bar {
