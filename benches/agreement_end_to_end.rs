@@ -72,8 +72,12 @@ fn main() {
             .unwrap();
         // For profiling one query: `PREFDB_BENCH_QUERY='SELECT ...' cargo bench --bench ...`.
         if let Ok(sql) = std::env::var("PREFDB_BENCH_QUERY") {
-            let (seconds, _) = common::median_run(&ctx, &sql, 25).await;
+            let (seconds, last) = common::median_run(&ctx, &sql, 25).await;
             println!("{sql}: {seconds:.3} s (median of 25)");
+            if sql.to_uppercase().starts_with("EXPLAIN") {
+                let shown = datafusion::arrow::util::pretty::pretty_format_batches(&last);
+                println!("{}", shown.unwrap());
+            }
             return;
         }
         println!(

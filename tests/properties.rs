@@ -218,6 +218,9 @@ enum Layout {
     Single,
     /// Rows shuffled by this seed, cut into 2–4 partitions of batches of 1–5 rows.
     Shuffled(u64),
+    /// As `Shuffled`, in a session that runs grouped aggregates of functions that keep their
+    /// rows in one phase, as prefdb's sessions do (`prefdb_udfs::single_phase`).
+    OnePhase(u64),
 }
 
 /// Every column of the single result row.
@@ -237,7 +240,7 @@ async fn run_rows(t: &Table, sql: &str, layout: Layout) -> Result<Vec<Vec<Scalar
             common::partitioned_session(1, 8192),
             vec![vec![t.batch(&all)]],
         ),
-        Layout::Shuffled(seed) => {
+        Layout::Shuffled(seed) | Layout::OnePhase(seed) => {
             let mut rng = StdRng::seed_from_u64(seed);
             let mut rows = all.clone();
             rows.shuffle(&mut rng);
@@ -249,7 +252,12 @@ async fn run_rows(t: &Table, sql: &str, layout: Layout) -> Result<Vec<Vec<Scalar
                 partitions[rng.random_range(0..parts)].push(t.batch(&rows[i..i + len]));
                 i += len;
             }
-            (common::partitioned_session(parts, 3), partitions)
+            let ctx = common::partitioned_session(parts, 3);
+            let ctx = match layout {
+                Layout::OnePhase(_) => common::with_single_phase(ctx),
+                _ => ctx,
+            };
+            (ctx, partitions)
         }
     };
     let table = MemTable::try_new(t.schema(), partitions).unwrap();
@@ -1619,6 +1627,7 @@ async fn grouped_long_form_agreement_is_each_group_alone() {
             let grouped = format!("SELECT g, {call} FROM t GROUP BY g ORDER BY g NULLS LAST");
             let one = run_rows(&t, &grouped, Layout::Single).await;
             let many = run_rows(&t, &grouped, Layout::Shuffled(seed ^ 0x9e0)).await;
+            let one_phase = run_rows(&t, &grouped, Layout::OnePhase(seed ^ 0x9e1)).await;
             let mut alone = Vec::new();
             let mut keys: Vec<Option<i128>> = (0..groups).map(Some).collect();
             keys.push(None);
@@ -1659,16 +1668,28 @@ async fn grouped_long_form_agreement_is_each_group_alone() {
                         one,
                         many,
                     );
+                    match &one_phase {
+                        Ok(one_phase) => assert_same(
+                            "one phase and two phases differ",
+                            seed,
+                            &grouped,
+                            &t,
+                            one,
+                            one_phase,
+                        ),
+                        Err(e) => fail("one phase failed", seed, &grouped, &t, e.clone()),
+                    }
                 }
                 (Err(e), Err(f)) => {
                     let errors: Vec<String> = alone.into_iter().filter_map(|r| r.err()).collect();
-                    if !errors.contains(e) || !errors.contains(f) {
+                    let g = one_phase.as_ref().err().cloned().unwrap_or_default();
+                    if !errors.contains(e) || !errors.contains(f) || !errors.contains(&g) {
                         fail(
                             "grouped error is no group's",
                             seed,
                             &grouped,
                             &t,
-                            format!("{e}\n{f}\n{errors:?}"),
+                            format!("{e}\n{f}\n{g}\n{errors:?}"),
                         );
                     }
                 }

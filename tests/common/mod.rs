@@ -65,6 +65,23 @@ pub fn partitioned_session(partitions: usize, batch: usize) -> SessionContext {
     ctx
 }
 
+/// `ctx` with prefdb's physical rule that runs grouped aggregates of functions that keep
+/// their rows in one phase ([`prefdb_udfs::single_phase`]), before DataFusion's sanity check.
+pub fn with_single_phase(ctx: SessionContext) -> SessionContext {
+    let state = ctx.state();
+    let mut rules = state.physical_optimizers().to_vec();
+    let at = rules.len() - 1;
+    assert_eq!(rules[at].name(), "SanityCheckPlan");
+    rules.insert(
+        at,
+        std::sync::Arc::new(prefdb_udfs::single_phase::SinglePhaseRowAggregates),
+    );
+    let state = datafusion::execution::SessionStateBuilder::new_from_existing(state)
+        .with_physical_optimizer_rules(rules)
+        .build();
+    SessionContext::new_with_state(state)
+}
+
 /// Every item of `ours` within `tol` of the reference, in a consistent order.
 pub fn assert_matches(ours: &[(String, f64)], reference: &HashMap<String, f64>, tol: f64) {
     assert_eq!(ours.len(), reference.len(), "number of items");

@@ -32,6 +32,7 @@ mod ranked;
 pub mod scalar;
 pub mod selection;
 pub mod significance;
+pub mod single_phase;
 pub mod spec;
 mod state;
 pub mod unnest_dependencies;

@@ -236,6 +236,8 @@ const QUERIES: &[&str] = &[
     "SELECT category, item, rating, ci_lower, ci_upper FROM leaderboard('SELECT category, bt_rank(model_a, model_b, winner, ''bootstrap=200, seed=7'') FROM votes GROUP BY category') ORDER BY category, item",
     "SELECT win_matrix(model_a, model_b, winner) FROM votes",
     "WITH r AS (SELECT concat(ts, model_a, model_b, turn_len_a, turn_len_b, winner) AS unit, turn_len_a, turn_len_b FROM votes) SELECT krippendorff_alpha(unit, rater, v) AS nominal, krippendorff_alpha(unit, rater, v, 'level=interval') AS interval FROM (SELECT unit, 'a' AS rater, turn_len_a % 4 AS v FROM r UNION ALL SELECT unit, 'b', turn_len_b % 4 FROM r)",
+    // Grouped, a function that keeps its rows runs in one phase: the rows cross the shuffle.
+    "WITH r AS (SELECT category, concat(ts, model_a, model_b, turn_len_a, turn_len_b, winner) AS unit, turn_len_a, turn_len_b FROM votes) SELECT category, krippendorff_alpha(unit, rater, v) AS alpha, count(*) AS n FROM (SELECT category, unit, 'a' AS rater, turn_len_a % 4 AS v FROM r UNION ALL SELECT category, unit, 'b', turn_len_b % 4 FROM r) GROUP BY category ORDER BY category",
     "SELECT ece(CAST(turn_len_a AS DOUBLE) / (turn_len_a + turn_len_b), winner = 'model_a') AS ece, brier_score(CAST(turn_len_a AS DOUBLE) / (turn_len_a + turn_len_b), winner = 'model_a') AS brier FROM votes",
     "SELECT item, rating FROM leaderboard('SELECT elo_rank(model_a, model_b, winner ORDER BY ts) FROM votes') ORDER BY item",
     "SELECT * FROM leaderboard('SELECT bt_rank(model_a, model_b, winner) FROM votes') ORDER BY item",

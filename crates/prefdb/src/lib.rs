@@ -107,8 +107,20 @@ pub fn session_state_on(runtime: Arc<RuntimeEnv>, config: SessionConfig) -> Resu
         .build();
     // DataFusion's unnest keeps group keys as keys; see `prefdb_udfs::unnest_dependencies`.
     let rules = prefdb_udfs::unnest_dependencies::with_unnest_dependencies(state.optimizers());
+    // Grouped aggregates that keep their rows run in one phase; see
+    // `prefdb_udfs::single_phase`. The rule goes before DataFusion's sanity check.
+    let mut physical = state.physical_optimizers().to_vec();
+    let at = physical
+        .iter()
+        .position(|r| r.name() == "SanityCheckPlan")
+        .unwrap_or(physical.len());
+    physical.insert(
+        at,
+        Arc::new(prefdb_udfs::single_phase::SinglePhaseRowAggregates),
+    );
     let mut state = SessionStateBuilder::new_from_existing(state)
         .with_optimizer_rules(rules)
+        .with_physical_optimizer_rules(physical)
         .with_relation_planners(vec![Arc::new(
             prefdb_udfs::unnest_dependencies::UnnestRelations,
         )])

@@ -9,6 +9,7 @@
 use crate::options::MAX_BOOTSTRAP;
 use crate::spec::ArgType::{Item, Value};
 use crate::spec::FieldType::Float;
+use crate::spec::StateSize;
 use crate::spec::{
     Arg, Doc, FunctionSpec, OptionSpec, OptionType, OutField, Output, Section, CONFIDENCE, SEED,
 };
@@ -136,6 +137,7 @@ pub(crate) static PERCENT_AGREEMENT: FunctionSpec = FunctionSpec {
         degenerate: "NULL when no item has two ratings.",
         example: "SELECT percent_agreement(prompt_id, worker, verdict) FROM judgments;",
     },
+    state: StateSize::Rows,
     ..FunctionSpec::PLAIN
 };
 
@@ -151,6 +153,7 @@ pub(crate) static FLEISS_KAPPA: FunctionSpec = FunctionSpec {
         degenerate: "Every item must have the same number m of ratings; otherwise it is an error that points to krippendorff_alpha and gwet_ac1, which allow missing ratings. NULL when all ratings are one category (chance agreement 1) or there is no input.",
         example: "SELECT fleiss_kappa(item_id, label) FROM annotations;",
     },
+    state: StateSize::Rows,
     ..FunctionSpec::PLAIN
 };
 
@@ -186,6 +189,7 @@ pub(crate) static KRIPPENDORFF_ALPHA: FunctionSpec = FunctionSpec {
         degenerate: "NULL when nothing is pairable or every pairable value is the same (expected disagreement 0, where the reference packages give NaN).",
         example: "SELECT category, krippendorff_alpha(item_id, worker, label, 'level=ordinal') FROM ratings GROUP BY category;",
     },
+    state: StateSize::Rows,
     ..FunctionSpec::PLAIN
 };
 
@@ -204,6 +208,7 @@ pub(crate) static GWET_AC1: FunctionSpec = FunctionSpec {
         degenerate: GWET_DEGENERATE,
         example: "SELECT gwet_ac1(item_id, worker, label) FROM ratings;",
     },
+    state: StateSize::Rows,
     ..FunctionSpec::PLAIN
 };
 
@@ -220,6 +225,7 @@ pub(crate) static GWET_AC2: FunctionSpec = FunctionSpec {
         degenerate: GWET_DEGENERATE,
         example: "SELECT gwet_ac2(item_id, worker, stars, 'weights=linear') FROM ratings;",
     },
+    state: StateSize::Rows,
     ..FunctionSpec::PLAIN
 };
 
@@ -281,6 +287,7 @@ pub(crate) static ICC: FunctionSpec = FunctionSpec {
         degenerate: "The struct is NULL with fewer than two items or two raters.",
         example: "SELECT (icc(wine, judge, score, 'form=ICC3'))['icc'] FROM tastings;",
     },
+    state: StateSize::Rows,
     ..FunctionSpec::PLAIN
 };
 
@@ -297,6 +304,7 @@ pub(crate) static KRIPPENDORFF_ALPHA_CI: FunctionSpec = FunctionSpec {
         degenerate: "value is NULL where krippendorff_alpha is, and then so is the interval; ci_lower and ci_upper are NULL where no replicate defines the coefficient.",
         example: "SELECT krippendorff_alpha_ci(item_id, worker, label, 'level=ordinal, bootstrap=1000, seed=7') FROM ratings;",
     },
+    state: StateSize::Rows,
     ..FunctionSpec::PLAIN
 };
 

@@ -8,6 +8,7 @@ use crate::memory::MemoryBudget;
 use crate::spec::aggregate::{Call, Family, PrefdbAggregate};
 use crate::spec::ArgType::{Item, Weight};
 use crate::spec::FieldType::{self, Float, Int};
+use crate::spec::StateSize;
 use crate::spec::{
     fields_for, Arg, Doc, FunctionSpec, ItemTypes, Mapping, OptionSpec, OptionType, Options,
     OutField, Output, Section,
@@ -139,6 +140,7 @@ pub(crate) static MAJORITY_VOTE: FunctionSpec = FunctionSpec {
         degenerate: "NULL for no rows. A task with one annotation gets that label with confidence 1.",
         example: "SELECT * FROM leaderboard('SELECT majority_vote(item_id, annotator, label) FROM labels', 'tasks');",
     },
+    state: StateSize::Rows,
     ..FunctionSpec::PLAIN
 };
 
@@ -157,6 +159,7 @@ pub(crate) static WAWA: FunctionSpec = FunctionSpec {
         degenerate: "NULL for no rows. A task whose every worker has skill 0 has NaN shares and the lowest label.",
         example: "SELECT * FROM leaderboard('SELECT wawa(item_id, annotator, label) FROM labels', 'workers') ORDER BY skill;",
     },
+    state: StateSize::Rows,
     ..FunctionSpec::PLAIN
 };
 
@@ -204,6 +207,7 @@ pub(crate) static ZERO_BASED_SKILL: FunctionSpec = FunctionSpec {
         degenerate: "NULL for no rows.",
         example: "SELECT * FROM leaderboard('SELECT zero_based_skill(item_id, annotator, label) FROM labels', 'workers');",
     },
+    state: StateSize::Rows,
     ..FunctionSpec::PLAIN
 };
 
@@ -235,6 +239,7 @@ pub(crate) static DAWID_SKENE: FunctionSpec = FunctionSpec {
             ("priors_", "the mean of tasks.distribution"),
         ],
     }),
+    state: StateSize::Rows,
     ..FunctionSpec::PLAIN
 };
 
@@ -262,6 +267,7 @@ pub(crate) static GLAD: FunctionSpec = FunctionSpec {
         degenerate: "NULL for no rows. With one label every posterior is 1.",
         example: "SELECT * FROM leaderboard('SELECT glad(item_id, annotator, label) FROM labels', 'tasks') ORDER BY difficulty LIMIT 20;",
     },
+    state: StateSize::Rows,
     ..FunctionSpec::PLAIN
 };
 
@@ -291,6 +297,7 @@ pub(crate) static MACE: FunctionSpec = FunctionSpec {
         degenerate: "NULL for no rows.",
         example: "SELECT * FROM leaderboard('SELECT mace(item_id, annotator, label) FROM labels', 'workers') ORDER BY skill LIMIT 10;",
     },
+    state: StateSize::Rows,
     ..FunctionSpec::PLAIN
 };
 
@@ -311,6 +318,7 @@ pub(crate) static ONE_COIN: FunctionSpec = FunctionSpec {
         degenerate: "NULL for no rows.",
         example: "SELECT * FROM leaderboard('SELECT one_coin(item_id, annotator, label) FROM labels', 'workers') ORDER BY skill;",
     },
+    state: StateSize::Rows,
     ..FunctionSpec::PLAIN
 };
 

@@ -7,6 +7,7 @@ use crate::memory::MemoryBudget;
 use crate::spec::aggregate::{Call, Family, PrefdbAggregate};
 use crate::spec::ArgType::{Any, Item, Whole};
 use crate::spec::FieldType::{self, Bool, Float, Int};
+use crate::spec::StateSize;
 use crate::spec::{
     fields_for, Arg, Doc, FunctionSpec, ItemTypes, Mapping, OptionSpec, OptionType, Options,
     OutField, Output, Section,
@@ -115,6 +116,7 @@ pub(crate) static LABEL_ISSUES: FunctionSpec = FunctionSpec {
             ("pred_probs.argmax(axis=1)", "rows.suggested_label"),
         ],
     }),
+    state: StateSize::Rows,
     ..FunctionSpec::PLAIN
 };
 

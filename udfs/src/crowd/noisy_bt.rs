@@ -10,6 +10,7 @@ use crate::pairwise::{coerce_item_pair, OutcomeColumn};
 use crate::spec::aggregate::{Call, Family, PrefdbAggregate};
 use crate::spec::ArgType::{Item, Outcome, Weight};
 use crate::spec::FieldType::{self, Float, Int, List};
+use crate::spec::StateSize;
 use crate::spec::{
     fields_for, Arg, Doc, FunctionSpec, ItemTypes, Mapping, OptionSpec, OptionType, Options,
     OutField, Output, Section,
@@ -122,6 +123,7 @@ pub(crate) static NOISY_BT: FunctionSpec = FunctionSpec {
             ("label (the winner's name)", "outcome ('a', 'b', ...)"),
         ],
     }),
+    state: StateSize::Rows,
     ..FunctionSpec::PLAIN
 };
 

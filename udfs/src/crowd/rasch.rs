@@ -8,6 +8,7 @@ use crate::memory::MemoryBudget;
 use crate::spec::aggregate::{Call, Family, PrefdbAggregate};
 use crate::spec::ArgType::{Item, Weight, Whole};
 use crate::spec::FieldType::{self, Float, Int, List};
+use crate::spec::StateSize;
 use crate::spec::{
     fields_for, Arg, Doc, FunctionSpec, ItemTypes, Mapping, OptionSpec, OptionType, Options,
     OutField, Output, Section,
@@ -117,6 +118,7 @@ pub(crate) static RASCH: FunctionSpec = FunctionSpec {
             ("Model S.E., Infit MnSq, Outfit MnSq", "se, infit, outfit"),
         ],
     }),
+    state: StateSize::Rows,
     ..FunctionSpec::PLAIN
 };
 

@@ -442,6 +442,17 @@ pub enum RowOrder {
     },
 }
 
+/// What a function's partial state holds, which decides how a grouped query is run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateSize {
+    /// A summary that stops growing with the rows (pair counts, running sums, bins).
+    Summary,
+    /// The rows themselves, up to interning (long-form ratings, crowd labels, predicted
+    /// probabilities): a partial aggregate then reduces nothing, and under `GROUP BY` the
+    /// rows are sent to their group's partition instead (`crate::single_phase`).
+    Rows,
+}
+
 /// The declaration of one SQL function.
 #[derive(Debug)]
 pub struct FunctionSpec {
@@ -459,6 +470,7 @@ pub struct FunctionSpec {
     pub options_slot: bool,
     pub output: Output,
     pub row_order: RowOrder,
+    pub state: StateSize,
     pub doc: Doc,
     /// How a reference implementation's parameters map to this function's options, shown as
     /// a table in the function reference.
@@ -486,6 +498,7 @@ impl FunctionSpec {
         options_slot: false,
         output: Output::Number,
         row_order: RowOrder::Ignored,
+        state: StateSize::Summary,
         doc: Doc {
             summary: "",
             method: "",
