@@ -6,8 +6,8 @@
 //! rows it summarises. The functions whose state is the rows themselves (declared with
 //! [`StateSize::Rows`]: long-form agreement, crowd labels, predicted probabilities) reduce
 //! nothing in the first phase: every rating is interned, encoded as a state, copied by the
-//! repartition, decoded and interned again, and the first phase runs on the scan's threads
-//! only (a single row group leaves one of them busy).
+//! repartition, decoded and interned again, and all that first-phase work runs on the
+//! scan's threads (a file of one row group: on one thread).
 //!
 //! [`SinglePhaseRowAggregates`] rewrites
 //! `FinalPartitioned ← Repartition(Hash) ← Partial ← input` into
