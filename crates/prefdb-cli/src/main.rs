@@ -435,7 +435,7 @@ async fn session(tables: &TableArgs) -> Result<datafusion::prelude::SessionConte
         Some(url) => cluster_session(
             url,
             &prefdb::ContextOptions {
-                url_tables: false,
+                url_tables: true,
                 memory_limit: memory_limit(tables)?,
                 stores: prefdb::stores::settings_from_config(&config.stores),
             },

@@ -280,6 +280,23 @@ fn a_cluster_answers_as_one_machine_does() {
     assert_eq!(embedded.trim(), r#"{"n":4,"nans":1,"nan_is_max":true}"#);
     assert_eq!(cluster_json(&cluster, &nan_table, &[], query), embedded);
 
+    // A file named in the query is read on the cluster as a registered table is, and the
+    // NaN-safe statistics hold for it too.
+    let query = format!(
+        "SELECT count(*) AS n, count(*) FILTER (WHERE isnan(x)) AS nans, max(x) > 1 AS nan_is_max FROM '{}'",
+        nan.display()
+    );
+    assert_eq!(cluster_json(&cluster, &nan_table, &[], &query), embedded);
+    let query = format!(
+        "SELECT category, count(*) AS n, sum(turn_len_a) AS turns FROM '{}' GROUP BY category ORDER BY category",
+        votes.join("part-0.parquet").display()
+    );
+    assert_eq!(
+        cluster_json(&cluster, &table, &[], &query),
+        embedded_json(&table, &query),
+        "{query}"
+    );
+
     // Writes run in the client; what cannot run says why.
     let copied = dir.path().join("copied.parquet");
     let copy = format!(

@@ -17,8 +17,9 @@ use std::sync::Arc;
 
 /// A session whose queries run on the Ballista cluster at `url` (`df://HOST:PORT`; the
 /// port defaults to 50050), with every prefdb function, prefdb's tables and the object
-/// stores of `options`. Files named in a query (`FROM 'votes.parquet'`) are not readable:
-/// register tables instead (paths must be readable by the scheduler and every executor).
+/// stores of `options`. Files named in a query (`FROM 'votes.parquet'`) are read where
+/// `options.url_tables` allows them, as registered tables are: their paths must be readable
+/// by the scheduler and every executor.
 pub fn connect(url: &str, options: &ContextOptions) -> Result<SessionContext> {
     let scheduler = scheduler_url(url)?;
     let config = crate::session_config();
@@ -33,6 +34,14 @@ pub fn connect(url: &str, options: &ContextOptions) -> Result<SessionContext> {
         .with_query_planner(Arc::new(ClusterPlanner { ballista }))
         .build();
     let ctx = SessionContext::new_with_state(state);
+    // `FROM 'votes.parquet'` where the options allow it, as in an embedded session: the
+    // file becomes a listing table like a registered one, shipped to the cluster the same
+    // way, so its path must be readable by the scheduler and every executor.
+    let ctx = if options.url_tables {
+        ctx.enable_url_table()
+    } else {
+        ctx
+    };
     // After the upgrade, which replaces the session's function lists with Ballista's.
     prefdb_udfs::register_all(&ctx);
     Ok(ctx)
