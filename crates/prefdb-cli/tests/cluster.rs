@@ -368,6 +368,62 @@ fn a_cluster_answers_as_one_machine_does() {
         "{text}\n{err}"
     );
 
+    // INSERT into a file table runs in the client, reading the cluster's table.
+    let inserted = dir.path().join("inserted");
+    std::fs::create_dir_all(&inserted).unwrap();
+    let out = shell_with(
+        &["--table", &table, "--cluster", &url],
+        &format!(
+            "CREATE EXTERNAL TABLE counts (model_a VARCHAR, n BIGINT) STORED AS PARQUET LOCATION '{}/';\n\
+             INSERT INTO counts SELECT model_a, count(*) FROM votes GROUP BY model_a;\n",
+            inserted.display()
+        ),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read_back = stdout(
+        prefdb(&[
+            "sql",
+            "--format",
+            "csv",
+            &format!("SELECT * FROM '{}/' ORDER BY model_a", inserted.display()),
+        ]),
+        "reading the inserted rows",
+    );
+    assert_eq!(read_back, direct);
+
+    // A report from the cluster draws the same figures as one from this machine.
+    let report = |on: Option<&str>, name: &str| {
+        let out = dir.path().join(name);
+        let mut args = vec!["report", "arena", "--table", table.as_str()];
+        args.extend(on.map(|url| ["--cluster", url]).into_iter().flatten());
+        args.extend(["--out", out.to_str().unwrap()]);
+        stdout(prefdb(&args), &format!("report {name}\n{}", cluster.logs()));
+        std::fs::read_to_string(out).unwrap()
+    };
+    let (here, there) = (report(None, "here.html"), report(Some(&url), "there.html"));
+    assert_eq!(
+        here.matches("<svg").count(),
+        4,
+        "leaderboard, heatmap, battles, over time"
+    );
+    assert_eq!(there.matches("<svg").count(), here.matches("<svg").count());
+    // The leaderboard's forest plot: one whisker per model, each the same. The report is
+    // deterministic (seeded intervals), so the pages are equal.
+    let whisker = r#"<g class="whisker">"#;
+    assert_eq!(here.matches(whisker).count(), 8, "one per model");
+    assert_eq!(
+        there.matches(whisker).count(),
+        here.matches(whisker).count()
+    );
+    assert!(
+        there == here,
+        "the cluster's report differs from this machine's"
+    );
+
     // The Postgres-wire server, with psql as the client.
     if !Command::new("psql")
         .arg("--version")
