@@ -66,16 +66,11 @@ pub fn partitioned_session(partitions: usize, batch: usize) -> SessionContext {
 }
 
 /// `ctx` with prefdb's physical rule that runs grouped aggregates of functions that keep
-/// their rows in one phase ([`prefdb_udfs::single_phase`]), before DataFusion's sanity check.
+/// their rows in one phase ([`prefdb_udfs::single_phase`]).
 pub fn with_single_phase(ctx: SessionContext) -> SessionContext {
     let state = ctx.state();
     let mut rules = state.physical_optimizers().to_vec();
-    let at = rules.len() - 1;
-    assert_eq!(rules[at].name(), "SanityCheckPlan");
-    rules.insert(
-        at,
-        std::sync::Arc::new(prefdb_udfs::single_phase::SinglePhaseRowAggregates),
-    );
+    prefdb_udfs::single_phase::add_to(&mut rules);
     let state = datafusion::execution::SessionStateBuilder::new_from_existing(state)
         .with_physical_optimizer_rules(rules)
         .build();

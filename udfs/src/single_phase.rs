@@ -32,6 +32,16 @@ use std::sync::Arc;
 #[derive(Debug, Default)]
 pub struct SinglePhaseRowAggregates;
 
+/// Add the rule to a session's physical optimizer `rules`, just before DataFusion's
+/// `SanityCheckPlan` (at the end if there is none).
+pub fn add_to(rules: &mut Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>>) {
+    let at = rules
+        .iter()
+        .position(|r| r.name() == "SanityCheckPlan")
+        .unwrap_or(rules.len());
+    rules.insert(at, Arc::new(SinglePhaseRowAggregates));
+}
+
 /// Whether `name` is a prefdb aggregate whose partial state is its rows.
 pub fn keeps_rows(name: &str) -> bool {
     crate::specs()
@@ -135,7 +145,11 @@ mod tests {
             .build();
         let mut rules = state.physical_optimizers().to_vec();
         if rule {
-            rules.insert(rules.len() - 1, Arc::new(SinglePhaseRowAggregates));
+            add_to(&mut rules);
+            assert_eq!(
+                rules[rules.len() - 2].name(),
+                SinglePhaseRowAggregates.name()
+            );
         }
         let state = SessionStateBuilder::new_from_existing(state)
             .with_physical_optimizer_rules(rules)

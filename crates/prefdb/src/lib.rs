@@ -110,14 +110,7 @@ pub fn session_state_on(runtime: Arc<RuntimeEnv>, config: SessionConfig) -> Resu
     // Grouped aggregates that keep their rows run in one phase; see
     // `prefdb_udfs::single_phase`. The rule goes before DataFusion's sanity check.
     let mut physical = state.physical_optimizers().to_vec();
-    let at = physical
-        .iter()
-        .position(|r| r.name() == "SanityCheckPlan")
-        .unwrap_or(physical.len());
-    physical.insert(
-        at,
-        Arc::new(prefdb_udfs::single_phase::SinglePhaseRowAggregates),
-    );
+    prefdb_udfs::single_phase::add_to(&mut physical);
     let mut state = SessionStateBuilder::new_from_existing(state)
         .with_optimizer_rules(rules)
         .with_physical_optimizer_rules(physical)
