@@ -3,8 +3,10 @@
 //! Parsing the options literal itself follows each function's declaration
 //! ([`crate::spec::Options`]).
 
-use datafusion::arrow::array::{Array, Float64Array, RecordBatch};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, RecordBatch};
+use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::Schema;
+use datafusion::arrow::datatypes::{DataType, Float64Type};
 use datafusion::common::{exec_err, Result, ScalarValue};
 use datafusion::logical_expr::{ColumnarValue, Expr};
 use datafusion::physical_expr::expressions::{Column, Literal};
@@ -60,6 +62,18 @@ pub(crate) fn string_scalar(value: &ScalarValue) -> Option<Option<String>> {
         ScalarValue::Dictionary(_, inner) => string_scalar(inner),
         _ => None,
     }
+}
+
+/// An optional weight column (`None` where the call has none) as Float64, for
+/// [`row_weight`]: numeric weights of any type are cast once per batch.
+pub(crate) fn weight_column(column: Option<&ArrayRef>) -> Result<Option<Float64Array>> {
+    column
+        .map(|c| {
+            Ok(cast(c, &DataType::Float64)?
+                .as_primitive::<Float64Type>()
+                .clone())
+        })
+        .transpose()
 }
 
 /// Row `row`'s weight from an optional Float64 weight column: 1 without the column, `None`

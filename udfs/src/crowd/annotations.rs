@@ -3,12 +3,11 @@
 //! methods, `rasch`).
 
 use crate::items::{ItemInterner, ItemKind, ItemReader};
-use crate::options::row_weight;
+use crate::options::{row_weight, weight_column};
 use crate::spec::aggregate::Call;
 use crate::state::{list_fields, wrap, StateRows};
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, UInt32Array};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, FieldRef, Float64Type, UInt32Type};
+use datafusion::arrow::array::{Array, ArrayRef, Float64Array, UInt32Array};
+use datafusion::arrow::datatypes::{DataType, FieldRef, UInt32Type};
 use datafusion::common::{Result, ScalarValue};
 use prefdb_stats::crowd::Annotations;
 use std::sync::Arc;
@@ -73,12 +72,8 @@ impl AnnotationRows {
     /// Adds a batch's rows; a row with any NULL is skipped.
     pub fn update(&mut self, values: &[ArrayRef]) -> Result<()> {
         let name = self.name;
-        let weights = if self.weighted {
-            Some(cast(&values[3], &DataType::Float64)?)
-        } else {
-            None
-        };
-        let weights = weights.as_ref().map(|w| w.as_primitive::<Float64Type>());
+        let weights = weight_column(values.get(3).filter(|_| self.weighted))?;
+        let weights = weights.as_ref();
         let mut readers = [
             ItemReader::new(&values[0])?,
             ItemReader::new(&values[1])?,

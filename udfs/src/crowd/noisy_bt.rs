@@ -5,7 +5,7 @@
 use crate::items::{ItemInterner, ItemKind, ItemReader};
 use crate::leaderboard::{Ranking, LEADERBOARD_FIELDS};
 use crate::memory::MemoryBudget;
-use crate::options::row_weight;
+use crate::options::{row_weight, weight_column};
 use crate::pairwise::{coerce_item_pair, OutcomeColumn};
 use crate::spec::aggregate::{Call, Family, PrefdbAggregate};
 use crate::spec::ArgType::{Item, Outcome, Weight};
@@ -17,10 +17,9 @@ use crate::spec::{
 };
 use crate::state::{list_fields, wrap, StateRows};
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Float64Array, Int64Array, StructArray, UInt32Array,
+    Array, ArrayRef, Float64Array, Int64Array, StructArray, UInt32Array,
 };
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, FieldRef, Float64Type, UInt32Type};
+use datafusion::arrow::datatypes::{DataType, FieldRef, UInt32Type};
 use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{exec_err, plan_err, DataFusionError, Result, ScalarValue};
 use datafusion::logical_expr::{Accumulator, AggregateUDF};
@@ -349,12 +348,8 @@ impl NoisyBtAccumulator {
 impl Accumulator for NoisyBtAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
         let outcome = OutcomeColumn::new(NAME, values.get(3).filter(|_| self.data >= 4))?;
-        let weights = if self.data >= 5 {
-            Some(cast(&values[4], &DataType::Float64)?)
-        } else {
-            None
-        };
-        let weights = weights.as_ref().map(|w| w.as_primitive::<Float64Type>());
+        let weights = weight_column(values.get(4).filter(|_| self.data >= 5))?;
+        let weights = weights.as_ref();
         let mut readers = [
             ItemReader::new(&values[0])?,
             ItemReader::new(&values[1])?,
