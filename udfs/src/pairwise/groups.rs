@@ -136,7 +136,8 @@ impl GroupsAccumulator for PairwiseGroups {
             let counts = &mut self.groups[group];
             let before = counts.len();
             counts.add(a, b, a_wins, b_wins, ties);
-            self.pairs += counts.len() - before;
+            // A table that sums its arrived votes can shrink.
+            self.pairs = self.pairs - before + counts.len();
         }
         Ok(())
     }
@@ -165,7 +166,7 @@ impl GroupsAccumulator for PairwiseGroups {
                 .map(|counts| {
                     counts
                         .item_bound()
-                        .unwrap_or_else(|| group_ids(&counts.pairs(), &mut self.local).len())
+                        .unwrap_or_else(|| group_ids(&counts.seen(), &mut self.local).len())
                 })
                 .sum();
             let mut columns = LeaderboardColumns::with_capacity(entries, groups.len());
@@ -249,7 +250,7 @@ impl GroupsAccumulator for PairwiseGroups {
             for k in 0..n {
                 counts.add(a[k], b[k], a_wins.value(k), b_wins.value(k), ties.value(k));
             }
-            self.pairs += counts.len() - before;
+            self.pairs = self.pairs - before + counts.len();
         }
         Ok(())
     }
