@@ -3,11 +3,11 @@
 
 use crate::spec::is_text;
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Int64Array, LargeStringArray, StringArray, StringBuilder,
-    StringViewArray,
+    Array, ArrayRef, AsArray, DictionaryArray, Int64Array, LargeStringArray, StringArray,
+    StringBuilder, StringViewArray, UInt32Array,
 };
 use datafusion::arrow::buffer::{NullBuffer, ScalarBuffer};
-use datafusion::arrow::datatypes::{DataType, Int64Type};
+use datafusion::arrow::datatypes::{DataType, Int64Type, UInt32Type};
 use datafusion::common::{internal_err, plan_err, HashMap, Result};
 use std::sync::Arc;
 
@@ -635,6 +635,21 @@ impl ItemInterner {
     /// All item values as an Arrow array, in id order.
     pub fn to_array(&self) -> ArrayRef {
         self.take(0..self.len())
+    }
+
+    /// The items `ids` name, dictionary-encoded: the ids are the keys, and every item's
+    /// value is in the dictionary once. A partial state's items travel this way, so that
+    /// cutting states, moving them between partitions and merging them copies and hashes
+    /// each name once per state batch rather than once per group that saw it (read back
+    /// with [`StateRows::keyed_items`](crate::state::StateRows::keyed_items)).
+    pub fn keyed(&self, ids: Vec<u32>) -> ArrayRef {
+        let keys = UInt32Array::from(ids);
+        Arc::new(DictionaryArray::<UInt32Type>::new(keys, self.to_array()))
+    }
+
+    /// The type of [`ItemInterner::keyed`]'s arrays for items of type `item`.
+    pub fn keyed_type(item: DataType) -> DataType {
+        DataType::Dictionary(Box::new(DataType::UInt32), Box::new(item))
     }
 
     /// The id of the item written as `text` (an integer item as its decimal digits), if

@@ -1,10 +1,11 @@
 //! Helpers for the list-valued partial states most prefdb aggregates keep: one list per
 //! column of rows (item dictionaries, dense ids, values), each wrapped as a single-row list.
 
+use crate::items::ItemInterner;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BinaryArray, Float64Array, ListArray, PrimitiveArray, UInt32Array,
 };
-use datafusion::arrow::buffer::OffsetBuffer;
+use datafusion::arrow::buffer::{OffsetBuffer, ScalarBuffer};
 use datafusion::arrow::datatypes::{
     ArrowPrimitiveType, DataType, Field, FieldRef, Float64Type, UInt32Type,
 };
@@ -89,6 +90,35 @@ impl<'a> StateRows<'a> {
     }
 }
 
+impl StateRows<'_> {
+    /// Column `c`'s items, dictionary-encoded by [`ItemInterner::keyed`]: the dictionary of
+    /// the whole batch interned into `items` once, for [`StateRow::item_ids`] to read each
+    /// row's keys through.
+    pub fn keyed_items(&self, c: usize, items: &mut ItemInterner) -> Result<KeyedItems> {
+        let child = self.lists[c].values();
+        let Some(dictionary) = child.as_dictionary_opt::<UInt32Type>() else {
+            return Err(corrupt(
+                self.name,
+                format!("column {c} holds {}", child.data_type()),
+            ));
+        };
+        if dictionary.keys().null_count() > 0 {
+            return Err(corrupt(self.name, format!("NULL key in column {c}")));
+        }
+        Ok(KeyedItems {
+            keys: dictionary.keys().values().clone(),
+            ids: items.intern_array(dictionary.values())?,
+        })
+    }
+}
+
+/// A state batch's dictionary-encoded items: each key, and the id each dictionary value
+/// was interned as.
+pub(crate) struct KeyedItems {
+    keys: ScalarBuffer<u32>,
+    ids: Vec<u32>,
+}
+
 /// One row of [`StateRows`].
 pub(crate) struct StateRow<'a> {
     name: &'a str,
@@ -112,6 +142,23 @@ impl StateRow<'_> {
             return Err(self.corrupt(format!("column {c} is NULL")));
         }
         Ok(self.lists[c].value(self.row))
+    }
+
+    /// Column `c`'s items, read by [`StateRows::keyed_items`], as the accumulator's ids.
+    pub fn item_ids(&self, c: usize, keyed: &KeyedItems) -> Result<Vec<u32>> {
+        if self.lists[c].is_null(self.row) {
+            return Err(self.corrupt(format!("column {c} is NULL")));
+        }
+        let offsets = self.lists[c].value_offsets();
+        let (start, end) = (offsets[self.row] as usize, offsets[self.row + 1] as usize);
+        keyed.keys[start..end]
+            .iter()
+            .map(|&k| {
+                keyed.ids.get(k as usize).copied().ok_or_else(|| {
+                    self.corrupt(format!("key {k} of {} in column {c}", keyed.ids.len()))
+                })
+            })
+            .collect()
     }
 
     /// Column `c` as non-NULL values of type `T`.
@@ -202,4 +249,69 @@ pub(crate) fn lists(values: ArrayRef, offsets: Vec<i32>) -> ArrayRef {
         values,
         None,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::items::{ItemKind, ItemRef};
+    use datafusion::arrow::array::{DictionaryArray, StringArray};
+
+    fn interner(names: &[&str]) -> ItemInterner {
+        let mut items = ItemInterner::new(ItemKind::Text);
+        for name in names {
+            items.intern(ItemRef::Text(name)).unwrap();
+        }
+        items
+    }
+
+    /// Two groups' items, keyed into one partition's dictionary, read back as another
+    /// accumulator's ids: each row through the dictionary interned once.
+    #[test]
+    fn keyed_items_read_back_as_the_merging_accumulators_ids() {
+        let partial = interner(&["c", "a", "b"]);
+        let state = lists(partial.keyed(vec![2, 0, 1, 0]), vec![0, 2, 4]);
+        let mut merged = interner(&["b", "z"]);
+        let states = [state];
+        let rows = StateRows::new("f", &states, 1).unwrap();
+        let keyed = rows.keyed_items(0, &mut merged).unwrap();
+        let ids: Vec<Vec<u32>> = rows
+            .rows()
+            .map(|row| row.item_ids(0, &keyed).unwrap())
+            .collect();
+        // merged: b 0, z 1, then c 2 and a 3 from the dictionary.
+        assert_eq!(ids, vec![vec![0, 2], vec![3, 2]]);
+    }
+
+    /// A column that is not dictionary-encoded, and a NULL key, are corrupt states: errors
+    /// that say so, not panics.
+    #[test]
+    fn undictionaried_items_and_null_keys_are_corrupt() {
+        let plain = [lists(Arc::new(StringArray::from(vec!["a"])), vec![0, 1])];
+        let rows = StateRows::new("bt_rank", &plain, 1).unwrap();
+        let err = rows
+            .keyed_items(0, &mut interner(&[]))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("bt_rank: corrupt partial state (column 0 holds Utf8)"),
+            "{err}"
+        );
+
+        let keys = UInt32Array::from(vec![Some(0), None]);
+        let values: ArrayRef = Arc::new(StringArray::from(vec!["a"]));
+        let dictionary = DictionaryArray::<UInt32Type>::try_new(keys, values).unwrap();
+        let null_key = [lists(Arc::new(dictionary), vec![0, 2])];
+        let rows = StateRows::new("bt_rank", &null_key, 1).unwrap();
+        let err = rows
+            .keyed_items(0, &mut interner(&[]))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("corrupt partial state (NULL key in column 0)"),
+            "{err}"
+        );
+    }
 }

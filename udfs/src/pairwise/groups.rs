@@ -207,9 +207,12 @@ impl GroupsAccumulator for PairwiseGroups {
             item_offsets.push(items.len() as i32);
             pair_offsets.push(pairs.a.len() as i32);
         }
-        let values = self.shared.items.take(items.into_iter());
+        let items = self
+            .shared
+            .items
+            .keyed(items.into_iter().map(|i| i as u32).collect());
         Ok(vec![
-            lists(values, item_offsets),
+            lists(items, item_offsets),
             lists(Arc::new(UInt32Array::from(pairs.a)), pair_offsets.clone()),
             lists(Arc::new(UInt32Array::from(pairs.b)), pair_offsets.clone()),
             lists(
@@ -232,13 +235,15 @@ impl GroupsAccumulator for PairwiseGroups {
     ) -> Result<()> {
         self.groups.resize_with(total_num_groups, PairTable::new);
         let name = self.shared.function.name();
-        for row in StateRows::new(name, values, 6)?.rows() {
+        let rows = StateRows::new(name, values, 6)?;
+        let items = rows.keyed_items(0, &mut self.shared.items)?;
+        for row in rows.rows() {
             let index = row.index();
             let group = group_indices
                 .get(index)
                 .copied()
                 .ok_or_else(|| row.corrupt("more state rows than group indices"))?;
-            let id_map = self.shared.items.intern_array(&row.list(0)?)?;
+            let id_map = row.item_ids(0, &items)?;
             let (a, b) = (row.ids(1, &id_map)?, row.ids(2, &id_map)?);
             let (a_wins, b_wins, ties) = (row.counts(3)?, row.counts(4)?, row.counts(5)?);
             let n = row.same_length(&[a.len(), b.len(), a_wins.len(), b_wins.len(), ties.len()])?;

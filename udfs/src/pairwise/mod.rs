@@ -351,7 +351,7 @@ impl Family for PairwiseFunction {
         Ok(crate::state::list_fields(
             name,
             vec![
-                ("items", item),
+                ("items", ItemInterner::keyed_type(item)),
                 ("pair_a", DataType::UInt32),
                 ("pair_b", DataType::UInt32),
                 ("a_wins", DataType::Float64),
@@ -1088,7 +1088,7 @@ impl Accumulator for PairwiseAccumulator {
         let pairs = self.counts.pairs();
         let wrap = |a: ArrayRef| SingleRowListArrayBuilder::new(a).build_list_scalar();
         Ok(vec![
-            wrap(self.items.to_array()),
+            wrap(self.items.keyed((0..self.items.len() as u32).collect())),
             wrap(Arc::new(UInt32Array::from_iter_values(
                 pairs.iter().map(|p| p.a),
             ))),
@@ -1108,8 +1108,10 @@ impl Accumulator for PairwiseAccumulator {
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        for row in StateRows::new(self.function.name(), states, 6)?.rows() {
-            let id_map = self.items.intern_array(&row.list(0)?)?;
+        let rows = StateRows::new(self.function.name(), states, 6)?;
+        let items = rows.keyed_items(0, &mut self.items)?;
+        for row in rows.rows() {
+            let id_map = row.item_ids(0, &items)?;
             let (a, b) = (row.ids(1, &id_map)?, row.ids(2, &id_map)?);
             let (a_wins, b_wins, ties) = (row.counts(3)?, row.counts(4)?, row.counts(5)?);
             let n = row.same_length(&[a.len(), b.len(), a_wins.len(), b_wins.len(), ties.len()])?;
