@@ -381,6 +381,41 @@ pub fn string_views(array: &ArrayRef) -> Option<(ScalarBuffer<u128>, bool)> {
     }
 }
 
+/// Calls `f(row, view)` for every row of a text column in row order, with the view
+/// [`string_views`] would give the row, made where it is used instead of into a buffer; the
+/// rows' views are then never stored (a 16-byte view per row is more memory than the column's
+/// own offsets and text). Whether equal views of long strings are equal strings, or `None`
+/// (and no call) for a column that is not text.
+pub fn each_view(array: &ArrayRef, mut f: impl FnMut(usize, u128)) -> Option<bool> {
+    fn made<O: Copy + Into<i64>>(offsets: &[O], data: &[u8], f: &mut impl FnMut(usize, u128)) {
+        for (row, w) in offsets.windows(2).enumerate() {
+            f(
+                row,
+                made_view(w[0].into() as usize, w[1].into() as usize, data),
+            );
+        }
+    }
+    match array.data_type() {
+        DataType::Utf8View => {
+            for (row, &view) in array.as_string_view().views().iter().enumerate() {
+                f(row, view);
+            }
+            Some(true)
+        }
+        DataType::Utf8 => {
+            let a = array.as_string::<i32>();
+            made(a.value_offsets(), a.value_data(), &mut f);
+            Some(false)
+        }
+        DataType::LargeUtf8 => {
+            let a = array.as_string::<i64>();
+            made(a.value_offsets(), a.value_data(), &mut f);
+            Some(false)
+        }
+        _ => None,
+    }
+}
+
 /// The view of the string at `data[start..end]` (see [`StringViews`]).
 #[inline]
 fn made_view(start: usize, end: usize, data: &[u8]) -> u128 {
@@ -489,6 +524,193 @@ impl<'a> ItemReader<'a> {
             }
         }
         ItemColumn::same(self.item(row), other.item(row))
+    }
+}
+
+/// Marks a NULL row in [`ItemCodes::codes`].
+pub const NULL_CODE: u32 = u32::MAX;
+
+/// The most distinct integers an [`ItemCodes`] caches per batch; past them each new row gets
+/// a code of its own (and is interned as usual), so the cache stays in the processor's cache.
+const INTEGERS_CACHED: usize = 4096;
+
+/// One item column of a batch numbered a column at a time: every row gets a code local to
+/// the batch (rows with equal codes hold equal items; equal items usually share a code), found
+/// in one tight loop through a [`ViewCache`] of the rows' views, or a dictionary's key. A
+/// code's interner id is looked up only when a row that counts first asks for it, so an
+/// item seen only in rows that are skipped never enters the interner.
+pub struct ItemCodes<'a> {
+    column: ItemColumn<'a>,
+    /// Per row, its code, or [`NULL_CODE`].
+    pub codes: Vec<u32>,
+    /// Per code, the row where it first appears (not for a dictionary, whose codes are its
+    /// keys).
+    firsts: Vec<usize>,
+    /// Per code, its interner id once asked for, else `FREE`.
+    ids: Vec<u32>,
+}
+
+impl<'a> ItemCodes<'a> {
+    pub fn new(array: &'a ArrayRef) -> Result<Self> {
+        let column = ItemColumn::new(array)?;
+        let mut firsts = Vec::new();
+        if let ItemColumn::Dictionary {
+            keys,
+            valid,
+            values,
+        } = &column
+        {
+            let codes = match valid {
+                None => keys.iter().map(|&k| k as u32).collect(),
+                Some(valid) => keys
+                    .iter()
+                    .zip(valid.iter())
+                    .map(|(&k, v)| if v { k as u32 } else { NULL_CODE })
+                    .collect(),
+            };
+            let ids = vec![FREE; values.len()];
+            return Ok(Self {
+                column,
+                codes,
+                firsts,
+                ids,
+            });
+        }
+        let nulls = array.logical_nulls().filter(|n| n.null_count() > 0);
+        // Views of long strings are cached only where equal views are equal strings (a
+        // string-view column's own), and then only up to a cap; integers up to theirs.
+        let cap = match array.data_type() {
+            DataType::Utf8View => LONG_VIEWS_CACHED,
+            DataType::Int64 => INTEGERS_CACHED,
+            _ => 0,
+        };
+        let mut coder = ViewCoder::new(&mut firsts, nulls.as_ref(), cap, array.len());
+        let text = each_view(array, |row, view| coder.push(row, view, view as u32 <= 12));
+        if let (None, ItemColumn::Int64(a)) = (text, &column) {
+            for (row, &v) in a.values().iter().enumerate() {
+                coder.push(row, v as u64 as u128, false);
+            }
+        }
+        // A column of NULLs (its type `Null`) is neither.
+        let mut codes = coder.codes;
+        codes.resize(array.len(), NULL_CODE);
+        Ok(Self {
+            ids: vec![FREE; firsts.len()],
+            column,
+            codes,
+            firsts,
+        })
+    }
+
+    /// The item of `code`.
+    pub fn item(&self, code: u32) -> ItemRef<'a> {
+        match &self.column {
+            ItemColumn::Dictionary { values, .. } => values.get(code as usize),
+            column => column.get(self.firsts[code as usize]),
+        }
+        .expect("a coded row holds a value")
+    }
+
+    /// The interner id of `code`, interning its item the first time.
+    #[inline(always)]
+    pub fn id(&mut self, items: &mut ItemInterner, code: u32) -> Result<u32> {
+        let id = self.ids[code as usize];
+        if id != FREE {
+            return Ok(id);
+        }
+        self.intern(items, code)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn intern(&mut self, items: &mut ItemInterner, code: u32) -> Result<u32> {
+        let id = items.intern(self.item(code))?;
+        self.ids[code as usize] = id;
+        Ok(id)
+    }
+
+    /// Whether `code` here and `other_code` in `other` hold the same item. Both coded
+    /// through the same interner, their ids settle it once known.
+    #[inline(always)]
+    pub fn same(&self, code: u32, other: &ItemCodes, other_code: u32) -> bool {
+        let (x, y) = (self.ids[code as usize], other.ids[other_code as usize]);
+        if x != FREE && y != FREE {
+            return x == y;
+        }
+        self.same_items(code, other, other_code)
+    }
+
+    /// [`ItemCodes::same`] by the items themselves, until both ids are known.
+    #[cold]
+    #[inline(never)]
+    fn same_items(&self, code: u32, other: &ItemCodes, other_code: u32) -> bool {
+        ItemColumn::same(self.item(code), other.item(other_code))
+    }
+}
+
+/// Gives rows their [`ItemCodes`] by their views, one row after another: a view seen before
+/// in the batch gets its code; a new one a new code and its row appended to `firsts`. A new
+/// view is cached if the caller says it always is (a string of up to 12 bytes, whole in its
+/// view), or while fewer than `cap` others are (long strings whose equal views are equal
+/// strings, integers); past that each new row gets a code of its own.
+struct ViewCoder<'f> {
+    cache: ViewCache,
+    firsts: &'f mut Vec<usize>,
+    nulls: Option<&'f NullBuffer>,
+    codes: Vec<u32>,
+    /// Views cached that are not always cached.
+    capped: usize,
+    cap: usize,
+}
+
+impl<'f> ViewCoder<'f> {
+    fn new(
+        firsts: &'f mut Vec<usize>,
+        nulls: Option<&'f NullBuffer>,
+        cap: usize,
+        rows: usize,
+    ) -> Self {
+        Self {
+            cache: ViewCache::default(),
+            firsts,
+            nulls,
+            codes: Vec::with_capacity(rows),
+            capped: 0,
+            cap,
+        }
+    }
+
+    #[inline(always)]
+    fn push(&mut self, row: usize, view: u128, always: bool) {
+        let code = if self.nulls.is_some_and(|n| n.is_null(row)) {
+            NULL_CODE
+        } else {
+            self.code(row, view, always)
+        };
+        self.codes.push(code);
+    }
+
+    #[inline(always)]
+    fn code(&mut self, row: usize, view: u128, always: bool) -> u32 {
+        match self.cache.get(view) {
+            Some(code) => code,
+            None => self.new_code(row, view, always),
+        }
+    }
+
+    /// A code for a view not in the cache; rare, so kept out of the loop.
+    #[cold]
+    #[inline(never)]
+    fn new_code(&mut self, row: usize, view: u128, always: bool) -> u32 {
+        let code = self.firsts.len() as u32;
+        self.firsts.push(row);
+        if always {
+            self.cache.insert(view, code);
+        } else if self.capped < self.cap {
+            self.capped += 1;
+            self.cache.insert(view, code);
+        }
+        code
     }
 }
 
@@ -917,6 +1139,85 @@ mod tests {
                 );
             }
             assert_eq!(items.len(), 10);
+        }
+    }
+}
+
+#[cfg(test)]
+mod code_tests {
+    use super::*;
+    use datafusion::arrow::array::{
+        DictionaryArray, Int64Array, LargeStringArray, StringArray, StringViewArray,
+    };
+    use datafusion::arrow::datatypes::Int32Type;
+    use proptest::prelude::*;
+
+    /// Names with inline and long strings, a shared 4-byte prefix and equal lengths, so that
+    /// made views of long strings collide.
+    const NAMES: [&str; 8] = [
+        "a",
+        "model-007",
+        "exactly12chr",
+        "exactly12chs",
+        "thirteen-char",
+        "thirteen-chas",
+        "claude-3-opus-20240229",
+        "",
+    ];
+
+    /// One column of `picks` (an index into [`NAMES`], or NULL) in the array type `kind`:
+    /// 0 Utf8, 1 LargeUtf8, 2 Utf8View, 3 a dictionary of Utf8, 4 Int64.
+    fn column(kind: u8, picks: &[Option<usize>]) -> ArrayRef {
+        let text = || picks.iter().map(|p| p.map(|k| NAMES[k]));
+        match kind {
+            0 => Arc::new(text().collect::<StringArray>()),
+            1 => Arc::new(text().collect::<LargeStringArray>()),
+            2 => Arc::new(text().collect::<StringViewArray>()),
+            3 => Arc::new(text().collect::<DictionaryArray<Int32Type>>()),
+            _ => Arc::new(
+                picks
+                    .iter()
+                    .map(|p| p.map(|k| k as i64 * 1_000_003 - 7))
+                    .collect::<Int64Array>(),
+            ),
+        }
+    }
+
+    proptest! {
+        /// Coding a column and interning codes equals interning each row's item as it is met:
+        /// the same ids in the same order, NULL exactly where the row is NULL, and `same`
+        /// equal to comparing the items, whether or not their ids are known yet.
+        #[test]
+        fn codes_intern_as_rows_do(
+            kind in 0u8..5,
+            rows in prop::collection::vec(
+                (prop::option::weighted(0.9, 0..NAMES.len()), prop::option::weighted(0.9, 0..NAMES.len()), any::<bool>()),
+                0..300,
+            ),
+        ) {
+            let item_kind = if kind == 4 { ItemKind::Integer } else { ItemKind::Text };
+            let (xs, ys): (Vec<_>, Vec<_>) = rows.iter().map(|&(x, y, _)| (x, y)).unzip();
+            let (x, y) = (column(kind, &xs), column(kind, &ys));
+            let (plain_x, plain_y) = (ItemColumn::new(&x).unwrap(), ItemColumn::new(&y).unwrap());
+            let (mut code_x, mut code_y) = (ItemCodes::new(&x).unwrap(), ItemCodes::new(&y).unwrap());
+            let mut coded = ItemInterner::new(item_kind);
+            let mut plain = ItemInterner::new(item_kind);
+            for (row, &(_, _, ask)) in rows.iter().enumerate() {
+                let (cx, cy) = (code_x.codes[row], code_y.codes[row]);
+                prop_assert_eq!(cx == NULL_CODE, plain_x.get(row).is_none());
+                prop_assert_eq!(cy == NULL_CODE, plain_y.get(row).is_none());
+                let (Some(ix), Some(iy)) = (plain_x.get(row), plain_y.get(row)) else {
+                    continue;
+                };
+                prop_assert_eq!(code_x.same(cx, &code_y, cy), ItemColumn::same(ix, iy));
+                // Only some rows ask for ids, as only counted rows do.
+                if ask {
+                    prop_assert_eq!(code_x.id(&mut coded, cx).unwrap(), plain.intern(ix).unwrap());
+                    prop_assert_eq!(code_y.id(&mut coded, cy).unwrap(), plain.intern(iy).unwrap());
+                    prop_assert_eq!(code_x.same(cx, &code_y, cy), ItemColumn::same(ix, iy));
+                }
+            }
+            prop_assert_eq!(coded.len(), plain.len());
         }
     }
 }

@@ -9,7 +9,7 @@
 
 pub(crate) use crate::items::UNSEEN;
 use crate::items::{
-    string_views, ItemColumn, ItemInterner, ItemKind, ItemReader, ItemRef, ViewCache,
+    each_view, ItemCodes, ItemColumn, ItemInterner, ItemKind, ItemRef, ViewCache, NULL_CODE,
 };
 use crate::leaderboard::{fisher_bounds, Bounds, Ranking};
 use crate::memory::{bytes_of, MemoryBudget, Workspace};
@@ -21,7 +21,7 @@ use anchor::{Anchor, Spread};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Float64Array, Int64Array, StructArray, UInt32Array,
 };
-use datafusion::arrow::buffer::ScalarBuffer;
+use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::datatypes::{DataType, FieldRef, Fields, Float64Type};
 use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
@@ -542,11 +542,11 @@ pub(crate) struct PairwiseAccumulator {
 pub(crate) enum OutcomeColumn<'a> {
     /// The two-argument form: the first item always won.
     FirstWins,
-    /// Text outcomes, with the rows' string views and whether long ones may be cached
-    /// (see [`string_views`]).
+    /// Text outcomes: the column, its array and its NULLs (if any).
     Text {
         column: ItemColumn<'a>,
-        views: Option<(ScalarBuffer<u128>, bool)>,
+        array: &'a ArrayRef,
+        nulls: Option<NullBuffer>,
     },
     Score(&'a Float64Array),
 }
@@ -561,7 +561,8 @@ impl<'a> OutcomeColumn<'a> {
             DataType::Float64 => OutcomeColumn::Score(col.as_primitive::<Float64Type>()),
             DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => OutcomeColumn::Text {
                 column: ItemColumn::new(col)?,
-                views: string_views(col),
+                array: col,
+                nulls: col.logical_nulls().filter(|n| n.null_count() > 0),
             },
             t => {
                 return exec_err!("{function}: outcome must be text or a number in [0, 1], got {t}")
@@ -569,41 +570,60 @@ impl<'a> OutcomeColumn<'a> {
         })
     }
 
-    /// As [`OutcomeColumn::shares`], a text column's outcomes found by their views in
-    /// `seen` (one cache per batch) after the first time.
-    #[inline]
-    pub(crate) fn shares_through(
-        &self,
-        function: &str,
-        row: usize,
-        seen: &mut ViewCache,
-    ) -> Result<Option<(f64, f64, f64)>> {
+    /// A text column's outcomes, a column at a time: per row, the position in [`DECIDED`] of
+    /// its outcome, [`OUTCOME_NULL`], or [`OUTCOME_UNKNOWN`] for text that names no outcome
+    /// (its error is raised where the row is read, so errors come in row order). Each
+    /// distinct view is parsed once through a [`ViewCache`]. `None` for a column that is
+    /// not text.
+    pub(crate) fn text_codes(&self, function: &str) -> Option<Vec<u8>> {
         let OutcomeColumn::Text {
             column,
-            views: Some((views, cache_long)),
+            array,
+            nulls,
         } = self
         else {
-            return self.shares(function, row);
+            return None;
         };
-        if !column.is_valid(row) {
-            return Ok(None);
+        let mut seen = ViewCache::default();
+        let mut codes = Vec::with_capacity(array.len());
+        let cache_long = array.data_type() == &DataType::Utf8View;
+        // A view not in the cache: rare, so kept out of the loop.
+        #[cold]
+        #[inline(never)]
+        fn parse(
+            function: &str,
+            column: &ItemColumn,
+            row: usize,
+            view: u128,
+            cache_long: bool,
+            seen: &mut ViewCache,
+        ) -> u8 {
+            let Some(ItemRef::Text(text)) = column.get(row) else {
+                return OUTCOME_NULL;
+            };
+            let code = match text_outcome(function, text) {
+                Ok(shares) => DECIDED
+                    .iter()
+                    .position(|&d| d == shares)
+                    .expect("a decided outcome") as u8,
+                Err(_) => OUTCOME_UNKNOWN,
+            };
+            // Equal made views of long strings say nothing (see `string_views`).
+            if cache_long || view as u32 <= 12 {
+                seen.insert(view, u32::from(code));
+            }
+            code
         }
-        let view = views[row];
-        if let Some(code) = seen.get(view) {
-            return Ok(Some(DECIDED[code as usize]));
-        }
-        let Some(ItemRef::Text(text)) = column.get(row) else {
-            return Ok(None);
-        };
-        let shares = text_outcome(function, text)?;
-        let code = DECIDED
-            .iter()
-            .position(|&d| d == shares)
-            .expect("a decided outcome");
-        if *cache_long || view as u32 <= 12 {
-            seen.insert(view, code as u32);
-        }
-        Ok(Some(shares))
+        each_view(array, |row, view| {
+            codes.push(match nulls {
+                Some(nulls) if nulls.is_null(row) => OUTCOME_NULL,
+                _ => match seen.get(view) {
+                    Some(code) => code as u8,
+                    None => parse(function, column, row, view, cache_long, &mut seen),
+                },
+            })
+        })?;
+        Some(codes)
     }
 
     pub(crate) fn shares(&self, function: &str, row: usize) -> Result<Option<(f64, f64, f64)>> {
@@ -637,6 +657,11 @@ impl<'a> OutcomeColumn<'a> {
 /// The shares `(a, b, tie)` of the three decided text outcomes; a [`ViewCache`] holds their
 /// positions here.
 const DECIDED: [(f64, f64, f64); 3] = [(1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)];
+
+/// [`OutcomeColumn::text_codes`] of a NULL outcome.
+const OUTCOME_NULL: u8 = 3;
+/// [`OutcomeColumn::text_codes`] of text that names no outcome.
+const OUTCOME_UNKNOWN: u8 = 4;
 
 const TEXT_OUTCOMES: &str =
     "'a', 'b', 'tie', 'model_a', 'model_b', 'tie (bothbad)', 'both_bad', 'left', 'right'";
@@ -1026,6 +1051,11 @@ impl PairwiseAccumulator {
 /// Reads the votes of a batch: for each row `take(row)` accepts that counts (both items,
 /// outcome and weight present, weight not 0, two different items), interns its items in
 /// `items` and calls `add(row, a, b, a_wins, b_wins, ties)` with the weighted shares.
+///
+/// The item and text-outcome columns are first coded a column at a time ([`ItemCodes`],
+/// [`OutcomeColumn::text_codes`]), in tight loops over the rows' views; the rows are then
+/// read in order, so that errors (a bad weight, an unknown outcome) are raised for the first
+/// row that has one, as a row-by-row reading would.
 pub(crate) fn read_votes(
     function: PairwiseFunction,
     layout: ArgLayout,
@@ -1035,29 +1065,45 @@ pub(crate) fn read_votes(
     mut add: impl FnMut(usize, u32, u32, f64, f64, f64),
 ) -> Result<()> {
     let name = function.name();
-    let (mut col_a, mut col_b) = (ItemReader::new(&values[0])?, ItemReader::new(&values[1])?);
+    let (mut col_a, mut col_b) = (ItemCodes::new(&values[0])?, ItemCodes::new(&values[1])?);
     let outcome = OutcomeColumn::new(name, layout.outcome.map(|i| &values[i]))?;
-    let mut outcome_views = ViewCache::default();
+    let outcome_codes = outcome.text_codes(name);
     let weight = layout
         .weight
         .map(|i| values[i].as_primitive::<Float64Type>());
-    for row in 0..values[0].len() {
-        if !(take(row) && col_a.is_valid(row) && col_b.is_valid(row)) {
+    let codes_a = std::mem::take(&mut col_a.codes);
+    let codes_b = std::mem::take(&mut col_b.codes);
+    for (row, (&a, &b)) in codes_a.iter().zip(&codes_b).enumerate() {
+        if a == NULL_CODE || b == NULL_CODE || !take(row) {
             continue;
         }
-        let Some(w) = row_weight(name, weight, row)? else {
-            continue;
+        let w = match weight {
+            None => 1.0,
+            weight => match row_weight(name, weight, row)? {
+                Some(w) => w,
+                None => continue,
+            },
         };
-        let Some((a_share, b_share, tie_share)) =
-            outcome.shares_through(name, row, &mut outcome_views)?
-        else {
-            continue;
+        let (a_share, b_share, tie_share) = match (&outcome_codes, &outcome) {
+            (Some(codes), _) => match codes[row] {
+                OUTCOME_NULL => continue,
+                OUTCOME_UNKNOWN => match outcome.shares(name, row)? {
+                    Some(shares) => shares,
+                    None => continue,
+                },
+                code => DECIDED[code as usize],
+            },
+            (None, OutcomeColumn::FirstWins) => DECIDED[0],
+            (None, _) => match outcome.shares(name, row)? {
+                Some(shares) => shares,
+                None => continue,
+            },
         };
-        if w == 0.0 || col_a.same(&col_b, row) {
+        if w == 0.0 || col_a.same(a, &col_b, b) {
             continue;
         }
-        let ia = col_a.id(items, row)?;
-        let ib = col_b.id(items, row)?;
+        let ia = col_a.id(items, a)?;
+        let ib = col_b.id(items, b)?;
         add(row, ia, ib, w * a_share, w * b_share, w * tie_share);
     }
     Ok(())
@@ -1065,15 +1111,18 @@ pub(crate) fn read_votes(
 
 impl Accumulator for PairwiseAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let counts = &mut self.counts;
+        // The batch's votes are read first and counted after (see `PairCounts::add_many`).
+        let mut votes = Vec::with_capacity(values[0].len());
         read_votes(
             self.function,
             self.layout,
             values,
             &mut self.items,
             |_| true,
-            |_, a, b, a_wins, b_wins, ties| counts.add(a, b, a_wins, b_wins, ties),
-        )
+            |_, a, b, a_wins, b_wins, ties| votes.push((a, b, a_wins, b_wins, ties)),
+        )?;
+        self.counts.add_many(&votes);
+        Ok(())
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
