@@ -287,13 +287,15 @@ mod tests {
     /// that say so, not panics.
     #[test]
     fn undictionaried_items_and_null_keys_are_corrupt() {
+        let error = |states: &[ArrayRef]| {
+            let rows = StateRows::new("bt_rank", states, 1).unwrap();
+            rows.keyed_items(0, &mut interner(&[]))
+                .err()
+                .unwrap()
+                .to_string()
+        };
         let plain = [lists(Arc::new(StringArray::from(vec!["a"])), vec![0, 1])];
-        let rows = StateRows::new("bt_rank", &plain, 1).unwrap();
-        let err = rows
-            .keyed_items(0, &mut interner(&[]))
-            .err()
-            .unwrap()
-            .to_string();
+        let err = error(&plain);
         assert!(
             err.contains("bt_rank: corrupt partial state (column 0 holds Utf8)"),
             "{err}"
@@ -303,12 +305,7 @@ mod tests {
         let values: ArrayRef = Arc::new(StringArray::from(vec!["a"]));
         let dictionary = DictionaryArray::<UInt32Type>::try_new(keys, values).unwrap();
         let null_key = [lists(Arc::new(dictionary), vec![0, 2])];
-        let rows = StateRows::new("bt_rank", &null_key, 1).unwrap();
-        let err = rows
-            .keyed_items(0, &mut interner(&[]))
-            .err()
-            .unwrap()
-            .to_string();
+        let err = error(&null_key);
         assert!(
             err.contains("corrupt partial state (NULL key in column 0)"),
             "{err}"

@@ -1111,18 +1111,15 @@ pub(crate) fn read_votes(
 
 impl Accumulator for PairwiseAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        // The batch's votes are read first and counted after (see `PairCounts::add_many`).
-        let mut votes = Vec::with_capacity(values[0].len());
+        let counts = &mut self.counts;
         read_votes(
             self.function,
             self.layout,
             values,
             &mut self.items,
             |_| true,
-            |_, a, b, a_wins, b_wins, ties| votes.push((a, b, a_wins, b_wins, ties)),
-        )?;
-        self.counts.add_many(&votes);
-        Ok(())
+            |_, a, b, a_wins, b_wins, ties| counts.add(a, b, a_wins, b_wins, ties),
+        )
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {

@@ -79,51 +79,9 @@ impl PairCounts {
     /// A self-comparison (`a == b`) says nothing about differences and is ignored.
     #[inline]
     pub fn add(&mut self, a: u32, b: u32, a_wins: f64, b_wins: f64, ties: f64) {
-        if a == b {
-            return;
-        }
-        let (lo, hi, lo_wins, hi_wins) = if a < b {
-            (a, b, a_wins, b_wins)
-        } else {
-            (b, a, b_wins, a_wins)
-        };
-        let slot = self.slot(lo, hi);
-        let p = &mut self.pairs[slot];
-        p.a_wins += lo_wins;
-        p.b_wins += hi_wins;
-        p.ties += ties;
-    }
-
-    /// [`PairCounts::add`] for each of `votes`, `(a, b, a_wins, b_wins, ties)`, in order: the
-    /// same sums bit for bit. Done in two passes, first every vote's entry (with its pair
-    /// added if new), then the counts, so that the processor has many votes' lookups in
-    /// flight at once instead of waiting for each before the next: the entries of a
-    /// leaderboard over a hundred items fill the second-level cache, and one pass spent most of
-    /// its time waiting for them.
-    pub fn add_many(&mut self, votes: &[(u32, u32, f64, f64, f64)]) {
-        let mut slots = Vec::with_capacity(votes.len());
-        for &(a, b, ..) in votes {
-            // A self-comparison gets no entry; `u32::MAX` marks it. The second pass needs
-            // only which way round the pair is stored.
-            slots.push(match a.cmp(&b) {
-                std::cmp::Ordering::Equal => u32::MAX,
-                std::cmp::Ordering::Less => self.slot(a, b) as u32,
-                std::cmp::Ordering::Greater => self.slot(b, a) as u32,
-            });
-        }
-        for (&slot, &(a, b, a_wins, b_wins, ties)) in slots.iter().zip(votes) {
-            if slot == u32::MAX {
-                continue;
-            }
-            let (lo_wins, hi_wins) = if a < b {
-                (a_wins, b_wins)
-            } else {
-                (b_wins, a_wins)
-            };
-            let p = &mut self.pairs[slot as usize];
-            p.a_wins += lo_wins;
-            p.b_wins += hi_wins;
-            p.ties += ties;
+        if let Some(vote) = PairOutcomes::vote(a, b, a_wins, b_wins, ties) {
+            let slot = self.slot(vote.a, vote.b);
+            self.pairs[slot].count(&vote);
         }
     }
 
@@ -283,8 +241,6 @@ mod tests {
             let items = [4u32, 30, 100, 3000][case % 4];
             let rows = [10usize, 300, 5000][case % 3];
             let mut counts = PairCounts::new();
-            // The same votes through add_many, in chunks of every size.
-            let (mut many, mut chunk) = (PairCounts::new(), Vec::new());
             let mut reference: Vec<PairOutcomes> = Vec::new();
             for r in 0..rows {
                 let limit = if case % 5 == 0 {
@@ -297,11 +253,6 @@ mod tests {
                 // Sums that depend on their order, so that the order is checked too.
                 let w = (rng.next_u64() % 1000) as f64 / 7.0;
                 counts.add(a, b, w, 1.0 - w, 0.5);
-                chunk.push((a, b, w, 1.0 - w, 0.5));
-                if rng.next_u64() % 50 == 0 || r + 1 == rows {
-                    many.add_many(&chunk);
-                    chunk.clear();
-                }
                 if a == b {
                     continue;
                 }
@@ -326,7 +277,6 @@ mod tests {
                 }
             }
             assert_eq!(counts.pairs(), &reference[..], "case {case}");
-            assert_eq!(many.pairs(), &reference[..], "case {case}, add_many");
         }
     }
 

@@ -62,6 +62,33 @@ impl PairOutcomes {
     pub fn total(&self) -> f64 {
         self.a_wins + self.b_wins + self.ties
     }
+
+    /// Add the counts of `vote` (of the same pair, the same way round).
+    #[inline]
+    pub fn count(&mut self, vote: &PairOutcomes) {
+        self.a_wins += vote.a_wins;
+        self.b_wins += vote.b_wins;
+        self.ties += vote.ties;
+    }
+
+    /// One vote as the pair tables store it: `a_wins` wins of `a` over `b`, `b_wins` the
+    /// other way and `ties`, turned so that `a < b`; `None` for a self-comparison, which
+    /// says nothing about differences.
+    #[inline]
+    pub fn vote(a: u32, b: u32, a_wins: f64, b_wins: f64, ties: f64) -> Option<Self> {
+        let (a, b, a_wins, b_wins) = match a.cmp(&b) {
+            std::cmp::Ordering::Less => (a, b, a_wins, b_wins),
+            std::cmp::Ordering::Greater => (b, a, b_wins, a_wins),
+            std::cmp::Ordering::Equal => return None,
+        };
+        Some(Self {
+            a,
+            b,
+            a_wins,
+            b_wins,
+            ties,
+        })
+    }
 }
 
 /// Shorthands for the pairwise tests.

@@ -68,21 +68,10 @@ impl PairTable {
     pub fn add(&mut self, a: u32, b: u32, a_wins: f64, b_wins: f64, ties: f64) {
         match self {
             PairTable::Arrived(votes) => {
-                if a == b {
+                let Some(vote) = PairOutcomes::vote(a, b, a_wins, b_wins, ties) else {
                     return;
-                }
-                let (lo, hi, lo_wins, hi_wins) = if a < b {
-                    (a, b, a_wins, b_wins)
-                } else {
-                    (b, a, b_wins, a_wins)
                 };
-                votes.push(PairOutcomes {
-                    a: lo,
-                    b: hi,
-                    a_wins: lo_wins,
-                    b_wins: hi_wins,
-                    ties,
-                });
+                votes.push(vote);
                 if votes.len() > ARRIVED_MAX {
                     self.count_arrived(0, 0);
                 }
@@ -285,14 +274,10 @@ impl Triangle {
     /// False, and nothing added, when an id is beyond the table.
     #[inline]
     fn add(&mut self, a: u32, b: u32, a_wins: f64, b_wins: f64, ties: f64) -> bool {
-        if a == b {
+        let Some(vote) = PairOutcomes::vote(a, b, a_wins, b_wins, ties) else {
             return true;
-        }
-        let (lo, hi, lo_wins, hi_wins) = if a < b {
-            (a as usize, b as usize, a_wins, b_wins)
-        } else {
-            (b as usize, a as usize, b_wins, a_wins)
         };
+        let (lo, hi) = (vote.a as usize, vote.b as usize);
         if hi >= self.side {
             return false;
         }
@@ -303,9 +288,9 @@ impl Triangle {
             self.len += 1;
         }
         let cell = &mut self.cells[k];
-        cell[0] += lo_wins;
-        cell[1] += hi_wins;
-        cell[2] += ties;
+        cell[0] += vote.a_wins;
+        cell[1] += vote.b_wins;
+        cell[2] += vote.ties;
         true
     }
 
