@@ -6,11 +6,13 @@ use datafusion::prelude::SessionContext;
 use std::path::PathBuf;
 use std::time::Instant;
 
-/// The allocator the `prefdb` binary ships with, so that every end-to-end figure is what its
-/// users see. The system allocator returns freed memory to the kernel and faults it back in:
-/// with it a query that builds large partial states spends a fifth of its time in the kernel.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+/// The allocator the `prefdb` binary ships with, set up as it sets it up, so that every
+/// end-to-end figure is what its users see. The system allocator returns freed memory to the
+/// kernel and faults it back in: with it a query that builds large partial states spends a
+/// fifth of its time in the kernel.
+#[path = "../../crates/prefdb-cli/src/allocator.rs"]
+#[allow(dead_code, unused_imports)] // its tests run with the binary's
+mod allocator;
 
 /// `cargo test --benches` also runs bench targets; only a real `cargo bench` run, which
 /// passes `--bench`, does the work.
@@ -25,7 +27,10 @@ pub fn data_dir() -> PathBuf {
     dir
 }
 
+/// The runtime for a benchmark; first, while the process has one thread, the allocator is
+/// set up as the binary sets it up.
 pub fn runtime() -> tokio::runtime::Runtime {
+    allocator::purge_whole_huge_pages();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -1,5 +1,6 @@
 //! `prefdb`: run preference-analytics SQL from the command line.
 
+mod allocator;
 #[cfg(feature = "cluster")]
 mod cluster;
 mod demo;
@@ -14,13 +15,6 @@ use prefdb::arena::{self, ArenaSpec};
 use prefdb::TableSpec;
 use std::path::PathBuf;
 use std::process::ExitCode;
-
-/// mimalloc rather than the system allocator: a query allocates and frees its partial states
-/// (megabytes for an agreement aggregate over a million ratings), and glibc hands such blocks
-/// back to the kernel on free, so the next query pays the page faults again. See the README's
-/// design notes for the measured difference.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
 #[command(
@@ -163,6 +157,7 @@ enum GenCommand {
 }
 
 fn main() -> ExitCode {
+    allocator::purge_whole_huge_pages();
     install_panic_hook();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
