@@ -8,6 +8,8 @@
 //! The end-to-end benchmarks include this file too (`benches/common`), so that their figures
 //! are what the binary's users see.
 
+use std::ffi::{c_int, c_long};
+
 /// The process's allocator.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -19,8 +21,6 @@ const ALLOW_THP: c_int = 43;
 
 /// The variable through which a user sets [`ALLOW_THP`] themselves.
 const ALLOW_THP_VARIABLE: &str = "MIMALLOC_ALLOW_THP";
-
-use std::ffi::{c_int, c_long};
 
 extern "C" {
     // Both in the mimalloc library `mimalloc::MiMalloc` links.
@@ -37,8 +37,8 @@ extern "C" {
 /// memory while the next runs (the partial states while a hundred thousand fits run, say);
 /// the purge splits huge pages, and the memory the phase after that allocates is faulted back
 /// in and zeroed page by page. `bt_rank ... GROUP BY prompt` over 10M votes, run once in a
-/// fresh process: 3.8-5.1 s of system time out of 5.9-6.7 s, against 1.5-1.7 s out of
-/// 4.5-5.3 s with whole-huge-page purges (the README's Performance section).
+/// fresh process: 4.9-6.4 s, 1.9-4.7 s of it in the kernel, against 4.0-4.6 s (1.3-1.6 s)
+/// with whole-huge-page purges (the README's design notes).
 pub fn purge_whole_huge_pages() {
     if std::env::var_os(ALLOW_THP_VARIABLE).is_none() {
         // SAFETY: a plain call into the linked mimalloc, with a valid option; no other
