@@ -24,6 +24,7 @@ const ALLOW_THP_VARIABLE: &str = "MIMALLOC_ALLOW_THP";
 
 extern "C" {
     // Both in the mimalloc library `mimalloc::MiMalloc` links.
+    #[cfg(test)]
     fn mi_option_get(option: c_int) -> c_long;
     fn mi_option_set(option: c_int, value: c_long);
 }

@@ -223,7 +223,11 @@ async fn run(cli: Cli) -> Result<(), String> {
             output,
         } => {
             let ctx = session(&tables).await?;
-            let batches = output::run_query(&ctx, &query).await.map_err(message)?;
+            let run = output::run_query(&ctx, &query);
+            let batches = match &tables.cluster {
+                Some(_) => cancel_on_interrupt(&ctx, run).await?,
+                None => run.await.map_err(message)?,
+            };
             output::write(&batches, format, output.as_deref())
         }
         Command::Shell { tables } => {
@@ -451,6 +455,38 @@ fn cluster_session(
 ) -> Result<datafusion::common::Result<datafusion::prelude::SessionContext>, String> {
     prefdb_cluster::client::scheduler_url(url).map_err(message)?;
     Ok(prefdb_cluster::connect(url, options))
+}
+
+/// `run` to its end; or, on Ctrl-C, ask the cluster to cancel the statement's job and fail
+/// saying so. Ballista's client stops waiting when its stream is dropped but leaves the job
+/// running, so without this the cluster would finish a statement nobody reads.
+#[cfg(feature = "cluster")]
+async fn cancel_on_interrupt<T>(
+    ctx: &datafusion::prelude::SessionContext,
+    run: impl std::future::Future<Output = datafusion::common::Result<T>>,
+) -> Result<T, String> {
+    tokio::pin!(run);
+    tokio::select! {
+        result = &mut run => return result.map_err(message),
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    // The statement is no longer polled, but its job runs on until the scheduler is told.
+    let cancelled = prefdb_cluster::cancel_jobs(ctx).await.map_err(message)?;
+    Err(match cancelled.as_slice() {
+        [] => "interrupted".to_string(),
+        ids => format!(
+            "interrupted; job {} cancelled on the cluster",
+            ids.join(", ")
+        ),
+    })
+}
+
+#[cfg(not(feature = "cluster"))]
+async fn cancel_on_interrupt<T>(
+    _ctx: &datafusion::prelude::SessionContext,
+    run: impl std::future::Future<Output = datafusion::common::Result<T>>,
+) -> Result<T, String> {
+    run.await.map_err(message)
 }
 
 #[cfg(not(feature = "cluster"))]

@@ -24,8 +24,14 @@ impl Process {
     /// Start `prefdb args...`, and wait (up to a minute) for a stderr line containing
     /// `ready`, which is returned.
     fn start(args: &[&str], ready: &str) -> (Process, String) {
+        Process::start_with(args, ready, &[])
+    }
+
+    /// [`Process::start`] with these environment variables set.
+    fn start_with(args: &[&str], ready: &str, env: &[(&str, &str)]) -> (Process, String) {
         let mut child = Command::new(PREFDB)
             .args(args)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -74,9 +80,15 @@ struct Cluster {
 
 impl Cluster {
     fn start(executors: usize, settings: &[&str]) -> Cluster {
+        Cluster::start_with(executors, settings, &[])
+    }
+
+    /// [`Cluster::start`] with these environment variables for the scheduler (its log
+    /// level, say).
+    fn start_with(executors: usize, settings: &[&str], env: &[(&str, &str)]) -> Cluster {
         let mut args = vec!["cluster", "scheduler", "--bind", "127.0.0.1:0"];
         args.extend_from_slice(settings);
-        let (scheduler, line) = Process::start(&args, "listening on");
+        let (scheduler, line) = Process::start_with(&args, "listening on", env);
         let address: SocketAddr = line.rsplit(' ').next().unwrap().parse().unwrap();
         let mut cluster = Cluster {
             scheduler,
@@ -644,4 +656,76 @@ fn a_cluster_survives_a_dead_executor() {
         cluster_json(&cluster, &table, &[], query),
         embedded_json(&table, query)
     );
+}
+
+/// Ctrl-C in `prefdb sql --cluster`: the client asks the scheduler to cancel the statement's
+/// job (Ballista's client would leave it running), says so in one line, and the scheduler
+/// cancels it.
+#[test]
+fn ctrl_c_cancels_the_job_on_the_cluster() {
+    let dir = tempfile::tempdir().unwrap();
+    let votes = arena(dir.path());
+    let table = format!("votes={}", votes.display());
+    let cluster = Cluster::start_with(1, &[], &[("RUST_LOG", "info")]);
+    let url = cluster.url();
+    let scheduler_log = || cluster.scheduler.log.lock().unwrap().clone();
+    // About 8 s of work for the cluster's 2 cores, as in the test above.
+    let query = "SELECT category, bt_rank(model_a, model_b, winner, 'bootstrap=50000, seed=1') AS r FROM votes GROUP BY category";
+    let running = Command::new(PREFDB)
+        .args([
+            "sql",
+            "--cluster",
+            &url,
+            "--table",
+            &table,
+            "--format",
+            "json",
+            query,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Bounded: the scheduler logs each job it starts.
+    let started = Instant::now();
+    while !scheduler_log().contains("Job submitted: [") {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the job was never submitted\n{}",
+            cluster.logs()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let interrupt = Command::new("kill")
+        .args(["-INT", &running.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupt.success());
+    let out = running.wait_with_output().unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        !out.status.success(),
+        "the query was not interrupted: {err}"
+    );
+    assert!(
+        !scheduler_log().contains("Job finished successfully"),
+        "the query ended before it was interrupted: make it longer"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let id = err
+        .strip_prefix("error: interrupted; job ")
+        .and_then(|rest| rest.strip_suffix(" cancelled on the cluster\n"))
+        .unwrap_or_else(|| panic!("{err}"));
+    let cancelled = format!("Job cancelled: [{id}]");
+    let started = Instant::now();
+    while !scheduler_log().contains(&cancelled) {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the scheduler never cancelled job {id}\n{}",
+            cluster.logs()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(out.stdout.is_empty());
 }

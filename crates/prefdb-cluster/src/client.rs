@@ -1,10 +1,15 @@
 //! A client session: plans here, runs on the cluster.
 
 use crate::codec::{reads_files, ship_tables, PrefdbCodec};
+use ballista_core::execution_plans::DistributedQueryExec;
 use ballista_core::extension::{SessionConfigExt, SessionStateExt};
 use ballista_core::planner::BallistaQueryPlanner;
+use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
+use ballista_core::serde::protobuf::CancelJobParams;
+use ballista_core::utils::{create_grpc_client_connection, GrpcClientConfig};
 use datafusion::catalog::Session;
-use datafusion::common::{plan_err, Result};
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::common::{plan_err, DataFusionError, Result};
 use datafusion::execution::context::QueryPlanner;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::logical_expr::LogicalPlan;
@@ -13,7 +18,8 @@ use datafusion::physical_planner::{DefaultPhysicalPlanner, PhysicalPlanner};
 use datafusion::prelude::SessionContext;
 use datafusion_proto::protobuf::LogicalPlanNode;
 use prefdb::ContextOptions;
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 
 /// A session whose queries run on the Ballista cluster at `url` (`df://HOST:PORT`; the
 /// port defaults to 50050), with every prefdb function, prefdb's tables and the object
@@ -22,7 +28,11 @@ use std::sync::Arc;
 /// by the scheduler and every executor.
 pub fn connect(url: &str, options: &ContextOptions) -> Result<SessionContext> {
     let scheduler = scheduler_url(url)?;
-    let config = crate::session_config();
+    let jobs = Arc::new(ClusterJobs {
+        scheduler: scheduler.clone(),
+        plans: Mutex::default(),
+    });
+    let config = crate::session_config().with_extension(Arc::clone(&jobs));
     let state = prefdb::session_state(options, config)?;
     let state = state.upgrade_for_ballista(scheduler.clone())?;
     let ballista = BallistaQueryPlanner::<LogicalPlanNode>::with_extension(
@@ -31,7 +41,7 @@ pub fn connect(url: &str, options: &ContextOptions) -> Result<SessionContext> {
         Arc::new(PrefdbCodec::default()),
     );
     let state = SessionStateBuilder::new_from_existing(state)
-        .with_query_planner(Arc::new(ClusterPlanner { ballista }))
+        .with_query_planner(Arc::new(ClusterPlanner { ballista, jobs }))
         .build();
     let ctx = SessionContext::new_with_state(state);
     // `FROM 'votes.parquet'` where the options allow it, as in an embedded session: the
@@ -74,11 +84,87 @@ pub fn scheduler_url(url: &str) -> Result<String> {
     Ok(format!("http://{with_port}"))
 }
 
+/// Cancel, on the cluster, the jobs of this session's latest statements: the ids of the jobs
+/// asked to stop. For a client that runs one statement at a time and stops waiting for it
+/// (Ctrl-C in `prefdb sql`): Ballista's client does not cancel a job when its stream is
+/// dropped. Cancelling a job that has ended does nothing; a scheduler that cannot be asked is
+/// an error naming the jobs.
+pub async fn cancel_jobs(ctx: &SessionContext) -> Result<Vec<String>> {
+    let Some(jobs) = ctx.state().config().get_extension::<ClusterJobs>() else {
+        return Ok(Vec::new());
+    };
+    let ids = jobs.submitted();
+    if ids.is_empty() {
+        return Ok(ids);
+    }
+    let failed = |e: &dyn std::fmt::Display| {
+        DataFusionError::Execution(format!(
+            "could not cancel job {} on the cluster at {}: {e}",
+            ids.join(", "),
+            jobs.scheduler
+        ))
+    };
+    let channel =
+        create_grpc_client_connection(jobs.scheduler.clone(), &GrpcClientConfig::default())
+            .await
+            .map_err(|e| failed(&e))?;
+    let mut scheduler = SchedulerGrpcClient::new(channel);
+    for id in &ids {
+        let params = CancelJobParams { job_id: id.clone() };
+        scheduler
+            .cancel_job(params)
+            .await
+            .map_err(|e| failed(&e.message()))?;
+    }
+    Ok(ids)
+}
+
+/// The plans of the latest statements this session sent to the cluster, for
+/// [`cancel_jobs`]; a session config extension, so that the context can reach it.
+#[derive(Debug)]
+struct ClusterJobs {
+    /// The scheduler's gRPC URL.
+    scheduler: String,
+    /// The planner's own plans, held: DataFusion's optimizer may replace the root it runs,
+    /// but Ballista's copies share the job id of the plan they were made from.
+    plans: Mutex<VecDeque<Arc<dyn ExecutionPlan>>>,
+}
+
+/// Statements [`ClusterJobs`] remembers.
+const LATEST_STATEMENTS: usize = 4;
+
+impl ClusterJobs {
+    fn track(&self, plan: &Arc<dyn ExecutionPlan>) {
+        let mut plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
+        if plans.len() == LATEST_STATEMENTS {
+            plans.pop_front();
+        }
+        plans.push_back(Arc::clone(plan));
+    }
+
+    /// The ids of the jobs the scheduler has accepted for the plans remembered.
+    fn submitted(&self) -> Vec<String> {
+        let plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
+        let mut ids = Vec::new();
+        for plan in plans.iter() {
+            let _ = plan.apply(|node| {
+                if let Some(query) = node.downcast_ref::<DistributedQueryExec<LogicalPlanNode>>() {
+                    ids.extend(query.job_id().map(String::from));
+                }
+                Ok(TreeNodeRecursion::Continue)
+            });
+        }
+        ids
+    }
+}
+
 /// Ballista's planner, after wrapping prefdb's Parquet tables for the wire, for queries
 /// that read files; DataFusion's own, in the client, for the rest and for writes.
 #[derive(Debug)]
 struct ClusterPlanner {
     ballista: BallistaQueryPlanner<LogicalPlanNode>,
+    /// Where the plans sent to the cluster are kept track of.
+    jobs: Arc<ClusterJobs>,
 }
 
 #[async_trait::async_trait]
@@ -97,7 +183,9 @@ impl QueryPlanner for ClusterPlanner {
                 .await;
         }
         let plan = ship_tables(logical_plan.clone())?;
-        self.ballista.create_physical_plan(&plan, session).await
+        let plan = self.ballista.create_physical_plan(&plan, session).await?;
+        self.jobs.track(&plan);
+        Ok(plan)
     }
 }
 

@@ -34,7 +34,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use client::connect;
+pub use client::{cancel_jobs, connect};
 
 /// The scheduler's port when `--cluster` names none (Ballista's).
 pub const DEFAULT_SCHEDULER_PORT: u16 = 50050;
