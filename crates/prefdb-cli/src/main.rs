@@ -223,11 +223,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             output,
         } => {
             let ctx = session(&tables).await?;
-            let run = output::run_query(&ctx, &query);
-            let batches = match &tables.cluster {
-                Some(_) => cancel_on_interrupt(&ctx, run).await?,
-                None => run.await.map_err(message)?,
-            };
+            let batches = until_interrupted(&ctx, output::run_query(&ctx, &query)).await?;
             output::write(&batches, format, output.as_deref())
         }
         Command::Shell { tables } => {
@@ -457,21 +453,27 @@ fn cluster_session(
     Ok(prefdb_cluster::connect(url, options))
 }
 
-/// `run` to its end; or, on Ctrl-C, ask the cluster to cancel the statement's job and fail
-/// saying so. Ballista's client stops waiting when its stream is dropped but leaves the job
-/// running, so without this the cluster would finish a statement nobody reads.
-#[cfg(feature = "cluster")]
-async fn cancel_on_interrupt<T>(
+/// `run` to its end; or, on Ctrl-C, stop it and fail with "interrupted". The statement's
+/// computation stops through its stop flag (`prefdb::cancel`: a fit checks it between
+/// steps). On a cluster the scheduler is also asked to cancel the statement's job: Ballista's
+/// client stops waiting when its stream is dropped but leaves the job running, and the
+/// cluster would finish a statement nobody reads.
+pub async fn until_interrupted<T>(
     ctx: &datafusion::prelude::SessionContext,
     run: impl std::future::Future<Output = datafusion::common::Result<T>>,
 ) -> Result<T, String> {
-    tokio::pin!(run);
+    let flag = prefdb::cancel::new_flag();
+    let stop = prefdb::cancel::StopOnDrop::new(&flag);
+    let run = prefdb::cancel::Interruptible::new(Some(flag), run);
     tokio::select! {
-        result = &mut run => return result.map_err(message),
+        result = run => {
+            stop.finish();
+            return result.map_err(message);
+        }
         _ = tokio::signal::ctrl_c() => {}
     }
-    // The statement is no longer polled, but its job runs on until the scheduler is told.
-    let cancelled = prefdb_cluster::cancel_jobs(ctx).await.map_err(message)?;
+    drop(stop);
+    let cancelled = cancel_cluster_jobs(ctx).await?;
     Err(match cancelled.as_slice() {
         [] => "interrupted".to_string(),
         ids => format!(
@@ -481,12 +483,19 @@ async fn cancel_on_interrupt<T>(
     })
 }
 
+/// The jobs of a cluster session's latest statements, cancelled; none for an embedded one.
+#[cfg(feature = "cluster")]
+async fn cancel_cluster_jobs(
+    ctx: &datafusion::prelude::SessionContext,
+) -> Result<Vec<String>, String> {
+    prefdb_cluster::cancel_jobs(ctx).await.map_err(message)
+}
+
 #[cfg(not(feature = "cluster"))]
-async fn cancel_on_interrupt<T>(
+async fn cancel_cluster_jobs(
     _ctx: &datafusion::prelude::SessionContext,
-    run: impl std::future::Future<Output = datafusion::common::Result<T>>,
-) -> Result<T, String> {
-    run.await.map_err(message)
+) -> Result<Vec<String>, String> {
+    Ok(Vec::new())
 }
 
 #[cfg(not(feature = "cluster"))]

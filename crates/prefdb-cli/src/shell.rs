@@ -110,7 +110,7 @@ fn meta_command(cmd: &str) -> Option<String> {
 /// Run a statement and print its result, which is returned for `\plot`.
 async fn execute(ctx: &SessionContext, sql: &str) -> Option<Vec<arrow::array::RecordBatch>> {
     let started = std::time::Instant::now();
-    match output::run_query(ctx, sql).await {
+    match crate::until_interrupted(ctx, output::run_query(ctx, sql)).await {
         Ok(batches) => {
             let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
             if let Err(e) = output::write(&batches, Format::Table, None) {
@@ -120,7 +120,7 @@ async fn execute(ctx: &SessionContext, sql: &str) -> Option<Vec<arrow::array::Re
             Some(batches)
         }
         Err(e) => {
-            eprintln!("error: {}", crate::message(e));
+            eprintln!("error: {e}");
             None
         }
     }

@@ -495,3 +495,73 @@ fn numeric_arguments_out_of_range_are_refused_by_name() {
         "error: invalid value '-1' for '--max-connections <MAX_CONNECTIONS>': expected a whole number from 1 to 1000000 (see prefdb --help)"
     );
 }
+
+/// A long statement run with `prefdb shell` (or `sql`), interrupted by SIGINT as Ctrl-C
+/// sends it: `sql` fails with one line, and the shell says so and reads the next statement.
+#[test]
+fn ctrl_c_stops_the_statement_not_the_shell() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    // Billions of rows: minutes of work, so it is still running when interrupted.
+    let long = "SELECT sum(value) AS s FROM generate_series(1, 100000000000)";
+    let interrupt = |pid: u32| {
+        // Time for the statement to start (and its Ctrl-C handler with it).
+        std::thread::sleep(Duration::from_millis(1500));
+        let sent = Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    };
+    let wait = |child: std::process::Child, what: &str| {
+        let started = Instant::now();
+        let mut child = child;
+        while child.try_wait().unwrap().is_none() {
+            if started.elapsed() > Duration::from_secs(60) {
+                let _ = child.kill();
+                panic!("{what} did not end after Ctrl-C");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        child.wait_with_output().unwrap()
+    };
+    let bin = assert_cmd::cargo::cargo_bin("prefdb");
+
+    let sql = Command::new(&bin)
+        .args(["sql", long])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    interrupt(sql.id());
+    let out = wait(sql, "prefdb sql");
+    assert!(!out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "error: interrupted\n"
+    );
+    assert!(out.stdout.is_empty());
+
+    let mut shell = Command::new(&bin)
+        .arg("shell")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = shell.stdin.take().unwrap();
+    writeln!(input, "{long};").unwrap();
+    interrupt(shell.id());
+    writeln!(input, "SELECT 41 + 1 AS answer;\n\\q").unwrap();
+    drop(input);
+    let out = wait(shell, "prefdb shell");
+    let (stdout, stderr) = (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stderr, "error: interrupted\n");
+    assert!(stdout.contains("| 42     |"), "{stdout}");
+    assert!(stdout.contains("1 row(s)"), "{stdout}");
+}
