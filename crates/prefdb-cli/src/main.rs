@@ -223,7 +223,8 @@ async fn run(cli: Cli) -> Result<(), String> {
             output,
         } => {
             let ctx = session(&tables).await?;
-            let batches = until_interrupted(&ctx, output::run_query(&ctx, &query)).await?;
+            let run = async { output::run_query(&ctx, &query).await.map_err(message) };
+            let batches = until_interrupted(&ctx, run).await?;
             output::write(&batches, format, output.as_deref())
         }
         Command::Shell { tables } => {
@@ -365,11 +366,14 @@ async fn run(cli: Cli) -> Result<(), String> {
             };
             let ctx = session(&tables).await?;
             let mut r = report::Report::new(&ctx, &table, columns);
-            match kind {
-                report::Kind::Arena => r.arena().await?,
-                report::Kind::Agreement => r.agreement().await?,
-                report::Kind::Calibration => r.calibration().await?,
-            }
+            let run = async {
+                match kind {
+                    report::Kind::Arena => r.arena().await,
+                    report::Kind::Agreement => r.agreement().await,
+                    report::Kind::Calibration => r.calibration().await,
+                }
+            };
+            until_interrupted(&ctx, run).await?;
             std::fs::write(&out, r.html(kind))
                 .map_err(|e| format!("cannot write '{}': {e}", out.display()))?;
             println!("{}", out.display());
@@ -460,7 +464,7 @@ fn cluster_session(
 /// cluster would finish a statement nobody reads.
 pub async fn until_interrupted<T>(
     ctx: &datafusion::prelude::SessionContext,
-    run: impl std::future::Future<Output = datafusion::common::Result<T>>,
+    run: impl std::future::Future<Output = Result<T, String>>,
 ) -> Result<T, String> {
     let flag = prefdb::cancel::new_flag();
     let stop = prefdb::cancel::StopOnDrop::new(&flag);
@@ -468,7 +472,7 @@ pub async fn until_interrupted<T>(
     tokio::select! {
         result = run => {
             stop.finish();
-            return result.map_err(message);
+            return result;
         }
         _ = tokio::signal::ctrl_c() => {}
     }

@@ -110,7 +110,8 @@ fn meta_command(cmd: &str) -> Option<String> {
 /// Run a statement and print its result, which is returned for `\plot`.
 async fn execute(ctx: &SessionContext, sql: &str) -> Option<Vec<arrow::array::RecordBatch>> {
     let started = std::time::Instant::now();
-    match crate::until_interrupted(ctx, output::run_query(ctx, sql)).await {
+    let run = async { output::run_query(ctx, sql).await.map_err(crate::message) };
+    match crate::until_interrupted(ctx, run).await {
         Ok(batches) => {
             let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
             if let Err(e) = output::write(&batches, Format::Table, None) {

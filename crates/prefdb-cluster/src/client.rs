@@ -5,7 +5,7 @@ use ballista_core::execution_plans::DistributedQueryExec;
 use ballista_core::extension::{SessionConfigExt, SessionStateExt};
 use ballista_core::planner::BallistaQueryPlanner;
 use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
-use ballista_core::serde::protobuf::CancelJobParams;
+use ballista_core::serde::protobuf::{job_status, CancelJobParams, GetJobStatusParams};
 use ballista_core::utils::{create_grpc_client_connection, GrpcClientConfig};
 use datafusion::catalog::Session;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
@@ -84,11 +84,11 @@ pub fn scheduler_url(url: &str) -> Result<String> {
     Ok(format!("http://{with_port}"))
 }
 
-/// Cancel, on the cluster, the jobs of this session's latest statements: the ids of the jobs
-/// asked to stop. For a client that runs one statement at a time and stops waiting for it
-/// (Ctrl-C in `prefdb sql`): Ballista's client does not cancel a job when its stream is
-/// dropped. Cancelling a job that has ended does nothing; a scheduler that cannot be asked is
-/// an error naming the jobs.
+/// Cancel, on the cluster, the jobs of this session's latest statements that are still
+/// queued or running: the ids of the jobs asked to stop. For a client that runs one
+/// statement at a time and stops waiting for it (Ctrl-C in `prefdb sql`): Ballista's client
+/// does not cancel a job when its stream is dropped. A scheduler that cannot be asked is an
+/// error naming the jobs.
 pub async fn cancel_jobs(ctx: &SessionContext) -> Result<Vec<String>> {
     let Some(jobs) = ctx.state().config().get_extension::<ClusterJobs>() else {
         return Ok(Vec::new());
@@ -109,14 +109,31 @@ pub async fn cancel_jobs(ctx: &SessionContext) -> Result<Vec<String>> {
             .await
             .map_err(|e| failed(&e))?;
     let mut scheduler = SchedulerGrpcClient::new(channel);
+    let mut cancelled = Vec::new();
     for id in &ids {
+        let params = GetJobStatusParams { job_id: id.clone() };
+        let status = scheduler
+            .get_job_status(params)
+            .await
+            .map_err(|e| failed(&e.message()))?
+            .into_inner()
+            .status
+            .and_then(|s| s.status);
+        let ended = matches!(
+            status,
+            Some(job_status::Status::Failed(_) | job_status::Status::Successful(_))
+        );
+        if ended {
+            continue;
+        }
         let params = CancelJobParams { job_id: id.clone() };
         scheduler
             .cancel_job(params)
             .await
             .map_err(|e| failed(&e.message()))?;
+        cancelled.push(id.clone());
     }
-    Ok(ids)
+    Ok(cancelled)
 }
 
 /// The plans of the latest statements this session sent to the cluster, for
