@@ -218,6 +218,26 @@ fn cluster_json(cluster: &Cluster, table: &str, extra: &[&str], query: &str) -> 
 }
 
 /// Eight Parquet files of an arena, in one directory.
+/// `prefdb sql --cluster URL --table TABLE --format json QUERY`, started and not waited
+/// for, its output piped.
+fn start_sql(url: &str, table: &str, query: &str) -> Child {
+    Command::new(PREFDB)
+        .args([
+            "sql",
+            "--cluster",
+            url,
+            "--table",
+            table,
+            "--format",
+            "json",
+            query,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 fn arena(dir: &Path) -> PathBuf {
     let votes = dir.join("votes");
     std::fs::create_dir_all(&votes).unwrap();
@@ -599,21 +619,7 @@ fn a_cluster_survives_a_dead_executor() {
     // Long enough to be running when the executor dies: a large bootstrap per category
     // (about 8 s of work for the cluster's 2 cores).
     let query = "SELECT category, bt_rank(model_a, model_b, winner, 'bootstrap=50000, seed=1') AS r FROM votes GROUP BY category ORDER BY category";
-    let mut running = Command::new(PREFDB)
-        .args([
-            "sql",
-            "--cluster",
-            &url,
-            "--table",
-            &table,
-            "--format",
-            "json",
-            query,
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut running = start_sql(&url, &table, query);
     std::thread::sleep(Duration::from_secs(2));
     assert!(
         running.try_wait().unwrap().is_none(),
@@ -671,21 +677,7 @@ fn ctrl_c_cancels_the_job_on_the_cluster() {
     let scheduler_log = || cluster.scheduler.log.lock().unwrap().clone();
     // About 8 s of work for the cluster's 2 cores, as in the test above.
     let query = "SELECT category, bt_rank(model_a, model_b, winner, 'bootstrap=50000, seed=1') AS r FROM votes GROUP BY category";
-    let running = Command::new(PREFDB)
-        .args([
-            "sql",
-            "--cluster",
-            &url,
-            "--table",
-            &table,
-            "--format",
-            "json",
-            query,
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let running = start_sql(&url, &table, query);
     // Bounded: the scheduler logs each job it starts.
     let started = Instant::now();
     while !scheduler_log().contains("Job submitted: [") {
