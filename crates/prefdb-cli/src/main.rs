@@ -4,6 +4,7 @@ mod allocator;
 #[cfg(feature = "cluster")]
 mod cluster;
 mod demo;
+mod interrupt;
 mod output;
 mod report;
 mod shell;
@@ -459,22 +460,30 @@ fn cluster_session(
 
 /// `run` to its end; or, on Ctrl-C, stop it and fail with "interrupted". The statement's
 /// computation stops through its stop flag (`prefdb::cancel`: a fit checks it between
-/// steps). On a cluster the scheduler is also asked to cancel the statement's job: Ballista's
-/// client stops waiting when its stream is dropped but leaves the job running, and the
-/// cluster would finish a statement nobody reads.
+/// steps), which the Ctrl-C watcher sets at once (`interrupt`). On a cluster the scheduler
+/// is also asked to cancel the statement's job: Ballista's client stops waiting when its
+/// stream is dropped but leaves the job running, and the cluster would finish a statement
+/// nobody reads.
 pub async fn until_interrupted<T>(
     ctx: &datafusion::prelude::SessionContext,
     run: impl std::future::Future<Output = Result<T, String>>,
 ) -> Result<T, String> {
     let flag = prefdb::cancel::new_flag();
     let stop = prefdb::cancel::StopOnDrop::new(&flag);
+    let ctrl_c = interrupt::Guard::new(&flag);
+    let interrupted = async {
+        match &ctrl_c {
+            Some(guard) => guard.interrupted().await,
+            None => std::future::pending().await,
+        }
+    };
     let run = prefdb::cancel::Interruptible::new(Some(flag), run);
     tokio::select! {
         result = run => {
             stop.finish();
             return result;
         }
-        _ = tokio::signal::ctrl_c() => {}
+        _ = interrupted => {}
     }
     drop(stop);
     let cancelled = cancel_cluster_jobs(ctx).await?;

@@ -496,55 +496,77 @@ fn numeric_arguments_out_of_range_are_refused_by_name() {
     );
 }
 
-/// A long statement run with `prefdb shell` (or `sql`), interrupted by SIGINT as Ctrl-C
+/// A long statement run with `prefdb sql` or `prefdb shell`, interrupted by SIGINT as Ctrl-C
 /// sends it: `sql` fails with one line, and the shell says so and reads the next statement.
+/// The statement is a bootstrap, whose fits run within one poll and keep every worker busy:
+/// the interrupt must still stop it at once (before, SIGINT ended the process).
 #[test]
 fn ctrl_c_stops_the_statement_not_the_shell() {
     use std::io::Write;
     use std::process::{Command, Stdio};
     use std::time::{Duration, Instant};
-    // Billions of rows: minutes of work, so it is still running when interrupted.
-    let long = "SELECT sum(value) AS s FROM generate_series(1, 100000000000)";
-    let interrupt = |pid: u32| {
-        // Time for the statement to start (and its Ctrl-C handler with it).
+    let dir = tempfile::tempdir().unwrap();
+    let votes = dir.path().join("votes.parquet");
+    prefdb()
+        .args([
+            "gen", "arena", "--votes", "20000", "--models", "30", "--seed", "1",
+        ])
+        .arg("--out")
+        .arg(&votes)
+        .assert()
+        .success();
+    let table = format!("votes={}", votes.display());
+    // A minute or more of fits on two cores in a debug build.
+    let long = "SELECT category, bt_rank(model_a, model_b, winner, 'bootstrap=100000, seed=1') AS r FROM votes GROUP BY category";
+    // Time for the statement to start, then SIGINT as Ctrl-C sends it.
+    let interrupt = |child: &mut std::process::Child, what: &str| {
         std::thread::sleep(Duration::from_millis(1500));
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "{what}: the statement ended before it was interrupted"
+        );
         let sent = Command::new("kill")
-            .args(["-INT", &pid.to_string()])
+            .args(["-INT", &child.id().to_string()])
             .status()
             .unwrap();
         assert!(sent.success());
+        Instant::now()
     };
-    let wait = |child: std::process::Child, what: &str| {
-        let started = Instant::now();
-        let mut child = child;
+    // Bounded: the process's end, and how long after `since` it came.
+    let wait = |mut child: std::process::Child, since: Instant, what: &str| {
         while child.try_wait().unwrap().is_none() {
-            if started.elapsed() > Duration::from_secs(60) {
+            if since.elapsed() > Duration::from_secs(60) {
                 let _ = child.kill();
                 panic!("{what} did not end after Ctrl-C");
             }
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(20));
         }
-        child.wait_with_output().unwrap()
+        let took = since.elapsed();
+        (child.wait_with_output().unwrap(), took)
     };
     let bin = assert_cmd::cargo::cargo_bin("prefdb");
 
-    let sql = Command::new(&bin)
-        .args(["sql", long])
+    let mut sql = Command::new(&bin)
+        .args(["sql", "--table", &table, long])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    interrupt(sql.id());
-    let out = wait(sql, "prefdb sql");
+    let since = interrupt(&mut sql, "prefdb sql");
+    let (out, took) = wait(sql, since, "prefdb sql");
     assert!(!out.status.success());
     assert_eq!(
         String::from_utf8(out.stderr).unwrap(),
         "error: interrupted\n"
     );
     assert!(out.stdout.is_empty());
+    assert!(
+        took < Duration::from_secs(10),
+        "prefdb sql took {took:?} to stop"
+    );
 
     let mut shell = Command::new(&bin)
-        .arg("shell")
+        .args(["shell", "--table", &table])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -552,10 +574,11 @@ fn ctrl_c_stops_the_statement_not_the_shell() {
         .unwrap();
     let mut input = shell.stdin.take().unwrap();
     writeln!(input, "{long};").unwrap();
-    interrupt(shell.id());
+    input.flush().unwrap();
+    let since = interrupt(&mut shell, "prefdb shell");
     writeln!(input, "SELECT 41 + 1 AS answer;\n\\q").unwrap();
     drop(input);
-    let out = wait(shell, "prefdb shell");
+    let (out, took) = wait(shell, since, "prefdb shell");
     let (stdout, stderr) = (
         String::from_utf8(out.stdout).unwrap(),
         String::from_utf8(out.stderr).unwrap(),
@@ -564,4 +587,8 @@ fn ctrl_c_stops_the_statement_not_the_shell() {
     assert_eq!(stderr, "error: interrupted\n");
     assert!(stdout.contains("| 42     |"), "{stdout}");
     assert!(stdout.contains("1 row(s)"), "{stdout}");
+    assert!(
+        took < Duration::from_secs(10),
+        "prefdb shell took {took:?} to answer"
+    );
 }
