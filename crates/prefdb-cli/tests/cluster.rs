@@ -721,3 +721,71 @@ fn ctrl_c_cancels_the_job_on_the_cluster() {
     }
     assert!(out.stdout.is_empty());
 }
+
+/// A statement that `serve --cluster` stops (here at its `--query-timeout`; a cancel request
+/// or a client that hangs up set the same stop flag) has its job cancelled on the cluster.
+#[test]
+fn a_stopped_server_statement_cancels_its_job() {
+    if !Command::new("psql")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        return missing("psql (postgresql-client)");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let votes = arena(dir.path());
+    let table = format!("votes={}", votes.display());
+    let cluster = Cluster::start_with(1, &[], &[("RUST_LOG", "info")]);
+    let url = cluster.url();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let (_serve, _) = Process::start(
+        &[
+            "serve",
+            "--cluster",
+            &url,
+            "--table",
+            &table,
+            "--listen",
+            &listen,
+            "--query-timeout",
+            "2",
+        ],
+        "prefdb serve:",
+    );
+    // About 8 s of work for the cluster's 2 cores.
+    let query = "SELECT category, bt_rank(model_a, model_b, winner, 'bootstrap=50000, seed=1') AS r FROM votes GROUP BY category";
+    let out = Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-U",
+            "prefdb",
+            "-At",
+            "-c",
+            query,
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(!out.status.success(), "the statement was not stopped");
+    assert!(err.contains("timeout"), "{err}");
+    let log = || cluster.scheduler.log.lock().unwrap().clone();
+    let started = Instant::now();
+    while !log().contains("Job cancelled: [") {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the scheduler never cancelled the job\n{}",
+            cluster.logs()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        !log().contains("Job finished successfully"),
+        "the job ran to its end:\n{}",
+        cluster.logs()
+    );
+}

@@ -18,8 +18,11 @@ use datafusion::physical_planner::{DefaultPhysicalPlanner, PhysicalPlanner};
 use datafusion::prelude::SessionContext;
 use datafusion_proto::protobuf::LogicalPlanNode;
 use prefdb::ContextOptions;
+use prefdb_stats::interrupt;
 use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// A session whose queries run on the Ballista cluster at `url` (`df://HOST:PORT`; the
 /// port defaults to 50050), with every prefdb function, prefdb's tables and the object
@@ -86,33 +89,57 @@ pub fn scheduler_url(url: &str) -> Result<String> {
 
 /// Cancel, on the cluster, the jobs of this session's latest statements that are still
 /// queued or running: the ids of the jobs asked to stop. For a client that runs one
-/// statement at a time and stops waiting for it (Ctrl-C in `prefdb sql`): Ballista's client
-/// does not cancel a job when its stream is dropped. A scheduler that cannot be asked is an
-/// error naming the jobs.
+/// statement at a time and stops waiting for it (Ctrl-C in `prefdb sql`), to say which jobs
+/// it stopped. (A statement's own stop flag cancels its job too: see [`ClusterJobs::track`].)
+/// A scheduler that cannot be asked is an error naming the jobs.
 pub async fn cancel_jobs(ctx: &SessionContext) -> Result<Vec<String>> {
     let Some(jobs) = ctx.state().config().get_extension::<ClusterJobs>() else {
         return Ok(Vec::new());
     };
-    let ids = jobs.submitted();
+    let plans: Vec<_> = jobs
+        .plans
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .cloned()
+        .collect();
+    let ids = plans.iter().flat_map(job_ids).collect();
+    cancel(&jobs.scheduler, ids).await
+}
+
+/// The jobs the scheduler has accepted for `plan` (its `DistributedQueryExec`s).
+fn job_ids(plan: &Arc<dyn ExecutionPlan>) -> Vec<String> {
+    let mut ids = Vec::new();
+    let _ = plan.apply(|node| {
+        if let Some(query) = node.downcast_ref::<DistributedQueryExec<LogicalPlanNode>>() {
+            ids.extend(query.job_id().map(String::from));
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    ids
+}
+
+/// Ask the scheduler at `scheduler` to cancel those of `ids` still queued or running; the
+/// ids it was asked to cancel.
+async fn cancel(scheduler: &str, ids: Vec<String>) -> Result<Vec<String>> {
     if ids.is_empty() {
         return Ok(ids);
     }
     let failed = |e: &dyn std::fmt::Display| {
         DataFusionError::Execution(format!(
-            "could not cancel job {} on the cluster at {}: {e}",
+            "could not cancel job {} on the cluster at {scheduler}: {e}",
             ids.join(", "),
-            jobs.scheduler
         ))
     };
     let channel =
-        create_grpc_client_connection(jobs.scheduler.clone(), &GrpcClientConfig::default())
+        create_grpc_client_connection(scheduler.to_string(), &GrpcClientConfig::default())
             .await
             .map_err(|e| failed(&e))?;
-    let mut scheduler = SchedulerGrpcClient::new(channel);
+    let mut client = SchedulerGrpcClient::new(channel);
     let mut cancelled = Vec::new();
     for id in &ids {
         let params = GetJobStatusParams { job_id: id.clone() };
-        let status = scheduler
+        let status = client
             .get_job_status(params)
             .await
             .map_err(|e| failed(&e.message()))?
@@ -127,7 +154,7 @@ pub async fn cancel_jobs(ctx: &SessionContext) -> Result<Vec<String>> {
             continue;
         }
         let params = CancelJobParams { job_id: id.clone() };
-        scheduler
+        client
             .cancel_job(params)
             .await
             .map_err(|e| failed(&e.message()))?;
@@ -150,28 +177,44 @@ struct ClusterJobs {
 /// Statements [`ClusterJobs`] remembers.
 const LATEST_STATEMENTS: usize = 4;
 
-impl ClusterJobs {
-    fn track(&self, plan: &Arc<dyn ExecutionPlan>) {
-        let mut plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
-        if plans.len() == LATEST_STATEMENTS {
-            plans.pop_front();
-        }
-        plans.push_back(Arc::clone(plan));
-    }
+/// How often a statement's stop flag is looked at while its job may run.
+const STOP_POLL: Duration = Duration::from_millis(100);
 
-    /// The ids of the jobs the scheduler has accepted for the plans remembered.
-    fn submitted(&self) -> Vec<String> {
-        let plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
-        let mut ids = Vec::new();
-        for plan in plans.iter() {
-            let _ = plan.apply(|node| {
-                if let Some(query) = node.downcast_ref::<DistributedQueryExec<LogicalPlanNode>>() {
-                    ids.extend(query.job_id().map(String::from));
-                }
-                Ok(TreeNodeRecursion::Continue)
-            });
+impl ClusterJobs {
+    /// Remember `plan`; and when it is planned under a statement's stop flag (the server's
+    /// statements, the CLI's), watch the flag while the statement lasts: once it is set (a
+    /// cancel request, a timeout, a client gone, Ctrl-C) the plan's job is cancelled on the
+    /// cluster, since Ballista's client leaves it running when it stops reading.
+    fn track(&self, plan: &Arc<dyn ExecutionPlan>) {
+        {
+            let mut plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
+            if plans.len() == LATEST_STATEMENTS {
+                plans.pop_front();
+            }
+            plans.push_back(Arc::clone(plan));
         }
-        ids
+        let (Some(flag), Ok(runtime)) =
+            (interrupt::current(), tokio::runtime::Handle::try_current())
+        else {
+            return;
+        };
+        // The statement holds its flag while it runs; once this watch is the only holder,
+        // the statement is over. The flag is read first, so a statement that was stopped
+        // and let go of its flag between two looks is still cancelled.
+        let (plan, scheduler) = (Arc::clone(plan), self.scheduler.clone());
+        runtime.spawn(async move {
+            loop {
+                tokio::time::sleep(STOP_POLL).await;
+                if flag.load(Ordering::Relaxed) {
+                    // Nobody waits for the outcome: the statement has already failed.
+                    let _ = cancel(&scheduler, job_ids(&plan)).await;
+                    return;
+                }
+                if Arc::strong_count(&flag) == 1 {
+                    return;
+                }
+            }
+        });
     }
 }
 
