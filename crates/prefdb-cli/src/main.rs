@@ -477,11 +477,15 @@ pub async fn until_interrupted<T>(
             None => std::future::pending().await,
         }
     };
-    let run = prefdb::cancel::Interruptible::new(Some(flag), run);
+    let run = prefdb::cancel::Interruptible::new(Some(std::sync::Arc::clone(&flag)), run);
     tokio::select! {
         result = run => {
-            stop.finish();
-            return result;
+            // Only the Ctrl-C watcher sets the flag while the statement runs; the statement
+            // may have stopped at it ("the statement was cancelled") before this task woke.
+            if !flag.load(std::sync::atomic::Ordering::SeqCst) {
+                stop.finish();
+                return result;
+            }
         }
         _ = interrupted => {}
     }

@@ -464,39 +464,8 @@ fn a_cluster_answers_as_one_machine_does() {
     {
         return missing("psql (postgresql-client)");
     }
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let (_serve, _) = Process::start(
-        &[
-            "serve",
-            "--cluster",
-            &url,
-            "--table",
-            &table,
-            "--listen",
-            &listen,
-        ],
-        "prefdb serve:",
-    );
-    let psql = |sql: &str| {
-        stdout(
-            Command::new("psql")
-                .args([
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    &port.to_string(),
-                    "-U",
-                    "prefdb",
-                    "-At",
-                    "-c",
-                    sql,
-                ])
-                .output()
-                .unwrap(),
-            "psql",
-        )
-    };
+    let (_serve, port) = serve(&url, &table, &[]);
+    let psql = |sql: &str| stdout(psql_at(port, sql), "psql");
     let sql = "SELECT item, round(rating, 9) FROM leaderboard('SELECT bt_rank(model_a, model_b, winner) FROM votes') ORDER BY item";
     let served = psql(sql);
     assert_eq!(served.lines().count(), 8, "{served}");
@@ -510,6 +479,43 @@ fn a_cluster_answers_as_one_machine_does() {
         .map(|l| l.replace(',', "|"))
         .collect();
     assert_eq!(served.lines().collect::<Vec<_>>(), embedded);
+}
+
+/// `prefdb serve --cluster URL --table TABLE` on a free loopback port, with `extra`
+/// arguments; the process and its port.
+fn serve(url: &str, table: &str, extra: &[&str]) -> (Process, u16) {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut args = vec![
+        "serve",
+        "--cluster",
+        url,
+        "--table",
+        table,
+        "--listen",
+        &listen,
+    ];
+    args.extend_from_slice(extra);
+    let (process, _) = Process::start(&args, "prefdb serve:");
+    (process, port)
+}
+
+/// `psql -At -c SQL` against the server on `port`.
+fn psql_at(port: u16, sql: &str) -> Output {
+    Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-U",
+            "prefdb",
+            "-At",
+            "-c",
+            sql,
+        ])
+        .output()
+        .unwrap()
 }
 
 fn missing(what: &str) {
@@ -738,38 +744,10 @@ fn a_stopped_server_statement_cancels_its_job() {
     let table = format!("votes={}", votes.display());
     let cluster = Cluster::start_with(1, &[], &[("RUST_LOG", "info")]);
     let url = cluster.url();
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let (_serve, _) = Process::start(
-        &[
-            "serve",
-            "--cluster",
-            &url,
-            "--table",
-            &table,
-            "--listen",
-            &listen,
-            "--query-timeout",
-            "2",
-        ],
-        "prefdb serve:",
-    );
+    let (_serve, port) = serve(&url, &table, &["--query-timeout", "2"]);
     // About 8 s of work for the cluster's 2 cores.
     let query = "SELECT category, bt_rank(model_a, model_b, winner, 'bootstrap=50000, seed=1') AS r FROM votes GROUP BY category";
-    let out = Command::new("psql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "-U",
-            "prefdb",
-            "-At",
-            "-c",
-            query,
-        ])
-        .output()
-        .unwrap();
+    let out = psql_at(port, query);
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(!out.status.success(), "the statement was not stopped");
     assert!(err.contains("timeout"), "{err}");
