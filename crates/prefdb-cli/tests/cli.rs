@@ -518,9 +518,17 @@ fn ctrl_c_stops_the_statement_not_the_shell() {
     let table = format!("votes={}", votes.display());
     // A minute or more of fits on two cores in a debug build.
     let long = "SELECT category, bt_rank(model_a, model_b, winner, 'bootstrap=100000, seed=1') AS r FROM votes GROUP BY category";
-    // Time for the statement to start, then SIGINT as Ctrl-C sends it.
+    // Once the statement is computing (the process has used a CPU-second: start-up and
+    // planning take a fraction of that), SIGINT as Ctrl-C sends it.
     let interrupt = |child: &mut std::process::Child, what: &str| {
-        std::thread::sleep(Duration::from_millis(1500));
+        let started = Instant::now();
+        while cpu_seconds(child.id()) < 1.0 {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "{what}: the statement never started computing"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
         assert!(
             child.try_wait().unwrap().is_none(),
             "{what}: the statement ended before it was interrupted"
@@ -591,4 +599,26 @@ fn ctrl_c_stops_the_statement_not_the_shell() {
         took < Duration::from_secs(10),
         "prefdb shell took {took:?} to answer"
     );
+}
+
+/// The CPU time process `pid` has used, from /proc (user and system, in clock ticks of
+/// 1/100 s); 0 once it is gone.
+fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // The fields after the command name (which may hold spaces, in parentheses).
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    // utime and stime: the 14th and 15th fields of the line, the 12th and 13th after the name.
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
 }
