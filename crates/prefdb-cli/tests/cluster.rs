@@ -139,6 +139,19 @@ impl Cluster {
         }
     }
 
+    /// Wait (up to `seconds`) for the scheduler's log to contain `text`.
+    fn wait_for_log(&self, text: &str, seconds: u64) {
+        let started = Instant::now();
+        while !self.scheduler.log.lock().unwrap().contains(text) {
+            assert!(
+                started.elapsed() < Duration::from_secs(seconds),
+                "the scheduler never logged {text:?}\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     fn url(&self) -> String {
         format!("df://{}", self.address)
     }
@@ -684,16 +697,8 @@ fn ctrl_c_cancels_the_job_on_the_cluster() {
     // About 8 s of work for the cluster's 2 cores, as in the test above.
     let query = "SELECT category, bt_rank(model_a, model_b, winner, 'bootstrap=50000, seed=1') AS r FROM votes GROUP BY category";
     let running = start_sql(&url, &table, query);
-    // Bounded: the scheduler logs each job it starts.
-    let started = Instant::now();
-    while !scheduler_log().contains("Job submitted: [") {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the job was never submitted\n{}",
-            cluster.logs()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    // The scheduler logs each job it starts.
+    cluster.wait_for_log("Job submitted: [", 60);
     std::thread::sleep(Duration::from_millis(500));
     let interrupt = Command::new("kill")
         .args(["-INT", &running.id().to_string()])
@@ -715,16 +720,7 @@ fn ctrl_c_cancels_the_job_on_the_cluster() {
         .strip_prefix("error: interrupted; job ")
         .and_then(|rest| rest.strip_suffix(" cancelled on the cluster\n"))
         .unwrap_or_else(|| panic!("{err}"));
-    let cancelled = format!("Job cancelled: [{id}]");
-    let started = Instant::now();
-    while !scheduler_log().contains(&cancelled) {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the scheduler never cancelled job {id}\n{}",
-            cluster.logs()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    cluster.wait_for_log(&format!("Job cancelled: [{id}]"), 30);
     assert!(out.stdout.is_empty());
 }
 
@@ -751,18 +747,9 @@ fn a_stopped_server_statement_cancels_its_job() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(!out.status.success(), "the statement was not stopped");
     assert!(err.contains("timeout"), "{err}");
-    let log = || cluster.scheduler.log.lock().unwrap().clone();
-    let started = Instant::now();
-    while !log().contains("Job cancelled: [") {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the scheduler never cancelled the job\n{}",
-            cluster.logs()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    cluster.wait_for_log("Job cancelled: [", 30);
     assert!(
-        !log().contains("Job finished successfully"),
+        !cluster.logs().contains("Job finished successfully"),
         "the job ran to its end:\n{}",
         cluster.logs()
     );
