@@ -88,7 +88,7 @@ pub fn scheduler_url(url: &str) -> Result<String> {
 }
 
 /// Cancel, on the cluster, the jobs of this session's latest statements that are still
-/// queued or running: the ids of the jobs asked to stop. For a client that runs one
+/// queued or running: the ids of the jobs now cancelled (by this call, or already). For a client that runs one
 /// statement at a time and stops waiting for it (Ctrl-C in `prefdb sql`), to say which jobs
 /// it stopped. (A statement's own stop flag cancels its job too: see [`ClusterJobs::track`].)
 /// A scheduler that cannot be asked is an error naming the jobs.
@@ -119,8 +119,11 @@ fn job_ids(plan: &Arc<dyn ExecutionPlan>) -> Vec<String> {
     ids
 }
 
+/// How Ballista 55's scheduler words the failure of a cancelled job.
+const CANCELLED: &str = "Cancelled";
+
 /// Ask the scheduler at `scheduler` to cancel those of `ids` still queued or running; the
-/// ids it was asked to cancel.
+/// ids of the jobs now cancelled (by this call, or already).
 async fn cancel(scheduler: &str, ids: Vec<String>) -> Result<Vec<String>> {
     if ids.is_empty() {
         return Ok(ids);
@@ -146,12 +149,16 @@ async fn cancel(scheduler: &str, ids: Vec<String>) -> Result<Vec<String>> {
             .into_inner()
             .status
             .and_then(|s| s.status);
-        let ended = matches!(
-            status,
-            Some(job_status::Status::Failed(_) | job_status::Status::Successful(_))
-        );
-        if ended {
-            continue;
+        match status {
+            Some(job_status::Status::Successful(_)) => continue,
+            // Cancelled already (the statement's own watch may have been first), or failed.
+            Some(job_status::Status::Failed(failed)) => {
+                if failed.error.contains(CANCELLED) {
+                    cancelled.push(id.clone());
+                }
+                continue;
+            }
+            _ => {}
         }
         let params = CancelJobParams { job_id: id.clone() };
         client
