@@ -6,12 +6,10 @@
 //! the statement it is meant to stop. The watcher instead sets the running statement's stop
 //! flag at once (long kernels check it between steps) and wakes the task waiting on it.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use prefdb::cancel::StopFlag;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::Notify;
-
-/// A statement's stop flag (`prefdb::cancel::new_flag`).
-type StopFlag = Arc<AtomicBool>;
 
 /// The statement now running, if any: its stop flag and what wakes its waiter.
 struct Statement {

@@ -18,7 +18,6 @@ use datafusion::physical_planner::{DefaultPhysicalPlanner, PhysicalPlanner};
 use datafusion::prelude::SessionContext;
 use datafusion_proto::protobuf::LogicalPlanNode;
 use prefdb::ContextOptions;
-use prefdb_stats::interrupt;
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -200,9 +199,10 @@ impl ClusterJobs {
             }
             plans.push_back(Arc::clone(plan));
         }
-        let (Some(flag), Ok(runtime)) =
-            (interrupt::current(), tokio::runtime::Handle::try_current())
-        else {
+        let (Some(flag), Ok(runtime)) = (
+            prefdb::cancel::current(),
+            tokio::runtime::Handle::try_current(),
+        ) else {
             return;
         };
         // The statement holds its flag while it runs; once this watch is the only holder,

@@ -11,7 +11,9 @@
 use datafusion::common::runtime::{set_join_set_tracer, JoinSetTracer};
 use futures::future::BoxFuture;
 use futures::{FutureExt, Stream};
-use prefdb_stats::interrupt::{self, StopFlag};
+use prefdb_stats::interrupt;
+/// A statement's stop flag, and the one the current thread works under (if any).
+pub use prefdb_stats::interrupt::{current, StopFlag};
 use std::any::Any;
 use std::future::Future;
 use std::pin::Pin;
