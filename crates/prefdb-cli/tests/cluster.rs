@@ -582,8 +582,12 @@ fn a_cluster_reads_s3_tables() {
             .unwrap(),
         log: Arc::default(),
     };
+    // Ready when it answers S3 (a listing of no buckets), not merely when its port accepts:
+    // with five cluster tests at once, the first connections can beat its request handler.
     let started = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+    while TcpStream::connect(("127.0.0.1", port)).is_err()
+        || !http(port, "GET", "/", b"").contains("200")
+    {
         assert!(
             started.elapsed() < Duration::from_secs(60),
             "moto_server did not start"
